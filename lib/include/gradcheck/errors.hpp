@@ -1,0 +1,33 @@
+#pragma once
+// Errors and exit codes shared by the library and the tools.
+
+#include <stdexcept>
+#include <string>
+
+namespace gradcheck {
+
+/// Process exit codes of every gradcheck tool (see shared tools-contract.md).
+enum class ExitCode : int {
+  ok = 0,         ///< healthy: nothing wrong was found
+  problem = 1,    ///< a problem was found in what was inspected
+  bad_input = 2,  ///< a usage error or an input that cannot be read
+  user_code = 3,  ///< the user's own model code failed (error, crash, time-out)
+};
+
+/// An input that cannot be used: a file that cannot be read or is malformed, or
+/// an argument that makes no sense. `what()` is one line naming the file (when
+/// there is one) and the reason; tools print it and exit with ExitCode::bad_input.
+class InputError : public std::runtime_error {
+ public:
+  InputError(std::string file, const std::string& reason)
+      : std::runtime_error(file.empty() ? reason : file + ": " + reason),
+        file_(std::move(file)), reason_(reason) {}
+  const std::string& file() const noexcept { return file_; }
+  const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  std::string file_;
+  std::string reason_;
+};
+
+}  // namespace gradcheck

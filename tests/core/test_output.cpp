@@ -1,0 +1,61 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "gradcheck/errors.hpp"
+#include "gradcheck/mapped_file.hpp"
+#include "gradcheck/output.hpp"
+
+namespace fs = std::filesystem;
+
+TEST_CASE("write_file_atomically writes the whole content and leaves no temporary", "[output]") {
+  const fs::path dir = fs::temp_directory_path() / "gradcheck_test_output";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string path = (dir / "report.json").string();
+  gradcheck::write_file_atomically(path, "{\"a\": 1}\n");
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  CHECK(ss.str() == "{\"a\": 1}\n");
+  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}) == 1);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("write_file_atomically into a missing folder throws InputError naming the file", "[output][errors]") {
+  const std::string path = "/nonexistent-gradcheck-dir/report.json";
+  REQUIRE_THROWS_AS(gradcheck::write_file_atomically(path, "x"), gradcheck::InputError);
+  try {
+    gradcheck::write_file_atomically(path, "x");
+  } catch (const gradcheck::InputError& e) {
+    CHECK(std::string(e.what()).find(path) != std::string::npos);
+  }
+}
+
+TEST_CASE("use_color honours --no-color and NO_COLOR", "[output]") {
+  CHECK_FALSE(gradcheck::use_color(stdout, true));
+  ::setenv("NO_COLOR", "1", 1);
+  CHECK_FALSE(gradcheck::use_color(stdout, false));
+  ::unsetenv("NO_COLOR");
+  gradcheck::Style plain{false};
+  CHECK(plain.red("x") == "x");
+  gradcheck::Style color{true};
+  CHECK(color.red("x") == "\x1b[31mx\x1b[0m");
+}
+
+TEST_CASE("MappedFile maps a file and refuses missing files and folders", "[io][errors]") {
+  const fs::path p = fs::temp_directory_path() / "gradcheck_mapped.bin";
+  { std::ofstream(p, std::ios::binary) << "hello"; }
+  gradcheck::MappedFile f(p.string());
+  REQUIRE(f.size() == 5);
+  CHECK(std::string(reinterpret_cast<const char*>(f.data()), 5) == "hello");
+  gradcheck::MappedFile moved = std::move(f);
+  CHECK(moved.size() == 5);
+  CHECK(f.size() == 0);
+  fs::remove(p);
+  REQUIRE_THROWS_AS(gradcheck::MappedFile("/nonexistent/file.bin"), gradcheck::InputError);
+  REQUIRE_THROWS_AS(gradcheck::MappedFile(fs::temp_directory_path().string()), gradcheck::InputError);
+}
