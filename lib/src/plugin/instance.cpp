@@ -1,0 +1,203 @@
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "gradcheck/plugin.h"
+#include "gradcheck/plugin_host.hpp"
+
+namespace gradcheck::plugin {
+namespace {
+
+// Quiet NaNs with a payload no arithmetic produces from finite inputs: an
+// element still holding it after a call was never written (or was accumulated
+// into with +=, which keeps the first NaN operand's payload).
+constexpr std::uint64_t kSentinel64 = 0x7ffdead0beef0badULL;
+constexpr std::uint32_t kSentinel32 = 0x7fdead00U;
+
+bool is_sentinel(double v) { return std::bit_cast<std::uint64_t>(v) == kSentinel64; }
+bool is_sentinel(float v) { return std::bit_cast<std::uint32_t>(v) == kSentinel32; }
+
+// First offending flat index and how many there are, for one kind of fault.
+struct Tally {
+  std::size_t first = 0;
+  std::size_t count = 0;
+  void add(std::size_t i) {
+    if (count++ == 0) first = i;
+  }
+};
+
+}  // namespace
+
+ModelInstance::ModelInstance(const Plugin& plugin, std::size_t model_index, std::uint64_t seed)
+    : model_(plugin.descriptor(model_index)), info_(&plugin.models().at(model_index)) {
+  const std::size_t n = info_->num_values;
+  if (info_->dtype == DType::f64) {
+    values64_.resize(n);
+    grads64_.resize(n);
+  } else {
+    values32_.resize(n);
+    grads32_.resize(n);
+  }
+  for (const auto& t : info_->tensors) {
+    if (info_->dtype == DType::f64) {
+      value_ptrs_.push_back(values64_.data() + t.offset);
+      grad_ptrs_.push_back(grads64_.data() + t.offset);
+    } else {
+      value_ptrs_.push_back(values32_.data() + t.offset);
+      grad_ptrs_.push_back(grads32_.data() + t.offset);
+    }
+  }
+  instance_ = model_->create(seed);
+  if (instance_ == nullptr)
+    throw ModelError({kind::model_error, "model '" + info_->name + "': create(seed=" + std::to_string(seed) +
+                                             ") returned NULL"});
+}
+
+ModelInstance::~ModelInstance() {
+  if (instance_ != nullptr) model_->destroy(instance_);
+}
+
+std::string ModelInstance::last_error_text() const {
+  if (model_->last_error == nullptr) return "no message (last_error is NULL)";
+  const char* s = model_->last_error(instance_);
+  if (s == nullptr || s[0] == '\0') return "no message";
+  return s;
+}
+
+std::string ModelInstance::where(std::size_t i) const { return describe_index(*info_, i); }
+
+void ModelInstance::round_to_dtype(std::span<double> x) const noexcept {
+  if (info_->dtype == DType::f32)
+    for (double& v : x) v = static_cast<double>(static_cast<float>(v));
+}
+
+std::vector<double> ModelInstance::init() {
+  const std::size_t n = info_->num_values;
+  if (info_->dtype == DType::f64) std::fill(values64_.begin(), values64_.end(), std::bit_cast<double>(kSentinel64));
+  else std::fill(values32_.begin(), values32_.end(), std::bit_cast<float>(kSentinel32));
+  const int rc = model_->init(instance_, value_ptrs_.data());
+  if (rc != 0)
+    throw ModelError({kind::model_error,
+                      "model '" + info_->name + "': init returned " + std::to_string(rc) + ": " + last_error_text()});
+  std::vector<double> x(n);
+  Tally unwritten, nonfinite;
+  for (std::size_t i = 0; i < n; ++i) {
+    const bool sentinel = info_->dtype == DType::f64 ? is_sentinel(values64_[i]) : is_sentinel(values32_[i]);
+    x[i] = info_->dtype == DType::f64 ? values64_[i] : static_cast<double>(values32_[i]);
+    if (sentinel) unwritten.add(i);
+    else if (!std::isfinite(x[i])) nonfinite.add(i);
+  }
+  if (unwritten.count > 0)
+    throw ModelError({kind::model_error, "model '" + info_->name + "': init did not write " + where(unwritten.first) +
+                                             (unwritten.count > 1 ? " and " + std::to_string(unwritten.count - 1) +
+                                                                        " more values"
+                                                                  : std::string())});
+  if (nonfinite.count > 0)
+    throw ModelError({kind::model_error, "model '" + info_->name + "': init set " + where(nonfinite.first) +
+                                             " to a non-finite value" +
+                                             (nonfinite.count > 1 ? " (and " + std::to_string(nonfinite.count - 1) +
+                                                                        " more)"
+                                                                  : std::string())});
+  return x;
+}
+
+std::vector<Problem> ModelInstance::loss(std::span<const double> x, double& loss, std::span<double> grad) {
+  const std::size_t n = info_->num_values;
+  const bool f64 = info_->dtype == DType::f64;
+  const bool want_grad = !grad.empty();
+  if (f64) {
+    std::copy(x.begin(), x.end(), values64_.begin());
+    if (want_grad) std::fill(grads64_.begin(), grads64_.end(), std::bit_cast<double>(kSentinel64));
+  } else {
+    for (std::size_t i = 0; i < n; ++i) values32_[i] = static_cast<float>(x[i]);
+    if (want_grad) std::fill(grads32_.begin(), grads32_.end(), std::bit_cast<float>(kSentinel32));
+  }
+  ++evaluations_;
+  double out = std::numeric_limits<double>::quiet_NaN();
+  const int rc = model_->loss(instance_, const_cast<const void* const*>(value_ptrs_.data()), &out,
+                              want_grad ? grad_ptrs_.data() : nullptr);
+  std::vector<Problem> problems;
+  const std::string model = "model '" + info_->name + "': ";
+  if (rc != 0) {
+    problems.push_back({kind::model_error, model + "loss returned " + std::to_string(rc) + ": " + last_error_text()});
+    return problems;
+  }
+  loss = out;
+  Tally modified, unwritten, nonfinite;
+  if (f64) {
+    // Bitwise, so a NaN value the model leaves alone still compares equal.
+    for (std::size_t i = 0; i < n; ++i)
+      if (std::bit_cast<std::uint64_t>(values64_[i]) != std::bit_cast<std::uint64_t>(x[i])) modified.add(i);
+  } else {
+    for (std::size_t i = 0; i < n; ++i)
+      if (std::bit_cast<std::uint32_t>(values32_[i]) != std::bit_cast<std::uint32_t>(static_cast<float>(x[i])))
+        modified.add(i);
+  }
+  if (modified.count > 0)
+    problems.push_back({kind::values_modified,
+                        model + "loss changed the values it was given, first at " + where(modified.first) +
+                            (modified.count > 1 ? " (" + std::to_string(modified.count) + " values changed)"
+                                                : std::string())});
+  if (!std::isfinite(out))
+    problems.push_back({kind::non_finite, model + "the loss is " + std::to_string(out)});
+  if (want_grad) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const bool sentinel = f64 ? is_sentinel(grads64_[i]) : is_sentinel(grads32_[i]);
+      const double g = f64 ? grads64_[i] : static_cast<double>(grads32_[i]);
+      grad[i] = g;
+      if (sentinel) unwritten.add(i);
+      else if (!std::isfinite(g)) nonfinite.add(i);
+    }
+    if (unwritten.count > 0)
+      problems.push_back({kind::gradient_not_written,
+                          model + "the gradient of " + where(unwritten.first) +
+                              " was not written (or was accumulated into with += without being zeroed)" +
+                              (unwritten.count > 1 ? "; " + std::to_string(unwritten.count) + " elements in all"
+                                                   : std::string())});
+    if (nonfinite.count > 0)
+      problems.push_back({kind::non_finite, model + "the gradient of " + where(nonfinite.first) + " is " +
+                                                std::to_string(grad[nonfinite.first]) +
+                                                (nonfinite.count > 1 ? "; " + std::to_string(nonfinite.count) +
+                                                                           " non-finite elements in all"
+                                                                     : std::string())});
+  }
+  return problems;
+}
+
+std::vector<Problem> ModelInstance::loss_twice(std::span<const double> x, double& loss, std::span<double> grad) {
+  std::vector<Problem> problems = this->loss(x, loss, grad);
+  for (const auto& p : problems)
+    if (p.kind == kind::model_error) return problems;
+  std::vector<double> grad2(grad.size());
+  double loss2 = 0;
+  std::vector<Problem> second = this->loss(x, loss2, grad2);
+  for (auto& p : second) {
+    bool seen = false;
+    for (const auto& q : problems) seen = seen || q.kind == p.kind;
+    if (!seen) problems.push_back(std::move(p));
+  }
+  for (const auto& p : problems)
+    if (p.kind == kind::model_error) return problems;
+  const std::string model = "model '" + info_->name + "': ";
+  if (std::bit_cast<std::uint64_t>(loss) != std::bit_cast<std::uint64_t>(loss2)) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "two calls at the same point gave losses %.17g and %.17g", loss, loss2);
+    problems.push_back({kind::nondeterministic_loss,
+                        model + buf + " (random draws per call, such as a dropout mask, or uninitialised memory)"});
+  }
+  for (std::size_t i = 0; i < grad.size(); ++i) {
+    if (std::bit_cast<std::uint64_t>(grad[i]) != std::bit_cast<std::uint64_t>(grad2[i])) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "two calls at the same point gave gradients %.17g and %.17g at ", grad[i],
+                    grad2[i]);
+      problems.push_back({kind::stateful_gradient, model + buf + where(i) +
+                                                       " (state kept between calls, such as an accumulator "
+                                                       "that is never reset)"});
+      break;
+    }
+  }
+  return problems;
+}
+
+}  // namespace gradcheck::plugin

@@ -1,0 +1,147 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <string>
+
+#include "gradcheck/plugin_host.hpp"
+
+using namespace gradcheck::plugin;
+
+namespace {
+
+std::string plugin_path(const std::string& name) { return std::string(TEST_PLUGIN_DIR) + "/" + name + ".so"; }
+
+bool has_kind(const std::vector<Problem>& problems, const std::string& kind) {
+  for (const auto& p : problems)
+    if (p.kind == kind) return true;
+  return false;
+}
+
+std::string kinds(const std::vector<Problem>& problems) {
+  std::string s;
+  for (const auto& p : problems) s += p.kind + ": " + p.message + "\n";
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("a correct model gives its loss and gradient and no problems", "[instance]") {
+  Plugin p(plugin_path("c_ok"));
+  ModelInstance m(p, 0, 42);
+  std::vector<double> x = m.init();
+  REQUIRE(x.size() == 10);
+  CHECK(x[0] == -0.5);
+  std::vector<double> g(10);
+  double loss = 0;
+  const auto problems = m.loss_twice(x, loss, g);
+  INFO(kinds(problems));
+  CHECK(problems.empty());
+  for (int i = 0; i < 6; ++i) CHECK(g[i] == Approx((1 + i) * x[i]));
+  CHECK(m.evaluations() == 2);
+  // Same seed, same instance data; another seed, other data.
+  ModelInstance same(p, 0, 42), other(p, 0, 43);
+  std::vector<double> g2(10), g3(10);
+  double l2 = 0, l3 = 0;
+  same.loss(x, l2, g2);
+  other.loss(x, l3, g3);
+  CHECK(l2 == loss);
+  CHECK(l3 != loss);
+  // Loss only: no gradient buffers.
+  double l4 = 0;
+  CHECK(same.loss(x, l4, {}).empty());
+  CHECK(l4 == loss);
+}
+
+TEST_CASE("host checks turn misbehaviour into problems of the right kind", "[instance]") {
+  struct Case {
+    const char* plugin;
+    const char* kind;
+    const char* text;
+  };
+  const Case cases[] = {
+      {"c_not_written", kind::gradient_not_written, "gradient of y[3] was not written"},
+      {"c_modifies_values", kind::values_modified, "first at x[1, 1]"},
+      {"c_non_finite", kind::non_finite, "the loss is nan"},
+      {"c_nondeterministic", kind::nondeterministic_loss, "two calls at the same point gave losses"},
+      {"c_stateful", kind::stateful_gradient, "at y[0]"},
+      {"c_error_return", kind::model_error, "loss returned 7: the batch file is missing"},
+      {"c_null_last_error", kind::model_error, "loss returned 5: no message (last_error is NULL)"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.plugin);
+    Plugin p(plugin_path(c.plugin));
+    ModelInstance m(p, 0, 1);
+    const std::vector<double> x = m.init();
+    std::vector<double> g(x.size());
+    double loss = 0;
+    const auto problems = m.loss_twice(x, loss, g);
+    INFO(kinds(problems));
+    REQUIRE(has_kind(problems, c.kind));
+    for (const auto& pr : problems)
+      if (pr.kind == c.kind) {
+        CHECK_THAT(pr.message, Catch::Contains(c.text));
+        CHECK_THAT(pr.message, Catch::Contains("model 'quadratic'"));
+      }
+    // Only the fault that was planted.
+    for (const auto& pr : problems) CHECK(pr.kind == c.kind);
+  }
+}
+
+TEST_CASE("create returning NULL is a model error", "[instance]") {
+  Plugin p(plugin_path("c_create_null"));
+  REQUIRE_THROWS_AS(ModelInstance(p, 0, 5), ModelError);
+  try {
+    ModelInstance m(p, 0, 5);
+  } catch (const ModelError& e) {
+    CHECK(e.problem().kind == kind::model_error);
+    CHECK_THAT(e.problem().message, Catch::Contains("create(seed=5) returned NULL"));
+  }
+}
+
+TEST_CASE("the adapter computes f32 and f64 gradients over Eigen maps", "[instance][adapter]") {
+  Plugin p(plugin_path("cpp_plugin"));
+  for (std::size_t k : {std::size_t{0}, std::size_t{1}}) {
+    ModelInstance m(p, k, 7);
+    std::vector<double> x = m.init();
+    REQUIRE(x.size() == 16);
+    std::vector<double> g(x.size());
+    double loss = 0;
+    REQUIRE(m.loss_twice(x, loss, g).empty());
+    // Central differences; the f32 model is evaluated at f32-rounded points.
+    const double h = k == 0 ? 1e-2 : 1e-6;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      std::vector<double> xp = x, xm = x;
+      xp[i] += h;
+      xm[i] -= h;
+      m.round_to_dtype(xp);
+      m.round_to_dtype(xm);
+      double lp = 0, lm = 0;
+      REQUIRE(m.loss(xp, lp, {}).empty());
+      REQUIRE(m.loss(xm, lm, {}).empty());
+      CHECK(g[i] == Approx((lp - lm) / (xp[i] - xm[i])).margin(k == 0 ? 2e-3 : 1e-8));
+    }
+  }
+}
+
+TEST_CASE("the adapter turns exceptions into error codes with the message", "[instance][adapter]") {
+  Plugin p(plugin_path("cpp_plugin"));
+  {
+    ModelInstance m(p, p.find("throws"), 1);
+    const auto x = m.init();
+    double loss = 0;
+    const auto problems = m.loss(x, loss, {});
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].kind == kind::model_error);
+    CHECK_THAT(problems[0].message, Catch::Contains("labels and logits disagree in size"));
+  }
+  {
+    ModelInstance m(p, p.find("huge_alloc"), 1);
+    const auto x = m.init();
+    double loss = 0;
+    const auto problems = m.loss(x, loss, {});
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].kind == kind::model_error);
+    CHECK_THAT(problems[0].message, Catch::Contains("bad_alloc"));
+  }
+  CHECK_THROWS_AS(ModelInstance(p, p.find("bad_constructor"), 1), ModelError);
+}
