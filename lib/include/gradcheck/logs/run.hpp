@@ -1,0 +1,68 @@
+#pragma once
+// A training run as data: named series of (step, value) points read from a log
+// file, and the recognition of which series is the loss, the validation loss,
+// the gradient norm and the learning rate.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gradcheck::logs {
+
+/// One metric over a run. `steps` and `values` have the same length; points are
+/// in the order the log wrote them. Non-finite values (NaN, +-inf) are kept:
+/// they are evidence, not errors. A missing cell (empty, `NA`, JSON null) is no
+/// point at all.
+struct Series {
+  std::string name;
+  std::vector<std::int64_t> steps;
+  std::vector<double> values;
+
+  std::size_t size() const noexcept { return values.size(); }
+};
+
+/// Every numeric series of one log (a file, or a directory of TensorBoard files).
+struct Run {
+  std::string source;          ///< the path it was read from
+  std::string step_name;       ///< the column/key used as step ("" = record index)
+  std::vector<Series> series;  ///< in order of first appearance in the log
+
+  /// The series called `name`, or nullptr.
+  const Series* find(std::string_view name) const noexcept;
+  /// Names of all series, in order.
+  std::vector<std::string> metric_names() const;
+  /// Number of distinct steps over all series.
+  std::int64_t distinct_steps() const;
+};
+
+/// User choices that override name recognition (convdiag's --*-col options).
+/// Empty means "recognise by the usual names".
+struct ColumnOverrides {
+  std::string loss;  ///< --loss-col
+  std::string val;   ///< --val-col
+  std::string step;  ///< --step-col (used by the readers)
+  std::string grad;  ///< --grad-col
+};
+
+/// The role each recognised series plays; empty when the run has none.
+struct Roles {
+  std::string loss;       ///< training loss
+  std::string val_loss;   ///< validation loss
+  std::string grad_norm;  ///< global gradient norm
+  std::string lr;         ///< learning rate
+  /// Per-tensor gradient norms (`grad_norm/<tensor>` as the monitor writes them).
+  std::vector<std::string> tensor_grad_norms;
+};
+
+/// Recognises roles by their usual names: loss (`loss`, `train_loss`,
+/// `training_loss`, `train/loss`, `train_loss_step`, `epoch_loss`, ... then any
+/// name containing "loss" that is not validation/test), validation loss
+/// (`val_loss`, `validation_loss`, `valid_loss`, `eval_loss`, `val/loss`,
+/// `validation/epoch_loss`, ...), gradient norm (`grad_norm`, `gradient_norm`,
+/// `grad_2.0_norm_total`, ...), learning rate (`lr`, `learning_rate`, `lr-Adam`,
+/// ...). Matching ignores case. An override naming a series the run does not
+/// have throws InputError(run.source, ...) listing the series it has.
+Roles recognise_roles(const Run& run, const ColumnOverrides& overrides = {});
+
+}  // namespace gradcheck::logs

@@ -1,0 +1,86 @@
+#pragma once
+// Private helpers shared by the log readers.
+
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "gradcheck/logs/run.hpp"
+
+namespace gradcheck::logs::internal {
+
+/// Collects points into series by name, keeping first-appearance order.
+class RunBuilder {
+ public:
+  explicit RunBuilder(std::string source) { run_.source = std::move(source); }
+  Series& series(std::string_view name) {
+    auto it = index_.find(std::string(name));
+    if (it != index_.end()) return run_.series[it->second];
+    index_.emplace(std::string(name), run_.series.size());
+    run_.series.push_back(Series{std::string(name), {}, {}});
+    return run_.series.back();
+  }
+  void add(std::string_view name, std::int64_t step, double value) {
+    Series& s = series(name);
+    s.steps.push_back(step);
+    s.values.push_back(value);
+  }
+  Run& run() { return run_; }
+  Run take() { return std::move(run_); }
+
+ private:
+  Run run_;
+  std::unordered_map<std::string, std::size_t> index_;
+};
+
+inline std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+/// Cells that mean "no value here".
+inline bool is_missing(std::string_view s) {
+  return s.empty() || iequals(s, "na") || iequals(s, "n/a") || iequals(s, "null") || iequals(s, "none");
+}
+
+/// Parses a whole cell as a number (nan/inf in any case and sign accepted).
+/// from_chars is locale-free and does not allocate, which is what makes the CSV
+/// reader fast; it rejects a leading '+', so that is skipped here.
+inline bool parse_number(std::string_view s, double& out) {
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (s.empty()) return false;
+  const char* end = s.data() + s.size();
+  auto r = std::from_chars(s.data(), end, out);
+  return r.ec == std::errc() && r.ptr == end;
+}
+
+/// Parses a step: an integer, or a number with an integral value.
+inline bool parse_step(std::string_view s, std::int64_t& out) {
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  const char* end = s.data() + s.size();
+  auto r = std::from_chars(s.data(), end, out);
+  if (r.ec == std::errc() && r.ptr == end) return true;
+  double d = 0;
+  if (!parse_number(s, d) || !(d == d) || d < -9.2e18 || d > 9.2e18) return false;
+  out = static_cast<std::int64_t>(d);
+  return static_cast<double>(out) == d;
+}
+
+/// Step-column names in order of preference.
+inline constexpr std::string_view kStepNames[] = {"step", "global_step", "iteration", "iter", "epoch"};
+
+}  // namespace gradcheck::logs::internal

@@ -1,0 +1,447 @@
+#include "gradcheck/diag/diagnose.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <optional>
+#include <cstdint>
+#include <string>
+
+#include "gradcheck/diag/stats.hpp"
+#include "gradcheck/errors.hpp"
+
+namespace gradcheck::diag {
+namespace {
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+std::string pct(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100 * v);
+  return buf;
+}
+std::string pval(double p) {
+  char buf[32];
+  if (p < 1e-4) std::snprintf(buf, sizeof buf, "p < 1e-4");
+  else std::snprintf(buf, sizeof buf, "p = %.2g", p);
+  return buf;
+}
+
+// A curve as the detectors see it: sorted by step, cut at the first non-finite
+// value, plus its bucket-median reduction and smoothed version.
+struct Prepared {
+  std::string name;
+  std::size_t total = 0;
+  std::vector<std::int64_t> steps;  // finite prefix
+  std::vector<double> x, y;         // finite prefix (x = step as double)
+  std::size_t first_bad = SIZE_MAX; // index (in sorted order) of the first non-finite value
+  double bad_value = 0;
+  std::int64_t bad_step = 0, last_step = 0;
+  std::size_t bad_count = 0;
+  std::vector<double> bx, by, smooth;  // trend view
+  std::vector<std::int64_t> bsteps;
+
+  std::size_t m() const { return by.size(); }
+  std::size_t head() const { return std::max<std::size_t>(3, m() / 10); }
+  // The starting level: the median of the first 2% (at least 3 points), short
+  // enough that a fast initial drop still counts as progress.
+  double start_level() const {
+    const std::size_t k = std::min(m(), std::max<std::size_t>(3, m() / 50));
+    return median(std::vector<double>(by.begin(), by.begin() + static_cast<std::ptrdiff_t>(k)));
+  }
+  double head_level() const {
+    return median(std::vector<double>(by.begin(), by.begin() + static_cast<std::ptrdiff_t>(std::min(head(), m()))));
+  }
+  double end_level() const {
+    return median(std::vector<double>(by.end() - static_cast<std::ptrdiff_t>(std::min(head(), m())), by.end()));
+  }
+};
+
+Prepared prepare(const logs::Series& s, std::size_t max_points) {
+  Prepared p;
+  p.name = s.name;
+  p.total = s.size();
+  std::vector<std::size_t> order(s.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  if (!std::is_sorted(s.steps.begin(), s.steps.end()))
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.steps[a] < s.steps[b]; });
+  p.steps.reserve(s.size());
+  p.y.reserve(s.size());
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const std::size_t i = order[k];
+    const double v = s.values[i];
+    if (!std::isfinite(v)) {
+      ++p.bad_count;
+      if (p.first_bad == SIZE_MAX) {
+        p.first_bad = k;
+        p.bad_value = v;
+        p.bad_step = s.steps[i];
+      }
+      continue;
+    }
+    if (p.first_bad == SIZE_MAX) {
+      p.steps.push_back(s.steps[i]);
+      p.y.push_back(v);
+    }
+  }
+  if (!order.empty()) p.last_step = s.steps[order.back()];
+  p.x.assign(p.steps.begin(), p.steps.end());
+  bucket_medians(p.x, p.y, max_points, p.bx, p.by);
+  for (double v : p.bx) p.bsteps.push_back(static_cast<std::int64_t>(v));
+  const std::size_t w = std::max<std::size_t>(3, p.by.size() / 10) | 1;
+  p.smooth = running_median(p.by, w);
+  return p;
+}
+
+Symptom make(const std::string& kind, const std::string& metric, std::int64_t a, std::int64_t b, Severity sev,
+             std::string evidence) {
+  return Symptom{kind, metric, a, b, sev, std::move(evidence), advice_for(kind)};
+}
+
+void detect_nan(const Prepared& p, std::vector<Symptom>& out) {
+  if (p.first_bad == SIZE_MAX) return;
+  const std::string what = std::isnan(p.bad_value) ? "NaN" : p.bad_value > 0 ? "+inf" : "-inf";
+  std::string ev = "first " + what + " at step " + std::to_string(p.bad_step) + "; " + std::to_string(p.bad_count) +
+                   " of " + std::to_string(p.total) + " values are not finite";
+  if (!p.y.empty())
+    ev += "; last finite value " + num(p.y.back()) + " at step " + std::to_string(p.steps.back());
+  out.push_back(make("nan", p.name, p.bad_step, p.last_step, Severity::error, ev));
+}
+
+bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out) {
+  const std::size_t m = p.m();
+  if (m < 3) return false;
+  const std::size_t b = static_cast<std::size_t>(std::min_element(p.smooth.begin(), p.smooth.end()) - p.smooth.begin());
+  if (m - 1 - b < 2) return false;
+  const double start = p.start_level(), best = p.smooth[b], end = p.smooth[m - 1];
+  const double ref = std::max({std::abs(best), start - best, 1e-12});
+  const double rise = end - best;
+  if (rise < o.divergence_rise * ref) return false;
+  const TrendTest t = mann_kendall(std::span<const double>(p.by).subspan(b));
+  if (!(t.p_increasing < o.significance || rise >= 10 * o.divergence_rise * ref)) return false;
+  out.push_back(make("divergence", p.name, p.bsteps[b], p.bsteps[m - 1], Severity::error,
+                     "smoothed loss rose from its best " + num(best) + " at step " + std::to_string(p.bsteps[b]) +
+                         " to " + num(end) + " at step " + std::to_string(p.bsteps[m - 1]) + " (start " + num(start) +
+                         "; Mann-Kendall z = " + num(t.z) + ", " + pval(t.p_increasing) + ")"));
+  return true;
+}
+
+bool detect_oscillation(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out) {
+  const std::size_t m = p.m();
+  const std::size_t n = p.y.size();
+  if (m < o.min_points) return false;
+  std::vector<double> tail(p.y.begin() + static_cast<std::ptrdiff_t>(n / 2), p.y.end());
+  const double q10 = quantile(tail, 0.1), q90 = quantile(tail, 0.9), med = median(tail);
+  const double swing = q90 - q10;
+  const double start = p.start_level();
+  const double progress = std::max(0.0, start - med);
+  if (!(swing > o.oscillation_progress * progress && swing > o.oscillation_level * std::abs(med))) return false;
+  const TrendTest t = mann_kendall(std::span<const double>(p.by).subspan(m / 2));
+  if (t.p_decreasing < o.significance) return false;
+  out.push_back(make("oscillation", p.name, p.steps[n / 2], p.steps[n - 1], Severity::warning,
+                     "over the last half the loss swings between " + num(q10) + " and " + num(q90) +
+                         " (10-90%) around " + num(med) + ", a spread of " + pct(swing / std::max(std::abs(med), 1e-300)) +
+                         " of its level, while it fell only " + num(progress) + " from its start " + num(start) +
+                         " and shows no significant decrease (Mann-Kendall " + pval(t.p_decreasing) + ")"));
+  return true;
+}
+
+void detect_plateau(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out) {
+  const std::size_t m = p.m();
+  if (m < o.min_points) return;
+  const double start = p.start_level();
+  const double best = *std::min_element(p.smooth.begin(), p.smooth.end());
+  const double drop = (start - best) / std::max(std::abs(start), 1e-12);
+  const std::int64_t a = p.bsteps.front(), b = p.bsteps.back();
+  if (drop < o.plateau_drop) {
+    const TrendTest t = mann_kendall(p.by);
+    out.push_back(make("plateau", p.name, a, b, Severity::warning,
+                       "the smoothed loss never fell more than " + pct(std::max(drop, 0.0)) + " below its start " +
+                           num(start) + " (best " + num(best) + ", end " + num(p.end_level()) +
+                           "; Mann-Kendall z = " + num(t.z) + ")"));
+    return;
+  }
+  if (o.classes > 1) {
+    const double chance = std::log(static_cast<double>(o.classes));
+    const double end = p.end_level();
+    if (std::abs(end - chance) <= 0.1 * chance)
+      out.push_back(make("plateau", p.name, a, b, Severity::warning,
+                         "the loss ends at " + num(end) + ", within 10% of ln(" + std::to_string(o.classes) +
+                             ") = " + num(chance) + ", the loss of a uniform guess over the classes"));
+  }
+}
+
+void detect_spikes(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out) {
+  const std::size_t n = p.y.size();
+  if (n < o.min_points) return;
+  constexpr std::size_t kSide = 4;
+  bool positive = true;
+  for (double v : p.y)
+    if (v <= 0) {
+      positive = false;
+      break;
+    }
+  // Reference level of point i: the larger of the medians of the points just
+  // before and just after it, so a steep start or a recovery is not a spike.
+  // Residuals of a positive loss are taken in log space, where minibatch noise
+  // is close to symmetric (it is multiplicative).
+  std::vector<double> ref(n), r(n, 0.0);
+  std::vector<double> buf;
+  for (std::size_t i = 1; i + 1 < n; ++i) {
+    buf.assign(p.y.begin() + static_cast<std::ptrdiff_t>(i >= kSide ? i - kSide : 0), p.y.begin() + static_cast<std::ptrdiff_t>(i));
+    const double left = median(buf);
+    buf.assign(p.y.begin() + static_cast<std::ptrdiff_t>(i + 1), p.y.begin() + static_cast<std::ptrdiff_t>(std::min(n, i + 1 + kSide)));
+    const double right = median(buf);
+    ref[i] = std::max(left, right);
+    r[i] = positive ? std::log(p.y[i] / ref[i]) : p.y[i] - ref[i];
+  }
+  std::vector<double> inner(r.begin() + 1, r.end() - 1);
+  const double scale = std::max(1.4826 * mad(inner), 1e-12);
+  std::size_t count = 0, worst = 0;
+  double worst_z = 0;
+  std::int64_t first = 0, last = 0;
+  for (std::size_t i = 2; i + 1 < n; ++i) {
+    const double z = r[i] / scale;
+    if (z <= o.spike_z) continue;
+    if (positive && p.y[i] < o.spike_ratio * ref[i]) continue;
+    if (count == 0) first = p.steps[i];
+    last = p.steps[i];
+    ++count;
+    if (z > worst_z) {
+      worst_z = z;
+      worst = i;
+    }
+  }
+  if (count == 0) return;
+  std::string ev = std::to_string(count) + (count == 1 ? " spike" : " spikes") + "; the largest " + num(p.y[worst]) +
+                   " at step " + std::to_string(p.steps[worst]) + " is " +
+                   (positive ? num(p.y[worst] / ref[worst]) + "x the surrounding level " + num(ref[worst])
+                             : num(p.y[worst] - ref[worst]) + " above the surrounding level " + num(ref[worst])) +
+                   " (" + num(worst_z) + " robust standard deviations), and the loss came back down";
+  out.push_back(make("spike", p.name, first, last, Severity::warning, ev));
+}
+
+void detect_overfitting(const Prepared& v, const Prepared* train, const DiagnoseOptions& o, std::vector<Symptom>& out) {
+  const std::size_t m = v.m();
+  if (m < 5) return;
+  const std::size_t b = static_cast<std::size_t>(std::min_element(v.smooth.begin(), v.smooth.end()) - v.smooth.begin());
+  // A rise over the last two or three evaluations is noise until it lasts.
+  if (m - 1 - b < std::max<std::size_t>(4, m / 5)) return;
+  const double best = v.smooth[b], end = v.smooth[m - 1];
+  const double rise = end - best;
+  if (rise < o.overfit_rise * std::max(std::abs(best), 1e-12)) return;
+  const TrendTest t = mann_kendall(std::span<const double>(v.by).subspan(b));
+  if (t.p_increasing >= o.overfit_significance) return;
+  const std::int64_t sb = v.bsteps[b], se = v.bsteps[m - 1];
+  std::string train_ev;
+  if (train != nullptr) {
+    std::vector<double> ty;
+    for (std::size_t i = 0; i < train->m(); ++i)
+      if (train->bsteps[i] >= sb) ty.push_back(train->by[i]);
+    if (ty.size() >= 3) {
+      const TrendTest tt = mann_kendall(ty);
+      if (tt.p_increasing < o.significance) return;  // training loss rising too: not overfitting
+      train_ev = " while the training loss went from " + num(ty.front()) + " to " + num(ty.back());
+    }
+  }
+  out.push_back(make("overfitting", v.name, sb, se, Severity::warning,
+                     "validation loss rose from its best " + num(best) + " at step " + std::to_string(sb) + " to " +
+                         num(end) + " at step " + std::to_string(se) + " (+" + pct(rise / std::max(std::abs(best), 1e-12)) +
+                         ", Mann-Kendall " + pval(t.p_increasing) + ")" + train_ev + "; best checkpoint: step " +
+                         std::to_string(sb)));
+}
+
+void detect_gradients(const Prepared& g, const Prepared* loss, const DiagnoseOptions& o, std::vector<Symptom>& out) {
+  const std::size_t m = g.m();
+  if (m < o.min_points) return;
+  const double early = g.head_level(), late = g.end_level();
+  const double peak = *std::max_element(g.smooth.begin(), g.smooth.end());
+  if (early > 0) {
+    const TrendTest t = mann_kendall(g.by);
+    const double growth = late / early;
+    if ((growth >= o.exploding_growth && t.p_increasing < o.significance) ||
+        peak >= o.exploding_growth * o.exploding_growth * early) {
+      out.push_back(make("exploding_gradient", g.name, g.bsteps.front(), g.bsteps.back(), Severity::error,
+                         "gradient norm grew from a median of " + num(early) + " early to " + num(late) +
+                             " late (x" + num(growth) + ", peak " + num(peak) + "; Mann-Kendall z = " + num(t.z) + ")"));
+      return;
+    }
+  }
+  if (loss == nullptr || loss->m() < o.min_points) return;
+  const double ls = loss->start_level(), le = loss->end_level();
+  const double loss_drop = (ls - le) / std::max(std::abs(ls), 1e-12);
+  if (early > 0 && late <= o.vanishing_ratio * early && loss_drop < 0.5)
+    out.push_back(make("vanishing_gradient", g.name, g.bsteps.front(), g.bsteps.back(), Severity::warning,
+                       "gradient norm fell from a median of " + num(early) + " early to " + num(late) + " late (x" +
+                           num(late / early) + ") while the loss fell only " + pct(std::max(loss_drop, 0.0))));
+}
+
+void detect_layer_vanishing(const logs::Run& run, const logs::Roles& roles, const Prepared* loss,
+                            const DiagnoseOptions& o, std::vector<Symptom>& out) {
+  if (roles.tensor_grad_norms.size() < 2 || loss == nullptr || loss->m() < o.min_points) return;
+  const double ls = loss->start_level(), le = loss->end_level();
+  const double loss_drop = (ls - le) / std::max(std::abs(ls), 1e-12);
+  if (loss_drop >= 0.5) return;
+  // Biases often carry much smaller gradients than weights; compare weights.
+  auto is_bias = [](const std::string& n) {
+    return n.size() >= 4 && (n.compare(n.size() - 4, 4, "bias") == 0 || n.compare(n.size() - 2, 2, ".b") == 0);
+  };
+  std::string lo_name, hi_name;
+  double lo = INFINITY, hi = 0;
+  std::int64_t a = 0, b = 0;
+  for (const auto& name : roles.tensor_grad_norms) {
+    if (is_bias(name)) continue;
+    const logs::Series* s = run.find(name);
+    std::vector<double> f;
+    for (double v : s->values)
+      if (std::isfinite(v)) f.push_back(v);
+    if (f.size() < o.min_points) continue;
+    const double med = median(f);
+    if (med < lo) lo = med, lo_name = name;
+    if (med > hi) hi = med, hi_name = name;
+    if (!s->steps.empty()) a = s->steps.front(), b = s->steps.back();
+  }
+  if (lo_name.empty() || hi <= 0 || lo_name == hi_name || lo > o.vanishing_ratio * hi) return;
+  out.push_back(make("vanishing_gradient", lo_name, a, b, Severity::warning,
+                     "median gradient norm of " + lo_name + " is " + num(lo) + ", " + num(lo / hi) + " of " + hi_name +
+                         "'s " + num(hi) + ", while the loss fell only " + pct(std::max(loss_drop, 0.0))));
+}
+
+Curve make_curve(const logs::Series& s, const std::string& role) {
+  Curve c;
+  c.name = s.name;
+  c.role = role;
+  c.points = s.size();
+  std::vector<std::size_t> order(s.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.steps[a] < s.steps[b]; });
+  std::vector<double> f;
+  f.reserve(s.size());
+  for (std::size_t i : order) {
+    if (std::isfinite(s.values[i])) f.push_back(s.values[i]);
+    else ++c.non_finite;
+  }
+  if (!order.empty()) c.first_step = s.steps[order.front()], c.last_step = s.steps[order.back()];
+  if (!f.empty()) {
+    c.first = f.front();
+    c.last = f.back();
+    c.min = *std::min_element(f.begin(), f.end());
+    c.max = *std::max_element(f.begin(), f.end());
+    const std::size_t buckets = std::min<std::size_t>(48, f.size());
+    for (std::size_t b = 0; b < buckets; ++b) {
+      const std::size_t lo = b * f.size() / buckets, hi = (b + 1) * f.size() / buckets;
+      double sum = 0;
+      for (std::size_t i = lo; i < hi; ++i) sum += f[i];
+      c.shape.push_back(sum / static_cast<double>(hi - lo));
+    }
+  }
+  return c;
+}
+
+bool is_lossish(const std::string& name) {
+  std::string l(name);
+  for (auto& ch : l) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return l.find("loss") != std::string::npos;
+}
+
+}  // namespace
+
+std::string advice_for(const std::string& kind) {
+  if (kind == "nan")
+    return "lower the learning rate by 10x and clip gradients (e.g. global norm 1.0); look for log(0), "
+           "division by zero or sqrt of 0 in the loss, and for NaN or inf in the input data";
+  if (kind == "divergence")
+    return "lower the learning rate by 10x (or add warm-up), clip gradients, and check input scaling";
+  if (kind == "oscillation")
+    return "lower the learning rate by 3-10x or increase the batch size; use a decaying schedule";
+  if (kind == "plateau")
+    return "check that the loss is wired to the outputs and labels (overfit one batch first), raise the learning "
+           "rate by 3-10x, check the initialisation and input scaling";
+  if (kind == "overfitting")
+    return "stop at the best validation step (early stopping) and add regularisation: weight decay, dropout, "
+           "data augmentation or more data";
+  if (kind == "exploding_gradient")
+    return "clip gradients, lower the learning rate by 10x, and check the initialisation (He/Xavier scale) and "
+           "normalisation layers";
+  if (kind == "vanishing_gradient")
+    return "use ReLU-family activations instead of sigmoid/tanh in deep stacks, He/Xavier initialisation, "
+           "normalisation layers or residual connections";
+  if (kind == "spike")
+    return "clip gradients and look at the batches at those steps (bad samples, label errors); with Adam, a larger "
+           "epsilon or a lower learning rate";
+  return "";
+}
+
+RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
+  RunDiagnosis d;
+  d.source = run.source;
+  d.metrics = run.metric_names();
+  d.steps = run.distinct_steps();
+  d.roles = logs::recognise_roles(run, o.columns);
+  if (d.roles.loss.empty()) {
+    std::string have;
+    for (const auto& s : run.series) have += (have.empty() ? "" : ", ") + s.name;
+    throw InputError(run.source, "no training loss series recognised (the log has: " +
+                                     (have.empty() ? std::string("no numeric series") : have) +
+                                     "); name one with --loss-col");
+  }
+
+  const Prepared loss = prepare(*run.find(d.roles.loss), o.max_trend_points);
+  std::optional<Prepared> val, grad;
+  if (!d.roles.val_loss.empty()) val = prepare(*run.find(d.roles.val_loss), o.max_trend_points);
+  if (!d.roles.grad_norm.empty()) grad = prepare(*run.find(d.roles.grad_norm), o.max_trend_points);
+
+  // Non-finite values: the training and validation loss, the gradient norm and
+  // every other loss-like series (auxiliary losses of multi-task runs).
+  detect_nan(loss, d.symptoms);
+  if (val) detect_nan(*val, d.symptoms);
+  if (grad) detect_nan(*grad, d.symptoms);
+  for (const auto& s : run.series)
+    if (s.name != d.roles.loss && s.name != d.roles.val_loss && is_lossish(s.name)) {
+      bool bad = false;
+      for (double v : s.values)
+        if (!std::isfinite(v)) {
+          bad = true;
+          break;
+        }
+      if (bad) detect_nan(prepare(s, o.max_trend_points), d.symptoms);
+    }
+
+  if (loss.y.size() < o.min_points) {
+    d.notes.push_back("only " + std::to_string(loss.y.size()) + " finite points of " + loss.name +
+                      ": too few to judge trends (at least " + std::to_string(o.min_points) + " needed)");
+  } else {
+    const bool diverged = detect_divergence(loss, o, d.symptoms);
+    bool oscillating = false;
+    if (!diverged) oscillating = detect_oscillation(loss, o, d.symptoms);
+    if (!diverged && !oscillating) detect_plateau(loss, o, d.symptoms);
+    detect_spikes(loss, o, d.symptoms);
+  }
+  if (val) {
+    if (val->y.size() < 5)
+      d.notes.push_back("only " + std::to_string(val->y.size()) + " finite points of " + val->name +
+                        ": too few to judge overfitting");
+    else
+      detect_overfitting(*val, loss.m() > 0 ? &loss : nullptr, o, d.symptoms);
+  }
+  if (grad) {
+    if (grad->y.size() < o.min_points)
+      d.notes.push_back("only " + std::to_string(grad->y.size()) + " finite points of " + grad->name +
+                        ": too few to judge gradients");
+    else
+      detect_gradients(*grad, &loss, o, d.symptoms);
+  }
+  detect_layer_vanishing(run, d.roles, &loss, o, d.symptoms);
+
+  d.curves.push_back(make_curve(*run.find(d.roles.loss), "loss"));
+  if (!d.roles.val_loss.empty()) d.curves.push_back(make_curve(*run.find(d.roles.val_loss), "val_loss"));
+  if (!d.roles.grad_norm.empty()) d.curves.push_back(make_curve(*run.find(d.roles.grad_norm), "grad_norm"));
+  if (!d.roles.lr.empty()) d.curves.push_back(make_curve(*run.find(d.roles.lr), "lr"));
+  return d;
+}
+
+}  // namespace gradcheck::diag

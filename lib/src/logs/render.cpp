@@ -1,0 +1,142 @@
+#include "gradcheck/diag/render.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "gradcheck/output.hpp"
+
+namespace gradcheck::diag {
+namespace {
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
+const char* severity_name(Severity s) { return s == Severity::error ? "error" : "warning"; }
+
+}  // namespace
+
+std::string render_json(const std::vector<RunDiagnosis>& runs, std::string_view version) {
+  using json = nlohmann::ordered_json;
+  json out;
+  out["tool"] = "convdiag";
+  out["schema"] = 1;
+  out["version"] = std::string(version);
+  bool healthy = true;
+  json jruns = json::array();
+  for (const auto& r : runs) {
+    healthy = healthy && r.healthy();
+    json jr;
+    jr["source"] = r.source;
+    jr["metrics"] = r.metrics;
+    jr["steps"] = r.steps;
+    jr["healthy"] = r.healthy();
+    json sym = json::array();
+    for (const auto& s : r.symptoms) {
+      json js;
+      js["kind"] = s.kind;
+      js["metric"] = s.metric;
+      js["step_start"] = s.step_start;
+      js["step_end"] = s.step_end;
+      js["severity"] = severity_name(s.severity);
+      js["evidence"] = s.evidence;
+      js["advice"] = s.advice;
+      sym.push_back(std::move(js));
+    }
+    jr["symptoms"] = std::move(sym);
+    json roles = json::object();
+    auto put = [&](const char* k, const std::string& v) { roles[k] = v.empty() ? json(nullptr) : json(v); };
+    put("loss", r.roles.loss);
+    put("val_loss", r.roles.val_loss);
+    put("grad_norm", r.roles.grad_norm);
+    put("lr", r.roles.lr);
+    jr["roles"] = std::move(roles);
+    jr["notes"] = r.notes;
+    jruns.push_back(std::move(jr));
+  }
+  out["healthy"] = healthy;
+  out["runs"] = std::move(jruns);
+  return out.dump(2) + "\n";
+}
+
+std::string sparkline(const std::vector<double>& values, bool log_scale) {
+  static const char* const kBars[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+  auto tr = [&](double v) { return log_scale ? std::log10(v) : v; };
+  double lo = INFINITY, hi = -INFINITY;
+  for (double v : values)
+    if (std::isfinite(v) && (!log_scale || v > 0)) {
+      lo = std::min(lo, tr(v));
+      hi = std::max(hi, tr(v));
+    }
+  std::string out;
+  for (double v : values) {
+    if (!std::isfinite(v) || (log_scale && v <= 0)) {
+      out += ' ';
+      continue;
+    }
+    int level = hi > lo ? static_cast<int>(std::lround((tr(v) - lo) / (hi - lo) * 7)) : 3;
+    out += kBars[std::clamp(level, 0, 7)];
+  }
+  return out;
+}
+
+std::string verdict_line(const std::vector<RunDiagnosis>& runs, bool color) {
+  Style st{color};
+  std::size_t count = 0, bad_runs = 0;
+  std::vector<std::string> kinds;
+  std::set<std::string> seen;
+  bool error = false;
+  for (const auto& r : runs) {
+    count += r.symptoms.size();
+    if (!r.healthy()) ++bad_runs;
+    for (const auto& s : r.symptoms) {
+      error = error || s.severity == Severity::error;
+      if (seen.insert(s.kind).second) kinds.push_back(s.kind);
+    }
+  }
+  const std::string n = std::to_string(runs.size()) + (runs.size() == 1 ? " run" : " runs");
+  if (count == 0) return "convdiag: " + st.green("healthy") + " (" + n + ")";
+  std::string list;
+  for (const auto& k : kinds) list += (list.empty() ? "" : ", ") + k;
+  const std::string head = std::to_string(count) + (count == 1 ? " symptom" : " symptoms");
+  return "convdiag: " + (error ? st.red(head) : st.yellow(head)) + " in " + std::to_string(bad_runs) + " of " + n +
+         " (" + list + ")";
+}
+
+std::string render_terminal(const std::vector<RunDiagnosis>& runs, bool color) {
+  Style st{color};
+  std::string out;
+  for (const auto& r : runs) {
+    out += st.bold(r.source) + "  " + st.dim(std::to_string(r.steps) + " steps, " + std::to_string(r.metrics.size()) +
+                                             " metrics") + "\n";
+    std::size_t width = 0;
+    for (const auto& c : r.curves) width = std::max(width, c.name.size());
+    for (const auto& c : r.curves) {
+      const bool log_scale = c.min > 0 && c.max / c.min > 100;
+      std::string line = "  " + c.name + std::string(width - c.name.size(), ' ') + "  ";
+      line += sparkline(c.shape, log_scale);
+      line += "  " + num(c.first) + " → " + num(c.last) + "  (min " + num(c.min) + ", max " + num(c.max) +
+              (log_scale ? ", log scale" : "") + ")";
+      if (c.non_finite > 0) line += "  " + st.red(std::to_string(c.non_finite) + " non-finite");
+      out += line + "\n";
+    }
+    for (const auto& s : r.symptoms) {
+      const std::string tag = s.severity == Severity::error ? st.red("✗ " + s.kind) : st.yellow("! " + s.kind);
+      out += "  " + tag + "  " + s.metric + ", steps " + std::to_string(s.step_start) + "–" +
+             std::to_string(s.step_end) + "\n";
+      out += "      " + s.evidence + "\n";
+      out += "      " + st.dim("→ " + s.advice) + "\n";
+    }
+    for (const auto& n : r.notes) out += "  " + st.dim("note: " + n) + "\n";
+    if (r.healthy()) out += "  " + st.green("✓ healthy") + "\n";
+    out += "\n";
+  }
+  out += verdict_line(runs, color) + "\n";
+  return out;
+}
+
+}  // namespace gradcheck::diag

@@ -1,0 +1,142 @@
+#include <algorithm>
+#include <filesystem>
+#include <string>
+
+#include "builder.hpp"
+#include "gradcheck/errors.hpp"
+#include "gradcheck/logs/readers.hpp"
+#include "gradcheck/logs/run.hpp"
+
+namespace gradcheck::logs {
+
+using internal::iequals;
+
+const Series* Run::find(std::string_view name) const noexcept {
+  for (const auto& s : series)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+std::vector<std::string> Run::metric_names() const {
+  std::vector<std::string> out;
+  out.reserve(series.size());
+  for (const auto& s : series) out.push_back(s.name);
+  return out;
+}
+
+std::int64_t Run::distinct_steps() const {
+  std::vector<std::int64_t> all;
+  for (const auto& s : series) all.insert(all.end(), s.steps.begin(), s.steps.end());
+  std::sort(all.begin(), all.end());
+  return static_cast<std::int64_t>(std::unique(all.begin(), all.end()) - all.begin());
+}
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+bool starts_with_any(const std::string& s, std::initializer_list<std::string_view> prefixes) {
+  for (auto p : prefixes)
+    if (s.rfind(p, 0) == 0) return true;
+  return false;
+}
+
+bool is_eval_name(const std::string& l) {
+  return starts_with_any(l, {"val", "valid", "eval", "test", "dev"}) ||
+         l.find("/val") != std::string::npos || l.find("validation") != std::string::npos ||
+         l.find("test") != std::string::npos;
+}
+
+// The first series whose lower-cased name is in `names` (in the order of
+// `names`), else "".
+std::string first_named(const Run& run, std::initializer_list<std::string_view> names) {
+  for (auto want : names)
+    for (const auto& s : run.series)
+      if (iequals(s.name, want)) return s.name;
+  return {};
+}
+
+std::string resolve_override(const Run& run, const std::string& name, const char* option) {
+  if (run.find(name) != nullptr) return name;
+  for (const auto& s : run.series)
+    if (iequals(s.name, name)) return s.name;
+  std::string have;
+  for (const auto& s : run.series) have += (have.empty() ? "" : ", ") + s.name;
+  throw InputError(run.source, std::string(option) + " '" + name + "' is not in the log (it has: " +
+                                   (have.empty() ? "no numeric series" : have) + ")");
+}
+
+}  // namespace
+
+Roles recognise_roles(const Run& run, const ColumnOverrides& overrides) {
+  Roles roles;
+  if (!overrides.loss.empty()) {
+    roles.loss = resolve_override(run, overrides.loss, "--loss-col");
+  } else {
+    roles.loss = first_named(run, {"loss", "train_loss", "training_loss", "train/loss", "loss/train",
+                                   "train_loss_step", "loss_step", "train/loss_step", "train_loss_epoch",
+                                   "loss_epoch", "train/epoch_loss", "epoch_loss", "total_loss", "train_total_loss",
+                                   "train/total_loss"});
+    if (roles.loss.empty())
+      for (const auto& s : run.series) {
+        const std::string l = lower(s.name);
+        if (l.find("loss") != std::string::npos && !is_eval_name(l)) {
+          roles.loss = s.name;
+          break;
+        }
+      }
+  }
+  if (!overrides.val.empty()) {
+    roles.val_loss = resolve_override(run, overrides.val, "--val-col");
+  } else {
+    roles.val_loss = first_named(run, {"val_loss", "validation_loss", "valid_loss", "eval_loss", "val/loss",
+                                       "loss/val", "validation/loss", "val_loss_epoch", "val/epoch_loss",
+                                       "validation/epoch_loss", "eval/loss", "val_total_loss", "dev_loss"});
+    if (roles.val_loss.empty())
+      for (const auto& s : run.series) {
+        const std::string l = lower(s.name);
+        if (l.find("loss") != std::string::npos &&
+            starts_with_any(l, {"val", "valid", "eval", "validation/", "dev"})) {
+          roles.val_loss = s.name;
+          break;
+        }
+      }
+  }
+  if (!overrides.grad.empty()) {
+    roles.grad_norm = resolve_override(run, overrides.grad, "--grad-col");
+  } else {
+    roles.grad_norm = first_named(run, {"grad_norm", "gradient_norm", "grad_norm/total", "total_grad_norm",
+                                        "global_grad_norm", "gradnorm", "grad_2.0_norm_total", "grad_norm_total",
+                                        "train/grad_norm", "grads/norm"});
+  }
+  roles.lr = first_named(run, {"lr", "learning_rate", "train/lr", "train/learning_rate", "lr-adam", "lr-adamw",
+                               "lr-sgd", "epoch_learning_rate", "train/epoch_learning_rate"});
+  if (roles.lr.empty())
+    for (const auto& s : run.series)
+      if (lower(s.name).rfind("lr-", 0) == 0) {
+        roles.lr = s.name;
+        break;
+      }
+  for (const auto& s : run.series)
+    if (s.name.rfind("grad_norm/", 0) == 0 && s.name != roles.grad_norm && s.name != "grad_norm/total")
+      roles.tensor_grad_norms.push_back(s.name);
+  return roles;
+}
+
+Run read_log(const std::string& path, const ReadOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return read_tfevents(path, options);
+  const std::string name = fs::path(path).filename().string();
+  if (name.find("tfevents") != std::string::npos) return read_tfevents(path, options);
+  const std::string ext = lower(fs::path(path).extension().string());
+  if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") return read_jsonl(path, options);
+  return read_csv(path, options);
+}
+
+}  // namespace gradcheck::logs

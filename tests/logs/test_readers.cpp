@@ -1,0 +1,321 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <iterator>
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "gradcheck/errors.hpp"
+#include "gradcheck/logs/readers.hpp"
+
+namespace fs = std::filesystem;
+using namespace gradcheck::logs;
+
+namespace {
+
+const std::string kTrainlogs = std::string(GRADCHECK_SHARED_DIR) + "/data/trainlogs/";
+const std::string kTfevents = std::string(GRADCHECK_SHARED_DIR) + "/data/tfevents/vicreg-ablation/";
+
+fs::path temp_dir() {
+  const fs::path dir = fs::temp_directory_path() / ("gradcheck_test_logs_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string write_temp(const std::string& name, const std::string& content) {
+  const fs::path p = temp_dir() / name;
+  std::ofstream(p, std::ios::binary) << content;
+  return p.string();
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const gradcheck::InputError& e) {
+    return e.what();
+  }
+  return "(no InputError)";
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("CSV: Keras-style log with text columns (crypto-forecast)", "[csv][real]") {
+  const Run run = read_csv(kTrainlogs + "crypto-forecast-thesis-003.csv");
+  CHECK(run.step_name == "epoch");
+  // model, asset and interval are text columns and are left out.
+  CHECK(run.metric_names() == std::vector<std::string>{"train_loss", "val_loss", "lr", "epoch_time"});
+  const Series* loss = run.find("train_loss");
+  REQUIRE(loss != nullptr);
+  CHECK(loss->size() == 46);
+  CHECK(loss->steps.front() == 0);
+  CHECK(loss->steps.back() == 45);
+  CHECK(loss->values.front() == Approx(0.13098782300949097));
+  const Roles roles = recognise_roles(run);
+  CHECK(roles.loss == "train_loss");
+  CHECK(roles.val_loss == "val_loss");
+  CHECK(roles.lr == "lr");
+}
+
+TEST_CASE("CSV: Lightning sparse rows (mnist_lightning)", "[csv][real]") {
+  const Run run = read_csv(kTrainlogs + "mnist_lightning-020.csv");
+  CHECK(run.step_name == "step");
+  const Series* train = run.find("train_loss");
+  const Series* val = run.find("val_loss");
+  const Series* test = run.find("test_acc");
+  REQUIRE(train != nullptr);
+  REQUIRE(val != nullptr);
+  REQUIRE(test != nullptr);
+  CHECK(train->size() == 20);
+  CHECK(val->size() == 20);
+  CHECK(test->size() == 1);
+  CHECK(val->steps.front() == 937);
+  CHECK(val->values.front() == Approx(0.11243616044521332));
+  CHECK(train->values.back() == Approx(0.0031721435952931643));
+  CHECK(run.find("epoch") != nullptr);  // epoch is a series when step is the step
+}
+
+TEST_CASE("CSV: Lightning step/epoch metric pairs (pendulum PINN) pick the _step loss", "[csv][real]") {
+  const Run run = read_csv(kTrainlogs + "simple-pendulum-pinn-021.csv");
+  const Roles roles = recognise_roles(run);
+  CHECK(roles.loss == "train_loss_step");
+  CHECK(run.find("train_loss_step")->size() + run.find("train_loss_epoch")->size() == 16400);
+}
+
+TEST_CASE("CSV: every shared real log reads", "[csv][real]") {
+  for (const auto& entry : fs::directory_iterator(kTrainlogs)) {
+    if (entry.path().extension() != ".csv") continue;
+    INFO(entry.path());
+    const Run run = read_log(entry.path().string());
+    CHECK_FALSE(run.series.empty());
+    CHECK_FALSE(recognise_roles(run).loss.empty());
+  }
+}
+
+TEST_CASE("CSV: nan/inf spellings are values, NA and empty are missing, CRLF and quotes", "[csv]") {
+  const std::string path = write_temp("values.csv",
+                                      "\xEF\xBB\xBF" "epoch,\"loss\",val_loss,note\r\n"
+                                      "0,nan,NA,\"a, b\"\r\n"
+                                      "1,Infinity,,x\r\n"
+                                      "2,-inf,1.5,\"say \"\"hi\"\"\"\r\n"
+                                      "3,+2.5e-1,NaN,y\r\n"
+                                      "\r\n");
+  const Run run = read_csv(path);
+  const Series* loss = run.find("loss");
+  REQUIRE(loss != nullptr);
+  REQUIRE(loss->size() == 4);
+  CHECK(std::isnan(loss->values[0]));
+  CHECK(loss->values[1] == INFINITY);
+  CHECK(loss->values[2] == -INFINITY);
+  CHECK(loss->values[3] == 0.25);
+  const Series* val = run.find("val_loss");
+  REQUIRE(val != nullptr);
+  CHECK(val->steps == std::vector<std::int64_t>{2, 3});
+  CHECK(run.find("note") == nullptr);
+}
+
+TEST_CASE("CSV: without a step column the row index is the step; --step-col overrides", "[csv]") {
+  const std::string path = write_temp("nostep.csv", "loss,iteration_count\n3,10\n2,20\n1,30\n");
+  const Run a = read_csv(path);
+  CHECK(a.find("loss")->steps == std::vector<std::int64_t>{0, 1, 2});
+  ReadOptions o;
+  o.step_column = "iteration_count";
+  const Run b = read_csv(path, o);
+  CHECK(b.find("loss")->steps == std::vector<std::int64_t>{10, 20, 30});
+  CHECK(b.find("iteration_count") == nullptr);
+  o.step_column = "missing";
+  CHECK(error_of([&] { read_csv(path, o); }).find("step column 'missing'") != std::string::npos);
+}
+
+TEST_CASE("CSV: malformed input names the file and the line", "[csv][errors]") {
+  const std::string ragged = write_temp("ragged.csv", "epoch,loss,val_loss\n0,1,1\n1,0.9\n");
+  const std::string e1 = error_of([&] { read_csv(ragged); });
+  CHECK(e1.find(ragged) != std::string::npos);
+  CHECK(e1.find("line 3: expected 3 fields as in the header, found 2") != std::string::npos);
+
+  const std::string word = write_temp("word.csv", "epoch,loss\n0,1.0\n1,abc\n");
+  CHECK(error_of([&] { read_csv(word); }).find("line 3: 'abc' in column 'loss' is not a number") !=
+        std::string::npos);
+
+  const std::string step = write_temp("step.csv", "step,loss\n0,1.0\n1.5,2\n");
+  CHECK(error_of([&] { read_csv(step); }).find("line 3: step '1.5'") != std::string::npos);
+
+  const std::string quote = write_temp("quote.csv", "step,loss\n0,\"1.0\n");
+  CHECK(error_of([&] { read_csv(quote); }).find("line 2: unterminated quote") != std::string::npos);
+
+  const std::string empty = write_temp("empty.csv", "");
+  CHECK(error_of([&] { read_csv(empty); }).find("empty file") != std::string::npos);
+  CHECK(error_of([&] { read_csv("/nonexistent/x.csv"); }).find("/nonexistent/x.csv: cannot open") !=
+        std::string::npos);
+}
+
+TEST_CASE("JSONL: mixed training and validation records, bare NaN/Infinity, nesting", "[jsonl]") {
+  const std::string path = write_temp("log.jsonl",
+                                      "{\"step\": 0, \"loss\": 2.0, \"lr\": 0.1, \"tag\": \"x\"}\n"
+                                      "\n"
+                                      "{\"step\": 1, \"loss\": NaN, \"grad\": {\"norm\": Infinity}}\n"
+                                      "{\"step\": 1, \"split\": \"val\", \"loss\": 2.5, \"note\": \"NaN inside\"}\n"
+                                      "{\"step\": 2, \"loss\": -Infinity, \"acc\": null}\n"
+                                      "{\"step\": 3, \"loss\": \"1e-3\"}\n");
+  const Run run = read_jsonl(path);
+  CHECK(run.step_name == "step");
+  const Series* loss = run.find("loss");
+  REQUIRE(loss != nullptr);
+  CHECK(loss->steps == std::vector<std::int64_t>{0, 1, 2, 3});
+  CHECK(std::isnan(loss->values[1]));
+  CHECK(loss->values[2] == -INFINITY);
+  CHECK(loss->values[3] == 1e-3);
+  REQUIRE(run.find("val_loss") != nullptr);
+  CHECK(run.find("val_loss")->values == std::vector<double>{2.5});
+  REQUIRE(run.find("grad/norm") != nullptr);
+  CHECK(run.find("grad/norm")->values[0] == INFINITY);
+  CHECK(run.find("val_step") == nullptr);
+  CHECK(run.find("tag") == nullptr);
+  CHECK(recognise_roles(run).val_loss == "val_loss");
+}
+
+TEST_CASE("JSONL: a bad line or a non-object names the line", "[jsonl][errors]") {
+  const std::string bad = write_temp("bad.jsonl", "{\"step\": 0, \"loss\": 1}\n{\"step\": 1, \"loss\": }\n");
+  const std::string e = error_of([&] { read_jsonl(bad); });
+  CHECK(e.find(bad + ": line 2: not valid JSON") != std::string::npos);
+  const std::string arr = write_temp("arr.jsonl", "{\"loss\": 1}\n\n[1, 2]\n");
+  CHECK(error_of([&] { read_jsonl(arr); }).find("line 3: expected a JSON object, found array") != std::string::npos);
+  const std::string fstep = write_temp("fstep.jsonl", "{\"step\": 0.5, \"loss\": 1}\n");
+  CHECK(error_of([&] { read_jsonl(fstep); }).find("line 1: step '0.5'") != std::string::npos);
+}
+
+// --- TensorBoard ---------------------------------------------------------
+
+namespace {
+
+// An independent CRC32C (bitwise, no table) and TFRecord writer for the tests.
+std::uint32_t crc32c_bitwise(const std::string& s) {
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : s) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+std::string le(std::uint64_t v, int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += static_cast<char>((v >> (8 * i)) & 0xFF);
+  return s;
+}
+std::string masked(const std::string& s) {
+  const std::uint32_t c = crc32c_bitwise(s);
+  return le(((c >> 15) | (c << 17)) + 0xa282ead8u, 4);
+}
+std::string record(const std::string& payload) {
+  const std::string len = le(payload.size(), 8);
+  return len + masked(len) + payload + masked(payload);
+}
+std::string varint(std::uint64_t v) {
+  std::string s;
+  do {
+    std::uint8_t b = v & 0x7F;
+    v >>= 7;
+    s += static_cast<char>(v ? (b | 0x80) : b);
+  } while (v);
+  return s;
+}
+std::string field_bytes(int f, const std::string& b) { return varint(static_cast<std::uint64_t>(f) << 3 | 2) + varint(b.size()) + b; }
+std::string field_varint(int f, std::uint64_t v) { return varint(static_cast<std::uint64_t>(f) << 3) + varint(v); }
+std::string field_float(int f, float x) {
+  std::uint32_t u;
+  std::memcpy(&u, &x, 4);
+  return varint(static_cast<std::uint64_t>(f) << 3 | 5) + le(u, 4);
+}
+// Event{step, summary{value{tag, tensor{dtype=DT_FLOAT, shape{dims...}, tensor_content}}}}
+std::string tensor_event(std::int64_t step, const std::string& tag, float v, bool rank0) {
+  std::uint32_t u;
+  std::memcpy(&u, &v, 4);
+  std::string shape = rank0 ? "" : field_bytes(2, field_varint(1, 1));
+  std::string tensor = field_varint(1, 1) + field_bytes(2, shape) + field_bytes(4, le(u, 4));
+  std::string value = field_bytes(1, tag) + field_bytes(8, tensor);
+  return field_varint(2, static_cast<std::uint64_t>(step)) + field_bytes(5, field_bytes(1, value));
+}
+std::string simple_event(std::int64_t step, const std::string& tag, float v) {
+  std::string value = field_bytes(1, tag) + field_float(2, v);
+  return field_varint(2, static_cast<std::uint64_t>(step)) + field_bytes(5, field_bytes(1, value));
+}
+
+}  // namespace
+
+TEST_CASE("TensorBoard: the real Lightning event files", "[tfevents][real]") {
+  const std::string dir29 = kTfevents + "lightning_logs_version_29";
+  const Run run = read_tfevents(dir29);
+  REQUIRE(run.find("train_loss") != nullptr);
+  CHECK(run.find("train_loss")->size() == 2);
+  CHECK(run.find("epoch")->size() == 2);
+  CHECK(recognise_roles(run).loss == "train_loss");
+  const Run one = read_log(kTfevents + "lightning_logs_version_25/events.out.tfevents.1685261353.lzh.2136.0");
+  CHECK(one.find("train_loss")->size() == 1);
+  CHECK(one.find("train_loss")->values[0] == Approx(21.42).epsilon(1e-3));
+}
+
+TEST_CASE("TensorBoard: TF2 rank-0 tensors are scalars, histograms skipped, sub-directories prefix tags", "[tfevents]") {
+  const fs::path dir = temp_dir() / "tb";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "train");
+  fs::create_directories(dir / "validation");
+  const std::string version = field_bytes(3, "brain.Event:2");
+  std::ofstream(dir / "train" / "events.out.tfevents.1.host.v2", std::ios::binary)
+      << record(version) << record(tensor_event(0, "epoch_loss", 2.0f, true))
+      << record(tensor_event(0, "kernel_hist", 9.0f, false)) << record(tensor_event(1, "epoch_loss", 1.5f, true));
+  std::ofstream(dir / "validation" / "events.out.tfevents.2.host.v2", std::ios::binary)
+      << record(version) << record(simple_event(0, "epoch_loss", 2.5f)) << record(simple_event(1, "epoch_loss", 2.25f));
+  const Run run = read_log(dir.string());
+  REQUIRE(run.find("train/epoch_loss") != nullptr);
+  CHECK(run.find("train/epoch_loss")->values == std::vector<double>{2.0, 1.5});
+  CHECK(run.find("train/kernel_hist") == nullptr);
+  CHECK(run.find("validation/epoch_loss")->values == std::vector<double>{2.5, 2.25});
+  const Roles roles = recognise_roles(run);
+  CHECK(roles.loss == "train/epoch_loss");
+  CHECK(roles.val_loss == "validation/epoch_loss");
+}
+
+TEST_CASE("TensorBoard: a bad CRC and a truncated record name the byte offset", "[tfevents][errors]") {
+  const std::string real = kTfevents + "lightning_logs_version_29/events.out.tfevents.1685262352.lzh.3132.1";
+  std::string bytes = read_bytes(real);
+  REQUIRE(bytes.size() == 272);
+
+  std::string flipped = bytes;
+  flipped[bytes.size() - 10] ^= 0x01;  // inside the last record's payload
+  const std::string bad_crc = write_temp("events.out.tfevents.badcrc", flipped);
+  const std::string e1 = error_of([&] { read_tfevents(bad_crc); });
+  CHECK(e1.find(bad_crc + ": byte ") != std::string::npos);
+  CHECK(e1.find("record data CRC mismatch") != std::string::npos);
+
+  std::string bad_len = bytes;
+  bad_len[0] ^= 0x01;
+  const std::string bad_len_path = write_temp("events.out.tfevents.badlen", bad_len);
+  CHECK(error_of([&] { read_tfevents(bad_len_path); }).find("byte 0: record length CRC mismatch") != std::string::npos);
+
+  const std::string cut = write_temp("events.out.tfevents.cut", bytes.substr(0, bytes.size() - 7));
+  const std::string e2 = error_of([&] { read_tfevents(cut); });
+  CHECK(e2.find("truncated record") != std::string::npos);
+  CHECK(e2.find("byte ") != std::string::npos);
+
+  const std::string cut_header = write_temp("events.out.tfevents.cuthdr", bytes + bytes.substr(0, 5));
+  CHECK(error_of([&] { read_tfevents(cut_header); }).find("byte 272: truncated record header") != std::string::npos);
+
+  // A framed record with valid CRCs whose payload is not protobuf.
+  const std::string junk = write_temp("events.out.tfevents.junk", record(std::string("\x0f\xff\xff", 3)));
+  CHECK(error_of([&] { read_tfevents(junk); }).find("byte 0: record is not a valid Event protobuf") !=
+        std::string::npos);
+
+  const fs::path empty_dir = temp_dir() / "no_events";
+  fs::create_directories(empty_dir);
+  CHECK(error_of([&] { read_tfevents(empty_dir.string()); }).find("no events.out.tfevents") != std::string::npos);
+}

@@ -1,0 +1,57 @@
+#include <catch2/catch.hpp>
+
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "gradcheck/diag/diagnose.hpp"
+#include "gradcheck/diag/render.hpp"
+#include "synth.hpp"
+
+using namespace gradcheck::diag;
+
+TEST_CASE("JSON report carries the contract's fields, schema 1", "[render][json]") {
+  auto healthy_run = synth::healthy(1);
+  auto sick_run = synth::healthy(2);
+  for (std::size_t i = 1500; i < sick_run.series[0].size(); ++i)
+    sick_run.series[0].values[i] = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<RunDiagnosis> runs{diagnose(healthy_run), diagnose(sick_run)};
+  const auto j = nlohmann::json::parse(render_json(runs, "9.9.9"));
+  CHECK(j.at("tool") == "convdiag");
+  CHECK(j.at("schema") == 1);
+  CHECK(j.at("version") == "9.9.9");
+  CHECK(j.at("healthy") == false);
+  REQUIRE(j.at("runs").size() == 2);
+  const auto& r0 = j.at("runs")[0];
+  CHECK(r0.at("source") == "synthetic-1");
+  CHECK(r0.at("metrics") == nlohmann::json({"loss", "val_loss", "grad_norm", "lr"}));
+  CHECK(r0.at("steps") == 2000);
+  CHECK(r0.at("healthy") == true);
+  CHECK(r0.at("symptoms").empty());
+  const auto& s = j.at("runs")[1].at("symptoms")[0];
+  CHECK(s.at("kind") == "nan");
+  CHECK(s.at("metric") == "loss");
+  CHECK(s.at("step_start") == 15000);
+  CHECK(s.at("step_end") == 19990);
+  CHECK(s.at("severity") == "error");
+  CHECK(s.at("evidence").is_string());
+  CHECK(s.at("advice").is_string());
+}
+
+TEST_CASE("terminal summary: sparklines, symptoms and the verdict, colour only on request", "[render][terminal]") {
+  auto run = synth::healthy(3);
+  run.series[0].values[700] *= 12;
+  const std::vector<RunDiagnosis> runs{diagnose(run)};
+  const std::string plain = render_terminal(runs, false);
+  CHECK(plain.find("\x1b[") == std::string::npos);
+  CHECK(plain.find("▁") != std::string::npos);
+  CHECK(plain.find("spike") != std::string::npos);
+  CHECK(plain.find("convdiag: 1 symptom in 1 of 1 run (spike)") != std::string::npos);
+  CHECK(render_terminal(runs, true).find("\x1b[33m") != std::string::npos);
+  CHECK(verdict_line({diagnose(synth::healthy(4))}, false) == "convdiag: healthy (1 run)");
+}
+
+TEST_CASE("sparkline maps the range onto eight levels", "[render]") {
+  CHECK(sparkline({0, 1, 2, 3, 4, 5, 6, 7}) == "▁▂▃▄▅▆▇█");
+  CHECK(sparkline({1, 10, 100}, true) == "▁▅█");
+  CHECK(sparkline({1, std::numeric_limits<double>::quiet_NaN(), 2}) == "▁ █");
+}
