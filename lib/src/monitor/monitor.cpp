@@ -1,0 +1,172 @@
+#include "gradcheck/diag/monitor.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "gradcheck/diag/stats.hpp"
+#include "gradcheck/errors.hpp"
+
+namespace gradcheck::diag {
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+  static const std::shared_ptr<spdlog::logger> log = [] {
+    auto l = spdlog::get("gradcheck.monitor");
+    return l ? l : spdlog::stderr_color_mt("gradcheck.monitor");
+  }();
+  return log;
+}
+
+void put_number(std::string& out, double v) {
+  if (std::isnan(v)) out += "\"NaN\"";
+  else if (std::isinf(v)) out += v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+  else {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    out += buf;
+  }
+}
+
+void put_key(std::string& out, const std::string& key) {
+  out += ",\"";
+  for (char c : key) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;  // names are identifiers; drop control bytes
+    out += c;
+  }
+  out += "\":";
+}
+
+std::string g(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
+}  // namespace
+
+TrainingMonitor::TrainingMonitor(MonitorOptions options) : options_(std::move(options)) {
+  if (!options_.log_path.empty()) {
+    log_ = std::fopen(options_.log_path.c_str(), "w");
+    if (log_ == nullptr) throw InputError(options_.log_path, std::string("cannot create the log: ") + std::strerror(errno));
+  }
+}
+
+TrainingMonitor::~TrainingMonitor() {
+  if (log_ != nullptr) std::fclose(log_);
+}
+
+void TrainingMonitor::flush() {
+  if (log_ != nullptr) std::fflush(log_);
+}
+
+void TrainingMonitor::alert(const std::string& kind, const std::string& subject, std::int64_t step,
+                            const std::string& message) {
+  auto& done = raised_[kind + '\n' + subject];
+  if (done) return;
+  done = true;
+  alerts_.push_back(Alert{kind, subject, step, message});
+  if (options_.warn) logger()->warn("step {}: {}: {}", step, kind, message);
+}
+
+void TrainingMonitor::write_line(const StepStats& s) {
+  if (log_ == nullptr) return;
+  std::string line = "{\"step\":" + std::to_string(s.step);
+  put_key(line, "loss");
+  put_number(line, s.loss);
+  if (s.val_loss) {
+    put_key(line, "val_loss");
+    put_number(line, *s.val_loss);
+  }
+  if (!std::isnan(s.grad_norm)) {
+    put_key(line, "grad_norm");
+    put_number(line, s.grad_norm);
+  }
+  if (!std::isnan(s.lr)) {
+    put_key(line, "lr");
+    put_number(line, s.lr);
+  }
+  for (const auto& t : s.tensors) {
+    if (!std::isnan(t.grad_norm)) put_key(line, "grad_norm/" + t.name), put_number(line, t.grad_norm);
+    if (!std::isnan(t.weight_norm)) put_key(line, "weight_norm/" + t.name), put_number(line, t.weight_norm);
+    if (!std::isnan(t.update_norm) && !std::isnan(t.weight_norm) && t.weight_norm > 0)
+      put_key(line, "update_ratio/" + t.name), put_number(line, t.update_norm / t.weight_norm);
+    if (!std::isnan(t.dead_fraction)) put_key(line, "dead_fraction/" + t.name), put_number(line, t.dead_fraction);
+  }
+  line += "}\n";
+  std::fwrite(line.data(), 1, line.size(), log_);
+}
+
+void TrainingMonitor::record(const StepStats& s) {
+  write_line(s);
+  ++steps_;
+  const MonitorOptions& o = options_;
+
+  if (!std::isfinite(s.loss))
+    alert("nan", "loss", s.step, "the loss is " + g(s.loss) + ": lower the learning rate by 10x, clip gradients, look for log(0) or division by zero");
+  if (s.val_loss && !std::isfinite(*s.val_loss))
+    alert("nan", "val_loss", s.step, "the validation loss is " + g(*s.val_loss));
+  if (!std::isnan(s.grad_norm) && !std::isfinite(s.grad_norm))
+    alert("nan", "grad_norm", s.step, "the gradient norm is " + g(s.grad_norm) + ": clip gradients, lower the learning rate");
+
+  if (std::isfinite(s.loss)) {
+    if (!have_ema_) {
+      ema_ = first_ema_ = best_ema_ = s.loss;
+      have_ema_ = true;
+    } else {
+      ema_ += 0.1 * (s.loss - ema_);
+    }
+    if (steps_ <= o.warmup) first_ema_ = std::max(first_ema_, ema_);
+    best_ema_ = std::min(best_ema_, ema_);
+    const double ref = std::max({std::abs(best_ema_), first_ema_ - best_ema_, 1e-12});
+    if (steps_ > o.warmup && ema_ - best_ema_ >= o.divergence_rise * ref) {
+      if (++above_ >= o.patience)
+        alert("divergence", "loss", s.step,
+              "the smoothed loss rose from its best " + g(best_ema_) + " to " + g(ema_) +
+                  ": lower the learning rate by 10x, clip gradients");
+    } else {
+      above_ = 0;
+    }
+  }
+
+  if (std::isfinite(s.grad_norm)) {
+    if (early_grad_.size() < o.warmup) {
+      early_grad_.push_back(s.grad_norm);
+    } else {
+      const double base = median(early_grad_);
+      if (base > 0 && s.grad_norm > o.exploding_factor * base)
+        alert("exploding_gradient", "grad_norm", s.step,
+              "the gradient norm " + g(s.grad_norm) + " is " + g(s.grad_norm / base) + "x its early median " + g(base) +
+                  ": clip gradients, lower the learning rate, check the initialisation");
+    }
+  }
+
+  for (const auto& t : s.tensors) {
+    if (std::isfinite(t.update_norm) && std::isfinite(t.weight_norm) && t.weight_norm > 0) {
+      auto& w = ratios_[t.name];
+      w.push_back(t.update_norm / t.weight_norm);
+      if (w.size() > o.ratio_window) w.erase(w.begin());
+      if (w.size() == o.ratio_window) {
+        const double r = median(w);
+        if (r > o.update_ratio_high)
+          alert("update_ratio_high", t.name, s.step,
+                "update/weight ratio " + g(r) + " (median of " + std::to_string(w.size()) +
+                    " steps) is far above ~1e-3: the learning rate is probably too high");
+        else if (r < o.update_ratio_low)
+          alert("update_ratio_low", t.name, s.step,
+                "update/weight ratio " + g(r) + " (median of " + std::to_string(w.size()) +
+                    " steps) is far below ~1e-3: the learning rate is probably too low, or the tensor does not learn");
+      }
+    }
+    if (std::isfinite(t.dead_fraction) && t.dead_fraction > o.dead_fraction)
+      alert("dead_units", t.name, s.step,
+            g(100 * t.dead_fraction) + "% of the units never activate on the batch (dead ReLUs): check the bias "
+            "initialisation, lower the learning rate, or use LeakyReLU");
+  }
+}
+
+}  // namespace gradcheck::diag
