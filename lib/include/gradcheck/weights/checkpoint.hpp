@@ -1,0 +1,76 @@
+#pragma once
+// Reading checkpoints: every reader yields tensor descriptors whose bytes live
+// in a memory-mapped file (or, for compressed members, a decoded buffer), so a
+// checkpoint of any size is never loaded whole.
+//
+// Readers validate before they trust: header sizes, offsets in range and not
+// overlapping, byte sizes equal to shape x dtype size, extents non-negative and
+// their product not overflowing, known dtypes, complete data. A violation
+// throws gradcheck::InputError(file, reason).
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gradcheck/weights/dtype.hpp"
+
+namespace gradcheck::weights {
+
+/// One tensor of a checkpoint. Its elements are little-endian, C order
+/// (row-major), contiguous at `data` (which may be unaligned); readers convert
+/// anything else (Fortran order, big-endian, strided storage) into a buffer
+/// owned by the Checkpoint first.
+struct TensorEntry {
+  std::string name;                 ///< as the file names it
+  std::string file;                 ///< the file it was read from
+  DType dtype = DType::F32;
+  std::vector<std::int64_t> shape;  ///< empty for a 0-dim (scalar) tensor
+  std::uint64_t numel = 0;          ///< product of shape (1 for a scalar)
+  const std::uint8_t* data = nullptr;
+  std::size_t nbytes = 0;           ///< numel * dtype_size(dtype)
+};
+
+/// The tensors of one or more files, and what keeps their bytes alive.
+class Checkpoint {
+ public:
+  const std::vector<TensorEntry>& tensors() const noexcept { return tensors_; }
+  const std::vector<std::string>& files() const noexcept { return files_; }
+  /// Appends another checkpoint's tensors (and keeps its storage alive).
+  void append(Checkpoint&& other);
+
+  // For readers: register storage, a file name, and a tensor.
+  void keep_alive(std::shared_ptr<const void> storage) { storage_.push_back(std::move(storage)); }
+  void add_file(std::string file) { files_.push_back(std::move(file)); }
+  void add_tensor(TensorEntry entry) { tensors_.push_back(std::move(entry)); }
+
+ private:
+  std::vector<TensorEntry> tensors_;
+  std::vector<std::string> files_;
+  std::vector<std::shared_ptr<const void>> storage_;
+};
+
+/// Reads a file, choosing the reader by name and magic bytes:
+/// `*.safetensors.index.json` (sharded safetensors), `.safetensors`,
+/// `.npy`, `.npz`, and zip checkpoints of `torch.save` (`.pt`, `.pth`, `.bin`).
+Checkpoint open_checkpoint(const std::string& path);
+
+/// A `.safetensors` file: 8-byte little-endian header length N, N bytes of
+/// JSON, then the data section that the tensors' `data_offsets` index. The data
+/// section must be covered exactly (no holes, no overlaps, nothing after).
+Checkpoint read_safetensors(const std::string& path);
+
+/// A sharded checkpoint: `{"weight_map": {tensor: shard file}}`, shard files
+/// relative to the index's folder. Every mapped tensor must exist in its shard;
+/// tensors a shard holds but the map does not name are left out.
+Checkpoint read_safetensors_index(const std::string& path);
+
+/// Product of `shape` times `element_size`, or throws InputError(file, ...) when
+/// an extent is negative or the product overflows 64 bits. `numel` receives the
+/// element count.
+std::uint64_t checked_byte_size(const std::string& file, const std::string& tensor,
+                                const std::vector<std::int64_t>& shape, std::size_t element_size,
+                                std::uint64_t* numel);
+
+}  // namespace gradcheck::weights

@@ -1,0 +1,111 @@
+#pragma once
+// Health report on checkpoints: statistics per tensor, the flags the tools'
+// contract names, each with its evidence, and a diff of two checkpoints.
+// Results are data; render.hpp turns them into JSON or a terminal table.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gradcheck/weights/checkpoint.hpp"
+#include "gradcheck/weights/statistics.hpp"
+
+namespace gradcheck::weights {
+
+/// Health flags, spelled in reports exactly as flag_name returns them.
+enum class Flag {
+  nan,                   ///< a NaN value
+  inf,                   ///< an infinite value
+  all_zero,              ///< rank >= 2, every value zero
+  constant,              ///< rank >= 2, every value equal and non-zero
+  identical_rows,        ///< rank >= 2, two non-zero rows bit-for-bit equal
+  exploding,             ///< values far beyond any sane scale (see Thresholds)
+  vanishing_init_scale,  ///< std far below every initialisation scheme's
+  unchanged,             ///< diff: no value changed
+  large_update,          ///< diff: the change is larger than the weights
+};
+std::string_view flag_name(Flag f) noexcept;
+
+/// Where each flag fires. The defaults are documented in the README with
+/// their source; each is a field so callers can tune them.
+struct Thresholds {
+  /// `exploding` when a finite |value| exceeds this: 65504 is the largest
+  /// float16, so such a weight cannot even be stored in half precision.
+  double exploding_abs = 65504.0;
+  /// `exploding` when, for rank >= 2, the std exceeds this multiple of the
+  /// largest of the He, Glorot and LeCun initial stds (every scheme agrees the
+  /// layer is at least 100x too large: activations grow ~100x per layer).
+  double exploding_init_ratio = 100.0;
+  /// `vanishing_init_scale` when, for rank >= 2, the std is below this fraction
+  /// of the smallest of the He, Glorot and LeCun initial stds (every scheme
+  /// agrees the layer is at least 100x too small: signals shrink ~100x per layer).
+  double vanishing_init_ratio = 0.01;
+  /// `identical_rows` only for rows of at least this many values: shorter rows
+  /// of low-precision values repeat by chance (birthday collisions).
+  std::int64_t identical_rows_min_cols = 8;
+  /// `large_update` when ||after - before|| / ||before|| exceeds this: the
+  /// update is larger than the weights themselves (typical per-step ratios are
+  /// ~1e-3, and a whole run rarely moves trained layers by more than their norm).
+  double large_update = 1.0;
+};
+
+struct ReportOptions {
+  int threads = 0;             ///< 0: all cores; results do not depend on it
+  std::string filter;          ///< ECMAScript regex; a tensor is kept when it matches part of its name
+  Thresholds thresholds;
+};
+
+struct TensorReport {
+  std::string name;
+  std::string file;
+  DType dtype = DType::F32;
+  std::vector<std::int64_t> shape;
+  TensorStats stats;
+  std::optional<MatrixStats> matrix;
+  std::vector<Flag> flags;
+  std::vector<std::string> evidence;  ///< one line per flag, same order
+};
+
+struct DiffEntry {
+  std::string name;
+  DiffStats stats;
+  std::vector<Flag> flags;
+  std::vector<std::string> evidence;
+};
+
+struct ShapeChange {
+  std::string name;
+  std::vector<std::int64_t> before, after;
+};
+
+struct WeightsReport {
+  std::vector<std::string> files;
+  std::vector<TensorReport> tensors;
+  bool has_diff = false;
+  std::string diff_before, diff_after;
+  std::vector<DiffEntry> diff;
+  std::vector<std::string> only_in_before, only_in_after;
+  std::vector<ShapeChange> shape_changed;
+
+  /// No flag on any tensor or diff entry.
+  bool passed() const noexcept;
+};
+
+/// Flags for one tensor's analysis (pure: no I/O). Integer and bool tensors
+/// (counters, token ids, masks) get statistics but no flags.
+void assign_flags(TensorReport& tensor, const Thresholds& thresholds);
+
+/// Statistics and flags for every tensor of `checkpoint` whose name matches
+/// the filter. Throws InputError when the filter is not a valid regex.
+WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOptions& options = {});
+
+/// Adds to `report` the diff of two checkpoints, tensor by tensor by name:
+/// rel_change = ||after - before|| / ||before||, `unchanged` when no value
+/// changed, `large_update` above Thresholds::large_update. Tensors on one
+/// side only, or whose shapes differ, are listed apart.
+void add_diff(WeightsReport& report, const Checkpoint& before, const Checkpoint& after,
+              const ReportOptions& options = {});
+
+}  // namespace gradcheck::weights

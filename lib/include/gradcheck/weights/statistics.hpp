@@ -1,0 +1,138 @@
+#pragma once
+// Statistics of a tensor's values, computed in one streaming pass.
+//
+// Values are converted to double. The tensor is cut into fixed chunks of
+// kChunkElements elements (independent of the thread count); each chunk's
+// count, mean and central moments M2..M4 are computed from a cache-resident
+// copy, then chunks are merged in a fixed pairwise tree with the exact update
+// formulas of Chan et al. / Pebay (2008). Histogram counts, minima, maxima,
+// row hashes and dead-row/column bits are integer or order-free, so every
+// result is bit-identical for any number of threads.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "gradcheck/weights/dtype.hpp"
+
+namespace gradcheck::weights {
+
+/// Elements per chunk of the streaming pass: 128 KiB of doubles, cache-resident.
+inline constexpr std::size_t kChunkElements = 16384;
+
+/// A log-scale histogram with one bin per 2^16 consecutive float32 bit
+/// patterns: sign, 8 exponent bits and the top 7 mantissa bits, so each bin is
+/// [v, v * (1 + 2^-7)) wide: about 0.8% of the value, at any magnitude, with no
+/// range to guess before the pass. Only non-empty bins are kept, in value order.
+/// Finite values beyond the float32 range are counted in the outermost bins.
+struct Histogram {
+  struct Bin {
+    std::uint16_t key;
+    std::uint64_t count;
+  };
+  std::vector<Bin> bins;
+
+  /// The bin of a finite value.
+  static std::uint16_t key_of(double value) noexcept;
+  /// The value range [lower_edge, upper_edge) of a bin.
+  static double lower_edge(std::uint16_t key) noexcept;
+  static double upper_edge(std::uint16_t key) noexcept;
+  std::uint64_t total() const noexcept;
+  /// The q-quantile (0 <= q <= 1) with NumPy's default "linear" definition
+  /// (rank q * (n - 1)), interpolated inside its bin as if the bin's values
+  /// were evenly spread: off by at most one bin width (0.8% relative). NaN when
+  /// empty.
+  double quantile(double q) const noexcept;
+};
+
+/// Statistics of one tensor. `count` is every element; the others are computed
+/// over the finite values only (`finite_count` of them); NaN when undefined
+/// (no finite value, or std == 0 for kurtosis).
+struct TensorStats {
+  std::uint64_t count = 0;
+  std::uint64_t finite_count = 0;
+  std::uint64_t nan_count = 0;
+  std::uint64_t inf_count = 0;
+  std::uint64_t zero_count = 0;
+  double mean = 0, std = 0;      ///< std: population (divide by n)
+  double min = 0, max = 0, abs_max = 0;
+  double l2_norm = 0;            ///< sqrt(sum x^2) = sqrt(M2 + n mean^2)
+  double zero_fraction = 0;      ///< zero_count / finite_count
+  double kurtosis = 0;           ///< excess kurtosis n M4 / M2^2 - 3 (0 for a Gaussian)
+  double p1 = 0, p50 = 0, p99 = 0;  ///< from the histogram, clamped to [min, max]
+  Histogram histogram;
+};
+
+/// Shape-aware statistics of a tensor of rank >= 2, seen as a matrix of
+/// rows = shape[0] and cols = the product of the other extents (a conv kernel
+/// out x in x k... is out x (in * k...)).
+struct MatrixStats {
+  std::int64_t rows = 0, cols = 0;
+  /// PyTorch's convention (torch.nn.init._calculate_fan_in_and_fan_out):
+  /// fan_in = shape[1] * receptive field, fan_out = shape[0] * receptive field,
+  /// receptive field = product of shape[2:].
+  std::int64_t fan_in = 0, fan_out = 0;
+  /// Standard deviations a freshly initialised layer has under each scheme:
+  /// He (Kaiming normal, ReLU gain) sqrt(2 / fan_in); Glorot (Xavier)
+  /// sqrt(2 / (fan_in + fan_out)); LeCun sqrt(1 / fan_in).
+  double he_std = 0, glorot_std = 0, lecun_std = 0;
+  /// The measured std divided by each expected std.
+  double ratio_he = 0, ratio_glorot = 0, ratio_lecun = 0;
+  /// Rows with a non-zero value that are bit-for-bit equal to an earlier row
+  /// (found by hashing, confirmed by comparing bytes), and the first such pair.
+  std::uint64_t identical_rows = 0;
+  std::int64_t identical_first = -1, identical_second = -1;
+  std::uint64_t dead_rows = 0;   ///< rows whose values are all zero
+  std::uint64_t dead_cols = 0;   ///< columns whose values are all zero
+};
+
+struct TensorAnalysis {
+  TensorStats stats;
+  std::optional<MatrixStats> matrix;  ///< for rank >= 2 with at least one element
+};
+
+/// Values to analyse: `numel` little-endian elements of `dtype`, C order, at
+/// `data` (alignment not required).
+struct TensorView {
+  DType dtype = DType::F32;
+  const std::uint8_t* data = nullptr;
+  std::uint64_t numel = 0;
+  std::vector<std::int64_t> shape;
+};
+
+struct StatsOptions {
+  /// Worker threads; 0 means all cores. Results do not depend on it.
+  int threads = 0;
+};
+
+/// Analyses many tensors at once: threads work over tensors and within large
+/// ones. Results are in the order of `views`.
+std::vector<TensorAnalysis> analyse_tensors(const std::vector<TensorView>& views, const StatsOptions& options = {});
+TensorAnalysis analyse_tensor(const TensorView& view, const StatsOptions& options = {});
+
+/// The same statistics for a training loop: a raw buffer in C order with an
+/// optional shape (empty: a vector of values.size()). Throws
+/// std::invalid_argument when the shape's product differs from values.size().
+/// For Eigen matrices see gradcheck/weights/eigen.hpp.
+TensorAnalysis statistics(std::span<const float> values, std::vector<std::int64_t> shape = {},
+                          const StatsOptions& options = {});
+TensorAnalysis statistics(std::span<const double> values, std::vector<std::int64_t> shape = {},
+                          const StatsOptions& options = {});
+
+/// How much a tensor changed between two checkpoints.
+struct DiffStats {
+  double diff_norm = 0;    ///< ||after - before||_2 over pairs where both are finite
+  double before_norm = 0;  ///< ||before||_2 over the same pairs
+  double rel_change = 0;   ///< diff_norm / before_norm; +inf if before is zero and after is not
+  std::uint64_t changed = 0;          ///< elements whose value differs
+  std::uint64_t non_finite_pairs = 0; ///< pairs skipped because a side is NaN or infinite
+};
+
+/// Compares pairs of same-sized tensors (element i with element i); threads
+/// as in analyse_tensors, results independent of their number.
+std::vector<DiffStats> diff_tensors(const std::vector<std::pair<TensorView, TensorView>>& pairs,
+                                    const StatsOptions& options = {});
+
+}  // namespace gradcheck::weights

@@ -1,0 +1,164 @@
+#include "gradcheck/weights/render.hpp"
+
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/fmt/fmt.h>
+
+namespace gradcheck::weights {
+
+namespace {
+
+nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+nlohmann::json flags_json(const std::vector<Flag>& flags) {
+  nlohmann::json a = nlohmann::json::array();
+  for (Flag f : flags) a.push_back(std::string(flag_name(f)));
+  return a;
+}
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::string num(double v) {
+  if (std::isnan(v)) return "-";
+  return fmt::format("{:.4g}", v);
+}
+
+std::string flags_text(const std::vector<Flag>& flags) {
+  std::string s;
+  for (Flag f : flags) s += (s.empty() ? "" : ",") + std::string(flag_name(f));
+  return s;
+}
+
+}  // namespace
+
+std::string render_json(const WeightsReport& r, const std::string& version) {
+  nlohmann::json j;
+  j["tool"] = "weightstats";
+  j["schema"] = 1;
+  j["version"] = version;
+  j["passed"] = r.passed();
+  j["files"] = r.files;
+  nlohmann::json tensors = nlohmann::json::array();
+  for (const auto& t : r.tensors) {
+    const TensorStats& s = t.stats;
+    nlohmann::json o;
+    o["name"] = t.name;
+    o["file"] = t.file;
+    o["dtype"] = std::string(dtype_name(t.dtype));
+    o["shape"] = t.shape;
+    o["count"] = s.count;
+    o["mean"] = number(s.mean);
+    o["std"] = number(s.std);
+    o["min"] = number(s.min);
+    o["max"] = number(s.max);
+    o["abs_max"] = number(s.abs_max);
+    o["l2_norm"] = number(s.l2_norm);
+    o["zero_fraction"] = number(s.zero_fraction);
+    o["nan_count"] = s.nan_count;
+    o["inf_count"] = s.inf_count;
+    o["flags"] = flags_json(t.flags);
+    o["evidence"] = t.evidence;
+    o["finite_count"] = s.finite_count;
+    o["p1"] = number(s.p1);
+    o["p50"] = number(s.p50);
+    o["p99"] = number(s.p99);
+    o["kurtosis"] = number(s.kurtosis);
+    if (t.matrix) {
+      const MatrixStats& m = *t.matrix;
+      o["matrix"] = {{"rows", m.rows},           {"cols", m.cols},
+                     {"fan_in", m.fan_in},       {"fan_out", m.fan_out},
+                     {"he_std", m.he_std},       {"glorot_std", m.glorot_std},
+                     {"lecun_std", m.lecun_std}, {"ratio_he", number(m.ratio_he)},
+                     {"ratio_glorot", number(m.ratio_glorot)}, {"ratio_lecun", number(m.ratio_lecun)},
+                     {"identical_rows", m.identical_rows}, {"dead_rows", m.dead_rows},
+                     {"dead_cols", m.dead_cols}};
+    }
+    tensors.push_back(std::move(o));
+  }
+  j["tensors"] = std::move(tensors);
+  nlohmann::json diff = nlohmann::json::array();
+  for (const auto& d : r.diff) {
+    diff.push_back({{"name", d.name},
+                    {"rel_change", number(d.stats.rel_change)},
+                    {"flags", flags_json(d.flags)},
+                    {"evidence", d.evidence},
+                    {"diff_norm", number(d.stats.diff_norm)},
+                    {"before_norm", number(d.stats.before_norm)},
+                    {"changed", d.stats.changed},
+                    {"non_finite_pairs", d.stats.non_finite_pairs}});
+  }
+  j["diff"] = std::move(diff);
+  if (r.has_diff) {
+    j["diff_before"] = r.diff_before;
+    j["diff_after"] = r.diff_after;
+    j["only_in_before"] = r.only_in_before;
+    j["only_in_after"] = r.only_in_after;
+    nlohmann::json changed = nlohmann::json::array();
+    for (const auto& c : r.shape_changed) changed.push_back({{"name", c.name}, {"before", c.before}, {"after", c.after}});
+    j["shape_changed"] = std::move(changed);
+  }
+  return j.dump(2) + "\n";
+}
+
+std::string verdict_line(const WeightsReport& r) {
+  std::size_t flagged = 0;
+  for (const auto& t : r.tensors) flagged += !t.flags.empty();
+  std::size_t diff_flagged = 0;
+  for (const auto& d : r.diff) diff_flagged += !d.flags.empty();
+  std::string s = fmt::format("weightstats: {}, {} tensor{} in {} file{}, {} flagged", r.passed() ? "ok" : "FLAGGED",
+                              r.tensors.size(), r.tensors.size() == 1 ? "" : "s", r.files.size(),
+                              r.files.size() == 1 ? "" : "s", flagged);
+  if (r.has_diff) s += fmt::format("; diff: {} compared, {} flagged", r.diff.size(), diff_flagged);
+  return s;
+}
+
+std::string render_table(const WeightsReport& r, const Style& style, bool quiet) {
+  std::string out;
+  if (!quiet) {
+    std::size_t name_w = 4, shape_w = 5;
+    for (const auto& t : r.tensors) {
+      name_w = std::max(name_w, t.name.size());
+      shape_w = std::max(shape_w, shape_text(t.shape).size());
+    }
+    name_w = std::min<std::size_t>(name_w, 60);
+    if (!r.tensors.empty()) {
+      out += style.bold(fmt::format("{:<{}} {:<7} {:<{}} {:>10} {:>10} {:>10} {:>10} {:>6}  {}", "name", name_w, "dtype",
+                                    "shape", shape_w, "mean", "std", "min", "max", "zero%", "flags")) + "\n";
+    }
+    for (const auto& t : r.tensors) {
+      const TensorStats& s = t.stats;
+      const std::string zeros = std::isnan(s.zero_fraction) ? "-" : fmt::format("{:.1f}", 100.0 * s.zero_fraction);
+      std::string line = fmt::format("{:<{}} {:<7} {:<{}} {:>10} {:>10} {:>10} {:>10} {:>6}  {}", t.name, name_w,
+                                     dtype_name(t.dtype), shape_text(t.shape), shape_w, num(s.mean), num(s.std),
+                                     num(s.min), num(s.max), zeros, flags_text(t.flags));
+      out += (t.flags.empty() ? line : style.red(line)) + "\n";
+      for (std::size_t i = 0; i < t.flags.size(); ++i)
+        out += "    " + style.yellow(std::string(flag_name(t.flags[i]))) + ": " + t.evidence[i] + "\n";
+    }
+    if (r.has_diff) {
+      out += style.bold(fmt::format("diff {} -> {}", r.diff_before, r.diff_after)) + "\n";
+      for (const auto& d : r.diff) {
+        std::string line = fmt::format("  {:<{}} rel_change {:>10}  {}", d.name, name_w,
+                                       std::isinf(d.stats.rel_change) ? "inf" : num(d.stats.rel_change),
+                                       flags_text(d.flags));
+        out += (d.flags.empty() ? line : style.red(line)) + "\n";
+        for (std::size_t i = 0; i < d.flags.size(); ++i)
+          out += "    " + style.yellow(std::string(flag_name(d.flags[i]))) + ": " + d.evidence[i] + "\n";
+      }
+      for (const auto& n : r.only_in_before) out += "  " + n + ": only in " + r.diff_before + "\n";
+      for (const auto& n : r.only_in_after) out += "  " + n + ": only in " + r.diff_after + "\n";
+      for (const auto& c : r.shape_changed)
+        out += "  " + c.name + ": shape " + shape_text(c.before) + " -> " + shape_text(c.after) + ", not compared\n";
+    }
+  }
+  const std::string verdict = verdict_line(r);
+  out += (r.passed() ? style.green(verdict) : style.red(verdict)) + "\n";
+  return out;
+}
+
+}  // namespace gradcheck::weights

@@ -1,0 +1,178 @@
+#include "gradcheck/weights/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <regex>
+
+#include <spdlog/fmt/fmt.h>
+
+#include "gradcheck/errors.hpp"
+
+namespace gradcheck::weights {
+
+std::string_view flag_name(Flag f) noexcept {
+  switch (f) {
+    case Flag::nan: return "nan";
+    case Flag::inf: return "inf";
+    case Flag::all_zero: return "all_zero";
+    case Flag::constant: return "constant";
+    case Flag::identical_rows: return "identical_rows";
+    case Flag::exploding: return "exploding";
+    case Flag::vanishing_init_scale: return "vanishing_init_scale";
+    case Flag::unchanged: return "unchanged";
+    case Flag::large_update: return "large_update";
+  }
+  return "?";
+}
+
+bool WeightsReport::passed() const noexcept {
+  for (const auto& t : tensors)
+    if (!t.flags.empty()) return false;
+  for (const auto& d : diff)
+    if (!d.flags.empty()) return false;
+  return true;
+}
+
+void assign_flags(TensorReport& t, const Thresholds& th) {
+  t.flags.clear();
+  t.evidence.clear();
+  auto flag = [&](Flag f, std::string why) {
+    t.flags.push_back(f);
+    t.evidence.push_back(std::move(why));
+  };
+  const TensorStats& s = t.stats;
+  if (!is_floating(t.dtype)) return;
+  if (s.nan_count > 0) flag(Flag::nan, fmt::format("{} of {} values are NaN", s.nan_count, s.count));
+  if (s.inf_count > 0) flag(Flag::inf, fmt::format("{} of {} values are infinite", s.inf_count, s.count));
+  const bool matrix = t.shape.size() >= 2 && s.count > 0;
+  bool degenerate = false;
+  if (matrix && s.finite_count == s.count && s.zero_count == s.count) {
+    flag(Flag::all_zero, fmt::format("all {} values are 0", s.count));
+    degenerate = true;
+  } else if (matrix && s.count > 1 && s.finite_count == s.count && s.min == s.max) {
+    flag(Flag::constant, fmt::format("all {} values equal {:.6g}", s.count, s.min));
+    degenerate = true;
+  }
+  if (t.matrix && !degenerate && t.matrix->identical_rows > 0 && t.matrix->cols >= th.identical_rows_min_cols) {
+    flag(Flag::identical_rows,
+         fmt::format("{} of {} rows repeat an earlier row (rows {} and {} are identical)", t.matrix->identical_rows,
+                     t.matrix->rows, t.matrix->identical_first, t.matrix->identical_second));
+  }
+  if (s.finite_count > 0 && s.abs_max > th.exploding_abs) {
+    flag(Flag::exploding, fmt::format("|w| reaches {:.4g}, above {:.6g} (the largest float16)", s.abs_max,
+                                      th.exploding_abs));
+  } else if (t.matrix && !degenerate && s.finite_count > 0) {
+    const MatrixStats& m = *t.matrix;
+    const double largest = std::max({m.he_std, m.glorot_std, m.lecun_std});
+    const double smallest = std::min({m.he_std, m.glorot_std, m.lecun_std});
+    if (s.std > th.exploding_init_ratio * largest) {
+      flag(Flag::exploding, fmt::format("std {:.4g} is {:.0f}x the largest init std {:.4g} (He, fan_in {})", s.std,
+                                        s.std / largest, largest, m.fan_in));
+    } else if (s.std < th.vanishing_init_ratio * smallest) {
+      flag(Flag::vanishing_init_scale,
+           fmt::format("std {:.4g} is {:.2g}x the smallest init std {:.4g} (fan_in {}, fan_out {})", s.std,
+                       s.std / smallest, smallest, m.fan_in, m.fan_out));
+    }
+  }
+}
+
+namespace {
+
+std::regex compile_filter(const std::string& filter) {
+  try {
+    return std::regex(filter, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    throw InputError("", "--filter \"" + filter + "\" is not a valid regular expression (" + e.what() + ")");
+  }
+}
+
+std::vector<const TensorEntry*> select(const Checkpoint& ck, const std::string& filter) {
+  std::vector<const TensorEntry*> out;
+  if (filter.empty()) {
+    for (const auto& t : ck.tensors()) out.push_back(&t);
+    return out;
+  }
+  const std::regex re = compile_filter(filter);
+  for (const auto& t : ck.tensors())
+    if (std::regex_search(t.name, re)) out.push_back(&t);
+  return out;
+}
+
+TensorView view_of(const TensorEntry& t) { return {t.dtype, t.data, t.numel, t.shape}; }
+
+}  // namespace
+
+WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOptions& options) {
+  WeightsReport report;
+  report.files = checkpoint.files();
+  const auto selected = select(checkpoint, options.filter);
+  std::vector<TensorView> views;
+  views.reserve(selected.size());
+  for (const auto* t : selected) views.push_back(view_of(*t));
+  auto analyses = analyse_tensors(views, {options.threads});
+  for (std::size_t i = 0; i < selected.size(); ++i) {
+    TensorReport r;
+    r.name = selected[i]->name;
+    r.file = selected[i]->file;
+    r.dtype = selected[i]->dtype;
+    r.shape = selected[i]->shape;
+    r.stats = std::move(analyses[i].stats);
+    r.matrix = analyses[i].matrix;
+    assign_flags(r, options.thresholds);
+    report.tensors.push_back(std::move(r));
+  }
+  return report;
+}
+
+void add_diff(WeightsReport& report, const Checkpoint& before, const Checkpoint& after, const ReportOptions& options) {
+  report.has_diff = true;
+  if (!before.files().empty()) report.diff_before = before.files().front();
+  if (!after.files().empty()) report.diff_after = after.files().front();
+  const auto b = select(before, options.filter);
+  const auto a = select(after, options.filter);
+  std::map<std::string, const TensorEntry*> after_by_name;
+  for (const auto* t : a) after_by_name.emplace(t->name, t);
+  std::vector<std::pair<TensorView, TensorView>> pairs;
+  std::vector<std::string> names;
+  for (const auto* t : b) {
+    auto it = after_by_name.find(t->name);
+    if (it == after_by_name.end()) {
+      report.only_in_before.push_back(t->name);
+      continue;
+    }
+    const TensorEntry* u = it->second;
+    after_by_name.erase(it);
+    if (t->shape != u->shape) {
+      report.shape_changed.push_back({t->name, t->shape, u->shape});
+      continue;
+    }
+    pairs.emplace_back(view_of(*t), view_of(*u));
+    names.push_back(t->name);
+  }
+  for (const auto* t : a)
+    if (after_by_name.count(t->name)) report.only_in_after.push_back(t->name);
+  const auto stats = diff_tensors(pairs, {options.threads});
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    DiffEntry e;
+    e.name = names[i];
+    e.stats = stats[i];
+    // Integer buffers (position ids, counters) are not trained: no flags.
+    if (!is_floating(pairs[i].first.dtype)) {
+      report.diff.push_back(std::move(e));
+      continue;
+    }
+    if (e.stats.changed == 0 && pairs[i].first.numel > 0) {
+      e.flags.push_back(Flag::unchanged);
+      e.evidence.push_back(fmt::format("none of the {} values changed", pairs[i].first.numel));
+    } else if (e.stats.rel_change > options.thresholds.large_update) {
+      e.flags.push_back(Flag::large_update);
+      e.evidence.push_back(fmt::format("||dW||/||W|| = {:.4g} (||dW|| {:.4g}, ||W|| {:.4g}), above {:.3g}",
+                                       e.stats.rel_change, e.stats.diff_norm, e.stats.before_norm,
+                                       options.thresholds.large_update));
+    }
+    report.diff.push_back(std::move(e));
+  }
+}
+
+}  // namespace gradcheck::weights

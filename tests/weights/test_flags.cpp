@@ -1,0 +1,158 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "gradcheck/errors.hpp"
+#include "gradcheck/weights/checkpoint.hpp"
+#include "gradcheck/weights/report.hpp"
+#include "st_writer.hpp"
+
+using namespace gradcheck::weights;
+using namespace st_test;
+
+namespace {
+
+const std::string kData = std::string(GRADCHECK_SHARED_DIR) + "/data/weights/";
+
+std::vector<float> he_init(std::int64_t rows, std::int64_t cols, std::uint64_t seed, double scale = 1.0) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> dist(0.0f, float(scale * std::sqrt(2.0 / double(cols))));
+  std::vector<float> v(std::size_t(rows * cols));
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+std::vector<std::string> flags_of(const TensorReport& t) {
+  std::vector<std::string> out;
+  for (Flag f : t.flags) out.emplace_back(flag_name(f));
+  return out;
+}
+
+WeightsReport report_of(const std::vector<Tensor>& tensors, const std::string& name) {
+  const fs::path dir = temp_dir("flags_" + name);
+  write_safetensors(dir / "m.safetensors", tensors);
+  return report_checkpoint(open_checkpoint((dir / "m.safetensors").string()));
+}
+
+const TensorReport& tensor(const WeightsReport& r, const std::string& name) {
+  for (const auto& t : r.tensors)
+    if (t.name == name) return t;
+  FAIL("no tensor " << name);
+  throw;
+}
+
+}  // namespace
+
+TEST_CASE("healthy tensors raise no flag: zero bias, LayerNorm ones, He-initialised layers", "[flags]") {
+  const auto r = report_of({f32("fc.bias", {64}, std::vector<float>(64, 0.0f)),
+                            f32("ln.weight", {64}, std::vector<float>(64, 1.0f)),
+                            f32("fc.weight", {64, 128}, he_init(64, 128, 1)),
+                            f32("conv.weight", {16, 8, 3, 3}, he_init(16, 72, 2)),
+                            {"steps", "I64", {}, bytes_of(std::vector<std::int64_t>{0})},
+                            {"mask", "U8", {4, 4}, std::string(16, '\1')}},
+                           "healthy");
+  CHECK(r.passed());
+  for (const auto& t : r.tensors) CHECK(flags_of(t).empty());
+}
+
+TEST_CASE("trained layers in real checkpoints raise no flag", "[flags][real]") {
+  for (const char* f : {"dfdx-mnist.safetensors", "burn-multi-layer.safetensors", "mlx-lora-adapters.safetensors",
+                        "hf-samples-overall.safetensors", "candle-csm-voices.safetensors", "fluent-mnist.safetensors",
+                        "bogoai-model.safetensors", "burn-boolean.safetensors"}) {
+    INFO(f);
+    const auto r = report_checkpoint(open_checkpoint(kData + f));
+    CHECK(r.passed());
+  }
+}
+
+TEST_CASE("each flag fires on its case", "[flags]") {
+  auto with_nan = he_init(8, 16, 3);
+  with_nan[5] = NAN;
+  auto with_inf = he_init(8, 16, 4);
+  with_inf[7] = -INFINITY;
+  auto rows = he_init(8, 16, 5);
+  std::copy(rows.begin() + 16, rows.begin() + 32, rows.begin() + 6 * 16);
+  auto big = he_init(8, 16, 6);
+  big[3] = 1e5f;
+  const auto r = report_of({f32("nan", {8, 16}, with_nan), f32("inf", {8, 16}, with_inf),
+                            f32("zero", {8, 16}, std::vector<float>(128, 0.0f)),
+                            f32("const", {8, 16}, std::vector<float>(128, 0.5f)),
+                            f32("rows", {8, 16}, rows), f32("big", {8, 16}, big),
+                            f32("hot", {8, 16}, he_init(8, 16, 7, 150.0)),
+                            f32("tiny", {8, 16}, he_init(8, 16, 8, 1e-3)),
+                            f32("nan_bias", {3}, {1.0f, NAN, 0.0f})},
+                           "each");
+  CHECK_FALSE(r.passed());
+  CHECK(flags_of(tensor(r, "nan")) == std::vector<std::string>{"nan"});
+  CHECK(flags_of(tensor(r, "inf")) == std::vector<std::string>{"inf"});
+  CHECK(flags_of(tensor(r, "zero")) == std::vector<std::string>{"all_zero"});
+  CHECK(flags_of(tensor(r, "const")) == std::vector<std::string>{"constant"});
+  CHECK(flags_of(tensor(r, "rows")) == std::vector<std::string>{"identical_rows"});
+  CHECK(tensor(r, "rows").evidence[0].find("rows 1 and 6") != std::string::npos);
+  CHECK(flags_of(tensor(r, "big")) == std::vector<std::string>{"exploding"});
+  CHECK(flags_of(tensor(r, "hot")) == std::vector<std::string>{"exploding"});
+  CHECK(flags_of(tensor(r, "tiny")) == std::vector<std::string>{"vanishing_init_scale"});
+  CHECK(flags_of(tensor(r, "nan_bias")) == std::vector<std::string>{"nan"});
+  for (const auto& t : r.tensors) CHECK(t.evidence.size() == t.flags.size());
+}
+
+TEST_CASE("near-threshold scales do not flag, and short rows may repeat", "[flags]") {
+  const auto r = report_of({f32("x10", {32, 64}, he_init(32, 64, 9, 10.0)),
+                            f32("x005", {32, 64}, he_init(32, 64, 10, 0.05)),
+                            f32("short", {4, 2}, {1, 2, 1, 2, 3, 4, 5, 6})},
+                           "near");
+  CHECK(r.passed());
+}
+
+TEST_CASE("the name filter keeps matching tensors and refuses a bad regex", "[flags][filter]") {
+  const fs::path dir = temp_dir("filter");
+  write_safetensors(dir / "m.safetensors", {f32("a.weight", {2}, {1, 2}), f32("a.bias", {2}, {1, 2}),
+                                            f32("b.weight", {2}, {1, 2})});
+  const Checkpoint ck = open_checkpoint((dir / "m.safetensors").string());
+  ReportOptions o;
+  o.filter = "weight$";
+  CHECK(report_checkpoint(ck, o).tensors.size() == 2);
+  o.filter = "(";
+  REQUIRE_THROWS_AS(report_checkpoint(ck, o), gradcheck::InputError);
+}
+
+TEST_CASE("diff flags unchanged and large updates, and lists one-sided tensors", "[flags][diff]") {
+  const fs::path dir = temp_dir("diff");
+  const auto w = he_init(16, 32, 11);
+  auto small = w;
+  for (auto& x : small) x *= 1.01f;
+  auto large = w;
+  for (auto& x : large) x = -2.0f * x;
+  write_safetensors(dir / "before.safetensors",
+                    {f32("same", {16, 32}, w), f32("small", {16, 32}, w), f32("large", {16, 32}, w),
+                     f32("gone", {2}, {1, 2}), f32("reshaped", {2, 2}, {1, 2, 3, 4}),
+                     {"ids", "I64", {2}, bytes_of(std::vector<std::int64_t>{0, 1})}});
+  write_safetensors(dir / "after.safetensors",
+                    {f32("same", {16, 32}, w), f32("small", {16, 32}, small), f32("large", {16, 32}, large),
+                     f32("new", {2}, {1, 2}), f32("reshaped", {4}, {1, 2, 3, 4}),
+                     {"ids", "I64", {2}, bytes_of(std::vector<std::int64_t>{0, 1})}});
+  const Checkpoint before = open_checkpoint((dir / "before.safetensors").string());
+  const Checkpoint after = open_checkpoint((dir / "after.safetensors").string());
+  WeightsReport r;
+  add_diff(r, before, after);
+  REQUIRE(r.diff.size() == 4);
+  auto entry = [&](const std::string& n) -> const DiffEntry& {
+    for (const auto& d : r.diff)
+      if (d.name == n) return d;
+    FAIL("no diff entry " << n);
+    throw;
+  };
+  CHECK(entry("same").flags == std::vector<Flag>{Flag::unchanged});
+  CHECK(entry("small").flags.empty());
+  CHECK(entry("small").stats.rel_change == Approx(0.01).epsilon(1e-4));
+  CHECK(entry("large").flags == std::vector<Flag>{Flag::large_update});
+  CHECK(entry("large").stats.rel_change == Approx(3.0).epsilon(1e-6));
+  CHECK(entry("ids").flags.empty());  // integer buffers are not trained
+  CHECK(r.only_in_before == std::vector<std::string>{"gone"});
+  CHECK(r.only_in_after == std::vector<std::string>{"new"});
+  REQUIRE(r.shape_changed.size() == 1);
+  CHECK(r.shape_changed[0].name == "reshaped");
+  CHECK_FALSE(r.passed());
+}

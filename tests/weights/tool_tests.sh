@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# End-to-end checks of the weightstats executable: exit codes, messages and
+# report files, on real checkpoints and on files this script writes.
+# Usage: tool_tests.sh WEIGHTSTATS SHARED_DATA_DIR WORK_DIR
+set -u
+tool=$1 data=$2 work=$3
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect CODE PATTERN -- ARGS...: runs the tool, checks the exit code and that
+# stdout+stderr match PATTERN (extended regex).
+expect() {
+  local code=$1 pattern=$2; shift 3
+  "$tool" "$@" >out.txt 2>err.txt
+  local rc=$?
+  [ "$rc" -eq "$code" ] || fail "weightstats $* exited $rc, expected $code: $(cat out.txt err.txt | head -5)"
+  cat out.txt err.txt | grep -Eq -- "$pattern" || fail "weightstats $* output does not match /$pattern/: $(cat out.txt err.txt | head -5)"
+}
+
+# A safetensors file from a header and raw data bytes (printf escapes).
+write_st() {
+  local path=$1 header=$2 data=$3 n=${#2} le="" i
+  for i in 0 1 2 3 4 5 6 7; do le+=$(printf '\\x%02x' $(((n >> (8 * i)) & 255))); done
+  printf "$le%s$data" "$header" >"$path"
+}
+
+expect 0 "weightstats: ok, 8 tensors in 1 file" -- --no-color "$data/dfdx-mnist.safetensors"
+expect 0 "weightstats: ok, 17 tensors in 2 files" -- --no-color "$data/bogoai-model.safetensors" "$data/mlx-lora-adapters.safetensors"
+expect 0 "^weightstats: ok" -- --quiet "$data/burn-multi-layer.safetensors"
+[ "$(wc -l <out.txt)" -eq 1 ] || fail "--quiet printed more than the verdict line"
+expect 0 "fc1.weight" -- --filter 'fc1\.' "$data/burn-multi-layer.safetensors"
+grep -q conv1 out.txt && fail "--filter kept conv1"
+
+# JSON: the contract's fields, identical for any thread count.
+expect 0 '"schema": 1' -- --json - "$data/dfdx-mnist.safetensors"
+for field in '"tool": "weightstats"' '"passed": true' '"files"' '"tensors"' '"abs_max"' '"l2_norm"' \
+             '"zero_fraction"' '"nan_count"' '"inf_count"' '"flags"' '"diff"' '"dtype": "F32"' '"shape"'; do
+  grep -q -- "$field" out.txt || fail "JSON lacks $field"
+done
+"$tool" --threads 1 --json t1.json "$data/dfdx-mnist.safetensors" >/dev/null || fail "--threads 1"
+"$tool" --threads 2 --json t2.json "$data/dfdx-mnist.safetensors" >/dev/null || fail "--threads 2"
+"$tool" --threads 5 --json t5.json "$data/dfdx-mnist.safetensors" >/dev/null || fail "--threads 5"
+cmp -s t1.json t2.json && cmp -s t1.json t5.json || fail "the JSON report depends on the thread count"
+ls -a | grep -q '\.tmp' && fail "a temporary report file was left behind"
+
+# Flags: exit 1, flagged lines explained.
+write_st zero.safetensors '{"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}' '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0'
+expect 1 "all_zero: all 4 values are 0" -- --no-color zero.safetensors
+expect 1 "weightstats: FLAGGED" -- --no-color zero.safetensors
+write_st nan.safetensors '{"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}' '\0\0\300\177\0\0\200\77'
+expect 1 "nan: 1 of 2 values are NaN" -- --no-color nan.safetensors
+expect 1 '"flags": \[' -- --json - nan.safetensors
+grep -q '"passed": false' out.txt || fail "a flagged report says passed"
+
+# Diff.
+expect 1 "unchanged: none of the" -- --no-color --diff "$data/dfdx-mnist.safetensors" "$data/dfdx-mnist.safetensors"
+expect 0 "diff: 0 compared" -- --no-color --diff "$data/dfdx-mnist.safetensors" "$data/bogoai-model.safetensors" --filter '^3\.bias$'
+
+# Bad input: exit 2 with the file and the reason.
+write_st trunc.safetensors '{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}' '\0\0\0\0'
+expect 2 "trunc.safetensors: .*beyond the data section" -- trunc.safetensors
+printf 'xx' >tiny.safetensors
+expect 2 "tiny.safetensors: too short" -- tiny.safetensors
+expect 2 "missing.safetensors: cannot open" -- missing.safetensors
+expect 2 "model.ckpt: unknown checkpoint format" -- model.ckpt
+expect 2 "no checkpoint given" --
+expect 2 "not a valid regular expression" -- --filter '(' "$data/bogoai-model.safetensors"
+expect 2 "not yet supported" -- --html r.html "$data/bogoai-model.safetensors"
+[ -e r.html ] && fail "--html wrote a file"
+expect 2 "--bogus" -- --bogus "$data/bogoai-model.safetensors"
+expect 2 "cannot create|cannot write" -- --json /nonexistent-dir/r.json "$data/bogoai-model.safetensors"
+expect 0 "weightstats " -- --version
+
+[ "$failures" -eq 0 ] && echo "all weightstats tool checks passed"
+exit $((failures > 0))
