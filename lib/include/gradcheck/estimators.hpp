@@ -1,0 +1,126 @@
+#pragma once
+// Finite-difference derivative estimators along a line, each returning an
+// estimate with an error bound, and the noise-level estimator they rely on.
+//
+// Every estimator works on phi(t) = f(x + t d) for a fixed point x and direction
+// d (a unit coordinate vector for a partial derivative), possibly vector-valued
+// (m outputs, one estimate each). The error bound is
+//     bound = truncation + rounding,
+// truncation estimated from how the estimates change as the step shrinks (an
+// extrapolation table), rounding = 2 * kappa * sigma / (h+ + h-) propagated
+// through the table, where sigma is the function's noise level (see
+// estimate_noise) and kappa = 3 (three standard deviations).
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace gradcheck {
+
+/// The floating-point type a function computes in.
+enum class Dtype { f32, f64 };
+
+/// Unit roundoff of the dtype (2^-24 for f32, 2^-53 for f64).
+double unit_roundoff(Dtype dtype);
+/// "f32" or "f64".
+const char* to_string(Dtype dtype);
+
+/// How a derivative is estimated.
+enum class Method {
+  forward,       ///< (phi(h) - phi(0)) / h; truncation from the step 2h
+  central,       ///< (phi(h) - phi(-h)) / 2h; truncation from the step 2h
+  richardson,    ///< Ridders' extrapolation of central differences (default)
+  complex_step,  ///< Im phi(i h) / h: no cancellation; needs complex evaluation
+};
+const char* to_string(Method method);
+
+/// A derivative estimate with its error bound (for one output).
+struct Estimate {
+  double value = 0;        ///< the estimated derivative
+  double error_bound = 0;  ///< truncation + rounding: |value - true| <= error_bound, barring bad luck
+  double truncation = 0;   ///< estimated truncation error
+  double rounding = 0;     ///< rounding error bound from the noise level
+  double step = 0;         ///< the step actually applied for the chosen estimate
+};
+
+/// The line phi(t) = f(x + t d) that the estimators sample.
+struct LineFunction {
+  std::size_t outputs = 1;
+  /// The step actually applied when `t` is asked for, e.g. (x_i + t) - x_i in the
+  /// dtype. Estimators only evaluate at steps this returns.
+  std::function<double(double t)> applied_step;
+  /// Writes phi(t) (m values) to out.
+  std::function<void(double t, double* out)> eval;
+  /// Writes Im phi(i t) (m values) to out, evaluating f at x + i t d; empty when
+  /// the function cannot take complex arguments.
+  std::function<void(double t, double* out)> eval_complex_imag;
+};
+
+/// Settings of the estimators. Defaults suit smooth functions; `initial_step`
+/// is relative to the scale of the coordinate (chosen by the caller).
+struct EstimatorSettings {
+  Method method = Method::richardson;
+  /// Ridders: step ratio between table rows, number of rows, and the factor by
+  /// which the error may grow before the table stops (Numerical Recipes' CON,
+  /// NTAB, SAFE).
+  double ridders_ratio = 1.4;
+  int ridders_rows = 10;
+  double ridders_safe = 2.0;
+  /// Multiples of the noise standard deviation counted as rounding error.
+  double noise_kappa = 3.0;
+  /// Unit roundoff of the function's arithmetic; bounds the complex step's
+  /// rounding (relative to the derivative, as it has no cancellation).
+  double roundoff = 0x1p-53;
+};
+
+/// Estimates phi'(0) for each of the m outputs with the method in `settings`.
+/// `h` is the initial (largest) step; `f0` = phi(0); `noise[k]` the noise level
+/// (standard deviation) of output k. Adds the number of evaluations of phi to
+/// `*evaluations`.
+std::vector<Estimate> estimate_derivative(const LineFunction& phi, const std::vector<double>& f0,
+                                          double h, const std::vector<double>& noise,
+                                          const EstimatorSettings& settings, std::int64_t* evaluations);
+
+/// One-sided derivative, from the right (side = +1) or the left (side = -1):
+/// Richardson extrapolation of one-sided differences (every power of h
+/// eliminated in turn), with the same error bound as above. Used to tell kinks
+/// from bugs: at a kink the two sides converge to different values.
+std::vector<Estimate> estimate_one_sided(const LineFunction& phi, const std::vector<double>& f0,
+                                         double h, int side, const std::vector<double>& noise,
+                                         const EstimatorSettings& settings, std::int64_t* evaluations);
+
+/// Central, left and right derivatives from one set of evaluations.
+struct SidedEstimates {
+  std::vector<Estimate> central;  ///< Ridders' extrapolation of central differences
+  std::vector<Estimate> left;     ///< Richardson extrapolation of backward differences
+  std::vector<Estimate> right;    ///< Richardson extrapolation of forward differences
+};
+
+/// Evaluates phi at +-h, +-h/r, ... (all `ridders_rows` rows, 2 evaluations a
+/// row) and extrapolates three tables from the same values: central (powers h^2,
+/// h^4, ... eliminated) and both one-sided ones (h, h^2, ...). Comparing left and
+/// right tells a kink from a smooth point at no extra cost.
+SidedEstimates estimate_sided(const LineFunction& phi, const std::vector<double>& f0, double h,
+                              const std::vector<double>& noise, const EstimatorSettings& settings,
+                              std::int64_t* evaluations);
+
+/// The noise level of one output of a function along a line.
+struct NoiseLevel {
+  double sigma = 0;         ///< standard deviation of the rounding noise in phi
+  bool estimated = false;   ///< false: the estimate failed, sigma is a conservative fallback
+  double step = 0;          ///< the spacing that gave the estimate
+};
+
+/// Estimates the noise of phi near 0 by Moré and Wild's ECnoise (2011): phi at
+/// 9 equally spaced points t_j = (j - 4) * delta; the k-th differences of a
+/// smooth function vanish like delta^k while noise gives
+///     sigma_k = sqrt(gamma_k * mean_j (Delta^k phi_j)^2),  gamma_k = (k!)^2 / (2k)!,
+/// and the first k whose sigma_k..sigma_{k+2} agree within a factor 4 and whose
+/// differences change sign gives sigma. `delta` is retried 100x larger when phi
+/// barely changes and 100x smaller when it is not smooth enough; on failure,
+/// sigma = fallback[k] and `estimated` is false.
+std::vector<NoiseLevel> estimate_noise(const LineFunction& phi, const std::vector<double>& f0,
+                                       double delta, const std::vector<double>& fallback,
+                                       std::int64_t* evaluations);
+
+}  // namespace gradcheck

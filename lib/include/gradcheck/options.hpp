@@ -1,0 +1,56 @@
+#pragma once
+// Options of a check: plain struct, one documented field each.
+
+#include <cstdint>
+#include <string>
+
+#include "gradcheck/estimators.hpp"
+
+namespace gradcheck {
+
+struct CheckOptions {
+  /// How numeric derivatives are estimated. complex_step needs a callable
+  /// wrapped with gradcheck::complex_step(f); the others work with any callable.
+  Method method = Method::richardson;
+  /// Largest finite-difference step, relative to the coordinate's scale
+  /// max(|x_i|, rms of its block, rms of x, 1e-3) (0: the default of the method and dtype:
+  /// richardson 0.05 (f32) / 1e-2 (f64); central/forward cbrt/sqrt of the unit roundoff;
+  /// complex step 1e-20 (f64) / 1e-10 (f32)).
+  double relative_step = 0;
+  /// Tolerance overrides. When either is >= 0, a coordinate passes when
+  /// |analytic - numeric| <= atol + rtol * |numeric| (the unset one counts as 0),
+  /// replacing the self-calibrated tolerance safety * error_bound.
+  double rtol = -1;
+  double atol = -1;
+  /// The calibrated tolerance is safety * error_bound: the estimator's bound is an
+  /// estimate, and a factor 3 keeps correct code from failing on an unlucky one.
+  double safety = 3.0;
+  /// A coordinate that passes only because its tolerance exceeds this fraction
+  /// of max(|analytic|, |numeric|) proves little: it is `inconclusive` unless the
+  /// tolerance is below `negligible` times the largest numeric derivative.
+  double inconclusive_ratio = 0.5;
+  double negligible = 1e-4;
+  /// A block whose inconclusive coordinates exceed this fraction is inconclusive.
+  double inconclusive_block_fraction = 0.1;
+  /// Coordinates compared per block: 0 compares all; otherwise a seeded random
+  /// sample of this many (the block's first and last element always included).
+  std::int64_t max_per_block = 0;
+  /// Seeds every random draw (samples, upstream gradients, directions).
+  std::uint64_t seed = 0;
+  /// Worker threads (each with its own callable: see per_thread()); results do
+  /// not depend on it.
+  int threads = 1;
+  /// Worst entries kept per block in the result.
+  int worst_entries = 5;
+  /// The batch size, when known, lets a hint say "x batch size" or "missing 1/batch".
+  std::int64_t batch_size = 0;
+  /// Evaluate twice at the same point: repeatable loss and gradient.
+  bool check_reentrancy = true;
+  /// Random directions per block for directional (JVP and fast) checks.
+  int directions = 3;
+
+  /// False (with a reason in *error) when the options cannot work together.
+  bool is_valid(std::string* error) const;
+};
+
+}  // namespace gradcheck

@@ -1,0 +1,90 @@
+#pragma once
+// What a check found, as plain data. Rendering (text, JSON, HTML) is separate:
+// see report.hpp.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gradcheck/estimators.hpp"
+
+namespace gradcheck {
+
+/// The verdict on one coordinate, one block, or a whole check.
+enum class Verdict {
+  ok,            ///< the analytic derivative agrees with the numeric one within the error bound
+  mismatch,      ///< it disagrees beyond the error bound: a bug
+  kink,          ///< not differentiable here; the analytic value lies between the one-sided derivatives
+  inconclusive,  ///< the error bound is too wide to tell, or the check could not run
+};
+const char* to_string(Verdict v);
+
+/// One compared derivative. For a gradient, `output` is -1; for a Jacobian it is
+/// the output row.
+struct Entry {
+  std::int64_t position = 0;          ///< flat position within the block
+  std::vector<std::int64_t> index;    ///< multi-index within the block
+  std::int64_t output = -1;
+  double analytic = 0;
+  double numeric = 0;
+  double error_bound = 0;  ///< the estimator's bound on |numeric - true|
+  double tolerance = 0;    ///< what |analytic - numeric| was judged against
+  double rel_error = 0;    ///< |analytic - numeric| / max(|analytic|, |numeric|, block scale)
+  double left = 0, right = 0;  ///< one-sided derivatives, when a kink analysis ran
+  Verdict verdict = Verdict::ok;
+};
+
+/// The kinds of bug pattern a mismatching block can show (see hints.hpp).
+enum class HintKind {
+  none,
+  constant_ratio,     ///< analytic = r * numeric for one r (x2, x0.5, x-1, x batch)
+  missing_term,       ///< analytic zero where numeric is not: a term or path missing
+  transposed,         ///< analytic matches the numeric transposed
+  confined,           ///< errors confined to some rows, columns or one element
+  approximate,        ///< a small steady relative error: an approximate derivative
+  varying,            ///< no simple pattern: a per-entry factor (activation derivative, mask) is wrong
+};
+const char* to_string(HintKind k);
+
+/// Result for one block (tensor).
+struct BlockResult {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::int64_t size = 0;        ///< elements in the block
+  std::int64_t checked = 0;     ///< coordinates (or directions) compared
+  std::int64_t mismatches = 0;
+  std::int64_t kinks = 0;
+  std::int64_t inconclusive = 0;
+  double max_rel_error = 0;     ///< largest Entry::rel_error over the checked entries
+  double max_error_bound = 0;   ///< largest relative error bound (bound / scale) over the entries
+  Verdict verdict = Verdict::ok;
+  std::vector<Entry> worst;     ///< the worst entries, most suspicious first
+  HintKind hint_kind = HintKind::none;
+  std::string hint;             ///< one sentence for a person; empty when none
+};
+
+/// A problem of the function itself rather than of its derivative.
+struct Problem {
+  std::string kind;     ///< nondeterministic_loss, stateful_gradient, gradient_not_written,
+                        ///< values_modified, non_finite, model_error
+  std::string message;
+};
+
+/// The result of one check.
+struct CheckResult {
+  std::string name;               ///< what was checked (a model name, or "function")
+  Dtype dtype = Dtype::f64;
+  std::string mode = "full";      ///< "full" (coordinates) or "fast" (directions)
+  Method method = Method::richardson;
+  Verdict verdict = Verdict::ok;  ///< mismatch > inconclusive-only > kink > ok, over the blocks
+  bool passed = true;             ///< no block mismatches and no problems
+  std::vector<BlockResult> blocks;
+  std::vector<Problem> problems;
+  std::int64_t evaluations = 0;   ///< function evaluations spent
+  double seconds = 0;
+  double noise = 0;               ///< largest estimated noise level of the function
+  bool noise_estimated = true;    ///< false when a fallback noise level was used
+  std::vector<std::string> notes; ///< extra evidence, e.g. a localisation trace
+};
+
+}  // namespace gradcheck

@@ -1,0 +1,354 @@
+#include "gradcheck/estimators.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace gradcheck {
+
+double unit_roundoff(Dtype dtype) {
+  return dtype == Dtype::f32 ? std::ldexp(1.0, -24) : std::ldexp(1.0, -53);
+}
+
+const char* to_string(Dtype dtype) { return dtype == Dtype::f32 ? "f32" : "f64"; }
+
+const char* to_string(Method method) {
+  switch (method) {
+    case Method::forward: return "forward";
+    case Method::central: return "central";
+    case Method::richardson: return "richardson";
+    case Method::complex_step: return "complex_step";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Two-point estimates D(h) and D(2h) with error c*h^p: the truncation of D(h) is
+// about |D(2h) - D(h)| / (2^p - 1).
+std::vector<Estimate> two_step(const std::vector<double>& d1, const std::vector<double>& d2,
+                               double step, int order, const std::vector<double>& rounding) {
+  const double denom = std::pow(2.0, order) - 1.0;
+  std::vector<Estimate> out(d1.size());
+  for (std::size_t k = 0; k < d1.size(); ++k) {
+    Estimate& e = out[k];
+    e.value = d1[k];
+    e.truncation = std::abs(d2[k] - d1[k]) / denom;
+    e.rounding = rounding[k];
+    e.error_bound = e.truncation + e.rounding;
+    e.step = step;
+  }
+  return out;
+}
+
+// A step that is not zero once applied (a coordinate of 1e30 swallows h = 1e-5).
+double nonzero_step(const LineFunction& phi, double h) {
+  for (int tries = 0; tries < 60; ++tries) {
+    const double s = phi.applied_step(h);
+    if (s != 0 && std::isfinite(s)) return s;
+    h *= 2;
+  }
+  throw std::domain_error("gradcheck: no step changes the argument");
+}
+
+// A Neville table of difference quotients extrapolated to step 0. `quotient`
+// returns the row's raw estimates (m values), the applied step and its rounding
+// bound; `power` is the exponent gap between successive error terms (2 for
+// central differences, 1 for one-sided).
+template <class Quotient>
+std::vector<Estimate> extrapolate(std::size_t m, double h, const EstimatorSettings& s, int power,
+                                  Quotient&& quotient) {
+  const int rows = std::max(2, s.ridders_rows);
+  const double ratio = s.ridders_ratio;
+  const double factor = std::pow(ratio, power);
+  // a[i][j], r[i][j] for one output at a time would repeat the evaluations, so
+  // the table keeps all m outputs: index [(i * rows + j) * m + k].
+  std::vector<double> a(static_cast<std::size_t>(rows * rows) * m, 0.0), r(a.size(), 0.0);
+  auto at = [&](int i, int j, std::size_t k) { return (static_cast<std::size_t>(i * rows + j)) * m + k; };
+  std::vector<Estimate> best(m);
+  std::vector<double> best_err(m, kInf);
+  std::vector<bool> stopped(m, false);
+  std::vector<double> row(m), rnd(m);
+  double hh = h;
+  for (int i = 0; i < rows; ++i) {
+    double applied = 0;
+    quotient(hh, row.data(), rnd.data(), &applied);
+    for (std::size_t k = 0; k < m; ++k) {
+      a[at(i, 0, k)] = row[k];
+      r[at(i, 0, k)] = rnd[k];
+    }
+    if (i == 0) {
+      for (std::size_t k = 0; k < m; ++k) {
+        best[k].value = row[k];
+        best[k].step = applied;
+        best[k].rounding = rnd[k];
+      }
+    }
+    double fac = factor;
+    for (int j = 1; j <= i; ++j) {
+      for (std::size_t k = 0; k < m; ++k) {
+        const double v = (a[at(i, j - 1, k)] * fac - a[at(i - 1, j - 1, k)]) / (fac - 1.0);
+        const double rv = (r[at(i, j - 1, k)] * fac + r[at(i - 1, j - 1, k)]) / (fac - 1.0);
+        a[at(i, j, k)] = v;
+        r[at(i, j, k)] = rv;
+        if (stopped[k]) continue;
+        const double trunc = std::max(std::abs(v - a[at(i, j - 1, k)]), std::abs(v - a[at(i - 1, j - 1, k)]));
+        const double total = trunc + rv;
+        if (total <= best_err[k]) {
+          best_err[k] = total;
+          best[k].value = v;
+          best[k].truncation = trunc;
+          best[k].rounding = rv;
+          best[k].step = applied;
+        }
+      }
+      fac *= factor;
+    }
+    bool all_stopped = i > 0;
+    for (std::size_t k = 0; k < m && i > 0; ++k) {
+      if (!stopped[k] && std::abs(a[at(i, i, k)] - a[at(i - 1, i - 1, k)]) >= s.ridders_safe * best_err[k])
+        stopped[k] = true;
+      all_stopped = all_stopped && stopped[k];
+    }
+    if (all_stopped) break;
+    hh /= ratio;
+  }
+  for (std::size_t k = 0; k < m; ++k) {
+    if (!std::isfinite(best_err[k])) best_err[k] = kInf;
+    best[k].error_bound = best[k].truncation + best[k].rounding;
+  }
+  return best;
+}
+
+}  // namespace
+
+std::vector<Estimate> estimate_derivative(const LineFunction& phi, const std::vector<double>& f0,
+                                          double h, const std::vector<double>& noise,
+                                          const EstimatorSettings& s, std::int64_t* evaluations) {
+  const std::size_t m = phi.outputs;
+  if (f0.size() != m || noise.size() != m) throw std::invalid_argument("gradcheck: output count mismatch");
+  std::vector<double> fp(m), fm(m);
+  std::int64_t evals = 0;
+  auto central_quotient = [&](double hh, double* out, double* rnd, double* applied) {
+    const double sp = nonzero_step(phi, hh);
+    const double sm = nonzero_step(phi, -hh);
+    phi.eval(sp, fp.data());
+    phi.eval(sm, fm.data());
+    evals += 2;
+    const double width = sp - sm;
+    for (std::size_t k = 0; k < m; ++k) {
+      out[k] = (fp[k] - fm[k]) / width;
+      rnd[k] = 2.0 * s.noise_kappa * noise[k] / width;
+    }
+    *applied = 0.5 * width;
+  };
+  std::vector<Estimate> result;
+  switch (s.method) {
+    case Method::forward: {
+      std::vector<double> d1(m), d2(m), rnd(m);
+      double s1 = nonzero_step(phi, h), s2 = nonzero_step(phi, 2 * h);
+      phi.eval(s1, fp.data());
+      for (std::size_t k = 0; k < m; ++k) d1[k] = (fp[k] - f0[k]) / s1;
+      phi.eval(s2, fp.data());
+      for (std::size_t k = 0; k < m; ++k) {
+        d2[k] = (fp[k] - f0[k]) / s2;
+        rnd[k] = 2.0 * s.noise_kappa * noise[k] / std::abs(s1);
+      }
+      evals += 2;
+      result = two_step(d1, d2, s1, 1, rnd);
+      break;
+    }
+    case Method::central: {
+      std::vector<double> d1(m), d2(m), r1(m), r2(m);
+      double a1 = 0, a2 = 0;
+      central_quotient(h, d1.data(), r1.data(), &a1);
+      central_quotient(2 * h, d2.data(), r2.data(), &a2);
+      result = two_step(d1, d2, a1, 2, r1);
+      break;
+    }
+    case Method::richardson:
+      result = extrapolate(m, h, s, 2, central_quotient);
+      break;
+    case Method::complex_step: {
+      if (!phi.eval_complex_imag) throw std::invalid_argument("gradcheck: complex step needs a complex-capable function");
+      std::vector<double> d1(m), d2(m), rnd(m);
+      phi.eval_complex_imag(h, fp.data());
+      phi.eval_complex_imag(2 * h, fm.data());
+      evals += 2;
+      for (std::size_t k = 0; k < m; ++k) {
+        d1[k] = fp[k] / h;
+        d2[k] = fm[k] / (2 * h);
+        // No subtraction, so rounding is relative to the value itself.
+        rnd[k] = s.noise_kappa * 4 * s.roundoff * std::abs(d1[k]);
+      }
+      result = two_step(d1, d2, h, 2, rnd);
+      break;
+    }
+  }
+  if (evaluations != nullptr) *evaluations += evals;
+  return result;
+}
+
+std::vector<Estimate> estimate_one_sided(const LineFunction& phi, const std::vector<double>& f0,
+                                         double h, int side, const std::vector<double>& noise,
+                                         const EstimatorSettings& s, std::int64_t* evaluations) {
+  const std::size_t m = phi.outputs;
+  if (f0.size() != m || noise.size() != m) throw std::invalid_argument("gradcheck: output count mismatch");
+  std::vector<double> fp(m);
+  std::int64_t evals = 0;
+  auto quotient = [&](double hh, double* out, double* rnd, double* applied) {
+    const double st = nonzero_step(phi, side > 0 ? hh : -hh);
+    phi.eval(st, fp.data());
+    ++evals;
+    for (std::size_t k = 0; k < m; ++k) {
+      out[k] = (fp[k] - f0[k]) / st;
+      rnd[k] = 2.0 * s.noise_kappa * noise[k] / std::abs(st);
+    }
+    *applied = st;
+  };
+  auto result = extrapolate(m, h, s, 1, quotient);
+  if (evaluations != nullptr) *evaluations += evals;
+  return result;
+}
+
+SidedEstimates estimate_sided(const LineFunction& phi, const std::vector<double>& f0, double h,
+                              const std::vector<double>& noise, const EstimatorSettings& s,
+                              std::int64_t* evaluations) {
+  const std::size_t m = phi.outputs;
+  if (f0.size() != m || noise.size() != m) throw std::invalid_argument("gradcheck: output count mismatch");
+  const int rows = std::max(2, s.ridders_rows);
+  std::vector<double> plus(static_cast<std::size_t>(rows) * m), minus(plus.size());
+  std::vector<double> sp(static_cast<std::size_t>(rows)), sm(sp.size());
+  double hh = h;
+  for (int i = 0; i < rows; ++i) {
+    sp[i] = nonzero_step(phi, hh);
+    sm[i] = nonzero_step(phi, -hh);
+    phi.eval(sp[i], plus.data() + i * m);
+    phi.eval(sm[i], minus.data() + i * m);
+    hh /= s.ridders_ratio;
+  }
+  if (evaluations != nullptr) *evaluations += 2 * rows;
+  // Replays the stored rows in order; the tables then see exactly the values a
+  // sequential evaluation would have given them.
+  EstimatorSettings all_rows = s;
+  all_rows.ridders_safe = std::numeric_limits<double>::infinity();
+  SidedEstimates out;
+  int row = 0;
+  out.central = extrapolate(m, h, all_rows, 2, [&](double, double* q, double* rnd, double* applied) {
+    const double width = sp[row] - sm[row];
+    for (std::size_t k = 0; k < m; ++k) {
+      q[k] = (plus[row * m + k] - minus[row * m + k]) / width;
+      rnd[k] = 2.0 * s.noise_kappa * noise[k] / width;
+    }
+    *applied = 0.5 * width;
+    ++row;
+  });
+  for (int side : {+1, -1}) {
+    row = 0;
+    auto table = extrapolate(m, h, all_rows, 1, [&](double, double* q, double* rnd, double* applied) {
+      const double st = side > 0 ? sp[row] : sm[row];
+      const double* fv = (side > 0 ? plus.data() : minus.data()) + row * m;
+      for (std::size_t k = 0; k < m; ++k) {
+        q[k] = (fv[k] - f0[k]) / st;
+        rnd[k] = 2.0 * s.noise_kappa * noise[k] / std::abs(st);
+      }
+      *applied = st;
+      ++row;
+    });
+    (side > 0 ? out.right : out.left) = std::move(table);
+  }
+  return out;
+}
+
+std::vector<NoiseLevel> estimate_noise(const LineFunction& phi, const std::vector<double>& f0,
+                                       double delta, const std::vector<double>& fallback,
+                                       std::int64_t* evaluations) {
+  const std::size_t m = phi.outputs;
+  constexpr int kPoints = 9;
+  constexpr int kMaxOrder = 6;
+  std::vector<NoiseLevel> out(m);
+  std::vector<bool> done(m, false);
+  // gamma_k = (k!)^2 / (2k)!
+  double gamma[kMaxOrder + 1];
+  gamma[0] = 1.0;
+  for (int k = 1; k <= kMaxOrder; ++k) gamma[k] = gamma[k - 1] * k / (2.0 * (2 * k - 1));
+  std::vector<double> values(static_cast<std::size_t>(kPoints) * m), tmp(m);
+  std::vector<int> direction(m, 0);  // -1 smaller, +1 larger, 0 undecided
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    for (int j = 0; j < kPoints; ++j) {
+      if (j == kPoints / 2) {
+        for (std::size_t k = 0; k < m; ++k) values[j * m + k] = f0[k];
+        continue;
+      }
+      const double t = phi.applied_step((j - kPoints / 2) * delta);
+      phi.eval(t, tmp.data());
+      if (evaluations != nullptr) ++*evaluations;
+      for (std::size_t k = 0; k < m; ++k) values[j * m + k] = tmp[k];
+    }
+    bool all_done = true;
+    int want = 0;
+    for (std::size_t k = 0; k < m; ++k) {
+      if (done[k]) continue;
+      double table[kPoints];
+      for (int j = 0; j < kPoints; ++j) table[j] = values[j * m + k];
+      double fmin = table[0], fmax = table[0];
+      for (double v : table) fmin = std::min(fmin, v), fmax = std::max(fmax, v);
+      // Count distinct neighbours: when most values repeat, the spacing is too
+      // small for the function to register it.
+      int repeats = 0;
+      for (int j = 1; j < kPoints; ++j) repeats += table[j] == table[j - 1];
+      if (fmax == fmin) {
+        out[k] = {0.0, true, delta};
+        done[k] = true;
+        continue;
+      }
+      if (repeats > kPoints / 2) {
+        direction[k] = +1;
+        all_done = false;
+        want = want == 0 ? +1 : want;
+        continue;
+      }
+      double sigma[kMaxOrder + 2] = {};
+      bool sign_change[kMaxOrder + 2] = {};
+      int len = kPoints;
+      for (int order = 1; order <= kMaxOrder; ++order) {
+        --len;
+        double lo = kInf, hi = -kInf, sumsq = 0;
+        for (int j = 0; j < len; ++j) {
+          table[j] = table[j + 1] - table[j];
+          lo = std::min(lo, table[j]);
+          hi = std::max(hi, table[j]);
+          sumsq += table[j] * table[j];
+        }
+        sigma[order] = std::sqrt(gamma[order] * sumsq / len);
+        sign_change[order] = lo < 0 && hi > 0;
+      }
+      bool found = false;
+      for (int order = 1; order + 2 <= kMaxOrder; ++order) {
+        const double smax = std::max({sigma[order], sigma[order + 1], sigma[order + 2]});
+        const double smin = std::min({sigma[order], sigma[order + 1], sigma[order + 2]});
+        if (smax <= 4 * smin && sign_change[order]) {
+          out[k] = {sigma[order], true, delta};
+          done[k] = true;
+          found = true;
+          break;
+        }
+      }
+      if (!found) {
+        // Differences dominated by the smooth part (or a kink): a smaller spacing.
+        all_done = false;
+        if (want == 0) want = -1;
+      }
+    }
+    if (all_done) break;
+    delta = want > 0 ? delta * 100 : delta / 100;
+  }
+  for (std::size_t k = 0; k < m; ++k)
+    if (!done[k]) out[k] = {fallback[k], false, delta};
+  return out;
+}
+
+}  // namespace gradcheck

@@ -1,0 +1,206 @@
+#include "hints.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <set>
+
+namespace gradcheck {
+
+const char* to_string(HintKind k) {
+  switch (k) {
+    case HintKind::none: return "none";
+    case HintKind::constant_ratio: return "constant_ratio";
+    case HintKind::missing_term: return "missing_term";
+    case HintKind::transposed: return "transposed";
+    case HintKind::confined: return "confined";
+    case HintKind::approximate: return "approximate";
+    case HintKind::varying: return "varying";
+  }
+  return "?";
+}
+
+namespace detail {
+namespace {
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+bool near(double r, double target, double rel) { return std::abs(r - target) <= rel * std::abs(target); }
+
+std::string list_indices(const std::set<std::int64_t>& s) {
+  std::string out;
+  int n = 0;
+  for (auto v : s) {
+    if (n == 6) {
+      out += ", ...";
+      break;
+    }
+    if (n++ > 0) out += ", ";
+    out += std::to_string(v);
+  }
+  return out;
+}
+
+// Entries whose numeric derivative is well determined: clearly non-zero
+// against its own tolerance.
+bool determined(const Entry& e) { return std::abs(e.numeric) > 4 * e.tolerance && e.numeric != 0; }
+
+}  // namespace
+
+Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::int64_t batch_size, bool full) {
+  std::vector<const Entry*> bad;
+  for (const auto& e : entries)
+    if (e.verdict == Verdict::mismatch) bad.push_back(&e);
+  if (bad.empty()) return {};
+
+  // 1. Analytic zero where the numeric derivative is not.
+  std::size_t zeros = 0;
+  for (auto* e : bad) zeros += (e->analytic == 0 || std::abs(e->analytic) < 1e-9 * std::abs(e->numeric));
+  if (2 * zeros >= bad.size() + 1 && zeros > 0) {
+    const bool all_zero = zeros == bad.size();
+    return {HintKind::missing_term,
+            std::to_string(zeros) + " of " + std::to_string(bad.size()) +
+                " mismatching entries have an analytic derivative of 0 where the numeric one is not: a term or a path "
+                "of the chain rule is missing" +
+                (all_zero ? std::string(" (or these elements are never written)") : std::string())};
+  }
+
+  // 2. The transpose: analytic laid out as the numeric's transpose.
+  if (full && block.shape.size() == 2 && block.shape[0] > 1 && block.shape[1] > 1) {
+    const std::int64_t r = block.shape[0], c = block.shape[1];
+    std::map<std::int64_t, const Entry*> by_pos;
+    for (const auto& e : entries)
+      if (e.output < 0) by_pos[e.position] = &e;
+    if (static_cast<std::int64_t>(by_pos.size()) == r * c) {
+      std::int64_t agree = 0, informative = 0;
+      for (std::int64_t p = 0; p < r; ++p)
+        for (std::int64_t q = 0; q < c; ++q) {
+          const Entry* n = by_pos[block.position_of({p, q})];
+          // The analytic buffer read as a (c x r) matrix in the same order.
+          Block t = block;
+          t.shape = {c, r};
+          const Entry* a = by_pos[t.position_of({q, p})];
+          if (std::abs(n->numeric) <= n->tolerance) continue;
+          ++informative;
+          agree += std::abs(a->analytic - n->numeric) <= std::max(n->tolerance, 1e-6 * std::abs(n->numeric));
+        }
+      if (informative > 0 && agree * 20 >= informative * 19)
+        return {HintKind::transposed, "the analytic gradient matches the numeric one transposed (" +
+                                          std::to_string(r) + "x" + std::to_string(c) +
+                                          " read as its transpose): swap the operands' order or transpose the product"};
+    }
+  }
+
+  // 3. An off-by-one index: the analytic matches the numeric shifted by one
+  // along an axis (edges excluded, where the shift wraps or reads outside).
+  if (full && !block.shape.empty()) {
+    std::map<std::int64_t, const Entry*> by_pos;
+    for (const auto& e : entries)
+      if (e.output < 0) by_pos[e.position] = &e;
+    if (static_cast<std::int64_t>(by_pos.size()) == block.size()) {
+      for (std::size_t axis = block.shape.size(); axis-- > 0;) {
+        if (block.shape[axis] < 3) continue;
+        for (int shift : {+1, -1}) {
+          std::int64_t agree = 0, informative = 0;
+          for (const auto& [pos, e] : by_pos) {
+            auto idx = e->index;
+            idx[axis] += shift;
+            if (idx[axis] < 0 || idx[axis] >= block.shape[axis]) continue;
+            const Entry* n = by_pos[block.position_of(idx)];
+            if (std::abs(n->numeric) <= n->tolerance) continue;
+            ++informative;
+            agree += std::abs(e->analytic - n->numeric) <= std::max(n->tolerance, 1e-6 * std::abs(n->numeric));
+          }
+          if (informative >= 3 && agree * 10 >= informative * 9)
+            return {HintKind::confined, "the analytic gradient matches the numeric one shifted by " +
+                                            std::string(shift > 0 ? "+1" : "-1") + " along axis " + std::to_string(axis) +
+                                            ": an off-by-one index"};
+        }
+      }
+    }
+  }
+
+  // 4. One ratio for every well-determined entry.
+  std::vector<double> ratios;
+  for (const auto& e : entries)
+    if (determined(e)) ratios.push_back(e.analytic / e.numeric);
+  if (ratios.size() >= std::min<std::size_t>(3, entries.size()) && !ratios.empty()) {
+    const double med = median(ratios);
+    std::vector<double> dev;
+    for (double q : ratios) dev.push_back(std::abs(q - med));
+    const double spread = median(dev) / std::max(std::abs(med), 1e-300);
+    std::size_t within = 0;
+    for (double q : ratios) within += std::abs(q - med) <= 0.02 * std::abs(med);
+    if (spread < 0.01 && within * 10 >= ratios.size() * 9 && med != 0) {
+      const double b = static_cast<double>(batch_size);
+      if (near(med, -1, 0.02)) return {HintKind::constant_ratio, "analytic = -1 x numeric: a sign error (d(a - b) taken as d(b - a), or a minus sign dropped)"};
+      if (near(med, 2, 0.02)) return {HintKind::constant_ratio, "analytic = 2 x numeric: a factor 2 too many (a term counted twice, or d(x^2) = 2x applied where the loss already has 1/2)"};
+      if (near(med, 0.5, 0.02)) return {HintKind::constant_ratio, "analytic = 0.5 x numeric: a factor 2 missing (d(x^2) = 2x, or a symmetric term counted once)"};
+      if (batch_size > 1 && near(med, b, 0.02))
+        return {HintKind::constant_ratio, "analytic = " + std::to_string(batch_size) + " x numeric (the batch size): the 1/batch factor of a mean is missing from the gradient"};
+      if (batch_size > 1 && near(med, 1.0 / b, 0.02))
+        return {HintKind::constant_ratio, "analytic = numeric / " + std::to_string(batch_size) + " (the batch size): the gradient averages over the batch where the loss sums, or divides twice"};
+      if (std::abs(med - 1) < 0.05)
+        return {HintKind::approximate, "a small steady relative error (" + fmt("%.2g", std::abs(med - 1) * 100) +
+                                           "%): an approximate derivative, e.g. of an activation (tanh, sigmoid, GELU) or a constant slightly off"};
+      return {HintKind::constant_ratio, "analytic = " + fmt("%.4g", med) + " x numeric for every entry: a constant factor is wrong (a scale, a learning-rate or temperature factor, a mean over the wrong count)"};
+    }
+  }
+
+  // 5. Errors confined to some rows, columns or one element.
+  if (bad.size() == 1) {
+    return {HintKind::confined, "only " + block.label(bad[0]->position) +
+                                    " mismatches: an off-by-one index or a single element written wrongly"};
+  }
+  if (block.shape.size() >= 2) {
+    std::set<std::int64_t> rows_bad, cols_bad, rows_all, cols_all;
+    for (const auto& e : entries) {
+      rows_all.insert(e.index[0]);
+      cols_all.insert(e.index.back());
+    }
+    for (auto* e : bad) {
+      rows_bad.insert(e->index[0]);
+      cols_bad.insert(e->index.back());
+    }
+    if (rows_bad.size() * 2 <= rows_all.size() && rows_bad.size() < rows_all.size())
+      return {HintKind::confined, "mismatches confined to row(s) " + list_indices(rows_bad) + " of " +
+                                      std::to_string(block.shape[0]) + ": an indexing error (row offset, loop bound)"};
+    if (cols_bad.size() * 2 <= cols_all.size() && cols_bad.size() < cols_all.size())
+      return {HintKind::confined, "mismatches confined to column(s) " + list_indices(cols_bad) + " of " +
+                                      std::to_string(block.shape.back()) + ": an indexing error (column offset, loop bound)"};
+  } else if (block.shape.size() == 1) {
+    std::set<std::int64_t> pos;
+    for (auto* e : bad) pos.insert(e->position);
+    if (pos.size() * 4 <= entries.size())
+      return {HintKind::confined, "mismatches confined to element(s) " + list_indices(pos) + " of " +
+                                      std::to_string(block.shape[0]) + ": an indexing error (offset, loop bound)"};
+  }
+
+  // 6. Small, steady relative errors of one sign.
+  std::size_t small = 0, positive = 0;
+  for (auto* e : bad) {
+    const double rel = (e->analytic - e->numeric) / std::max(std::abs(e->numeric), 1e-300);
+    small += std::abs(rel) < 0.1;
+    positive += rel * (e->numeric >= 0 ? 1 : -1) > 0;
+  }
+  if (small == bad.size() && (positive == bad.size() || positive == 0))
+    return {HintKind::approximate, "small relative errors of one sign in every mismatch: an approximate derivative, e.g. of an activation"};
+  // 7. No simple pattern: ratios that vary entry to entry.
+  return {HintKind::varying, std::to_string(bad.size()) + " of " + std::to_string(entries.size()) +
+                                 " entries mismatch with no single ratio between analytic and numeric: a factor that "
+                                 "varies per entry is missing or wrong (an activation's derivative, a mask, a term of the product rule)"};
+}
+
+}  // namespace detail
+}  // namespace gradcheck

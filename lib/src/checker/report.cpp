@@ -1,0 +1,251 @@
+#include "gradcheck/report.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "gradcheck/output.hpp"
+
+namespace gradcheck {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string shape_str(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t k = 0; k < shape.size(); ++k) {
+    if (k > 0) s += "x";
+    s += std::to_string(shape[k]);
+  }
+  return s + "]";
+}
+
+std::string num(double v, const char* f = "%.3g") {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string pad(const std::string& s, std::size_t w) { return s.size() >= w ? s : s + std::string(w - s.size(), ' '); }
+
+std::string entry_label(const BlockResult& b, const Entry& e, const std::string& mode) {
+  std::string s = b.name;
+  if (mode == "fast") return s + " <direction " + std::to_string(e.position) + ">";
+  if (!e.index.empty()) {
+    s += "[";
+    for (std::size_t k = 0; k < e.index.size(); ++k) s += (k ? "," : "") + std::to_string(e.index[k]);
+    s += "]";
+  }
+  if (e.output >= 0) s = "out[" + std::to_string(e.output) + "] / " + s;
+  return s;
+}
+
+// JSON has no NaN or infinity: such numbers are written as null.
+json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+double get_number(const json& j) { return j.is_null() ? std::nan("") : j.get<double>(); }
+
+}  // namespace
+
+std::string verdict_line(const CheckResult& r, bool color) {
+  Style st{color};
+  std::string head = r.passed ? st.green("PASS") : st.red("FAIL");
+  std::string s = head + " " + r.name + " (" + to_string(r.dtype) + ", " + r.mode + "): ";
+  std::vector<std::string> bad, kinks, unsure;
+  for (const auto& b : r.blocks) {
+    if (b.verdict == Verdict::mismatch) bad.push_back(b.name);
+    if (b.verdict == Verdict::kink) kinks.push_back(b.name);
+    if (b.verdict == Verdict::inconclusive) unsure.push_back(b.name);
+  }
+  auto join = [](const std::vector<std::string>& v) {
+    std::string o;
+    for (std::size_t k = 0; k < v.size() && k < 4; ++k) o += (k ? ", " : "") + v[k];
+    if (v.size() > 4) o += ", ...";
+    return o;
+  };
+  if (!bad.empty()) s += std::to_string(bad.size()) + " of " + std::to_string(r.blocks.size()) + " tensors mismatch: " + join(bad);
+  else if (!r.problems.empty()) s += r.problems.front().kind + ": " + r.problems.front().message;
+  else {
+    s += "all " + std::to_string(r.blocks.size()) + " tensors agree";
+    if (!kinks.empty()) s += " (kinks in " + join(kinks) + ")";
+    if (!unsure.empty()) s += "; inconclusive: " + join(unsure);
+  }
+  if (!bad.empty() && !r.problems.empty()) s += "; " + r.problems.front().kind;
+  return s;
+}
+
+std::string to_text(const CheckResult& r, const TextOptions& opt) {
+  Style st{opt.color};
+  std::string out = verdict_line(r, opt.color) + "\n";
+  if (opt.quiet) return out;
+  std::size_t wname = 6, wshape = 5;
+  for (const auto& b : r.blocks) {
+    wname = std::max(wname, b.name.size());
+    wshape = std::max(wshape, shape_str(b.shape).size());
+  }
+  out += "  " + pad("tensor", wname) + "  " + pad("shape", wshape) + "  " + pad("checked", 9) + pad("max rel err", 13) +
+         pad("verdict", 14) + "hint\n";
+  for (const auto& b : r.blocks) {
+    std::string verdict = to_string(b.verdict);
+    std::string colored = b.verdict == Verdict::mismatch ? st.red(pad(verdict, 14))
+                          : b.verdict == Verdict::ok     ? st.green(pad(verdict, 14))
+                                                         : st.yellow(pad(verdict, 14));
+    std::string checked = std::to_string(b.checked) + "/" + std::to_string(b.size);
+    if (r.mode == "fast") checked = std::to_string(b.checked) + " dir";
+    out += "  " + pad(b.name, wname) + "  " + pad(shape_str(b.shape), wshape) + "  " + pad(checked, 9) +
+           pad(num(b.max_rel_error, "%.2e"), 13) + colored + b.hint + "\n";
+  }
+  for (const auto& b : r.blocks) {
+    if (b.verdict != Verdict::mismatch && b.verdict != Verdict::kink) continue;
+    out += "\n  " + st.bold(b.name) + ": " + std::to_string(b.mismatches) + " mismatch, " + std::to_string(b.kinks) +
+           " kink, " + std::to_string(b.inconclusive) + " inconclusive of " + std::to_string(b.checked) + " checked\n";
+    out += "    " + pad("entry", 24) + pad("analytic", 14) + pad("numeric", 14) + pad("error bound", 13) + "verdict\n";
+    int shown = 0;
+    for (const auto& e : b.worst) {
+      if (shown++ >= opt.worst_entries) break;
+      out += "    " + pad(entry_label(b, e, r.mode), 24) + pad(num(e.analytic, "%.6g"), 14) + pad(num(e.numeric, "%.6g"), 14) +
+             pad(num(e.error_bound, "%.2e"), 13) + to_string(e.verdict);
+      if (e.verdict == Verdict::kink || (e.left != e.right && e.verdict == Verdict::mismatch && (e.left != 0 || e.right != 0)))
+        out += "  (left " + num(e.left, "%.6g") + ", right " + num(e.right, "%.6g") + ")";
+      out += "\n";
+    }
+  }
+  for (const auto& p : r.problems) out += "\n  " + st.red(p.kind) + ": " + p.message + "\n";
+  for (const auto& n : r.notes) out += "  note: " + n + "\n";
+  char tail[160];
+  std::snprintf(tail, sizeof tail, "\n  %lld evaluations in %.2f s; method %s; noise level %.2g%s\n",
+                static_cast<long long>(r.evaluations), r.seconds, to_string(r.method), r.noise,
+                r.noise_estimated ? "" : " (fallback: estimation failed)");
+  out += st.dim(tail);
+  return out;
+}
+
+std::string to_json(const CheckResult& r, int indent) {
+  json j;
+  j["name"] = r.name;
+  j["dtype"] = to_string(r.dtype);
+  j["passed"] = r.passed;
+  j["verdict"] = to_string(r.verdict);
+  j["mode"] = r.mode;
+  j["method"] = to_string(r.method);
+  j["evaluations"] = r.evaluations;
+  j["seconds"] = r.seconds;
+  j["noise"] = number(r.noise);
+  j["noise_estimated"] = r.noise_estimated;
+  j["problems"] = json::array();
+  for (const auto& p : r.problems) j["problems"].push_back({{"kind", p.kind}, {"message", p.message}});
+  j["notes"] = r.notes;
+  j["tensors"] = json::array();
+  for (const auto& b : r.blocks) {
+    json t;
+    t["name"] = b.name;
+    t["shape"] = b.shape;
+    t["size"] = b.size;
+    t["checked"] = b.checked;
+    t["verdict"] = to_string(b.verdict);
+    t["max_rel_error"] = number(b.max_rel_error);
+    t["max_error_bound"] = number(b.max_error_bound);
+    t["mismatches"] = b.mismatches;
+    t["kinks"] = b.kinks;
+    t["inconclusive"] = b.inconclusive;
+    t["hint"] = b.hint;
+    t["hint_kind"] = to_string(b.hint_kind);
+    t["worst"] = json::array();
+    for (const auto& e : b.worst) {
+      json w;
+      w["index"] = e.index;
+      w["position"] = e.position;
+      w["output"] = e.output;
+      w["analytic"] = number(e.analytic);
+      w["numeric"] = number(e.numeric);
+      w["error_bound"] = number(e.error_bound);
+      w["tolerance"] = number(e.tolerance);
+      w["rel_error"] = number(e.rel_error);
+      w["left"] = number(e.left);
+      w["right"] = number(e.right);
+      w["verdict"] = to_string(e.verdict);
+      t["worst"].push_back(std::move(w));
+    }
+    j["tensors"].push_back(std::move(t));
+  }
+  return j.dump(indent);
+}
+
+Verdict verdict_from_string(const std::string& s) {
+  for (Verdict v : {Verdict::ok, Verdict::mismatch, Verdict::kink, Verdict::inconclusive})
+    if (s == to_string(v)) return v;
+  throw std::invalid_argument("unknown verdict '" + s + "'");
+}
+HintKind hint_kind_from_string(const std::string& s) {
+  for (HintKind v : {HintKind::none, HintKind::constant_ratio, HintKind::missing_term, HintKind::transposed,
+                     HintKind::confined, HintKind::approximate, HintKind::varying})
+    if (s == to_string(v)) return v;
+  throw std::invalid_argument("unknown hint kind '" + s + "'");
+}
+Method method_from_string(const std::string& s) {
+  for (Method v : {Method::forward, Method::central, Method::richardson, Method::complex_step})
+    if (s == to_string(v)) return v;
+  throw std::invalid_argument("unknown method '" + s + "'");
+}
+Dtype dtype_from_string(const std::string& s) {
+  if (s == "f32") return Dtype::f32;
+  if (s == "f64") return Dtype::f64;
+  throw std::invalid_argument("unknown dtype '" + s + "'");
+}
+
+CheckResult check_result_from_json(const std::string& text) {
+  try {
+    const json j = json::parse(text);
+    CheckResult r;
+    r.name = j.at("name").get<std::string>();
+    r.dtype = dtype_from_string(j.at("dtype").get<std::string>());
+    r.passed = j.at("passed").get<bool>();
+    r.verdict = verdict_from_string(j.at("verdict").get<std::string>());
+    r.mode = j.at("mode").get<std::string>();
+    r.method = method_from_string(j.at("method").get<std::string>());
+    r.evaluations = j.at("evaluations").get<std::int64_t>();
+    r.seconds = j.at("seconds").get<double>();
+    r.noise = get_number(j.at("noise"));
+    r.noise_estimated = j.at("noise_estimated").get<bool>();
+    for (const auto& p : j.at("problems")) r.problems.push_back({p.at("kind").get<std::string>(), p.at("message").get<std::string>()});
+    r.notes = j.at("notes").get<std::vector<std::string>>();
+    for (const auto& t : j.at("tensors")) {
+      BlockResult b;
+      b.name = t.at("name").get<std::string>();
+      b.shape = t.at("shape").get<std::vector<std::int64_t>>();
+      b.size = t.at("size").get<std::int64_t>();
+      b.checked = t.at("checked").get<std::int64_t>();
+      b.verdict = verdict_from_string(t.at("verdict").get<std::string>());
+      b.max_rel_error = get_number(t.at("max_rel_error"));
+      b.max_error_bound = get_number(t.at("max_error_bound"));
+      b.mismatches = t.at("mismatches").get<std::int64_t>();
+      b.kinks = t.at("kinks").get<std::int64_t>();
+      b.inconclusive = t.at("inconclusive").get<std::int64_t>();
+      b.hint = t.at("hint").get<std::string>();
+      b.hint_kind = hint_kind_from_string(t.at("hint_kind").get<std::string>());
+      for (const auto& w : t.at("worst")) {
+        Entry e;
+        e.index = w.at("index").get<std::vector<std::int64_t>>();
+        e.position = w.at("position").get<std::int64_t>();
+        e.output = w.at("output").get<std::int64_t>();
+        e.analytic = get_number(w.at("analytic"));
+        e.numeric = get_number(w.at("numeric"));
+        e.error_bound = get_number(w.at("error_bound"));
+        e.tolerance = get_number(w.at("tolerance"));
+        e.rel_error = get_number(w.at("rel_error"));
+        e.left = get_number(w.at("left"));
+        e.right = get_number(w.at("right"));
+        e.verdict = verdict_from_string(w.at("verdict").get<std::string>());
+        b.worst.push_back(std::move(e));
+      }
+      r.blocks.push_back(std::move(b));
+    }
+    return r;
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("malformed check result JSON: ") + e.what());
+  }
+}
+
+}  // namespace gradcheck

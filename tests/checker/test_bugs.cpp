@@ -1,0 +1,119 @@
+// Seeded bugs are caught, in f64 and f32, and the hint names the pattern.
+#include <catch2/catch.hpp>
+
+#include "gradcheck/gradcheck.hpp"
+#include "test_functions.hpp"
+
+using namespace gradcheck;
+using namespace gradcheck::testing;
+
+namespace {
+
+template <class T>
+CheckResult run_mlp(MlpBug bug, std::uint64_t seed, bool relu, int in = 6, int hidden = 8, double rel = 0) {
+  TinyMlp<T> mlp(seed, in, hidden, 4, 5, relu, bug, rel);
+  CheckOptions opt;
+  opt.seed = seed;
+  return check_loss<T>(mlp.loss_fn(), mlp.params(), mlp.layout(), opt);
+}
+
+const BlockResult& block(const CheckResult& r, const std::string& name) {
+  for (const auto& b : r.blocks)
+    if (b.name == name) return b;
+  throw std::runtime_error("no block " + name);
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("seeded backward-pass bugs are caught in the guilty tensor only", "[checker][bugs]", float, double) {
+  using T = TestType;
+  struct Case { MlpBug bug; HintKind hint; };
+  const Case cases[] = {
+      {MlpBug::sign, HintKind::constant_ratio},     {MlpBug::factor2, HintKind::constant_ratio},
+      {MlpBug::missing_term, HintKind::varying},    {MlpBug::off_by_one, HintKind::confined},
+      {MlpBug::unwritten, HintKind::missing_term},
+  };
+  for (const auto& c : cases) {
+    for (bool relu : {false, true}) {
+      for (std::uint64_t seed : {41u, 42u, 43u}) {
+        const CheckResult r = run_mlp<T>(c.bug, seed, relu);
+        INFO("bug " << static_cast<int>(c.bug) << " relu " << relu << " seed " << seed << "\n" << to_text(r));
+        CHECK_FALSE(r.passed);
+        CHECK(block(r, "fc1.weight").verdict == Verdict::mismatch);
+        CHECK(block(r, "fc1.bias").verdict != Verdict::mismatch);
+        CHECK(block(r, "fc2.weight").verdict != Verdict::mismatch);
+        CHECK(block(r, "fc2.bias").verdict != Verdict::mismatch);
+        if (c.hint != HintKind::none) CHECK(block(r, "fc1.weight").hint_kind == c.hint);
+        CHECK_FALSE(block(r, "fc1.weight").hint.empty());
+      }
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("a transposed weight gradient is caught and recognised", "[checker][bugs][hints]", float, double) {
+  using T = TestType;
+  for (std::uint64_t seed : {51u, 52u, 53u}) {
+    const CheckResult r = run_mlp<T>(MlpBug::transpose, seed, false, /*in=*/6, /*hidden=*/6);
+    INFO(to_text(r));
+    CHECK_FALSE(r.passed);
+    CHECK(block(r, "fc1.weight").verdict == Verdict::mismatch);
+    CHECK(block(r, "fc1.weight").hint_kind == HintKind::transposed);
+  }
+}
+
+TEST_CASE("a relative error of 1e-4 is caught in f64", "[checker][bugs][precision]") {
+  for (bool relu : {false, true})
+    for (std::uint64_t seed : {61u, 62u, 63u}) {
+      const CheckResult r = run_mlp<double>(MlpBug::relative, seed, relu, 6, 8, 1e-4);
+      INFO(to_text(r));
+      CHECK(block(r, "fc1.weight").verdict == Verdict::mismatch);
+      CHECK(block(r, "fc1.weight").hint_kind == HintKind::approximate);
+    }
+}
+
+TEST_CASE("a relative error of 1e-2 is caught in f32", "[checker][bugs][precision]") {
+  for (bool relu : {false, true})
+    for (std::uint64_t seed : {61u, 62u, 63u}) {
+      const CheckResult r = run_mlp<float>(MlpBug::relative, seed, relu, 6, 8, 1e-2);
+      INFO(to_text(r));
+      CHECK(block(r, "fc1.weight").verdict == Verdict::mismatch);
+    }
+}
+
+TEMPLATE_TEST_CASE("bugs in plain functions: sign, factor, missing term, index, unwritten", "[checker][bugs]", float, double) {
+  using T = TestType;
+  const auto fns = smooth_functions<T>();
+  const double rel = std::is_same_v<T, float> ? 1e-2 : 1e-4;
+  using Corrupt = std::function<Vector<T>(Vector<T>)>;
+  const std::vector<std::pair<std::string, Corrupt>> bugs = {
+      {"sign", [](Vector<T> g) { return Vector<T>(-g); }},
+      {"factor 0.5", [](Vector<T> g) { return Vector<T>(g * T(0.5)); }},
+      {"off by one", [](Vector<T> g) { Vector<T> s = g; for (Eigen::Index i = 0; i + 1 < g.size(); ++i) s(i) = g(i + 1); return s; }},
+      {"unwritten", [](Vector<T> g) { g(g.size() - 1) = T(0); return g; }},
+      {"relative", [rel](Vector<T> g) { return Vector<T>(g * static_cast<T>(1 + rel)); }},
+  };
+  for (const auto& fn : fns) {
+    for (const auto& [name, corrupt] : bugs) {
+      const Vector<T> x = fn.point(3);
+      auto g = [&](const Vector<T>& v) { return corrupt(fn.g(v)); };
+      const CheckResult r = check_gradient<T>(fn.f, g, x);
+      INFO(fn.name << " / " << name << "\n" << to_text(r));
+      CHECK(r.verdict == Verdict::mismatch);
+    }
+  }
+}
+
+TEST_CASE("missing 1/batch factor is named", "[checker][bugs][hints]") {
+  // loss = mean_b (w . x_b)^2 / 2; the buggy gradient sums instead of averaging.
+  const int batch = 8;
+  Matrix<double> X = Matrix<double>::Random(batch, 5);
+  auto f = [&](const Vector<double>& w) { return 0.5 * (X * w).squaredNorm() / batch; };
+  auto g_bad = [&](const Vector<double>& w) { return Vector<double>(X.transpose() * (X * w)); };
+  Vector<double> w = Vector<double>::LinSpaced(5, -1, 1);
+  CheckOptions opt;
+  opt.batch_size = batch;
+  const CheckResult r = check_gradient<double>(f, g_bad, w, Layout{}, opt);
+  INFO(to_text(r));
+  CHECK(r.blocks[0].hint_kind == HintKind::constant_ratio);
+  CHECK_THAT(r.blocks[0].hint, Catch::Contains("batch"));
+}
