@@ -1,17 +1,20 @@
 #pragma once
-// Test helper: writes safetensors files byte by byte, valid or deliberately
-// malformed, so every reader rule is exercised by generated files.
+// Test helper: writes checkpoint files, valid or deliberately malformed, so
+// every reader rule is exercised by generated files.
 
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "checkpoint_writer.hpp"
+
 namespace st_test {
 
 namespace fs = std::filesystem;
+using checkpoint_writer::bytes_of;
+using Tensor = checkpoint_writer::SafeTensor;
 
 inline fs::path temp_dir(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("gradcheck_weights_" + name);
@@ -20,55 +23,20 @@ inline fs::path temp_dir(const std::string& name) {
   return dir;
 }
 
-inline std::string le64(std::uint64_t v) {
-  std::string s(8, '\0');
-  for (int i = 0; i < 8; ++i) s[std::size_t(i)] = char((v >> (8 * i)) & 0xFF);
-  return s;
-}
-
-/// A file: 8-byte header length, the header text, the data bytes.
-inline void write_raw(const fs::path& path, const std::string& header, const std::string& data) {
-  std::ofstream out(path, std::ios::binary);
-  out << le64(header.size()) << header << data;
-}
+inline std::string le64(std::uint64_t v) { return checkpoint_writer::le(v, 8); }
 
 inline void write_bytes(const fs::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out << bytes;
 }
 
-template <class T>
-std::string bytes_of(const std::vector<T>& v) {
-  std::string s(v.size() * sizeof(T), '\0');
-  if (!v.empty()) std::memcpy(s.data(), v.data(), s.size());
-  return s;
+/// A file: 8-byte header length, the header text, the data bytes.
+inline void write_raw(const fs::path& path, const std::string& header, const std::string& data) {
+  write_bytes(path, le64(header.size()) + header + data);
 }
 
-struct Tensor {
-  std::string name, dtype;
-  std::vector<std::int64_t> shape;
-  std::string bytes;
-};
-
-inline std::string shape_json(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-/// A valid file holding `tensors` in order, with no header padding (so data
-/// may start at any alignment, as real writers do).
 inline void write_safetensors(const fs::path& path, const std::vector<Tensor>& tensors) {
-  std::string header = "{";
-  std::string data;
-  for (const auto& t : tensors) {
-    if (header.size() > 1) header += ",";
-    header += "\"" + t.name + "\":{\"dtype\":\"" + t.dtype + "\",\"shape\":" + shape_json(t.shape) +
-              ",\"data_offsets\":[" + std::to_string(data.size()) + "," + std::to_string(data.size() + t.bytes.size()) + "]}";
-    data += t.bytes;
-  }
-  header += "}";
-  write_raw(path, header, data);
+  write_bytes(path, checkpoint_writer::safetensors(tensors));
 }
 
 inline Tensor f32(const std::string& name, std::vector<std::int64_t> shape, const std::vector<float>& v) {

@@ -170,6 +170,7 @@ TEST_CASE("malformed safetensors files are refused with the file and the reason"
   expect_refused(dir / "entry.safetensors", "entry is not an object");
 
   expect_refused(dir / "absent.safetensors", "cannot open");
+  write_bytes(dir / "weights.ckpt", "neither zip, npy nor safetensors");
   expect_refused(dir / "weights.ckpt", "unknown checkpoint format");
 }
 

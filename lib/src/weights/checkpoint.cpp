@@ -1,6 +1,8 @@
+#include <cstring>
 #include <string>
 
 #include "gradcheck/errors.hpp"
+#include "gradcheck/mapped_file.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 
 namespace gradcheck::weights {
@@ -14,7 +16,19 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 Checkpoint open_checkpoint(const std::string& path) {
   if (ends_with(path, ".index.json")) return read_safetensors_index(path);
   if (ends_with(path, ".safetensors")) return read_safetensors(path);
-  throw InputError(path, "unknown checkpoint format (expected .safetensors or .safetensors.index.json)");
+  if (ends_with(path, ".npy")) return read_npy(path);
+  if (ends_with(path, ".npz")) return read_npz(path);
+  // Any other name: recognise the content.
+  MappedFile probe(path);
+  const auto* d = probe.data();
+  if (probe.size() >= 6 && std::memcmp(d, "\x93NUMPY", 6) == 0) return read_npy(path);
+  if (probe.size() >= 4 && std::memcmp(d, "PK\x03\x04", 4) == 0) {
+    if (ends_with(path, ".pt") || ends_with(path, ".pth") || ends_with(path, ".bin"))
+      throw InputError(path, "PyTorch checkpoints are not read yet");
+    return read_npz(path);
+  }
+  if (probe.size() >= 9 && d[8] == '{') return read_safetensors(path);
+  throw InputError(path, "unknown checkpoint format (expected .safetensors, *.safetensors.index.json, .npy, .npz)");
 }
 
 }  // namespace gradcheck::weights

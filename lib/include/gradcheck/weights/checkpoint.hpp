@@ -51,7 +51,7 @@ class Checkpoint {
   std::vector<std::shared_ptr<const void>> storage_;
 };
 
-/// Reads a file, choosing the reader by name and magic bytes:
+/// Reads a file, choosing the reader by its name, else by its magic bytes:
 /// `*.safetensors.index.json` (sharded safetensors), `.safetensors`,
 /// `.npy`, `.npz`, and zip checkpoints of `torch.save` (`.pt`, `.pth`, `.bin`).
 Checkpoint open_checkpoint(const std::string& path);
@@ -65,6 +65,16 @@ Checkpoint read_safetensors(const std::string& path);
 /// relative to the index's folder. Every mapped tensor must exist in its shard;
 /// tensors a shard holds but the map does not name are left out.
 Checkpoint read_safetensors_index(const std::string& path);
+
+/// A NumPy `.npy` file (format versions 1, 2 and 3; C or Fortran order;
+/// little- or big-endian; bool, integer and float types). Its tensor is named
+/// after the file without `.npy`. Object arrays (pickles) are refused.
+Checkpoint read_npy(const std::string& path);
+
+/// A NumPy `.npz` archive: a zip of `.npy` members, stored or deflated
+/// (inflated with zlib into memory, size and CRC-32 checked). Tensors are
+/// named after their members without `.npy`.
+Checkpoint read_npz(const std::string& path);
 
 /// Product of `shape` times `element_size`, or throws InputError(file, ...) when
 /// an extent is negative or the product overflows 64 bits. `numel` receives the
