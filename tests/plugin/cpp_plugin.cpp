@@ -69,6 +69,18 @@ struct HugeAlloc {
   }
 };
 
+struct Crashes {
+  using Scalar = double;
+  static std::string name() { return "crashes"; }
+  static std::vector<sdk::TensorSpec> tensors() { return {{"x", {2}}}; }
+  explicit Crashes(std::uint64_t) {}
+  void init(sdk::Tensors<double>& v) { v[0].vec().setOnes(); }
+  double loss(const sdk::ConstTensors<double>& v, sdk::Tensors<double>*) {
+    volatile double* nowhere = nullptr;
+    return v[0][0] + *nowhere;
+  }
+};
+
 struct ThrowsInConstructor {
   using Scalar = float;
   static std::string name() { return "bad_constructor"; }
@@ -78,4 +90,4 @@ struct ThrowsInConstructor {
   double loss(const sdk::ConstTensors<float>&, sdk::Tensors<float>*) { return 0; }
 };
 
-GRADCHECK_EXPORT_MODELS(TanhLayer<float>, TanhLayer<double>, Throws, HugeAlloc, ThrowsInConstructor)
+GRADCHECK_EXPORT_MODELS(TanhLayer<float>, Crashes, TanhLayer<double>, Throws, HugeAlloc, ThrowsInConstructor)

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "gradcheck/result.hpp"
+
 struct gradcheck_model;
 
 namespace gradcheck::plugin {
@@ -29,11 +31,9 @@ inline constexpr const char* model_error = "model_error";
 }  // namespace kind
 
 /// A problem found in a model's behaviour: `kind` is one of plugin::kind,
-/// `message` one line for a person.
-struct Problem {
-  std::string kind;
-  std::string message;
-};
+/// `message` one line for a person (the checker's Problem, so host findings and
+/// the checker's own go into one CheckResult::problems list).
+using Problem = gradcheck::Problem;
 
 enum class DType { f32, f64 };
 /// "f32" or "f64", as reports name them.

@@ -1,0 +1,491 @@
+#include "gradcheck/host/plugin_check.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "gradcheck/check.hpp"
+#include "gradcheck/host/isolation.hpp"
+#include "gradcheck/version.hpp"
+#include "gradcheck/weights/checkpoint.hpp"
+#include "gradcheck/weights/dtype.hpp"
+
+namespace gradcheck::plugin {
+namespace {
+
+using json = nlohmann::json;
+using isolation::Channel;
+
+json info_to_json(const ModelInfo& m) {
+  json t = json::array();
+  for (const auto& ti : m.tensors) t.push_back({{"name", ti.name}, {"shape", ti.shape}});
+  return {{"name", m.name}, {"dtype", dtype_name(m.dtype)}, {"tensors", t}};
+}
+
+// Rebuilds what the parent needs of a ModelInfo (the child validated it).
+ModelInfo info_from_json(const json& j) {
+  ModelInfo m;
+  m.name = j.at("name").get<std::string>();
+  m.dtype = j.at("dtype").get<std::string>() == "f32" ? DType::f32 : DType::f64;
+  for (const auto& t : j.at("tensors")) {
+    TensorInfo ti;
+    ti.name = t.at("name").get<std::string>();
+    ti.shape = t.at("shape").get<std::vector<std::int64_t>>();
+    ti.count = 1;
+    for (auto e : ti.shape) ti.count *= static_cast<std::size_t>(e);
+    ti.offset = m.num_values;
+    m.num_values += ti.count;
+    m.tensors.push_back(std::move(ti));
+  }
+  return m;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+void send(Channel& ch, const json& j) { ch.send(j.dump()); }
+
+void send_input_error(Channel& ch, const InputError& e) {
+  send(ch, {{"type", "input_error"}, {"file", e.file()}, {"reason", e.reason()}});
+}
+
+// Reports already name the model, so a call's label names only the function.
+std::string call_label(const std::string& fn, const std::string&) { return fn; }
+
+// Host-check problems of one model, gathered from every thread; one per kind.
+class ProblemSink {
+ public:
+  void add(std::vector<plugin::Problem> problems) {
+    if (problems.empty()) return;
+    std::lock_guard lock(mutex_);
+    for (auto& p : problems)
+      if (kinds_.insert(p.kind).second) problems_.push_back(std::move(p));
+  }
+  std::vector<plugin::Problem> take() {
+    std::lock_guard lock(mutex_);
+    return problems_;
+  }
+  bool has(const std::string& kind) {
+    std::lock_guard lock(mutex_);
+    return kinds_.count(kind) > 0;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<std::string> kinds_;
+  std::vector<plugin::Problem> problems_;
+};
+
+CheckResult failed_result(const ModelInfo& info, Mode mode, const std::string& message) {
+  CheckResult r;
+  r.name = info.name;
+  r.dtype = info.dtype == DType::f32 ? Dtype::f32 : Dtype::f64;
+  r.mode = mode == Mode::fast ? "fast" : "full";
+  r.verdict = Verdict::inconclusive;
+  r.passed = false;
+  r.problems.push_back({kind::model_error, message});
+  return r;
+}
+
+Mode effective_mode(const PluginCheckOptions& o, const ModelInfo& info) {
+  if (o.mode != Mode::automatic) return o.mode;
+  return static_cast<std::int64_t>(info.num_values) > o.fast_above ? Mode::fast : Mode::full;
+}
+
+// Overwrites the starting values of the tensors the checkpoint names.
+void apply_weights(const weights::Checkpoint& ckpt, const std::string& path, const ModelInfo& info,
+                   std::vector<double>& x) {
+  std::map<std::string, const weights::TensorEntry*> by_name;
+  for (const auto& t : ckpt.tensors()) by_name[t.name] = &t;
+  std::size_t matched = 0;
+  for (const auto& t : info.tensors) {
+    auto it = by_name.find(t.name);
+    if (it == by_name.end()) continue;
+    const auto& e = *it->second;
+    if (e.shape != t.shape) {
+      auto fmt = [](const std::vector<std::int64_t>& s) {
+        std::string out = "[";
+        for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+        return out + "]";
+      };
+      throw InputError(path, "tensor '" + t.name + "' has shape " + fmt(e.shape) + " but model '" + info.name +
+                                 "' declares " + fmt(t.shape));
+    }
+    weights::convert_to_double(e.dtype, e.data, 0, t.count, x.data() + t.offset);
+    ++matched;
+  }
+  if (matched == 0) throw InputError(path, "no tensor of model '" + info.name + "' is in the file");
+}
+
+// Checks one model inside the child.
+template <class T>
+CheckResult check_model(const Plugin& plugin, std::size_t index, const PluginCheckOptions& o, Channel& ch,
+                        const weights::Checkpoint* ckpt) {
+  const ModelInfo& info = plugin.models()[index];
+  const Mode mode = effective_mode(o, info);
+  const std::string loss_label = call_label("loss()", info.name);
+  ProblemSink sink;
+  std::vector<std::unique_ptr<ModelInstance>> instances(static_cast<std::size_t>(std::max(1, o.threads)));
+  auto instance = [&](std::size_t t) -> ModelInstance& {
+    if (!instances.at(t)) {
+      Channel::Call call(ch, call_label("create()", info.name));
+      instances[t] = std::make_unique<ModelInstance>(plugin, index, o.seed);
+    }
+    return *instances[t];
+  };
+  try {
+    std::vector<double> x0;
+    {
+      ModelInstance& first = instance(0);
+      Channel::Call call(ch, call_label("init()", info.name));
+      x0 = first.init();
+    }
+    if (ckpt) {
+      apply_weights(*ckpt, o.weights, info, x0);
+      instance(0).round_to_dtype(x0);
+    }
+    Vector<T> x(static_cast<Eigen::Index>(x0.size()));
+    for (std::size_t i = 0; i < x0.size(); ++i) x(static_cast<Eigen::Index>(i)) = static_cast<T>(x0[i]);
+
+    Layout layout;
+    for (const auto& t : info.tensors) layout.add(t.name, t.shape);
+
+    CheckOptions co;
+    co.seed = o.seed;
+    co.threads = std::max(1, o.threads);
+    co.rtol = o.rtol;
+    co.atol = o.atol;
+    co.max_per_block = o.max_per_tensor;
+    co.worst_entries = o.worst_entries;
+
+    // The loss through the host checks; a failed call gives NaN and a problem.
+    auto evaluate = [&sink, &ch, &loss_label](ModelInstance& m, const Vector<T>& v, Vector<T>* grad) -> double {
+      thread_local std::vector<double> xd, gd;
+      xd.assign(v.data(), v.data() + v.size());
+      gd.assign(grad ? static_cast<std::size_t>(v.size()) : 0, 0.0);
+      double loss = std::nan("");
+      std::vector<plugin::Problem> problems;
+      {
+        Channel::Call call(ch, loss_label);
+        problems = m.loss(xd, loss, gd);
+      }
+      const bool failed =
+          std::any_of(problems.begin(), problems.end(), [](const auto& p) { return p.kind == kind::model_error; });
+      sink.add(std::move(problems));
+      if (failed) loss = std::nan("");
+      if (grad)
+        for (Eigen::Index i = 0; i < v.size(); ++i) (*grad)(i) = static_cast<T>(gd[static_cast<std::size_t>(i)]);
+      return loss;
+    };
+
+    CheckResult result;
+    if (mode == Mode::full) {
+      auto factory = per_thread([&](int t) {
+        ModelInstance* m = &instance(static_cast<std::size_t>(t));
+        return [m, &evaluate](const Vector<T>& v, Vector<T>* grad) { return evaluate(*m, v, grad); };
+      });
+      result = check_loss<T>(factory, x, layout, co);
+    } else {
+      // The claimed gradient once (twice, for the repeatability checks), then
+      // directional derivatives of the loss against it.
+      std::vector<double> g(x0.size());
+      double loss = 0;
+      {
+        Channel::Call call(ch, loss_label);
+        std::vector<double> xd(x.data(), x.data() + x.size());
+        sink.add(instance(0).loss_twice(xd, loss, g));
+      }
+      co.check_reentrancy = false;
+      auto factory = per_thread([&](int t) {
+        ModelInstance* m = &instance(static_cast<std::size_t>(t));
+        return [m, &evaluate](const Vector<T>& v) { return evaluate(*m, v, nullptr); };
+      });
+      auto jvp = [&g](const Vector<T>&, const Vector<T>& d) {
+        double s = 0;
+        for (Eigen::Index i = 0; i < d.size(); ++i) s += g[static_cast<std::size_t>(i)] * static_cast<double>(d(i));
+        return s;
+      };
+      result = check_jvp<T>(factory, jvp, x, layout, co);
+      result.evaluations += 2;
+    }
+    result.name = info.name;
+    // Host problems first (their messages name the tensor and index); the
+    // checker's own findings only where they add a kind. An unwritten gradient
+    // also reads as NaN to the checker: that is not a second problem.
+    std::vector<gradcheck::Problem> merged;
+    std::set<std::string> kinds;
+    for (auto& p : sink.take())
+      if (kinds.insert(p.kind).second) merged.push_back({p.kind, p.message});
+    for (auto& p : result.problems) {
+      if (p.kind == kind::non_finite && kinds.count(kind::gradient_not_written)) continue;
+      if (kinds.insert(p.kind).second) merged.push_back(std::move(p));
+    }
+    result.problems = std::move(merged);
+    if (!result.problems.empty()) result.passed = false;
+    return result;
+  } catch (const ModelError& e) {
+    return failed_result(info, mode, e.problem().message);
+  }
+}
+
+// Loads the plugin in the child; on a refusal, tells the parent and returns null.
+std::unique_ptr<Plugin> load_in_child(const std::string& path, Channel& ch) {
+  try {
+    Channel::Call call(ch, "loading the plugin");
+    return std::make_unique<Plugin>(path);
+  } catch (const InputError& e) {
+    send_input_error(ch, e);
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+const char* to_string(Mode mode) noexcept {
+  switch (mode) {
+    case Mode::full: return "full";
+    case Mode::fast: return "fast";
+    default: return "auto";
+  }
+}
+
+Mode parse_mode(const std::string& s) {
+  if (s == "auto") return Mode::automatic;
+  if (s == "full") return Mode::full;
+  if (s == "fast") return Mode::fast;
+  throw InputError("", "--mode must be auto, full or fast, not '" + s + "'");
+}
+
+bool PluginCheckOptions::is_valid(std::string* error) const {
+  auto fail = [&](const std::string& why) {
+    if (error) *error = why;
+    return false;
+  };
+  if (threads < 1) return fail("threads must be at least 1");
+  if (!(timeout_seconds > 0)) return fail("the time-out must be positive");
+  if (max_per_tensor < 0) return fail("max-per-tensor must not be negative");
+  if (fast_above < 0) return fail("fast_above must not be negative");
+  if (std::isnan(rtol) || std::isnan(atol)) return fail("tolerances must be numbers");
+  return true;
+}
+
+bool user_code_failed(const CheckResult& result) {
+  return std::any_of(result.problems.begin(), result.problems.end(),
+                     [](const auto& p) { return p.kind == kind::model_error; });
+}
+
+bool PluginReport::passed() const {
+  return load_failure.empty() && std::all_of(models.begin(), models.end(), [](const auto& m) { return m.passed; });
+}
+
+bool PluginReport::user_code_failed() const {
+  return !load_failure.empty() ||
+         std::any_of(models.begin(), models.end(), [](const auto& m) { return plugin::user_code_failed(m); });
+}
+
+ExitCode exit_code(const PluginReport& report) {
+  if (report.user_code_failed()) return ExitCode::user_code;
+  return report.passed() ? ExitCode::ok : ExitCode::problem;
+}
+
+std::vector<ModelInfo> list_models(const std::string& plugin_path, double timeout_seconds) {
+  std::vector<ModelInfo> models;
+  std::optional<InputError> refused;
+  isolation::ChildOptions co;
+  co.call_timeout_seconds = timeout_seconds;
+  const auto outcome = isolation::run_in_child(
+      [&](Channel& ch) {
+        auto p = load_in_child(plugin_path, ch);
+        if (!p) return 2;
+        json list = json::array();
+        for (const auto& m : p->models()) list.push_back(info_to_json(m));
+        send(ch, {{"type", "models"}, {"models", list}});
+        return 0;
+      },
+      [&](std::string_view msg) {
+        const json j = json::parse(msg);
+        const std::string type = j.at("type").get<std::string>();
+        if (type == "input_error")
+          refused.emplace(j.at("file").get<std::string>(), j.at("reason").get<std::string>());
+        else if (type == "models")
+          for (const auto& m : j.at("models")) models.push_back(info_from_json(m));
+      },
+      co);
+  if (refused) throw *refused;
+  if (!outcome.returned() || outcome.exit_code != 0)
+    throw ModelError({kind::model_error, plugin_path + ": the plugin's code " + outcome.description +
+                                             " while loading"});
+  return models;
+}
+
+PluginReport check_plugin(const std::string& plugin_path, const PluginCheckOptions& options) {
+  std::string why;
+  if (!options.is_valid(&why)) throw InputError("", why);
+  PluginReport report;
+  report.plugin = plugin_path;
+  std::vector<ModelInfo> all;
+  try {
+    all = list_models(plugin_path, options.timeout_seconds);
+  } catch (const ModelError& e) {
+    report.load_failure = e.problem().message;
+    return report;
+  }
+  // The models to check, in the plugin's order; unknown names are input errors.
+  std::vector<const ModelInfo*> selected;
+  for (const auto& name : options.models) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const ModelInfo& m) { return m.name == name; });
+    if (it == all.end()) {
+      std::string have;
+      for (const auto& m : all) have += (have.empty() ? "" : ", ") + m.name;
+      throw InputError(plugin_path, "no model named '" + name + "' (models: " + have + ")");
+    }
+  }
+  for (const auto& m : all)
+    if (options.models.empty() ||
+        std::find(options.models.begin(), options.models.end(), m.name) != options.models.end())
+      selected.push_back(&m);
+
+  std::map<std::string, CheckResult> done;
+  std::vector<const ModelInfo*> remaining = selected;
+  isolation::ChildOptions co;
+  co.call_timeout_seconds = options.timeout_seconds;
+  co.memory_limit_bytes = options.memory_limit_bytes;
+  while (!remaining.empty()) {
+    std::string current;
+    std::map<std::string, std::chrono::steady_clock::time_point> started;
+    std::optional<InputError> refused;
+    std::vector<std::string> names;
+    for (const auto* m : remaining) names.push_back(m->name);
+    const auto outcome = isolation::run_in_child(
+        [&](Channel& ch) {
+          auto p = load_in_child(plugin_path, ch);
+          if (!p) return 2;
+          std::optional<weights::Checkpoint> ckpt;
+          if (!options.weights.empty()) {
+            try {
+              ckpt = weights::open_checkpoint(options.weights);
+            } catch (const InputError& e) {
+              send_input_error(ch, e);
+              return 2;
+            }
+          }
+          for (const auto& name : names) {
+            const std::size_t k = p->find(name);
+            send(ch, {{"type", "start"}, {"model", name}});
+            CheckResult r;
+            try {
+              r = p->models()[k].dtype == DType::f32
+                      ? check_model<float>(*p, k, options, ch, ckpt ? &*ckpt : nullptr)
+                      : check_model<double>(*p, k, options, ch, ckpt ? &*ckpt : nullptr);
+            } catch (const InputError& e) {
+              send_input_error(ch, e);
+              return 2;
+            }
+            send(ch, {{"type", "result"}, {"result", json::parse(gradcheck::to_json(r))}});
+          }
+          return 0;
+        },
+        [&](std::string_view msg) {
+          const json j = json::parse(msg);
+          const std::string type = j.at("type").get<std::string>();
+          if (type == "input_error") {
+            refused.emplace(j.at("file").get<std::string>(), j.at("reason").get<std::string>());
+          } else if (type == "start") {
+            current = j.at("model").get<std::string>();
+            started[current] = std::chrono::steady_clock::now();
+          } else if (type == "result") {
+            CheckResult r = check_result_from_json(j.at("result").dump());
+            done[r.name] = std::move(r);
+            current.clear();
+          }
+        },
+        co);
+    if (refused) throw *refused;
+    std::vector<const ModelInfo*> next;
+    if (outcome.returned() && outcome.exit_code == 0) {
+      next.clear();
+    } else {
+      // The child died: blame the model that was running (or all that were
+      // left, when it died before starting one), and go on with the rest.
+      spdlog::debug("gradcheck: child ended: {}", outcome.description);
+      for (const auto* m : remaining) {
+        if (done.count(m->name)) continue;
+        if (current.empty() || m->name == current) {
+          // Died while loading the plugin (every model would) or inside this model.
+          const std::string when = current.empty() ? " while loading the plugin" : "";
+          done[m->name] = failed_result(*m, effective_mode(options, *m),
+                                        "model '" + m->name + "': " + outcome.description + when);
+          done[m->name].seconds = started.count(m->name) ? seconds_since(started.at(m->name)) : 0;
+        } else {
+          next.push_back(m);
+        }
+      }
+    }
+    remaining = std::move(next);
+  }
+  for (const auto* m : selected) report.models.push_back(std::move(done.at(m->name)));
+  return report;
+}
+
+std::string to_json(const PluginReport& report, int indent) {
+  json j;
+  j["tool"] = "gradcheck";
+  j["schema"] = 1;
+  j["version"] = gradcheck::version_string;
+  j["plugin"] = report.plugin;
+  j["passed"] = report.passed();
+  j["models"] = json::array();
+  for (const auto& m : report.models) j["models"].push_back(json::parse(gradcheck::to_json(m)));
+  if (!report.load_failure.empty()) j["load_failure"] = report.load_failure;
+  return j.dump(indent) + "\n";
+}
+
+std::string to_text(const PluginReport& report, const TextOptions& options) {
+  std::ostringstream out;
+  const std::size_t failed = static_cast<std::size_t>(
+      std::count_if(report.models.begin(), report.models.end(), [](const auto& m) { return !m.passed; }));
+  const auto color = [&](const char* code, const std::string& s) {
+    return options.color ? "\x1b[" + std::string(code) + "m" + s + "\x1b[0m" : s;
+  };
+  if (!report.load_failure.empty()) {
+    out << color("31;1", "ERROR") << " " << report.plugin << ": " << report.load_failure << "\n";
+    return out.str();
+  }
+  if (failed == 0) {
+    out << color("32;1", "PASS") << " " << report.plugin << ": " << report.models.size()
+        << (report.models.size() == 1 ? " model" : " models") << " checked, gradients agree\n";
+  } else {
+    out << color("31;1", "FAIL") << " " << report.plugin << ": " << failed << " of " << report.models.size()
+        << (report.models.size() == 1 ? " model" : " models") << " failed"
+        << (report.user_code_failed() ? " (the model's code failed)" : "") << "\n";
+  }
+  if (options.quiet) return out.str();
+  for (const auto& m : report.models) out << "\n" << gradcheck::to_text(m, options);
+  return out.str();
+}
+
+std::string models_listing(const std::vector<ModelInfo>& models) {
+  std::ostringstream out;
+  for (const auto& m : models) {
+    out << m.name << "  " << dtype_name(m.dtype) << "  " << m.tensors.size()
+        << (m.tensors.size() == 1 ? " tensor  " : " tensors  ") << m.num_values << " values\n";
+    for (const auto& t : m.tensors) {
+      out << "    " << t.name << " [";
+      for (std::size_t i = 0; i < t.shape.size(); ++i) out << (i ? ", " : "") << t.shape[i];
+      out << "]\n";
+    }
+  }
+  return out.str();
+}
+
+}  // namespace gradcheck::plugin

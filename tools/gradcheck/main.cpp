@@ -1,0 +1,128 @@
+// gradcheck: check a model plugin's gradients (see the tools' contract). Thin:
+// options, parsing, one call into the library, exit codes.
+
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "gradcheck/errors.hpp"
+#include "gradcheck/host/plugin_check.hpp"
+#include "gradcheck/output.hpp"
+#include "gradcheck/version.hpp"
+
+namespace {
+
+namespace gp = gradcheck::plugin;
+
+struct GradcheckOptions {
+  std::string plugin;
+  bool list = false;
+  std::vector<std::string> models;
+  std::uint64_t seed = 0;
+  std::string mode = "auto";
+  std::int64_t max_per_tensor = 0;
+  std::string weights;
+  double rtol = -1;
+  double atol = -1;
+  double timeout = 60;
+  int threads = 0;
+  std::size_t memory_limit_mb = 0;
+  std::string json_path;
+  std::string html_path;
+  bool quiet = false;
+  bool no_color = false;
+};
+
+void setup_gradcheck(CLI::App& app, GradcheckOptions& o) {
+  app.add_option("PLUGIN", o.plugin, "the model plugin (a shared library exporting gradcheck_plugin_models)")
+      ->required();
+  app.add_flag("--list", o.list, "list the plugin's models (name, dtype, tensors, value count) and exit");
+  app.add_option("-m,--model", o.models, "check only this model (repeatable); default: every model");
+  app.add_option("--seed", o.seed, "seed passed to create() and of every random draw (default 0)");
+  app.add_option("--mode", o.mode, "auto (default): full up to 20000 values, fast above; full: every coordinate; "
+                                   "fast: random directional derivatives per tensor")
+      ->check(CLI::IsMember({"auto", "full", "fast"}));
+  app.add_option("--max-per-tensor", o.max_per_tensor, "full mode: compare a seeded sample of N coordinates per tensor")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--weights", o.weights, "start from these values (tensors matched by name, shapes checked)");
+  app.add_option("--rtol", o.rtol, "relative tolerance, replacing the self-calibrated one")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--atol", o.atol, "absolute tolerance, replacing the self-calibrated one")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--timeout", o.timeout, "seconds one call into the model may take (default 60)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--threads", o.threads, "worker threads, one model instance each (default: all cores); "
+                                         "results do not depend on it")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--memory-limit", o.memory_limit_mb, "address-space limit of the model's process, in MiB (0: none)");
+  app.add_option("--json", o.json_path, "write the JSON report to FILE ('-' for standard output)");
+  app.add_option("--html", o.html_path, "write a self-contained HTML report to FILE");
+  app.add_flag("--quiet", o.quiet, "print only the verdict line");
+  app.add_flag("--no-color", o.no_color, "no ANSI colour");
+  app.set_version_flag("--version", std::string("gradcheck ") + gradcheck::version_string);
+}
+
+gradcheck::ExitCode run_gradcheck(const GradcheckOptions& o) {
+  if (!o.html_path.empty())
+    throw gradcheck::InputError(o.html_path, "--html is not yet supported by gradcheck (use --json)");
+  if (o.list) {
+    const auto models = gp::list_models(o.plugin, o.timeout);
+    std::fputs(gp::models_listing(models).c_str(), stdout);
+    return gradcheck::ExitCode::ok;
+  }
+  gp::PluginCheckOptions options;
+  options.models = o.models;
+  options.seed = o.seed;
+  options.mode = gp::parse_mode(o.mode);
+  options.max_per_tensor = o.max_per_tensor;
+  options.weights = o.weights;
+  options.rtol = o.rtol;
+  options.atol = o.atol;
+  options.timeout_seconds = o.timeout;
+  options.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.memory_limit_bytes = o.memory_limit_mb << 20;
+
+  const gp::PluginReport report = gp::check_plugin(o.plugin, options);
+
+  if (!o.json_path.empty()) gradcheck::write_file_atomically(o.json_path, gp::to_json(report));
+  // With the JSON on standard output, the text goes to stderr so the JSON stays parseable.
+  std::FILE* text_stream = o.json_path == "-" ? stderr : stdout;
+  gradcheck::TextOptions text;
+  text.color = gradcheck::use_color(text_stream, o.no_color);
+  text.quiet = o.quiet;
+  std::fputs(gp::to_text(report, text).c_str(), text_stream);
+  return gp::exit_code(report);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"gradcheck: check a model plugin's gradients against finite differences"};
+  GradcheckOptions options;
+  setup_gradcheck(app, options);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "gradcheck: %s\n", e.what());
+    return static_cast<int>(gradcheck::ExitCode::bad_input);
+  }
+  try {
+    return static_cast<int>(run_gradcheck(options));
+  } catch (const gradcheck::InputError& e) {
+    std::fprintf(stderr, "gradcheck: %s\n", e.what());
+    return static_cast<int>(gradcheck::ExitCode::bad_input);
+  } catch (const gradcheck::plugin::ModelError& e) {
+    std::fprintf(stderr, "gradcheck: %s\n", e.what());
+    return static_cast<int>(gradcheck::ExitCode::user_code);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gradcheck: internal error: %s\n", e.what());
+    return static_cast<int>(gradcheck::ExitCode::bad_input);
+  }
+}
