@@ -76,7 +76,16 @@ Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::in
                 (all_zero ? std::string(" (or these elements are never written)") : std::string())};
   }
 
-  // 2. The transpose: analytic laid out as the numeric's transpose.
+  // 2. Analytic non-zero where the function does not move: a mask left out.
+  std::size_t flat = 0;
+  for (auto* e : bad) flat += std::abs(e->numeric) <= e->tolerance && std::abs(e->analytic) > e->tolerance;
+  if (flat * 10 >= bad.size() * 3 && flat > 0)
+    return {HintKind::missing_term,
+            std::to_string(flat) + " of " + std::to_string(bad.size()) +
+                " mismatching entries have a non-zero analytic derivative where the function does not change: a mask "
+                "(ReLU, max, dropout) or a stop-gradient is missing"};
+
+  // 3. The transpose: analytic laid out as the numeric's transpose.
   if (full && block.shape.size() == 2 && block.shape[0] > 1 && block.shape[1] > 1) {
     const std::int64_t r = block.shape[0], c = block.shape[1];
     std::map<std::int64_t, const Entry*> by_pos;
@@ -102,7 +111,7 @@ Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::in
     }
   }
 
-  // 3. An off-by-one index: the analytic matches the numeric shifted by one
+  // 4. An off-by-one index: the analytic matches the numeric shifted by one
   // along an axis (edges excluded, where the shift wraps or reads outside).
   if (full && !block.shape.empty()) {
     std::map<std::int64_t, const Entry*> by_pos;
@@ -131,7 +140,7 @@ Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::in
     }
   }
 
-  // 4. One ratio for every well-determined entry.
+  // 5. One ratio for every well-determined entry.
   std::vector<double> ratios;
   for (const auto& e : entries)
     if (determined(e)) ratios.push_back(e.analytic / e.numeric);
@@ -158,7 +167,7 @@ Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::in
     }
   }
 
-  // 5. Errors confined to some rows, columns or one element.
+  // 6. Errors confined to some rows, columns or one element.
   if (bad.size() == 1) {
     return {HintKind::confined, "only " + block.label(bad[0]->position) +
                                     " mismatches: an off-by-one index or a single element written wrongly"};
@@ -187,7 +196,7 @@ Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::in
                                       std::to_string(block.shape[0]) + ": an indexing error (offset, loop bound)"};
   }
 
-  // 6. Small, steady relative errors of one sign.
+  // 7. Small, steady relative errors of one sign.
   std::size_t small = 0, positive = 0;
   for (auto* e : bad) {
     const double rel = (e->analytic - e->numeric) / std::max(std::abs(e->numeric), 1e-300);
@@ -196,7 +205,7 @@ Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::in
   }
   if (small == bad.size() && (positive == bad.size() || positive == 0))
     return {HintKind::approximate, "small relative errors of one sign in every mismatch: an approximate derivative, e.g. of an activation"};
-  // 7. No simple pattern: ratios that vary entry to entry.
+  // 8. No simple pattern: ratios that vary entry to entry.
   return {HintKind::varying, std::to_string(bad.size()) + " of " + std::to_string(entries.size()) +
                                  " entries mismatch with no single ratio between analytic and numeric: a factor that "
                                  "varies per entry is missing or wrong (an activation's derivative, a mask, a term of the product rule)"};

@@ -107,7 +107,7 @@ std::string to_text(const CheckResult& r, const TextOptions& opt) {
       if (shown++ >= opt.worst_entries) break;
       out += "    " + pad(entry_label(b, e, r.mode), 24) + pad(num(e.analytic, "%.6g"), 14) + pad(num(e.numeric, "%.6g"), 14) +
              pad(num(e.error_bound, "%.2e"), 13) + to_string(e.verdict);
-      if (e.verdict == Verdict::kink || (e.left != e.right && e.verdict == Verdict::mismatch && (e.left != 0 || e.right != 0)))
+      if (e.verdict == Verdict::kink || (e.verdict == Verdict::mismatch && std::abs(e.left - e.right) > 3 * e.error_bound))
         out += "  (left " + num(e.left, "%.6g") + ", right " + num(e.right, "%.6g") + ")";
       out += "\n";
     }
