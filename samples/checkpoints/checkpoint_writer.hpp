@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -119,6 +120,131 @@ inline std::string safetensors(const std::vector<SafeTensor>& tensors) {
   }
   header += "}";
   return le(header.size(), 8) + header + data;
+}
+
+/// A tensor of a torch.save state_dict: a view (offset, shape, stride, in
+/// elements) of storage `key`, whose type is a torch storage class name.
+struct TorchTensor {
+  std::string name;
+  std::string storage_type;  // "FloatStorage", "BFloat16Storage", "LongStorage", ...
+  std::string key;           // storage file: <archive>/data/<key>
+  std::int64_t storage_numel = 0;
+  std::int64_t offset = 0;
+  std::vector<std::int64_t> shape, stride;
+};
+
+/// Pickle protocol 2, opcode for opcode what torch.save emits for
+/// OrderedDict[str, Tensor] (memo puts and gets included), optionally nested
+/// one level: {outer: state_dict, "epoch": 3}.
+class TorchPickle {
+ public:
+  std::string state_dict(const std::vector<TorchTensor>& tensors, const std::string& outer = "") {
+    out_ = "\x80\x02";
+    if (!outer.empty()) {
+      out_ += "}";
+      put();
+      out_ += "(";
+      unicode(outer);
+    }
+    global("collections", "OrderedDict");
+    out_ += ")R";
+    put();
+    out_ += "(";
+    for (const auto& t : tensors) {
+      unicode(t.name);
+      global("torch._utils", "_rebuild_tensor_v2");
+      out_ += "((";
+      unicode("storage");
+      global("torch", t.storage_type);
+      unicode(t.key);
+      unicode("cpu");
+      integer(t.storage_numel);
+      out_ += "t";
+      put();
+      out_ += "Q";
+      integer(t.offset);
+      tuple(t.shape);
+      tuple(t.stride);
+      out_ += "\x89";  // requires_grad False
+      global("collections", "OrderedDict");
+      out_ += ")R";
+      put();
+      out_ += "t";
+      put();
+      out_ += "R";
+      put();
+    }
+    out_ += "u";
+    // The state_dict's _metadata attribute, set with BUILD.
+    out_ += "}";
+    put();
+    unicode("_metadata");
+    global("collections", "OrderedDict");
+    out_ += ")R";
+    put();
+    unicode("");
+    out_ += "}";
+    put();
+    unicode("version");
+    integer(1);
+    out_ += "sssb";  // {"version": 1} into "", that into _metadata, BUILD
+    if (!outer.empty()) {
+      unicode("epoch");
+      integer(3);
+      out_ += "u";
+    }
+    out_ += ".";
+    return out_;
+  }
+
+ private:
+  void put() {
+    out_ += "q";
+    out_ += char(memo_++ & 0xFF);
+  }
+  void unicode(const std::string& s) {
+    out_ += "X" + le(s.size(), 4) + s;
+    put();
+  }
+  void global(const std::string& module, const std::string& name) {
+    const std::string key = module + "\n" + name + "\n";
+    auto it = globals_.find(key);
+    if (it != globals_.end()) {
+      out_ += "h";
+      out_ += char(it->second);
+      return;
+    }
+    out_ += "c" + key;
+    globals_[key] = memo_;
+    put();
+  }
+  void integer(std::int64_t v) {
+    if (v >= 0 && v < 256) out_ += "K" + le(std::uint64_t(v), 1);
+    else if (v >= 0 && v < 65536) out_ += "M" + le(std::uint64_t(v), 2);
+    else if (v >= INT32_MIN && v <= INT32_MAX) out_ += "J" + le(std::uint64_t(std::uint32_t(std::int32_t(v))), 4);
+    else out_ += "\x8a\x08" + le(std::uint64_t(v), 8);
+  }
+  void tuple(const std::vector<std::int64_t>& v) {
+    if (v.size() > 3) out_ += "(";
+    for (auto x : v) integer(x);
+    static const char* small[] = {")", "\x85", "\x86", "\x87"};
+    out_ += v.size() <= 3 ? small[v.size()] : "t";
+    put();
+  }
+  std::string out_;
+  unsigned memo_ = 0;
+  std::map<std::string, unsigned> globals_;
+};
+
+/// A torch.save zip: <archive>/data.pkl, data/<key> storages aligned to 64
+/// bytes, byteorder and version, stored uncompressed like PyTorch writes them.
+inline std::string torch_zip(const std::string& archive, const std::string& pickle,
+                             const std::vector<std::pair<std::string, std::string>>& storages,
+                             const std::string& byteorder = "little") {
+  std::vector<ZipEntry> entries{{archive + "/data.pkl", pickle}, {archive + "/byteorder", byteorder}};
+  for (const auto& [key, bytes] : storages) entries.push_back({archive + "/data/" + key, bytes});
+  entries.push_back({archive + "/version", "3\n"});
+  return zip(entries, 64);
 }
 
 }  // namespace checkpoint_writer

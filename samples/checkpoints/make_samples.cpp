@@ -76,6 +76,24 @@ int main(int argc, char** argv) {
   for (auto& m : deflated) m.deflate = true;
   write(dir / "tiny_mlp.npz", cw::zip(deflated));  // np.savez_compressed
 
+  // torch.save(model.state_dict(), "tiny_mlp.pt"): one storage per tensor.
+  std::vector<cw::TorchTensor> torch_tensors;
+  std::vector<std::pair<std::string, std::string>> torch_storages;
+  auto add = [&](const std::string& name, const std::vector<float>& v, std::vector<std::int64_t> shape) {
+    const std::string key = std::to_string(torch_storages.size());
+    std::vector<std::int64_t> stride(shape.size(), 1);
+    for (std::size_t k = shape.size(); k-- > 1;) stride[k - 1] = stride[k] * shape[k];
+    torch_tensors.push_back({name, "FloatStorage", key, std::int64_t(v.size()), 0, shape, stride});
+    torch_storages.emplace_back(key, cw::bytes_of(v));
+  };
+  add("fc1.weight", fc1, {16, 32});
+  add("fc1.bias", fc1_bias, {16});
+  add("ln.weight", ln_weight, {16});
+  add("ln.bias", ln_bias, {16});
+  add("fc2.weight", fc2, {4, 16});
+  add("fc2.bias", fc2_bias, {4});
+  write(dir / "tiny_mlp.pt", cw::torch_zip("tiny_mlp", cw::TorchPickle().state_dict(torch_tensors), torch_storages));
+
   // After a bad "training step": fc1 got NaN, fc2's rows collapsed to one.
   auto fc1_nan = fc1;
   fc1_nan[37] = NAN;

@@ -4,6 +4,7 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/mapped_file.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
+#include "zip.hpp"
 
 namespace gradcheck::weights {
 
@@ -18,17 +19,19 @@ Checkpoint open_checkpoint(const std::string& path) {
   if (ends_with(path, ".safetensors")) return read_safetensors(path);
   if (ends_with(path, ".npy")) return read_npy(path);
   if (ends_with(path, ".npz")) return read_npz(path);
+  if (ends_with(path, ".pt") || ends_with(path, ".pth") || ends_with(path, ".bin")) return read_torch(path);
   // Any other name: recognise the content.
   MappedFile probe(path);
   const auto* d = probe.data();
   if (probe.size() >= 6 && std::memcmp(d, "\x93NUMPY", 6) == 0) return read_npy(path);
   if (probe.size() >= 4 && std::memcmp(d, "PK\x03\x04", 4) == 0) {
-    if (ends_with(path, ".pt") || ends_with(path, ".pth") || ends_with(path, ".bin"))
-      throw InputError(path, "PyTorch checkpoints are not read yet");
+    // A zip: torch.save's archives hold a data.pkl, NumPy's only .npy members.
+    for (const auto& m : detail::read_zip_directory(probe))
+      if (ends_with(m.name, "/data.pkl")) return read_torch(path);
     return read_npz(path);
   }
   if (probe.size() >= 9 && d[8] == '{') return read_safetensors(path);
-  throw InputError(path, "unknown checkpoint format (expected .safetensors, *.safetensors.index.json, .npy, .npz)");
+  throw InputError(path, "unknown checkpoint format (expected .safetensors, *.safetensors.index.json, .npy, .npz, or a torch.save zip: .pt, .pth, .bin)");
 }
 
 }  // namespace gradcheck::weights

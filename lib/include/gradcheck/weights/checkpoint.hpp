@@ -76,6 +76,16 @@ Checkpoint read_npy(const std::string& path);
 /// named after their members without `.npy`.
 Checkpoint read_npz(const std::string& path);
 
+/// A PyTorch checkpoint written by torch.save (the zip format of PyTorch >=
+/// 1.6; `.pt`, `.pth`, `.bin`). Its `data.pkl` is interpreted, never executed:
+/// only the opcodes and globals torch.save emits for tensors in (nested) dicts
+/// are understood (collections.OrderedDict, torch._utils._rebuild_tensor_v2,
+/// _rebuild_parameter, torch.*Storage); anything else is refused. Storage
+/// type, offset, shape and strides are honoured (non-contiguous tensors are
+/// copied into C order). Tensors in nested dicts are named with '.' joins
+/// ("model.fc1.weight"); values that are not tensors are skipped.
+Checkpoint read_torch(const std::string& path);
+
 /// Product of `shape` times `element_size`, or throws InputError(file, ...) when
 /// an extent is negative or the product overflows 64 bits. `numel` receives the
 /// element count.
