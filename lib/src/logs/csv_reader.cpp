@@ -139,6 +139,29 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
   std::vector<Kind> kind(ncol, Kind::unknown);
   std::vector<Series> cols(ncol);
   for (std::size_t i = 0; i < ncol; ++i) cols[i].name = names[i];
+  {
+    // Reserve from a sample of the first rows (their mean length and how often
+    // each column is filled), so a large log is not copied as vectors grow.
+    std::size_t p = pos, lines = 0;
+    std::vector<std::size_t> filled(ncol, 0);
+    while (p < size && lines < 64) {
+      const void* nl = std::memchr(data + p, '\n', size - p);
+      const std::size_t end = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - data) : size;
+      if (split_line(std::string_view(data + p, end - p), cells, scratch) && cells.size() == ncol)
+        for (std::size_t i = 0; i < ncol; ++i) filled[i] += !internal::is_missing(trim(cells[i]));
+      ++lines;
+      p = nl ? end + 1 : size;
+    }
+    if (lines > 0 && p > pos) {
+      const double rows = static_cast<double>(size - pos) / (static_cast<double>(p - pos) / static_cast<double>(lines));
+      for (std::size_t i = 0; i < ncol; ++i) {
+        const auto want = static_cast<std::size_t>(rows * 1.05 * static_cast<double>(filled[i]) / static_cast<double>(lines)) + 16;
+        cols[i].steps.reserve(want);
+        cols[i].values.reserve(want);
+      }
+    }
+  }
+
   std::int64_t row_index = -1;
   std::int64_t last_step = -1;
   while (next_line(line)) {

@@ -1,6 +1,7 @@
 #include "gradcheck/diag/diagnose.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -37,12 +38,12 @@ struct Prepared {
   std::string name;
   std::size_t total = 0;
   std::vector<std::int64_t> steps;  // finite prefix
-  std::vector<double> x, y;         // finite prefix (x = step as double)
+  std::vector<double> y;            // finite prefix
   std::size_t first_bad = SIZE_MAX; // index (in sorted order) of the first non-finite value
   double bad_value = 0;
   std::int64_t bad_step = 0, last_step = 0;
   std::size_t bad_count = 0;
-  std::vector<double> bx, by, smooth;  // trend view
+  std::vector<double> by, smooth;  // trend view
   std::vector<std::int64_t> bsteps;
 
   std::size_t m() const { return by.size(); }
@@ -65,14 +66,18 @@ Prepared prepare(const logs::Series& s, std::size_t max_points) {
   Prepared p;
   p.name = s.name;
   p.total = s.size();
-  std::vector<std::size_t> order(s.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  if (!std::is_sorted(s.steps.begin(), s.steps.end()))
+  // Logs are almost always in step order; only an unordered one pays for an index.
+  const bool sorted = std::is_sorted(s.steps.begin(), s.steps.end());
+  std::vector<std::size_t> order;
+  if (!sorted) {
+    order.resize(s.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.steps[a] < s.steps[b]; });
+  }
   p.steps.reserve(s.size());
   p.y.reserve(s.size());
-  for (std::size_t k = 0; k < order.size(); ++k) {
-    const std::size_t i = order[k];
+  for (std::size_t k = 0; k < s.size(); ++k) {
+    const std::size_t i = sorted ? k : order[k];
     const double v = s.values[i];
     if (!std::isfinite(v)) {
       ++p.bad_count;
@@ -88,10 +93,23 @@ Prepared prepare(const logs::Series& s, std::size_t max_points) {
       p.y.push_back(v);
     }
   }
-  if (!order.empty()) p.last_step = s.steps[order.back()];
-  p.x.assign(p.steps.begin(), p.steps.end());
-  bucket_medians(p.x, p.y, max_points, p.bx, p.by);
-  for (double v : p.bx) p.bsteps.push_back(static_cast<std::int64_t>(v));
+  if (s.size() > 0) p.last_step = sorted ? s.steps.back() : s.steps[order.back()];
+  // The trend view: bucket medians (as bucket_medians() does), each at the
+  // step of its bucket's middle point.
+  const std::size_t n = p.y.size();
+  if (n <= max_points || max_points == 0) {
+    p.by = p.y;
+    p.bsteps = p.steps;
+  } else {
+    std::vector<double> buf;
+    for (std::size_t b = 0; b < max_points; ++b) {
+      const std::size_t lo = b * n / max_points, hi = (b + 1) * n / max_points;
+      if (hi <= lo) continue;
+      buf.assign(p.y.begin() + static_cast<std::ptrdiff_t>(lo), p.y.begin() + static_cast<std::ptrdiff_t>(hi));
+      p.by.push_back(median(std::move(buf)));
+      p.bsteps.push_back(p.steps[(lo + hi - 1) / 2]);
+    }
+  }
   const std::size_t w = std::max<std::size_t>(3, p.by.size() / 10) | 1;
   p.smooth = running_median(p.by, w);
   return p;
@@ -115,6 +133,22 @@ void detect_nan(const Prepared& p, std::vector<Symptom>& out) {
 bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out) {
   const std::size_t m = p.m();
   if (m < 3) return false;
+  // Worse than at initialisation: a learning rate far too high can blow the
+  // loss up within a step or two and leave it bouncing above where it started,
+  // which the smoothed curve (its start already inflated) cannot show.
+  const double init = p.y.front();
+  if (init > 0 && p.y.size() >= o.min_points) {
+    std::vector<double> tail(p.y.begin() + static_cast<std::ptrdiff_t>(p.y.size() / 2), p.y.end());
+    const double q10 = quantile(tail, 0.1), med = median(tail);
+    if (q10 > init && med >= (1 + o.divergence_rise) * init) {
+      out.push_back(make("divergence", p.name, p.steps.front(), p.steps.back(), Severity::error,
+                         "over the last half the loss stays above its first value " + num(init) + " at step " +
+                             std::to_string(p.steps.front()) + ": median " + num(med) + " (x" + num(med / init) +
+                             "), 10% quantile " + num(q10) + "; it peaked at " +
+                             num(*std::max_element(p.y.begin(), p.y.end()))));
+      return true;
+    }
+  }
   const std::size_t b = static_cast<std::size_t>(std::min_element(p.smooth.begin(), p.smooth.end()) - p.smooth.begin());
   if (m - 1 - b < 2) return false;
   const double start = p.start_level(), best = p.smooth[b], end = p.smooth[m - 1];
@@ -175,10 +209,11 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, std::vector<Sym
   }
 }
 
+constexpr std::size_t kSide = 4;  // points on each side that define a spike's surroundings
+
 void detect_spikes(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out) {
   const std::size_t n = p.y.size();
   if (n < o.min_points) return;
-  constexpr std::size_t kSide = 4;
   bool positive = true;
   for (double v : p.y)
     if (v <= 0) {
@@ -190,12 +225,21 @@ void detect_spikes(const Prepared& p, const DiagnoseOptions& o, std::vector<Symp
   // Residuals of a positive loss are taken in log space, where minibatch noise
   // is close to symmetric (it is multiplicative).
   std::vector<double> ref(n), r(n, 0.0);
-  std::vector<double> buf;
+  // Median of at most kSide values without allocating: this runs for every point.
+  auto small_median = [](const double* first, std::size_t count) {
+    std::array<double, kSide> a{};
+    const std::size_t k = std::min(count, kSide);
+    for (std::size_t i = 0; i < k; ++i) {  // insertion sort of <= 4 values
+      std::size_t j = i;
+      for (; j > 0 && a[j - 1] > first[i]; --j) a[j] = a[j - 1];
+      a[j] = first[i];
+    }
+    return k % 2 ? a[k / 2] : 0.5 * (a[k / 2 - 1] + a[k / 2]);
+  };
   for (std::size_t i = 1; i + 1 < n; ++i) {
-    buf.assign(p.y.begin() + static_cast<std::ptrdiff_t>(i >= kSide ? i - kSide : 0), p.y.begin() + static_cast<std::ptrdiff_t>(i));
-    const double left = median(buf);
-    buf.assign(p.y.begin() + static_cast<std::ptrdiff_t>(i + 1), p.y.begin() + static_cast<std::ptrdiff_t>(std::min(n, i + 1 + kSide)));
-    const double right = median(buf);
+    const std::size_t lo = i >= kSide ? i - kSide : 0;
+    const double left = small_median(p.y.data() + lo, i - lo);
+    const double right = small_median(p.y.data() + i + 1, std::min(n, i + 1 + kSide) - (i + 1));
     ref[i] = std::max(left, right);
     r[i] = positive ? std::log(p.y[i] / ref[i]) : p.y[i] - ref[i];
   }
@@ -316,16 +360,24 @@ Curve make_curve(const logs::Series& s, const std::string& role) {
   c.name = s.name;
   c.role = role;
   c.points = s.size();
-  std::vector<std::size_t> order(s.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.steps[a] < s.steps[b]; });
+  const bool sorted = std::is_sorted(s.steps.begin(), s.steps.end());
+  std::vector<std::size_t> order;
+  if (!sorted) {
+    order.resize(s.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.steps[a] < s.steps[b]; });
+  }
   std::vector<double> f;
   f.reserve(s.size());
-  for (std::size_t i : order) {
-    if (std::isfinite(s.values[i])) f.push_back(s.values[i]);
+  for (std::size_t k = 0; k < s.size(); ++k) {
+    const double v = s.values[sorted ? k : order[k]];
+    if (std::isfinite(v)) f.push_back(v);
     else ++c.non_finite;
   }
-  if (!order.empty()) c.first_step = s.steps[order.front()], c.last_step = s.steps[order.back()];
+  if (s.size() > 0) {
+    c.first_step = sorted ? s.steps.front() : s.steps[order.front()];
+    c.last_step = sorted ? s.steps.back() : s.steps[order.back()];
+  }
   if (!f.empty()) {
     c.first = f.front();
     c.last = f.back();

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <string>
 
 #include "builder.hpp"
@@ -25,10 +26,25 @@ std::vector<std::string> Run::metric_names() const {
 }
 
 std::int64_t Run::distinct_steps() const {
-  std::vector<std::int64_t> all;
-  for (const auto& s : series) all.insert(all.end(), s.steps.begin(), s.steps.end());
-  std::sort(all.begin(), all.end());
-  return static_cast<std::int64_t>(std::unique(all.begin(), all.end()) - all.begin());
+  // Logs write steps in order, so each series is usually sorted already: merge
+  // sorted unique runs instead of sorting every step of every series.
+  std::vector<std::int64_t> all, merged, part;
+  for (const auto& s : series) {
+    const bool clean = std::is_sorted(s.steps.begin(), s.steps.end()) &&
+                       std::adjacent_find(s.steps.begin(), s.steps.end()) == s.steps.end();
+    if (!clean) {
+      part.assign(s.steps.begin(), s.steps.end());
+      std::sort(part.begin(), part.end());
+      part.erase(std::unique(part.begin(), part.end()), part.end());
+    }
+    const std::vector<std::int64_t>& p = clean ? s.steps : part;
+    if (p == all || std::includes(all.begin(), all.end(), p.begin(), p.end())) continue;
+    merged.clear();
+    merged.reserve(all.size() + p.size());
+    std::set_union(all.begin(), all.end(), p.begin(), p.end(), std::back_inserter(merged));
+    all.swap(merged);
+  }
+  return static_cast<std::int64_t>(all.size());
 }
 
 namespace {

@@ -18,12 +18,15 @@ double median(std::vector<double> v) {
 
 double quantile(std::vector<double> v, double q) {
   if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
-  std::sort(v.begin(), v.end());
   const double pos = std::clamp(q, 0.0, 1.0) * static_cast<double>(v.size() - 1);
   const std::size_t i = static_cast<std::size_t>(pos);
-  if (i + 1 >= v.size()) return v.back();
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i), v.end());
+  const double lo = v[i];
+  if (i + 1 >= v.size()) return lo;
+  // The next order statistic is the smallest of the elements after position i.
+  const double hi = *std::min_element(v.begin() + static_cast<std::ptrdiff_t>(i) + 1, v.end());
   const double f = pos - static_cast<double>(i);
-  return v[i] * (1 - f) + v[i + 1] * f;
+  return lo * (1 - f) + hi * f;
 }
 
 double mad(const std::vector<double>& v) {

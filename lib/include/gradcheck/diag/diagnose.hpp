@@ -47,6 +47,8 @@ struct DiagnoseOptions {
   double significance = 0.01;
   /// divergence: after its best (smoothed) point the loss rises by at least this
   /// times max(|best|, start - best), i.e. back to its starting level or doubled.
+  /// Also divergence: a positive loss whose last half stays above its first
+  /// value (10% quantile above it) with a median (1 + divergence_rise) times it.
   double divergence_rise = 1.0;
   /// plateau: the smoothed loss never gets more than this fraction below its
   /// starting level, (start - best) / |start| < plateau_drop.
