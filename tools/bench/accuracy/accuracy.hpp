@@ -13,7 +13,7 @@ namespace gradcheck::bench {
 /// What to measure.
 struct AccuracyOptions {
   /// Points per test function (equally spaced in its interval).
-  int points_per_function = 8;
+  int points_per_function = 9;
   /// Largest step relative to the scale max(|x|, 1); 0 uses the checker's
   /// default for each method and dtype (as gradcheck does).
   double relative_step = 0;

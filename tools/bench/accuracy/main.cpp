@@ -16,7 +16,7 @@ namespace {
 
 struct BenchOptions {
   bool quick = false;
-  int points = 8;
+  int points = 9;
   double relative_step = 0;
   bool details = false;
   std::string output;
@@ -24,11 +24,11 @@ struct BenchOptions {
 
 void setup_bench(CLI::App& app, BenchOptions& o) {
   app.add_flag("--quick", o.quick, "3 points per function instead of --points (for the test suite)");
-  app.add_option("--points", o.points, "points per test function (default 8)");
+  app.add_option("--points", o.points, "points per test function (default 9)");
   app.add_option("--relative-step", o.relative_step,
                  "initial step relative to max(|x|, 1) for every estimator (default 0: the checker's defaults)");
-  app.add_flag("--details", o.details, "also list the worst cases of every estimator");
-  app.add_option("--output", o.output, "also write the Markdown (table and targets) to FILE");
+  app.add_flag("--details", o.details, "also list, per estimator, the largest errors and the errors above the bound");
+  app.add_option("--output", o.output, "also write everything printed (Markdown) to FILE, atomically")->type_name("FILE");
   app.set_version_flag("--version", std::string("bench_accuracy ") + gradcheck::version_string);
 }
 
