@@ -69,6 +69,38 @@ struct HugeAlloc {
   }
 };
 
+// loss = 0.5 * sum(c_i * v_i^2) over a [64, 64] tensor `w` and a [100] tensor
+// `a`; Bug 1 doubles the gradient of w[17, 42] only, Bug 2 scales all of w's
+// gradient by 1.001. For fast mode's localisation.
+template <int Bug>
+struct Quadratic {
+  using Scalar = double;
+  static std::string name() { return Bug == 1 ? "one_wrong" : "scaled_1001"; }
+  static std::vector<sdk::TensorSpec> tensors() { return {{"a", {100}}, {"w", {64, 64}}}; }
+  explicit Quadratic(std::uint64_t) {}
+  void init(sdk::Tensors<double>& v) {
+    for (auto& t : v)
+      for (Eigen::Index i = 0; i < t.size(); ++i) t[i] = 0.5 + 0.001 * static_cast<double>(i % 97);
+  }
+  double loss(const sdk::ConstTensors<double>& v, sdk::Tensors<double>* grads) {
+    double l = 0;
+    for (std::size_t k = 0; k < v.size(); ++k) {
+      const auto x = v[k].vec();
+      for (Eigen::Index i = 0; i < x.size(); ++i) {
+        const double c = 1.0 + 0.01 * static_cast<double>(i % 13);
+        l += 0.5 * c * x[i] * x[i];
+        if (grads) (*grads)[k][i] = c * x[i];
+      }
+    }
+    if (grads) {
+      auto gw = (*grads)["w"].mat();
+      if (Bug == 1) gw(17, 42) *= 2;
+      if (Bug == 2) gw *= 1.001;
+    }
+    return l;
+  }
+};
+
 struct Crashes {
   using Scalar = double;
   static std::string name() { return "crashes"; }
@@ -90,4 +122,5 @@ struct ThrowsInConstructor {
   double loss(const sdk::ConstTensors<float>&, sdk::Tensors<float>*) { return 0; }
 };
 
-GRADCHECK_EXPORT_MODELS(TanhLayer<float>, Crashes, TanhLayer<double>, Throws, HugeAlloc, ThrowsInConstructor)
+GRADCHECK_EXPORT_MODELS(TanhLayer<float>, Crashes, TanhLayer<double>, Throws, HugeAlloc, ThrowsInConstructor,
+                        Quadratic<1>, Quadratic<2>)

@@ -56,6 +56,8 @@ ToolRun run_tool(const std::string& args, bool with_json = true) {
   return r;
 }
 
+const std::string& r_text(const ToolRun& r) { return r.out; }
+
 std::string test_plugin(const std::string& name) { return std::string(TEST_PLUGIN_DIR) + "/" + name + ".so"; }
 
 // Every field of the contract, with its type.
@@ -188,6 +190,42 @@ TEST_CASE("fast mode checks random directions and still catches the buggy twins"
   CHECK(bad.exit_code == 1);
   for (const auto& t : bad.report.at("models")[0].at("tensors"))
     CHECK((t.at("verdict").get<std::string>() == "mismatch") == (t.at("name") == "bias"));
+}
+
+TEST_CASE("fast mode localises a single faulty coordinate in O(log n) evaluations", "[tool][fast]") {
+  const ToolRun fast = run_tool("'" + test_plugin("cpp_plugin") + "' -m one_wrong --mode fast");
+  INFO(fast.out << fast.err);
+  CHECK(fast.exit_code == 1);
+  const auto& m = fast.report.at("models")[0];
+  CHECK(m.at("mode") == "fast");
+  CHECK(m.at("tensors")[0].at("verdict").get<std::string>() == "ok");
+  const auto& w = m.at("tensors")[1];
+  CHECK(w.at("verdict").get<std::string>() == "mismatch");
+  // The note names the coordinate, with the doubled analytic value.
+  std::string note;
+  for (const auto& n : m.at("notes"))
+    if (n.get<std::string>().rfind("w: ", 0) == 0) note = n.get<std::string>();
+  CHECK_THAT(note, Catch::Contains("localised to 1 faulty coordinate: w[17, 42] (analytic"));
+  CHECK_THAT(r_text(fast), Catch::Contains("w[17, 42]"));
+  // Far fewer evaluations than comparing all 4196 coordinates.
+  const ToolRun full = run_tool("'" + test_plugin("cpp_plugin") + "' -m one_wrong --mode full");
+  CHECK(full.exit_code == 1);
+  const auto fast_evals = m.at("evaluations").get<std::int64_t>();
+  const auto full_evals = full.report.at("models")[0].at("evaluations").get<std::int64_t>();
+  INFO("fast " << fast_evals << " full " << full_evals);
+  CHECK(fast_evals * 10 < full_evals);
+}
+
+TEST_CASE("fast mode flags a tensor whose whole gradient is off by 0.1%", "[tool][fast]") {
+  const ToolRun r = run_tool("'" + test_plugin("cpp_plugin") + "' -m scaled_1001 --mode fast");
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  const auto& m = r.report.at("models")[0];
+  CHECK(m.at("tensors")[0].at("verdict").get<std::string>() == "ok");
+  CHECK(m.at("tensors")[1].at("verdict").get<std::string>() == "mismatch");
+  bool noted = false;
+  for (const auto& n : m.at("notes")) noted = noted || n.get<std::string>().find("spread over the tensor") != std::string::npos;
+  CHECK(noted);
 }
 
 TEST_CASE("a model whose code crashes, aborts, exits, hangs or throws exits 3 with the report", "[tool]") {
