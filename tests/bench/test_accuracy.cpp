@@ -10,6 +10,7 @@
 
 #include "accuracy.hpp"
 #include "functions.hpp"
+#include "gradcheck/check.hpp"
 
 using namespace gradcheck;
 using namespace gradcheck::bench;
@@ -180,4 +181,64 @@ TEST_CASE("check_targets applies the issue's limits", "[bench][targets]") {
   CHECK_FALSE(all_met(check_targets(synthetic(NAN, 1e-15, 1e-9, 1e-5, 1e-5))));
   const auto t = check_targets(synthetic(2e-12, 1e-15, 1e-9, 1e-5, 1e-5));
   CHECK(render_targets(t).find("MISSED: richardson f64") != std::string::npos);
+}
+
+namespace {
+
+template <class S>
+S call_fn(const TestFunction& fn, S v) {
+  if constexpr (std::is_same_v<S, float>) return fn.f32(v);
+  else if constexpr (std::is_same_v<S, double>) return fn.f64(v);
+  else if constexpr (std::is_same_v<S, std::complex<float>>) return fn.c32(v);
+  else return fn.c64(v);
+}
+
+// The checker's numeric derivative and error bound for f at the single point x.
+template <class T>
+Entry checker_entry(const TestFunction& fn, double x, Method method) {
+  Vector<T> v(1);
+  v(0) = static_cast<T>(x);
+  auto f = [&fn](const auto& z) {
+    using S = typename std::decay_t<decltype(z)>::Scalar;
+    return call_fn<S>(fn, z(0));
+  };
+  auto g = [&fn](const Vector<T>& z) {
+    Vector<T> r(1);
+    r(0) = static_cast<T>(fn.derivative(static_cast<long double>(z(0))));
+    return r;
+  };
+  CheckOptions options;
+  options.method = method;
+  const CheckResult r = method == Method::complex_step ? check_gradient<T>(complex_step(f), g, v, {}, options)
+                                                        : check_gradient<T>(f, g, v, {}, options);
+  REQUIRE(r.blocks.size() == 1);
+  REQUIRE(r.blocks[0].worst.size() == 1);
+  return r.blocks[0].worst[0];
+}
+
+}  // namespace
+
+TEST_CASE("the benchmark measures what the checker computes", "[bench][checker]") {
+  // Same steps, same noise estimate, same estimator path: the checker's numeric
+  // derivative and error bound for a lone coordinate equal the benchmark's. (A
+  // lone coordinate's scale in the checker is max(|x|, 1e-3), the benchmark's
+  // max(|x|, 1): they coincide for |x| >= 1, the points compared here.)
+  int compared = 0;
+  for (const TestFunction& fn : test_functions()) {
+    for (int j = 0; j < 4; ++j) {
+      const double x = test_point(fn, j, 4);
+      if (std::abs(x) < 1) continue;
+      for (Method m : {Method::forward, Method::central, Method::richardson, Method::complex_step}) {
+        for (Dtype d : {Dtype::f64, Dtype::f32}) {
+          const Entry e = d == Dtype::f64 ? checker_entry<double>(fn, x, m) : checker_entry<float>(fn, x, m);
+          const CaseError c = measure_one(fn, d, x, m, m == Method::richardson);
+          INFO(fn.name << " at x = " << x << ", " << to_string(m) << " " << to_string(d));
+          CHECK(e.numeric == c.estimate);
+          CHECK(e.error_bound == Approx(c.error_bound).epsilon(1e-12));
+          ++compared;
+        }
+      }
+    }
+  }
+  CHECK(compared >= 200);
 }

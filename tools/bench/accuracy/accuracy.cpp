@@ -121,7 +121,56 @@ std::string fixed(double v, int decimals) {
 
 std::string percent(double fraction) { return fixed(100 * fraction, 1) + "%"; }
 
+// Everything about one point that the estimators share: the line, phi(0), the
+// noise level (measured once, as the checker does once per tensor), the truth.
+struct Point {
+  double x = 0;  // as the dtype holds it
+  double scale = 1;
+  long double truth = 0;
+  LineFunction phi;
+  std::vector<double> f0, noise;
+};
+
+Point make_point(const TestFunction& fn, Dtype dtype, double x, std::int64_t* noise_evaluations) {
+  Point p;
+  p.x = in_dtype(dtype, x);
+  p.scale = std::max(std::abs(p.x), 1.0);
+  p.truth = fn.derivative(static_cast<long double>(p.x));
+  p.phi = line_of(fn, dtype, p.x);
+  p.f0.resize(1);
+  p.phi.eval(0.0, p.f0.data());
+  p.noise = {checker_noise(p.phi, dtype, p.f0[0], p.scale, noise_evaluations)};
+  return p;
+}
+
+CaseError estimate_at(const Point& p, const TestFunction& fn, Dtype dtype, const Spec& spec, double relative_step,
+                      std::int64_t* evaluations) {
+  EstimatorSettings settings;
+  settings.method = spec.method;
+  settings.roundoff = unit_roundoff(dtype);
+  const double rel = relative_step > 0 ? relative_step : checker_step(spec.method, dtype);
+  const double h = rel * p.scale;
+  const Estimate e = spec.sided ? estimate_sided(p.phi, p.f0, h, p.noise, settings, evaluations).central[0]
+                                : estimate_derivative(p.phi, p.f0, h, p.noise, settings, evaluations)[0];
+  CaseError c;
+  c.function = fn.name;
+  c.x = p.x;
+  c.truth = static_cast<double>(p.truth);
+  c.estimate = e.value;
+  c.error_bound = e.error_bound;
+  const long double abs_error = std::abs(static_cast<long double>(e.value) - p.truth);
+  c.relative_error = static_cast<double>(abs_error / std::max(std::abs(p.truth), static_cast<long double>(DBL_MIN)));
+  if (!std::isfinite(e.value)) c.relative_error = std::numeric_limits<double>::infinity();
+  return c;
+}
+
 }  // namespace
+
+CaseError measure_one(const TestFunction& fn, Dtype dtype, double x, Method method, bool sided, double relative_step) {
+  std::int64_t evaluations = 0;
+  const Point p = make_point(fn, dtype, x, &evaluations);
+  return estimate_at(p, fn, dtype, Spec{method, sided}, relative_step, &evaluations);
+}
 
 AccuracyResult run_accuracy(const AccuracyOptions& options) {
   AccuracyResult result;
@@ -137,32 +186,10 @@ AccuracyResult run_accuracy(const AccuracyOptions& options) {
     std::size_t points = 0;
     for (const TestFunction& fn : functions) {
       for (int j = 0; j < options.points_per_function; ++j) {
-        const double x = in_dtype(dtype, test_point(fn, j, options.points_per_function));
-        const long double truth = fn.derivative(static_cast<long double>(x));
-        const double scale = std::max(std::abs(x), 1.0);
-        const LineFunction phi = line_of(fn, dtype, x);
-        std::vector<double> f0(1);
-        phi.eval(0.0, f0.data());
-        const std::vector<double> noise{checker_noise(phi, dtype, f0[0], scale, &noise_evals)};
+        const Point p = make_point(fn, dtype, test_point(fn, j, options.points_per_function), &noise_evals);
         ++points;
         for (std::size_t s = 0; s < std::size(kSpecs); ++s) {
-          const Spec& spec = kSpecs[s];
-          EstimatorSettings settings;
-          settings.method = spec.method;
-          settings.roundoff = unit_roundoff(dtype);
-          const double rel = options.relative_step > 0 ? options.relative_step : checker_step(spec.method, dtype);
-          const double h = rel * scale;
-          const Estimate e = spec.sided ? estimate_sided(phi, f0, h, noise, settings, &spec_evals[s]).central[0]
-                                        : estimate_derivative(phi, f0, h, noise, settings, &spec_evals[s])[0];
-          CaseError c;
-          c.function = fn.name;
-          c.x = x;
-          c.truth = static_cast<double>(truth);
-          c.estimate = e.value;
-          c.error_bound = e.error_bound;
-          const long double abs_error = std::abs(static_cast<long double>(e.value) - truth);
-          c.relative_error = static_cast<double>(abs_error / std::max(std::abs(truth), static_cast<long double>(DBL_MIN)));
-          if (!std::isfinite(e.value)) c.relative_error = std::numeric_limits<double>::infinity();
+          CaseError c = estimate_at(p, fn, dtype, kSpecs[s], options.relative_step, &spec_evals[s]);
           per_spec[s].push_back(std::move(c));
         }
       }

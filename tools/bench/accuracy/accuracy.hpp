@@ -73,6 +73,13 @@ struct AccuracyResult {
 /// (test_functions()) with the checker's steps and noise estimate. Deterministic.
 AccuracyResult run_accuracy(const AccuracyOptions& options);
 
+struct TestFunction;
+
+/// One derivative of `fn` at `x` (rounded to the dtype) with one estimator
+/// (`sided`: through estimate_sided), measured exactly as run_accuracy does.
+CaseError measure_one(const TestFunction& fn, Dtype dtype, double x, Method method, bool sided,
+                      double relative_step = 0);
+
 /// The table, in Markdown: estimator x dtype, median and worst relative error,
 /// bound coverage, evaluations per derivative.
 std::string render_markdown(const AccuracyResult& result);
