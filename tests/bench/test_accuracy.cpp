@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <set>
@@ -241,4 +242,28 @@ TEST_CASE("the benchmark measures what the checker computes", "[bench][checker]"
     }
   }
   CHECK(compared >= 200);
+}
+
+TEST_CASE("the table's statistics are those of the individual derivatives", "[bench][run]") {
+  // One point per function: recompute median, worst and coverage from
+  // measure_one and compare with run_accuracy's aggregates.
+  AccuracyOptions o;
+  o.points_per_function = 1;
+  const AccuracyResult r = run_accuracy(o);
+  for (const Configuration& c : r.configurations) {
+    std::vector<double> rel;
+    int covered = 0;
+    for (const TestFunction& fn : test_functions()) {
+      const CaseError e = measure_one(fn, c.dtype, test_point(fn, 0, 1), c.method, c.sided);
+      rel.push_back(e.relative_error);
+      covered += std::abs(e.estimate - e.truth) <= e.error_bound;
+    }
+    std::sort(rel.begin(), rel.end());
+    const std::size_t n = rel.size();
+    const double median = n % 2 == 1 ? rel[n / 2] : 0.5 * (rel[n / 2 - 1] + rel[n / 2]);
+    INFO(c.label << " " << to_string(c.dtype));
+    CHECK(c.median_relative_error == median);
+    CHECK(c.worst_relative_error == rel.back());
+    CHECK(c.bound_coverage == Approx(static_cast<double>(covered) / static_cast<double>(n)));
+  }
 }
