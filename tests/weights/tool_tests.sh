@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end checks of the weightstats executable: exit codes, messages and
 # report files, on real checkpoints and on files this script writes.
-# Usage: tool_tests.sh WEIGHTSTATS SHARED_DATA_DIR WORK_DIR
+# Usage: tool_tests.sh WEIGHTSTATS SHARED_DATA_DIR SAMPLES_DIR WORK_DIR
 set -u
-tool=$1 data=$2 work=$3
+tool=$1 data=$2 samples=$3 work=$4
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
@@ -43,6 +43,18 @@ done
 "$tool" --threads 5 --json t5.json "$data/dfdx-mnist.safetensors" >/dev/null || fail "--threads 5"
 cmp -s t1.json t2.json && cmp -s t1.json t5.json || fail "the JSON report depends on the thread count"
 ls -a | grep -q '\.tmp' && fail "a temporary report file was left behind"
+
+# --spectral: per matrix, in the table and the JSON, independent of threads.
+expect 0 "spectral: .*stable rank" -- --no-color --spectral "$data/dfdx-mnist.safetensors"
+"$tool" --spectral --threads 1 --json s1.json "$data/dfdx-mnist.safetensors" >/dev/null || fail "--spectral --threads 1"
+"$tool" --spectral --threads 3 --json s3.json "$data/dfdx-mnist.safetensors" >/dev/null || fail "--spectral --threads 3"
+grep -q '"condition_number"' s1.json || fail "the JSON lacks the spectral fields"
+cmp -s s1.json s3.json || fail "the spectral report depends on the thread count"
+
+# Other formats: the committed samples.
+expect 0 "weightstats: ok, 6 tensors" -- --no-color "$samples/tiny_mlp.pt"
+expect 0 "weightstats: ok, 1 tensor" -- --no-color "$samples/fc1.weight.npy"
+expect 1 "unchanged" -- --no-color --diff "$samples/tiny_mlp.npz" "$samples/tiny_mlp.pt"
 
 # Flags: exit 1, flagged lines explained.
 write_st zero.safetensors '{"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}' '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0'

@@ -48,11 +48,10 @@ gradcheck::ExitCode run_weightstats(const WeightstatsOptions& o) {
     throw gradcheck::InputError("", "no checkpoint given (weightstats FILE... or --diff BEFORE AFTER)");
   if (!o.html_path.empty())
     throw gradcheck::InputError(o.html_path, "--html is not yet supported by weightstats (use --json)");
-  if (o.spectral)
-    throw gradcheck::InputError("", "--spectral is not yet supported by weightstats");
   w::ReportOptions options;
   options.threads = o.threads;
   options.filter = o.filter;
+  options.spectral = o.spectral;
 
   w::Checkpoint all;
   for (const auto& f : o.files) all.append(w::open_checkpoint(f));

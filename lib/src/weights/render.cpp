@@ -78,6 +78,20 @@ std::string render_json(const WeightsReport& r, const std::string& version) {
                      {"identical_rows", m.identical_rows}, {"dead_rows", m.dead_rows},
                      {"dead_cols", m.dead_cols}};
     }
+    if (t.spectral) {
+      const SpectralStats& sp = *t.spectral;
+      o["spectral"] = {{"exact", sp.exact},
+                       {"eigenvalues", sp.eigenvalues},
+                       {"spectral_norm", number(sp.spectral_norm)},
+                       {"sigma_min", number(sp.sigma_min)},
+                       {"stable_rank", number(sp.stable_rank)},
+                       {"condition_number", number(sp.condition_number)},
+                       {"alpha", number(sp.power_law.alpha)},
+                       {"alpha_error", number(sp.power_law.alpha_error)},
+                       {"xmin", number(sp.power_law.xmin)},
+                       {"ks_distance", number(sp.power_law.ks_distance)},
+                       {"tail_count", sp.power_law.tail_count}};
+    }
     tensors.push_back(std::move(o));
   }
   j["tensors"] = std::move(tensors);
@@ -139,6 +153,14 @@ std::string render_table(const WeightsReport& r, const Style& style, bool quiet)
       out += (t.flags.empty() ? line : style.red(line)) + "\n";
       for (std::size_t i = 0; i < t.flags.size(); ++i)
         out += "    " + style.yellow(std::string(flag_name(t.flags[i]))) + ": " + t.evidence[i] + "\n";
+      if (t.spectral) {
+        const SpectralStats& sp = *t.spectral;
+        out += style.dim(fmt::format("    spectral{}: ||W||_2 {}, stable rank {}, condition {}, alpha {} +- {} ({} eigenvalues >= {})",
+                                     sp.exact ? "" : " (top-k sketch)", num(sp.spectral_norm), num(sp.stable_rank),
+                                     std::isinf(sp.condition_number) ? "inf" : num(sp.condition_number),
+                                     num(sp.power_law.alpha), num(sp.power_law.alpha_error), sp.power_law.tail_count,
+                                     num(sp.power_law.xmin))) + "\n";
+      }
     }
     if (r.has_diff) {
       out += style.bold(fmt::format("diff {} -> {}", r.diff_before, r.diff_after)) + "\n";

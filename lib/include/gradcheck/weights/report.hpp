@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gradcheck/weights/checkpoint.hpp"
+#include "gradcheck/weights/spectral.hpp"
 #include "gradcheck/weights/statistics.hpp"
 
 namespace gradcheck::weights {
@@ -55,6 +56,8 @@ struct ReportOptions {
   int threads = 0;             ///< 0: all cores; results do not depend on it
   std::string filter;          ///< ECMAScript regex; a tensor is kept when it matches part of its name
   Thresholds thresholds;
+  bool spectral = false;       ///< spectral analysis of floating tensors of rank >= 2
+  SpectralOptions spectral_options;
 };
 
 struct TensorReport {
@@ -64,6 +67,7 @@ struct TensorReport {
   std::vector<std::int64_t> shape;
   TensorStats stats;
   std::optional<MatrixStats> matrix;
+  std::optional<SpectralStats> spectral;  ///< with ReportOptions::spectral
   std::vector<Flag> flags;
   std::vector<std::string> evidence;  ///< one line per flag, same order
 };
