@@ -5,12 +5,14 @@
 #include <cstring>
 #include <functional>
 #include <iterator>
+#include <random>
 #include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "gradcheck/diag/diagnose.hpp"
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
 
@@ -318,4 +320,47 @@ TEST_CASE("TensorBoard: a bad CRC and a truncated record name the byte offset", 
   const fs::path empty_dir = temp_dir() / "no_events";
   fs::create_directories(empty_dir);
   CHECK(error_of([&] { read_tfevents(empty_dir.string()); }).find("no events.out.tfevents") != std::string::npos);
+}
+
+TEST_CASE("Readers never crash on damaged input: seeded random corruption of real files", "[fuzz][errors]") {
+  const std::vector<std::pair<std::string, std::string>> seeds{
+      {kTrainlogs + "mnist_lightning-020.csv", "fuzz.csv"},
+      {std::string(GRADCHECK_SOURCE_DIR) + "/tests/logs/data/diverging.jsonl", "fuzz.jsonl"},
+      {kTfevents + "lightning_logs_version_29/events.out.tfevents.1685262352.lzh.3132.1", "events.out.tfevents.fuzz"}};
+  std::mt19937_64 rng(2024);
+  int thrown = 0, read = 0;
+  for (const auto& [source, name] : seeds) {
+    const std::string original = read_bytes(source);
+    REQUIRE_FALSE(original.empty());
+    for (int trial = 0; trial < 150; ++trial) {
+      std::string bytes = original;
+      const int edits = 1 + static_cast<int>(rng() % 4);
+      for (int e = 0; e < edits; ++e) {
+        std::uniform_int_distribution<std::size_t> pos(0, bytes.size() - 1);
+        switch (rng() % 3) {
+          case 0: bytes[pos(rng)] = static_cast<char>(rng() & 0xFF); break;
+          case 1: bytes.resize(pos(rng)); break;
+          default: bytes.insert(pos(rng), 1, static_cast<char>("\",\n{}0-e\xff"[rng() % 10])); break;
+        }
+        if (bytes.empty()) bytes = "x";
+      }
+      const std::string path = write_temp(name, bytes);
+      try {
+        const Run run = read_log(path);
+        for (const auto& s : run.series) REQUIRE(s.steps.size() == s.values.size());
+        ++read;
+        // Whatever was read, diagnosing it either works or says why (no loss column).
+        try {
+          (void)gradcheck::diag::diagnose(run);
+        } catch (const gradcheck::InputError& e) {
+          CHECK(std::string(e.what()).find("no training loss") != std::string::npos);
+        }
+      } catch (const gradcheck::InputError& e) {
+        CHECK(std::string(e.what()).find(path) == 0);
+        ++thrown;
+      }
+    }
+  }
+  CHECK(thrown > 0);
+  CHECK(read + thrown == 450);
 }

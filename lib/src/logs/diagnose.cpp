@@ -62,6 +62,19 @@ struct Prepared {
   }
 };
 
+// Every k-th value of [first, last) so that at most `limit` remain: quantiles of
+// a long curve's raw points are estimated from a deterministic thinning, which
+// keeps a million-step log cheap and leaves short curves untouched.
+std::vector<double> thinned(std::vector<double>::const_iterator first, std::vector<double>::const_iterator last,
+                            std::size_t limit = 100000) {
+  const std::size_t n = static_cast<std::size_t>(last - first);
+  const std::size_t stride = n > limit ? (n + limit - 1) / limit : 1;
+  std::vector<double> out;
+  out.reserve(n / stride + 1);
+  for (std::size_t i = 0; i < n; i += stride) out.push_back(first[static_cast<std::ptrdiff_t>(i)]);
+  return out;
+}
+
 Prepared prepare(const logs::Series& s, std::size_t max_points) {
   Prepared p;
   p.name = s.name;
@@ -138,7 +151,7 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
   // which the smoothed curve (its start already inflated) cannot show.
   const double init = p.y.front();
   if (init > 0 && p.y.size() >= o.min_points) {
-    std::vector<double> tail(p.y.begin() + static_cast<std::ptrdiff_t>(p.y.size() / 2), p.y.end());
+    const std::vector<double> tail = thinned(p.y.begin() + static_cast<std::ptrdiff_t>(p.y.size() / 2), p.y.end());
     const double q10 = quantile(tail, 0.1), med = median(tail);
     if (q10 > init && med >= (1 + o.divergence_rise) * init) {
       out.push_back(make("divergence", p.name, p.steps.front(), p.steps.back(), Severity::error,
@@ -168,7 +181,7 @@ bool detect_oscillation(const Prepared& p, const DiagnoseOptions& o, std::vector
   const std::size_t m = p.m();
   const std::size_t n = p.y.size();
   if (m < o.min_points) return false;
-  std::vector<double> tail(p.y.begin() + static_cast<std::ptrdiff_t>(n / 2), p.y.end());
+  const std::vector<double> tail = thinned(p.y.begin() + static_cast<std::ptrdiff_t>(n / 2), p.y.end());
   const double q10 = quantile(tail, 0.1), q90 = quantile(tail, 0.9), med = median(tail);
   const double swing = q90 - q10;
   const double start = p.start_level();
@@ -243,8 +256,7 @@ void detect_spikes(const Prepared& p, const DiagnoseOptions& o, std::vector<Symp
     ref[i] = std::max(left, right);
     r[i] = positive ? std::log(p.y[i] / ref[i]) : p.y[i] - ref[i];
   }
-  std::vector<double> inner(r.begin() + 1, r.end() - 1);
-  const double scale = std::max(1.4826 * mad(inner), 1e-12);
+  const double scale = std::max(1.4826 * mad(thinned(r.begin() + 1, r.end() - 1, 200000)), 1e-12);
   std::size_t count = 0, worst = 0;
   double worst_z = 0;
   std::int64_t first = 0, last = 0;

@@ -108,9 +108,9 @@ Run read_jsonl(const std::string& path, const ReadOptions& options) {
     json record;
     try {
       record = json::parse(quote_nonfinite(line, buf));
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for a number overflow
       std::string why = e.what();
-      if (auto p = why.find("parse error"); p != std::string::npos) why = why.substr(p);
+      if (auto p = why.find("] "); p != std::string::npos) why = why.substr(p + 2);
       throw InputError(path, "line " + std::to_string(line_no) + ": not valid JSON (" + why + ")");
     }
     if (!record.is_object())
