@@ -44,8 +44,9 @@ gradcheck::ExitCode run_bench(const BenchOptions& o) {
   const auto targets = b::check_targets(result);
   std::string text = b::render_markdown(result) + "\nTargets (issue 2):\n\n" + b::render_targets(targets);
   if (o.details) text += b::render_details(result);
-  std::fputs(text.c_str(), stdout);
+  // The file first: when it cannot be written, nothing is printed and the exit is 2.
   if (!o.output.empty()) gradcheck::write_file_atomically(o.output, text);
+  std::fputs(text.c_str(), stdout);
 
   bool all_met = true;
   for (const auto& t : targets) {
