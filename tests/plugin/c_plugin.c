@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gradcheck/plugin.h"
@@ -44,6 +45,7 @@
 #define V_huge_alloc 31
 #define V_null_tensor_name 32
 #define V_null_last_error 33
+#define V_slow 34
 
 #define CAT2(a, b) a##b
 #define CAT(a, b) CAT2(a, b)
@@ -102,6 +104,10 @@ static int loss(void *p, const void *const *values, double *out, void *const *gr
     return 7;
   }
   if (THIS == V_null_last_error) return 5;
+  if (THIS == V_slow) {
+    struct timespec pause_for = {0, 5000000L}; /* 5 ms a call */
+    nanosleep(&pause_for, NULL);
+  }
   if (THIS == V_huge_alloc) {
     /* Asks for far more than any address-space limit allows, then uses it
      * without checking, as careless code does. */

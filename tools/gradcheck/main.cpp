@@ -1,6 +1,8 @@
 // gradcheck: check a model plugin's gradients (see the tools' contract). Thin:
 // options, parsing, one call into the library, exit codes.
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -85,7 +87,19 @@ gradcheck::ExitCode run_gradcheck(const GradcheckOptions& o) {
   options.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   options.memory_limit_bytes = o.memory_limit_mb << 20;
 
+  // Progress on a terminal only, once a check has run for a second; the line
+  // is erased before the report is printed.
+  bool progress_shown = false;
+  if (!o.quiet && ::isatty(STDERR_FILENO))
+    options.progress = [&progress_shown](const std::string& model, std::int64_t evaluations, double seconds) {
+      if (seconds < 1.0) return;
+      std::fprintf(stderr, "\r\x1b[Kchecking %s: %lld evaluations, %.0f s", model.c_str(),
+                   static_cast<long long>(evaluations), seconds);
+      std::fflush(stderr);
+      progress_shown = true;
+    };
   const gp::PluginReport report = gp::check_plugin(o.plugin, options);
+  if (progress_shown) std::fputs("\r\x1b[K", stderr);
 
   if (!o.json_path.empty()) gradcheck::write_file_atomically(o.json_path, gp::to_json(report));
   // With the JSON on standard output, the text goes to stderr so the JSON stays parseable.

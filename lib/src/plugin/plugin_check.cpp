@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -254,8 +255,22 @@ CheckResult check_model(const Plugin& plugin, std::size_t index, const PluginChe
     co.max_per_block = o.max_per_tensor;
     co.worst_entries = o.worst_entries;
 
+    // Progress for the parent, at most four messages a second.
+    std::atomic<std::int64_t> evaluations{0};
+    std::atomic<std::int64_t> last_progress{0};
+    const auto t0 = std::chrono::steady_clock::now();
+    auto progress = [&] {
+      const std::int64_t n = evaluations.fetch_add(1, std::memory_order_relaxed) + 1;
+      if (!o.progress) return;
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+      std::int64_t last = last_progress.load(std::memory_order_relaxed);
+      if (ms - last < 250 || !last_progress.compare_exchange_strong(last, ms)) return;
+      send(ch, {{"type", "progress"}, {"model", info.name}, {"evaluations", n}, {"seconds", ms / 1000.0}});
+    };
+
     // The loss through the host checks; a failed call gives NaN and a problem.
-    auto evaluate = [&sink, &ch, &loss_label](ModelInstance& m, const Vector<T>& v, Vector<T>* grad) -> double {
+    auto evaluate = [&sink, &ch, &loss_label, &progress](ModelInstance& m, const Vector<T>& v, Vector<T>* grad) -> double {
+      progress();
       thread_local std::vector<double> xd, gd;
       xd.assign(v.data(), v.data() + v.size());
       gd.assign(grad ? static_cast<std::size_t>(v.size()) : 0, 0.0);
@@ -526,6 +541,10 @@ PluginReport check_plugin(const std::string& plugin_path, const PluginCheckOptio
           } else if (type == "start") {
             current = j.at("model").get<std::string>();
             started[current] = std::chrono::steady_clock::now();
+          } else if (type == "progress") {
+            if (options.progress)
+              options.progress(j.at("model").get<std::string>(), j.at("evaluations").get<std::int64_t>(),
+                               j.at("seconds").get<double>());
           } else if (type == "result") {
             CheckResult r = check_result_from_json(j.at("result").dump());
             done[r.name] = std::move(r);

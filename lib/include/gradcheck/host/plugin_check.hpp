@@ -9,6 +9,7 @@
 // remaining models are checked in a fresh child.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,9 @@ struct PluginCheckOptions {
   std::size_t memory_limit_bytes = 0;
   /// Worst entries kept per tensor.
   int worst_entries = 5;
+  /// Called in the caller's process while a model is checked, a few times a
+  /// second (model name, evaluations so far, seconds so far); empty: none.
+  std::function<void(const std::string&, std::int64_t, double)> progress;
 
   /// False, with the reason, for values that cannot work (threads < 1, ...).
   bool is_valid(std::string* error) const;
