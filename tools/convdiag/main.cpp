@@ -1,6 +1,9 @@
 // convdiag: diagnose training runs from their logs (see tools-contract.md).
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <thread>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -38,7 +41,7 @@ void setup_convdiag(CLI::App& app, ConvdiagOptions& o) {
   app.add_option("--html", o.html_path, "Write a self-contained HTML report (not yet supported)");
   app.add_flag("--quiet", o.quiet, "Print only the verdict line");
   app.add_flag("--no-color", o.no_color, "No ANSI colour");
-  app.add_option("--threads", o.threads, "Accepted for the shared convention; logs are read one after another")
+  app.add_option("--threads", o.threads, "Logs read and diagnosed at once (default 0: all cores)")
       ->check(CLI::NonNegativeNumber);
   app.set_version_flag("--version", std::string(gradcheck::version_string));
 }
@@ -50,8 +53,30 @@ gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
   gradcheck::diag::DiagnoseOptions diag;
   diag.columns = {o.loss_col, o.val_col, o.step_col, o.grad_col};
   diag.classes = o.classes;
-  std::vector<gradcheck::diag::RunDiagnosis> results;
-  for (const auto& path : o.logs) results.push_back(gradcheck::diag::diagnose(gradcheck::logs::read_log(path, read), diag));
+  // Each log is read and diagnosed on its own; results keep the command-line
+  // order and the first failing log (in that order) is the one reported, so
+  // the output does not depend on the thread count.
+  const std::size_t n = o.logs.size();
+  std::vector<gradcheck::diag::RunDiagnosis> results(n);
+  std::vector<std::exception_ptr> errors(n);
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < n; i = next++) {
+      try {
+        results[i] = gradcheck::diag::diagnose(gradcheck::logs::read_log(o.logs[i], read), diag);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+  };
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t threads = std::min<std::size_t>(n, o.threads > 0 ? static_cast<std::size_t>(o.threads) : cores);
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
 
   if (!o.json_path.empty())
     gradcheck::write_file_atomically(o.json_path, gradcheck::diag::render_json(results, gradcheck::version_string));
