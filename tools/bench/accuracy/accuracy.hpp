@@ -31,6 +31,7 @@ struct CaseError {
   double truth = 0;        ///< f'(x), closed form in long double
   double estimate = 0;
   double error_bound = 0;  ///< the estimator's reported bound
+  double error = 0;        ///< |estimate - f'(x)|, against the long-double truth
   double relative_error = 0;
 };
 
