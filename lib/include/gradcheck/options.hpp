@@ -8,7 +8,18 @@
 
 namespace gradcheck {
 
+/// How much of a function is compared.
+enum class Mode {
+  full,  ///< every coordinate (or a sample of max_per_block per block)
+  fast,  ///< random directions per group of blocks; on a failure, bisect to the
+         ///< faulty blocks and then coordinates in O(k log n) directional checks
+};
+
 struct CheckOptions {
+  /// Full (coordinates) or fast (directions, then localisation).
+  Mode mode = Mode::full;
+  /// Fast mode: faulty coordinates localised per block at most.
+  int localize_max = 8;
   /// How numeric derivatives are estimated. complex_step needs a callable
   /// wrapped with gradcheck::complex_step(f); the others work with any callable.
   Method method = Method::richardson;
@@ -46,7 +57,8 @@ struct CheckOptions {
   std::int64_t batch_size = 0;
   /// Evaluate twice at the same point: repeatable loss and gradient.
   bool check_reentrancy = true;
-  /// Random directions per block for directional (JVP and fast) checks.
+  /// Random directions per block (per group of blocks in fast mode) for
+  /// directional checks (JVP and fast mode).
   int directions = 3;
 
   /// False (with a reason in *error) when the options cannot work together.

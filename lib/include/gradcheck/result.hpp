@@ -32,6 +32,9 @@ struct Entry {
   double rel_error = 0;    ///< |analytic - numeric| / max(|analytic|, |numeric|, block scale)
   double left = 0, right = 0;  ///< one-sided derivatives, when a kink analysis ran
   Verdict verdict = Verdict::ok;
+  /// A directional comparison (fast mode, JVP checks): `position` numbers the
+  /// direction, `index` is empty, and analytic/numeric are derivatives along it.
+  bool directional = false;
 };
 
 /// The kinds of bug pattern a mismatching block can show (see hints.hpp).

@@ -144,7 +144,9 @@ Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::in
   std::vector<double> ratios;
   for (const auto& e : entries)
     if (determined(e)) ratios.push_back(e.analytic / e.numeric);
-  if (ratios.size() >= std::min<std::size_t>(3, entries.size()) && !ratios.empty()) {
+  // Three entries at least (fewer only when the block is that small): one
+  // localised coordinate says nothing about "every entry".
+  if (!ratios.empty() && static_cast<std::int64_t>(ratios.size()) >= std::min<std::int64_t>(3, block.size())) {
     const double med = median(ratios);
     std::vector<double> dev;
     for (double q : ratios) dev.push_back(std::abs(q - med));

@@ -33,7 +33,8 @@ std::string pad(const std::string& s, std::size_t w) { return s.size() >= w ? s 
 
 std::string entry_label(const BlockResult& b, const Entry& e, const std::string& mode) {
   std::string s = b.name;
-  if (mode == "fast") return s + " <direction " + std::to_string(e.position) + ">";
+  (void)mode;
+  if (e.directional) return s + " <direction " + std::to_string(e.position) + ">";
   if (!e.index.empty()) {
     s += "[";
     for (std::size_t k = 0; k < e.index.size(); ++k) s += (k ? "," : "") + std::to_string(e.index[k]);
@@ -93,7 +94,7 @@ std::string to_text(const CheckResult& r, const TextOptions& opt) {
                           : b.verdict == Verdict::ok     ? st.green(pad(verdict, 14))
                                                          : st.yellow(pad(verdict, 14));
     std::string checked = std::to_string(b.checked) + "/" + std::to_string(b.size);
-    if (r.mode == "fast") checked = std::to_string(b.checked) + " dir";
+
     out += "  " + pad(b.name, wname) + "  " + pad(shape_str(b.shape), wshape) + "  " + pad(checked, 9) +
            pad(num(b.max_rel_error, "%.2e"), 13) + colored + b.hint + "\n";
   }
@@ -101,11 +102,14 @@ std::string to_text(const CheckResult& r, const TextOptions& opt) {
     if (b.verdict != Verdict::mismatch && b.verdict != Verdict::kink) continue;
     out += "\n  " + st.bold(b.name) + ": " + std::to_string(b.mismatches) + " mismatch, " + std::to_string(b.kinks) +
            " kink, " + std::to_string(b.inconclusive) + " inconclusive of " + std::to_string(b.checked) + " checked\n";
-    out += "    " + pad("entry", 24) + pad("analytic", 14) + pad("numeric", 14) + pad("error bound", 13) + "verdict\n";
+    std::size_t wentry = 5;
+    for (const auto& e : b.worst) wentry = std::max(wentry, entry_label(b, e, r.mode).size());
+    wentry += 2;
+    out += "    " + pad("entry", wentry) + pad("analytic", 14) + pad("numeric", 14) + pad("error bound", 13) + "verdict\n";
     int shown = 0;
     for (const auto& e : b.worst) {
       if (shown++ >= opt.worst_entries) break;
-      out += "    " + pad(entry_label(b, e, r.mode), 24) + pad(num(e.analytic, "%.6g"), 14) + pad(num(e.numeric, "%.6g"), 14) +
+      out += "    " + pad(entry_label(b, e, r.mode), wentry) + pad(num(e.analytic, "%.6g"), 14) + pad(num(e.numeric, "%.6g"), 14) +
              pad(num(e.error_bound, "%.2e"), 13) + to_string(e.verdict);
       if (e.verdict == Verdict::kink || (e.verdict == Verdict::mismatch && std::abs(e.left - e.right) > 3 * e.error_bound))
         out += "  (left " + num(e.left, "%.6g") + ", right " + num(e.right, "%.6g") + ")";
@@ -166,6 +170,7 @@ std::string to_json(const CheckResult& r, int indent) {
       w["left"] = number(e.left);
       w["right"] = number(e.right);
       w["verdict"] = to_string(e.verdict);
+      w["directional"] = e.directional;
       t["worst"].push_back(std::move(w));
     }
     j["tensors"].push_back(std::move(t));
@@ -238,6 +243,7 @@ CheckResult check_result_from_json(const std::string& text) {
         e.left = get_number(w.at("left"));
         e.right = get_number(w.at("right"));
         e.verdict = verdict_from_string(w.at("verdict").get<std::string>());
+        e.directional = w.value("directional", false);
         b.worst.push_back(std::move(e));
       }
       r.blocks.push_back(std::move(b));
