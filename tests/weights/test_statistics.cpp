@@ -267,3 +267,23 @@ TEST_CASE("diff_tensors measures ||after - before|| / ||before||", "[statistics]
   CHECK(r1[1].changed == 0);
   CHECK(std::memcmp(&r1[0].rel_change, &r2[0].rel_change, sizeof(double)) == 0);
 }
+
+TEST_CASE("F32 data, binned from its own bits, gets the histogram its double values get", "[statistics][histogram]") {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<float> dist(0.0f, 0.05f);
+  std::vector<float> f(70'000);
+  for (auto& v : f) v = dist(rng);
+  f[3] = 0.0f;
+  f[4] = -0.0f;
+  f[5] = 3e38f;
+  f[6] = -1e-45f;  // a negative subnormal
+  const std::vector<double> d(f.begin(), f.end());
+  const auto a = statistics(std::span<const float>(f)).stats;
+  const auto b = statistics(std::span<const double>(d)).stats;
+  REQUIRE(a.histogram.bins.size() == b.histogram.bins.size());
+  for (std::size_t i = 0; i < a.histogram.bins.size(); ++i) {
+    CHECK(a.histogram.bins[i].key == b.histogram.bins[i].key);
+    CHECK(a.histogram.bins[i].count == b.histogram.bins[i].count);
+  }
+  CHECK(a.p50 == b.p50);
+}

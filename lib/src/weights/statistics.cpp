@@ -24,7 +24,9 @@ constexpr std::size_t kBins = 65536;
 // below positive ones.
 std::uint32_t ordered_bits(float f) noexcept {
   const std::uint32_t b = std::bit_cast<std::uint32_t>(f);
-  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+  // Branch-free: negative values flip every bit, positive ones only the sign.
+  const std::uint32_t mask = static_cast<std::uint32_t>(static_cast<std::int32_t>(b) >> 31) | 0x80000000u;
+  return b ^ mask;
 }
 
 float from_ordered(std::uint32_t u) noexcept {
@@ -79,20 +81,15 @@ ChunkResult merge_tree(const std::vector<ChunkResult>& parts, std::size_t lo, st
   return r;
 }
 
-std::uint64_t mix64(std::uint64_t x) noexcept {  // splitmix64 finaliser
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-
-// Per-worker scratch, reused across chunks.
+// Per-worker scratch, reused across chunks. `seen` marks the groups of 128
+// histogram bins (one binade of one sign) a chunk touched, so flushing visits
+// only those; a plain byte store keeps the per-value loop free of
+// read-modify-write chains.
+constexpr std::size_t kGroup = 128;
 struct Scratch {
   std::vector<double> values = std::vector<double>(kChunkElements);
   std::vector<std::uint32_t> hist = std::vector<std::uint32_t>(kBins, 0);
-  std::vector<std::uint16_t> touched;
+  std::vector<std::uint8_t> seen = std::vector<std::uint8_t>(kBins / kGroup, 0);
 };
 
 struct Job {
@@ -119,36 +116,87 @@ void allocate(Job& job) {
   }
 }
 
-void matrix_segment(Job& job, const double* x, std::size_t begin, std::size_t end) {
+inline std::uint16_t bin_of(double x) noexcept {
+  x = x < -double(FLT_MAX) ? -double(FLT_MAX) : x;
+  x = x > double(FLT_MAX) ? double(FLT_MAX) : x;
+  const float f = static_cast<float>(x);
+  return static_cast<std::uint16_t>(ordered_bits(f) >> 16);
+}
+
+void matrix_segment(Job& job, const double* x, std::size_t begin, std::size_t end, bool has_zeros) {
   const auto cols = static_cast<std::size_t>(job.cols);
   std::size_t i = begin;
   while (i < end) {
     const std::size_t row = i / cols;
     const std::size_t seg_end = std::min(end, (row + 1) * cols);
-    std::uint64_t hash = 0;
-    bool alive = false;
-    std::size_t col = i - row * cols;
-    std::size_t word_index = col >> 6;
-    std::uint64_t word = 0;
-    for (; i < seg_end; ++i, ++col) {
-      const double v = x[i - begin];
-      // An order-free hash (a sum of mixed terms) lets segments of a row cut
-      // by chunk boundaries combine in any order.
-      hash += mix64(std::bit_cast<std::uint64_t>(v) ^ (col * 0x9E3779B97F4A7C15ULL));
-      if ((col >> 6) != word_index) {
-        if (word != 0) std::atomic_ref<std::uint64_t>(job.col_alive[word_index]).fetch_or(word, std::memory_order_relaxed);
-        word = 0;
-        word_index = col >> 6;
-      }
-      if (v != 0.0) {
-        word |= std::uint64_t(1) << (col & 63);
-        alive = true;
-      }
+    const std::size_t col0 = i - row * cols;
+    // An order-free hash (a sum of per-element terms) lets pieces of a row
+    // cut by chunk boundaries combine in any order; equal hashes are
+    // confirmed by comparing bytes, so one multiply per element suffices.
+    std::uint64_t h[2] = {0, 0};
+    std::size_t col = col0;
+    for (; i + 2 <= seg_end; i += 2, col += 2) {
+      h[0] += (std::bit_cast<std::uint64_t>(x[i - begin]) + col) * 0x9E3779B97F4A7C15ULL;
+      h[1] += (std::bit_cast<std::uint64_t>(x[i + 1 - begin]) + col + 1) * 0x9E3779B97F4A7C15ULL;
     }
-    if (word != 0) std::atomic_ref<std::uint64_t>(job.col_alive[word_index]).fetch_or(word, std::memory_order_relaxed);
-    std::atomic_ref<std::uint64_t>(job.row_hash[row]).fetch_add(hash, std::memory_order_relaxed);
-    if (alive) std::atomic_ref<std::uint8_t>(job.row_alive[row]).store(1, std::memory_order_relaxed);
+    if (i < seg_end) {
+      h[0] += (std::bit_cast<std::uint64_t>(x[i - begin]) + col) * 0x9E3779B97F4A7C15ULL;
+      ++i;
+    }
+    const std::size_t col_end = col0 + (seg_end - (row * cols + col0));
+    std::atomic_ref<std::uint64_t>(job.row_hash[row]).fetch_add(h[0] + h[1], std::memory_order_relaxed);
+    // Without a zero in the chunk every value is alive: whole bit ranges.
+    bool any = !has_zeros && col_end > col0;
+    for (std::size_t c = col0; c < col_end;) {
+      const std::size_t w = c >> 6, stop = std::min(col_end, (w + 1) * 64);
+      std::uint64_t word = 0;
+      if (!has_zeros) {
+        const std::size_t lo = c & 63, n = stop - c;
+        word = (n == 64 ? ~std::uint64_t(0) : ((std::uint64_t(1) << n) - 1)) << lo;
+      } else {
+        for (std::size_t k = c; k < stop; ++k)
+          word |= std::uint64_t(x[row * cols + k - begin] != 0.0) << (k & 63);
+        any |= word != 0;
+      }
+      if (word != 0 && (std::atomic_ref<std::uint64_t>(job.col_alive[w]).load(std::memory_order_relaxed) & word) != word)
+        std::atomic_ref<std::uint64_t>(job.col_alive[w]).fetch_or(word, std::memory_order_relaxed);
+      c = stop;
+    }
+    if (any) std::atomic_ref<std::uint8_t>(job.row_alive[row]).store(1, std::memory_order_relaxed);
   }
+}
+
+// Central moments about the chunk's mean over the finite values; four
+// independent accumulators per moment keep the loop short of dependency stalls.
+void chunk_moments(const double* x, std::size_t n, double mean, bool all_finite, double& m2, double& m3, double& m4) {
+  double a2[4] = {0, 0, 0, 0}, a3[4] = {0, 0, 0, 0}, a4[4] = {0, 0, 0, 0};
+  if (all_finite) {
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+      for (int l = 0; l < 4; ++l) {
+        const double d = x[i + l] - mean, d2 = d * d;
+        a2[l] += d2;
+        a3[l] += d2 * d;
+        a4[l] += d2 * d2;
+      }
+    for (; i < n; ++i) {
+      const double d = x[i] - mean, d2 = d * d;
+      a2[0] += d2;
+      a3[0] += d2 * d;
+      a4[0] += d2 * d2;
+    }
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!(std::fabs(x[i]) <= DBL_MAX)) continue;
+      const double d = x[i] - mean, d2 = d * d;
+      a2[0] += d2;
+      a3[0] += d2 * d;
+      a4[0] += d2 * d2;
+    }
+  }
+  m2 = (a2[0] + a2[1]) + (a2[2] + a2[3]);
+  m3 = (a3[0] + a3[1]) + (a3[2] + a3[3]);
+  m4 = (a4[0] + a4[1]) + (a4[2] + a4[3]);
 }
 
 void process_chunk(Job& job, std::size_t chunk, Scratch& s) {
@@ -160,71 +208,105 @@ void process_chunk(Job& job, std::size_t chunk, Scratch& s) {
   convert_to_double(v.dtype, v.data, begin, end, x);
 
   ChunkResult r;
-  // Four partial sums: independent chains the compiler can keep in registers,
-  // and a shorter error path than one running sum.
+  // Pass 1, branch-free: four lanes of sums, minima, maxima, zero and
+  // non-finite counts. Only when a non-finite value shows up is the chunk
+  // redone value by value.
   double sum[4] = {0, 0, 0, 0};
-  double mn = std::numeric_limits<double>::infinity(), mx = -mn;
-  std::uint64_t finite = 0, zeros = 0;
-  std::uint32_t* hist = s.hist.data();
-  for (std::size_t i = 0; i < n; ++i) {
-    const double xi = x[i];
-    if (!(std::fabs(xi) <= DBL_MAX)) {
-      if (std::isnan(xi)) ++r.nan; else ++r.inf;
-      continue;
-    }
-    ++finite;
-    sum[i & 3] += xi;
-    mn = std::min(mn, xi);
-    mx = std::max(mx, xi);
-    zeros += (xi == 0.0);
-    const std::uint16_t key = Histogram::key_of(xi);
-    if (hist[key]++ == 0) s.touched.push_back(key);
+  double mn[4], mx[4];
+  std::uint64_t zeros[4] = {0, 0, 0, 0}, bad[4] = {0, 0, 0, 0};
+  for (int l = 0; l < 4; ++l) {
+    mn[l] = std::numeric_limits<double>::infinity();
+    mx[l] = -mn[l];
   }
-  r.min = mn;
-  r.max = mx;
-  r.zeros = zeros;
-  if (finite > 0) {
-    const double mean = ((sum[0] + sum[1]) + (sum[2] + sum[3])) / double(finite);
-    double m2 = 0, m3 = 0, m4 = 0;
-    if (r.nan + r.inf == 0) {
-      for (std::size_t i = 0; i < n; ++i) {
-        const double d = x[i] - mean, d2 = d * d;
-        m2 += d2;
-        m3 += d2 * d;
-        m4 += d2 * d2;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int l = 0; l < 4; ++l) {
+      const double xi = x[i + l];
+      sum[l] += xi;
+      mn[l] = xi < mn[l] ? xi : mn[l];
+      mx[l] = xi > mx[l] ? xi : mx[l];
+      zeros[l] += (xi == 0.0);
+      bad[l] += !(std::fabs(xi) <= DBL_MAX);
+    }
+  for (; i < n; ++i) {
+    const double xi = x[i];
+    sum[0] += xi;
+    mn[0] = xi < mn[0] ? xi : mn[0];
+    mx[0] = xi > mx[0] ? xi : mx[0];
+    zeros[0] += (xi == 0.0);
+    bad[0] += !(std::fabs(xi) <= DBL_MAX);
+  }
+  const bool all_finite = bad[0] + bad[1] + bad[2] + bad[3] == 0;
+  std::uint32_t* hist = s.hist.data();
+  std::uint8_t* seen = s.seen.data();
+  std::uint64_t finite = n;
+  if (all_finite) {
+    r.min = std::min({mn[0], mn[1], mn[2], mn[3]});
+    r.max = std::max({mx[0], mx[1], mx[2], mx[3]});
+    r.zeros = zeros[0] + zeros[1] + zeros[2] + zeros[3];
+    if (v.dtype == DType::F32) {
+      // float32 values are their own histogram keys: no conversion back.
+      const std::uint8_t* p = v.data + begin * 4;
+      for (std::size_t k = 0; k < n; ++k) {
+        std::uint32_t b;
+        std::memcpy(&b, p + 4 * k, 4);
+        const std::uint32_t mask = static_cast<std::uint32_t>(static_cast<std::int32_t>(b) >> 31) | 0x80000000u;
+        const auto key = static_cast<std::uint16_t>((b ^ mask) >> 16);
+        ++hist[key];
+        seen[key / kGroup] = 1;
       }
     } else {
-      for (std::size_t i = 0; i < n; ++i) {
-        if (!(std::fabs(x[i]) <= DBL_MAX)) continue;
-        const double d = x[i] - mean, d2 = d * d;
-        m2 += d2;
-        m3 += d2 * d;
-        m4 += d2 * d2;
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::uint16_t key = bin_of(x[k]);
+        ++hist[key];
+        seen[key / kGroup] = 1;
       }
     }
+  } else {
+    sum[0] = sum[1] = sum[2] = sum[3] = 0;
+    finite = 0;
+    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+    for (std::size_t k = 0; k < n; ++k) {
+      const double xk = x[k];
+      if (!(std::fabs(xk) <= DBL_MAX)) {
+        if (std::isnan(xk)) ++r.nan; else ++r.inf;
+        continue;
+      }
+      ++finite;
+      sum[k & 3] += xk;
+      lo = std::min(lo, xk);
+      hi = std::max(hi, xk);
+      r.zeros += (xk == 0.0);
+      const std::uint16_t key = bin_of(xk);
+      ++hist[key];
+      seen[key / kGroup] = 1;
+    }
+    r.min = lo;
+    r.max = hi;
+  }
+  if (finite > 0) {
+    const double mean = ((sum[0] + sum[1]) + (sum[2] + sum[3])) / double(finite);
+    double m2, m3, m4;
+    chunk_moments(x, n, mean, all_finite, m2, m3, m4);
     r.moments = {double(finite), mean, m2, m3, m4};
   }
   job.parts[chunk] = r;
 
-  if (job.is_matrix) matrix_segment(job, x, begin, end);
+  if (job.is_matrix) matrix_segment(job, x, begin, end, r.zeros > 0 || !all_finite);
 
-  if (job.chunks == 1) {
-    // The whole tensor is this chunk: the sparse histogram comes straight from
-    // the scratch counts.
-    std::sort(s.touched.begin(), s.touched.end());
-    auto& bins = job.out->stats.histogram.bins;
-    bins.reserve(s.touched.size());
-    for (std::uint16_t k : s.touched) {
-      bins.push_back({k, hist[k]});
-      hist[k] = 0;
-    }
-  } else {
-    for (std::uint16_t k : s.touched) {
-      std::atomic_ref<std::uint64_t>(job.dense[k]).fetch_add(hist[k], std::memory_order_relaxed);
+  // Flush the touched bins (in key order, i.e. value order) and reset them.
+  auto& bins = job.out->stats.histogram.bins;
+  for (std::size_t g = 0; g < kBins / kGroup; ++g) {
+    if (!seen[g]) continue;
+    seen[g] = 0;
+    for (std::size_t k = g * kGroup; k < (g + 1) * kGroup; ++k) {
+      if (hist[k] == 0) continue;
+      // A single-chunk tensor takes its sparse histogram straight from here.
+      if (job.chunks == 1) bins.push_back({static_cast<std::uint16_t>(k), hist[k]});
+      else std::atomic_ref<std::uint64_t>(job.dense[k]).fetch_add(hist[k], std::memory_order_relaxed);
       hist[k] = 0;
     }
   }
-  s.touched.clear();
 }
 
 void finalize(Job& job) {
@@ -322,10 +404,7 @@ void finalize(Job& job) {
 
 }  // namespace
 
-std::uint16_t Histogram::key_of(double value) noexcept {
-  const double c = std::clamp(value, -double(FLT_MAX), double(FLT_MAX));
-  return static_cast<std::uint16_t>(ordered_bits(static_cast<float>(c)) >> 16);
-}
+std::uint16_t Histogram::key_of(double value) noexcept { return bin_of(value); }
 
 double Histogram::lower_edge(std::uint16_t key) noexcept {
   return static_cast<double>(from_ordered(std::uint32_t(key) << 16));
