@@ -364,3 +364,55 @@ TEST_CASE("Readers never crash on damaged input: seeded random corruption of rea
   CHECK(thrown > 0);
   CHECK(read + thrown == 450);
 }
+
+TEST_CASE("CSV: parallel chunks give exactly the single-thread result and errors", "[csv][threads]") {
+  // Rows with text cells, sparse cells and empty step cells, so chunk
+  // boundaries fall in every kind of row.
+  std::string text = "step,epoch,loss,val_loss,note\n";
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 3000; ++i) {
+    const bool blank_step = i % 7 == 3;
+    text += (blank_step ? std::string() : std::to_string(i)) + "," + std::to_string(i / 100) + "," +
+            std::to_string(static_cast<double>(rng() % 100000) / 1000.0) + "," +
+            (i % 10 == 9 ? std::to_string(static_cast<double>(rng() % 1000) / 100.0) : std::string()) + ",t" +
+            std::to_string(i % 3) + "\n";
+  }
+  const std::string path = write_temp("chunks.csv", text);
+  const std::string nostep = write_temp("chunks_nostep.csv", "loss,acc\n" + [&] {
+    std::string t;
+    for (int i = 0; i < 3000; ++i) t += std::to_string(i % 17) + "," + (i % 5 ? "0.5" : "") + "\n";
+    return t;
+  }());
+  for (const std::string& file : {path, nostep}) {
+    ReadOptions one;
+    one.threads = 1;
+    const Run a = read_csv(file, one);
+    for (int threads : {2, 3, 7}) {
+      ReadOptions many;
+      many.threads = threads;
+      many.min_chunk_bytes = 1000;  // force many chunks on a small file
+      const Run b = read_csv(file, many);
+      INFO(file << " threads " << threads);
+      REQUIRE(a.series.size() == b.series.size());
+      for (std::size_t i = 0; i < a.series.size(); ++i) {
+        CHECK(a.series[i].name == b.series[i].name);
+        CHECK(a.series[i].steps == b.series[i].steps);
+        CHECK(a.series[i].values == b.series[i].values);
+      }
+    }
+  }
+  CHECK(read_csv(path).find("note") == nullptr);
+  CHECK(read_csv(nostep).find("loss")->steps.back() == 2999);
+  // Errors: the first in file order, with its global line number.
+  std::string bad = text;
+  bad.insert(bad.find("\n2500,") + 1, "2499,1,abc,,x\n");
+  bad.insert(bad.find("\n2800,") + 1, "2799,1\n");
+  const std::string bad_path = write_temp("chunks_bad.csv", bad);
+  for (int threads : {1, 4}) {
+    ReadOptions o;
+    o.threads = threads;
+    o.min_chunk_bytes = 1000;
+    CHECK(error_of([&] { read_csv(bad_path, o); }).find("line 2502: 'abc' in column 'loss' is not a number") !=
+          std::string::npos);
+  }
+}

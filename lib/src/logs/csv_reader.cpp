@@ -1,4 +1,7 @@
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -70,6 +73,120 @@ bool split_line(std::string_view line, std::vector<std::string_view>& cells,
 
 enum class Kind : std::uint8_t { unknown, numeric, text };
 
+struct ChunkSpec {
+  const char* data;
+  std::size_t ncol;
+  long step_col;
+};
+
+// What one chunk of data rows holds. Line numbers are 1-based within the chunk
+// (0 = none); steps are final except those listed in `pending` and, without a
+// step column, the chunk-local row index the merge offsets.
+struct Chunk {
+  std::vector<Series> cols;
+  std::vector<Kind> first_kind;
+  std::vector<std::size_t> bad_line;  // first non-number present cell
+  std::vector<std::string> bad_text;
+  std::vector<std::vector<std::pair<std::size_t, std::int64_t>>> pending;  // (index in column, local row)
+  std::size_t error_line = 0;
+  std::string error;
+  std::size_t lines = 0;
+  std::int64_t rows = 0;
+  bool has_step = false;
+  std::int64_t last_step = 0;
+};
+
+void parse_chunk(const ChunkSpec& spec, std::size_t begin, std::size_t end, Chunk& out) {
+  const std::size_t ncol = spec.ncol;
+  out.cols.assign(ncol, Series{});
+  out.first_kind.assign(ncol, Kind::unknown);
+  out.bad_line.assign(ncol, 0);
+  out.bad_text.assign(ncol, std::string());
+  out.pending.assign(ncol, {});
+  const char* data = spec.data;
+  std::vector<std::string_view> cells;
+  std::vector<std::string> scratch;
+  {
+    // Reserve from a sample of the first rows (their mean length and how often
+    // each column is filled), so a large log is not copied as vectors grow.
+    std::size_t p = begin, lines = 0;
+    std::vector<std::size_t> filled(ncol, 0);
+    while (p < end && lines < 64) {
+      const void* nl = std::memchr(data + p, '\n', end - p);
+      const std::size_t e = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - data) : end;
+      if (split_line(std::string_view(data + p, e - p), cells, scratch) && cells.size() == ncol)
+        for (std::size_t i = 0; i < ncol; ++i) filled[i] += !internal::is_missing(trim(cells[i]));
+      ++lines;
+      p = nl ? e + 1 : end;
+    }
+    if (lines > 0 && p > begin) {
+      const double rows = static_cast<double>(end - begin) / (static_cast<double>(p - begin) / static_cast<double>(lines));
+      for (std::size_t i = 0; i < ncol; ++i) {
+        if (static_cast<long>(i) == spec.step_col) continue;
+        const auto want = static_cast<std::size_t>(rows * 1.05 * static_cast<double>(filled[i]) / static_cast<double>(lines)) + 16;
+        out.cols[i].steps.reserve(want);
+        out.cols[i].values.reserve(want);
+      }
+    }
+  }
+  std::size_t pos = begin;
+  std::int64_t row = -1;
+  while (pos < end) {
+    const void* nl = std::memchr(data + pos, '\n', end - pos);
+    const std::size_t e = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - data) : end;
+    std::string_view line(data + pos, e - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    pos = nl ? e + 1 : end;
+    ++out.lines;
+    if (trim(line).empty()) continue;
+    ++row;
+    if (!split_line(line, cells, scratch)) {
+      out.error_line = out.lines;
+      out.error = "unterminated quote";
+      return;
+    }
+    if (cells.size() != ncol) {
+      out.error_line = out.lines;
+      out.error = "expected " + std::to_string(ncol) + " fields as in the header, found " + std::to_string(cells.size());
+      return;
+    }
+    std::int64_t step = row;
+    bool inherited = false;
+    if (spec.step_col >= 0) {
+      const std::string_view cell = trim(cells[static_cast<std::size_t>(spec.step_col)]);
+      if (internal::is_missing(cell)) {
+        // Some loggers leave the step of a row empty: it belongs to the last step seen.
+        if (out.has_step) step = out.last_step;
+        else inherited = true;
+      } else if (!internal::parse_step(cell, step)) {
+        out.error_line = out.lines;
+        out.error = "step '" + std::string(cell) + "' is not an integer";
+        return;
+      } else {
+        out.has_step = true;
+        out.last_step = step;
+      }
+    }
+    for (std::size_t i = 0; i < ncol; ++i) {
+      if (static_cast<long>(i) == spec.step_col || out.bad_line[i]) continue;
+      const std::string_view cell = trim(cells[i]);
+      if (internal::is_missing(cell)) continue;
+      double v = 0;
+      if (!internal::parse_number(cell, v)) {
+        if (out.first_kind[i] == Kind::unknown) out.first_kind[i] = Kind::text;
+        out.bad_line[i] = out.lines;
+        out.bad_text[i] = std::string(cell);
+        continue;
+      }
+      if (out.first_kind[i] == Kind::unknown) out.first_kind[i] = Kind::numeric;
+      if (inherited) out.pending[i].emplace_back(out.cols[i].values.size(), row);
+      out.cols[i].steps.push_back(step);
+      out.cols[i].values.push_back(v);
+    }
+  }
+  out.rows = row + 1;
+}
+
 }  // namespace
 
 Run read_csv(const std::string& path, const ReadOptions& options) {
@@ -136,72 +253,84 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
     }
   }
 
-  std::vector<Kind> kind(ncol, Kind::unknown);
-  std::vector<Series> cols(ncol);
-  for (std::size_t i = 0; i < ncol; ++i) cols[i].name = names[i];
-  {
-    // Reserve from a sample of the first rows (their mean length and how often
-    // each column is filled), so a large log is not copied as vectors grow.
-    std::size_t p = pos, lines = 0;
-    std::vector<std::size_t> filled(ncol, 0);
-    while (p < size && lines < 64) {
-      const void* nl = std::memchr(data + p, '\n', size - p);
-      const std::size_t end = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - data) : size;
-      if (split_line(std::string_view(data + p, end - p), cells, scratch) && cells.size() == ncol)
-        for (std::size_t i = 0; i < ncol; ++i) filled[i] += !internal::is_missing(trim(cells[i]));
-      ++lines;
-      p = nl ? end + 1 : size;
-    }
-    if (lines > 0 && p > pos) {
-      const double rows = static_cast<double>(size - pos) / (static_cast<double>(p - pos) / static_cast<double>(lines));
-      for (std::size_t i = 0; i < ncol; ++i) {
-        const auto want = static_cast<std::size_t>(rows * 1.05 * static_cast<double>(filled[i]) / static_cast<double>(lines)) + 16;
-        cols[i].steps.reserve(want);
-        cols[i].values.reserve(want);
-      }
-    }
+  // Data rows are parsed in chunks split at line ends, in parallel for a large
+  // file; chunks are merged in file order with the semantics of one pass (a
+  // column's kind is set by its first present cell; the first error in file
+  // order is the one reported), so the result does not depend on the threads.
+  const std::size_t data_begin = pos;
+  std::size_t threads = options.threads > 0 ? static_cast<std::size_t>(options.threads)
+                                            : std::max(1u, std::thread::hardware_concurrency());
+  threads = std::min<std::size_t>(threads, std::max<std::size_t>(1, (size - data_begin) / std::max<std::size_t>(1, options.min_chunk_bytes)));
+  std::vector<std::size_t> bounds{data_begin};
+  for (std::size_t t = 1; t < threads; ++t) {
+    std::size_t b = data_begin + (size - data_begin) * t / threads;
+    const void* nl = std::memchr(data + b, '\n', size - b);
+    b = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - data) + 1 : size;
+    if (b > bounds.back() && b < size) bounds.push_back(b);
+  }
+  bounds.push_back(size);
+  const std::size_t nchunks = bounds.size() - 1;
+  std::vector<Chunk> chunks(nchunks);
+  const ChunkSpec spec{data, ncol, step_col};
+  if (nchunks == 1) {
+    parse_chunk(spec, data_begin, size, chunks[0]);
+  } else {
+    std::vector<std::thread> pool;
+    for (std::size_t c = 1; c < nchunks; ++c)
+      pool.emplace_back([&, c] { parse_chunk(spec, bounds[c], bounds[c + 1], chunks[c]); });
+    parse_chunk(spec, bounds[0], bounds[1], chunks[0]);
+    for (auto& t : pool) t.join();
   }
 
-  std::int64_t row_index = -1;
-  std::int64_t last_step = -1;
-  while (next_line(line)) {
-    if (trim(line).empty()) continue;
-    ++row_index;
-    if (!split_line(line, cells, scratch))
-      throw InputError(path, "line " + std::to_string(line_no) + ": unterminated quote");
-    if (cells.size() != ncol)
-      throw InputError(path, "line " + std::to_string(line_no) + ": expected " + std::to_string(ncol) +
-                                 " fields as in the header, found " + std::to_string(cells.size()));
-    std::int64_t step = row_index;
-    if (step_col >= 0) {
-      const std::string_view cell = trim(cells[static_cast<std::size_t>(step_col)]);
-      if (internal::is_missing(cell)) {
-        // Some loggers leave the step of a row empty: it belongs to the last step seen.
-        step = last_step >= 0 ? last_step : row_index;
-      } else if (!internal::parse_step(cell, step)) {
-        throw InputError(path, "line " + std::to_string(line_no) + ": step '" + std::string(cell) +
-                                   "' in column '" + names[static_cast<std::size_t>(step_col)] +
-                                   "' is not an integer");
+  // Kinds: the first chunk in which a column has a present cell decides.
+  std::vector<Kind> kind(ncol, Kind::unknown);
+  for (std::size_t i = 0; i < ncol; ++i)
+    for (const auto& ch : chunks)
+      if (ch.first_kind[i] != Kind::unknown) {
+        kind[i] = ch.first_kind[i];
+        break;
       }
-      last_step = step;
+  // The first error in file order: a structural one, or a non-number in a
+  // numeric column.
+  std::size_t lines_before = line_no;
+  for (const auto& ch : chunks) {
+    std::size_t at = SIZE_MAX;
+    std::string message;
+    if (ch.error_line) {
+      at = ch.error_line;
+      message = ch.error;
     }
+    for (std::size_t i = 0; i < ncol; ++i)
+      if (kind[i] == Kind::numeric && ch.bad_line[i] && ch.bad_line[i] < at) {
+        at = ch.bad_line[i];
+        message = "'" + ch.bad_text[i] + "' in column '" + names[i] + "' is not a number";
+      }
+    if (at != SIZE_MAX) throw InputError(path, "line " + std::to_string(lines_before + at) + ": " + message);
+    lines_before += ch.lines;
+  }
+
+  // Steps the chunks could not know: the row index of a log without a step
+  // column, and the inherited step of leading rows whose step cell is empty.
+  std::int64_t rows_before = 0;
+  bool have_step = false;
+  std::int64_t last_step = 0;
+  for (auto& ch : chunks) {
     for (std::size_t i = 0; i < ncol; ++i) {
-      if (static_cast<long>(i) == step_col || kind[i] == Kind::text) continue;
-      const std::string_view cell = trim(cells[i]);
-      if (internal::is_missing(cell)) continue;
-      double v = 0;
-      if (!internal::parse_number(cell, v)) {
-        if (kind[i] == Kind::unknown) {
-          kind[i] = Kind::text;
-          continue;
+      auto& steps = ch.cols[i].steps;
+      if (step_col < 0) {
+        for (auto& st : steps) st += rows_before;
+      } else {
+        for (std::size_t k = 0; k < ch.pending[i].size(); ++k) {
+          const auto [index, local_row] = ch.pending[i][k];
+          steps[index] = have_step ? last_step : rows_before + local_row;
         }
-        throw InputError(path, "line " + std::to_string(line_no) + ": '" + std::string(cell) + "' in column '" +
-                                   names[i] + "' is not a number");
       }
-      kind[i] = Kind::numeric;
-      cols[i].steps.push_back(step);
-      cols[i].values.push_back(v);
     }
+    if (ch.has_step) {
+      have_step = true;
+      last_step = ch.last_step;
+    }
+    rows_before += ch.rows;
   }
 
   Run run;
@@ -209,7 +338,22 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
   run.step_name = step_col >= 0 ? names[static_cast<std::size_t>(step_col)] : std::string();
   for (std::size_t i = 0; i < ncol; ++i) {
     if (static_cast<long>(i) == step_col || kind[i] != Kind::numeric) continue;
-    run.series.push_back(std::move(cols[i]));
+    Series s;
+    s.name = names[i];
+    if (nchunks == 1) {
+      s.steps = std::move(chunks[0].cols[i].steps);
+      s.values = std::move(chunks[0].cols[i].values);
+    } else {
+      std::size_t total = 0;
+      for (const auto& ch : chunks) total += ch.cols[i].values.size();
+      s.steps.reserve(total);
+      s.values.reserve(total);
+      for (auto& ch : chunks) {
+        s.steps.insert(s.steps.end(), ch.cols[i].steps.begin(), ch.cols[i].steps.end());
+        s.values.insert(s.values.end(), ch.cols[i].values.begin(), ch.cols[i].values.end());
+      }
+    }
+    run.series.push_back(std::move(s));
   }
   return run;
 }

@@ -3,6 +3,7 @@
 // loading it, and throws gradcheck::InputError(file, reason) on a malformed
 // line or record, the reason naming the line number or byte offset.
 
+#include <cstddef>
 #include <string>
 
 #include "gradcheck/logs/run.hpp"
@@ -14,6 +15,10 @@ struct ReadOptions {
   /// `global_step`, `iteration`, `iter`, `epoch` (case-insensitive); when none
   /// is present, the 0-based record index.
   std::string step_column;
+  /// Threads for parsing a large CSV (0: all cores). Each gets at least
+  /// `min_chunk_bytes` of the file; the result does not depend on either.
+  int threads = 0;
+  std::size_t min_chunk_bytes = std::size_t{4} << 20;
 };
 
 /// CSV with a header line (Keras CSVLogger, PyTorch Lightning CSVLogger, any
