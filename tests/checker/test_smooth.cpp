@@ -92,3 +92,40 @@ TEMPLATE_TEST_CASE("a correct ReLU MLP passes: kinks near the point are not bugs
   // The verdict must mostly say something: inconclusive is the exception.
   CHECK(inconclusive_blocks * 4 <= blocks);
 }
+
+TEST_CASE("a derivative at a point where the function is 0 is not a false alarm", "[checker][smooth][regression]") {
+  // Found by bench_accuracy: with phi(0) = 0 the noise floor vanished and the
+  // one-ulp rounding of the quotient exceeded the bound.
+  auto f = [](const Vector<double>& v) { return std::sin(v(0)) + std::tanh(v(0)) + std::atan(v(0)) + v(1) * v(1); };
+  auto g = [](const Vector<double>& v) {
+    Vector<double> r(2);
+    r << 3 * 1.0 + 0 * v(0), 2 * v(1);
+    return r;
+  };
+  int failures = 0;
+  for (int k = 0; k < 400; ++k) {
+    Vector<double> v(2);
+    v << 0.0, 0.0025 * (k + 1);
+    failures += !check_gradient<double>(f, g, v).passed;
+  }
+  CHECK(failures == 0);
+}
+
+TEST_CASE("a periodic rounding pattern does not deflate the noise level", "[checker][smooth][regression]") {
+  // Found by bench_accuracy: softplus in f32 at -3.75, forward differences.
+  auto f = [](const Vector<float>& v) { return static_cast<double>(std::log(1.0f + std::exp(v(0)))); };
+  auto g = [](const Vector<float>& v) {
+    Vector<float> r(1);
+    r(0) = 1.0f / (1.0f + std::exp(-v(0)));
+    return r;
+  };
+  for (Method m : {Method::forward, Method::central, Method::richardson}) {
+    Vector<float> v(1);
+    v << -3.75f;
+    CheckOptions opt;
+    opt.method = m;
+    const CheckResult r = check_gradient<float>(f, g, v, Layout{}, opt);
+    INFO(to_string(m) << "\n" << to_text(r));
+    CHECK(r.passed);
+  }
+}

@@ -56,6 +56,11 @@ struct LineFunction {
   std::function<void(double t, double* out)> eval_complex_imag;
 };
 
+/// The checker's default initial step for a method and dtype, relative to the
+/// coordinate's scale: richardson 0.05 (f32) / 1e-2 (f64), central cbrt(3u),
+/// forward sqrt(4u), complex step 1e-10 (f32) / 1e-20 (f64).
+double default_relative_step(Method method, Dtype dtype);
+
 /// Settings of the estimators. Defaults suit smooth functions; `initial_step`
 /// is relative to the scale of the coordinate (chosen by the caller).
 struct EstimatorSettings {
@@ -73,6 +78,10 @@ struct EstimatorSettings {
   double roundoff = 0x1p-53;
 };
 
+/// Every estimate's rounding term also carries 4 u |value| (u =
+/// EstimatorSettings::roundoff): the rounding of the quotient and of the
+/// extrapolation themselves, which noise alone misses where phi(0) = 0.
+///
 /// Estimates phi'(0) for each of the m outputs with the method in `settings`.
 /// `h` is the initial (largest) step; `f0` = phi(0); `noise[k]` the noise level
 /// (standard deviation) of output k. Adds the number of evaluations of phi to
@@ -122,5 +131,14 @@ struct NoiseLevel {
 std::vector<NoiseLevel> estimate_noise(const LineFunction& phi, const std::vector<double>& f0,
                                        double delta, const std::vector<double>& fallback,
                                        std::int64_t* evaluations);
+
+/// The noise level the checker uses along a line whose steps are relative to
+/// `scale`: estimate_noise at the spacings delta, delta/10 and delta/100
+/// (delta = 1e-3 scale for f32, 1e-6 scale for f64). A kink inside the stencil
+/// inflates an estimate and a periodic rounding pattern can deflate one, so of
+/// several successful estimates the median is kept (of two, the larger: the
+/// safe side). The fallback is 64 u |phi(0)|.
+std::vector<NoiseLevel> checker_noise(const LineFunction& phi, const std::vector<double>& f0, Dtype dtype,
+                                      double scale, std::int64_t* evaluations);
 
 }  // namespace gradcheck

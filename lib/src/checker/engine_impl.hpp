@@ -44,16 +44,7 @@ inline std::uint64_t hash_name(const std::string& s) {
 
 
 
-inline double default_step(Method method, Dtype dtype) {
-  const double u = unit_roundoff(dtype);
-  switch (method) {
-    case Method::richardson: return dtype == Dtype::f32 ? 0.05 : 1e-2;
-    case Method::central: return std::cbrt(3 * u);
-    case Method::forward: return std::sqrt(4 * u);
-    case Method::complex_step: return dtype == Dtype::f32 ? 1e-10 : 1e-20;
-  }
-  return 1e-3;
-}
+inline double default_step(Method method, Dtype dtype) { return default_relative_step(method, dtype); }
 
 // The step (x_i + t) - x_i actually applied in the dtype.
 inline double applied(Dtype dtype, double xi, double t) {
@@ -137,13 +128,6 @@ struct Engine {
     return phi;
   }
 
-  std::vector<double> fallback_noise() const {
-    std::vector<double> fb(m);
-    for (std::size_t k = 0; k < m; ++k)
-      fb[k] = 64 * unit_roundoff(task.dtype) * std::max(std::abs(task.f0[k]), 1e-300);
-    return fb;
-  }
-
   // The noise floor: a double result is at least rounded to double.
   void floor_noise(std::vector<double>& sigma) const {
     for (std::size_t k = 0; k < m; ++k)
@@ -160,10 +144,8 @@ struct Engine {
     return d;
   }
 
-  // The noise level along `d` (rescaled to the length of a typical coordinate
-  // scale), measured at two spacings. A kink inside the stencil inflates an
-  // estimate and never deflates it, so when the two disagree by more than 10x
-  // the smaller is kept; otherwise the larger, to stay conservative.
+  // The noise level along `d`, rescaled to the length of a typical
+  // coordinate scale (see checker_noise).
   std::vector<NoiseLevel> measure_noise(std::vector<double> d, Evaluator* ev, std::int64_t* evals) const {
     double norm = 0, scale2 = 0;
     std::size_t support = 0;
@@ -177,19 +159,7 @@ struct Engine {
       const double target = std::sqrt(scale2 / static_cast<double>(support));
       for (double& v : d) v *= target / std::sqrt(norm);
     }
-    const double delta = task.dtype == Dtype::f32 ? 1e-3 : 1e-6;
-    const LineFunction line = direction_line(ev, d);
-    auto a = estimate_noise(line, task.f0, delta, fallback_noise(), evals);
-    auto b = estimate_noise(line, task.f0, delta / 10, fallback_noise(), evals);
-    for (std::size_t k = 0; k < m; ++k) {
-      if (!a[k].estimated || !b[k].estimated) {
-        if (b[k].estimated) a[k] = b[k];
-        continue;
-      }
-      const double lo = std::min(a[k].sigma, b[k].sigma), hi = std::max(a[k].sigma, b[k].sigma);
-      a[k].sigma = hi > 10 * lo ? lo : hi;
-    }
-    return a;
+    return checker_noise(direction_line(ev, d), task.f0, task.dtype, 1.0, evals);
   }
 
   // Judges one output of one coordinate (or direction).

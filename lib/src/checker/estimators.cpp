@@ -23,6 +23,17 @@ const char* to_string(Method method) {
   return "?";
 }
 
+double default_relative_step(Method method, Dtype dtype) {
+  const double u = unit_roundoff(dtype);
+  switch (method) {
+    case Method::richardson: return dtype == Dtype::f32 ? 0.05 : 1e-2;
+    case Method::central: return std::cbrt(3 * u);
+    case Method::forward: return std::sqrt(4 * u);
+    case Method::complex_step: return dtype == Dtype::f32 ? 1e-10 : 1e-20;
+  }
+  return 1e-3;
+}
+
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -30,14 +41,14 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // Two-point estimates D(h) and D(2h) with error c*h^p: the truncation of D(h) is
 // about |D(2h) - D(h)| / (2^p - 1).
 std::vector<Estimate> two_step(const std::vector<double>& d1, const std::vector<double>& d2,
-                               double step, int order, const std::vector<double>& rounding) {
+                               double step, int order, const std::vector<double>& rounding, double roundoff) {
   const double denom = std::pow(2.0, order) - 1.0;
   std::vector<Estimate> out(d1.size());
   for (std::size_t k = 0; k < d1.size(); ++k) {
     Estimate& e = out[k];
     e.value = d1[k];
     e.truncation = std::abs(d2[k] - d1[k]) / denom;
-    e.rounding = rounding[k];
+    e.rounding = rounding[k] + 4 * roundoff * std::abs(e.value);
     e.error_bound = e.truncation + e.rounding;
     e.step = step;
   }
@@ -117,7 +128,7 @@ std::vector<Estimate> extrapolate(std::size_t m, double h, const EstimatorSettin
     hh /= ratio;
   }
   for (std::size_t k = 0; k < m; ++k) {
-    if (!std::isfinite(best_err[k])) best_err[k] = kInf;
+    best[k].rounding += 4 * s.roundoff * std::abs(best[k].value);
     best[k].error_bound = best[k].truncation + best[k].rounding;
   }
   return best;
@@ -158,7 +169,7 @@ std::vector<Estimate> estimate_derivative(const LineFunction& phi, const std::ve
         rnd[k] = 2.0 * s.noise_kappa * noise[k] / std::abs(s1);
       }
       evals += 2;
-      result = two_step(d1, d2, s1, 1, rnd);
+      result = two_step(d1, d2, s1, 1, rnd, s.roundoff);
       break;
     }
     case Method::central: {
@@ -166,7 +177,7 @@ std::vector<Estimate> estimate_derivative(const LineFunction& phi, const std::ve
       double a1 = 0, a2 = 0;
       central_quotient(h, d1.data(), r1.data(), &a1);
       central_quotient(2 * h, d2.data(), r2.data(), &a2);
-      result = two_step(d1, d2, a1, 2, r1);
+      result = two_step(d1, d2, a1, 2, r1, s.roundoff);
       break;
     }
     case Method::richardson:
@@ -184,7 +195,7 @@ std::vector<Estimate> estimate_derivative(const LineFunction& phi, const std::ve
         // No subtraction, so rounding is relative to the value itself.
         rnd[k] = s.noise_kappa * 4 * s.roundoff * std::abs(d1[k]);
       }
-      result = two_step(d1, d2, h, 2, rnd);
+      result = two_step(d1, d2, h, 2, rnd, 0.0);
       break;
     }
   }
@@ -348,6 +359,27 @@ std::vector<NoiseLevel> estimate_noise(const LineFunction& phi, const std::vecto
   }
   for (std::size_t k = 0; k < m; ++k)
     if (!done[k]) out[k] = {fallback[k], false, delta};
+  return out;
+}
+
+std::vector<NoiseLevel> checker_noise(const LineFunction& phi, const std::vector<double>& f0, Dtype dtype,
+                                      double scale, std::int64_t* evaluations) {
+  const std::size_t m = phi.outputs;
+  std::vector<double> fallback(m);
+  for (std::size_t k = 0; k < m; ++k) fallback[k] = 64 * unit_roundoff(dtype) * std::max(std::abs(f0[k]), 1e-300);
+  const double delta = (dtype == Dtype::f32 ? 1e-3 : 1e-6) * scale;
+  std::vector<std::vector<NoiseLevel>> runs;
+  for (double spacing : {delta, delta / 10, delta / 100}) runs.push_back(estimate_noise(phi, f0, spacing, fallback, evaluations));
+  std::vector<NoiseLevel> out(m);
+  for (std::size_t k = 0; k < m; ++k) {
+    std::vector<double> good;
+    for (const auto& r : runs)
+      if (r[k].estimated) good.push_back(r[k].sigma);
+    std::sort(good.begin(), good.end());
+    if (good.empty()) out[k] = runs[0][k];
+    else if (good.size() == 2) out[k] = {good[1], true, delta};
+    else out[k] = {good[good.size() / 2], true, delta};
+  }
   return out;
 }
 

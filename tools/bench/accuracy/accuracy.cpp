@@ -26,19 +26,7 @@ bool AccuracyOptions::is_valid(std::string* error) const {
 
 namespace {
 
-// The checker's initial steps (lib/src/checker/engine.cpp, default_step(); the
-// documented defaults of CheckOptions::relative_step). Repeated here because
-// the library does not export them; keep the two in step.
-double checker_step(Method method, Dtype dtype) {
-  const double u = unit_roundoff(dtype);
-  switch (method) {
-    case Method::richardson: return dtype == Dtype::f32 ? 0.05 : 1e-2;
-    case Method::central: return std::cbrt(3 * u);
-    case Method::forward: return std::sqrt(4 * u);
-    case Method::complex_step: return dtype == Dtype::f32 ? 1e-10 : 1e-20;
-  }
-  return 1e-3;
-}
+double checker_step(Method method, Dtype dtype) { return default_relative_step(method, dtype); }
 
 // x as the dtype holds it.
 double in_dtype(Dtype dtype, double x) { return dtype == Dtype::f32 ? static_cast<double>(static_cast<float>(x)) : x; }
@@ -65,24 +53,10 @@ LineFunction line_of(const TestFunction& fn, Dtype dtype, double x) {
   return phi;
 }
 
-// The noise level as the checker measures it (Engine::measure_noise and
-// floor_noise in engine.cpp): ECnoise at two spacings, 1e-3 (f32) / 1e-6 (f64)
-// of the scale and a tenth of that; when they disagree by more than 10x the
-// smaller is kept (a kink only inflates), otherwise the larger; at least half
-// a double ulp of phi(0).
+// The noise level as the checker measures it (checker_noise, then at least
+// half a double ulp of phi(0), as Engine::floor_noise does).
 double checker_noise(const LineFunction& phi, Dtype dtype, double f0, double scale, std::int64_t* evaluations) {
-  const double delta = (dtype == Dtype::f32 ? 1e-3 : 1e-6) * scale;
-  const std::vector<double> fv{f0};
-  const std::vector<double> fallback{64 * unit_roundoff(dtype) * std::max(std::abs(f0), 1e-300)};
-  auto a = estimate_noise(phi, fv, delta, fallback, evaluations);
-  auto b = estimate_noise(phi, fv, delta / 10, fallback, evaluations);
-  double sigma = a[0].sigma;
-  if (!a[0].estimated || !b[0].estimated) {
-    if (b[0].estimated) sigma = b[0].sigma;
-  } else {
-    const double lo = std::min(a[0].sigma, b[0].sigma), hi = std::max(a[0].sigma, b[0].sigma);
-    sigma = hi > 10 * lo ? lo : hi;
-  }
+  const double sigma = gradcheck::checker_noise(phi, {f0}, dtype, scale, evaluations)[0].sigma;
   return std::max(sigma, 0.5 * std::numeric_limits<double>::epsilon() * std::abs(f0));
 }
 
