@@ -128,92 +128,6 @@ void apply_weights(const weights::Checkpoint& ckpt, const std::string& path, con
   if (matched == 0) throw InputError(path, "no tensor of model '" + info.name + "' is in the file");
 }
 
-// Fast mode found a mismatch in `block` of x (global offsets [lo, hi)): bisect
-// the range, checking random directions supported on each half, down to the
-// faulty coordinates, which get a coordinate check of their own. Each level
-// costs two small directional checks, so k faulty coordinates cost
-// O(k log n) evaluations; `max_faults` bounds the search when the error is
-// spread over the whole tensor (a wrong factor), where there is nothing to
-// pin down.
-template <class T, class Factory>
-struct Localiser {
-  const Vector<T>& x;
-  const std::vector<double>& g;  // the claimed gradient at x
-  Factory& make_loss;            // make_loss(thread) -> double(const Vector<T>& full)
-  CheckOptions options;
-  int max_faults = 5;
-  std::int64_t evaluations = 0;
-
-  // The loss as a function of x[lo, hi) alone, the rest fixed at x.
-  auto sub_factory(std::int64_t lo, std::int64_t hi) {
-    return per_thread([this, lo, hi](int t) {
-      auto loss = make_loss(t);
-      return [loss, full = Vector<T>(x), lo, hi](const Vector<T>& sub) mutable {
-        full.segment(lo, hi - lo) = sub;
-        return loss(full);
-      };
-    });
-  }
-
-  // Directional checks on the two halves of [lo, hi); which of them fail.
-  std::pair<bool, bool> halves_fail(std::int64_t lo, std::int64_t mid, std::int64_t hi) {
-    Layout layout;
-    layout.add("lower", {mid - lo}).add("upper", {hi - mid});
-    auto jvp = [this, lo](const Vector<T>&, const Vector<T>& d) {
-      double s = 0;
-      for (Eigen::Index i = 0; i < d.size(); ++i) s += g[static_cast<std::size_t>(lo + i)] * static_cast<double>(d(i));
-      return s;
-    };
-    auto f = sub_factory(lo, hi);
-    CheckOptions o = options;
-    o.check_reentrancy = false;
-    const CheckResult r = check_jvp<T>(f, jvp, Vector<T>(x.segment(lo, hi - lo)), layout, o);
-    evaluations += r.evaluations;
-    return {r.blocks[0].verdict == Verdict::mismatch, r.blocks[1].verdict == Verdict::mismatch};
-  }
-
-  // A coordinate check of x[i] alone: the entry a report shows.
-  Entry coordinate(std::int64_t i) {
-    auto f = sub_factory(i, i + 1);
-    auto grad = [this, i](const Vector<T>&) { return Vector<T>::Constant(1, static_cast<T>(g[static_cast<std::size_t>(i)])); };
-    CheckOptions o = options;
-    o.check_reentrancy = false;
-    o.max_per_block = 0;
-    const CheckResult r = check_gradient<T>(f, grad, Vector<T>(x.segment(i, 1)), Layout::flat(1), o);
-    evaluations += r.evaluations;
-    Entry e = r.blocks[0].worst.empty() ? Entry{} : r.blocks[0].worst[0];
-    return e;
-  }
-
-  // Faulty coordinates in [lo, hi), a range whose directional check failed.
-  std::vector<std::pair<std::int64_t, Entry>> run(std::int64_t lo, std::int64_t hi, bool* complete) {
-    std::vector<std::pair<std::int64_t, Entry>> found;
-    std::vector<std::pair<std::int64_t, std::int64_t>> stack{{lo, hi}};
-    *complete = true;
-    while (!stack.empty()) {
-      if (static_cast<int>(found.size()) >= max_faults) {
-        *complete = false;
-        break;
-      }
-      auto [a, b] = stack.back();
-      stack.pop_back();
-      if (b - a == 1) {
-        Entry e = coordinate(a);
-        if (e.verdict == Verdict::mismatch) found.push_back({a, e});
-        continue;
-      }
-      const std::int64_t mid = a + (b - a) / 2;
-      const auto [lower, upper] = halves_fail(a, mid, b);
-      // Depth first, lower half on top, so coordinates come out in order.
-      if (upper) stack.push_back({mid, b});
-      if (lower) stack.push_back({a, mid});
-      if (!lower && !upper) *complete = false;  // only detectable together: stop here
-    }
-    std::sort(found.begin(), found.end(), [](const auto& p, const auto& q) { return p.first < q.first; });
-    return found;
-  }
-};
-
 // Checks one model inside the child.
 template <class T>
 CheckResult check_model(const Plugin& plugin, std::size_t index, const PluginCheckOptions& o, Channel& ch,
@@ -289,73 +203,14 @@ CheckResult check_model(const Plugin& plugin, std::size_t index, const PluginChe
       return loss;
     };
 
-    CheckResult result;
-    if (mode == Mode::full) {
-      auto factory = per_thread([&](int t) {
-        ModelInstance* m = &instance(static_cast<std::size_t>(t));
-        return [m, &evaluate](const Vector<T>& v, Vector<T>* grad) { return evaluate(*m, v, grad); };
-      });
-      result = check_loss<T>(factory, x, layout, co);
-    } else {
-      // The claimed gradient once (twice, for the repeatability checks), then
-      // directional derivatives of the loss against it.
-      std::vector<double> g(x0.size());
-      double loss = 0;
-      {
-        Channel::Call call(ch, loss_label);
-        std::vector<double> xd(x.data(), x.data() + x.size());
-        sink.add(instance(0).loss_twice(xd, loss, g));
-      }
-      co.check_reentrancy = false;
-      auto factory = per_thread([&](int t) {
-        ModelInstance* m = &instance(static_cast<std::size_t>(t));
-        return [m, &evaluate](const Vector<T>& v) { return evaluate(*m, v, nullptr); };
-      });
-      auto jvp = [&g](const Vector<T>&, const Vector<T>& d) {
-        double s = 0;
-        for (Eigen::Index i = 0; i < d.size(); ++i) s += g[static_cast<std::size_t>(i)] * static_cast<double>(d(i));
-        return s;
-      };
-      result = check_jvp<T>(factory, jvp, x, layout, co);
-      result.evaluations += 2;
-      // Pin down the faulty coordinates of each mismatching tensor.
-      auto make_loss = [&](int t) {
-        ModelInstance* m = &instance(static_cast<std::size_t>(t));
-        return [m, &evaluate](const Vector<T>& v) { return evaluate(*m, v, nullptr); };
-      };
-      Localiser<T, decltype(make_loss)> localiser{x, g, make_loss, co};
-      for (std::size_t b = 0; b < result.blocks.size() && b < info.tensors.size(); ++b) {
-        BlockResult& br = result.blocks[b];
-        if (br.verdict != Verdict::mismatch) continue;
-        const TensorInfo& t = info.tensors[b];
-        const std::int64_t before = localiser.evaluations;
-        bool complete = true;
-        const auto found = localiser.run(static_cast<std::int64_t>(t.offset),
-                                         static_cast<std::int64_t>(t.offset + t.count), &complete);
-        const std::int64_t spent = localiser.evaluations - before;
-        std::string where_text;
-        for (const auto& [i, e] : found) {
-          char values[96];
-          std::snprintf(values, sizeof values, " (analytic %.6g, numeric %.6g)", e.analytic, e.numeric);
-          where_text += (where_text.empty() ? "" : ", ") + describe_index(info, static_cast<std::size_t>(i)) + values;
-        }
-        std::string note = t.name + ": ";
-        if (found.empty()) {
-          note += "could not be narrowed to single coordinates (the error shows only in combination)";
-        } else if (complete) {
-          note += "localised to " + std::to_string(found.size()) + " faulty coordinate" +
-                  (found.size() == 1 ? "" : "s") + ": " + where_text;
-        } else {
-          note += "at least " + std::to_string(found.size()) + " faulty coordinates (" + where_text +
-                  ", ...): the error may be spread over the tensor";
-        }
-        note += " (" + std::to_string(spent) + " evaluations)";
-        result.notes.push_back(note);
-        // The localised coordinates go into the notes; `worst` keeps the
-        // direction entries, which is what the renderers expect in fast mode.
-      }
-      result.evaluations += localiser.evaluations;
-    }
+    // Fast mode (directions, then bisection to the faulty coordinates) is the
+    // checker's; both modes see the model through the same per-thread loss.
+    co.mode = mode == Mode::fast ? gradcheck::Mode::fast : gradcheck::Mode::full;
+    auto factory = per_thread([&](int t) {
+      ModelInstance* m = &instance(static_cast<std::size_t>(t));
+      return [m, &evaluate](const Vector<T>& v, Vector<T>* grad) { return evaluate(*m, v, grad); };
+    });
+    CheckResult result = check_loss<T>(factory, x, layout, co);
     result.name = info.name;
     // Host problems first (their messages name the tensor and index); the
     // checker's own findings only where they add a kind. An unwritten gradient
