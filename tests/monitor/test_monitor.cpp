@@ -37,6 +37,8 @@ void feed(TrainingMonitor& m, int steps, double ratio, Tweak tweak) {
     s.lr = 0.01;
     s.tensors.push_back({"fc1.weight", 10.0, 10.0 * ratio * std::exp(0.1 * z(rng)), 0.5, std::numeric_limits<double>::quiet_NaN()});
     s.tensors.push_back({"fc2.weight", 5.0, 5.0 * ratio, 0.8, std::numeric_limits<double>::quiet_NaN()});
+    // A bias that starts at zero: a huge ratio early on that must not alarm.
+    s.tensors.push_back({"fc2.bias", 1e-3 * (i + 1), 1e-3, 0.1, std::numeric_limits<double>::quiet_NaN()});
     tweak(i, s);
     m.record(s);
   }
@@ -70,7 +72,7 @@ TEST_CASE("monitor: a healthy run raises nothing and its log reads back as a hea
   CHECK(run.find("grad_norm/fc2.weight") != nullptr);
   const auto d = diagnose(run);
   CHECK(d.roles.grad_norm == "grad_norm");
-  CHECK(d.roles.tensor_grad_norms.size() == 2);
+  CHECK(d.roles.tensor_grad_norms.size() == 3);
   INFO((d.symptoms.empty() ? std::string() : d.symptoms[0].kind + ": " + d.symptoms[0].evidence));
   CHECK(d.healthy());
 }

@@ -70,7 +70,7 @@ void TrainingMonitor::alert(const std::string& kind, const std::string& subject,
   if (done) return;
   done = true;
   alerts_.push_back(Alert{kind, subject, step, message});
-  if (options_.warn) logger()->warn("step {}: {}: {}", step, kind, message);
+  if (options_.warn) logger()->warn("step {}: {} ({}): {}", step, kind, subject, message);
 }
 
 void TrainingMonitor::write_line(const StepStats& s) {
@@ -146,7 +146,11 @@ void TrainingMonitor::record(const StepStats& s) {
   }
 
   for (const auto& t : s.tensors) {
-    if (std::isfinite(t.update_norm) && std::isfinite(t.weight_norm) && t.weight_norm > 0) {
+    // Biases start at zero (or one), so their ratio says nothing about the
+    // learning rate; the 1e-3 rule of thumb is about weight matrices.
+    const bool bias = t.name.size() >= 4 && (t.name.compare(t.name.size() - 4, 4, "bias") == 0 ||
+                                             t.name.compare(t.name.size() - 2, 2, ".b") == 0);
+    if (!bias && std::isfinite(t.update_norm) && std::isfinite(t.weight_norm) && t.weight_norm > 0) {
       auto& w = ratios_[t.name];
       w.push_back(t.update_norm / t.weight_norm);
       if (w.size() > o.ratio_window) w.erase(w.begin());

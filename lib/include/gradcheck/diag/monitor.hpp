@@ -42,7 +42,8 @@ struct MonitorOptions {
   std::string log_path;
   /// Update/weight ratio ||dw||/||w|| is about 1e-3 in healthy SGD training
   /// (CS231n); a median over `ratio_window` steps outside [low, high] (100x
-  /// either way) is reported.
+  /// either way) is reported. Tensors named `*bias` or `*.b` are not judged:
+  /// the rule is about weight matrices, and biases often start at zero.
   double update_ratio_low = 1e-5;
   double update_ratio_high = 1e-1;
   std::size_t ratio_window = 20;
