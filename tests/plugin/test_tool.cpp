@@ -170,6 +170,13 @@ TEST_CASE("the missing 1/batch factor is hinted as a constant ratio", "[tool]") 
   CHECK(t.at("hint_kind") == "constant_ratio");
 }
 
+TEST_CASE("the ReLU without its mask is hinted as a missing mask", "[tool]") {
+  const ToolRun r = run_tool(std::string("'") + SAMPLE_BUGGY + "' -m relu_no_mask_f64");
+  REQUIRE(r.report.at("models").size() == 1);
+  INFO(r.out);
+  CHECK_THAT(r.report.at("models")[0].at("tensors")[0].at("hint").get<std::string>(), Catch::Contains("mask"));
+}
+
 TEST_CASE("one and two threads give the same report apart from timings", "[tool]") {
   for (const char* plugin : {SAMPLE_MLP, SAMPLE_BUGGY}) {
     INFO(plugin);
