@@ -46,6 +46,7 @@ enum class HintKind {
   confined,           ///< errors confined to some rows, columns or one element
   approximate,        ///< a small steady relative error: an approximate derivative
   varying,            ///< no simple pattern: a per-entry factor (activation derivative, mask) is wrong
+  constant_offset,    ///< analytic - numeric is one constant: a term missing or extra (one-hot target)
 };
 const char* to_string(HintKind k);
 

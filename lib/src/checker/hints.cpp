@@ -17,6 +17,7 @@ const char* to_string(HintKind k) {
     case HintKind::confined: return "confined";
     case HintKind::approximate: return "approximate";
     case HintKind::varying: return "varying";
+    case HintKind::constant_offset: return "constant_offset";
   }
   return "?";
 }
@@ -162,6 +163,13 @@ Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::in
         return {HintKind::constant_ratio, "analytic = " + std::to_string(batch_size) + " x numeric (the batch size): the 1/batch factor of a mean is missing from the gradient"};
       if (batch_size > 1 && near(med, 1.0 / b, 0.02))
         return {HintKind::constant_ratio, "analytic = numeric / " + std::to_string(batch_size) + " (the batch size): the gradient averages over the batch where the loss sums, or divides twice"};
+      const double rounded = std::round(med), inv = std::round(1.0 / med);
+      if (rounded >= 3 && near(med, rounded, 0.01))
+        return {HintKind::constant_ratio, "analytic = " + fmt("%.0f", rounded) + " x numeric for every entry: the 1/N of a mean over N items is missing (is " +
+                                              fmt("%.0f", rounded) + " the batch size?)"};
+      if (inv >= 3 && near(1.0 / med, inv, 0.01))
+        return {HintKind::constant_ratio, "analytic = numeric / " + fmt("%.0f", inv) + " for every entry: divided by N once too often (is " +
+                                              fmt("%.0f", inv) + " the batch size?), or the loss sums where the gradient averages"};
       if (std::abs(med - 1) < 0.05)
         return {HintKind::approximate, "a small steady relative error (" + fmt("%.2g", std::abs(med - 1) * 100) +
                                            "%): an approximate derivative, e.g. of an activation (tanh, sigmoid, GELU) or a constant slightly off"};
@@ -169,7 +177,28 @@ Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::in
     }
   }
 
-  // 6. Errors confined to some rows, columns or one element.
+  // 6. The same difference at every mismatching entry: a constant term.
+  if (bad.size() >= 2) {
+    std::vector<double> diffs;
+    for (auto* e : bad) diffs.push_back(e->analytic - e->numeric);
+    const double med = median(diffs);
+    std::size_t same = 0;
+    for (double d : diffs) same += std::abs(d - med) <= 0.01 * std::abs(med) + bad[0]->tolerance;
+    if (med != 0 && same == diffs.size()) {
+      std::string where;
+      if (block.shape.size() >= 2) {
+        std::map<std::int64_t, int> per_row;
+        for (auto* e : bad) per_row[e->index[0]]++;
+        bool one_each = true;
+        for (auto& [row, n] : per_row) one_each = one_each && n == 1;
+        if (one_each) where = ", one entry per row (a per-sample target?)";
+      }
+      return {HintKind::constant_offset, "analytic - numeric = " + fmt("%.4g", med) + " at every mismatching entry" + where +
+                                             ": a constant term is missing or extra, e.g. the one-hot target not subtracted in softmax cross-entropy"};
+    }
+  }
+
+  // 7. Errors confined to some rows, columns or one element.
   if (bad.size() == 1) {
     return {HintKind::confined, "only " + block.label(bad[0]->position) +
                                     " mismatches: an off-by-one index or a single element written wrongly"};
@@ -198,7 +227,7 @@ Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::in
                                       std::to_string(block.shape[0]) + ": an indexing error (offset, loop bound)"};
   }
 
-  // 7. Small, steady relative errors of one sign.
+  // 8. Small, steady relative errors of one sign.
   std::size_t small = 0, positive = 0;
   for (auto* e : bad) {
     const double rel = (e->analytic - e->numeric) / std::max(std::abs(e->numeric), 1e-300);
@@ -207,10 +236,11 @@ Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::in
   }
   if (small == bad.size() && (positive == bad.size() || positive == 0))
     return {HintKind::approximate, "small relative errors of one sign in every mismatch: an approximate derivative, e.g. of an activation"};
-  // 8. No simple pattern: ratios that vary entry to entry.
+  // 9. No simple pattern: ratios that vary entry to entry.
   return {HintKind::varying, std::to_string(bad.size()) + " of " + std::to_string(entries.size()) +
                                  " entries mismatch with no single ratio between analytic and numeric: a factor that "
-                                 "varies per entry is missing or wrong (an activation's derivative, a mask, a term of the product rule)"};
+                                 "varies per entry is missing or wrong (an activation's derivative, a mask, a sum over the batch, "
+                                 "a term of the product rule)"};
 }
 
 }  // namespace detail

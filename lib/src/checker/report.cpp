@@ -185,7 +185,7 @@ Verdict verdict_from_string(const std::string& s) {
 }
 HintKind hint_kind_from_string(const std::string& s) {
   for (HintKind v : {HintKind::none, HintKind::constant_ratio, HintKind::missing_term, HintKind::transposed,
-                     HintKind::confined, HintKind::approximate, HintKind::varying})
+                     HintKind::confined, HintKind::approximate, HintKind::varying, HintKind::constant_offset})
     if (s == to_string(v)) return v;
   throw std::invalid_argument("unknown hint kind '" + s + "'");
 }
