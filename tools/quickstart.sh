@@ -13,3 +13,10 @@ echo "== A hand-written dense layer, checked through the library (samples/dense_
 echo
 echo "== The same layer with a transposed weight gradient: the check catches it =="
 "$BUILD_DIR/samples/dense_layer/dense_layer" --bug transpose || true
+
+echo
+echo "== gradcheck on a plugin: a correct ReLU layer (samples/relu_layer) =="
+"$BUILD_DIR/tools/gradcheck/gradcheck" "$BUILD_DIR/samples/relu_layer/relu_layer.so" || true
+echo
+echo "== ... and its buggy twin (backward without the mask): caught =="
+"$BUILD_DIR/tools/gradcheck/gradcheck" "$BUILD_DIR/samples/buggy/buggy.so" -m relu_no_mask_f64 || true
