@@ -117,3 +117,47 @@ TEST_CASE("missing 1/batch factor is named", "[checker][bugs][hints]") {
   CHECK(r.blocks[0].hint_kind == HintKind::constant_ratio);
   CHECK_THAT(r.blocks[0].hint, Catch::Contains("batch"));
 }
+
+TEST_CASE("errors confined to one row are named", "[checker][bugs][hints]") {
+  // f = sum(W .* C) with the gradient wrong in row 2 only.
+  Matrix<double> C = Matrix<double>::Random(5, 4);
+  Layout layout;
+  layout.add("W", {5, 4});
+  auto f = [&](const Vector<double>& v) {
+    double s = 0;
+    auto W = layout.matrix(v, "W");
+    for (int r = 0; r < 5; ++r)
+      for (int c = 0; c < 4; ++c) s += std::sin(W(r, c)) * C(r, c);
+    return s;
+  };
+  auto g = [&](const Vector<double>& v) {
+    Vector<double> out(v.size());
+    auto W = layout.matrix(v, "W");
+    auto G = layout.matrix(out, "W");
+    for (int r = 0; r < 5; ++r)
+      for (int c = 0; c < 4; ++c) G(r, c) = std::cos(W(r, c)) * C(r, c) * (r == 2 ? 1.0 + 0.3 * (c + 1) : 1.0);
+    return out;
+  };
+  const CheckResult r = check_gradient<double>(f, g, Vector<double>::LinSpaced(20, -1, 1), layout);
+  INFO(to_text(r));
+  CHECK(r.blocks[0].verdict == Verdict::mismatch);
+  CHECK(r.blocks[0].mismatches == 4);
+  CHECK(r.blocks[0].hint_kind == HintKind::confined);
+  CHECK_THAT(r.blocks[0].hint, Catch::Contains("row(s) 2"));
+}
+
+TEST_CASE("rtol and atol replace the calibrated tolerance", "[checker][options]") {
+  auto f = [](const Vector<double>& v) { return v.squaredNorm(); };
+  auto g = [](const Vector<double>& v) { return Vector<double>(2 * v * (1 + 1e-6)); };
+  const Vector<double> x = Vector<double>::LinSpaced(4, 0.5, 2);
+  CHECK_FALSE(check_gradient<double>(f, g, x).passed);  // 1e-6 is far beyond the f64 bound
+  CheckOptions loose;
+  loose.rtol = 1e-5;
+  CHECK(check_gradient<double>(f, g, x, Layout{}, loose).passed);
+  CheckOptions absolute;
+  absolute.atol = 1e-3;
+  CHECK(check_gradient<double>(f, g, x, Layout{}, absolute).passed);
+  CheckOptions tight;
+  tight.rtol = 1e-8;
+  CHECK_FALSE(check_gradient<double>(f, g, x, Layout{}, tight).passed);
+}
