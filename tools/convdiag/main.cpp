@@ -1,6 +1,8 @@
 // convdiag: diagnose training runs from their logs (see tools-contract.md).
 
 #include <CLI/CLI.hpp>
+
+#include "tool_main.hpp"
 #include <algorithm>
 #include <atomic>
 #include <thread>
@@ -97,19 +99,5 @@ int main(int argc, char** argv) {
   CLI::App app{"convdiag: why isn't the model converging? Diagnoses training logs."};
   ConvdiagOptions options;
   setup_convdiag(app, options);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : static_cast<int>(gradcheck::ExitCode::bad_input);
-  }
-  try {
-    return static_cast<int>(run_convdiag(options));
-  } catch (const gradcheck::InputError& e) {
-    std::fprintf(stderr, "convdiag: %s\n", e.what());
-    return static_cast<int>(gradcheck::ExitCode::bad_input);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "convdiag: %s\n", e.what());
-    return static_cast<int>(gradcheck::ExitCode::bad_input);
-  }
+  return gradcheck::tools::tool_main(app, "convdiag", argc, argv, [&] { return run_convdiag(options); });
 }

@@ -10,6 +10,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tool_main.hpp"
+
 #include "gradcheck/errors.hpp"
 #include "gradcheck/host/plugin_check.hpp"
 #include "gradcheck/output.hpp"
@@ -117,26 +119,12 @@ int main(int argc, char** argv) {
   CLI::App app{"gradcheck: check a model plugin's gradients against finite differences"};
   GradcheckOptions options;
   setup_gradcheck(app, options);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "gradcheck: %s\n", e.what());
-    return static_cast<int>(gradcheck::ExitCode::bad_input);
-  }
-  try {
-    return static_cast<int>(run_gradcheck(options));
-  } catch (const gradcheck::InputError& e) {
-    std::fprintf(stderr, "gradcheck: %s\n", e.what());
-    return static_cast<int>(gradcheck::ExitCode::bad_input);
-  } catch (const gradcheck::plugin::ModelError& e) {
-    std::fprintf(stderr, "gradcheck: %s\n", e.what());
-    return static_cast<int>(gradcheck::ExitCode::user_code);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "gradcheck: internal error: %s\n", e.what());
-    return static_cast<int>(gradcheck::ExitCode::bad_input);
-  }
+  return gradcheck::tools::tool_main(app, "gradcheck", argc, argv, [&] {
+    try {
+      return run_gradcheck(options);
+    } catch (const gradcheck::plugin::ModelError& e) {
+      std::fprintf(stderr, "gradcheck: %s\n", e.what());
+      return gradcheck::ExitCode::user_code;
+    }
+  });
 }

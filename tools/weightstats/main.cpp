@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tool_main.hpp"
+
 #include "gradcheck/errors.hpp"
 #include "gradcheck/output.hpp"
 #include "gradcheck/version.hpp"
@@ -78,23 +80,5 @@ int main(int argc, char** argv) {
   CLI::App app{"weightstats: statistics and health flags for saved weights"};
   WeightstatsOptions options;
   setup_weightstats(app, options);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "weightstats: %s\n", e.what());
-    return static_cast<int>(gradcheck::ExitCode::bad_input);
-  }
-  try {
-    return static_cast<int>(run_weightstats(options));
-  } catch (const gradcheck::InputError& e) {
-    std::fprintf(stderr, "weightstats: %s\n", e.what());
-    return static_cast<int>(gradcheck::ExitCode::bad_input);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "weightstats: %s\n", e.what());
-    return static_cast<int>(gradcheck::ExitCode::bad_input);
-  }
+  return gradcheck::tools::tool_main(app, "weightstats", argc, argv, [&] { return run_weightstats(options); });
 }

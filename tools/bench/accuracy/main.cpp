@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tool_main.hpp"
+
 #include "accuracy.hpp"
 #include "gradcheck/errors.hpp"
 #include "gradcheck/output.hpp"
@@ -63,23 +65,5 @@ int main(int argc, char** argv) {
   CLI::App app{"bench_accuracy: accuracy of the finite-difference estimators on smooth functions"};
   BenchOptions options;
   setup_bench(app, options);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "bench_accuracy: %s\n", e.what());
-    return static_cast<int>(gradcheck::ExitCode::bad_input);
-  }
-  try {
-    return static_cast<int>(run_bench(options));
-  } catch (const gradcheck::InputError& e) {
-    std::fprintf(stderr, "bench_accuracy: %s\n", e.what());
-    return static_cast<int>(gradcheck::ExitCode::bad_input);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_accuracy: %s\n", e.what());
-    return static_cast<int>(gradcheck::ExitCode::bad_input);
-  }
+  return gradcheck::tools::tool_main(app, "bench_accuracy", argc, argv, [&] { return run_bench(options); });
 }
