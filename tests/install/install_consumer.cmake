@@ -1,4 +1,5 @@
 # Script for the install_consumer test (cmake -P).
+cmake_policy(VERSION 3.25)
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
 
