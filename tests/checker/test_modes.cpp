@@ -214,3 +214,21 @@ TEST_CASE("invalid options and sizes are refused", "[checker][errors]") {
   cs.method = Method::complex_step;
   REQUIRE_THROWS_AS(check_gradient<double>(f, g, Vector<double>::Ones(3), Layout{}, cs), std::invalid_argument);
 }
+
+TEST_CASE("extrapolation is paid for only where the first rows do not settle", "[checker][cost]") {
+  TinyMlp<double> good(5, 6, 8, 4, 5, false);
+  TinyMlp<double> bad(5, 6, 8, 4, 5, false, MlpBug::relative, 1e-4);
+  CheckOptions early, all_rows;
+  all_rows.early_rows = 0;
+  const CheckResult a = check_loss<double>(good.loss_fn(), good.params(), good.layout(), early);
+  const CheckResult b = check_loss<double>(good.loss_fn(), good.params(), good.layout(), all_rows);
+  CHECK(a.passed);
+  CHECK(b.passed);
+  const std::int64_t n = good.layout().size();
+  INFO("early " << a.evaluations << ", all rows " << b.evaluations << ", coordinates " << n);
+  CHECK(a.evaluations < b.evaluations / 2);
+  CHECK(a.evaluations < 8 * n + 200);  // about 6 per coordinate plus the noise measurements
+  // The early stop does not hide a 1e-4 relative error in f64.
+  const CheckResult c = check_loss<double>(bad.loss_fn(), bad.params(), bad.layout(), early);
+  CHECK(c.blocks[0].verdict == Verdict::mismatch);
+}

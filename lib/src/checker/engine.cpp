@@ -38,6 +38,7 @@ bool CheckOptions::is_valid(std::string* error) const {
   if (max_per_block < 0) return fail("max_per_block must be >= 0 (0 checks every coordinate)");
   if (threads < 1) return fail("threads must be >= 1");
   if (directions < 1) return fail("directions must be >= 1");
+  if (early_rows < 0) return fail("early_rows must be >= 0 (0 uses every row)");
   if (worst_entries < 0) return fail("worst_entries must be >= 0");
   if (!(inconclusive_ratio > 0)) return fail("inconclusive_ratio must be positive");
   return true;
