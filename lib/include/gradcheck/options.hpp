@@ -23,10 +23,10 @@ struct CheckOptions {
   /// How numeric derivatives are estimated. complex_step needs a callable
   /// wrapped with gradcheck::complex_step(f); the others work with any callable.
   Method method = Method::richardson;
-  /// Richardson: rows of the table tried first (2 evaluations a row). A
-  /// coordinate that these settle (ok, with a bound below 3e-4 (f32) or 1e-7
-  /// (f64) of its derivative) stops there; the rest get all rows. 0 always
-  /// uses all rows.
+  /// Richardson in f64: rows of the table tried first (2 evaluations a row). A
+  /// coordinate that these settle (ok, with a tolerance below 1e-7 of its
+  /// derivative) stops there; the rest get all rows. 0 always uses all rows.
+  /// f32 always uses all rows (the first rows rarely settle it).
   int early_rows = 3;
   /// Largest finite-difference step, relative to the coordinate's scale
   /// max(|x_i|, rms of its block, rms of x, 1e-3) (0: the default of the method and dtype:

@@ -251,7 +251,10 @@ struct Engine {
     if (opt.method == Method::richardson) {
       // Extrapolation is paid for only where the error bound calls for it:
       // the first rows of the table settle most coordinates; the rest go on.
-      if (opt.early_rows > 0 && opt.early_rows < settings.ridders_rows && !user_tolerance()) {
+      // In f32 the first rows rarely reach a useful precision, so there every
+      // coordinate gets the whole table.
+      if (task.dtype == Dtype::f64 && opt.early_rows > 0 && opt.early_rows < settings.ridders_rows &&
+          !user_tolerance()) {
         EstimatorSettings few = settings;
         few.ridders_rows = opt.early_rows;
         const SidedEstimates est = estimate_sided(phi, task.f0, h, plan.noise, few, evals);
@@ -291,13 +294,12 @@ struct Engine {
   bool user_tolerance() const { return opt.rtol >= 0 || opt.atol >= 0; }
 
   // Settled by the first rows: ok, and verified to a relative precision that
-  // no bug worth reporting fits in (3e-4 in f32, 1e-7 in f64), or exactly zero
-  // on both sides. Anything else gets the whole table.
+  // no bug worth reporting fits in (1e-7), or exactly zero on both sides.
+  // Anything else gets the whole table.
   bool settled_early(const Entry& e) const {
     if (e.verdict != Verdict::ok) return false;
     if (e.analytic == 0 && e.numeric == 0) return true;
-    const double precision = task.dtype == Dtype::f32 ? 1e-3 : 1e-7;
-    return e.tolerance <= precision * std::max(std::abs(e.analytic), std::abs(e.numeric));
+    return e.tolerance <= 1e-7 * std::max(std::abs(e.analytic), std::abs(e.numeric));
   }
 };
 
