@@ -236,6 +236,28 @@ void check_reentrant_value(const std::vector<double>& a, const std::vector<doubl
 void check_reentrant_gradient(const std::vector<double>& a, const std::vector<double>& b, Task& task);
 void check_finite(const std::vector<double>& f0, const std::vector<double>& derivative, Task& task);
 
+/// A task over x with `layout` (a single block "x" when empty).
+template <class T>
+Task make_task(const Vector<T>& x, const Layout& layout) {
+  Task task;
+  task.dtype = dtype_of<T>();
+  task.layout = layout.empty() ? Layout::flat(x.size()) : layout;
+  if (task.layout.size() != x.size()) throw std::invalid_argument("gradcheck: layout size differs from x");
+  task.x = to_std(x);
+  return task;
+}
+
+/// Sets a scalar function's claimed gradient as the analytic derivatives.
+inline void set_gradient(Task& task, std::vector<double> grad) {
+  auto shared = std::make_shared<const std::vector<double>>(std::move(grad));
+  task.analytic.column = [shared](std::int64_t i, double* out) { out[0] = (*shared)[static_cast<std::size_t>(i)]; };
+  task.analytic.along = [shared](const std::vector<double>& v, double* out) {
+    double s = 0;
+    for (std::size_t j = 0; j < v.size(); ++j) s += (*shared)[j] * v[j];
+    out[0] = s;
+  };
+}
+
 /// The identity wrap for callables used as they are.
 struct Same {
   template <class F>
@@ -251,11 +273,7 @@ struct Same {
 template <class T, class F, class G>
 CheckResult check_gradient(F&& f, G&& g, const Vector<T>& x, const Layout& layout = {},
                            const CheckOptions& options = {}) {
-  detail::Task task;
-  task.dtype = detail::dtype_of<T>();
-  task.layout = layout.empty() ? Layout::flat(x.size()) : layout;
-  if (task.layout.size() != x.size()) throw std::invalid_argument("gradcheck: layout size differs from x");
-  task.x = detail::to_std(x);
+  detail::Task task = detail::make_task<T>(x, layout);
   auto evaluators = detail::make_evaluators<T>(f, x, options.threads, detail::Same{});
   task.f0 = detail::evaluate_once<T>(f, x);
   if (task.f0.size() != 1) throw std::invalid_argument("gradcheck::check_gradient: f must return a scalar");
@@ -269,12 +287,7 @@ CheckResult check_gradient(F&& f, G&& g, const Vector<T>& x, const Layout& layou
     ++task.evaluations;
   }
   detail::check_finite(task.f0, grad, task);
-  task.analytic.column = [grad](std::int64_t i, double* out) { out[0] = grad[static_cast<std::size_t>(i)]; };
-  task.analytic.along = [grad](const std::vector<double>& v, double* out) {
-    double s = 0;
-    for (std::size_t j = 0; j < v.size(); ++j) s += grad[j] * v[j];
-    out[0] = s;
-  };
+  detail::set_gradient(task, std::move(grad));
   return detail::run_check(std::move(task), detail::raw(evaluators), options);
 }
 
@@ -283,11 +296,7 @@ CheckResult check_gradient(F&& f, G&& g, const Vector<T>& x, const Layout& layou
 /// shape of a training loop's loss; wrap with per_thread(factory) for threads.
 template <class T, class FG>
 CheckResult check_loss(FG&& fg, const Vector<T>& x, const Layout& layout = {}, const CheckOptions& options = {}) {
-  detail::Task task;
-  task.dtype = detail::dtype_of<T>();
-  task.layout = layout.empty() ? Layout::flat(x.size()) : layout;
-  if (task.layout.size() != x.size()) throw std::invalid_argument("gradcheck: layout size differs from x");
-  task.x = detail::to_std(x);
+  detail::Task task = detail::make_task<T>(x, layout);
   using FGT = std::decay_t<FG>;
   auto value_only = [](auto inner) {
     return [inner](const Vector<T>& v) mutable -> double { return static_cast<double>(inner(v, nullptr)); };
@@ -311,12 +320,7 @@ CheckResult check_loss(FG&& fg, const Vector<T>& x, const Layout& layout = {}, c
     ++task.evaluations;
   }
   detail::check_finite(task.f0, grad, task);
-  task.analytic.column = [grad](std::int64_t i, double* out) { out[0] = grad[static_cast<std::size_t>(i)]; };
-  task.analytic.along = [grad](const std::vector<double>& v, double* out) {
-    double s = 0;
-    for (std::size_t j = 0; j < v.size(); ++j) s += grad[j] * v[j];
-    out[0] = s;
-  };
+  detail::set_gradient(task, std::move(grad));
   return detail::run_check(std::move(task), detail::raw(evaluators), options);
 }
 
@@ -326,11 +330,7 @@ CheckResult check_loss(FG&& fg, const Vector<T>& x, const Layout& layout = {}, c
 template <class T, class F, class J>
 CheckResult check_jacobian(F&& f, J&& jacobian, const Vector<T>& x, const Layout& layout = {},
                            const CheckOptions& options = {}) {
-  detail::Task task;
-  task.dtype = detail::dtype_of<T>();
-  task.layout = layout.empty() ? Layout::flat(x.size()) : layout;
-  if (task.layout.size() != x.size()) throw std::invalid_argument("gradcheck: layout size differs from x");
-  task.x = detail::to_std(x);
+  detail::Task task = detail::make_task<T>(x, layout);
   auto evaluators = detail::make_evaluators<T>(f, x, options.threads, detail::Same{});
   task.f0 = detail::evaluate_once<T>(f, x);
   Matrix<double> jac = jacobian(x).template cast<double>();
@@ -387,11 +387,7 @@ CheckResult check_layer(Fwd&& forward, Bwd&& backward, const Vector<T>& x, const
 template <class T, class F, class JVP>
 CheckResult check_jvp(F&& f, JVP&& jvp, const Vector<T>& x, const Layout& layout = {},
                       const CheckOptions& options = {}) {
-  detail::Task task;
-  task.dtype = detail::dtype_of<T>();
-  task.layout = layout.empty() ? Layout::flat(x.size()) : layout;
-  if (task.layout.size() != x.size()) throw std::invalid_argument("gradcheck: layout size differs from x");
-  task.x = detail::to_std(x);
+  detail::Task task = detail::make_task<T>(x, layout);
   task.directional = true;
   auto evaluators = detail::make_evaluators<T>(f, x, options.threads, detail::Same{});
   task.f0 = detail::evaluate_once<T>(f, x);

@@ -138,28 +138,11 @@ CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, cons
     throw std::invalid_argument("gradcheck: a coordinate check needs analytic columns");
   if (task.directional || options.mode == Mode::fast) return run_fast(std::move(task), evaluators, options);
 
-  CheckResult result;
-  result.name = task.name;
-  result.dtype = task.dtype;
-  result.method = options.method;
-  result.mode = "full";
-  result.problems = task.problems;
-  result.evaluations = task.evaluations;
-
-  Engine eng{task, options, evaluators, task.f0.size(), rms_of(task.x, 0, static_cast<std::int64_t>(task.x.size())), {}};
-  eng.settings.method = options.method;
-  eng.settings.roundoff = unit_roundoff(task.dtype);
-
+  CheckResult result = start_result(task, options, "full");
+  const Engine eng = make_engine(task, options, evaluators);
   const auto& blocks = task.layout.blocks();
   std::vector<BlockPlan> plans(blocks.size());
   std::vector<std::vector<Entry>> entries(blocks.size());
-  for (std::size_t b = 0; b < blocks.size(); ++b) {
-    BlockResult br;
-    br.name = blocks[b].name;
-    br.shape = blocks[b].shape;
-    br.size = blocks[b].size();
-    result.blocks.push_back(std::move(br));
-  }
 
   if (!task.skip_numeric) {
     // Plans: sampled positions and the noise level along a random direction

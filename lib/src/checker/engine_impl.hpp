@@ -389,6 +389,32 @@ inline void summarize_block(BlockResult& br, std::vector<Entry>& entries, const 
 }
 
 
+// A result with the task's identity and one empty BlockResult per block.
+inline CheckResult start_result(const Task& task, const CheckOptions& options, const char* mode) {
+  CheckResult result;
+  result.name = task.name;
+  result.dtype = task.dtype;
+  result.method = options.method;
+  result.mode = mode;
+  result.problems = task.problems;
+  result.evaluations = task.evaluations;
+  for (const auto& blk : task.layout.blocks()) {
+    BlockResult br;
+    br.name = blk.name;
+    br.shape = blk.shape;
+    br.size = blk.size();
+    result.blocks.push_back(std::move(br));
+  }
+  return result;
+}
+
+inline Engine make_engine(const Task& task, const CheckOptions& options, const std::vector<Evaluator*>& evaluators) {
+  Engine eng{task, options, evaluators, task.f0.size(), rms_of(task.x, 0, static_cast<std::int64_t>(task.x.size())), {}};
+  eng.settings.method = options.method;
+  eng.settings.roundoff = unit_roundoff(task.dtype);
+  return eng;
+}
+
 // Overall verdict, passed and timing from the block results.
 inline void finalize(CheckResult& result, std::chrono::steady_clock::time_point start) {
   bool any_mismatch = false, any_inconclusive = false, any_kink = false;

@@ -123,28 +123,13 @@ std::string fmt2(double v) {
 
 CheckResult run_fast(Task task, const std::vector<Evaluator*>& evaluators, const CheckOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  CheckResult result;
-  result.name = task.name;
-  result.dtype = task.dtype;
-  result.method = options.method;
-  result.mode = "fast";
-  result.problems = task.problems;
-  result.evaluations = task.evaluations;
-
-  Engine eng{task, options, evaluators, task.f0.size(), rms_of(task.x, 0, static_cast<std::int64_t>(task.x.size())), {}};
-  eng.settings.method = options.method;
-  eng.settings.roundoff = unit_roundoff(task.dtype);
+  CheckResult result = start_result(task, options, "fast");
+  const Engine eng = make_engine(task, options, evaluators);
   const auto& blocks = task.layout.blocks();
   std::vector<BlockPlan> plans(blocks.size());
   std::vector<std::vector<Entry>> entries(blocks.size());
-  for (std::size_t b = 0; b < blocks.size(); ++b) {
-    BlockResult br;
-    br.name = blocks[b].name;
-    br.shape = blocks[b].shape;
-    br.size = blocks[b].size();
-    result.blocks.push_back(std::move(br));
+  for (std::size_t b = 0; b < blocks.size(); ++b)
     plans[b].rms = rms_of(task.x, blocks[b].offset, blocks[b].offset + blocks[b].size());
-  }
   Fast fast{eng, task, options, plans};
   int test_id = 0;
   auto record = [&](const std::vector<std::size_t>& bs, const Test& t) {
