@@ -4,34 +4,11 @@
 
 #include "gradcheck/errors.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
-#include "st_writer.hpp"
+#include "reader_checks.hpp"
 
 using namespace gradcheck::weights;
 using namespace st_test;
 namespace cw = checkpoint_writer;
-
-namespace {
-
-void expect_refused(const fs::path& path, const std::string& reason) {
-  INFO("file " << path << ", expected reason containing: " << reason);
-  try {
-    (void)open_checkpoint(path.string());
-    FAIL("the file was accepted");
-  } catch (const gradcheck::InputError& e) {
-    const std::string what = e.what();
-    INFO("message: " << what);
-    CHECK(what.find(path.string()) != std::string::npos);
-    CHECK(what.find(reason) != std::string::npos);
-  }
-}
-
-std::vector<double> values(const TensorEntry& t) {
-  std::vector<double> v(t.numel);
-  convert_to_double(t.dtype, t.data, 0, t.numel, v.data());
-  return v;
-}
-
-}  // namespace
 
 TEST_CASE("npy versions 1, 2 and 3 in C order are read and named after the file", "[npy]") {
   const fs::path dir = temp_dir("npy");

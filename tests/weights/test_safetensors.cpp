@@ -6,7 +6,7 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 #include "gradcheck/weights/statistics.hpp"
-#include "st_writer.hpp"
+#include "reader_checks.hpp"
 
 using namespace gradcheck::weights;
 using namespace st_test;
@@ -15,20 +15,6 @@ namespace {
 
 const std::string kData = std::string(GRADCHECK_SHARED_DIR) + "/data/weights/";
 
-// Expects read_safetensors to refuse the file with a message naming it and
-// containing `reason`.
-void expect_refused(const fs::path& path, const std::string& reason) {
-  INFO("file " << path << ", expected reason containing: " << reason);
-  try {
-    (void)open_checkpoint(path.string());
-    FAIL("the file was accepted");
-  } catch (const gradcheck::InputError& e) {
-    const std::string what = e.what();
-    INFO("message: " << what);
-    CHECK(what.find(path.string()) != std::string::npos);
-    CHECK(what.find(reason) != std::string::npos);
-  }
-}
 
 const TensorEntry& find(const Checkpoint& ck, const std::string& name) {
   for (const auto& t : ck.tensors())

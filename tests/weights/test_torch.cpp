@@ -4,7 +4,7 @@
 
 #include "gradcheck/errors.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
-#include "st_writer.hpp"
+#include "reader_checks.hpp"
 
 using namespace gradcheck::weights;
 using namespace st_test;
@@ -12,24 +12,7 @@ namespace cw = checkpoint_writer;
 
 namespace {
 
-void expect_refused(const fs::path& path, const std::string& reason) {
-  INFO("file " << path << ", expected reason containing: " << reason);
-  try {
-    (void)open_checkpoint(path.string());
-    FAIL("the file was accepted");
-  } catch (const gradcheck::InputError& e) {
-    const std::string what = e.what();
-    INFO("message: " << what);
-    CHECK(what.find(path.string()) != std::string::npos);
-    CHECK(what.find(reason) != std::string::npos);
-  }
-}
 
-std::vector<double> values(const TensorEntry& t) {
-  std::vector<double> v(t.numel);
-  convert_to_double(t.dtype, t.data, 0, t.numel, v.data());
-  return v;
-}
 
 const TensorEntry& find(const Checkpoint& ck, const std::string& name) {
   for (const auto& t : ck.tensors())
