@@ -12,6 +12,9 @@ GRADCHECK_PACKAGES=(
   build-essential cmake pkg-config
   libeigen3-dev libspdlog-dev libcli11-dev catch2 nlohmann-json3-dev zlib1g-dev
 )
+# What only the test suite needs on top: a real browser for the HTML report
+# tests (headless Chromium).
+GRADCHECK_TEST_PACKAGES=(chromium)
 
 gradcheck_install_missing() {
   local missing=() p
