@@ -1,4 +1,5 @@
-// convdiag: diagnose training runs from their logs (see tools-contract.md).
+// convdiag: diagnose training runs from their logs, and run active checks on a
+// plugin model (--model), see tools-contract.md.
 
 #include <CLI/CLI.hpp>
 
@@ -7,10 +8,13 @@
 #include <atomic>
 #include <thread>
 #include <cstdio>
+#include <cstdint>
 #include <exception>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "gradcheck/diag/active.hpp"
 #include "gradcheck/diag/diagnose.hpp"
 #include "gradcheck/diag/render.hpp"
 #include "gradcheck/errors.hpp"
@@ -28,19 +32,34 @@ struct ConvdiagOptions {
   bool quiet = false;
   bool no_color = false;
   int threads = 0;
+  // Active checks (--model).
+  std::string model_plugin;
+  std::vector<std::string> model_names;
+  std::uint64_t seed = 0;
+  double timeout = 60;
 };
 
 void setup_convdiag(CLI::App& app, ConvdiagOptions& o) {
-  app.add_option("LOG", o.logs, "Training logs: CSV, JSON Lines, TensorBoard event files or directories")
-      ->required();
+  app.add_option("LOG", o.logs, "Training logs: CSV, JSON Lines, TensorBoard event files or directories");
   app.add_option("--loss-col", o.loss_col, "Training-loss column (default: recognised by name)");
   app.add_option("--val-col", o.val_col, "Validation-loss column");
   app.add_option("--step-col", o.step_col, "Step column");
   app.add_option("--grad-col", o.grad_col, "Gradient-norm column");
-  app.add_option("--classes", o.classes, "Number of classes: a loss stuck near ln(N) is a plateau")
+  app.add_option("--classes", o.classes,
+                 "Number of classes: a loss stuck near ln(N) is a plateau; with --model, the loss at init is "
+                 "checked against ln(N)")
       ->check(CLI::Range(0, 1 << 30));
   app.add_option("--json", o.json_path, "Write the JSON report to FILE ('-' for standard output)");
   app.add_option("--html", o.html_path, "Write a self-contained HTML report (not yet supported)");
+  auto* model = app.add_option("--model", o.model_plugin,
+                               "Active checks on a plugin model (.so): loss at init, overfitting its own batch, "
+                               "a learning-rate range test");
+  app.add_option("-m", o.model_names, "With --model: check only this model (repeatable; default: all)")
+      ->needs(model);
+  app.add_option("--seed", o.seed, "With --model: seed passed to the model's create()")->needs(model);
+  app.add_option("--timeout", o.timeout, "With --model: longest one call into the model's code may take (seconds)")
+      ->check(CLI::PositiveNumber)
+      ->needs(model);
   app.add_flag("--quiet", o.quiet, "Print only the verdict line");
   app.add_flag("--no-color", o.no_color, "No ANSI colour");
   app.add_option("--threads", o.threads, "Logs read and diagnosed at once (default 0: all cores)")
@@ -49,6 +68,9 @@ void setup_convdiag(CLI::App& app, ConvdiagOptions& o) {
 }
 
 gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
+  if (o.logs.empty() && o.model_plugin.empty())
+    throw gradcheck::InputError("", "nothing to diagnose: give training logs (LOG...) and/or --model PLUGIN.so "
+                                    "(see --help)");
   if (!o.html_path.empty()) throw gradcheck::InputError(o.html_path, "--html is not yet supported by convdiag");
   gradcheck::logs::ReadOptions read;
   read.step_column = o.step_col;
@@ -80,14 +102,37 @@ gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
   for (const auto& e : errors)
     if (e) std::rethrow_exception(e);
 
+  // The model runs only in forked children, after the reader threads ended.
+  std::optional<gradcheck::diag::ActiveReport> active;
+  if (!o.model_plugin.empty()) {
+    gradcheck::diag::ActiveOptions ao;
+    ao.plugin = o.model_plugin;
+    ao.models = o.model_names;
+    ao.classes = o.classes;
+    ao.seed = o.seed;
+    ao.timeout_seconds = o.timeout;
+    active = gradcheck::diag::run_active_checks(ao);
+  }
+
   if (!o.json_path.empty())
-    gradcheck::write_file_atomically(o.json_path, gradcheck::diag::render_json(results, gradcheck::version_string));
+    gradcheck::write_file_atomically(
+        o.json_path, active ? gradcheck::diag::render_json(results, *active, gradcheck::version_string)
+                            : gradcheck::diag::render_json(results, gradcheck::version_string));
   if (o.json_path != "-") {
     const bool color = gradcheck::use_color(stdout, o.no_color);
-    const std::string text = o.quiet ? gradcheck::diag::verdict_line(results, color) + "\n"
-                                     : gradcheck::diag::render_terminal(results, color);
+    std::string text;
+    if (!results.empty())
+      text += o.quiet ? gradcheck::diag::verdict_line(results, color) + "\n"
+                      : gradcheck::diag::render_terminal(results, color);
+    if (active) {
+      if (!text.empty() && !o.quiet) text += "\n";
+      text += o.quiet ? gradcheck::diag::active_verdict_line(*active, color) + "\n"
+                      : gradcheck::diag::render_active_terminal(*active, color);
+    }
     std::fwrite(text.data(), 1, text.size(), stdout);
   }
+  if (active && active->user_code_failed()) return gradcheck::ExitCode::user_code;
+  if (active && !active->healthy()) return gradcheck::ExitCode::problem;
   for (const auto& r : results)
     if (!r.healthy()) return gradcheck::ExitCode::problem;
   return gradcheck::ExitCode::ok;
@@ -96,7 +141,7 @@ gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"convdiag: why isn't the model converging? Diagnoses training logs."};
+  CLI::App app{"convdiag: why isn't the model converging? Diagnoses training logs and runs active checks on a model."};
   ConvdiagOptions options;
   setup_convdiag(app, options);
   return gradcheck::tools::tool_main(app, "convdiag", argc, argv, [&] { return run_convdiag(options); });

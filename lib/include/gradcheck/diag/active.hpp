@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gradcheck/diag/diagnose.hpp"
@@ -46,6 +47,20 @@ struct ActiveOptions {
   double lr_min = 1e-6;
   double lr_max = 10.0;
   int lr_steps = 100;
+  /// The sweep stops at a non-finite loss or once the loss exceeds
+  /// lowest + (lr_stop_factor - 1) x |lowest| (4x the lowest so far for a
+  /// positive loss; |lowest| is at least 1e-3 x |initial|).
+  double lr_stop_factor = 4.0;
+  /// Rates tried when overfitting, in order; each optimiser stops at the first
+  /// rate that reaches the goal. Gradient descent also tries the range test's
+  /// suggested rate first, when there is one. At most
+  /// (1 + gd_rates + adam_rates) x overfit_steps + lr_steps + 1 loss-and-gradient
+  /// evaluations per model.
+  std::vector<double> gd_rates = {1.0, 0.3, 0.1, 0.03, 0.01};
+  std::vector<double> adam_rates = {0.1, 0.03, 0.01, 0.003, 0.001};
+
+  /// False, with the reason, for values that cannot work.
+  bool is_valid(std::string* error) const;
 };
 
 /// One optimiser's attempt at overfitting the batch.
@@ -55,7 +70,12 @@ struct OverfitAttempt {
   int steps = 0;               ///< steps taken (fewer when it stopped early)
   double initial_loss = 0;
   double final_loss = 0;       ///< the lowest loss reached
-  std::vector<double> losses;  ///< the loss after each step (at most a few hundred points)
+  std::vector<double> losses;  ///< the loss after every `loss_stride`-th step (at most 250 points, the last step always)
+  int loss_stride = 1;
+  double goal = 0;             ///< the loss to reach: initial - overfit_reduction x |initial| (or overfit_floor)
+  bool reached = false;        ///< final_loss reached the goal
+  bool diverged = false;       ///< the best rate's run ended non-finite or far above its start
+  std::vector<double> rates_tried;  ///< in the order tried
 };
 
 struct LrPoint {
@@ -87,6 +107,11 @@ struct ModelActive {
   /// exception, time-out): one line naming the model and what happened. The
   /// checks that did not run are then absent.
   std::string failure;
+  /// Host-check findings met on the way (gradient_not_written, values_modified:
+  /// they explain a model that cannot overfit) and why a check did not run.
+  std::vector<std::string> notes;
+  std::int64_t evaluations = 0;  ///< loss-and-gradient calls made
+  double seconds = 0;
 
   bool healthy() const noexcept { return symptoms.empty() && failure.empty(); }
 };
@@ -94,12 +119,17 @@ struct ModelActive {
 struct ActiveReport {
   std::string plugin;
   std::vector<ModelActive> models;
+  /// Set when the plugin's code failed while loading (before any model could be
+  /// named): a crash or hang in its static initialisers or its entry point.
+  std::string load_failure;
   bool healthy() const noexcept {
+    if (!load_failure.empty()) return false;
     for (const auto& m : models)
       if (!m.healthy()) return false;
     return true;
   }
   bool user_code_failed() const noexcept {
+    if (!load_failure.empty()) return true;
     for (const auto& m : models)
       if (!m.failure.empty()) return true;
     return false;
@@ -110,5 +140,33 @@ struct ActiveReport {
 /// plugin that is refused, an unknown model or invalid options; failures of
 /// the model's own code are part of the report.
 ActiveReport run_active_checks(const ActiveOptions& options);
+
+/// One run entry per model, as for a log: source "PLUGIN.so:model", metric
+/// "loss", steps = the overfit steps taken, and the model's symptoms, so what
+/// reads `runs[].symptoms` of the JSON report sees them.
+std::vector<RunDiagnosis> active_runs(const ActiveReport& report);
+
+/// The detailed results as a JSON array, one object per model: "model",
+/// "dtype", "values", "initial_loss", "expected_initial_loss" (null when not
+/// checked), "overfit" (attempts with their loss curves), "lr_range" ("points",
+/// "suggested_rate", "min_loss_rate", "note"), "symptoms", "failure",
+/// "evaluations". Non-finite numbers are written as null.
+std::string render_active_json(const ActiveReport& report);
+
+/// The convdiag JSON report of logs and active checks together: render_json's
+/// report whose "runs" are `runs` followed by active_runs(active) (a failed
+/// model's run is unhealthy and carries a "failure" line), plus "plugin",
+/// "load_failure" (when set) and the "active" array of render_active_json.
+std::string render_json(const std::vector<RunDiagnosis>& runs, const ActiveReport& active, std::string_view version);
+
+/// The terminal section: per model the initial loss (against ln C), the
+/// overfit result of each optimiser, a sparkline of the learning-rate sweep
+/// (log scale) and the suggested rate, the symptoms with evidence and advice,
+/// or the failure; then active_verdict_line.
+std::string render_active_terminal(const ActiveReport& report, bool color);
+
+/// "convdiag: mlp.so: healthy (2 models)", "convdiag: mlp.so: 1 symptom in 1 of
+/// 2 models (cannot_overfit_batch)", or "... model code failed in 1 of 2 models".
+std::string active_verdict_line(const ActiveReport& report, bool color);
 
 }  // namespace gradcheck::diag
