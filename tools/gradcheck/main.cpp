@@ -1,8 +1,6 @@
 // gradcheck: check a model plugin's gradients (see the tools' contract). Thin:
 // options, parsing, one call into the library, exit codes.
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -14,6 +12,7 @@
 
 #include "gradcheck/errors.hpp"
 #include "gradcheck/host/plugin_check.hpp"
+#include "gradcheck/html/gradcheck_page.hpp"
 #include "gradcheck/output.hpp"
 #include "gradcheck/version.hpp"
 
@@ -70,8 +69,8 @@ void setup_gradcheck(CLI::App& app, GradcheckOptions& o) {
 }
 
 gradcheck::ExitCode run_gradcheck(const GradcheckOptions& o) {
-  if (!o.html_path.empty())
-    throw gradcheck::InputError(o.html_path, "--html is not yet supported by gradcheck (use --json)");
+  if (o.json_path == "-" && o.html_path == "-")
+    throw gradcheck::InputError("-", "--json and --html cannot both write to standard output");
   if (o.list) {
     const auto models = gp::list_models(o.plugin, o.timeout);
     std::fputs(gp::models_listing(models).c_str(), stdout);
@@ -89,23 +88,27 @@ gradcheck::ExitCode run_gradcheck(const GradcheckOptions& o) {
   options.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   options.memory_limit_bytes = o.memory_limit_mb << 20;
 
-  // Progress on a terminal only, once a check has run for a second; the line
-  // is erased before the report is printed.
-  bool progress_shown = false;
-  if (!o.quiet && ::isatty(STDERR_FILENO))
-    options.progress = [&progress_shown](const std::string& model, std::int64_t evaluations, double seconds) {
-      if (seconds < 1.0) return;
-      std::fprintf(stderr, "\r\x1b[Kchecking %s: %lld evaluations, %.0f s", model.c_str(),
-                   static_cast<long long>(evaluations), seconds);
-      std::fflush(stderr);
-      progress_shown = true;
+  // A progress line on a terminal only, once a check has run for a second;
+  // erased before the report is printed. The total work of a model is not
+  // known ahead, so the line counts evaluations rather than filling a bar.
+  gradcheck::ProgressBar progress;
+  if (!o.quiet)
+    options.progress = [&progress](const std::string& model, std::int64_t evaluations, double seconds) {
+      char detail[96];
+      std::snprintf(detail, sizeof detail, "%lld evaluations, %.0f s", static_cast<long long>(evaluations), seconds);
+      progress.update("checking " + model, -1, detail);
     };
   const gp::PluginReport report = gp::check_plugin(o.plugin, options);
-  if (progress_shown) std::fputs("\r\x1b[K", stderr);
+  progress.finish();
 
-  if (!o.json_path.empty()) gradcheck::write_file_atomically(o.json_path, gp::to_json(report));
-  // With the JSON on standard output, the text goes to stderr so the JSON stays parseable.
-  std::FILE* text_stream = o.json_path == "-" ? stderr : stdout;
+  // Both reports are rendered before either is written, and each is written
+  // whole or not at all.
+  const std::string html = o.html_path.empty() ? std::string() : gradcheck::html::gradcheck_page(report);
+  const std::string json = o.json_path.empty() ? std::string() : gp::to_json(report);
+  if (!o.html_path.empty()) gradcheck::write_file_atomically(o.html_path, html);
+  if (!o.json_path.empty()) gradcheck::write_file_atomically(o.json_path, json);
+  // With a report on standard output, the text goes to stderr so the report stays parseable.
+  std::FILE* text_stream = o.json_path == "-" || o.html_path == "-" ? stderr : stdout;
   gradcheck::TextOptions text;
   text.color = gradcheck::use_color(text_stream, o.no_color);
   text.quiet = o.quiet;

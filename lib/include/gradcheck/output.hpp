@@ -1,6 +1,7 @@
 #pragma once
 // Writing reports: whole or not at all, and terminal colour rules.
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -26,6 +27,43 @@ struct Style {
   std::string bold(std::string_view s) const { return wrap("1", s); }
   std::string dim(std::string_view s) const { return wrap("2", s); }
   std::string wrap(std::string_view code, std::string_view s) const;
+};
+
+/// A one-line progress bar for long work, on stderr by default:
+///   "checking mlp_f64 [########..........]  42%  1.2e5 evaluations"
+/// It draws only when the stream is a terminal (or `force`), only after the
+/// work has run for `delay_seconds`, at most once per `interval_seconds`, and
+/// erases its line in finish() (or the destructor), so short runs and pipes
+/// see nothing and the report that follows starts on a clean line.
+class ProgressBar {
+ public:
+  struct Options {
+    double delay_seconds = 1.0;
+    double interval_seconds = 0.1;
+    int width = 24;      ///< characters of the bar itself
+    bool force = false;  ///< draw even when the stream is not a terminal (tests)
+  };
+  explicit ProgressBar(std::FILE* stream = stderr);
+  ProgressBar(std::FILE* stream, Options options);
+  ~ProgressBar();
+  ProgressBar(const ProgressBar&) = delete;
+  ProgressBar& operator=(const ProgressBar&) = delete;
+
+  /// Reports progress: `fraction` in [0, 1] draws a bar and a percentage; a
+  /// negative fraction (total unknown) draws the label and detail only.
+  void update(std::string_view label, double fraction, std::string_view detail = {});
+  /// Erases the line if anything was drawn. Idempotent.
+  void finish();
+  /// True once something has been drawn (and not yet erased).
+  bool visible() const noexcept { return visible_; }
+
+ private:
+  std::FILE* stream_;
+  Options options_;
+  bool enabled_ = false;
+  bool visible_ = false;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+  bool drawn_once_ = false;
 };
 
 }  // namespace gradcheck

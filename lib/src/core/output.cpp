@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -70,6 +72,54 @@ std::string Style::wrap(std::string_view code, std::string_view s) const {
   out += s;
   out += "\x1b[0m";
   return out;
+}
+
+ProgressBar::ProgressBar(std::FILE* stream) : ProgressBar(stream, Options{}) {}
+
+ProgressBar::ProgressBar(std::FILE* stream, Options options)
+    : stream_(stream), options_(options), start_(std::chrono::steady_clock::now()) {
+  // TERM=dumb terminals cannot move the cursor back: no bar there either.
+  const char* term = std::getenv("TERM");
+  const bool dumb = term != nullptr && std::strcmp(term, "dumb") == 0;
+  enabled_ = stream_ != nullptr && (options_.force || (::isatty(::fileno(stream_)) != 0 && !dumb));
+}
+
+ProgressBar::~ProgressBar() { finish(); }
+
+void ProgressBar::update(std::string_view label, double fraction, std::string_view detail) {
+  if (!enabled_) return;
+  const auto now = std::chrono::steady_clock::now();
+  const double since_start = std::chrono::duration<double>(now - start_).count();
+  if (since_start < options_.delay_seconds) return;
+  if (drawn_once_ && std::chrono::duration<double>(now - last_draw_).count() < options_.interval_seconds) return;
+  std::string line = "\r\x1b[K";
+  line += label;
+  if (fraction >= 0 && std::isfinite(fraction)) {
+    const double f = std::clamp(fraction, 0.0, 1.0);
+    const int filled = static_cast<int>(std::lround(f * options_.width));
+    line += " [";
+    line.append(static_cast<std::size_t>(filled), '#');
+    line.append(static_cast<std::size_t>(options_.width - filled), '.');
+    char pct[16];
+    std::snprintf(pct, sizeof pct, "] %3d%%", static_cast<int>(f * 100));
+    line += pct;
+  }
+  if (!detail.empty()) {
+    line += "  ";
+    line += detail;
+  }
+  std::fwrite(line.data(), 1, line.size(), stream_);
+  std::fflush(stream_);
+  last_draw_ = now;
+  drawn_once_ = true;
+  visible_ = true;
+}
+
+void ProgressBar::finish() {
+  if (!visible_) return;
+  std::fputs("\r\x1b[K", stream_);
+  std::fflush(stream_);
+  visible_ = false;
 }
 
 }  // namespace gradcheck

@@ -1,0 +1,250 @@
+#include "gradcheck/html/weightstats_page.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "gradcheck/html/charts.hpp"
+#include "gradcheck/html/page.hpp"
+#include "gradcheck/version.hpp"
+#include "gradcheck/weights/render.hpp"
+
+namespace gradcheck::html {
+namespace {
+
+namespace w = gradcheck::weights;
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::string flag_explanation(w::Flag f, const w::Thresholds& t) {
+  switch (f) {
+    case w::Flag::nan: return "a NaN value: the weights are corrupt, training diverged before the save.";
+    case w::Flag::inf: return "an infinite value: an overflow reached the weights.";
+    case w::Flag::all_zero: return "every value of a matrix is zero: the layer passes nothing (never initialised, or zeroed).";
+    case w::Flag::constant: return "every value of a matrix is the same non-zero number: units are symmetric and learn identically.";
+    case w::Flag::identical_rows:
+      return "two non-zero rows are bit-for-bit equal (rows of at least " + std::to_string(t.identical_rows_min_cols) +
+             " values): copied or symmetric units.";
+    case w::Flag::exploding:
+      return "a |value| above " + format_number(t.exploding_abs) + " (not storable in float16), or a matrix std above " +
+             format_number(t.exploding_init_ratio) + "x the largest of the He, Glorot and LeCun initial stds.";
+    case w::Flag::vanishing_init_scale:
+      return "a matrix std below " + format_number(t.vanishing_init_ratio) +
+             "x the smallest of the He, Glorot and LeCun initial stds: signals shrink layer by layer.";
+    case w::Flag::unchanged: return "diff: no value changed between the checkpoints (frozen, or never updated).";
+    case w::Flag::large_update:
+      return "diff: ||after - before|| / ||before|| above " + format_number(t.large_update) +
+             ": the update is larger than the weights.";
+  }
+  return {};
+}
+
+// The statistics' fine log-spaced bins regrouped into `n` equal bins over
+// [min, max] for display.
+std::vector<HistogramBin> display_bins(const w::TensorStats& s, int n = 60) {
+  std::vector<HistogramBin> out;
+  if (s.histogram.bins.empty() || !std::isfinite(s.min) || !std::isfinite(s.max)) return out;
+  double lo = s.min, hi = s.max;
+  if (hi <= lo) {
+    out.push_back({lo - 0.5 * std::max(std::abs(lo), 1e-12), hi + 0.5 * std::max(std::abs(hi), 1e-12),
+                   static_cast<double>(s.histogram.total())});
+    return out;
+  }
+  const double width = (hi - lo) / n;
+  for (int i = 0; i < n; ++i) out.push_back({lo + i * width, lo + (i + 1) * width, 0});
+  for (const auto& b : s.histogram.bins) {
+    const double mid = std::clamp(0.5 * (w::Histogram::lower_edge(b.key) + w::Histogram::upper_edge(b.key)), lo, hi);
+    const int k = std::clamp(static_cast<int>((mid - lo) / width), 0, n - 1);
+    out[static_cast<std::size_t>(k)].count += static_cast<double>(b.count);
+  }
+  return out;
+}
+
+std::string flags_text(const std::vector<w::Flag>& flags) {
+  std::string s;
+  for (auto f : flags) s += (s.empty() ? "" : " ") + std::string(w::flag_name(f));
+  return s;
+}
+
+}  // namespace
+
+std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds& thresholds,
+                             std::size_t max_histograms) {
+  std::string files;
+  for (const auto& f : report.files) files += (files.empty() ? "" : ", ") + f;
+  Page page("weightstats report", "weightstats " + std::string(version_string) + (files.empty() ? "" : ", " + files));
+  page.verdict(w::verdict_line(report), report.passed());
+
+  // The flags present, each explained once.
+  std::set<w::Flag> seen;
+  for (const auto& t : report.tensors) seen.insert(t.flags.begin(), t.flags.end());
+  for (const auto& d : report.diff) seen.insert(d.flags.begin(), d.flags.end());
+  if (!seen.empty()) {
+    page.heading("Flags found");
+    std::vector<std::string> items;
+    for (auto f : seen) items.push_back(std::string(w::flag_name(f)) + ": " + flag_explanation(f, thresholds));
+    page.list(items);
+  }
+
+  page.heading("Tensors");
+  {
+    std::vector<std::vector<Cell>> rows;
+    std::vector<std::string> classes;
+    for (const auto& t : report.tensors) {
+      const auto& s = t.stats;
+      rows.push_back({Cell(t.name), Cell(std::string(w::dtype_name(t.dtype))), Cell(shape_text(t.shape)),
+                      Cell(format_number(s.mean, 4), "num"), Cell(format_number(s.std, 4), "num"),
+                      Cell(format_number(s.min, 4), "num"), Cell(format_number(s.max, 4), "num"),
+                      Cell(format_number(100 * s.zero_fraction, 3) + "%", "num"),
+                      Cell(flags_text(t.flags), t.flags.empty() ? "" : "flag")});
+      classes.push_back(t.flags.empty() ? "" : "flagged");
+      for (const auto& e : t.evidence) {
+        rows.push_back({Cell(""), Cell(e)});
+        classes.push_back("evidence");
+      }
+    }
+    page.raw(table({"tensor", "dtype", "shape", "mean", "std", "min", "max", "zeros", "flags"}, rows, classes));
+  }
+
+  // Initialisation scale: std / He std per matrix, thresholds marked.
+  std::vector<BarRow> ratio_rows;
+  for (const auto& t : report.tensors) {
+    if (!t.matrix || !(t.matrix->he_std > 0)) continue;
+    BarRow r;
+    r.label = t.name;
+    r.value = t.matrix->ratio_he;
+    const bool flagged = std::find(t.flags.begin(), t.flags.end(), w::Flag::vanishing_init_scale) != t.flags.end() ||
+                         std::find(t.flags.begin(), t.flags.end(), w::Flag::exploding) != t.flags.end();
+    r.category = flagged ? 1 : 0;
+    r.tooltip = "std / Glorot std " + format_number(t.matrix->ratio_glorot, 3) + ", std / LeCun std " +
+                format_number(t.matrix->ratio_lecun, 3) + "; fan_in " + std::to_string(t.matrix->fan_in) +
+                ", fan_out " + std::to_string(t.matrix->fan_out);
+    ratio_rows.push_back(std::move(r));
+  }
+  if (!ratio_rows.empty()) {
+    page.heading("Initialisation scale");
+    page.paragraph("The std of each matrix divided by the std He (Kaiming normal) initialisation gives it, "
+                   "sqrt(2 / fan_in); hover a bar for the Glorot and LeCun ratios. Trained layers usually stay "
+                   "within a factor of a few of 1.",
+                   "muted");
+    BarChartOptions bo;
+    bo.title = "std / He initial std";
+    bo.x_label = "ratio (log)";
+    bo.categories = {"ok", "flagged"};
+    bo.markers = {{1.0, "He"}};
+    if (thresholds.vanishing_init_ratio > 0) bo.markers.push_back({thresholds.vanishing_init_ratio, "vanishing"});
+    if (thresholds.exploding_init_ratio > 0) bo.markers.push_back({thresholds.exploding_init_ratio, "exploding"});
+    page.raw(bar_chart(ratio_rows, bo));
+  }
+
+  // Spectral analysis.
+  std::vector<BarRow> alpha_rows;
+  std::vector<std::vector<Cell>> spec_rows;
+  for (const auto& t : report.tensors) {
+    if (!t.spectral || t.spectral->eigenvalues == 0) continue;
+    const auto& sp = *t.spectral;
+    const auto& pl = sp.power_law;
+    spec_rows.push_back({Cell(t.name), Cell(sp.exact ? "exact" : "sketch"), Cell(std::to_string(sp.eigenvalues), "num"),
+                         Cell(format_number(sp.spectral_norm, 4), "num"), Cell(format_number(sp.sigma_min, 4), "num"),
+                         Cell(format_number(sp.stable_rank, 4), "num"), Cell(format_number(sp.condition_number, 4), "num"),
+                         Cell(format_number(pl.alpha, 3) + " +- " + format_number(pl.alpha_error, 2), "num"),
+                         Cell(format_number(pl.xmin, 4), "num"), Cell(std::to_string(pl.tail_count), "num"),
+                         Cell(format_number(pl.ks_distance, 3), "num")});
+    BarRow r;
+    r.label = t.name;
+    r.value = pl.alpha;
+    r.category = std::isfinite(pl.alpha) && (pl.alpha < 2 || pl.alpha > 6) ? 4 : 0;
+    r.tooltip = "+- " + format_number(pl.alpha_error, 2) + ", tail of " + std::to_string(pl.tail_count) +
+                " eigenvalues >= " + format_number(pl.xmin, 4) + ", KS distance " + format_number(pl.ks_distance, 3);
+    alpha_rows.push_back(std::move(r));
+  }
+  if (!spec_rows.empty()) {
+    page.heading("Spectrum");
+    page.paragraph("A power law p(x) ~ x^-alpha fitted to the tail of the eigenvalues of W^T W (maximum likelihood, "
+                   "xmin by the smallest Kolmogorov-Smirnov distance). Martin & Mahoney (2021) find alpha between 2 "
+                   "and 6 in well-trained layers; above 6, a layer that learned little; below 2, one over-fitted. "
+                   "The eigenvalues themselves are not kept in the report, so the tail is summarised by its fit.",
+                   "muted");
+    BarChartOptions bo;
+    bo.title = "Power-law alpha of the eigenvalue tail";
+    bo.x_label = "alpha";
+    bo.scale = Scale::linear;
+    bo.categories = {"2 <= alpha <= 6", "", "", "", "outside"};
+    bo.markers = {{2.0, "2"}, {6.0, "6"}};
+    page.raw(bar_chart(alpha_rows, bo));
+    page.raw(table({"tensor", "method", "eigenvalues", "spectral norm", "sigma min", "stable rank", "condition",
+                    "alpha", "xmin", "tail", "KS"},
+                   spec_rows));
+  }
+
+  if (report.has_diff) {
+    page.heading("Diff: " + report.diff_before + " -> " + report.diff_after);
+    std::vector<BarRow> rows;
+    std::vector<std::vector<Cell>> trows;
+    std::vector<std::string> classes;
+    for (const auto& d : report.diff) {
+      BarRow r;
+      r.label = d.name;
+      r.value = d.stats.rel_change;
+      r.bound = thresholds.large_update;
+      r.category = d.flags.empty() ? 0 : 1;
+      r.tooltip = std::to_string(d.stats.changed) + " values changed";
+      rows.push_back(std::move(r));
+      trows.push_back({Cell(d.name), Cell(format_number(d.stats.rel_change, 4), "num"),
+                       Cell(format_number(d.stats.diff_norm, 4), "num"), Cell(format_number(d.stats.before_norm, 4), "num"),
+                       Cell(std::to_string(d.stats.changed), "num"), Cell(flags_text(d.flags), d.flags.empty() ? "" : "flag")});
+      classes.push_back(d.flags.empty() ? "" : "flagged");
+      for (const auto& e : d.evidence) {
+        trows.push_back({Cell(""), Cell(e)});
+        classes.push_back("evidence");
+      }
+    }
+    if (!rows.empty()) {
+      BarChartOptions bo;
+      bo.title = "Relative change per tensor (tick: large_update threshold)";
+      bo.x_label = "||after - before|| / ||before|| (log; unchanged tensors have no bar)";
+      bo.categories = {"ok", "flagged"};
+      page.raw(bar_chart(rows, bo));
+    }
+    page.raw(table({"tensor", "rel. change", "||after - before||", "||before||", "changed", "flags"}, trows, classes));
+    if (!report.only_in_before.empty()) page.note("Only in " + report.diff_before, report.only_in_before);
+    if (!report.only_in_after.empty()) page.note("Only in " + report.diff_after, report.only_in_after);
+    for (const auto& c : report.shape_changed)
+      page.note("Shape changed: " + c.name, {shape_text(c.before) + " -> " + shape_text(c.after)});
+  }
+
+  std::size_t drawn = 0;
+  std::string grid;
+  for (const auto& t : report.tensors) {
+    if (drawn >= max_histograms) break;
+    const auto bins = display_bins(t.stats);
+    if (bins.empty()) continue;
+    HistogramOptions ho;
+    ho.title = t.name + (t.flags.empty() ? "" : "  [" + flags_text(t.flags) + "]");
+    ho.x_label = "value";
+    if (t.matrix && t.matrix->he_std > 0)
+      ho.markers = {{-t.matrix->he_std, "-He std"}, {t.matrix->he_std, "+He std"}};
+    grid += histogram(bins, ho);
+    ++drawn;
+  }
+  if (drawn > 0) {
+    page.heading("Histograms");
+    page.paragraph("Counts on a log scale, so a few outliers or a spike of zeros stay visible; dashed lines at "
+                   "+-(He initial std) for matrices." +
+                       (drawn < report.tensors.size()
+                            ? " The first " + std::to_string(drawn) + " of " + std::to_string(report.tensors.size()) +
+                                  " tensors are shown."
+                            : std::string()),
+                   "muted");
+    page.begin_grid();
+    page.raw(grid);
+    page.end_grid();
+  }
+  return page.str();
+}
+
+}  // namespace gradcheck::html

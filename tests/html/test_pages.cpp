@@ -1,0 +1,180 @@
+// The report pages built from hand-filled result structs: self-contained,
+// the expected sections and charts present, verdicts first.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <string>
+
+#include "gradcheck/html/convdiag_page.hpp"
+#include "gradcheck/html/gradcheck_page.hpp"
+#include "gradcheck/html/weightstats_page.hpp"
+
+using namespace gradcheck;
+
+namespace {
+
+std::size_t count(const std::string& s, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + what.size())) ++n;
+  return n;
+}
+
+// No external resource of any kind: the page must work offline.
+void require_self_contained(const std::string& page) {
+  CHECK(page.rfind("<!DOCTYPE html>", 0) == 0);
+  CHECK(page.find("<script") == std::string::npos);
+  CHECK(page.find("src=") == std::string::npos);
+  CHECK(page.find("href=") == std::string::npos);
+  CHECK(page.find("@import") == std::string::npos);
+  CHECK(page.find("url(") == std::string::npos);
+  CHECK(page.find("prefers-color-scheme:dark") != std::string::npos);
+  CHECK(page.find("@media print") != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("gradcheck page: verdict first, bars per tensor, scatter, worst entries of the failing tensor", "[pages]") {
+  plugin::PluginReport r;
+  r.plugin = "libmodel.so";
+  CheckResult m;
+  m.name = "mlp_f64";
+  m.passed = false;
+  m.verdict = Verdict::mismatch;
+  for (int b = 0; b < 3; ++b) {
+    BlockResult br;
+    br.name = "w" + std::to_string(b);
+    br.shape = {2, 3};
+    br.size = 6;
+    br.checked = 6;
+    br.max_rel_error = b == 1 ? 0.5 : 1e-9;
+    br.max_error_bound = 1e-7;
+    br.verdict = b == 1 ? Verdict::mismatch : Verdict::ok;
+    if (b == 1) {
+      br.mismatches = 6;
+      br.hint = "analytic = 2 x numeric <for every entry>";
+    }
+    for (int e = 0; e < 3; ++e) {
+      Entry en;
+      en.position = e;
+      en.index = {0, e};
+      en.numeric = 0.1 * (e + 1);
+      en.analytic = b == 1 ? 2 * en.numeric : en.numeric;
+      en.verdict = br.verdict;
+      br.worst.push_back(en);
+    }
+    m.blocks.push_back(br);
+  }
+  r.models.push_back(m);
+  const std::string page = html::gradcheck_page(r);
+  require_self_contained(page);
+  CHECK(page == html::gradcheck_page(r));
+  // The plugin's verdict is the first thing in the body.
+  const auto verdict = page.find("class=\"verdict bad\">FAIL libmodel.so");
+  REQUIRE(verdict != std::string::npos);
+  CHECK(verdict < page.find("<svg"));
+  CHECK(count(page, "chart chart-bars") == 1);
+  CHECK(count(page, "chart chart-scatter") == 1);
+  CHECK(count(page, "class=\"point c1\"") == 3);  // the mismatching tensor's entries, coloured apart
+  CHECK(count(page, "class=\"point c2\"") == 6);
+  CHECK(page.find("&lt;for every entry&gt;") != std::string::npos);  // the hint, escaped
+  CHECK(count(page, "<h3>") == 1);  // worst entries only for the failing tensor
+
+  plugin::PluginReport crashed;
+  crashed.plugin = "bad.so";
+  crashed.load_failure = "crashed with signal 11 (SIGSEGV) while loading";
+  const std::string cp = html::gradcheck_page(crashed);
+  CHECK(cp.find("SIGSEGV") != std::string::npos);
+  CHECK(cp.find("<svg") == std::string::npos);
+}
+
+TEST_CASE("weightstats page: flags explained, init-scale bars, histograms, spectral and diff sections", "[pages]") {
+  weights::WeightsReport r;
+  r.files = {"a.safetensors"};
+  weights::TensorReport t;
+  t.name = "fc1.weight";
+  t.shape = {4, 8};
+  t.stats.count = 32;
+  t.stats.finite_count = 32;
+  t.stats.min = -0.5;
+  t.stats.max = 0.5;
+  t.stats.std = 0.01;
+  t.stats.histogram.bins = {{weights::Histogram::key_of(-0.5), 3}, {weights::Histogram::key_of(0.25), 29}};
+  weights::MatrixStats ms;
+  ms.fan_in = 8;
+  ms.fan_out = 4;
+  ms.he_std = 0.5;
+  ms.ratio_he = 0.002;
+  t.matrix = ms;
+  t.flags = {weights::Flag::vanishing_init_scale};
+  t.evidence = {"std 0.01 is 0.002x the He std"};
+  weights::SpectralStats sp;
+  sp.eigenvalues = 4;
+  sp.power_law.alpha = 3.5;
+  t.spectral = sp;
+  r.tensors.push_back(t);
+  r.has_diff = true;
+  r.diff_before = "a";
+  r.diff_after = "b";
+  weights::DiffEntry d;
+  d.name = "fc1.weight";
+  d.stats.rel_change = 2.5;
+  d.flags = {weights::Flag::large_update};
+  r.diff.push_back(d);
+
+  const std::string page = html::weightstats_page(r);
+  require_self_contained(page);
+  CHECK(page == html::weightstats_page(r));
+  CHECK(page.find("class=\"verdict bad\">weightstats: FLAGGED") != std::string::npos);
+  CHECK(page.find("vanishing_init_scale: a matrix std below 0.01x") != std::string::npos);
+  CHECK(page.find("large_update: diff") != std::string::npos);
+  CHECK(count(page, "chart chart-hist") == 1);
+  CHECK(count(page, "chart chart-bars") == 3);  // init scale, alpha, diff
+  CHECK(count(page, "<tr class=\"flagged\">") == 2);
+  CHECK(count(page, "<tr class=\"evidence\">") == 1);
+  CHECK(page.find("eigenvalues themselves are not kept") != std::string::npos);
+}
+
+TEST_CASE("convdiag page: curves with symptom spans and advice, active checks with the rate marked", "[pages]") {
+  diag::RunDiagnosis run;
+  run.source = "train.csv";
+  run.metrics = {"loss", "lr"};
+  diag::Curve loss{"loss", "loss", 4, 1, 2, 9, 2, 9, 0, 3, {2, 9, NAN, 3}};
+  diag::Curve lr{"lr", "lr", 4, 0, 1e-3, 1e-1, 1e-3, 1e-1, 0, 3, {1e-3, 1e-2, 1e-1, 1e-1}};
+  run.curves = {loss, lr};
+  run.symptoms.push_back({"divergence", "loss", 1, 2, diag::Severity::error, "rose 4.5x", "Lower the rate."});
+  run.symptoms.push_back({"plateau", "other_metric", 0, 3, diag::Severity::warning, "flat", "Wait."});
+
+  diag::ActiveReport active;
+  active.plugin = "m.so";
+  diag::ModelActive m;
+  m.model = "m";
+  m.initial_loss = 2.3;
+  m.expected_initial_loss = std::log(10.0);
+  diag::OverfitAttempt adam;
+  adam.optimizer = "adam";
+  adam.learning_rate = 0.01;
+  adam.steps = 3;
+  adam.initial_loss = 2.3;
+  adam.final_loss = 0.1;
+  adam.losses = {2.0, 1.0, 0.1};
+  m.overfit.push_back(adam);
+  m.lr_range.points = {{1e-5, 2.3}, {1e-4, 2.0}, {1e-3, 1.5}, {1e-2, 3.0}};
+  m.lr_range.suggested_rate = 1e-4;
+  m.lr_range.min_loss_rate = 1e-3;
+  active.models.push_back(m);
+
+  const std::string page = html::convdiag_page({run}, {}, &active);
+  require_self_contained(page);
+  CHECK(page == html::convdiag_page({run}, {}, &active));
+  const auto verdict = page.find("class=\"verdict bad\">convdiag:");
+  REQUIRE(verdict != std::string::npos);
+  CHECK(verdict < page.find("<svg"));
+  CHECK(count(page, "chart chart-line") == 2 + 2);  // loss, lr; overfit, range test
+  CHECK(count(page, "class=\"span span-error\"") == 1);
+  CHECK(page.find("Advice: Lower the rate.") != std::string::npos);
+  CHECK(page.find("Other findings") != std::string::npos);  // a symptom of a series not drawn
+  CHECK(count(page, "class=\"nonfinite ") == 1);
+  CHECK(count(page, "class=\"marker\"") == 2);  // suggested and lowest-loss rates
+  CHECK(page.find("suggested 0.0001") != std::string::npos);
+  CHECK(count(page, "chart chart-bars") == 1);  // initial loss against ln C
+}
