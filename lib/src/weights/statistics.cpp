@@ -11,6 +11,9 @@
 #include <mutex>
 #include <stdexcept>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "parallel.hpp"
 
 namespace gradcheck::weights {
@@ -81,36 +84,42 @@ ChunkResult merge_tree(const std::vector<ChunkResult>& parts, std::size_t lo, st
   return r;
 }
 
-// Per-worker scratch, reused across chunks. `seen` marks the groups of 128
-// histogram bins (one binade of one sign) a chunk touched, so flushing visits
-// only those; a plain byte store keeps the per-value loop free of
-// read-modify-write chains.
-constexpr std::size_t kGroup = 128;
+// A task is up to kChunksPerTask consecutive chunks of one tensor (2 MiB of
+// F32): the worker's histogram is flushed once per task instead of once per
+// chunk. Moments stay per chunk, so the merge tree, and every result, does not
+// depend on the task size or the thread count.
+constexpr std::size_t kChunksPerTask = 32;
+
+// Per-worker scratch, reused across tasks. The histogram holds the counts of
+// the current task; keys_lo/keys_hi bound the keys it touched (from the
+// task's finite minimum and maximum, as the key is monotone in the value),
+// so a flush scans that range only and leaves the array zeroed.
 struct Scratch {
   std::vector<double> values = std::vector<double>(kChunkElements);
+  std::vector<std::uint32_t> keys = std::vector<std::uint32_t>(kChunkElements);
   std::vector<std::uint32_t> hist = std::vector<std::uint32_t>(kBins, 0);
-  std::vector<std::uint8_t> seen = std::vector<std::uint8_t>(kBins / kGroup, 0);
+  std::uint32_t keys_lo = kBins, keys_hi = 0;
 };
 
 struct Job {
   const TensorView* view = nullptr;
-  std::size_t first_task = 0, chunks = 0;
+  std::size_t first_task = 0, tasks = 0, chunks = 0;
   std::vector<ChunkResult> parts;
   std::atomic<std::size_t> remaining{0};
   std::once_flag alloc_once;
-  std::vector<std::uint64_t> dense;  // histogram, while chunks are in flight
+  std::vector<std::uint64_t> dense;  // histogram of a multi-task tensor, while tasks are in flight
   bool is_matrix = false;
   std::int64_t rows = 0, cols = 0;
-  std::vector<std::uint64_t> row_hash;
+  std::vector<std::uint32_t> row_hash;  // two 32-bit sums per row (see hash_f32)
   std::vector<std::uint8_t> row_alive;
   std::vector<std::uint64_t> col_alive;  // bit set
   TensorAnalysis* out = nullptr;
 };
 
 void allocate(Job& job) {
-  if (job.chunks > 1) job.dense.assign(kBins, 0);
+  if (job.tasks > 1) job.dense.assign(kBins, 0);
   if (job.is_matrix) {
-    job.row_hash.assign(static_cast<std::size_t>(job.rows), 0);
+    job.row_hash.assign(2 * static_cast<std::size_t>(job.rows), 0);
     job.row_alive.assign(static_cast<std::size_t>(job.rows), 0);
     job.col_alive.assign((static_cast<std::size_t>(job.cols) + 63) / 64, 0);
   }
@@ -123,28 +132,420 @@ inline std::uint16_t bin_of(double x) noexcept {
   return static_cast<std::uint16_t>(ordered_bits(f) >> 16);
 }
 
-void matrix_segment(Job& job, const double* x, std::size_t begin, std::size_t end, bool has_zeros) {
+inline std::uint32_t f32_key(std::uint32_t b) noexcept {
+  const std::uint32_t mask = static_cast<std::uint32_t>(static_cast<std::int32_t>(b) >> 31) | 0x80000000u;
+  return (b ^ mask) >> 16;
+}
+
+// The keys finite values in [lo, hi] can have. -0.0 sorts below +0.0 among
+// keys while comparing equal, so a zero bound widens to both.
+void widen_key_range(Scratch& s, double lo, double hi) noexcept {
+  const std::uint32_t a = lo == 0.0 ? bin_of(-0.0) : bin_of(lo);
+  const std::uint32_t b = hi == 0.0 ? bin_of(0.0) : bin_of(hi);
+  s.keys_lo = std::min(s.keys_lo, a);
+  s.keys_hi = std::max(s.keys_hi, b);
+}
+
+// Moves the task's counts into the job (in key order, i.e. value order) and
+// zeroes them. Blocks of 16 empty bins are skipped with one test.
+void flush_histogram(Job& job, Scratch& s) {
+  if (s.keys_lo > s.keys_hi) return;
+  std::uint32_t* hist = s.hist.data();
+  auto& bins = job.out->stats.histogram.bins;
+  std::size_t k = s.keys_lo & ~std::size_t(15);
+  const std::size_t stop = std::min<std::size_t>(kBins, (std::size_t(s.keys_hi) + 16) & ~std::size_t(15));
+  for (; k < stop; k += 16) {
+    std::uint32_t any = 0;
+    for (std::size_t j = 0; j < 16; ++j) any |= hist[k + j];
+    if (any == 0) continue;
+    for (std::size_t j = k; j < k + 16; ++j) {
+      if (hist[j] == 0) continue;
+      // A single-task tensor takes its sparse histogram straight from here.
+      if (job.tasks == 1) bins.push_back({static_cast<std::uint16_t>(j), hist[j]});
+      else std::atomic_ref<std::uint64_t>(job.dense[j]).fetch_add(hist[j], std::memory_order_relaxed);
+      hist[j] = 0;
+    }
+  }
+  s.keys_lo = kBins;
+  s.keys_hi = 0;
+}
+
+// ---------------------------------------------------------------------------
+// The per-chunk kernels. They use GCC/Clang vector extensions: eight explicit
+// double lanes (two 4-wide vectors), so the summation order is fixed by the
+// source, not by the instruction set. Each kernel is compiled twice, for the
+// x86-64 baseline (SSE2: each 4-wide vector is two instructions) and for AVX2,
+// chosen at run time; FMA is not enabled, so both builds round identically and
+// the results do not depend on the machine's instruction set either.
+
+typedef double v4d __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
+typedef std::int64_t v4l __attribute__((vector_size(32)));
+typedef std::uint32_t v4u __attribute__((vector_size(16)));
+typedef std::int32_t v4i __attribute__((vector_size(16)));
+
+#define GRADCHECK_INLINE inline __attribute__((always_inline))
+
+struct PassA {
+  double sum = 0, min = 0, max = 0;
+  std::uint64_t zeros = 0;
+  // A finite sum means every value is finite: an infinity or NaN makes the
+  // sum infinite or NaN, and float32 values cannot overflow a double sum. A
+  // double sum can overflow from finite values; such a chunk merely takes the
+  // value-by-value path.
+  bool all_finite() const noexcept { return std::fabs(sum) <= DBL_MAX; }
+};
+
+
+GRADCHECK_INLINE double reduce8(const v4d& a, const v4d& b) noexcept {
+  return ((a[0] + b[0]) + (a[1] + b[1])) + ((a[2] + b[2]) + (a[3] + b[3]));
+}
+
+// Sum, minimum and maximum of n float32 values, and their histogram keys
+// (written to `keys`): one read of the mapped bytes.
+GRADCHECK_INLINE PassA pass_a_f32(const std::uint8_t* p, std::size_t n, std::uint32_t* keys) noexcept {
+  const double inf = std::numeric_limits<double>::infinity();
+  v4d s0 = {0, 0, 0, 0}, s1 = s0;
+  v4d mn0 = {inf, inf, inf, inf}, mn1 = mn0, mx0 = -mn0, mx1 = -mn0;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v4u ua, ub;
+    std::memcpy(&ua, p + 4 * i, 16);
+    std::memcpy(&ub, p + 4 * i + 16, 16);
+    // The order-preserving key, as f32_key does, four at a time.
+    const v4u ka = (ua ^ ((v4u)((v4i)ua >> 31) | 0x80000000u)) >> 16;
+    const v4u kb = (ub ^ ((v4u)((v4i)ub >> 31) | 0x80000000u)) >> 16;
+    std::memcpy(keys + i, &ka, 16);
+    std::memcpy(keys + i + 4, &kb, 16);
+    const v4d a = __builtin_convertvector((v4f)ua, v4d), b = __builtin_convertvector((v4f)ub, v4d);
+    s0 += a;
+    s1 += b;
+    mn0 = a < mn0 ? a : mn0;
+    mn1 = b < mn1 ? b : mn1;
+    mx0 = a > mx0 ? a : mx0;
+    mx1 = b > mx1 ? b : mx1;
+  }
+  PassA r;
+  r.sum = reduce8(s0, s1);
+  r.min = inf;
+  r.max = -inf;
+  for (int l = 0; l < 4; ++l) {
+    r.min = std::min({r.min, mn0[l], mn1[l]});
+    r.max = std::max({r.max, mx0[l], mx1[l]});
+  }
+  for (; i < n; ++i) {
+    std::uint32_t b;
+    std::memcpy(&b, p + 4 * i, 4);
+    keys[i] = f32_key(b);
+    const double x = std::bit_cast<float>(b);
+    r.sum += x;
+    r.min = x < r.min ? x : r.min;
+    r.max = x > r.max ? x : r.max;
+  }
+  return r;
+}
+
+// The same over n doubles, counting zeros.
+GRADCHECK_INLINE PassA pass_a_f64(const double* x, std::size_t n) noexcept {
+  const double inf = std::numeric_limits<double>::infinity();
+  v4d s0 = {0, 0, 0, 0}, s1 = s0;
+  v4d mn0 = {inf, inf, inf, inf}, mn1 = mn0, mx0 = -mn0, mx1 = -mn0;
+  v4l z0 = {0, 0, 0, 0}, z1 = z0;
+  const v4d zero = {0, 0, 0, 0};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v4d a, b;
+    std::memcpy(&a, x + i, 32);
+    std::memcpy(&b, x + i + 4, 32);
+    s0 += a;
+    s1 += b;
+    mn0 = a < mn0 ? a : mn0;
+    mn1 = b < mn1 ? b : mn1;
+    mx0 = a > mx0 ? a : mx0;
+    mx1 = b > mx1 ? b : mx1;
+    z0 -= a == zero;
+    z1 -= b == zero;
+  }
+  PassA r;
+  r.sum = reduce8(s0, s1);
+  r.min = inf;
+  r.max = -inf;
+  for (int l = 0; l < 4; ++l) {
+    r.min = std::min({r.min, mn0[l], mn1[l]});
+    r.max = std::max({r.max, mx0[l], mx1[l]});
+    r.zeros += std::uint64_t(z0[l] + z1[l]);
+  }
+  for (; i < n; ++i) {
+    r.sum += x[i];
+    r.min = x[i] < r.min ? x[i] : r.min;
+    r.max = x[i] > r.max ? x[i] : r.max;
+    r.zeros += (x[i] == 0.0);
+  }
+  return r;
+}
+
+// Loads elements i..i+7 as doubles: from float32 bytes or a double buffer.
+struct LoadF32 {
+  const std::uint8_t* p;
+  GRADCHECK_INLINE void operator()(std::size_t i, v4d& a, v4d& b) const noexcept {
+    v4f fa, fb;
+    std::memcpy(&fa, p + 4 * i, 16);
+    std::memcpy(&fb, p + 4 * i + 16, 16);
+    a = __builtin_convertvector(fa, v4d);
+    b = __builtin_convertvector(fb, v4d);
+  }
+  GRADCHECK_INLINE double one(std::size_t i) const noexcept {
+    float f;
+    std::memcpy(&f, p + 4 * i, 4);
+    return f;
+  }
+};
+struct LoadF64 {
+  const double* x;
+  GRADCHECK_INLINE void operator()(std::size_t i, v4d& a, v4d& b) const noexcept {
+    std::memcpy(&a, x + i, 32);
+    std::memcpy(&b, x + i + 4, 32);
+  }
+  GRADCHECK_INLINE double one(std::size_t i) const noexcept { return x[i]; }
+};
+
+// Central moments M2..M4 about `mean` over n finite values.
+template <class Load>
+GRADCHECK_INLINE void pass_moments(const Load& load, std::size_t n, double mean, double& m2, double& m3,
+                                   double& m4) noexcept {
+  const v4d z = {0, 0, 0, 0}, mu = {mean, mean, mean, mean};
+  v4d a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v4d a, b;
+    load(i, a, b);
+    const v4d da = a - mu, db = b - mu;
+    const v4d da2 = da * da, db2 = db * db;
+    a2 += da2;
+    b2 += db2;
+    a3 += da2 * da;
+    b3 += db2 * db;
+    a4 += da2 * da2;
+    b4 += db2 * db2;
+  }
+  m2 = reduce8(a2, b2);
+  m3 = reduce8(a3, b3);
+  m4 = reduce8(a4, b4);
+  for (; i < n; ++i) {
+    const double d = load.one(i) - mean, d2 = d * d;
+    m2 += d2;
+    m3 += d2 * d;
+    m4 += d2 * d2;
+  }
+}
+
+// pass_moments over float32 values, also counting their histogram keys: the
+// increments (load and store bound) overlap with the arithmetic (floating-
+// point bound) instead of taking a loop of their own. Meanwhile the next
+// chunk's bytes (`next`, may be null) are prefetched, so its first pass reads
+// from cache rather than waiting on memory.
+GRADCHECK_INLINE void pass_moments_hist_f32(const std::uint8_t* p, const std::uint32_t* keys, std::uint32_t* hist,
+                                            std::size_t n, double mean, double& m2, double& m3, double& m4,
+                                            const std::uint8_t* next) noexcept {
+  const LoadF32 load{p};
+  const v4d z = {0, 0, 0, 0}, mu = {mean, mean, mean, mean};
+  v4d a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v4d a, b;
+    load(i, a, b);
+    const v4d da = a - mu, db = b - mu;
+    const v4d da2 = da * da, db2 = db * db;
+    a2 += da2;
+    b2 += db2;
+    a3 += da2 * da;
+    b3 += db2 * db;
+    a4 += da2 * da2;
+    b4 += db2 * db2;
+    for (std::size_t j = 0; j < 8; ++j) ++hist[keys[i + j]];
+    if (next != nullptr && (i & 15) == 0) __builtin_prefetch(next + 4 * i);
+  }
+  m2 = reduce8(a2, b2);
+  m3 = reduce8(a3, b3);
+  m4 = reduce8(a4, b4);
+  for (; i < n; ++i) {
+    const double d = load.one(i) - mean, d2 = d * d;
+    m2 += d2;
+    m3 += d2 * d;
+    m4 += d2 * d2;
+    ++hist[keys[i]];
+  }
+}
+
+// Row hashing, additive over pieces of a row (chunk boundaries cut rows, and
+// pieces arrive in any order): two sums mod 2^32 of mix(w, column) over a
+// row's elements (w an element's raw bits), returned packed as hi << 32 | lo
+// and added to the row's two sums separately. The column-dependent keys tell
+// permuted rows apart; equal hashes are confirmed by comparing bytes.
+GRADCHECK_INLINE std::uint64_t hash_f32(const std::uint8_t* p, std::size_t col0, std::size_t n) noexcept {
+  std::uint32_t lo = 0, hi = 0;
+  std::uint32_t k1 = static_cast<std::uint32_t>(col0 + 1) * 0x9E3779B9u;
+  std::uint32_t k2 = static_cast<std::uint32_t>(col0 + 1) * 0x7FEB352Du;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t w;
+    std::memcpy(&w, p + 4 * i, 4);
+    lo += (w ^ k1) * 0x85EBCA6Bu;
+    hi += (w ^ k2) * 0xC2B2AE35u;
+    k1 += 0x9E3779B9u;
+    k2 += 0x7FEB352Du;
+  }
+  return (std::uint64_t(hi) << 32) | lo;
+}
+
+std::uint64_t hash_any(const std::uint8_t* p, std::size_t size, std::size_t col0, std::size_t n) noexcept {
+  std::uint32_t lo = 0, hi = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p + size * i, size);  // little-endian: the element's bits, zero-extended
+    const std::uint64_t m = (w ^ ((col0 + i + 1) * 0xC2B2AE3D27D4EB4FULL)) * 0x165667B19E3779F9ULL;
+    lo += std::uint32_t(m);
+    hi += std::uint32_t(m >> 32);
+  }
+  return (std::uint64_t(hi) << 32) | lo;
+}
+
+// Zeros among n float32 values (either sign).
+std::uint64_t count_zeros_f32(const std::uint8_t* p, std::size_t n) noexcept {
+  std::uint64_t z = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t b;
+    std::memcpy(&b, p + 4 * i, 4);
+    z += (b & 0x7FFFFFFFu) == 0;
+  }
+  return z;
+}
+
+// A chunk's moments and histogram. `x` is a scratch buffer of kChunkElements
+// doubles and `keys` one of kChunkElements keys; float32 data is read in
+// place and binned from its own bits.
+GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x,
+                                          std::uint32_t* keys, std::uint32_t* hist) noexcept {
+  ChunkResult r;
+  const std::uint8_t* raw = v.data + begin * dtype_size(v.dtype);
+  // The next chunk, prefetched while this one is worked on (a prefetch never
+  // faults, so running past a shorter last chunk is harmless).
+  const std::uint8_t* next = begin + n < v.numel ? raw + 4 * n : nullptr;
+  const bool f32 = v.dtype == DType::F32;
+  PassA a;
+  if (f32) a = pass_a_f32(raw, n, keys);
+  if (!f32 || !a.all_finite()) {
+    convert_to_double(v.dtype, v.data, begin, begin + n, x);
+    if (!f32) a = pass_a_f64(x, n);
+  }
+  if (a.all_finite()) {
+    r.min = a.min;
+    r.max = a.max;
+    r.zeros = a.zeros;
+    if (n == 0) return r;
+    const double mean = a.sum / double(n);
+    double m2, m3, m4;
+    if (f32) {
+      // Zeros fall in the two bins around 0 (with the tiniest subnormals):
+      // counted exactly only when those bins grew.
+      const std::uint32_t around_zero = hist[0x7FFF] + hist[0x8000];
+      pass_moments_hist_f32(raw, keys, hist, n, mean, m2, m3, m4, next);
+      if (hist[0x7FFF] + hist[0x8000] != around_zero) r.zeros = count_zeros_f32(raw, n);
+    } else {
+      for (std::size_t k = 0; k < n; ++k) ++hist[bin_of(x[k])];
+      pass_moments(LoadF64{x}, n, mean, m2, m3, m4);
+    }
+    r.moments = {double(n), mean, m2, m3, m4};
+    return r;
+  }
+  // Some value is NaN or infinite (or a double sum overflowed): value by
+  // value over the finite ones.
+  double sum[4] = {0, 0, 0, 0};
+  std::uint64_t finite = 0;
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (std::size_t k = 0; k < n; ++k) {
+    const double xk = x[k];
+    if (!(std::fabs(xk) <= DBL_MAX)) {
+      if (std::isnan(xk)) ++r.nan; else ++r.inf;
+      continue;
+    }
+    ++finite;
+    sum[k & 3] += xk;
+    lo = std::min(lo, xk);
+    hi = std::max(hi, xk);
+    r.zeros += (xk == 0.0);
+    ++hist[bin_of(xk)];
+  }
+  r.min = lo;
+  r.max = hi;
+  if (finite > 0) {
+    const double mean = ((sum[0] + sum[1]) + (sum[2] + sum[3])) / double(finite);
+    double a2 = 0, a3 = 0, a4 = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+      if (!(std::fabs(x[k]) <= DBL_MAX)) continue;
+      const double d = x[k] - mean, d2 = d * d;
+      a2 += d2;
+      a3 += d2 * d;
+      a4 += d2 * d2;
+    }
+    r.moments = {double(finite), mean, a2, a3, a4};
+  }
+  return r;
+}
+
+ChunkResult chunk_baseline(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* keys, std::uint32_t* hist) {
+  return chunk_kernel(v, begin, n, x, keys, hist);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("avx2"))) ChunkResult chunk_avx2(const TensorView& v, std::size_t begin, std::size_t n,
+                                                       double* x, std::uint32_t* keys, std::uint32_t* hist) {
+  return chunk_kernel(v, begin, n, x, keys, hist);
+}
+__attribute__((target("avx2"))) std::uint64_t hash_f32_avx2(const std::uint8_t* p, std::size_t col0, std::size_t n) {
+  return hash_f32(p, col0, n);
+}
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+#else
+const bool kHaveAvx2 = false;
+#endif
+
+ChunkResult run_chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* keys, std::uint32_t* hist) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (kHaveAvx2) return chunk_avx2(v, begin, n, x, keys, hist);
+#endif
+  return chunk_baseline(v, begin, n, x, keys, hist);
+}
+
+std::uint64_t row_piece_hash(DType t, const std::uint8_t* p, std::size_t col0, std::size_t n) {
+  if (t != DType::F32) return hash_any(p, dtype_size(t), col0, n);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (kHaveAvx2) return hash_f32_avx2(p, col0, n);
+#endif
+  return hash_f32(p, col0, n);
+}
+
+// Row hashes and dead rows/columns of the rows [begin, end) of a chunk cuts.
+void matrix_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros) {
+  const TensorView& v = *job.view;
+  const std::size_t size = dtype_size(v.dtype);
   const auto cols = static_cast<std::size_t>(job.cols);
+  // Whether element k is non-zero, from its bits: any bit but a float's sign.
+  std::uint64_t value_mask = ~std::uint64_t(0);
+  if (size < 8) value_mask = (std::uint64_t(1) << (8 * size)) - 1;
+  if (is_floating(v.dtype)) value_mask &= ~(std::uint64_t(1) << (8 * size - 1));
+  auto nonzero = [&](std::size_t k) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, v.data + size * k, size);
+    return (w & value_mask) != 0;
+  };
   std::size_t i = begin;
   while (i < end) {
     const std::size_t row = i / cols;
     const std::size_t seg_end = std::min(end, (row + 1) * cols);
-    const std::size_t col0 = i - row * cols;
-    // An order-free hash (a sum of per-element terms) lets pieces of a row
-    // cut by chunk boundaries combine in any order; equal hashes are
-    // confirmed by comparing bytes, so one multiply per element suffices.
-    std::uint64_t h[2] = {0, 0};
-    std::size_t col = col0;
-    for (; i + 2 <= seg_end; i += 2, col += 2) {
-      h[0] += (std::bit_cast<std::uint64_t>(x[i - begin]) + col) * 0x9E3779B97F4A7C15ULL;
-      h[1] += (std::bit_cast<std::uint64_t>(x[i + 1 - begin]) + col + 1) * 0x9E3779B97F4A7C15ULL;
-    }
-    if (i < seg_end) {
-      h[0] += (std::bit_cast<std::uint64_t>(x[i - begin]) + col) * 0x9E3779B97F4A7C15ULL;
-      ++i;
-    }
-    const std::size_t col_end = col0 + (seg_end - (row * cols + col0));
-    std::atomic_ref<std::uint64_t>(job.row_hash[row]).fetch_add(h[0] + h[1], std::memory_order_relaxed);
+    const std::size_t col0 = i - row * cols, col_end = seg_end - row * cols;
+    const std::uint64_t h = row_piece_hash(v.dtype, v.data + size * i, col0, seg_end - i);
+    std::atomic_ref<std::uint32_t>(job.row_hash[2 * row]).fetch_add(std::uint32_t(h), std::memory_order_relaxed);
+    std::atomic_ref<std::uint32_t>(job.row_hash[2 * row + 1]).fetch_add(std::uint32_t(h >> 32), std::memory_order_relaxed);
     // Without a zero in the chunk every value is alive: whole bit ranges.
     bool any = !has_zeros && col_end > col0;
     for (std::size_t c = col0; c < col_end;) {
@@ -154,8 +555,7 @@ void matrix_segment(Job& job, const double* x, std::size_t begin, std::size_t en
         const std::size_t lo = c & 63, n = stop - c;
         word = (n == 64 ? ~std::uint64_t(0) : ((std::uint64_t(1) << n) - 1)) << lo;
       } else {
-        for (std::size_t k = c; k < stop; ++k)
-          word |= std::uint64_t(x[row * cols + k - begin] != 0.0) << (k & 63);
+        for (std::size_t k = c; k < stop; ++k) word |= std::uint64_t(nonzero(row * cols + k)) << (k & 63);
         any |= word != 0;
       }
       if (word != 0 && (std::atomic_ref<std::uint64_t>(job.col_alive[w]).load(std::memory_order_relaxed) & word) != word)
@@ -163,157 +563,50 @@ void matrix_segment(Job& job, const double* x, std::size_t begin, std::size_t en
       c = stop;
     }
     if (any) std::atomic_ref<std::uint8_t>(job.row_alive[row]).store(1, std::memory_order_relaxed);
+    i = seg_end;
   }
-}
-
-// Central moments about the chunk's mean over the finite values; four
-// independent accumulators per moment keep the loop short of dependency stalls.
-void chunk_moments(const double* x, std::size_t n, double mean, bool all_finite, double& m2, double& m3, double& m4) {
-  double a2[4] = {0, 0, 0, 0}, a3[4] = {0, 0, 0, 0}, a4[4] = {0, 0, 0, 0};
-  if (all_finite) {
-    std::size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-      for (int l = 0; l < 4; ++l) {
-        const double d = x[i + l] - mean, d2 = d * d;
-        a2[l] += d2;
-        a3[l] += d2 * d;
-        a4[l] += d2 * d2;
-      }
-    for (; i < n; ++i) {
-      const double d = x[i] - mean, d2 = d * d;
-      a2[0] += d2;
-      a3[0] += d2 * d;
-      a4[0] += d2 * d2;
-    }
-  } else {
-    for (std::size_t i = 0; i < n; ++i) {
-      if (!(std::fabs(x[i]) <= DBL_MAX)) continue;
-      const double d = x[i] - mean, d2 = d * d;
-      a2[0] += d2;
-      a3[0] += d2 * d;
-      a4[0] += d2 * d2;
-    }
-  }
-  m2 = (a2[0] + a2[1]) + (a2[2] + a2[3]);
-  m3 = (a3[0] + a3[1]) + (a3[2] + a3[3]);
-  m4 = (a4[0] + a4[1]) + (a4[2] + a4[3]);
 }
 
 void process_chunk(Job& job, std::size_t chunk, Scratch& s) {
   const TensorView& v = *job.view;
   const std::size_t begin = chunk * kChunkElements;
   const std::size_t end = std::min<std::size_t>(v.numel, begin + kChunkElements);
-  const std::size_t n = end - begin;
-  double* x = s.values.data();
-  convert_to_double(v.dtype, v.data, begin, end, x);
-
-  ChunkResult r;
-  // Pass 1, branch-free: four lanes of sums, minima, maxima, zero and
-  // non-finite counts. Only when a non-finite value shows up is the chunk
-  // redone value by value.
-  double sum[4] = {0, 0, 0, 0};
-  double mn[4], mx[4];
-  std::uint64_t zeros[4] = {0, 0, 0, 0}, bad[4] = {0, 0, 0, 0};
-  for (int l = 0; l < 4; ++l) {
-    mn[l] = std::numeric_limits<double>::infinity();
-    mx[l] = -mn[l];
-  }
-  std::size_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (int l = 0; l < 4; ++l) {
-      const double xi = x[i + l];
-      sum[l] += xi;
-      mn[l] = xi < mn[l] ? xi : mn[l];
-      mx[l] = xi > mx[l] ? xi : mx[l];
-      zeros[l] += (xi == 0.0);
-      bad[l] += !(std::fabs(xi) <= DBL_MAX);
-    }
-  for (; i < n; ++i) {
-    const double xi = x[i];
-    sum[0] += xi;
-    mn[0] = xi < mn[0] ? xi : mn[0];
-    mx[0] = xi > mx[0] ? xi : mx[0];
-    zeros[0] += (xi == 0.0);
-    bad[0] += !(std::fabs(xi) <= DBL_MAX);
-  }
-  const bool all_finite = bad[0] + bad[1] + bad[2] + bad[3] == 0;
-  std::uint32_t* hist = s.hist.data();
-  std::uint8_t* seen = s.seen.data();
-  std::uint64_t finite = n;
-  if (all_finite) {
-    r.min = std::min({mn[0], mn[1], mn[2], mn[3]});
-    r.max = std::max({mx[0], mx[1], mx[2], mx[3]});
-    r.zeros = zeros[0] + zeros[1] + zeros[2] + zeros[3];
-    if (v.dtype == DType::F32) {
-      // float32 values are their own histogram keys: no conversion back.
-      const std::uint8_t* p = v.data + begin * 4;
-      for (std::size_t k = 0; k < n; ++k) {
-        std::uint32_t b;
-        std::memcpy(&b, p + 4 * k, 4);
-        const std::uint32_t mask = static_cast<std::uint32_t>(static_cast<std::int32_t>(b) >> 31) | 0x80000000u;
-        const auto key = static_cast<std::uint16_t>((b ^ mask) >> 16);
-        ++hist[key];
-        seen[key / kGroup] = 1;
-      }
-    } else {
-      for (std::size_t k = 0; k < n; ++k) {
-        const std::uint16_t key = bin_of(x[k]);
-        ++hist[key];
-        seen[key / kGroup] = 1;
-      }
-    }
-  } else {
-    sum[0] = sum[1] = sum[2] = sum[3] = 0;
-    finite = 0;
-    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-    for (std::size_t k = 0; k < n; ++k) {
-      const double xk = x[k];
-      if (!(std::fabs(xk) <= DBL_MAX)) {
-        if (std::isnan(xk)) ++r.nan; else ++r.inf;
-        continue;
-      }
-      ++finite;
-      sum[k & 3] += xk;
-      lo = std::min(lo, xk);
-      hi = std::max(hi, xk);
-      r.zeros += (xk == 0.0);
-      const std::uint16_t key = bin_of(xk);
-      ++hist[key];
-      seen[key / kGroup] = 1;
-    }
-    r.min = lo;
-    r.max = hi;
-  }
-  if (finite > 0) {
-    const double mean = ((sum[0] + sum[1]) + (sum[2] + sum[3])) / double(finite);
-    double m2, m3, m4;
-    chunk_moments(x, n, mean, all_finite, m2, m3, m4);
-    r.moments = {double(finite), mean, m2, m3, m4};
-  }
+  const ChunkResult r = run_chunk_kernel(v, begin, end - begin, s.values.data(), s.keys.data(), s.hist.data());
+  if (r.moments.n > 0) widen_key_range(s, r.min, r.max);
   job.parts[chunk] = r;
+  if (job.is_matrix) matrix_segment(job, begin, end, r.zeros > 0);
+}
 
-  if (job.is_matrix) matrix_segment(job, x, begin, end, r.zeros > 0 || !all_finite);
+// Maps the pages of a large task's bytes with one system call: a mapped
+// checkpoint otherwise takes a page fault every few pages, which costs about
+// as much as the statistics. Best effort: an older kernel refuses the advice.
+void populate(const std::uint8_t* data, std::size_t bytes) noexcept {
+#ifdef MADV_POPULATE_READ
+  static const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  if (bytes < (std::size_t(256) << 10) || page == 0) return;
+  const auto begin = reinterpret_cast<std::uintptr_t>(data) & ~(page - 1);
+  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes + page - 1) & ~(page - 1);
+  ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_READ);
+#else
+  (void)data;
+  (void)bytes;
+#endif
+}
 
-  // Flush the touched bins (in key order, i.e. value order) and reset them.
-  auto& bins = job.out->stats.histogram.bins;
-  for (std::size_t g = 0; g < kBins / kGroup; ++g) {
-    if (!seen[g]) continue;
-    seen[g] = 0;
-    for (std::size_t k = g * kGroup; k < (g + 1) * kGroup; ++k) {
-      if (hist[k] == 0) continue;
-      // A single-chunk tensor takes its sparse histogram straight from here.
-      if (job.chunks == 1) bins.push_back({static_cast<std::uint16_t>(k), hist[k]});
-      else std::atomic_ref<std::uint64_t>(job.dense[k]).fetch_add(hist[k], std::memory_order_relaxed);
-      hist[k] = 0;
-    }
-  }
+void process_task(Job& job, std::size_t task, Scratch& s) {
+  const std::size_t c0 = task * kChunksPerTask, c1 = std::min(job.chunks, c0 + kChunksPerTask);
+  const std::size_t size = dtype_size(job.view->dtype);
+  const std::size_t first = c0 * kChunkElements, last = std::min<std::size_t>(job.view->numel, c1 * kChunkElements);
+  populate(job.view->data + first * size, (last - first) * size);
+  for (std::size_t c = c0; c < c1; ++c) process_chunk(job, c, s);
+  flush_histogram(job, s);
 }
 
 void finalize(Job& job) {
   TensorStats& st = job.out->stats;
   const TensorView& v = *job.view;
   st.count = v.numel;
-  if (job.chunks > 1) {
+  if (job.tasks > 1) {
     for (std::size_t k = 0; k < kBins; ++k)
       if (job.dense[k] != 0) st.histogram.bins.push_back({static_cast<std::uint16_t>(k), job.dense[k]});
     std::vector<std::uint64_t>().swap(job.dense);
@@ -370,33 +663,46 @@ void finalize(Job& job) {
   ms.dead_cols = static_cast<std::uint64_t>(job.cols) - alive_cols;
 
   const std::size_t row_bytes = static_cast<std::size_t>(job.cols) * dtype_size(v.dtype);
+  auto row_bytes_of = [&](std::int64_t r) { return v.data + std::size_t(r) * row_bytes; };
+  auto hash_of = [&](std::int64_t r) {
+    return (std::uint64_t(job.row_hash[2 * std::size_t(r) + 1]) << 32) | job.row_hash[2 * std::size_t(r)];
+  };
   std::sort(alive.begin(), alive.end(), [&](std::int64_t a, std::int64_t b) {
-    const auto ha = job.row_hash[std::size_t(a)], hb = job.row_hash[std::size_t(b)];
+    const auto ha = hash_of(a), hb = hash_of(b);
     return ha != hb ? ha < hb : a < b;
   });
   for (std::size_t i = 0; i < alive.size();) {
     std::size_t j = i;
-    while (j < alive.size() && job.row_hash[std::size_t(alive[j])] == job.row_hash[std::size_t(alive[i])]) ++j;
-    // Within a group of equal hashes, a row counts when its bytes equal an
-    // earlier row's (groups are tiny unless rows really repeat).
-    for (std::size_t a = i + 1; a < j; ++a) {
-      for (std::size_t b = i; b < a; ++b) {
-        if (std::memcmp(v.data + std::size_t(alive[a]) * row_bytes, v.data + std::size_t(alive[b]) * row_bytes,
-                        row_bytes) == 0) {
-          ++ms.identical_rows;
-          const std::int64_t first = std::min(alive[a], alive[b]), second = std::max(alive[a], alive[b]);
+    while (j < alive.size() && hash_of(alive[j]) == hash_of(alive[i])) ++j;
+    // Within a group of equal hashes (tiny unless rows really repeat, or an
+    // unlucky structure collides), order rows by their bytes, then by index:
+    // runs of equal bytes are the repeated rows, found with O(k log k)
+    // comparisons however large the group. Each row after a run's first
+    // repeats an earlier row; the run's first two rows are its earliest pair.
+    if (j - i > 1) {
+      if (j - i > 2)
+        std::sort(alive.begin() + std::ptrdiff_t(i), alive.begin() + std::ptrdiff_t(j), [&](std::int64_t a, std::int64_t b) {
+          const int c = std::memcmp(row_bytes_of(a), row_bytes_of(b), row_bytes);
+          return c != 0 ? c < 0 : a < b;
+        });
+      for (std::size_t a = i; a < j;) {
+        std::size_t b = a + 1;
+        while (b < j && std::memcmp(row_bytes_of(alive[a]), row_bytes_of(alive[b]), row_bytes) == 0) ++b;
+        if (b - a > 1) {
+          ms.identical_rows += b - a - 1;
+          const std::int64_t first = alive[a], second = alive[a + 1];
           if (ms.identical_first < 0 || second < ms.identical_second ||
               (second == ms.identical_second && first < ms.identical_first)) {
             ms.identical_first = first;
             ms.identical_second = second;
           }
-          break;
         }
+        a = b;
       }
     }
     i = j;
   }
-  std::vector<std::uint64_t>().swap(job.row_hash);
+  std::vector<std::uint32_t>().swap(job.row_hash);
   std::vector<std::uint8_t>().swap(job.row_alive);
   std::vector<std::uint64_t>().swap(job.col_alive);
   job.out->matrix = ms;
@@ -448,14 +754,15 @@ std::vector<TensorAnalysis> analyse_tensors(const std::vector<TensorView>& views
     job->out = &results[i];
     job->first_task = tasks;
     job->chunks = static_cast<std::size_t>((views[i].numel + kChunkElements - 1) / kChunkElements);
+    job->tasks = (job->chunks + kChunksPerTask - 1) / kChunksPerTask;
     job->parts.resize(job->chunks);
-    job->remaining = job->chunks;
+    job->remaining = job->tasks;
     if (views[i].shape.size() >= 2 && views[i].numel > 0) {
       job->is_matrix = true;
       job->rows = views[i].shape[0];
       job->cols = static_cast<std::int64_t>(views[i].numel / static_cast<std::uint64_t>(job->rows));
     }
-    tasks += job->chunks;
+    tasks += job->tasks;
     jobs.push_back(std::move(job));
   }
   for (auto& job : jobs)
@@ -469,7 +776,7 @@ std::vector<TensorAnalysis> analyse_tensors(const std::vector<TensorView>& views
                                [](std::size_t t, const std::unique_ptr<Job>& j) { return t < j->first_task; });
     Job& job = **(it - 1);
     std::call_once(job.alloc_once, [&] { allocate(job); });
-    process_chunk(job, task - job.first_task, scratch[worker]);
+    process_task(job, task - job.first_task, scratch[worker]);
     if (job.remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) finalize(job);
   });
   return results;
