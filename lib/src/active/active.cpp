@@ -225,16 +225,46 @@ LrRangeTest lr_range_test(Objective& f, const Start& s, const ActiveOptions& o) 
   return t;
 }
 
+// The mean loss at init over instances made with seeds seed, seed+1, ...
+// (the first is the optimisers' instance, already evaluated).
+double mean_initial_loss(const plugin::Plugin& plugin, std::size_t index, const ActiveOptions& o, Channel& ch,
+                         double first, ModelActive& m) {
+  double sum = first;
+  for (int k = 1; k < o.initial_loss_seeds; ++k) {
+    std::unique_ptr<plugin::ModelInstance> other;
+    {
+      Channel::Call call(ch, "create()");
+      other = std::make_unique<plugin::ModelInstance>(plugin, index, o.seed + static_cast<std::uint64_t>(k));
+    }
+    std::vector<double> x;
+    {
+      Channel::Call call(ch, "init()");
+      x = other->init();
+    }
+    Objective f(*other, ch, m);
+    sum += f(x, {});
+  }
+  return sum / o.initial_loss_seeds;
+}
+
+bool initial_loss_mismatch(double mean, double expected, const ActiveOptions& o) {
+  const double off = std::abs(mean - expected);
+  return !(off <= o.initial_loss_tolerance * expected || off <= o.initial_loss_tolerance_nats);
+}
+
 Symptom initial_loss_symptom(const ModelActive& m, int classes, const ActiveOptions& o) {
   const double expected = *m.expected_initial_loss;
+  const double mean = *m.mean_initial_loss;
   Symptom s;
   s.kind = "initial_loss_mismatch";
   s.metric = "loss";
   s.severity = Severity::warning;
-  const double off = (m.initial_loss - expected) / expected;
-  s.evidence = "loss at init " + num(m.initial_loss) + ", expected ln(" + std::to_string(classes) + ") = " +
+  const double off = (mean - expected) / expected;
+  s.evidence = "mean loss at init " + num(mean) + " over " + std::to_string(o.initial_loss_seeds) +
+               " seeds (this seed " + num(m.initial_loss) + "), expected ln(" + std::to_string(classes) + ") = " +
                num(expected) + " for a uniform guess over " + std::to_string(classes) + " classes (" +
-               (off > 0 ? "+" : "") + num(100 * off) + "%, tolerance ±" + num(100 * o.initial_loss_tolerance) + "%)";
+               (off > 0 ? "+" : "") + num(100 * off) + "%; tolerance the larger of ±" +
+               num(100 * o.initial_loss_tolerance) + "% and ±" + num(o.initial_loss_tolerance_nats) + " nat)";
   s.advice = off > 0 ? "the final layer's initial logits are too large: scale its weights down (and zero its bias); "
                        "check the softmax and the label encoding, and that --classes is right"
                      : "the loss starts below a uniform guess: check that --classes is right, the label encoding, "
@@ -286,6 +316,10 @@ ModelActive check_model(const plugin::Plugin& plugin, std::size_t index, const A
     s.grad.assign(s.x.size(), 0.0);
     s.loss = f(s.x, s.grad);
     m.initial_loss = s.loss;
+    if (o.classes > 1 && std::isfinite(s.loss)) {
+      m.expected_initial_loss = std::log(static_cast<double>(o.classes));
+      m.mean_initial_loss = mean_initial_loss(plugin, index, o, ch, s.loss, m);
+    }
     bool finite_grad = std::all_of(s.grad.begin(), s.grad.end(), [](double v) { return std::isfinite(v); });
     if (!std::isfinite(s.loss) || !finite_grad) {
       Symptom nan;
@@ -298,11 +332,8 @@ ModelActive check_model(const plugin::Plugin& plugin, std::size_t index, const A
       m.symptoms.push_back(std::move(nan));
       m.notes.push_back("the other checks need a finite loss and gradient at init and did not run");
     } else {
-      if (o.classes > 1) {
-        m.expected_initial_loss = std::log(static_cast<double>(o.classes));
-        if (std::abs(s.loss - *m.expected_initial_loss) > o.initial_loss_tolerance * *m.expected_initial_loss)
-          m.symptoms.push_back(initial_loss_symptom(m, o.classes, o));
-      }
+      if (m.mean_initial_loss && initial_loss_mismatch(*m.mean_initial_loss, *m.expected_initial_loss, o))
+        m.symptoms.push_back(initial_loss_symptom(m, o.classes, o));
       m.lr_range = lr_range_test(f, s, o);
       std::vector<double> gd_rates;
       if (m.lr_range.suggested_rate) gd_rates.push_back(*m.lr_range.suggested_rate);
@@ -313,7 +344,8 @@ ModelActive check_model(const plugin::Plugin& plugin, std::size_t index, const A
         m.symptoms.push_back(overfit_symptom(m, o));
     }
   } catch (const plugin::ModelError& e) {
-    m.failure = "model '" + m.model + "': " + e.problem().message;
+    // The host's messages already name the model.
+    m.failure = e.problem().message;
   }
   m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return m;
@@ -331,7 +363,9 @@ bool ActiveOptions::is_valid(std::string* error) const {
   if (plugin.empty()) return fail("no plugin given");
   if (classes < 0 || classes == 1) return fail("--classes must be at least 2 (or 0: unknown)");
   if (!(timeout_seconds > 0)) return fail("the time-out must be positive");
-  if (!(initial_loss_tolerance > 0)) return fail("initial_loss_tolerance must be positive");
+  if (!(initial_loss_tolerance > 0) || !(initial_loss_tolerance_nats >= 0))
+    return fail("the initial-loss tolerances must be positive");
+  if (initial_loss_seeds < 1) return fail("initial_loss_seeds must be at least 1");
   if (overfit_steps < 1) return fail("overfit_steps must be at least 1");
   if (!(overfit_reduction > 0 && overfit_reduction < 1)) return fail("overfit_reduction must be in (0, 1)");
   if (!(overfit_floor >= 0)) return fail("overfit_floor must not be negative");

@@ -37,6 +37,7 @@ std::string model_to_json(const ModelActive& m) {
   j["values"] = m.values;
   j["initial_loss"] = number(m.initial_loss);
   j["expected_initial_loss"] = optional_number(m.expected_initial_loss);
+  j["mean_initial_loss"] = optional_number(m.mean_initial_loss);
   json overfit = json::array();
   for (const auto& a : m.overfit) {
     json ja;
@@ -88,6 +89,7 @@ ModelActive model_from_json(std::string_view text) {
   m.values = j.at("values").get<std::int64_t>();
   m.initial_loss = read_number(j.at("initial_loss"));
   m.expected_initial_loss = read_optional(j.at("expected_initial_loss"));
+  m.mean_initial_loss = read_optional(j.at("mean_initial_loss"));
   for (const auto& ja : j.at("overfit")) {
     OverfitAttempt a;
     a.optimizer = ja.at("optimizer").get<std::string>();

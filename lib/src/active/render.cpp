@@ -116,6 +116,7 @@ std::string render_active_terminal(const ActiveReport& report, bool color) {
       continue;
     }
     std::string init = "  loss at init   " + num(m.initial_loss);
+    if (m.mean_initial_loss) init += "  mean over seeds " + num(*m.mean_initial_loss);
     if (m.expected_initial_loss) init += "  (ln C = " + num(*m.expected_initial_loss) + ")";
     out += init + "\n";
     for (const auto& a : m.overfit) {

@@ -35,8 +35,18 @@ struct ActiveOptions {
   int classes = 0;                  ///< --classes; 0: no initial-loss check
   std::uint64_t seed = 0;           ///< create(seed); every draw
   double timeout_seconds = 60;      ///< per call into the model's code
-  /// initial_loss_mismatch when |initial - ln C| > this fraction of ln C.
+  /// initial_loss_mismatch when |mean initial loss - ln C| exceeds both this
+  /// fraction of ln C and `initial_loss_tolerance_nats`.
   double initial_loss_tolerance = 0.25;
+  /// Logits drawn with standard deviation s at init raise the expected loss
+  /// by about s^2 / 2 over ln C: 1 nat accepts s up to ~1.4 (a plain Xavier or
+  /// He final layer) and still flags logits several times too large, a loss
+  /// summed over the batch instead of averaged, or a wrong --classes.
+  double initial_loss_tolerance_nats = 1.0;
+  /// The loss at init compared with ln C is the mean over instances made with
+  /// seeds seed, seed+1, ...: one small batch's loss is noisy (an 8-example
+  /// batch moves it by ~15%). The optimisers start from `seed`'s instance.
+  int initial_loss_seeds = 8;
   /// Steps of each optimiser when overfitting the batch.
   int overfit_steps = 500;
   /// cannot_overfit_batch unless some optimiser ends at or below
@@ -54,8 +64,8 @@ struct ActiveOptions {
   /// Rates tried when overfitting, in order; each optimiser stops at the first
   /// rate that reaches the goal. Gradient descent also tries the range test's
   /// suggested rate first, when there is one. At most
-  /// (1 + gd_rates + adam_rates) x overfit_steps + lr_steps + 1 loss-and-gradient
-  /// evaluations per model.
+  /// (1 + gd_rates + adam_rates) x overfit_steps + lr_steps + initial_loss_seeds
+  /// loss evaluations per model (5,601 with the defaults and --classes).
   std::vector<double> gd_rates = {1.0, 0.3, 0.1, 0.03, 0.01};
   std::vector<double> adam_rates = {0.1, 0.03, 0.01, 0.003, 0.001};
 
@@ -96,8 +106,11 @@ struct ModelActive {
   std::string model;
   std::string dtype;  ///< "f32" or "f64"
   std::int64_t values = 0;
-  double initial_loss = 0;
+  double initial_loss = 0;  ///< at init's values of create(seed)
   std::optional<double> expected_initial_loss;  ///< ln(classes) when --classes was given
+  /// With --classes: the mean loss at init over initial_loss_seeds instances,
+  /// the value compared with ln(classes).
+  std::optional<double> mean_initial_loss;
   std::vector<OverfitAttempt> overfit;          ///< gd, then adam
   LrRangeTest lr_range;
   /// initial_loss_mismatch, cannot_overfit_batch (metric "loss", steps are

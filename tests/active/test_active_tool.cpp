@@ -1,0 +1,200 @@
+// convdiag --model end to end: exit codes, the contract's JSON fields with the
+// active results, the terminal section, and logs and a model together.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ToolRun {
+  int exit_code = -1;
+  std::string out, err;
+  json report;
+  bool has_report = false;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+fs::path scratch() {
+  static const fs::path dir = [] {
+    fs::path d = fs::temp_directory_path() / ("convdiag_active_test_" + std::to_string(::getpid()));
+    fs::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+ToolRun run_convdiag(const std::string& args, bool with_json = true) {
+  static int counter = 0;
+  const std::string tag = std::to_string(counter++);
+  const fs::path out = scratch() / ("out" + tag), err = scratch() / ("err" + tag), js = scratch() / ("r" + tag + ".json");
+  std::string cmd = std::string("'") + CONVDIAG + "' " + args + " --no-color";
+  if (with_json) cmd += " --json '" + js.string() + "'";
+  cmd += " > '" + out.string() + "' 2> '" + err.string() + "'";
+  const int status = std::system(cmd.c_str());
+  ToolRun r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  if (with_json && fs::exists(js)) {
+    r.report = json::parse(slurp(js));
+    r.has_report = true;
+  }
+  return r;
+}
+
+std::string mlp() { return std::string("'") + SAMPLE_MLP + "'"; }
+std::string plugin(const std::string& v) { return std::string("'") + TEST_PLUGIN_DIR + "/" + v + ".so'"; }
+
+}  // namespace
+
+TEST_CASE("convdiag --model on the correct MLP: healthy, exit 0, runs and active in the JSON", "[active][tool]") {
+  const auto r = run_convdiag("--model " + mlp() + " -m mlp_f64 -m mlp_f32 --classes 5 --seed 3");
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  REQUIRE(r.has_report);
+  CHECK(r.report.at("tool") == "convdiag");
+  CHECK(r.report.at("schema") == 1);
+  CHECK(r.report.at("healthy") == true);
+  const auto& runs = r.report.at("runs");
+  REQUIRE(runs.size() == 2);
+  // The plugin's order, not the command line's.
+  CHECK(runs[0].at("source") == std::string(SAMPLE_MLP) + ":mlp_f32");
+  CHECK(runs[1].at("source") == std::string(SAMPLE_MLP) + ":mlp_f64");
+  for (const auto& run : runs) {
+    for (const char* k : {"source", "metrics", "steps", "healthy", "symptoms"}) CHECK(run.contains(k));
+    CHECK(run.at("symptoms").empty());
+  }
+  const auto& active = r.report.at("active");
+  REQUIRE(active.size() == 2);
+  for (const auto& a : active) {
+    CHECK(a.at("expected_initial_loss").get<double>() == Approx(std::log(5.0)));
+    CHECK(a.at("overfit").size() == 2);
+    CHECK(a.at("overfit").at(0).at("reached") == true);
+    CHECK(a.at("lr_range").at("suggested_rate").is_number());
+    CHECK(a.at("failure") == "");
+  }
+  CHECK(r.out.find("suggested rate") != std::string::npos);
+  CHECK(r.out.find("overfit adam") != std::string::npos);
+  CHECK(r.out.find("healthy (2 models)") != std::string::npos);
+}
+
+TEST_CASE("convdiag --model: a wrong --classes and a model that cannot overfit exit 1", "[active][tool]") {
+  const auto wrong = run_convdiag("--model " + mlp() + " -m mlp_f64 --classes 1000");
+  CHECK(wrong.exit_code == 1);
+  REQUIRE(wrong.has_report);
+  CHECK(wrong.report.at("healthy") == false);
+  CHECK(wrong.report.at("runs").at(0).at("symptoms").at(0).at("kind") == "initial_loss_mismatch");
+  CHECK(wrong.out.find("! initial_loss_mismatch") != std::string::npos);
+
+  const auto bug = run_convdiag(std::string("--model '") + SAMPLE_BUGGY + "' -m softmax_ce_no_onehot_f32");
+  CHECK(bug.exit_code == 1);
+  REQUIRE(bug.has_report);
+  const auto& s = bug.report.at("runs").at(0).at("symptoms").at(0);
+  CHECK(s.at("kind") == "cannot_overfit_batch");
+  CHECK(s.at("severity") == "error");
+  CHECK(s.at("advice").get<std::string>().find("run gradcheck") != std::string::npos);
+  CHECK(bug.out.find("✗ cannot_overfit_batch") != std::string::npos);
+}
+
+TEST_CASE("convdiag --model: model code that fails exits 3 naming the model and what happened", "[active][tool]") {
+  const auto crash = run_convdiag("--model " + plugin("c_crash"));
+  CHECK(crash.exit_code == 3);
+  REQUIRE(crash.has_report);
+  CHECK(crash.report.at("healthy") == false);
+  const auto& run = crash.report.at("runs").at(0);
+  CHECK(run.at("healthy") == false);
+  CHECK(run.at("failure").get<std::string>().find("'quadratic'") != std::string::npos);
+  CHECK(run.at("failure").get<std::string>().find("SIGSEGV") != std::string::npos);
+  CHECK(crash.out.find("model code failed") != std::string::npos);
+
+  const auto hang = run_convdiag("--model " + plugin("c_hang") + " --timeout 0.5", false);
+  CHECK(hang.exit_code == 3);
+  CHECK(hang.out.find("timed out") != std::string::npos);
+
+  const auto error = run_convdiag("--model " + plugin("c_error_return"), false);
+  CHECK(error.exit_code == 3);
+  CHECK(error.out.find("the batch file is missing") != std::string::npos);
+}
+
+TEST_CASE("convdiag --model: bad input exits 2 with a one-line message", "[active][tool]") {
+  const auto refused = run_convdiag("--model " + plugin("c_wrong_version"));
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.err.find("c_wrong_version.so") != std::string::npos);
+  CHECK_FALSE(refused.has_report);  // nothing half-written
+
+  const auto unknown = run_convdiag("--model " + mlp() + " -m nope", false);
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.err.find("no model named 'nope'") != std::string::npos);
+
+  const auto missing = run_convdiag("--model /nonexistent/net.so", false);
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err.find("/nonexistent/net.so") != std::string::npos);
+
+  const auto nothing = run_convdiag("", false);
+  CHECK(nothing.exit_code == 2);
+  CHECK(nothing.err.find("nothing to diagnose") != std::string::npos);
+
+  const auto orphan = run_convdiag("-m mlp_f64", false);  // -m needs --model
+  CHECK(orphan.exit_code == 2);
+
+  const auto timeout = run_convdiag("--model " + mlp() + " --timeout 0", false);
+  CHECK(timeout.exit_code == 2);
+
+  // The lead wires --html at the end: until then it is refused, with --model too.
+  const auto html = run_convdiag("--model " + mlp() + " --html '" + (scratch() / "r.html").string() + "'", false);
+  CHECK(html.exit_code == 2);
+}
+
+TEST_CASE("convdiag with logs and a model: both in one report", "[active][tool]") {
+  const auto r = run_convdiag(std::string("'") + LOGS_DATA + "/healthy.csv' '" + LOGS_DATA +
+                              "/diverging.jsonl' --model " + mlp() + " -m mlp_f64");
+  CHECK(r.exit_code == 1);  // the diverging log
+  REQUIRE(r.has_report);
+  const auto& runs = r.report.at("runs");
+  REQUIRE(runs.size() == 3);
+  CHECK(runs[0].at("source").get<std::string>().find("healthy.csv") != std::string::npos);
+  CHECK(runs[1].at("healthy") == false);
+  CHECK(runs[2].at("source") == std::string(SAMPLE_MLP) + ":mlp_f64");
+  CHECK(runs[2].at("healthy") == true);
+  CHECK(r.report.at("active").size() == 1);
+  CHECK(r.out.find("healthy.csv") != std::string::npos);
+  CHECK(r.out.find("lr range test") != std::string::npos);
+
+  // --quiet: one verdict line for the logs and one for the model.
+  const auto q = run_convdiag(std::string("'") + LOGS_DATA + "/healthy.csv' --quiet --model " + mlp() + " -m mlp_f64",
+                              false);
+  CHECK(q.exit_code == 0);
+  CHECK(std::count(q.out.begin(), q.out.end(), '\n') == 2);
+}
+
+TEST_CASE("convdiag --model: the same seed gives the same report", "[active][tool][determinism]") {
+  const auto a = run_convdiag("--model " + mlp() + " --seed 11 --json -", false);
+  const auto b = run_convdiag("--model " + mlp() + " --seed 11 --json -", false);
+  REQUIRE(a.exit_code == b.exit_code);
+  auto strip = [](json j) {  // wall-clock time is the one field allowed to differ
+    for (auto& m : j.at("active")) m.erase("seconds");
+    return j;
+  };
+  const json ja = json::parse(a.out), jb = json::parse(b.out);
+  CHECK(strip(ja) == strip(jb));
+  CHECK(ja.at("active").size() == 6);
+}
