@@ -414,7 +414,8 @@ std::string bar_chart(const std::vector<BarRow>& rows, const BarChartOptions& o)
   std::size_t longest = 4;
   for (const auto& r : rows) longest = std::max(longest, r.label.size());
   const double label_w = std::min(260.0, 6.3 * static_cast<double>(longest) + 12);
-  const double left = label_w + 8, right = o.width - 16.0, top = 30;
+  // Marker labels get a line of their own under the title and legend.
+  const double left = label_w + 8, right = o.width - 16.0, top = o.markers.empty() ? 30 : 44;
   const double bottom = top + o.row_height * static_cast<double>(std::max<std::size_t>(rows.size(), 1));
   const int height = static_cast<int>(bottom + 40);
 
@@ -464,7 +465,8 @@ std::string bar_chart(const std::vector<BarRow>& rows, const BarChartOptions& o)
     const double pxv = mx.t(mx.clamp(m.x));
     s += "<g><line class=\"marker\" x1=\"" + px(pxv) + "\" x2=\"" + px(pxv) + "\" y1=\"" + px(top) + "\" y2=\"" +
          px(bottom) + "\"><title>" + escape(m.label) + "</title></line><text class=\"marker-label\" x=\"" +
-         px(pxv) + "\" y=\"" + px(top - 3) + "\" text-anchor=\"middle\">" + escape(m.label) + "</text></g>";
+         px(pxv) + "\" y=\"" + px(top - 4) + "\" text-anchor=\"" +
+         (pxv > right - 40 ? "end" : pxv < left + 40 ? "start" : "middle") + "\">" + escape(m.label) + "</text></g>";
   }
   if (!o.categories.empty()) draw_legend(s, o.categories, right, 16, false);
   s += "</svg>";

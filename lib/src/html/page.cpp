@@ -85,7 +85,10 @@ std::string table(const std::vector<std::string>& header, const std::vector<std:
     const bool has_class = i < row_classes.size() && !row_classes[i].empty();
     s += has_class ? "<tr class=\"" + escape(row_classes[i]) + "\">" : std::string("<tr>");
     for (const auto& c : rows[i]) {
-      s += c.cls.empty() ? std::string("<td>") : "<td class=\"" + escape(c.cls) + "\">";
+      s += "<td";
+      if (!c.cls.empty()) s += " class=\"" + escape(c.cls) + "\"";
+      if (c.colspan > 1) s += " colspan=\"" + std::to_string(c.colspan) + "\"";
+      s += ">";
       s += escape(c.text) + "</td>";
     }
     s += "</tr>";

@@ -50,7 +50,8 @@ std::vector<HistogramBin> display_bins(const w::TensorStats& s, int n = 60) {
   if (s.histogram.bins.empty() || !std::isfinite(s.min) || !std::isfinite(s.max)) return out;
   double lo = s.min, hi = s.max;
   if (hi <= lo) {
-    out.push_back({lo - 0.5 * std::max(std::abs(lo), 1e-12), hi + 0.5 * std::max(std::abs(hi), 1e-12),
+    // One value: a bar a unit wide (or half its magnitude) around it.
+    out.push_back({lo - 0.5 * std::max(std::abs(lo), 1.0), hi + 0.5 * std::max(std::abs(hi), 1.0),
                    static_cast<double>(s.histogram.total())});
     return out;
   }
@@ -103,7 +104,7 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
                       Cell(flags_text(t.flags), t.flags.empty() ? "" : "flag")});
       classes.push_back(t.flags.empty() ? "" : "flagged");
       for (const auto& e : t.evidence) {
-        rows.push_back({Cell(""), Cell(e)});
+        rows.push_back({Cell(""), Cell(e, "", 8)});
         classes.push_back("evidence");
       }
     }
@@ -175,7 +176,12 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
     bo.scale = Scale::linear;
     bo.categories = {"2 <= alpha <= 6", "", "", "", "outside"};
     bo.markers = {{2.0, "2"}, {6.0, "6"}};
-    page.raw(bar_chart(alpha_rows, bo));
+    const bool any_alpha =
+        std::any_of(alpha_rows.begin(), alpha_rows.end(), [](const BarRow& r) { return std::isfinite(r.value); });
+    if (any_alpha)
+      page.raw(bar_chart(alpha_rows, bo));
+    else
+      page.paragraph("No matrix has enough eigenvalues in its tail for a power-law fit.", "muted");
     page.raw(table({"tensor", "method", "eigenvalues", "spectral norm", "sigma min", "stable rank", "condition",
                     "alpha", "xmin", "tail", "KS"},
                    spec_rows));
@@ -199,7 +205,7 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
                        Cell(std::to_string(d.stats.changed), "num"), Cell(flags_text(d.flags), d.flags.empty() ? "" : "flag")});
       classes.push_back(d.flags.empty() ? "" : "flagged");
       for (const auto& e : d.evidence) {
-        trows.push_back({Cell(""), Cell(e)});
+        trows.push_back({Cell(""), Cell(e, "", 5)});
         classes.push_back("evidence");
       }
     }

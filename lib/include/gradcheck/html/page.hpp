@@ -20,8 +20,9 @@ std::string escape(std::string_view text);
 struct Cell {
   std::string text;
   std::string cls;
+  int colspan = 1;  ///< columns the cell spans (evidence lines under a row)
   Cell(const char* t) : text(t) {}  // NOLINT: cells are written as string literals
-  Cell(std::string t, std::string c = {}) : text(std::move(t)), cls(std::move(c)) {}
+  Cell(std::string t, std::string c = {}, int span = 1) : text(std::move(t)), cls(std::move(c)), colspan(span) {}
 };
 
 /// A table with a header row; `row_classes` (optional, one per row) marks rows
