@@ -178,3 +178,45 @@ TEST_CASE("rows that repeat in a pattern, and rows that are permutations of each
   CHECK(e.matrix->dead_rows == 0);
   CHECK(e.matrix->dead_cols == 0);
 }
+
+TEST_CASE("coarsened histograms merge whole bins, keep the total, and pick the finest width that fits",
+          "[statistics][histogram]") {
+  const auto f = gaussian_f32(200'000, 0.0f, 0.02f, 24);
+  const auto s = statistics(std::span<const float>(f)).stats;
+  REQUIRE(s.histogram.bins.size() > 256);
+  const auto fine = s.histogram.coarsened(s.histogram.bins.size());
+  CHECK(fine.mantissa_bits == 7);
+  REQUIRE(fine.bins.size() == s.histogram.bins.size());
+  for (std::size_t i = 0; i < fine.bins.size(); ++i) {
+    CHECK(fine.bins[i].lower == Histogram::lower_edge(s.histogram.bins[i].key));
+    CHECK(fine.bins[i].upper == Histogram::upper_edge(s.histogram.bins[i].key));
+  }
+  const auto c = s.histogram.coarsened(256);
+  CHECK(c.bins.size() <= 256);
+  CHECK(c.mantissa_bits < 7);
+  // One step finer would not fit.
+  CHECK(s.histogram.coarsened(c.bins.size() - 1).mantissa_bits < c.mantissa_bits);
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < c.bins.size(); ++i) {
+    total += c.bins[i].count;
+    CHECK(c.bins[i].lower < c.bins[i].upper);
+    if (i > 0) CHECK(c.bins[i - 1].upper <= c.bins[i].lower);
+    // Width 2^-m of the binade [2^e, 2^(e+1)) holding the bin: 2^(e - m)
+    // (a float32 ulp less on the negative side, whose edges are floats).
+    const double mid = 0.5 * (c.bins[i].lower + c.bins[i].upper);
+    if (std::fabs(mid) > 1e-30)
+      CHECK(c.bins[i].upper - c.bins[i].lower ==
+            Approx(std::ldexp(1.0, std::ilogb(mid) - c.mantissa_bits)).epsilon(1e-5));
+  }
+  CHECK(total == f.size());
+  // Counting the values directly into the coarse bins gives the same counts.
+  std::vector<std::uint64_t> direct(c.bins.size(), 0);
+  for (float v : f) {
+    std::size_t k = 0;
+    while (k < c.bins.size() && !(double(v) >= c.bins[k].lower && double(v) < c.bins[k].upper)) ++k;
+    REQUIRE(k < c.bins.size());
+    ++direct[k];
+  }
+  for (std::size_t k = 0; k < c.bins.size(); ++k) CHECK(direct[k] == c.bins[k].count);
+  CHECK(Histogram{}.coarsened(256).bins.empty());
+}

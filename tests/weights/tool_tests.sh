@@ -42,6 +42,17 @@ done
 "$tool" --threads 2 --json t2.json "$data/dfdx-mnist.safetensors" >/dev/null || fail "--threads 2"
 "$tool" --threads 5 --json t5.json "$data/dfdx-mnist.safetensors" >/dev/null || fail "--threads 5"
 cmp -s t1.json t2.json && cmp -s t1.json t5.json || fail "the JSON report depends on the thread count"
+# Each tensor's histogram: bins in value order whose counts add up to finite_count.
+python3 - t1.json <<'PY' || fail "the JSON histograms are inconsistent"
+import json, sys
+for t in json.load(open(sys.argv[1]))["tensors"]:
+    h = t["histogram"]
+    assert h["scale"] == "log" and 0 <= h["mantissa_bits"] <= 7, t["name"]
+    assert len(h["lower"]) == len(h["upper"]) == len(h["counts"]) <= 256, t["name"]
+    assert sum(h["counts"]) == t["finite_count"], t["name"]
+    assert all(a < b for a, b in zip(h["lower"], h["upper"])), t["name"]
+    assert all(b <= a for a, b in zip(h["lower"][1:], h["upper"])), t["name"]
+PY
 ls -a | grep -q '\.tmp' && fail "a temporary report file was left behind"
 
 # --spectral: per matrix, in the table and the JSON, independent of threads.
@@ -79,8 +90,9 @@ echo "not a checkpoint" >model.ckpt
 expect 2 "model.ckpt: unknown checkpoint format" -- model.ckpt
 expect 2 "no checkpoint given" --
 expect 2 "not a valid regular expression" -- --filter '(' "$data/bogoai-model.safetensors"
-expect 2 "not yet supported" -- --html r.html "$data/bogoai-model.safetensors"
-[ -e r.html ] && fail "--html wrote a file"
+# --html is implemented now (tests/html checks the page): it writes a file.
+expect 0 "weightstats: ok" -- --html r.html "$data/bogoai-model.safetensors"
+[ -s r.html ] || fail "--html wrote no file"
 expect 2 "--bogus" -- --bogus "$data/bogoai-model.safetensors"
 expect 2 "cannot create|cannot write" -- --json /nonexistent-dir/r.json "$data/bogoai-model.safetensors"
 expect 0 "weightstats " -- --version

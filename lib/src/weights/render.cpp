@@ -9,6 +9,10 @@ namespace gradcheck::weights {
 
 namespace {
 
+// At most this many bins per tensor in the JSON histogram (a line per bin in a
+// report chart; the full 2^-7 histogram stays in the library's TensorStats).
+constexpr std::size_t kJsonHistogramBins = 256;
+
 nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
 nlohmann::json flags_json(const std::vector<Flag>& flags) {
@@ -68,6 +72,23 @@ std::string render_json(const WeightsReport& r, const std::string& version) {
     o["p50"] = number(s.p50);
     o["p99"] = number(s.p99);
     o["kurtosis"] = number(s.kurtosis);
+    {
+      // The histogram for reports: value-ordered non-empty bins of relative
+      // width 2^-mantissa_bits, as fine as 256 bins allow.
+      const Histogram::Coarse h = s.histogram.coarsened(kJsonHistogramBins);
+      nlohmann::json lower = nlohmann::json::array(), upper = nlohmann::json::array(),
+                     counts = nlohmann::json::array();
+      for (const auto& b : h.bins) {
+        lower.push_back(number(b.lower));
+        upper.push_back(number(b.upper));
+        counts.push_back(b.count);
+      }
+      o["histogram"] = {{"scale", "log"},
+                        {"mantissa_bits", h.mantissa_bits},
+                        {"lower", std::move(lower)},
+                        {"upper", std::move(upper)},
+                        {"counts", std::move(counts)}};
+    }
     if (t.matrix) {
       const MatrixStats& m = *t.matrix;
       o["matrix"] = {{"rows", m.rows},           {"cols", m.cols},

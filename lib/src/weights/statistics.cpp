@@ -727,6 +727,36 @@ std::uint64_t Histogram::total() const noexcept {
   return n;
 }
 
+Histogram::Coarse Histogram::coarsened(std::size_t max_bins) const {
+  Coarse out;
+  // Fine keys are sign, exponent and 7 mantissa bits in value order, so
+  // dropping low bits (key >> shift) merges neighbours of one binade and sign.
+  int shift = 0;
+  for (; shift < 7; ++shift) {
+    std::size_t groups = 0;
+    std::uint32_t last = 0x7FFFFFFF;
+    for (const auto& b : bins) {
+      const std::uint32_t g = std::uint32_t(b.key) >> shift;
+      groups += g != last;
+      last = g;
+    }
+    if (groups <= max_bins) break;
+  }
+  out.mantissa_bits = 7 - shift;
+  std::uint32_t previous = 0x7FFFFFFF;
+  for (const auto& b : bins) {
+    const std::uint32_t g = std::uint32_t(b.key) >> shift;
+    if (g == previous) {
+      out.bins.back().count += b.count;
+      continue;
+    }
+    previous = g;
+    const auto first = static_cast<std::uint16_t>(g << shift), last = static_cast<std::uint16_t>(((g + 1) << shift) - 1);
+    out.bins.push_back({lower_edge(first), upper_edge(last), b.count});
+  }
+  return out;
+}
+
 double Histogram::quantile(double q) const noexcept {
   const std::uint64_t n = total();
   if (n == 0) return kNaN;

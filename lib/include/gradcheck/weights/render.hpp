@@ -12,7 +12,9 @@ namespace gradcheck::weights {
 /// The JSON report: every field the contract names (tool, schema, passed,
 /// files, tensors[...], diff[...]) plus additions (version, finite_count,
 /// p1/p50/p99, kurtosis, matrix, evidence, diff norms, tensors on one side
-/// only). Undefined numbers (a tensor with no finite value) are null.
+/// only, and per tensor "histogram": {"scale": "log", "mantissa_bits": m,
+/// "lower": [...], "upper": [...], "counts": [...]}, Histogram::coarsened to
+/// at most 256 bins). Undefined numbers (a tensor with no finite value) are null.
 std::string render_json(const WeightsReport& report, const std::string& version);
 
 /// One line per tensor (name, dtype, shape, mean, std, min, max, zeros,

@@ -40,6 +40,22 @@ struct Histogram {
   static double lower_edge(std::uint16_t key) noexcept;
   static double upper_edge(std::uint16_t key) noexcept;
   std::uint64_t total() const noexcept;
+  /// The same counts in coarser bins, for reports: a bin keeps the sign, the
+  /// exponent and the top `mantissa_bits` mantissa bits of float32, so in the
+  /// binade [2^e, 2^(e+1)) of magnitudes a bin is 2^(e - m) wide: between
+  /// 2^-(m+1) and 2^-m of its values.
+  /// The finest m in 7..0 with at most `max_bins` non-empty bins is chosen
+  /// (m = 0 when none fits; at most 512 bins can be non-empty at m = 0). Bins
+  /// are in value order, empty ones left out; counts sum to total().
+  struct CoarseBin {
+    double lower, upper;  ///< [lower, upper); upper is +inf past FLT_MAX
+    std::uint64_t count;
+  };
+  struct Coarse {
+    int mantissa_bits = 7;
+    std::vector<CoarseBin> bins;
+  };
+  Coarse coarsened(std::size_t max_bins) const;
   /// The q-quantile (0 <= q <= 1) with NumPy's default "linear" definition
   /// (rank q * (n - 1)), interpolated inside its bin as if the bin's values
   /// were evenly spread: off by at most one bin width (0.8% relative). NaN when
