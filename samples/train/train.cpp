@@ -2,10 +2,11 @@
 // for convdiag: an MLP on a generated spiral dataset (CS231n's three-armed
 // spiral), softmax cross-entropy, SGD with momentum or Adam. Its gradient is
 // checked with gradcheck before training; every step feeds the training-loop
-// monitor, which writes the JSON Lines log convdiag reads. Run with good and
-// with bad settings it produces runs whose problem is known.
+// monitor, which writes the JSON Lines log convdiag reads; the trained weights
+// are saved as a safetensors checkpoint (weightstats reads it). Run with good
+// and with bad settings it produces runs whose problem is known.
 //
-//   train --config good_sgd --seed 1 --log run.jsonl
+//   train --config good_sgd --seed 1 --log run.jsonl [--checkpoint run.safetensors]
 //   train --corpus DIR [--seeds N]     all configurations; prints detection
 //                                      and false-alarm rates of convdiag's
 //                                      detectors on them
@@ -28,6 +29,7 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/layout.hpp"
 #include "gradcheck/logs/readers.hpp"
+#include "gradcheck/weights/safetensors_writer.hpp"
 
 namespace {
 
@@ -221,8 +223,28 @@ bool check_gradient(const Config& cfg) {
   return result.passed;
 }
 
-// Trains one run; returns the monitor's alerts.
-std::vector<gradcheck::diag::Alert> train(const Config& cfg, std::uint64_t seed, const std::string& log_path, bool warn) {
+// The weights as a checkpoint, in f32 as training code usually saves them,
+// tensors named as in the log ("fc1.weight" [out, in], row-major).
+void save_checkpoint(const Mlp& net, const Vec& theta, const Config& cfg, std::uint64_t seed, int steps,
+                     const std::string& path) {
+  gradcheck::weights::SafetensorsWriter writer;
+  for (const auto& block : net.layout.blocks()) {
+    std::vector<float> values(static_cast<std::size_t>(block.size()));
+    for (std::int64_t i = 0; i < block.size(); ++i)
+      values[static_cast<std::size_t>(i)] = static_cast<float>(theta[block.offset + i]);
+    writer.add(block.name, block.shape, values);
+  }
+  writer.add_metadata("format", "pt");
+  writer.add_metadata("config", cfg.name);
+  writer.add_metadata("seed", std::to_string(seed));
+  writer.add_metadata("steps", std::to_string(steps));
+  writer.write(path);
+}
+
+// Trains one run, saves its weights to `checkpoint_path` (when not empty);
+// returns the monitor's alerts.
+std::vector<gradcheck::diag::Alert> train(const Config& cfg, std::uint64_t seed, const std::string& log_path,
+                                          const std::string& checkpoint_path, bool warn) {
   std::mt19937_64 rng(seed);
   Mat xtr, xval;
   std::vector<int> ytr, yval;
@@ -248,7 +270,9 @@ std::vector<gradcheck::diag::Alert> train(const Config& cfg, std::uint64_t seed,
   std::size_t cursor = order.size();
   const int batch = std::min<int>(cfg.batch, static_cast<int>(order.size()));
   std::vector<double> dead;
+  int steps_run = 0;
   for (int step = 0; step < cfg.steps; ++step) {
+    steps_run = step + 1;
     if (cursor + static_cast<std::size_t>(batch) > order.size()) {
       std::shuffle(order.begin(), order.end(), rng);
       cursor = 0;
@@ -297,6 +321,7 @@ std::vector<gradcheck::diag::Alert> train(const Config& cfg, std::uint64_t seed,
     if (!std::isfinite(loss)) break;  // nothing more to learn from this run
   }
   monitor.flush();
+  if (!checkpoint_path.empty()) save_checkpoint(net, theta, cfg, seed, steps_run, checkpoint_path);
   return monitor.alerts();
 }
 
@@ -322,7 +347,8 @@ int run_corpus(const std::string& dir, int seeds) {
     for (int seed = 1; seed <= seeds; ++seed) {
       const std::string file = cfg.name + "-" + std::to_string(seed) + ".jsonl";
       const std::string path = (fs::path(dir) / file).string();
-      const auto alerts = train(cfg, static_cast<std::uint64_t>(seed) * 1000003u, path, false);
+      const std::string checkpoint = (fs::path(dir) / (cfg.name + "-" + std::to_string(seed) + ".safetensors")).string();
+      const auto alerts = train(cfg, static_cast<std::uint64_t>(seed) * 1000003u, path, checkpoint, false);
       (cfg.expected.empty() ? monitor_good : monitor_bad) += alerts.empty() ? 0 : 1;
       // As `convdiag --classes 3` would: a loss stuck at ln(3) is a plateau.
       gradcheck::diag::DiagnoseOptions options;
@@ -368,7 +394,7 @@ int run_corpus(const std::string& dir, int seeds) {
 
 int main(int argc, char** argv) {
   CLI::App app{"train: a small MLP training run that feeds gradcheck's monitor (a corpus maker for convdiag)"};
-  std::string config = "good_sgd", log = "train.jsonl", corpus;
+  std::string config = "good_sgd", log = "train.jsonl", checkpoint, corpus;
   std::uint64_t seed = 1;
   int seeds = 4;
   std::string names;
@@ -376,6 +402,8 @@ int main(int argc, char** argv) {
   app.add_option("--config", config, "One of: " + names);
   app.add_option("--seed", seed, "Seed of the data, the initialisation and the batches");
   app.add_option("--log", log, "JSON Lines log to write");
+  app.add_option("--checkpoint", checkpoint,
+                 "Safetensors checkpoint of the trained weights (default: the log's path with .safetensors)");
   app.add_option("--corpus", corpus, "Write every configuration's runs into DIR and report convdiag's rates");
   app.add_option("--seeds", seeds, "Seeds per configuration in --corpus mode")->check(CLI::Range(1, 100));
   CLI11_PARSE(app, argc, argv);
@@ -387,8 +415,9 @@ int main(int argc, char** argv) {
       return 2;
     }
     if (!check_gradient(*cfg)) return 1;
-    train(*cfg, seed, log, true);
-    std::printf("train: wrote %s\n", log.c_str());
+    if (checkpoint.empty()) checkpoint = std::filesystem::path(log).replace_extension(".safetensors").string();
+    train(*cfg, seed, log, checkpoint, true);
+    std::printf("train: wrote %s and %s\n", log.c_str(), checkpoint.c_str());
   } catch (const gradcheck::InputError& e) {
     std::fprintf(stderr, "train: %s\n", e.what());
     return 2;
