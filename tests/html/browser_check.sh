@@ -6,6 +6,9 @@
 # load or a console.error all appear as CONSOLE lines with --enable-logging);
 # every CLASS occurs on at least MIN elements of the rendered DOM; and the
 # screenshot (1280x2000, written to PNG) is not blank (PNG_INK decodes it).
+# With SCHEME=dark in the environment the page is rendered in the dark colour
+# scheme (prefers-color-scheme) and its background must be dark; otherwise
+# light.
 set -u
 ink=$1 html=$2 png=$3
 shift 3
@@ -40,7 +43,10 @@ done
 
 mkdir -p "$(dirname "$png")"
 rm -f "$png"
-timeout 60 "$chromium" "${flags[@]}" --user-data-dir="$work/p2" --hide-scrollbars --window-size=1280,2000 \
+scheme=${SCHEME:-light}
+extra=()
+[ "$scheme" = dark ] && extra=(--force-dark-mode)
+timeout 60 "$chromium" "${flags[@]}" "${extra[@]}" --user-data-dir="$work/p2" --hide-scrollbars --window-size=1280,2000 \
   --screenshot="$png" "$url" >/dev/null 2>"$work/log2.txt"
 rc=$?
 [ $rc -eq 0 ] || fail "chromium --screenshot exited $rc: $(tail -3 "$work/log2.txt")"
@@ -48,5 +54,5 @@ if grep -q ':CONSOLE' "$work/log2.txt"; then
   fail "console errors: $(grep ':CONSOLE' "$work/log2.txt" | head -5 | tr '\n' ' ')"
 fi
 [ -s "$png" ] || fail "no screenshot written"
-"$ink" "$png" 0.01 || fail "blank screenshot"
+"$ink" "$png" 0.01 "$scheme" || fail "blank screenshot, or not in the $scheme scheme"
 echo "browser_check: $html: ok"

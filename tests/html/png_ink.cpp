@@ -1,8 +1,9 @@
-// png_ink FILE.png [MIN_FRACTION]: decodes a PNG (8-bit greyscale, RGB or
+// png_ink FILE.png [MIN_FRACTION [light|dark]]: decodes a PNG (8-bit greyscale, RGB or
 // RGBA, not interlaced: what Chromium's --screenshot writes) and prints the
 // fraction of pixels that differ from the background (the top-left pixel) by
 // more than 24 in some channel. Exits 1 when the fraction is below
-// MIN_FRACTION (default 0.01): a blank or nearly blank screenshot. Written by
+// MIN_FRACTION (default 0.01): a blank or nearly blank screenshot; with
+// "light" or "dark", also when the background is not of that scheme. Written by
 // hand on zlib (a PNG is zlib data in IDAT chunks plus per-row filters) so the
 // test needs no image library beyond what the project already links.
 #include <zlib.h>
@@ -36,11 +37,12 @@ int paeth(int a, int b, int c) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: png_ink FILE.png [MIN_FRACTION]\n");
+    std::fprintf(stderr, "usage: png_ink FILE.png [MIN_FRACTION [light|dark]]\n");
     return 2;
   }
   const std::string file = argv[1];
   const double min_fraction = argc > 2 ? std::atof(argv[2]) : 0.01;
+  const std::string scheme = argc > 3 ? argv[3] : "";
   std::ifstream in(file, std::ios::binary);
   if (!in) fail(file, "cannot open");
   const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -114,6 +116,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "png_ink: %s: blank screenshot (%.4f < %.4f of the pixels drawn)\n", file.c_str(), fraction,
                  min_fraction);
     return 1;
+  }
+  if (!scheme.empty()) {
+    int lum = 0;
+    for (int ch = 0; ch < colour_channels; ++ch) lum += img[ch];
+    lum /= colour_channels;
+    if ((scheme == "dark" && lum > 80) || (scheme == "light" && lum < 176)) {
+      std::fprintf(stderr, "png_ink: %s: background brightness %d is not a %s scheme\n", file.c_str(), lum,
+                   scheme.c_str());
+      return 1;
+    }
   }
   return 0;
 }

@@ -136,7 +136,10 @@ gradcheck::ExitCode run_weightstats(const WeightstatsOptions& o) {
   std::FILE* table_stream = o.json_path == "-" || o.html_path == "-" ? stderr : stdout;
   const gradcheck::Style style{gradcheck::use_color(table_stream, o.no_color)};
   // The verdict first; the table ends with it again as a summary under a long table.
-  if (!o.quiet) std::fputs((w::verdict_line(report) + "\n").c_str(), table_stream);
+  if (!o.quiet) {
+    const std::string line = w::verdict_line(report);
+    std::fputs((style.bold(report.passed() ? style.green(line) : style.red(line)) + "\n").c_str(), table_stream);
+  }
   std::fputs(w::render_table(report, style, o.quiet).c_str(), table_stream);
   return report.passed() ? gradcheck::ExitCode::ok : gradcheck::ExitCode::problem;
 }

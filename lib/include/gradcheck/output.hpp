@@ -64,6 +64,7 @@ class ProgressBar {
   bool visible_ = false;
   std::chrono::steady_clock::time_point start_, last_draw_;
   bool drawn_once_ = false;
+  std::string last_line_;
 };
 
 }  // namespace gradcheck

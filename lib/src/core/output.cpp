@@ -108,7 +108,9 @@ void ProgressBar::update(std::string_view label, double fraction, std::string_vi
     line += "  ";
     line += detail;
   }
+  if (visible_ && line == last_line_) return;  // nothing new to show
   std::fwrite(line.data(), 1, line.size(), stream_);
+  last_line_ = line;
   std::fflush(stream_);
   last_draw_ = now;
   drawn_once_ = true;

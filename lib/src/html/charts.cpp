@@ -320,13 +320,17 @@ std::string line_chart(const std::vector<LineSeries>& series, const LineChartOpt
          dots + marks + "</g>";
   }
 
-  for (const auto& m : o.markers) {
+  for (std::size_t k = 0; k < o.markers.size(); ++k) {
+    const auto& m = o.markers[k];
     if (!mx.drawable(m.x)) continue;
     const double pxv = mx.t(mx.clamp(m.x));
     s += "<g><line class=\"marker\" x1=\"" + px(pxv) + "\" x2=\"" + px(pxv) + "\" y1=\"" + px(top) + "\" y2=\"" +
          px(bottom) + "\"><title>" + escape(m.label) + "</title></line>";
+    // Labels are stacked one line apart, under the span labels, so two close
+    // markers do not print over each other.
     const bool right_half = pxv > (left + right) / 2;
-    s += "<text class=\"marker-label\" x=\"" + px(pxv + (right_half ? -4 : 4)) + "\" y=\"" + px(bottom - 6) +
+    s += "<text class=\"marker-label\" x=\"" + px(pxv + (right_half ? -4 : 4)) + "\" y=\"" +
+         px(top + 28 + 14 * static_cast<double>(k)) +
          "\" text-anchor=\"" + (right_half ? "end" : "start") + "\">" + escape(m.label) + "</text></g>";
   }
   if (series.size() > 1) draw_legend(s, names, right, 16, true);
