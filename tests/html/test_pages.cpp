@@ -178,3 +178,24 @@ TEST_CASE("convdiag page: curves with symptom spans and advice, active checks wi
   CHECK(page.find("suggested 0.0001") != std::string::npos);
   CHECK(count(page, "chart chart-bars") == 1);  // initial loss against ln C
 }
+
+TEST_CASE("weightstats page: charts of a checkpoint with many tensors draw every flagged one, at most 120 rows",
+          "[pages]") {
+  weights::WeightsReport r;
+  for (int i = 0; i < 300; ++i) {
+    weights::TensorReport t;
+    t.name = "layer" + std::to_string(i) + ".weight";
+    t.shape = {8, 8};
+    weights::MatrixStats ms;
+    ms.he_std = 0.5;
+    ms.ratio_he = i == 250 ? 1e-4 : 1.0;
+    t.matrix = ms;
+    if (i == 250) t.flags = {weights::Flag::vanishing_init_scale};
+    r.tensors.push_back(t);
+  }
+  const std::string page = html::weightstats_page(r);
+  CHECK(count(page, "<rect class=\"bar ") == 120);
+  CHECK(page.find("120 of 300 tensors are drawn") != std::string::npos);
+  CHECK(page.find("layer250.weight: 0.0001") != std::string::npos);  // the flagged one is among them
+  CHECK(count(page, "<tr") >= 301);  // the table keeps every tensor
+}

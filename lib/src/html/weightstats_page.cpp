@@ -65,6 +65,27 @@ std::vector<HistogramBin> display_bins(const w::TensorStats& s, int n = 60) {
   return out;
 }
 
+// At most `limit` rows for a chart (a checkpoint may hold thousands of
+// tensors): flagged rows (category != 0) always, then the others in file
+// order. Appends to `note` what was left out.
+std::vector<BarRow> chart_rows(const std::vector<BarRow>& rows, std::size_t limit, std::string& note) {
+  if (rows.size() <= limit) return rows;
+  std::size_t flagged = 0;
+  for (const auto& r : rows) flagged += r.category != 0 ? 1 : 0;
+  std::size_t others = limit > flagged ? limit - flagged : 0;
+  std::vector<BarRow> out;
+  for (const auto& r : rows)
+    if (r.category != 0 || others > 0) {
+      if (r.category == 0) --others;
+      out.push_back(r);
+    }
+  note = std::to_string(out.size()) + " of " + std::to_string(rows.size()) +
+         " tensors are drawn (every flagged one, then the others in file order); the table lists all.";
+  return out;
+}
+
+constexpr std::size_t kMaxChartRows = 120;
+
 std::string flags_text(const std::vector<w::Flag>& flags) {
   std::string s;
   for (auto f : flags) s += (s.empty() ? "" : " ") + std::string(w::flag_name(f));
@@ -139,7 +160,9 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
     bo.markers = {{1.0, "He"}};
     if (thresholds.vanishing_init_ratio > 0) bo.markers.push_back({thresholds.vanishing_init_ratio, "vanishing"});
     if (thresholds.exploding_init_ratio > 0) bo.markers.push_back({thresholds.exploding_init_ratio, "exploding"});
-    page.raw(bar_chart(ratio_rows, bo));
+    std::string left_out;
+    page.raw(bar_chart(chart_rows(ratio_rows, kMaxChartRows, left_out), bo));
+    if (!left_out.empty()) page.paragraph(left_out, "muted");
   }
 
   // Spectral analysis.
@@ -178,9 +201,11 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
     bo.markers = {{2.0, "2"}, {6.0, "6"}};
     const bool any_alpha =
         std::any_of(alpha_rows.begin(), alpha_rows.end(), [](const BarRow& r) { return std::isfinite(r.value); });
-    if (any_alpha)
-      page.raw(bar_chart(alpha_rows, bo));
-    else
+    if (any_alpha) {
+      std::string left_out;
+      page.raw(bar_chart(chart_rows(alpha_rows, kMaxChartRows, left_out), bo));
+      if (!left_out.empty()) page.paragraph(left_out, "muted");
+    } else
       page.paragraph("No matrix has enough eigenvalues in its tail for a power-law fit.", "muted");
     page.raw(table({"tensor", "method", "eigenvalues", "spectral norm", "sigma min", "stable rank", "condition",
                     "alpha", "xmin", "tail", "KS"},
@@ -214,7 +239,9 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
       bo.title = "Relative change per tensor (tick: large_update threshold)";
       bo.x_label = "||after - before|| / ||before|| (log; unchanged tensors have no bar)";
       bo.categories = {"ok", "flagged"};
-      page.raw(bar_chart(rows, bo));
+      std::string left_out;
+      page.raw(bar_chart(chart_rows(rows, kMaxChartRows, left_out), bo));
+      if (!left_out.empty()) page.paragraph(left_out, "muted");
     }
     page.raw(table({"tensor", "rel. change", "||after - before||", "||before||", "changed", "flags"}, trows, classes));
     if (!report.only_in_before.empty()) page.note("Only in " + report.diff_before, report.only_in_before);
