@@ -220,3 +220,35 @@ TEST_CASE("coarsened histograms merge whole bins, keep the total, and pick the f
   for (std::size_t k = 0; k < c.bins.size(); ++k) CHECK(direct[k] == c.bins[k].count);
   CHECK(Histogram{}.coarsened(256).bins.empty());
 }
+
+TEST_CASE("float32 moments stay within 1e-9 when a chunk's head is far from its mean (two-pass fallback)",
+          "[statistics][f32]") {
+  // Offset mean with a tiny spread and zeros, and chunks whose first 64 values
+  // (the one-pass shift) are outliers: ~16 standard deviations from the
+  // chunk's mean, the worst case for the one-pass form, which hands such a
+  // chunk to the two-pass form.
+  auto f = gaussian_f32(300'000, 3.0f, 0.01f, 25);
+  for (std::size_t i = 0; i < f.size(); i += 97) f[i] = 0.0f;
+  for (std::size_t c = 0; c < f.size(); c += 16384 * 3)
+    for (std::size_t i = c; i < std::min(f.size(), c + 64); ++i) f[i] = 1000.0f;
+  const Ref r = reference(f);
+  for (int threads : {1, 3}) {
+    const auto a = statistics(std::span<const float>(f), {}, {threads}).stats;
+    using Catch::Matchers::WithinRel;
+    CHECK_THAT(a.mean, WithinRel(r.mean, 1e-9));
+    CHECK_THAT(a.std, WithinRel(r.std, 1e-9));
+    CHECK_THAT(a.kurtosis + 3, WithinRel(r.kurtosis + 3, 1e-9));
+    CHECK_THAT(a.l2_norm, WithinRel(r.l2, 1e-9));
+    CHECK(a.zero_count == r.zeros);
+  }
+  // A well-centred heavy-tailed tensor takes the one-pass path: same bound.
+  std::mt19937_64 rng(26);
+  std::student_t_distribution<float> t3(3.0f);
+  std::vector<float> g(500'000);
+  for (auto& v : g) v = 0.5f + 0.02f * t3(rng);
+  const Ref q = reference(g);
+  const auto b = statistics(std::span<const float>(g), {}, {2}).stats;
+  CHECK_THAT(b.mean, Catch::Matchers::WithinRel(q.mean, 1e-9));
+  CHECK_THAT(b.std, Catch::Matchers::WithinRel(q.std, 1e-9));
+  CHECK_THAT(b.kurtosis + 3, Catch::Matchers::WithinRel(q.kurtosis + 3, 1e-9));
+}

@@ -5,14 +5,12 @@
 #include <bit>
 #include <cfloat>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
-
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "parallel.hpp"
 
@@ -201,11 +199,32 @@ GRADCHECK_INLINE double reduce8(const v4d& a, const v4d& b) noexcept {
   return ((a[0] + b[0]) + (a[1] + b[1])) + ((a[2] + b[2]) + (a[3] + b[3]));
 }
 
-// Sum, minimum and maximum of n float32 values, and their histogram keys
-// (written to `keys`): one read of the mapped bytes.
-GRADCHECK_INLINE PassA pass_a_f32(const std::uint8_t* p, std::size_t n, std::uint32_t* keys) noexcept {
+// Everything of a float32 chunk in one read of the mapped bytes: minimum,
+// maximum, histogram, and the power sums S1..S4 of d = x - shift, shift being
+// the mean of the first (up to) 64 values. Central moments follow from the
+// power sums with little cancellation when the chunk's mean is within a few
+// standard deviations of the shift (checked by the caller, which otherwise
+// takes a second, two-pass look). The next chunk's bytes (`next`, may be
+// null) are prefetched meanwhile.
+struct FusedF32 {
+  double shift = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, min = 0, max = 0;
+};
+GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::uint32_t* keys, std::uint32_t* hist,
+                                    const std::uint8_t* next) noexcept {
+  FusedF32 r;
+  {
+    const std::size_t k = std::min<std::size_t>(n, 64);
+    double head = 0;
+    for (std::size_t i = 0; i < k; ++i) {
+      float f;
+      std::memcpy(&f, p + 4 * i, 4);
+      head += f;
+    }
+    r.shift = k > 0 ? head / double(k) : 0.0;
+  }
   const double inf = std::numeric_limits<double>::infinity();
-  v4d s0 = {0, 0, 0, 0}, s1 = s0;
+  const v4d z = {0, 0, 0, 0}, mu = {r.shift, r.shift, r.shift, r.shift};
+  v4d a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z;
   v4d mn0 = {inf, inf, inf, inf}, mn1 = mn0, mx0 = -mn0, mx1 = -mn0;
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -218,15 +237,28 @@ GRADCHECK_INLINE PassA pass_a_f32(const std::uint8_t* p, std::size_t n, std::uin
     std::memcpy(keys + i, &ka, 16);
     std::memcpy(keys + i + 4, &kb, 16);
     const v4d a = __builtin_convertvector((v4f)ua, v4d), b = __builtin_convertvector((v4f)ub, v4d);
-    s0 += a;
-    s1 += b;
     mn0 = a < mn0 ? a : mn0;
     mn1 = b < mn1 ? b : mn1;
     mx0 = a > mx0 ? a : mx0;
     mx1 = b > mx1 ? b : mx1;
+    const v4d da = a - mu, db = b - mu;
+    const v4d da2 = da * da, db2 = db * db;
+    a1 += da;
+    b1 += db;
+    a2 += da2;
+    b2 += db2;
+    a3 += da2 * da;
+    b3 += db2 * db;
+    a4 += da2 * da2;
+    b4 += db2 * db2;
+    // The increments (load and store bound) overlap with the arithmetic.
+    for (std::size_t j = 0; j < 8; ++j) ++hist[keys[i + j]];
+    if (next != nullptr && (i & 15) == 0) __builtin_prefetch(next + 4 * i);
   }
-  PassA r;
-  r.sum = reduce8(s0, s1);
+  r.s1 = reduce8(a1, b1);
+  r.s2 = reduce8(a2, b2);
+  r.s3 = reduce8(a3, b3);
+  r.s4 = reduce8(a4, b4);
   r.min = inf;
   r.max = -inf;
   for (int l = 0; l < 4; ++l) {
@@ -237,10 +269,15 @@ GRADCHECK_INLINE PassA pass_a_f32(const std::uint8_t* p, std::size_t n, std::uin
     std::uint32_t b;
     std::memcpy(&b, p + 4 * i, 4);
     keys[i] = f32_key(b);
+    ++hist[keys[i]];
     const double x = std::bit_cast<float>(b);
-    r.sum += x;
     r.min = x < r.min ? x : r.min;
     r.max = x > r.max ? x : r.max;
+    const double d = x - r.shift, d2 = d * d;
+    r.s1 += d;
+    r.s2 += d2;
+    r.s3 += d2 * d;
+    r.s4 += d2 * d2;
   }
   return r;
 }
@@ -339,44 +376,6 @@ GRADCHECK_INLINE void pass_moments(const Load& load, std::size_t n, double mean,
   }
 }
 
-// pass_moments over float32 values, also counting their histogram keys: the
-// increments (load and store bound) overlap with the arithmetic (floating-
-// point bound) instead of taking a loop of their own. Meanwhile the next
-// chunk's bytes (`next`, may be null) are prefetched, so its first pass reads
-// from cache rather than waiting on memory.
-GRADCHECK_INLINE void pass_moments_hist_f32(const std::uint8_t* p, const std::uint32_t* keys, std::uint32_t* hist,
-                                            std::size_t n, double mean, double& m2, double& m3, double& m4,
-                                            const std::uint8_t* next) noexcept {
-  const LoadF32 load{p};
-  const v4d z = {0, 0, 0, 0}, mu = {mean, mean, mean, mean};
-  v4d a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z;
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    v4d a, b;
-    load(i, a, b);
-    const v4d da = a - mu, db = b - mu;
-    const v4d da2 = da * da, db2 = db * db;
-    a2 += da2;
-    b2 += db2;
-    a3 += da2 * da;
-    b3 += db2 * db;
-    a4 += da2 * da2;
-    b4 += db2 * db2;
-    for (std::size_t j = 0; j < 8; ++j) ++hist[keys[i + j]];
-    if (next != nullptr && (i & 15) == 0) __builtin_prefetch(next + 4 * i);
-  }
-  m2 = reduce8(a2, b2);
-  m3 = reduce8(a3, b3);
-  m4 = reduce8(a4, b4);
-  for (; i < n; ++i) {
-    const double d = load.one(i) - mean, d2 = d * d;
-    m2 += d2;
-    m3 += d2 * d;
-    m4 += d2 * d2;
-    ++hist[keys[i]];
-  }
-}
-
 // Row hashing, additive over pieces of a row (chunk boundaries cut rows, and
 // pieces arrive in any order): two sums mod 2^32 of mix(w, column) over a
 // row's elements (w an element's raw bits), returned packed as hi << 32 | lo
@@ -431,12 +430,38 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
   // faults, so running past a shorter last chunk is harmless).
   const std::uint8_t* next = begin + n < v.numel ? raw + 4 * n : nullptr;
   const bool f32 = v.dtype == DType::F32;
-  PassA a;
-  if (f32) a = pass_a_f32(raw, n, keys);
-  if (!f32 || !a.all_finite()) {
-    convert_to_double(v.dtype, v.data, begin, begin + n, x);
-    if (!f32) a = pass_a_f64(x, n);
+  if (f32 && n > 0) {
+    // Zeros fall in the two bins around 0 (with the tiniest subnormals):
+    // counted exactly only when those bins grew.
+    const std::uint32_t around_zero = hist[0x7FFF] + hist[0x8000];
+    const FusedF32 f = fused_f32(raw, n, keys, hist, next);
+    // A finite S1 means every value is finite (an infinity or NaN would make
+    // it infinite or NaN; float32 values cannot overflow a double sum).
+    if (std::fabs(f.s1) <= DBL_MAX) {
+      r.min = f.min;
+      r.max = f.max;
+      if (hist[0x7FFF] + hist[0x8000] != around_zero) r.zeros = count_zeros_f32(raw, n);
+      const double dn = double(n), delta = f.s1 / dn, mean = f.shift + delta;
+      double m2 = f.s2 - f.s1 * delta, m3, m4;
+      // The power sums lose about (1 + delta^2 / var)^2 ulps to cancellation.
+      // As the shift is the mean of 64 of the chunk's n values, delta^2 <=
+      // var * n / 64 (at most 16 standard deviations for a full chunk); past 4
+      // the exact two-pass form is taken all the same.
+      if (m2 > 0 && delta * delta <= 16 * m2 / dn) {
+        m3 = f.s3 - 3 * delta * f.s2 + 2 * dn * delta * delta * delta;
+        m4 = f.s4 - 4 * delta * f.s3 + 6 * delta * delta * f.s2 - 3 * dn * delta * delta * delta * delta;
+      } else {
+        pass_moments(LoadF32{raw}, n, mean, m2, m3, m4);
+      }
+      r.moments = {dn, mean, m2, m3, m4};
+      return r;
+    }
+    for (std::size_t k = 0; k < n; ++k) --hist[keys[k]];  // taken back: redone value by value below
   }
+  PassA a;
+  if (f32) a.sum = std::numeric_limits<double>::quiet_NaN();
+  convert_to_double(v.dtype, v.data, begin, begin + n, x);
+  if (!f32) a = pass_a_f64(x, n);
   if (a.all_finite()) {
     r.min = a.min;
     r.max = a.max;
@@ -444,16 +469,8 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
     if (n == 0) return r;
     const double mean = a.sum / double(n);
     double m2, m3, m4;
-    if (f32) {
-      // Zeros fall in the two bins around 0 (with the tiniest subnormals):
-      // counted exactly only when those bins grew.
-      const std::uint32_t around_zero = hist[0x7FFF] + hist[0x8000];
-      pass_moments_hist_f32(raw, keys, hist, n, mean, m2, m3, m4, next);
-      if (hist[0x7FFF] + hist[0x8000] != around_zero) r.zeros = count_zeros_f32(raw, n);
-    } else {
-      for (std::size_t k = 0; k < n; ++k) ++hist[bin_of(x[k])];
-      pass_moments(LoadF64{x}, n, mean, m2, m3, m4);
-    }
+    for (std::size_t k = 0; k < n; ++k) ++hist[bin_of(x[k])];
+    pass_moments(LoadF64{x}, n, mean, m2, m3, m4);
     r.moments = {double(n), mean, m2, m3, m4};
     return r;
   }
@@ -577,27 +594,8 @@ void process_chunk(Job& job, std::size_t chunk, Scratch& s) {
   if (job.is_matrix) matrix_segment(job, begin, end, r.zeros > 0);
 }
 
-// Maps the pages of a large task's bytes with one system call: a mapped
-// checkpoint otherwise takes a page fault every few pages, which costs about
-// as much as the statistics. Best effort: an older kernel refuses the advice.
-void populate(const std::uint8_t* data, std::size_t bytes) noexcept {
-#ifdef MADV_POPULATE_READ
-  static const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
-  if (bytes < (std::size_t(256) << 10) || page == 0) return;
-  const auto begin = reinterpret_cast<std::uintptr_t>(data) & ~(page - 1);
-  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes + page - 1) & ~(page - 1);
-  ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_READ);
-#else
-  (void)data;
-  (void)bytes;
-#endif
-}
-
 void process_task(Job& job, std::size_t task, Scratch& s) {
   const std::size_t c0 = task * kChunksPerTask, c1 = std::min(job.chunks, c0 + kChunksPerTask);
-  const std::size_t size = dtype_size(job.view->dtype);
-  const std::size_t first = c0 * kChunkElements, last = std::min<std::size_t>(job.view->numel, c1 * kChunkElements);
-  populate(job.view->data + first * size, (last - first) * size);
   for (std::size_t c = c0; c < c1; ++c) process_chunk(job, c, s);
   flush_histogram(job, s);
 }
