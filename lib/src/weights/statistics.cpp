@@ -251,10 +251,14 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
     b3 += db2 * db;
     a4 += da2 * da2;
     b4 += db2 * db2;
-    // The increments (load and store bound) overlap with the arithmetic.
-    for (std::size_t j = 0; j < 8; ++j) ++hist[keys[i + j]];
+    // The increments (load and store bound) overlap with the arithmetic; they
+    // use the previous iteration's keys, whose stores have completed by now.
+    if (i >= 8)
+      for (std::size_t j = i - 8; j < i; ++j) ++hist[keys[j]];
     if (next != nullptr && (i & 15) == 0) __builtin_prefetch(next + 4 * i);
   }
+  if (i >= 8)
+    for (std::size_t j = i - 8; j < i; ++j) ++hist[keys[j]];
   r.s1 = reduce8(a1, b1);
   r.s2 = reduce8(a2, b2);
   r.s3 = reduce8(a3, b3);
