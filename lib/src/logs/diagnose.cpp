@@ -237,7 +237,7 @@ void detect_spikes(const Prepared& p, const DiagnoseOptions& o, std::vector<Symp
   // before and just after it, so a steep start or a recovery is not a spike.
   // Residuals of a positive loss are taken in log space, where minibatch noise
   // is close to symmetric (it is multiplicative).
-  std::vector<double> ref(n), r(n, 0.0);
+  std::vector<double> ref(n);
   // Median of at most kSide values without allocating: this runs for every point.
   auto small_median = [](const double* first, std::size_t count) {
     std::array<double, kSide> a{};
@@ -249,19 +249,42 @@ void detect_spikes(const Prepared& p, const DiagnoseOptions& o, std::vector<Symp
     }
     return k % 2 ? a[k / 2] : 0.5 * (a[k / 2 - 1] + a[k / 2]);
   };
-  for (std::size_t i = 1; i + 1 < n; ++i) {
+  // left[i]: the median of the kSide points before i. The kSide points after
+  // i are the points before i + kSide + 1, so a full right window is read
+  // from `left` instead of being sorted a second time.
+  std::vector<double> left(n);
+  for (std::size_t i = 1; i < n; ++i) {
     const std::size_t lo = i >= kSide ? i - kSide : 0;
-    const double left = small_median(p.y.data() + lo, i - lo);
-    const double right = small_median(p.y.data() + i + 1, std::min(n, i + 1 + kSide) - (i + 1));
-    ref[i] = std::max(left, right);
-    r[i] = positive ? std::log(p.y[i] / ref[i]) : p.y[i] - ref[i];
+    left[i] = small_median(p.y.data() + lo, i - lo);
   }
-  const double scale = std::max(1.4826 * mad(thinned(r.begin() + 1, r.end() - 1, 200000)), 1e-12);
+  for (std::size_t i = 1; i + 1 < n; ++i) {
+    const double right = i + kSide + 1 < n ? left[i + kSide + 1]
+                                           : small_median(p.y.data() + i + 1, std::min(n, i + 1 + kSide) - (i + 1));
+    ref[i] = std::max(left[i], right);
+  }
+  auto residual = [&](std::size_t i) { return positive ? std::log(p.y[i] / ref[i]) : p.y[i] - ref[i]; };
+  // The robust scale needs the residuals of a deterministic thinning only
+  // (thinned() of r[1 .. n-2], computed for the points it keeps).
+  std::vector<double> kept;
+  {
+    const std::size_t inner = n - 2, limit = 200000;
+    const std::size_t stride = inner > limit ? (inner + limit - 1) / limit : 1;
+    kept.reserve(inner / stride + 1);
+    for (std::size_t k = 0; k < inner; k += stride) kept.push_back(residual(1 + k));
+  }
+  const double scale = std::max(1.4826 * mad(kept), 1e-12);
+  // A point is a spike when r / scale > spike_z. For a positive loss,
+  // r = log(y / ref) > spike_z * scale needs y / ref > exp(spike_z * scale):
+  // a multiplication rules out most points before the logarithm is taken
+  // (with a margin, so the decision is the logarithm's).
+  const double ratio_floor = std::exp(o.spike_z * scale) * (1 - 1e-9);
+  const bool prefilter = positive && std::isfinite(ratio_floor);
   std::size_t count = 0, worst = 0;
   double worst_z = 0;
   std::int64_t first = 0, last = 0;
   for (std::size_t i = 2; i + 1 < n; ++i) {
-    const double z = r[i] / scale;
+    if (prefilter && !(p.y[i] > ref[i] * ratio_floor)) continue;
+    const double z = residual(i) / scale;
     if (z <= o.spike_z) continue;
     if (positive && p.y[i] < o.spike_ratio * ref[i]) continue;
     if (count == 0) first = p.steps[i];
@@ -379,13 +402,20 @@ Curve make_curve(const logs::Series& s, const std::string& role) {
     std::iota(order.begin(), order.end(), std::size_t{0});
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.steps[a] < s.steps[b]; });
   }
-  std::vector<double> f;
-  f.reserve(s.size());
-  for (std::size_t k = 0; k < s.size(); ++k) {
-    const double v = s.values[sorted ? k : order[k]];
-    if (std::isfinite(v)) f.push_back(v);
-    else ++c.non_finite;
+  // The finite values in step order: the series itself when it is in order
+  // and finite (the usual case for a long log: no copy), else a copy.
+  bool all_finite = sorted;
+  for (std::size_t k = 0; all_finite && k < s.size(); ++k) all_finite = std::isfinite(s.values[k]);
+  std::vector<double> copy;
+  if (!all_finite) {
+    copy.reserve(s.size());
+    for (std::size_t k = 0; k < s.size(); ++k) {
+      const double v = s.values[sorted ? k : order[k]];
+      if (std::isfinite(v)) copy.push_back(v);
+      else ++c.non_finite;
+    }
   }
+  const std::vector<double>& f = all_finite ? s.values : copy;
   if (s.size() > 0) {
     c.first_step = sorted ? s.steps.front() : s.steps[order.front()];
     c.last_step = sorted ? s.steps.back() : s.steps[order.back()];
