@@ -23,6 +23,15 @@ namespace gradcheck::weights {
 
 namespace {
 
+// Header text quoted in a message, with control characters (a newline would
+// break the one-line message) shown as '?'.
+std::string shown(std::string s) {
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return s;
+}
+
+
 // The subset of Python literals an .npy header uses.
 struct PyValue {
   enum class Kind { string, integer, boolean, none, tuple } kind = Kind::none;
@@ -45,7 +54,7 @@ class HeaderParser {
       PyValue key = value();
       if (key.kind != PyValue::Kind::string) fail("dictionary keys must be strings");
       expect(':');
-      if (!out.emplace(key.text, value()).second) fail("key '" + key.text + "' appears twice");
+      if (!out.emplace(key.text, value()).second) fail("key '" + shown(key.text) + "' appears twice");
       skip();
       if (peek() == ',') ++i_;
       else if (peek() != '}') fail("expected ',' or '}'");
@@ -66,7 +75,7 @@ class HeaderParser {
   char peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
   void expect(char c) {
     skip();
-    if (peek() != c) fail(std::string("expected '") + c + "'");
+    if (peek() != c) fail(std::string("expected '") + shown(std::string(1, c)) + "'");
     ++i_;
   }
   bool word(std::string_view w) {
@@ -139,7 +148,8 @@ struct Descr {
   bool big_endian;
 };
 
-Descr parse_descr(const std::string& where, const std::string& d) {
+Descr parse_descr(const std::string& where, const std::string& raw) {
+  const std::string d = shown(raw);
   if (d.size() < 2) throw InputError(where, "npy: unsupported dtype '" + d + "'");
   const char order = d[0];
   std::string kind = d.substr(1);
