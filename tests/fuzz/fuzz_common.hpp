@@ -1,0 +1,77 @@
+#pragma once
+// Shared by the fuzz targets: inputs become files (the readers take paths),
+// and the properties every parser promises are checked on every input.
+//
+// The same sources are compiled twice: with libFuzzer (clang, tools/fuzz.sh)
+// and with replay_main.cpp (any compiler, ctest), so what the fuzzers found
+// stays tested in every build, sanitizer builds included.
+
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gradcheck/errors.hpp"
+
+namespace gradcheck::fuzz {
+
+// A failed property is a crash: libFuzzer saves the input, replay reports it.
+[[noreturn]] inline void fail(const char* what, const std::string& detail) {
+  std::fprintf(stderr, "fuzz property violated: %s: %s\n", what, detail.c_str());
+  std::abort();
+}
+#define GRADCHECK_FUZZ_CHECK(cond, detail) \
+  do {                                     \
+    if (!(cond)) ::gradcheck::fuzz::fail(#cond, (detail)); \
+  } while (0)
+
+// One directory per process, removed at exit: in memory (/dev/shm) when the
+// machine has it, since a fuzzer writes one file per execution.
+inline const std::filesystem::path& scratch_dir() {
+  static const std::filesystem::path dir = [] {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::path base = fs::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0
+                        ? fs::path("/dev/shm")
+                        : fs::temp_directory_path();
+    fs::path d = base / ("gradcheck_fuzz_" + std::to_string(::getpid()));
+    fs::create_directories(d);
+    std::atexit([] {
+      std::error_code ignored;
+      std::filesystem::remove_all(scratch_dir(), ignored);
+    });
+    return d;
+  }();
+  return dir;
+}
+
+// Writes the input to `name` inside the scratch directory and returns its path.
+inline std::string write_input(const std::uint8_t* data, std::size_t size, const std::string& name) {
+  const std::filesystem::path p = scratch_dir() / name;
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+  out.close();
+  if (!out) fail("write_input", p.string());
+  return p.string();
+}
+
+// Runs a parser on untrusted bytes. Refusal is fine, as an InputError whose
+// message is one line naming a file (the contract's "one-line reason naming
+// the file"). Any other exception escapes, which the fuzzer reports as a crash.
+template <class F>
+void refusal_is_fine(F&& parse) {
+  try {
+    parse();
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    GRADCHECK_FUZZ_CHECK(!e.file().empty(), msg);
+    GRADCHECK_FUZZ_CHECK(msg.find('\n') == std::string::npos && msg.find('\r') == std::string::npos, msg);
+  }
+}
+
+}  // namespace gradcheck::fuzz

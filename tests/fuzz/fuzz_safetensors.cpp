@@ -1,0 +1,11 @@
+// Fuzz target: weights::read_safetensors on arbitrary bytes.
+#include <cstddef>
+#include <cstdint>
+
+#include "fuzz_weights.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string path = gradcheck::fuzz::write_input(data, size, "input.safetensors");
+  gradcheck::fuzz::refusal_is_fine([&] { gradcheck::fuzz::check_checkpoint(gradcheck::weights::read_safetensors(path)); });
+  return 0;
+}

@@ -1,0 +1,58 @@
+// Replays fuzz inputs without libFuzzer: every file under the given folders
+// (corpus seeds and saved crashes) goes through the target's
+// LLVMFuzzerTestOneInput once. Exits non-zero when a folder is missing or
+// holds no file, so a moved corpus cannot turn the test into a no-op; a crash
+// or a violated property aborts with the input's name printed first.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
+
+int main(int argc, char** argv) {
+  namespace fs = std::filesystem;
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s DIR|FILE...\n", argv[0]);
+    return 2;
+  }
+  std::size_t total = 0;
+  for (int a = 1; a < argc; ++a) {
+    std::vector<fs::path> files;
+    std::error_code ec;
+    if (fs::is_regular_file(argv[a], ec)) {
+      files.emplace_back(argv[a]);
+    } else if (fs::is_directory(argv[a], ec)) {
+      for (const auto& e : fs::recursive_directory_iterator(argv[a]))
+        if (e.is_regular_file() && e.path().filename().string()[0] != '.') files.push_back(e.path());
+    } else {
+      std::fprintf(stderr, "%s: no such file or folder\n", argv[a]);
+      return 2;
+    }
+    if (files.empty()) {
+      std::fprintf(stderr, "%s: holds no input\n", argv[a]);
+      return 2;
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      std::ifstream in(f, std::ios::binary);
+      const std::vector<char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+      std::fprintf(stderr, "replaying %s (%zu bytes)\n", f.c_str(), bytes.size());
+      try {
+        LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: escaped the parser: %s\n", f.c_str(), e.what());
+        return 1;
+      }
+      ++total;
+    }
+  }
+  std::printf("%zu inputs replayed\n", total);
+  return 0;
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (tests/fuzz) with clang into build-fuzz/ and runs
+# each for SECONDS (default 60), seeded from tests/fuzz/corpus/<target>/.
+# New interesting inputs go to a scratch corpus (build-fuzz/corpus/<target>),
+# not into the repository; a crash, leak, time-out or out-of-memory input is
+# saved into tests/fuzz/regressions/<target>/, where ctest replays it from then
+# on (fuzz_replay: <target>). Prints executions per target; exits 1 when any
+# target found something.
+#
+# Usage: tools/fuzz.sh [SECONDS] [TARGET...]
+# Honours BUILD_DIR (default build-fuzz), JOBS, CC/CXX (default clang-14).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SECONDS_PER_TARGET=${1:-60}
+shift || true
+BUILD_DIR=${BUILD_DIR:-$ROOT/build-fuzz}
+JOBS=${JOBS:-2}
+CC=${CC:-clang-14}
+CXX=${CXX:-clang++-14}
+ALL_TARGETS=(safetensors safetensors_index npy npz torch csv jsonl tfevents plugin_validator)
+if [ $# -gt 0 ]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
+
+command -v "$CXX" >/dev/null || { echo "fuzz.sh: $CXX not found (apt-get install clang-14 libclang-rt-14-dev)" >&2; exit 2; }
+
+# Only the library and the fuzz targets are built (the other targets are
+# configured but not built: some test folders need the tools and samples).
+CC=$CC CXX=$CXX cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRADCHECK_FUZZ=ON \
+  -DGRADCHECK_BUILD_TOOLS=ON -DGRADCHECK_BUILD_SAMPLES=ON >/dev/null
+cmake --build "$BUILD_DIR" -j "$JOBS" --target "${TARGETS[@]/#/fuzz_}"
+
+# Reports must be fatal and symbolised; the memory limit turns a huge declared
+# size that is believed into a finding instead of a stalled machine.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1:allocator_may_return_null=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+status=0
+summary=()
+for t in "${TARGETS[@]}"; do
+  seeds=$ROOT/tests/fuzz/corpus/$t
+  work=$BUILD_DIR/corpus/$t
+  crashes=$ROOT/tests/fuzz/regressions/$t
+  mkdir -p "$work" "$crashes"
+  log=$BUILD_DIR/fuzz_$t.log
+  echo "== $t: ${SECONDS_PER_TARGET} s" >&2
+  # -artifact_prefix needs the trailing slash: it is a prefix, not a folder.
+  if "$BUILD_DIR/tests/fuzz/fuzz_$t" "$work" "$seeds" -max_total_time="$SECONDS_PER_TARGET" \
+      -artifact_prefix="$crashes/" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 \
+      -max_len=65536 -print_final_stats=1 >"$log" 2>&1; then
+    result=ok
+  else
+    result="FOUND (see $log; input saved in $crashes)"
+    status=1
+  fi
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
+  summary+=("$(printf '%-18s %12s executions  %s' "$t" "${runs:-?}" "$result")")
+  rmdir "$crashes" 2>/dev/null || true   # keep the folder only when it holds a crash
+done
+printf '%s\n' "${summary[@]}"
+exit $status
