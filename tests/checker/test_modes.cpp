@@ -218,17 +218,28 @@ TEST_CASE("invalid options and sizes are refused", "[checker][errors]") {
 TEST_CASE("extrapolation is paid for only where the first rows do not settle", "[checker][cost]") {
   TinyMlp<double> good(5, 6, 8, 4, 5, false);
   TinyMlp<double> bad(5, 6, 8, 4, 5, false, MlpBug::relative, 1e-4);
-  CheckOptions early, all_rows;
+  TinyMlp<double> slight(5, 6, 8, 4, 5, false, MlpBug::relative, 1e-6);
+  CheckOptions quick, early, all_rows;
+  early.quick_precision = 0;
+  all_rows.quick_precision = 0;
   all_rows.early_rows = 0;
+  const CheckResult q = check_loss<double>(good.loss_fn(), good.params(), good.layout(), quick);
   const CheckResult a = check_loss<double>(good.loss_fn(), good.params(), good.layout(), early);
   const CheckResult b = check_loss<double>(good.loss_fn(), good.params(), good.layout(), all_rows);
+  CHECK(q.passed);
   CHECK(a.passed);
   CHECK(b.passed);
   const std::int64_t n = good.layout().size();
-  INFO("early " << a.evaluations << ", all rows " << b.evaluations << ", coordinates " << n);
+  INFO("quick " << q.evaluations << ", early rows " << a.evaluations << ", all rows " << b.evaluations
+                << ", coordinates " << n);
   CHECK(a.evaluations < b.evaluations / 2);
   CHECK(a.evaluations < 8 * n + 200);  // about 6 per coordinate plus the noise measurements
-  // The early stop does not hide a 1e-4 relative error in f64.
-  const CheckResult c = check_loss<double>(bad.loss_fn(), bad.params(), bad.layout(), early);
-  CHECK(c.blocks[0].verdict == Verdict::mismatch);
+  CHECK(q.evaluations < 3 * n + 200);  // about 2 per coordinate: one central difference
+  // Neither stage hides a 1e-4 relative error in f64, nor the quick one 1e-6.
+  for (const CheckOptions& o : {quick, early}) {
+    const CheckResult c = check_loss<double>(bad.loss_fn(), bad.params(), bad.layout(), o);
+    CHECK(c.blocks[0].verdict == Verdict::mismatch);
+  }
+  const CheckResult s = check_loss<double>(slight.loss_fn(), slight.params(), slight.layout(), quick);
+  CHECK(s.blocks[0].verdict == Verdict::mismatch);
 }

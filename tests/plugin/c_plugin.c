@@ -105,7 +105,7 @@ static int loss(void *p, const void *const *values, double *out, void *const *gr
   }
   if (THIS == V_null_last_error) return 5;
   if (THIS == V_slow) {
-    struct timespec pause_for = {0, 5000000L}; /* 5 ms a call */
+    struct timespec pause_for = {0, 20000000L}; /* 20 ms a call: a check takes about a second */
     nanosleep(&pause_for, NULL);
   }
   if (THIS == V_huge_alloc) {

@@ -28,6 +28,13 @@ struct CheckOptions {
   /// derivative) stops there; the rest get all rows. 0 always uses all rows.
   /// f32 always uses all rows (the first rows rarely settle it).
   int early_rows = 3;
+  /// Richardson in f64: before any table, one central difference at the step
+  /// u^(1/4) x scale (2 evaluations) settles a coordinate when it agrees with
+  /// the analytic derivative to this relative precision and its own rounding
+  /// bound is as small: a bug would have to be cancelled by that step's
+  /// truncation error. 0 switches the stage off; ignored with rtol/atol. (In
+  /// f32 one difference's rounding alone is too large for it to settle.)
+  double quick_precision = 1e-7;
   /// Largest finite-difference step, relative to the coordinate's scale
   /// max(|x_i|, rms of its block, rms of x, 1e-3) (0: the default of the method and dtype:
   /// richardson 0.05 (f32) / 1e-2 (f64); central/forward cbrt/sqrt of the unit roundoff;

@@ -132,6 +132,9 @@ class ModelInstance {
   /// model_error (with last_error text) and leaves `loss`/`grad` unspecified.
   /// Problems name the model, the tensor and the first offending index.
   std::vector<Problem> loss(std::span<const double> x, double& loss, std::span<double> grad);
+  /// The same with the values as floats (exact for an f32 model: no
+  /// conversion through double).
+  std::vector<Problem> loss(std::span<const float> x, double& loss, std::span<double> grad);
 
   /// Calls loss with gradients twice at x: a different loss is
   /// nondeterministic_loss, a different gradient stateful_gradient (bitwise
@@ -143,6 +146,8 @@ class ModelInstance {
   std::uint64_t evaluations() const noexcept { return evaluations_; }
 
  private:
+  template <class S>
+  std::vector<Problem> loss_impl(std::span<const S> x, double& loss, std::span<double> grad);
   std::string where(std::size_t flat_index) const;
   std::string last_error_text() const;
   const gradcheck_model* model_;

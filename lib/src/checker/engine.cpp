@@ -39,6 +39,7 @@ bool CheckOptions::is_valid(std::string* error) const {
   if (threads < 1) return fail("threads must be >= 1");
   if (directions < 1) return fail("directions must be >= 1");
   if (early_rows < 0) return fail("early_rows must be >= 0 (0 uses every row)");
+  if (!(quick_precision >= 0 && quick_precision < 1)) return fail("quick_precision must be in [0, 1)");
   if (worst_entries < 0) return fail("worst_entries must be >= 0");
   if (!(inconclusive_ratio > 0)) return fail("inconclusive_ratio must be positive");
   return true;

@@ -1,7 +1,9 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
+#include <type_traits>
 
 #include "gradcheck/plugin.h"
 #include "gradcheck/plugin_host.hpp"
@@ -103,6 +105,19 @@ std::vector<double> ModelInstance::init() {
 }
 
 std::vector<Problem> ModelInstance::loss(std::span<const double> x, double& loss, std::span<double> grad) {
+  return loss_impl(x, loss, grad);
+}
+
+std::vector<Problem> ModelInstance::loss(std::span<const float> x, double& loss, std::span<double> grad) {
+  return loss_impl(x, loss, grad);
+}
+
+// The values are copied (converted when the types differ) into the buffers
+// the model reads, and compared afterwards; when the caller's type is the
+// model's, both are plain memory passes, which is what keeps the host's share
+// of an evaluation small on big models.
+template <class S>
+std::vector<Problem> ModelInstance::loss_impl(std::span<const S> x, double& loss, std::span<double> grad) {
   const std::size_t n = info_->num_values;
   const bool f64 = info_->dtype == DType::f64;
   const bool want_grad = !grad.empty();
@@ -118,29 +133,35 @@ std::vector<Problem> ModelInstance::loss(std::span<const double> x, double& loss
   const int rc = model_->loss(instance_, const_cast<const void* const*>(value_ptrs_.data()), &out,
                               want_grad ? grad_ptrs_.data() : nullptr);
   std::vector<Problem> problems;
-  const std::string model = "model '" + info_->name + "': ";
+  auto model = [&] { return "model '" + info_->name + "': "; };
   if (rc != 0) {
-    problems.push_back({kind::model_error, model + "loss returned " + std::to_string(rc) + ": " + last_error_text()});
+    problems.push_back({kind::model_error, model() + "loss returned " + std::to_string(rc) + ": " + last_error_text()});
     return problems;
   }
   loss = out;
   Tally modified, unwritten, nonfinite;
-  if (f64) {
-    // Bitwise, so a NaN value the model leaves alone still compares equal.
-    for (std::size_t i = 0; i < n; ++i)
-      if (std::bit_cast<std::uint64_t>(values64_[i]) != std::bit_cast<std::uint64_t>(x[i])) modified.add(i);
-  } else {
-    for (std::size_t i = 0; i < n; ++i)
-      if (std::bit_cast<std::uint32_t>(values32_[i]) != std::bit_cast<std::uint32_t>(static_cast<float>(x[i])))
-        modified.add(i);
+  // Bitwise, so a NaN value the model leaves alone still compares equal.
+  constexpr bool same_type64 = std::is_same_v<S, double>, same_type32 = std::is_same_v<S, float>;
+  const bool untouched = (f64 && same_type64 && std::memcmp(values64_.data(), x.data(), n * sizeof(double)) == 0) ||
+                         (!f64 && same_type32 && std::memcmp(values32_.data(), x.data(), n * sizeof(float)) == 0);
+  if (!untouched) {
+    if (f64) {
+      for (std::size_t i = 0; i < n; ++i)
+        if (std::bit_cast<std::uint64_t>(values64_[i]) != std::bit_cast<std::uint64_t>(static_cast<double>(x[i])))
+          modified.add(i);
+    } else {
+      for (std::size_t i = 0; i < n; ++i)
+        if (std::bit_cast<std::uint32_t>(values32_[i]) != std::bit_cast<std::uint32_t>(static_cast<float>(x[i])))
+          modified.add(i);
+    }
   }
   if (modified.count > 0)
     problems.push_back({kind::values_modified,
-                        model + "loss changed the values it was given, first at " + where(modified.first) +
+                        model() + "loss changed the values it was given, first at " + where(modified.first) +
                             (modified.count > 1 ? " (" + std::to_string(modified.count) + " values changed)"
                                                 : std::string())});
   if (!std::isfinite(out))
-    problems.push_back({kind::non_finite, model + "the loss is " + std::to_string(out)});
+    problems.push_back({kind::non_finite, model() + "the loss is " + std::to_string(out)});
   if (want_grad) {
     for (std::size_t i = 0; i < n; ++i) {
       const bool sentinel = f64 ? is_sentinel(grads64_[i]) : is_sentinel(grads32_[i]);
@@ -151,12 +172,12 @@ std::vector<Problem> ModelInstance::loss(std::span<const double> x, double& loss
     }
     if (unwritten.count > 0)
       problems.push_back({kind::gradient_not_written,
-                          model + "the gradient of " + where(unwritten.first) +
+                          model() + "the gradient of " + where(unwritten.first) +
                               " was not written (or was accumulated into with += without being zeroed)" +
                               (unwritten.count > 1 ? "; " + std::to_string(unwritten.count) + " elements in all"
                                                    : std::string())});
     if (nonfinite.count > 0)
-      problems.push_back({kind::non_finite, model + "the gradient of " + where(nonfinite.first) + " is " +
+      problems.push_back({kind::non_finite, model() + "the gradient of " + where(nonfinite.first) + " is " +
                                                 std::to_string(grad[nonfinite.first]) +
                                                 (nonfinite.count > 1 ? "; " + std::to_string(nonfinite.count) +
                                                                            " non-finite elements in all"
@@ -164,6 +185,9 @@ std::vector<Problem> ModelInstance::loss(std::span<const double> x, double& loss
   }
   return problems;
 }
+
+template std::vector<Problem> ModelInstance::loss_impl(std::span<const double>, double&, std::span<double>);
+template std::vector<Problem> ModelInstance::loss_impl(std::span<const float>, double&, std::span<double>);
 
 std::vector<Problem> ModelInstance::loss_twice(std::span<const double> x, double& loss, std::span<double> grad) {
   std::vector<Problem> problems = this->loss(x, loss, grad);

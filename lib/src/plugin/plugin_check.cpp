@@ -185,14 +185,13 @@ CheckResult check_model(const Plugin& plugin, std::size_t index, const PluginChe
     // The loss through the host checks; a failed call gives NaN and a problem.
     auto evaluate = [&sink, &ch, &loss_label, &progress](ModelInstance& m, const Vector<T>& v, Vector<T>* grad) -> double {
       progress();
-      thread_local std::vector<double> xd, gd;
-      xd.assign(v.data(), v.data() + v.size());
+      thread_local std::vector<double> gd;
       gd.assign(grad ? static_cast<std::size_t>(v.size()) : 0, 0.0);
       double loss = std::nan("");
       std::vector<plugin::Problem> problems;
       {
         Channel::Call call(ch, loss_label);
-        problems = m.loss(xd, loss, gd);
+        problems = m.loss(std::span<const T>(v.data(), static_cast<std::size_t>(v.size())), loss, gd);
       }
       const bool failed =
           std::any_of(problems.begin(), problems.end(), [](const auto& p) { return p.kind == kind::model_error; });
