@@ -42,6 +42,8 @@ done
 "$tool" --threads 2 --json t2.json "$data/dfdx-mnist.safetensors" >/dev/null || fail "--threads 2"
 "$tool" --threads 5 --json t5.json "$data/dfdx-mnist.safetensors" >/dev/null || fail "--threads 5"
 cmp -s t1.json t2.json && cmp -s t1.json t5.json || fail "the JSON report depends on the thread count"
+GRADCHECK_BASELINE_KERNELS=1 "$tool" --threads 2 --json tb.json "$data/dfdx-mnist.safetensors" >/dev/null || fail "baseline kernels"
+cmp -s t1.json tb.json || fail "the baseline (non-AVX2) kernels give another JSON report"
 # Each tensor's histogram: bins in value order whose counts add up to finite_count.
 python3 - t1.json <<'PY' || fail "the JSON histograms are inconsistent"
 import json, sys
@@ -93,6 +95,7 @@ expect 2 "not a valid regular expression" -- --filter '(' "$data/bogoai-model.sa
 # --html is implemented now (tests/html checks the page): it writes a file.
 expect 0 "weightstats: ok" -- --html r.html "$data/bogoai-model.safetensors"
 [ -s r.html ] || fail "--html wrote no file"
+grep -q '<svg class="chart' r.html || fail "--html wrote no chart (no <svg class=\"chart...)"
 expect 2 "--bogus" -- --bogus "$data/bogoai-model.safetensors"
 expect 2 "cannot create|cannot write" -- --json /nonexistent-dir/r.json "$data/bogoai-model.safetensors"
 expect 0 "weightstats " -- --version

@@ -3,11 +3,15 @@
 //
 // Values are converted to double. The tensor is cut into fixed chunks of
 // kChunkElements elements (independent of the thread count); each chunk's
-// count, mean and central moments M2..M4 are computed from a cache-resident
-// copy, then chunks are merged in a fixed pairwise tree with the exact update
-// formulas of Chan et al. / Pebay (2008). Histogram counts, minima, maxima,
-// row hashes and dead-row/column bits are integer or order-free, so every
-// result is bit-identical for any number of threads.
+// count, mean and central moments M2..M4 are computed in double with a fixed
+// summation order (float32: in one read of the bytes, from power sums about
+// the mean of the chunk's first 64 values, or two passes when the chunk's
+// mean is far from it; other types: two passes over a converted copy), then
+// chunks are merged in a fixed pairwise tree with the exact update formulas
+// of Chan et al. / Pebay (2008). Histogram counts, minima, maxima, row hashes
+// and dead-row/column bits are integer or order-free, so every result is
+// bit-identical for any number of threads, and for the baseline and AVX2
+// builds of the kernels (no FMA in either).
 
 #include <cstddef>
 #include <cstdint>
