@@ -5,7 +5,7 @@
 //
 // - Initial loss: at init's values, against ln(classes) when the number of
 //   classes is known (a softmax classifier with small logits starts at the loss
-//   of a uniform guess, -ln(1/C) = ln C).
+//   of a uniform guess, -ln(1/C) = ln C); averaged over a few seeds' batches.
 // - Overfit one batch: the plugin's loss is on a fixed batch, so a correct
 //   model, loss and gradient can drive it to (near) zero. Gradient descent and
 //   Adam are tried; neither reducing the loss by `overfit_reduction` is
@@ -50,7 +50,11 @@ struct ActiveOptions {
   /// Steps of each optimiser when overfitting the batch.
   int overfit_steps = 500;
   /// cannot_overfit_batch unless some optimiser ends at or below
-  /// (1 - overfit_reduction) x the initial loss, or below `overfit_floor`.
+  /// (1 - overfit_reduction) x the initial loss, or below `overfit_floor`
+  /// (a loss that starts at or below zero, such as a layer's sum(dy * y), must
+  /// reach initial - overfit_reduction x |initial|). A run stops early at the
+  /// goal, and as diverged once its loss is non-finite or above
+  /// initial + 10 x |initial|.
   double overfit_reduction = 0.99;
   double overfit_floor = 1e-3;
   /// Learning-rate range test: geometric sweep from lr_min to lr_max.
@@ -65,7 +69,7 @@ struct ActiveOptions {
   /// rate that reaches the goal. Gradient descent also tries the range test's
   /// suggested rate first, when there is one. At most
   /// (1 + gd_rates + adam_rates) x overfit_steps + lr_steps + initial_loss_seeds
-  /// loss evaluations per model (5,601 with the defaults and --classes).
+  /// loss evaluations per model (5,608 with the defaults and --classes).
   std::vector<double> gd_rates = {1.0, 0.3, 0.1, 0.03, 0.01};
   std::vector<double> adam_rates = {0.1, 0.03, 0.01, 0.003, 0.001};
 
