@@ -1,4 +1,5 @@
 #include <dlfcn.h>
+#include <elf.h>
 
 #include <algorithm>
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "gradcheck/errors.hpp"
+#include "gradcheck/mapped_file.hpp"
 #include "gradcheck/plugin.h"
 #include "gradcheck/plugin_host.hpp"
 
@@ -50,6 +52,29 @@ bool printable_utf8(const char* name) {
     i += n + 1;
   }
   return true;
+}
+
+// dlopen maps the segments a library's program headers name, so a truncated
+// file makes the dynamic loader itself die of SIGBUS reading past its end:
+// check first that every loadable segment lies within the file. Anything that
+// is not a 64-bit ELF file is left to dlopen, which explains it.
+void check_elf_complete(const std::string& path) {
+  const MappedFile file(path);
+  const std::uint8_t* d = file.data();
+  const std::size_t n = file.size();
+  if (n < sizeof(Elf64_Ehdr) || std::memcmp(d, ELFMAG, SELFMAG) != 0 || d[EI_CLASS] != ELFCLASS64) return;
+  Elf64_Ehdr eh;
+  std::memcpy(&eh, d, sizeof eh);
+  if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > n || eh.e_phnum > (n - eh.e_phoff) / sizeof(Elf64_Phdr))
+    throw InputError(path, "truncated or corrupt shared library: its program headers run past the end of the file");
+  for (std::size_t i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    std::memcpy(&ph, d + eh.e_phoff + i * sizeof(Elf64_Phdr), sizeof ph);
+    if (ph.p_type == PT_LOAD && (ph.p_offset > n || ph.p_filesz > n - ph.p_offset))
+      throw InputError(path, "truncated shared library: a loadable segment ends at byte " +
+                                 std::to_string(ph.p_offset + ph.p_filesz) + " but the file has " +
+                                 std::to_string(n) + " bytes");
+  }
 }
 
 }  // namespace
@@ -125,6 +150,7 @@ Plugin::Plugin(const std::string& path) : path_(path) {
   // A bare file name would make dlopen search the library path, not the folder
   // the user means.
   const std::string open_path = path.find('/') == std::string::npos ? "./" + path : path;
+  check_elf_complete(path);
   ::dlerror();
   handle_ = ::dlopen(open_path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle_ == nullptr) {
