@@ -14,6 +14,7 @@ Usage: torch_gradcheck.py GRADCHECK_EXE PLUGIN.so [--quick]
 """
 import ctypes
 import json
+import warnings
 import subprocess
 import sys
 import time
@@ -109,7 +110,8 @@ def ours(exe, plugin, name, mode):
         raise RuntimeError(f"gradcheck exited {out.returncode}: {out.stderr.strip()}")
     m = json.loads(out.stdout)["models"][0]
     bad = [t["name"] for t in m["tensors"] if t["verdict"] == "mismatch"]
-    return m["passed"], bad, m["evaluations"], wall
+    unsure = [t["name"] for t in m["tensors"] if t["verdict"] == "inconclusive"]
+    return m["passed"], bad, unsure, m["evaluations"], wall
 
 
 def main():
@@ -119,6 +121,8 @@ def main():
     exe, plugin = sys.argv[1], sys.argv[2]
     quick = "--quick" in sys.argv[3:]
     torch.set_num_threads(1)
+    # torch warns that float32 inputs "will likely fail": the table shows it.
+    warnings.filterwarnings("ignore", message=".*not of double precision.*")
     _, models = load_models(plugin)
     runs = [("mlp10k_f64", "full"), ("mlp10k_fc1_weight_x1.001_f64", "full"),
             ("mlp10k_f32", "full"), ("mlp10k_fc1_weight_x1.001_f32", "full"),
@@ -133,15 +137,17 @@ def main():
     for name, mode in runs:
         truth_ok = "x1.001" not in name
         t_ok, t_time = torch_check(models[name], mode == "fast")
-        g_ok, g_bad, g_evals, g_time = ours(exe, plugin, name, mode)
+        g_ok, g_bad, g_unsure, g_evals, g_time = ours(exe, plugin, name, mode)
         right["torch"] += t_ok == truth_ok
         right["gradcheck"] += g_ok == truth_ok
         g_verdict = "pass" if g_ok else "fail: " + ", ".join(g_bad)
+        if g_unsure:  # passed, but f32 could not resolve these tensors' derivatives
+            g_verdict += " (inconclusive: " + ", ".join(g_unsure) + ")"
         print(f"| {name} | {'correct' if truth_ok else 'fc1.weight x1.001'} | {mode} | "
               f"{'pass' if t_ok else 'fail'} | {t_time:.2f} s | {g_verdict} | {g_evals} | {g_time:.2f} s |",
               flush=True)
     print(f"\nRight verdicts: torch.autograd.gradcheck {right['torch']}/{len(runs)}, "
-          f"gradcheck {right['gradcheck']}/{len(runs)}")
+          f"gradcheck {right['gradcheck']}/{len(runs)} (a pass with an inconclusive tensor counts as a pass)")
     return 0
 
 
