@@ -1,0 +1,278 @@
+// The malformed-input corpus: files no tool can use (empty, truncated, bad
+// magic, wrong or huge declared sizes, bad UTF-8, pickles that want code run,
+// folders where files belong, paths that do not exist), generated here from
+// the byte layouts of the formats and from cut copies of the samples. For
+// EVERY one, through the real executables: exit 2, stderr exactly one line
+// naming the file and a reason, no crash, and no report when --json OUT is
+// given (OUT does not exist afterwards, and nothing else is left beside it).
+#include <catch2/catch.hpp>
+
+#include <zlib.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "run_tool.hpp"
+
+using namespace hardening;
+
+namespace {
+
+struct Case {
+  std::string name;       // what is wrong, for the failure message
+  std::string path;       // the input as given on the command line
+  std::string names = {};  // what stderr must mention (default: path)
+  std::string extra = {};  // further arguments
+};
+
+const fs::path& corpus() {
+  static const fs::path dir = [] {
+    fs::path d = scratch() / "malformed";
+    fs::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+std::string put(const std::string& name, const std::string& bytes) {
+  const fs::path p = corpus() / name;
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  return p.string();
+}
+
+std::string sample(const std::string& rel) { return slurp(fs::path(GRADCHECK_SOURCE_DIR) / rel); }
+std::string head(const std::string& s, std::size_t n) { return s.substr(0, std::min(n, s.size())); }
+std::string drop_tail(const std::string& s, std::size_t n) { return s.substr(0, s.size() - std::min(n, s.size())); }
+
+std::string le(std::uint64_t v, int bytes) {
+  std::string s;
+  for (int i = 0; i < bytes; ++i) s += static_cast<char>((v >> (8 * i)) & 0xff);
+  return s;
+}
+
+// A safetensors file from its header text and data section.
+std::string safetensors(const std::string& header, const std::string& data) {
+  return le(header.size(), 8) + header + data;
+}
+
+// A .npy (format 1.0) from its header dict text and data.
+std::string npy(const std::string& dict, const std::string& data, const std::string& version = std::string("\x01\x00", 2)) {
+  std::string h = dict;
+  while ((10 + h.size() + 1) % 64 != 0) h += ' ';
+  h += '\n';
+  return std::string("\x93NUMPY") + version + le(h.size(), 2) + h + data;
+}
+
+// A zip of stored members; `declared` overrides a member's declared sizes
+// (to lie about them).
+struct Member {
+  std::string name, data;
+  std::uint64_t declared = UINT64_MAX;
+};
+std::string zip(const std::vector<Member>& members) {
+  std::string out, central;
+  for (const auto& m : members) {
+    std::uint32_t crc = static_cast<std::uint32_t>(
+        ::crc32(0, reinterpret_cast<const Bytef*>(m.data.data()), static_cast<uInt>(m.data.size())));
+    const std::uint32_t size = m.declared != UINT64_MAX ? static_cast<std::uint32_t>(m.declared)
+                                                         : static_cast<std::uint32_t>(m.data.size());
+    const std::uint32_t offset = static_cast<std::uint32_t>(out.size());
+    out += le(0x04034b50, 4) + le(20, 2) + le(0, 2) + le(0, 2) + le(0, 2) + le(0, 2) + le(crc, 4) + le(size, 4) +
+           le(size, 4) + le(m.name.size(), 2) + le(0, 2) + m.name + m.data;
+    central += le(0x02014b50, 4) + le(20, 2) + le(20, 2) + le(0, 2) + le(0, 2) + le(0, 2) + le(0, 2) + le(crc, 4) +
+               le(size, 4) + le(size, 4) + le(m.name.size(), 2) + le(0, 2) + le(0, 2) + le(0, 2) + le(0, 2) +
+               le(0, 4) + le(offset, 4) + m.name;
+  }
+  const std::uint32_t cd_offset = static_cast<std::uint32_t>(out.size());
+  out += central;
+  out += le(0x06054b50, 4) + le(0, 2) + le(0, 2) + le(members.size(), 2) + le(members.size(), 2) +
+         le(central.size(), 4) + le(cd_offset, 4) + le(0, 2);
+  return out;
+}
+
+// TFRecord framing (masked CRC-32C) around Event protobufs holding one
+// simple_value each: tag, step, value.
+std::uint32_t masked_crc32c(const std::string& d) {
+  std::uint32_t crc = 0xffffffffu;
+  for (unsigned char b : d) {
+    crc ^= b;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ ((crc & 1) ? 0x82F63B78u : 0u);
+  }
+  crc ^= 0xffffffffu;
+  return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
+}
+std::string events_file(const std::vector<std::pair<std::string, int>>& points) {
+  std::string out;
+  for (const auto& [tag, step] : points) {
+    const float v = 1.0f / static_cast<float>(step + 1);
+    std::string value = std::string("\x0a") + static_cast<char>(tag.size()) + tag + "\x15" + le(0, 4);
+    std::memcpy(&value[value.size() - 4], &v, 4);
+    const std::string summary = std::string("\x0a") + static_cast<char>(value.size()) + value;
+    const std::string event = std::string("\x10") + static_cast<char>(step) + "\x2a" +
+                              static_cast<char>(summary.size()) + summary;
+    const std::string len = le(event.size(), 8);
+    out += len + le(masked_crc32c(len), 4) + event + le(masked_crc32c(event), 4);
+  }
+  return out;
+}
+
+// Runs `tool` on every case with --json and checks the contract's promises.
+void expect_all_refused(const std::string& tool, const std::vector<Case>& cases) {
+  int n = 0;
+  for (const auto& c : cases) {
+    const fs::path out_dir = scratch() / ("out_" + fs::path(tool).filename().string() + std::to_string(n++));
+    fs::create_directories(out_dir);
+    const fs::path json = out_dir / "report.json";
+    const ToolRun r = run_tool(tool, quote(c.path) + " " + c.extra + " --json " + quote(json));
+    INFO("case: " << c.name << "\ncommand: " << tool << " " << c.path << " " << c.extra << "\nexit: " << r.exit_code
+                  << "\nstdout:\n" << r.out.substr(0, 2000) << "\nstderr:\n" << r.err.substr(0, 2000));
+    CHECK(r.signal == 0);
+    CHECK(r.exit_code == 2);
+    // Exactly one line: text, then a single newline at the end.
+    CHECK(!r.err.empty());
+    CHECK(r.err.find('\n') == r.err.size() - 1);
+    CHECK_THAT(r.err, Catch::Contains(c.names.empty() ? c.path : c.names));
+    CHECK_FALSE(fs::exists(json));
+    CHECK(fs::is_empty(out_dir));  // no temporary left behind either
+  }
+}
+
+std::string missing() { return (scratch() / "does" / "not" / "exist").string(); }
+
+}  // namespace
+
+TEST_CASE("weightstats refuses every malformed checkpoint with exit 2 and one line", "[malformed]") {
+  const std::string st = sample("samples/checkpoints/tiny_mlp.safetensors");
+  const std::string fc1 = sample("samples/checkpoints/fc1.weight.npy");
+  const std::string npz = sample("samples/checkpoints/tiny_mlp.npz");
+  const std::string pt = sample("samples/checkpoints/tiny_mlp.pt");
+  const std::string f32x2 = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  const std::string ok_npy = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", std::string(8, '\0'));
+  // A pickle that asks for os.system: must be refused, never run.
+  const std::string evil_pkl = std::string("\x80\x02" "cos\nsystem\nq\x00X\x05\x00\x00\x00touchq\x01\x85q\x02Rq\x03.", 34);
+  fs::create_directories(corpus() / "folder.safetensors");
+
+  std::vector<Case> cases = {
+      {"empty safetensors", put("empty.safetensors", "")},
+      {"shorter than the length field", put("short.safetensors", "\x10\x00\x00")},
+      {"declared header length 2^63", put("huge_header.safetensors", le(std::uint64_t{1} << 63, 8) + "{}")},
+      {"header length past the end", put("past_end.safetensors", le(1000, 8) + "{}")},
+      {"header is not JSON", put("not_json.safetensors", safetensors("not json", ""))},
+      {"bad UTF-8 in a header key", put("bad_utf8.safetensors",
+                                        safetensors("{\"a\xff\xfe\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+                                                    std::string(8, '\0')))},
+      {"cut inside the header", put("cut_header.safetensors", head(st, 40))},
+      {"cut inside the data", put("cut_data.safetensors", drop_tail(st, 10))},
+      {"data size disagrees with shape", put("wrong_size.safetensors",
+                                            safetensors(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,8]}})",
+                                                        std::string(8, '\0')))},
+      {"huge shape", put("huge_shape.safetensors",
+                         safetensors(R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,8]}})",
+                                     std::string(8, '\0')))},
+      {"negative extent", put("negative.safetensors",
+                              safetensors(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", std::string(8, '\0')))},
+      {"unknown dtype", put("dtype.safetensors",
+                            safetensors(R"({"a":{"dtype":"F7","shape":[2],"data_offsets":[0,8]}})", std::string(8, '\0')))},
+      {"offsets past the end", put("offsets.safetensors",
+                                   safetensors(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[1000000,1000008]}})",
+                                               std::string(8, '\0')))},
+      {"bytes after the last tensor", put("trailing.safetensors", safetensors(f32x2, std::string(12, '\0')))},
+      {"a folder named like a checkpoint", (corpus() / "folder.safetensors").string()},
+      {"a path that does not exist", missing() + ".safetensors", missing()},
+      {"no known format", put("weights.txt", "just some text\n")},
+      {"empty npy", put("empty.npy", "")},
+      {"bad npy magic", put("magic.npy", "\x93NUMPX" + ok_npy.substr(6))},
+      {"npy format version 9", put("version.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+                                                       std::string(8, '\0'), std::string("\x09\x00", 2)))},
+      {"npy cut in the header", put("cut_header.npy", head(fc1, 30))},
+      {"npy cut in the data", put("cut_data.npy", drop_tail(fc1, 4))},
+      {"npy object array", put("object.npy", npy("{'descr': '|O', 'fortran_order': False, 'shape': (2,), }",
+                                                  std::string(16, '\0')))},
+      {"npy huge shape", put("huge.npy", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
+                                              std::string(8, '\0')))},
+      {"npy header is not a dict", put("notdict.npy", npy("[1, 2, 3]", ""))},
+      {"npy header with bad UTF-8", put("utf8.npy", npy("{'descr': '<f4\xff', 'fortran_order': False, 'shape': (2,), }",
+                                                         std::string(8, '\0')))},
+      {"empty npz", put("empty.npz", "")},
+      {"npz that is not a zip", put("text.npz", "PK but not really a zip file at all")},
+      {"npz cut in half", put("cut.npz", head(npz, npz.size() / 2))},
+      {"npz member declaring 4 GiB", put("huge_member.npz", zip({{"a.npy", ok_npy, 0xffffffffu}}))},
+      {"npz member that is not npy", put("member.npz", zip({{"a.npy", "hello"}}))},
+      {"empty pt", put("empty.pt", "")},
+      {"pt that is not a zip", put("text.pt", "\x80\x02}q\x00.")},
+      {"pt cut in half", put("cut.pt", head(pt, pt.size() / 2))},
+      {"pt zip without data.pkl", put("nopkl.pt", zip({{"archive/version", "3\n"}}))},
+      {"pt pickle calling os.system", put("evil.pt", zip({{"archive/data.pkl", evil_pkl}, {"archive/version", "3\n"}}))},
+      {"pt pickle cut short", put("cut_pkl.pt", zip({{"archive/data.pkl", "\x80\x02}q\x00(X\x01"}}))},
+      {"index that is not JSON", put("bad.safetensors.index.json", "{\"weight_map\": ")},
+      {"index without weight_map", put("nomap.safetensors.index.json", "{\"metadata\": {}}")},
+      {"index naming a missing shard", put("shardless.safetensors.index.json",
+                                           R"({"weight_map": {"a": "nowhere.safetensors"}})"),
+       (corpus() / "nowhere.safetensors").string()},
+      {"index naming a shard outside its folder", put("escape.safetensors.index.json",
+                                                      R"({"weight_map": {"a": "../../etc/passwd"}})")},
+  };
+  expect_all_refused(WEIGHTSTATS_TOOL, cases);
+  // --diff with one good and one malformed file.
+  const std::string good = put("good.safetensors", safetensors(f32x2, std::string(8, '\0')));
+  expect_all_refused(WEIGHTSTATS_TOOL, {{"diff against a cut file", "--diff", corpus() / "cut_data.safetensors",
+                                         quote(good) + " " + quote((corpus() / "cut_data.safetensors").string())}});
+}
+
+TEST_CASE("convdiag refuses every malformed log with exit 2 and one line", "[malformed]") {
+  const std::string events = slurp(fs::path(GRADCHECK_SOURCE_DIR) / "tests/fuzz/corpus/tfevents/synthetic.tfevents");
+  std::string bad_crc = events;
+  bad_crc[bad_crc.size() - 9] ^= 0x40;
+  // A record header declaring 2^62 bytes, with a correct length CRC would be
+  // needed to get past the first check; a wrong one must fail just as cleanly.
+  const std::string huge_record = le(std::uint64_t{1} << 62, 8) + le(0, 4) + "xx";
+  fs::create_directories(corpus() / "empty_runs");
+
+  const std::vector<Case> cases = {
+      {"empty csv", put("empty.csv", "")},
+      {"ragged csv row", put("ragged.csv", "step,loss\n1,0.5\n2,0.4,9\n")},
+      {"text in a numeric column", put("text.csv", "step,loss\n1,0.5\n2,oops\n")},
+      {"binary garbage as csv", put("garbage.csv", std::string("\x00\x01\x02,\xff\xfe\n\x00,\x00\n", 11))},
+      {"bad UTF-8 in a csv header", put("utf8.csv", "step,loss,gr\xff\xfe" "ad\n1,0.5,1\n2,0.4,1\n3,0.3,1\n")},
+      {"unterminated quote in the header", put("quote.csv", "step,\"loss\n1,2\n")},
+      {"empty jsonl", put("empty.jsonl", "")},
+      {"jsonl line that is an array", put("array.jsonl", "{\"step\": 1, \"loss\": 1}\n[1, 2]\n")},
+      {"jsonl cut mid-object", put("cut.jsonl", "{\"step\": 1, \"loss\": 1}\n{\"step\": 2, \"lo")},
+      {"bad UTF-8 in a jsonl key", put("utf8.jsonl", "{\"step\": 1, \"lo\xff\xfess\": 1}\n")},
+      {"empty events file", put("events.out.tfevents.0.empty", "")},
+      {"events file with a bad CRC", put("events.out.tfevents.1.crc", bad_crc)},
+      {"events file cut short", put("events.out.tfevents.2.cut", drop_tail(events, 7))},
+      {"events record declaring 2^62 bytes", put("events.out.tfevents.3.huge", huge_record)},
+      {"bad UTF-8 in an events tag", put("events.out.tfevents.5.utf8",
+                                         events_file({{"loss", 1}, {"loss", 2}, {"loss", 3}, {"gr\xff\xfe", 1}}))},
+      {"events file of garbage", put("events.out.tfevents.4.junk", std::string(100, '\x7f'))},
+      {"a folder without event files", (corpus() / "empty_runs").string()},
+      {"a path that does not exist", missing() + ".csv", missing()},
+  };
+  expect_all_refused(CONVDIAG_TOOL, cases);
+}
+
+TEST_CASE("gradcheck refuses every file that is no plugin with exit 2 and one line", "[malformed]") {
+  const std::string healthy = std::string(HARDENING_PLUGIN_DIR) + "/healthy.so";
+  const std::string elf = slurp(healthy);
+  REQUIRE(elf.size() > 4096);
+  fs::create_directories(corpus() / "folder.so");
+  const std::vector<Case> cases = {
+      {"empty file", put("empty.so", "")},
+      {"text file", put("text.so", "not a shared library\n")},
+      {"ELF cut short", put("cut.so", head(elf, 2000))},
+      {"ELF with its middle zeroed", put("zeroed.so", elf.substr(0, 64) + std::string(elf.size() - 64, '\0'))},
+      {"a folder", (corpus() / "folder.so").string()},
+      {"a path that does not exist", missing() + ".so", missing()},
+      {"weights that are cut short", healthy, (corpus() / "cut_data.safetensors").string(),
+       "--weights " + quote((corpus() / "cut_data.safetensors").string())},
+      {"weights that do not exist", healthy, missing(), "--weights " + quote(missing())},
+  };
+  // cut_data.safetensors comes from the weightstats case; make sure it exists
+  // whatever the order the test cases run in.
+  put("cut_data.safetensors", drop_tail(sample("samples/checkpoints/tiny_mlp.safetensors"), 10));
+  expect_all_refused(GRADCHECK_TOOL, cases);
+}
