@@ -123,7 +123,9 @@ struct Chunk {
   std::int64_t last_step = 0;
 };
 
-void parse_chunk(const ChunkSpec& spec, std::size_t begin, std::size_t end, Chunk& out) {
+// `reserve_end`: the end of the bytes to reserve room for (the first chunk
+// reserves for the whole file, so the others are appended to it in place).
+void parse_chunk(const ChunkSpec& spec, std::size_t begin, std::size_t end, Chunk& out, std::size_t reserve_end) {
   const std::size_t ncol = spec.ncol;
   out.cols.assign(ncol, Series{});
   out.first_kind.assign(ncol, Kind::unknown);
@@ -147,7 +149,7 @@ void parse_chunk(const ChunkSpec& spec, std::size_t begin, std::size_t end, Chun
       p = nl ? e + 1 : end;
     }
     if (lines > 0 && p > begin) {
-      const double rows = static_cast<double>(end - begin) / (static_cast<double>(p - begin) / static_cast<double>(lines));
+      const double rows = static_cast<double>(reserve_end - begin) / (static_cast<double>(p - begin) / static_cast<double>(lines));
       for (std::size_t i = 0; i < ncol; ++i) {
         if (static_cast<long>(i) == spec.step_col) continue;
         const auto want = static_cast<std::size_t>(rows * 1.05 * static_cast<double>(filled[i]) / static_cast<double>(lines)) + 16;
@@ -303,12 +305,12 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
   std::vector<Chunk> chunks(nchunks);
   const ChunkSpec spec{data, ncol, step_col};
   if (nchunks == 1) {
-    parse_chunk(spec, data_begin, size, chunks[0]);
+    parse_chunk(spec, data_begin, size, chunks[0], size);
   } else {
     std::vector<std::thread> pool;
     for (std::size_t c = 1; c < nchunks; ++c)
-      pool.emplace_back([&, c] { parse_chunk(spec, bounds[c], bounds[c + 1], chunks[c]); });
-    parse_chunk(spec, bounds[0], bounds[1], chunks[0]);
+      pool.emplace_back([&, c] { parse_chunk(spec, bounds[c], bounds[c + 1], chunks[c], bounds[c + 1]); });
+    parse_chunk(spec, bounds[0], bounds[1], chunks[0], size);
     for (auto& t : pool) t.join();
   }
 
@@ -370,17 +372,19 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
     if (static_cast<long>(i) == step_col || kind[i] != Kind::numeric) continue;
     Series s;
     s.name = names[i];
-    if (nchunks == 1) {
-      s.steps = std::move(chunks[0].cols[i].steps);
-      s.values = std::move(chunks[0].cols[i].values);
-    } else {
+    // The first chunk's vectors have room for the whole file (as estimated):
+    // the other chunks are appended to them.
+    s.steps = std::move(chunks[0].cols[i].steps);
+    s.values = std::move(chunks[0].cols[i].values);
+    if (nchunks > 1) {
       std::size_t total = 0;
       for (const auto& ch : chunks) total += ch.cols[i].values.size();
       s.steps.reserve(total);
       s.values.reserve(total);
-      for (auto& ch : chunks) {
-        s.steps.insert(s.steps.end(), ch.cols[i].steps.begin(), ch.cols[i].steps.end());
-        s.values.insert(s.values.end(), ch.cols[i].values.begin(), ch.cols[i].values.end());
+      for (std::size_t c = 1; c < nchunks; ++c) {
+        auto& col = chunks[c].cols[i];
+        s.steps.insert(s.steps.end(), col.steps.begin(), col.steps.end());
+        s.values.insert(s.values.end(), col.values.begin(), col.values.end());
       }
     }
     run.series.push_back(std::move(s));
