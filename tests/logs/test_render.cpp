@@ -45,9 +45,29 @@ TEST_CASE("terminal summary: sparklines, symptoms and the verdict, colour only o
   CHECK(plain.find("\x1b[") == std::string::npos);
   CHECK(plain.find("▁") != std::string::npos);
   CHECK(plain.find("spike") != std::string::npos);
-  CHECK(plain.find("convdiag: 1 symptom in 1 of 1 run (spike)") != std::string::npos);
+  // The one-line verdict comes first (the contract), the detail after it.
+  CHECK(plain.rfind("convdiag: 1 symptom in 1 of 1 run (spike)\n", 0) == 0);
+  CHECK(plain.find("convdiag:", 1) == std::string::npos);  // one run: not repeated
+  const auto first_line_end = plain.find('\n');
+  CHECK(plain.find(run.source) > first_line_end);
+  CHECK(plain.find("spike", first_line_end) != std::string::npos);
+  CHECK(plain.back() == '\n');
+  CHECK(plain.substr(plain.size() - 2) != "\n\n");
   CHECK(render_terminal(runs, true).find("\x1b[33m") != std::string::npos);
   CHECK(verdict_line({diagnose(synth::healthy(4))}, false) == "convdiag: healthy (1 run)");
+}
+
+TEST_CASE("terminal summary of several runs: the verdict first and again last", "[render][terminal]") {
+  auto bad = synth::healthy(3);
+  bad.series[0].values[700] *= 12;
+  const std::vector<RunDiagnosis> runs{diagnose(synth::healthy(4)), diagnose(bad)};
+  const std::string text = render_terminal(runs, false);
+  const std::string verdict = verdict_line(runs, false);
+  CHECK(verdict == "convdiag: 1 symptom in 1 of 2 runs (spike)");
+  CHECK(text.rfind(verdict + "\n\n", 0) == 0);
+  REQUIRE(text.size() > verdict.size() + 1);
+  CHECK(text.substr(text.size() - verdict.size() - 1) == verdict + "\n");
+  CHECK(render_terminal({}, false) == "convdiag: healthy (0 runs)\n");
 }
 
 TEST_CASE("sparkline maps the range onto eight levels", "[render]") {

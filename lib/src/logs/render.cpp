@@ -109,7 +109,10 @@ std::string verdict_line(const std::vector<RunDiagnosis>& runs, bool color) {
 
 std::string render_terminal(const std::vector<RunDiagnosis>& runs, bool color) {
   Style st{color};
-  std::string out;
+  // The verdict first (the contract's "one-line verdict first"): a reader, or
+  // `head -1`, gets the answer before the detail.
+  const std::string verdict = verdict_line(runs, color) + "\n";
+  std::string out = verdict + "\n";
   for (const auto& r : runs) {
     out += st.bold(r.source) + "  " + st.dim(std::to_string(r.steps) + " steps, " + std::to_string(r.metrics.size()) +
                                              " metrics") + "\n";
@@ -135,7 +138,11 @@ std::string render_terminal(const std::vector<RunDiagnosis>& runs, bool color) {
     if (r.healthy()) out += "  " + st.green("✓ healthy") + "\n";
     out += "\n";
   }
-  out += verdict_line(runs, color) + "\n";
+  // Several runs scroll the first line away: repeat it as the summary.
+  if (runs.size() > 1)
+    out += verdict;
+  else
+    out.pop_back();  // no blank line at the end
   return out;
 }
 

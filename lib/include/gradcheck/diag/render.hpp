@@ -17,10 +17,12 @@ namespace gradcheck::diag {
 /// (evidence is text). Ends with a newline.
 std::string render_json(const std::vector<RunDiagnosis>& runs, std::string_view version);
 
-/// A terminal summary: per run, one line per recognised curve with a unicode
-/// sparkline (8 levels; log scale when a positive curve spans more than two
-/// decades), first/last/min values, then the symptoms under it with evidence
-/// and advice, then the verdict line. `color` adds ANSI colour (decide it with
+/// A terminal summary: the verdict line first (verdict_line) and a blank line;
+/// then per run, one line per recognised curve with a unicode sparkline
+/// (8 levels; log scale when a positive curve spans more than two decades),
+/// first/last/min values, then the symptoms under it with evidence and advice;
+/// runs are separated by a blank line; with more than one run the verdict line
+/// is repeated last as a summary. `color` adds ANSI colour (decide it with
 /// gradcheck::use_color).
 std::string render_terminal(const std::vector<RunDiagnosis>& runs, bool color);
 
