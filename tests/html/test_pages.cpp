@@ -78,6 +78,16 @@ TEST_CASE("gradcheck page: verdict first, bars per tensor, scatter, worst entrie
   CHECK(count(page, "class=\"point c2\"") == 6);
   CHECK(page.find("&lt;for every entry&gt;") != std::string::npos);  // the hint, escaped
   CHECK(count(page, "<h3>") == 1);  // worst entries only for the failing tensor
+  // The failing tensors with their hints come before any chart.
+  const auto summary = page.find("1 of 3 tensors are not ok");
+  REQUIRE(summary != std::string::npos);
+  CHECK(summary < page.find("<svg"));
+  const auto hint_cell = page.find("<td class=\"hint\">analytic = 2 x numeric &lt;for every entry&gt;</td>");
+  REQUIRE(hint_cell != std::string::npos);
+  CHECK(hint_cell < page.find("<svg"));
+  // The worst entries show analytic / numeric: the factor 2 on every row.
+  CHECK(page.find("<th>analytic / numeric</th>") != std::string::npos);
+  CHECK(count(page, "<td class=\"num\">2</td>") == 3);
 
   plugin::PluginReport crashed;
   crashed.plugin = "bad.so";
@@ -110,6 +120,9 @@ TEST_CASE("weightstats page: flags explained, init-scale bars, histograms, spect
   weights::SpectralStats sp;
   sp.eigenvalues = 4;
   sp.power_law.alpha = 3.5;
+  sp.power_law.xmin = 4;
+  sp.power_law.tail_count = 2;
+  sp.spectrum = {9, 4, 1, 0.25};
   t.spectral = sp;
   r.tensors.push_back(t);
   r.has_diff = true;
@@ -131,7 +144,12 @@ TEST_CASE("weightstats page: flags explained, init-scale bars, histograms, spect
   CHECK(count(page, "chart chart-bars") == 3);  // init scale, alpha, diff
   CHECK(count(page, "<tr class=\"flagged\">") == 2);
   CHECK(count(page, "<tr class=\"evidence\">") == 1);
-  CHECK(page.find("eigenvalues themselves are not kept") != std::string::npos);
+  // The eigenvalue tail against its power law: the 4 eigenvalues, 2 of them
+  // in the tail (>= xmin 4), the fit and xmin.
+  CHECK(count(page, "chart chart-tail") == 1);
+  CHECK(count(page, "class=\"point c1\"") == 2);
+  CHECK(count(page, "class=\"series fit c4\"") == 1);
+  CHECK(page.find("Eigenvalue tails") != std::string::npos);
 }
 
 TEST_CASE("convdiag page: curves with symptom spans and advice, active checks with the rate marked", "[pages]") {

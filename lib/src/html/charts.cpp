@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 
 #include "gradcheck/html/page.hpp"
 
@@ -473,6 +474,96 @@ std::string bar_chart(const std::vector<BarRow>& rows, const BarChartOptions& o)
          (pxv > right - 40 ? "end" : pxv < left + 40 ? "start" : "middle") + "\">" + escape(m.label) + "</text></g>";
   }
   if (!o.categories.empty()) draw_legend(s, o.categories, right, 16, false);
+  s += "</svg>";
+  return s;
+}
+
+std::string power_law_tail_chart(const std::vector<double>& values, double alpha, double xmin,
+                                 const PowerLawTailOptions& o) {
+  // The legend gets its own line under the title (a tensor name can be long).
+  const double left = 56, right = o.width - 16.0, top = 40, bottom = o.height - 40.0;
+  std::vector<double> v;
+  for (double x : values)
+    if (std::isfinite(x) && x > 0) v.push_back(x);
+  std::sort(v.begin(), v.end(), std::greater<>());
+  const std::size_t n = v.size();
+  const bool fitted = std::isfinite(alpha) && std::isfinite(xmin) && xmin > 0 && alpha > 1;
+
+  std::string s = open_svg("tail", o.width, o.height, o.title);
+  if (n == 0) {
+    s += "<text class=\"scale-note\" x=\"" + px((left + right) / 2) + "\" y=\"" + px((top + bottom) / 2) +
+         "\" text-anchor=\"middle\">no positive eigenvalue</text></svg>";
+    return s;
+  }
+  std::size_t tail = 0;  // values >= xmin: the fitted tail, the top ranks
+  if (fitted)
+    while (tail < n && v[tail] >= xmin) ++tail;
+
+  Mapper mx{log_axis(v.back(), v.front()), left, right};
+  Mapper my{log_axis(1.0 / static_cast<double>(n), 1.0), bottom, top};
+  // Zero eigenvalues (a rank-deficient matrix) have no place on a log axis: say how many.
+  const std::size_t left_out = values.size() - n;
+  draw_axes(s, mx, my, left, top, right, bottom,
+            o.x_label + (left_out > 0 ? "; " + std::to_string(left_out) + " not drawn (not > 0)" : std::string()),
+            o.y_label);
+
+  // Ranks to draw: all, or spread evenly in log(rank) so each decade of the
+  // y axis gets about the same number of points.
+  std::vector<std::size_t> keep;
+  const std::size_t cap = std::max<std::size_t>(o.max_points, 3);
+  if (n <= cap) {
+    for (std::size_t i = 0; i < n; ++i) keep.push_back(i);
+  } else {
+    const std::size_t m = cap - 2;
+    for (std::size_t k = 0; k < m; ++k) {
+      const double r = std::exp(std::log(static_cast<double>(n)) * static_cast<double>(k) / static_cast<double>(m - 1));
+      keep.push_back(std::min(n - 1, static_cast<std::size_t>(std::llround(r)) - 1));
+    }
+    if (tail > 0) keep.push_back(tail - 1);
+    keep.push_back(n - 1);
+    std::sort(keep.begin(), keep.end());
+    keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
+  }
+  s += "<g>";
+  for (std::size_t i : keep) {
+    const double sx = static_cast<double>(i + 1) / static_cast<double>(n);
+    const bool in_tail = i < tail;
+    s += "<circle class=\"point " + cat_class(in_tail ? 1 : 0) + "\" cx=\"" + px(mx.t(v[i])) + "\" cy=\"" +
+         px(my.t(sx)) + "\" r=\"2.2\"><title>" +
+         escape("eigenvalue " + format_number(v[i], 6) + ": " + std::to_string(i + 1) + " of " + std::to_string(n) +
+                " are >= it" + (in_tail ? " (in the fitted tail)" : "")) +
+         "</title></circle>";
+  }
+  s += "</g>";
+
+  std::vector<std::string> legend = {"eigenvalues"};
+  if (fitted && tail > 0) {
+    // A power law is a straight line on log-log axes: two ends, the far one
+    // cut where the line leaves the plot at the bottom.
+    const double frac = static_cast<double>(tail) / static_cast<double>(n);
+    const auto fit = [&](double x) { return frac * std::pow(x / xmin, 1.0 - alpha); };
+    double x1 = v.front();
+    if (fit(x1) < my.axis.lo) x1 = xmin * std::pow(my.axis.lo / frac, 1.0 / (1.0 - alpha));
+    const std::string label = "power law: alpha " + format_number(alpha, 3) + ", xmin " + format_number(xmin, 4) +
+                              ", " + std::to_string(tail) + " of " + std::to_string(n) + " eigenvalues in the tail";
+    s += "<path class=\"series fit " + cat_class(4) + "\" d=\"M" + px(mx.t(mx.clamp(xmin))) + " " + px(my.t(frac)) + " L" +
+         px(mx.t(mx.clamp(x1))) + " " + px(my.t(my.clamp(fit(x1)))) + "\"><title>" + escape(label) + "</title></path>";
+    const double pxv = mx.t(mx.clamp(xmin));
+    s += "<g><line class=\"marker\" x1=\"" + px(pxv) + "\" x2=\"" + px(pxv) + "\" y1=\"" + px(top) + "\" y2=\"" +
+         px(bottom) + "\"><title>xmin " + escape(format_number(xmin, 6)) + "</title></line>";
+    const bool right_half = pxv > (left + right) / 2;
+    s += "<text class=\"marker-label\" x=\"" + px(pxv + (right_half ? -4 : 4)) + "\" y=\"" + px(top + 26) +
+         "\" text-anchor=\"" + (right_half ? "end" : "start") + "\">xmin</text></g>";
+    s += "<text class=\"scale-note\" x=\"" + px(right - 4) + "\" y=\"" + px(top + 12) + "\" text-anchor=\"end\">alpha " +
+         escape(format_number(alpha, 3)) + "</text>";
+    legend.insert(legend.end(), {"tail >= xmin", "", "", "fit"});
+  } else {
+    s += "<text class=\"scale-note\" x=\"" + px(right - 4) + "\" y=\"" + px(top + 12) +
+         "\" text-anchor=\"end\">no power-law fit</text>";
+  }
+  // The legend has boxes for the point colours; the fit line's colour c4 is
+  // named by its own entry.
+  draw_legend(s, legend, right, 32, false);
   s += "</svg>";
   return s;
 }

@@ -50,6 +50,14 @@ std::string entry_position(const Entry& e) {
   return s;
 }
 
+// analytic / numeric for the worst-entry table: the factor a scaling bug
+// shows. "0 / 0" and "x / 0" are named rather than printed as NaN or inf.
+std::string ratio_text(double analytic, double numeric) {
+  if (!std::isfinite(analytic) || !std::isfinite(numeric)) return "-";
+  if (numeric == 0) return analytic == 0 ? "0 / 0" : "x / 0";
+  return format_number(analytic / numeric, 4);
+}
+
 std::string cell_class(Verdict v) {
   return v == Verdict::ok ? "ok" : v == Verdict::mismatch ? "bad" : "warn";
 }
@@ -63,6 +71,28 @@ void model_section(Page& page, const CheckResult& m) {
                  "muted");
 
   for (const auto& p : m.problems) page.note("Problem: " + p.kind, {p.message}, "error");
+
+  // A failing report is read for what to fix: the tensors that are not ok,
+  // each with its hint, before any chart.
+  std::vector<std::vector<Cell>> failing;
+  std::vector<std::string> failing_classes;
+  for (const auto& b : m.blocks) {
+    if (b.verdict == Verdict::ok) continue;
+    failing.push_back({Cell(b.name), Cell(shape_text(b.shape)), Cell(to_string(b.verdict), cell_class(b.verdict)),
+                       Cell(std::to_string(b.mismatches) + " of " + std::to_string(b.checked), "num"),
+                       Cell(format_number(b.max_rel_error, 3), "num"), Cell(format_number(b.max_error_bound, 3), "num"),
+                       Cell(b.hint.empty() ? std::string("(no pattern recognised)") : b.hint, "hint")});
+    failing_classes.push_back(b.verdict == Verdict::mismatch ? "flagged" : "");
+  }
+  if (!failing.empty()) {
+    page.paragraph(std::to_string(failing.size()) + " of " + std::to_string(m.blocks.size()) +
+                       (m.blocks.size() == 1 ? " tensor is" : " tensors are") +
+                       " not ok; the hint says what the pattern of the errors suggests. Each one's worst entries "
+                       "are listed further down.",
+                   "lead");
+    page.raw(table({"tensor", "shape", "verdict", "mismatches", "largest rel. error", "error bound", "hint"}, failing,
+                   failing_classes));
+  }
 
   if (!m.blocks.empty()) {
     std::vector<BarRow> rows;
@@ -125,10 +155,17 @@ void model_section(Page& page, const CheckResult& m) {
     std::vector<std::vector<Cell>> rows;
     for (const auto& e : b.worst)
       rows.push_back({Cell(entry_position(e)), Cell(format_number(e.analytic, 8), "num"),
-                      Cell(format_number(e.numeric, 8), "num"), Cell(format_number(e.rel_error, 3), "num"),
-                      Cell(format_number(e.error_bound, 3), "num"), Cell(format_number(e.tolerance, 3), "num"),
-                      Cell(to_string(e.verdict), cell_class(e.verdict))});
-    page.raw(table({"entry", "analytic", "numeric", "rel. error", "error bound", "tolerance", "verdict"}, rows));
+                      Cell(format_number(e.numeric, 8), "num"), Cell(ratio_text(e.analytic, e.numeric), "num"),
+                      Cell(format_number(std::abs(e.analytic - e.numeric), 3), "num"),
+                      Cell(format_number(e.rel_error, 3), "num"), Cell(format_number(e.error_bound, 3), "num"),
+                      Cell(format_number(e.tolerance, 3), "num"), Cell(to_string(e.verdict), cell_class(e.verdict))});
+    page.paragraph("The entries the checker kept, most suspicious first. A ratio analytic / numeric that is the same "
+                   "on every row is a constant factor (2: counted twice; -1: a sign; the batch size: a missing mean); "
+                   "0 where numeric is not: a missing term.",
+                   "muted");
+    page.raw(table({"entry", "analytic", "numeric", "analytic / numeric", "|difference|", "rel. error", "error bound",
+                    "tolerance", "verdict"},
+                   rows));
   }
   if (!m.notes.empty()) {
     page.heading("Notes", 3);

@@ -22,13 +22,13 @@ h3{font-size:15px;margin:18px 0 6px}
 .verdict{font-weight:600;padding:8px 12px;border-radius:6px;border-left:6px solid;margin:10px 0;font-family:ui-monospace,"DejaVu Sans Mono",monospace;white-space:pre-wrap}
 .verdict.ok{border-color:var(--ok);color:var(--ok);background:var(--panel)}
 .verdict.bad{border-color:var(--bad);color:var(--bad);background:var(--panel)}
-.muted{color:var(--muted)}
+.muted{color:var(--muted)}.lead{font-weight:600;margin:10px 0 4px}
 table{border-collapse:collapse;margin:8px 0 12px;font-size:13px}
 th,td{padding:3px 8px;border-bottom:1px solid var(--grid);text-align:left;vertical-align:top}
 th{background:var(--panel);position:sticky;top:0}
 td.num{text-align:right;font-variant-numeric:tabular-nums;font-family:ui-monospace,"DejaVu Sans Mono",monospace}
 td.flag,td.bad{color:var(--bad);font-weight:600}td.warn{color:var(--warn);font-weight:600}td.ok{color:var(--ok)}
-tr.flagged td{background:var(--span-err)}tr.evidence td{color:var(--muted);font-size:12px;border-bottom-style:dashed}
+td.hint{font-weight:600;max-width:70ch}tr.flagged td{background:var(--span-err)}tr.evidence td{color:var(--muted);font-size:12px;border-bottom-style:dashed}
 .note{border-left:4px solid var(--warn);background:var(--panel);padding:6px 10px;margin:8px 0;border-radius:4px}
 .note.error{border-color:var(--bad)}.note .title{font-weight:600}.note p{margin:2px 0}
 .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}.row>.side{flex:1 1 300px;min-width:260px}
@@ -38,7 +38,7 @@ svg.chart text{fill:var(--fg)}svg.chart .tick,svg.chart .scale-note{fill:var(--m
 svg.chart .title{font-weight:600;font-size:12px}svg.chart .label{fill:var(--muted)}
 svg.chart .grid{stroke:var(--grid);stroke-width:1}svg.chart .frame{fill:none;stroke:var(--frame);stroke-width:1}
 svg.chart .series{fill:none;stroke-width:1.6;stroke-linejoin:round}
-svg.chart .legend-line{stroke-width:2.5}
+svg.chart .legend-line{stroke-width:2.5}svg.chart .fit{stroke-width:2.4;stroke-dasharray:7 3}
 svg.chart .diagonal{stroke:var(--muted);stroke-dasharray:4 3}
 svg.chart .marker{stroke:var(--fg);stroke-width:1.3;stroke-dasharray:5 3}svg.chart .marker-label{font-weight:600}
 svg.chart .bound{stroke:var(--fg);stroke-width:2}

@@ -190,8 +190,7 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
     page.heading("Spectrum");
     page.paragraph("A power law p(x) ~ x^-alpha fitted to the tail of the eigenvalues of W^T W (maximum likelihood, "
                    "xmin by the smallest Kolmogorov-Smirnov distance). Martin & Mahoney (2021) find alpha between 2 "
-                   "and 6 in well-trained layers; above 6, a layer that learned little; below 2, one over-fitted. "
-                   "The eigenvalues themselves are not kept in the report, so the tail is summarised by its fit.",
+                   "and 6 in well-trained layers; above 6, a layer that learned little; below 2, one over-fitted.",
                    "muted");
     BarChartOptions bo;
     bo.title = "Power-law alpha of the eigenvalue tail";
@@ -210,6 +209,36 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
     page.raw(table({"tensor", "method", "eigenvalues", "spectral norm", "sigma min", "stable rank", "condition",
                     "alpha", "xmin", "tail", "KS"},
                    spec_rows));
+
+    // The tail itself against its fit, per matrix (WeightWatcher's plot): a
+    // straight run of points along the line is a good fit; a bend or a gap
+    // says alpha summarises the tail poorly.
+    std::string grid;
+    std::size_t drawn = 0, with_spectrum = 0;
+    for (const auto& t : report.tensors) {
+      if (!t.spectral || t.spectral->spectrum.empty()) continue;
+      ++with_spectrum;
+      if (drawn >= max_histograms) continue;
+      const auto& sp = *t.spectral;
+      PowerLawTailOptions to;
+      to.title = t.name + (sp.exact ? "" : "  (top " + std::to_string(sp.spectrum.size()) + ", sketched)");
+      grid += power_law_tail_chart(sp.spectrum, sp.power_law.alpha, sp.power_law.xmin, to);
+      ++drawn;
+    }
+    if (drawn > 0) {
+      page.heading("Eigenvalue tails", 3);
+      page.paragraph("The empirical survival function of the eigenvalues of W^T W on log-log axes (the fraction of "
+                     "eigenvalues >= x), the fitted tail (x >= xmin) in its own colour and the power law "
+                     "(tail / n) (x / xmin)^(1 - alpha) as a line, xmin dashed. Points along the line: the power "
+                     "law describes the tail; a sketched spectrum shows only its top eigenvalues." +
+                         (drawn < with_spectrum ? " The first " + std::to_string(drawn) + " of " +
+                                                      std::to_string(with_spectrum) + " matrices are shown."
+                                                : std::string()),
+                     "muted");
+      page.begin_grid();
+      page.raw(grid);
+      page.end_grid();
+    }
   }
 
   if (report.has_diff) {

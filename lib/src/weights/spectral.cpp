@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <utility>
 
 #include <Eigen/Dense>
 
@@ -100,6 +101,7 @@ SpectralStats spectral_analysis(const TensorView& view, const SpectralOptions& o
     s.sigma_min = s.condition_number = kNaN;
   }
   s.power_law = fit_power_law(eig);
+  s.spectrum = std::move(eig);
   return s;
 }
 

@@ -144,4 +144,27 @@ struct BarChartOptions {
 /// log axis a value <= 0 or non-finite draws no bar; its tooltip says so.
 std::string bar_chart(const std::vector<BarRow>& rows, const BarChartOptions& options);
 
+struct PowerLawTailOptions {
+  std::string title;
+  std::string x_label = "eigenvalue x of W^T W (log)";
+  std::string y_label = "fraction >= x (log)";
+  int width = 360, height = 240;
+  /// At most this many points are drawn: beyond it, points at ranks spread
+  /// evenly in log(rank) (the tail, at the top ranks, keeps all its largest
+  /// values; the bulk is thinned), always with the smallest value and xmin.
+  std::size_t max_points = 200;
+};
+
+/// The WeightWatcher-style tail plot: the empirical survival function of
+/// `values` (> 0; others ignored), S(x_i) = i / n for the i-th largest of the
+/// n values, drawn as points on log-log axes (class `point`; c1 for
+/// x >= xmin, the fitted tail; c0 below), the fitted power law
+/// S(x) = (tail_count / n) (x / xmin)^(1 - alpha) for x >= xmin as a line
+/// (class `series fit`), and xmin as a `marker`. With a non-finite alpha or
+/// xmin only the points are drawn and the chart says there is no fit. The
+/// x-axis label says how many values were left out (zero eigenvalues of a
+/// rank-deficient matrix).
+std::string power_law_tail_chart(const std::vector<double>& values, double alpha, double xmin,
+                                 const PowerLawTailOptions& options);
+
 }  // namespace gradcheck::html

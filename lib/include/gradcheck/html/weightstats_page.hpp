@@ -15,7 +15,9 @@ namespace gradcheck::html {
 /// the vanishing/exploding thresholds marked); a histogram per tensor (log
 /// counts; the first `max_histograms`); with spectral statistics, the
 /// power-law alpha per matrix (2..6 marked, the range of well-trained layers in
-/// Martin & Mahoney 2021) and a table of the spectral numbers; with a diff, the
+/// Martin & Mahoney 2021), a table of the spectral numbers and, per matrix
+/// (the first `max_histograms`), its eigenvalue tail against the fitted power
+/// law (charts.hpp power_law_tail_chart); with a diff, the
 /// relative change ||after - before|| / ||before|| per tensor against the
 /// large_update threshold. `thresholds` are the ones the report was made with.
 std::string weightstats_page(const weights::WeightsReport& report, const weights::Thresholds& thresholds = {},

@@ -44,6 +44,11 @@ struct SpectralStats {
   double stable_rank = 0;             ///< ||W||_F^2 / sigma_max^2
   double condition_number = 0;        ///< sigma_max / sigma_min (inf when singular, NaN when sketched)
   PowerLawFit power_law;              ///< of the eigenvalues sigma_i^2
+  /// The eigenvalues sigma_i^2 of W^T W that were found, descending
+  /// (spectrum.size() == eigenvalues): every one when exact, the top
+  /// sketch_rank when sketched. At most min(rows, cols) <= exact_max_dim
+  /// values, so the report can draw the tail against its power-law fit.
+  std::vector<double> spectrum;
 };
 
 /// The spectrum of `view` as a rows x cols matrix. Deterministic. Not
