@@ -133,7 +133,8 @@ Run read_jsonl(const std::string& path, const ReadOptions& options) {
         double d = 0;
         if (it->is_number_integer()) {
           step = it->get<std::int64_t>();
-        } else if (!value_of(*it, d) || !(d == d) || d != static_cast<double>(static_cast<std::int64_t>(d))) {
+        } else if (!value_of(*it, d) || !(d >= -0x1p63 && d < 0x1p63) ||  // NaN and out of range (UB to cast)
+                   d != static_cast<double>(static_cast<std::int64_t>(d))) {
           throw InputError(path, "line " + std::to_string(line_no) + ": step '" + it->dump() + "' in key '" +
                                      step_key + "' is not an integer");
         } else {
