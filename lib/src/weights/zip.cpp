@@ -150,6 +150,11 @@ std::span<const std::uint8_t> zip_member_bytes(const MappedFile& file, const Zip
   if (m.method != 8)
     throw InputError(path, "zip member '" + m.name + "' uses compression method " + std::to_string(m.method) +
                                " (only stored and deflated are read)");
+  // Deflate expands at most 1032:1; a larger claim is a lie that would have
+  // the reader allocate gigabytes for a file of a few bytes.
+  if (m.size / 1032 > m.compressed_size + 1)
+    throw InputError(path, "zip member '" + m.name + "' claims " + std::to_string(m.size) + " bytes from " +
+                               std::to_string(m.compressed_size) + " compressed: more than deflate can produce");
   auto buffer = std::make_shared<std::vector<std::uint8_t>>();
   try {
     buffer->resize(static_cast<std::size_t>(m.size));
