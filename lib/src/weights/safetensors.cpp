@@ -54,6 +54,12 @@ struct Span {
   std::size_t tensor;
 };
 
+// Names are quoted in one-line messages and printed in reports: a control
+// character (a newline, legal in JSON as \n) would break both.
+bool has_control(const std::string& s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
 }  // namespace
 
 std::uint64_t checked_byte_size(const std::string& file, const std::string& tensor,
@@ -109,9 +115,12 @@ Checkpoint read_safetensors(const std::string& path) {
       if (info.is_null()) continue;
       if (!info.is_object()) throw InputError(path, "__metadata__ must be an object of strings");
       for (const auto& [k, v] : info.items())
-        if (!v.is_string()) throw InputError(path, "__metadata__ value for '" + k + "' is not a string");
+        if (!v.is_string())
+          throw InputError(path, "__metadata__ value for '" + (has_control(k) ? std::string("?") : k) +
+                                     "' is not a string");
       continue;
     }
+    if (has_control(name)) throw InputError(path, "a tensor name contains control characters");
     if (!info.is_object()) throw InputError(path, "tensor '" + name + "': entry is not an object");
     for (const char* field : {"dtype", "shape", "data_offsets"})
       if (!info.contains(field)) throw InputError(path, "tensor '" + name + "': missing \"" + field + "\"");
