@@ -43,6 +43,14 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+// File text quoted in a one-line message: control characters (a bare carriage
+// return inside a cell) shown as '?'.
+std::string shown(std::string s) {
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return s;
+}
+
 // Splits one line into cells. The fast path (no quote in the line) only looks
 // for commas; quoted cells follow RFC 4180 ("" is a quote inside a quoted cell).
 // Returns false on an unterminated quote. `scratch` holds unquoted text.
@@ -265,7 +273,7 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
     if (names[i].empty()) names[i] = "column" + std::to_string(i + 1);
     for (std::size_t j = 0; j < i; ++j)
       if (names[j] == names[i])
-        throw InputError(path, "line " + std::to_string(line_no) + ": column name '" + names[i] +
+        throw InputError(path, "line " + std::to_string(line_no) + ": column name '" + shown(names[i]) +
                                    "' appears twice in the header");
   }
 
@@ -335,7 +343,7 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
     for (std::size_t i = 0; i < ncol; ++i)
       if (kind[i] == Kind::numeric && ch.bad_line[i] && ch.bad_line[i] < at) {
         at = ch.bad_line[i];
-        message = "'" + ch.bad_text[i] + "' in column '" + names[i] + "' is not a number";
+        message = "'" + shown(ch.bad_text[i]) + "' in column '" + shown(names[i]) + "' is not a number";
       }
     if (at != SIZE_MAX) throw InputError(path, "line " + std::to_string(lines_before + at) + ": " + message);
     lines_before += ch.lines;
