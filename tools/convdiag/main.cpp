@@ -18,6 +18,7 @@
 #include "gradcheck/diag/diagnose.hpp"
 #include "gradcheck/diag/render.hpp"
 #include "gradcheck/errors.hpp"
+#include "gradcheck/html/convdiag_page.hpp"
 #include "gradcheck/logs/readers.hpp"
 #include "gradcheck/output.hpp"
 #include "gradcheck/version.hpp"
@@ -50,7 +51,9 @@ void setup_convdiag(CLI::App& app, ConvdiagOptions& o) {
                  "checked against ln(N)")
       ->check(CLI::Range(0, 1 << 30));
   app.add_option("--json", o.json_path, "Write the JSON report to FILE ('-' for standard output)");
-  app.add_option("--html", o.html_path, "Write a self-contained HTML report (not yet supported)");
+  app.add_option("--html", o.html_path,
+                 "Write a self-contained HTML report with the curves and the active checks to FILE ('-' for "
+                 "standard output)");
   auto* model = app.add_option("--model", o.model_plugin,
                                "Active checks on a plugin model (.so): loss at init, overfitting its own batch, "
                                "a learning-rate range test");
@@ -71,7 +74,8 @@ gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
   if (o.logs.empty() && o.model_plugin.empty())
     throw gradcheck::InputError("", "nothing to diagnose: give training logs (LOG...) and/or --model PLUGIN.so "
                                     "(see --help)");
-  if (!o.html_path.empty()) throw gradcheck::InputError(o.html_path, "--html is not yet supported by convdiag");
+  if (o.json_path == "-" && o.html_path == "-")
+    throw gradcheck::InputError("-", "--json and --html cannot both write to standard output");
   gradcheck::logs::ReadOptions read;
   read.step_column = o.step_col;
   gradcheck::diag::DiagnoseOptions diag;
@@ -82,12 +86,16 @@ gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
   // the output does not depend on the thread count.
   const std::size_t n = o.logs.size();
   std::vector<gradcheck::diag::RunDiagnosis> results(n);
+  // The HTML report draws the whole curves, so the logs are kept for it.
+  std::vector<gradcheck::logs::Run> logs(o.html_path.empty() ? 0 : n);
   std::vector<std::exception_ptr> errors(n);
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t i = next++; i < n; i = next++) {
       try {
-        results[i] = gradcheck::diag::diagnose(gradcheck::logs::read_log(o.logs[i], read), diag);
+        gradcheck::logs::Run run = gradcheck::logs::read_log(o.logs[i], read);
+        results[i] = gradcheck::diag::diagnose(run, diag);
+        if (!logs.empty()) logs[i] = std::move(run);
       } catch (...) {
         errors[i] = std::current_exception();
       }
@@ -114,11 +122,15 @@ gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
     active = gradcheck::diag::run_active_checks(ao);
   }
 
-  if (!o.json_path.empty())
-    gradcheck::write_file_atomically(
-        o.json_path, active ? gradcheck::diag::render_json(results, *active, gradcheck::version_string)
-                            : gradcheck::diag::render_json(results, gradcheck::version_string));
-  if (o.json_path != "-") {
+  // Both reports are rendered before either is written.
+  const std::string json = o.json_path.empty() ? std::string()
+                           : active ? gradcheck::diag::render_json(results, *active, gradcheck::version_string)
+                                    : gradcheck::diag::render_json(results, gradcheck::version_string);
+  const std::string html =
+      o.html_path.empty() ? std::string() : gradcheck::html::convdiag_page(results, logs, active ? &*active : nullptr);
+  if (!o.json_path.empty()) gradcheck::write_file_atomically(o.json_path, json);
+  if (!o.html_path.empty()) gradcheck::write_file_atomically(o.html_path, html);
+  if (o.json_path != "-" && o.html_path != "-") {
     const bool color = gradcheck::use_color(stdout, o.no_color);
     std::string text;
     if (!results.empty())
