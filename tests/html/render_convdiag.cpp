@@ -1,7 +1,9 @@
 // render_convdiag LOG... --html FILE: the convdiag HTML page for real logs
 // plus a hand-filled ActiveReport (the learning-rate range test, overfitting
-// curves and an initial-loss mismatch), until the convdiag tool writes it
-// itself. Exit 0 when written; 2 (with the reason) on bad input.
+// curves, an initial-loss mismatch and a NaN tail), so the browser test sees
+// every element of the active-check section, including those a healthy
+// sample model never produces (the tool's own report is tested beside it).
+// Exit 0 when written; 2 (with the reason) on bad input.
 #include <cmath>
 #include <cstdio>
 #include <string>
