@@ -197,7 +197,7 @@ void parse_chunk(const ChunkSpec& spec, std::size_t begin, std::size_t end, Chun
         else inherited = true;
       } else if (!internal::parse_step(cell, step)) {
         out.error_line = out.lines;
-        out.error = "step '" + std::string(cell) + "' is not an integer";
+        out.error = "step '" + shown(std::string(cell)) + "' is not an integer";
         return;
       } else {
         out.has_step = true;
