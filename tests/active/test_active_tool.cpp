@@ -159,9 +159,10 @@ TEST_CASE("convdiag --model: bad input exits 2 with a one-line message", "[activ
   const auto timeout = run_convdiag("--model " + mlp() + " --timeout 0", false);
   CHECK(timeout.exit_code == 2);
 
-  // The lead wires --html at the end: until then it is refused, with --model too.
-  const auto html = run_convdiag("--model " + mlp() + " --html '" + (scratch() / "r.html").string() + "'", false);
+  // An unwritable --html is bad input naming the path, with --model too.
+  const auto html = run_convdiag("--model " + mlp() + " --html /nonexistent/dir/r.html", false);
   CHECK(html.exit_code == 2);
+  CHECK(html.err.find("/nonexistent/dir/r.html") != std::string::npos);
 }
 
 TEST_CASE("convdiag with logs and a model: both in one report", "[active][tool]") {
