@@ -10,38 +10,13 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
 #include "gradcheck/mapped_file.hpp"
+#include "../core/utf8.hpp"
 
 namespace gradcheck::logs {
 namespace {
 
 using internal::iequals;
 using internal::trim;
-
-// Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF): names
-// read from a file end up in JSON reports, which cannot hold anything else.
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;
-    std::uint32_t cp = 0;
-    if (c < 0x80) { ++i; continue; }
-    if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
-    else return false;
-    if (s.size() - i <= n) return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
 
 // File text quoted in a one-line message: control characters (a bare carriage
 // return inside a cell) shown as '?'.
@@ -267,7 +242,7 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
   for (auto c : cells) names.emplace_back(trim(c));
   const std::size_t ncol = names.size();
   for (std::size_t i = 0; i < ncol; ++i) {
-    if (!valid_utf8(names[i]))
+    if (!gradcheck::internal::valid_utf8(names[i]))
       throw InputError(path, "line " + std::to_string(line_no) + ": column " + std::to_string(i + 1) +
                                  "'s name is not valid UTF-8");
     if (names[i].empty()) names[i] = "column" + std::to_string(i + 1);

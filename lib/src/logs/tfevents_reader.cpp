@@ -20,6 +20,7 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
 #include "gradcheck/mapped_file.hpp"
+#include "../core/utf8.hpp"
 
 namespace gradcheck::logs {
 namespace {
@@ -210,32 +211,6 @@ std::optional<double> scalar_of_tensor(Reader r) {
   return value;
 }
 
-// Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF): names
-// read from a file end up in JSON reports, which cannot hold anything else.
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;
-    std::uint32_t cp = 0;
-    if (c < 0x80) { ++i; continue; }
-    if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
-    else return false;
-    if (s.size() - i <= n) return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
-
 // One Event: records scalars of its Summary into the builder.
 void read_event(Reader r, const std::string& prefix, internal::RunBuilder& builder) {
   std::int64_t step = 0;
@@ -263,7 +238,7 @@ void read_event(Reader r, const std::string& prefix, internal::RunBuilder& build
           if (vf == 1 && vw == 2) {
             tag = value.string();
             // A protobuf string field must be UTF-8; reports could not hold it otherwise.
-            if (!valid_utf8(tag)) throw BadProto{};
+            if (!gradcheck::internal::valid_utf8(tag)) throw BadProto{};
           } else if (vf == 2 && vw == 5) v = f32(value.fixed32());
           else if (vf == 8 && vw == 2) {
             if (auto t = scalar_of_tensor(value.bytes())) v = t;

@@ -14,6 +14,7 @@
 #include "gradcheck/mapped_file.hpp"
 #include "gradcheck/plugin.h"
 #include "gradcheck/plugin_host.hpp"
+#include "../core/utf8.hpp"
 
 namespace gradcheck::plugin {
 
@@ -23,35 +24,6 @@ namespace {
 
 [[noreturn]] void refuse(const std::string& plugin_path, const std::string& model, const std::string& reason) {
   throw InputError(plugin_path, "model " + model + ": " + reason + "; plugin refused");
-}
-
-// Names go into one-line messages, text reports and JSON: valid UTF-8 without
-// control characters (a newline in a name would forge report lines).
-bool printable_utf8(const char* name) {
-  const auto* s = reinterpret_cast<const unsigned char*>(name);
-  for (std::size_t i = 0; s[i] != 0;) {
-    const unsigned c = s[i];
-    if (c < 0x20 || c == 0x7f) return false;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t n = 0;
-    std::uint32_t cp = 0;
-    if (c >= 0xC2 && c <= 0xDF) n = 1, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) n = 2, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) n = 3, cp = c & 0x07;
-    else return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;  // also stops at the terminating NUL
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-      return false;
-    if (cp >= 0x80 && cp < 0xA0) return false;  // C1 control characters
-    i += n + 1;
-  }
-  return true;
 }
 
 // dlopen maps the segments a library's program headers name, so a truncated
@@ -93,7 +65,7 @@ ModelInfo validate_model(const gradcheck_model* m, std::size_t index, const std:
                std::to_string(sizeof(gradcheck_model)));
   if (m->name == nullptr) refuse(plugin_path, who, "name is NULL");
   if (m->name[0] == '\0') refuse(plugin_path, who, "name is empty");
-  if (!printable_utf8(m->name)) refuse(plugin_path, who, "name is not printable UTF-8 (control characters or bad bytes)");
+  if (!gradcheck::internal::valid_utf8(m->name, /*printable=*/true)) refuse(plugin_path, who, "name is not printable UTF-8 (control characters or bad bytes)");
   ModelInfo info;
   info.name = m->name;
   who = "'" + info.name + "'";
@@ -114,7 +86,7 @@ ModelInfo validate_model(const gradcheck_model* m, std::size_t index, const std:
     const std::string field = "tensors[" + std::to_string(t) + "]";
     if (s.name == nullptr) refuse(plugin_path, who, field + ".name is NULL");
     if (s.name[0] == '\0') refuse(plugin_path, who, field + ".name is empty");
-    if (!printable_utf8(s.name))
+    if (!gradcheck::internal::valid_utf8(s.name, /*printable=*/true))
       refuse(plugin_path, who, field + ".name is not printable UTF-8 (control characters or bad bytes)");
     TensorInfo ti;
     ti.name = s.name;

@@ -6,38 +6,11 @@
 #include <limits>
 
 #include "gradcheck/errors.hpp"
+#include "../core/utf8.hpp"
 
 namespace gradcheck::weights::detail {
 
 namespace {
-
-// Valid UTF-8 without C0/DEL control characters.
-bool printable_utf8(const std::string& s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) return false;
-    std::size_t n = 0;
-    std::uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
-    else return false;
-    if (s.size() - i <= n) return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
 
 std::uint64_t le(const std::uint8_t* p, int n) {
   std::uint64_t v = 0;
@@ -100,7 +73,7 @@ std::vector<ZipMember> read_zip_directory(const MappedFile& file) {
     m.name.assign(reinterpret_cast<const char*>(d + p + 46), name_len);
     // Member names become tensor names in reports (JSON: UTF-8 only) and are
     // quoted in one-line messages.
-    if (!printable_utf8(m.name))
+    if (!gradcheck::internal::valid_utf8(m.name, /*printable=*/true))
       throw InputError(path, "zip: the name of member " + std::to_string(i + 1) +
                                  " is not printable UTF-8 (control characters or bad bytes)");
     if (flags & 1u) throw InputError(path, "zip member '" + m.name + "' is encrypted");
