@@ -1,5 +1,7 @@
 #include "active_json.hpp"
 
+#include "../logs/symptom_json.hpp"
+
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -26,7 +28,6 @@ json numbers(const std::vector<double>& v) {
   return a;
 }
 
-const char* severity_name(Severity s) { return s == Severity::error ? "error" : "warning"; }
 
 }  // namespace
 
@@ -62,17 +63,7 @@ std::string model_to_json(const ModelActive& m) {
                    {"min_loss_rate", optional_number(m.lr_range.min_loss_rate)},
                    {"note", m.lr_range.note}};
   json symptoms = json::array();
-  for (const auto& s : m.symptoms) {
-    json js;
-    js["kind"] = s.kind;
-    js["metric"] = s.metric;
-    js["step_start"] = s.step_start;
-    js["step_end"] = s.step_end;
-    js["severity"] = severity_name(s.severity);
-    js["evidence"] = s.evidence;
-    js["advice"] = s.advice;
-    symptoms.push_back(std::move(js));
-  }
+  for (const auto& s : m.symptoms) symptoms.push_back(internal::symptom_json(s));
   j["symptoms"] = std::move(symptoms);
   j["failure"] = m.failure;
   j["notes"] = m.notes;

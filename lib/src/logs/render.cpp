@@ -6,6 +6,7 @@
 #include <set>
 
 #include "gradcheck/output.hpp"
+#include "symptom_json.hpp"
 
 namespace gradcheck::diag {
 namespace {
@@ -15,8 +16,6 @@ std::string num(double v) {
   std::snprintf(buf, sizeof buf, "%.4g", v);
   return buf;
 }
-
-const char* severity_name(Severity s) { return s == Severity::error ? "error" : "warning"; }
 
 }  // namespace
 
@@ -36,17 +35,7 @@ std::string render_json(const std::vector<RunDiagnosis>& runs, std::string_view 
     jr["steps"] = r.steps;
     jr["healthy"] = r.healthy();
     json sym = json::array();
-    for (const auto& s : r.symptoms) {
-      json js;
-      js["kind"] = s.kind;
-      js["metric"] = s.metric;
-      js["step_start"] = s.step_start;
-      js["step_end"] = s.step_end;
-      js["severity"] = severity_name(s.severity);
-      js["evidence"] = s.evidence;
-      js["advice"] = s.advice;
-      sym.push_back(std::move(js));
-    }
+    for (const auto& s : r.symptoms) sym.push_back(internal::symptom_json(s));
     jr["symptoms"] = std::move(sym);
     json roles = json::object();
     auto put = [&](const char* k, const std::string& v) { roles[k] = v.empty() ? json(nullptr) : json(v); };
