@@ -6,6 +6,7 @@
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace gradcheck::weights::detail {
@@ -18,27 +19,37 @@ inline int resolve_threads(int requested) {
 
 /// Runs fn(task, worker) for task in [0, tasks) on `threads` workers. Tasks
 /// are claimed in increasing order; which worker runs which task varies, so
-/// callers must make results independent of that. The first exception thrown
-/// by any task is rethrown here after all workers stop.
-template <class Fn>
-void parallel_for(std::size_t tasks, int threads, Fn&& fn) {
+/// callers must make results independent of that. Each worker then calls
+/// done(worker) once, when no task is left for it (workers hold per-worker
+/// state across tasks and publish it there). The first exception thrown by
+/// any call is rethrown here after all workers stop.
+template <class Fn, class Done>
+void parallel_for(std::size_t tasks, int threads, Fn&& fn, Done&& done) {
   const std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(resolve_threads(threads)),
                                                     tasks == 0 ? 1 : tasks);
   std::atomic<std::size_t> next{0};
   std::atomic<bool> failed{false};
   std::exception_ptr error;
   std::mutex error_mutex;
+  auto fail = [&] {
+    std::lock_guard<std::mutex> lock(error_mutex);
+    if (!error) error = std::current_exception();
+    failed = true;
+  };
   auto work = [&](std::size_t worker) {
     for (;;) {
       const std::size_t t = next.fetch_add(1, std::memory_order_relaxed);
-      if (t >= tasks || failed.load(std::memory_order_relaxed)) return;
+      if (t >= tasks || failed.load(std::memory_order_relaxed)) break;
       try {
         fn(t, worker);
       } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-        failed = true;
+        fail();
       }
+    }
+    try {
+      done(worker);
+    } catch (...) {
+      fail();
     }
   };
   if (workers <= 1) {
@@ -50,6 +61,11 @@ void parallel_for(std::size_t tasks, int threads, Fn&& fn) {
     work(0);
   }
   if (error) std::rethrow_exception(error);
+}
+
+template <class Fn>
+void parallel_for(std::size_t tasks, int threads, Fn&& fn) {
+  parallel_for(tasks, threads, std::forward<Fn>(fn), [](std::size_t) {});
 }
 
 }  // namespace gradcheck::weights::detail

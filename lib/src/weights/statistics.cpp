@@ -21,15 +21,8 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::size_t kBins = 65536;
 
-// Order-preserving map of float32 bits to unsigned: negative values reversed
-// below positive ones.
-std::uint32_t ordered_bits(float f) noexcept {
-  const std::uint32_t b = std::bit_cast<std::uint32_t>(f);
-  // Branch-free: negative values flip every bit, positive ones only the sign.
-  const std::uint32_t mask = static_cast<std::uint32_t>(static_cast<std::int32_t>(b) >> 31) | 0x80000000u;
-  return b ^ mask;
-}
-
+// The inverse of the order-preserving map of float32 bits to unsigned
+// (negative values, all bits flipped, below positive ones, sign bit set).
 float from_ordered(std::uint32_t u) noexcept {
   return std::bit_cast<float>((u & 0x80000000u) ? (u & 0x7FFFFFFFu) : ~u);
 }
@@ -83,20 +76,45 @@ ChunkResult merge_tree(const std::vector<ChunkResult>& parts, std::size_t lo, st
 }
 
 // A task is up to kChunksPerTask consecutive chunks of one tensor (2 MiB of
-// F32): the worker's histogram is flushed once per task instead of once per
-// chunk. Moments stay per chunk, so the merge tree, and every result, does not
+// F32). Moments stay per chunk, so the merge tree, and every result, does not
 // depend on the task size or the thread count.
 constexpr std::size_t kChunksPerTask = 32;
 
+struct Job;
+
+// The histogram is counted by raw key: a float32's bits >> 16 (sign,
+// exponent, top 7 mantissa bits), one shift in the kernels. Raw keys are in
+// sign-magnitude order (0x0000.. from +0 up, 0x8000.. from -0 down); a flush
+// turns them into Histogram's value-ordered keys.
+inline std::uint32_t ordered_key_of_raw(std::uint32_t raw) noexcept {
+  return raw < 0x8000 ? raw + 0x8000 : 0xFFFF - raw;
+}
+
+inline std::uint32_t raw_key_of(double x) noexcept {
+  x = x < -double(FLT_MAX) ? -double(FLT_MAX) : x;
+  x = x > double(FLT_MAX) ? double(FLT_MAX) : x;
+  return std::bit_cast<std::uint32_t>(static_cast<float>(x)) >> 16;
+}
+
 // Per-worker scratch, reused across tasks. The histogram holds the counts of
-// the current task; keys_lo/keys_hi bound the keys it touched (from the
-// task's finite minimum and maximum, as the key is monotone in the value),
-// so a flush scans that range only and leaves the array zeroed.
+// the worker's current job since its last flush (at most 2^32 - 1 values, so
+// no count can wrap); pos_* and neg_* bound the raw keys touched on each side
+// of zero (from the chunks' finite minima and maxima: the key is monotone in
+// the magnitude), so a flush scans those ranges only and leaves the array
+// zeroed. The worker's finished tasks of that job are published (counted
+// down in Job::remaining) only after its counts are flushed, so the job's
+// last task to be published finds every count in place.
 struct Scratch {
   std::vector<double> values = std::vector<double>(kChunkElements);
-  std::vector<std::uint32_t> keys = std::vector<std::uint32_t>(kChunkElements);
-  std::vector<std::uint32_t> hist = std::vector<std::uint32_t>(kBins, 0);
-  std::uint32_t keys_lo = kBins, keys_hi = 0;
+  // Row piece hashes of a chunk: at most one per 8 values, plus a partial row at each end.
+  std::vector<std::uint64_t> pieces = std::vector<std::uint64_t>(kChunkElements / 8 + 2);
+  // One extra bin (kBins) takes the fused kernel's first, empty round of increments.
+  std::vector<std::uint32_t> hist = std::vector<std::uint32_t>(kBins + 1, 0);
+  std::uint32_t ring[16] = {};  // the fused kernel's keys, one round behind
+  std::uint32_t pos_lo = kBins, pos_hi = 0, neg_lo = kBins, neg_hi = 0;
+  Job* job = nullptr;
+  std::size_t finished = 0;  // tasks of `job` done and not yet published
+  std::uint64_t held = 0;    // values counted since the last flush
 };
 
 struct Job {
@@ -111,6 +129,7 @@ struct Job {
   std::vector<std::uint32_t> row_hash;  // two 32-bit sums per row (see hash_f32)
   std::vector<std::uint8_t> row_alive;
   std::vector<std::uint64_t> col_alive;  // bit set
+  std::uint8_t all_cols_alive = 0;       // set once a whole row without zeros is seen
   TensorAnalysis* out = nullptr;
 };
 
@@ -124,48 +143,60 @@ void allocate(Job& job) {
 }
 
 inline std::uint16_t bin_of(double x) noexcept {
-  x = x < -double(FLT_MAX) ? -double(FLT_MAX) : x;
-  x = x > double(FLT_MAX) ? double(FLT_MAX) : x;
-  const float f = static_cast<float>(x);
-  return static_cast<std::uint16_t>(ordered_bits(f) >> 16);
+  return static_cast<std::uint16_t>(ordered_key_of_raw(raw_key_of(x)));
 }
 
-inline std::uint32_t f32_key(std::uint32_t b) noexcept {
-  const std::uint32_t mask = static_cast<std::uint32_t>(static_cast<std::int32_t>(b) >> 31) | 0x80000000u;
-  return (b ^ mask) >> 16;
-}
-
-// The keys finite values in [lo, hi] can have. -0.0 sorts below +0.0 among
-// keys while comparing equal, so a zero bound widens to both.
+// The raw keys finite values in [lo, hi] can have. Zeros compare equal
+// whatever their sign, so a zero bound reaches both +0's and -0's bins.
 void widen_key_range(Scratch& s, double lo, double hi) noexcept {
-  const std::uint32_t a = lo == 0.0 ? bin_of(-0.0) : bin_of(lo);
-  const std::uint32_t b = hi == 0.0 ? bin_of(0.0) : bin_of(hi);
-  s.keys_lo = std::min(s.keys_lo, a);
-  s.keys_hi = std::max(s.keys_hi, b);
+  if (hi >= 0) {
+    s.pos_lo = std::min(s.pos_lo, lo > 0 ? raw_key_of(lo) : 0u);
+    s.pos_hi = std::max(s.pos_hi, hi > 0 ? raw_key_of(hi) : 0u);
+  }
+  if (lo <= 0) {
+    s.neg_lo = std::min(s.neg_lo, hi < 0 ? raw_key_of(hi) : 0x8000u);
+    s.neg_hi = std::max(s.neg_hi, lo < 0 ? raw_key_of(lo) : 0x8000u);
+  }
 }
 
-// Moves the task's counts into the job (in key order, i.e. value order) and
-// zeroes them. Blocks of 16 empty bins are skipped with one test.
-void flush_histogram(Job& job, Scratch& s) {
-  if (s.keys_lo > s.keys_hi) return;
-  std::uint32_t* hist = s.hist.data();
-  auto& bins = job.out->stats.histogram.bins;
-  std::size_t k = s.keys_lo & ~std::size_t(15);
-  const std::size_t stop = std::min<std::size_t>(kBins, (std::size_t(s.keys_hi) + 16) & ~std::size_t(15));
-  for (; k < stop; k += 16) {
+// Calls emit(raw key, count) for each non-zero count among the raw keys
+// [lo, hi], in ascending or descending order, and zeroes it. Blocks of 16
+// empty bins are skipped with one test (a block never straddles 0x8000, so
+// it holds keys of one sign only, all inside the touched range or empty).
+template <class Emit>
+void drain(std::uint32_t* hist, std::uint32_t lo, std::uint32_t hi, bool descending, Emit&& emit) {
+  if (lo > hi) return;
+  const std::size_t first = lo & ~15u, blocks = ((hi | 15u) + 1 - first) / 16;
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const std::size_t k = descending ? first + 16 * (blocks - 1 - b) : first + 16 * b;
     std::uint32_t any = 0;
     for (std::size_t j = 0; j < 16; ++j) any |= hist[k + j];
     if (any == 0) continue;
-    for (std::size_t j = k; j < k + 16; ++j) {
+    for (std::size_t t = 0; t < 16; ++t) {
+      const std::size_t j = descending ? k + 15 - t : k + t;
       if (hist[j] == 0) continue;
-      // A single-task tensor takes its sparse histogram straight from here.
-      if (job.tasks == 1) bins.push_back({static_cast<std::uint16_t>(j), hist[j]});
-      else std::atomic_ref<std::uint64_t>(job.dense[j]).fetch_add(hist[j], std::memory_order_relaxed);
+      emit(static_cast<std::uint32_t>(j), hist[j]);
       hist[j] = 0;
     }
   }
-  s.keys_lo = kBins;
-  s.keys_hi = 0;
+}
+
+// Moves the worker's counts into its job, in value order: negative values
+// (raw keys descending: largest magnitude first), then positive ones.
+void flush_histogram(Scratch& s) {
+  Job& job = *s.job;
+  auto& bins = job.out->stats.histogram.bins;
+  auto emit = [&](std::uint32_t raw, std::uint32_t count) {
+    const std::uint32_t key = ordered_key_of_raw(raw);
+    // A single-task tensor (one worker, one flush) takes its sparse histogram straight from here.
+    if (job.tasks == 1) bins.push_back({static_cast<std::uint16_t>(key), count});
+    else std::atomic_ref<std::uint64_t>(job.dense[key]).fetch_add(count, std::memory_order_relaxed);
+  };
+  drain(s.hist.data(), s.neg_lo, s.neg_hi, true, emit);
+  drain(s.hist.data(), s.pos_lo, s.pos_hi, false, emit);
+  s.pos_lo = s.neg_lo = kBins;
+  s.pos_hi = s.neg_hi = 0;
+  s.held = 0;
 }
 
 // ---------------------------------------------------------------------------
@@ -179,10 +210,20 @@ void flush_histogram(Job& job, Scratch& s) {
 typedef double v4d __attribute__((vector_size(32)));
 typedef float v4f __attribute__((vector_size(16)));
 typedef std::int64_t v4l __attribute__((vector_size(32)));
-typedef std::uint32_t v4u __attribute__((vector_size(16)));
-typedef std::int32_t v4i __attribute__((vector_size(16)));
+typedef std::uint32_t v8u __attribute__((vector_size(32)));
+typedef float v8f __attribute__((vector_size(32)));
 
 #define GRADCHECK_INLINE inline __attribute__((always_inline))
+
+// Four float32 values at p as doubles. Written element by element: GCC 12
+// lowers __builtin_convertvector of four floats to doubles in pieces through
+// the stack, while this form becomes one vcvtps2pd in the AVX2 kernels (two
+// cvtps2pd in the baseline ones).
+GRADCHECK_INLINE void widen4(const std::uint8_t* p, v4d& out) noexcept {
+  float f[4];
+  std::memcpy(f, p, 16);
+  out = v4d{f[0], f[1], f[2], f[3]};
+}
 
 struct PassA {
   double sum = 0, min = 0, max = 0;
@@ -199,18 +240,36 @@ GRADCHECK_INLINE double reduce8(const v4d& a, const v4d& b) noexcept {
   return ((a[0] + b[0]) + (a[1] + b[1])) + ((a[2] + b[2]) + (a[3] + b[3]));
 }
 
+// Where a float32 chunk of a matrix falls in its rows, so the fused pass can
+// hash the row pieces while it reads them. Only for rows of whole 8-value
+// vectors (cols % 8 == 0; chunks start at multiples of 8), so no vector
+// straddles two rows; `cols == 0` means no hashing.
+struct RowPieces {
+  std::size_t cols = 0;
+  std::size_t col0 = 0;          // column of the chunk's first value
+  std::uint64_t* out = nullptr;  // hash_f32 of each row piece, in order
+};
+
 // Everything of a float32 chunk in one read of the mapped bytes: minimum,
-// maximum, histogram, and the power sums S1..S4 of d = x - shift, shift being
-// the mean of the first (up to) 64 values. Central moments follow from the
-// power sums with little cancellation when the chunk's mean is within a few
-// standard deviations of the shift (checked by the caller, which otherwise
-// takes a second, two-pass look). The next chunk's bytes (`next`, may be
-// null) are prefetched meanwhile.
+// maximum, histogram, the row pieces' hashes, and the power sums S1..S4 of
+// d = x - shift, shift being the mean of the first (up to) 64 values. Central
+// moments follow from the power sums with little cancellation when the
+// chunk's mean is within a few standard deviations of the shift (checked by
+// the caller, which otherwise takes a second, two-pass look). The next
+// chunk's bytes (`next`, may be null) are prefetched meanwhile.
+//
+// The loop is bound by its vector instructions and by the histogram's
+// increments (a load and a store each), so both are kept few: keys are the
+// raw bits >> 16, minimum and maximum are taken on the floats (8 lanes per
+// AVX2 instruction; NaN never gets here, as such a chunk is redone value by
+// value), and each round's keys go through `ring` to be counted in the next
+// round from plain loads, overlapping with that round's arithmetic.
 struct FusedF32 {
   double shift = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, min = 0, max = 0;
 };
-GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::uint32_t* keys, std::uint32_t* hist,
-                                    const std::uint8_t* next) noexcept {
+template <bool kHash>
+GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::uint32_t* hist, std::uint32_t* ring,
+                                    const std::uint8_t* next, const RowPieces& rows) noexcept {
   FusedF32 r;
   {
     const std::size_t k = std::min<std::size_t>(n, 64);
@@ -222,67 +281,89 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
     }
     r.shift = k > 0 ? head / double(k) : 0.0;
   }
-  const double inf = std::numeric_limits<double>::infinity();
   const v4d z = {0, 0, 0, 0}, mu = {r.shift, r.shift, r.shift, r.shift};
-  v4d a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z;
-  v4d mn0 = {inf, inf, inf, inf}, mn1 = mn0, mx0 = -mn0, mx1 = -mn0;
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    v4u ua, ub;
-    std::memcpy(&ua, p + 4 * i, 16);
-    std::memcpy(&ub, p + 4 * i + 16, 16);
-    // The order-preserving key, as f32_key does, four at a time.
-    const v4u ka = (ua ^ ((v4u)((v4i)ua >> 31) | 0x80000000u)) >> 16;
-    const v4u kb = (ub ^ ((v4u)((v4i)ub >> 31) | 0x80000000u)) >> 16;
-    std::memcpy(keys + i, &ka, 16);
-    std::memcpy(keys + i + 4, &kb, 16);
-    const v4d a = __builtin_convertvector((v4f)ua, v4d), b = __builtin_convertvector((v4f)ub, v4d);
-    mn0 = a < mn0 ? a : mn0;
-    mn1 = b < mn1 ? b : mn1;
-    mx0 = a > mx0 ? a : mx0;
-    mx1 = b > mx1 ? b : mx1;
-    const v4d da = a - mu, db = b - mu;
-    const v4d da2 = da * da, db2 = db * db;
-    a1 += da;
-    b1 += db;
-    a2 += da2;
-    b2 += db2;
-    a3 += da2 * da;
-    b3 += db2 * db;
-    a4 += da2 * da2;
-    b4 += db2 * db2;
-    // The increments (load and store bound) overlap with the arithmetic; they
-    // use the previous iteration's keys, whose stores have completed by now.
-    if (i >= 8)
-      for (std::size_t j = i - 8; j < i; ++j) ++hist[keys[j]];
-    if (next != nullptr && (i & 15) == 0) __builtin_prefetch(next + 4 * i);
+  // Four lanes per power sum, each adding the pair (x[i + l], x[i + 4 + l])
+  // per round: few enough registers that nothing spills next to the hashing.
+  v4d s1 = z, s2 = z, s3 = z, s4 = z;
+  const float inf = std::numeric_limits<float>::infinity();
+  v8f fmin = {inf, inf, inf, inf, inf, inf, inf, inf}, fmax = -fmin;
+  const v8u lane = {0, 1, 2, 3, 4, 5, 6, 7};
+  // The first round counts its predecessor's keys: none, so the spare bin.
+  for (int j = 8; j < 16; ++j) ring[j] = kBins;
+  const std::size_t n8 = n & ~std::size_t(7);
+  std::size_t i = 0, piece = 0, col = kHash ? rows.col0 : 0;
+  while (i < n8) {
+    // One row piece (the whole chunk without hashing): hash_f32's sums, one
+    // lane per column residue mod 8.
+    const std::size_t stop = kHash ? std::min(n8, i + (rows.cols - col)) : n8;
+    v8u lo = lane & 0, hi = lane & 0;
+    v8u k1 = (lane + std::uint32_t(col + 1)) * 0x9E3779B9u, k2 = (lane + std::uint32_t(col + 1)) * 0x7FEB352Du;
+    for (; i < stop; i += 8) {
+      v8u u;
+      std::memcpy(&u, p + 4 * i, 32);
+      const v8f f = (v8f)u;
+      fmin = f < fmin ? f : fmin;
+      fmax = f > fmax ? f : fmax;
+      const v8u key = u >> 16;
+      std::uint32_t* const mine = ring + (i & 8);
+      const std::uint32_t* const before = ring + (~i & 8);
+      for (int j = 0; j < 8; ++j) ++hist[before[j]];
+      std::memcpy(mine, &key, 32);
+      v4d a, b;
+      widen4(p + 4 * i, a);
+      widen4(p + 4 * i + 16, b);
+      const v4d da = a - mu, db = b - mu;
+      const v4d da2 = da * da, db2 = db * db;
+      s1 += da + db;
+      s2 += da2 + db2;
+      s3 += da2 * da + db2 * db;
+      s4 += da2 * da2 + db2 * db2;
+      if constexpr (kHash) {
+        lo += u ^ k1;
+        hi += u ^ k2;
+        k1 += 8 * 0x9E3779B9u;
+        k2 += 8 * 0x7FEB352Du;
+      }
+      if (next != nullptr && (i & 15) == 0) __builtin_prefetch(next + 4 * i);
+    }
+    if constexpr (kHash) {
+      std::uint32_t l = 0, h = 0;
+      for (int j = 0; j < 8; ++j) {
+        l += lo[j];
+        h += hi[j];
+      }
+      rows.out[piece++] = (std::uint64_t(h) << 32) | l;
+      col = 0;
+    }
   }
-  if (i >= 8)
-    for (std::size_t j = i - 8; j < i; ++j) ++hist[keys[j]];
-  r.s1 = reduce8(a1, b1);
-  r.s2 = reduce8(a2, b2);
-  r.s3 = reduce8(a3, b3);
-  r.s4 = reduce8(a4, b4);
-  r.min = inf;
-  r.max = -inf;
-  for (int l = 0; l < 4; ++l) {
-    r.min = std::min({r.min, mn0[l], mn1[l]});
-    r.max = std::max({r.max, mx0[l], mx1[l]});
+  // The last round's keys, and the spare bin back to 0.
+  if (n8 > 0)
+    for (int j = 0; j < 8; ++j) ++hist[ring[((n8 - 8) & 8) + std::size_t(j)]];
+  hist[kBins] = 0;
+  r.s1 = (s1[0] + s1[1]) + (s1[2] + s1[3]);
+  r.s2 = (s2[0] + s2[1]) + (s2[2] + s2[3]);
+  r.s3 = (s3[0] + s3[1]) + (s3[2] + s3[3]);
+  r.s4 = (s4[0] + s4[1]) + (s4[2] + s4[3]);
+  float mn = inf, mx = -inf;
+  for (int l = 0; l < 8; ++l) {
+    mn = fmin[l] < mn ? fmin[l] : mn;
+    mx = fmax[l] > mx ? fmax[l] : mx;
   }
   for (; i < n; ++i) {
     std::uint32_t b;
     std::memcpy(&b, p + 4 * i, 4);
-    keys[i] = f32_key(b);
-    ++hist[keys[i]];
-    const double x = std::bit_cast<float>(b);
-    r.min = x < r.min ? x : r.min;
-    r.max = x > r.max ? x : r.max;
-    const double d = x - r.shift, d2 = d * d;
+    ++hist[b >> 16];
+    const float f = std::bit_cast<float>(b);
+    mn = f < mn ? f : mn;
+    mx = f > mx ? f : mx;
+    const double d = double(f) - r.shift, d2 = d * d;
     r.s1 += d;
     r.s2 += d2;
     r.s3 += d2 * d;
     r.s4 += d2 * d2;
   }
+  r.min = mn;
+  r.max = mx;
   return r;
 }
 
@@ -384,7 +465,11 @@ GRADCHECK_INLINE void pass_moments(const Load& load, std::size_t n, double mean,
 // pieces arrive in any order): two sums mod 2^32 of mix(w, column) over a
 // row's elements (w an element's raw bits), returned packed as hi << 32 | lo
 // and added to the row's two sums separately. The column-dependent keys tell
-// permuted rows apart; equal hashes are confirmed by comparing bytes.
+// permuted rows apart; equal hashes are confirmed by comparing bytes. For
+// float32, mix is w ^ key(column), two independent key sequences: a constant
+// odd factor on each term would change nothing (sum(c * t) = c * sum(t) is a
+// bijection of sum(t) mod 2^32), and this is what the fused kernel computes
+// 8 columns at a time.
 GRADCHECK_INLINE std::uint64_t hash_f32(const std::uint8_t* p, std::size_t col0, std::size_t n) noexcept {
   std::uint32_t lo = 0, hi = 0;
   std::uint32_t k1 = static_cast<std::uint32_t>(col0 + 1) * 0x9E3779B9u;
@@ -392,8 +477,8 @@ GRADCHECK_INLINE std::uint64_t hash_f32(const std::uint8_t* p, std::size_t col0,
   for (std::size_t i = 0; i < n; ++i) {
     std::uint32_t w;
     std::memcpy(&w, p + 4 * i, 4);
-    lo += (w ^ k1) * 0x85EBCA6Bu;
-    hi += (w ^ k2) * 0xC2B2AE35u;
+    lo += w ^ k1;
+    hi += w ^ k2;
     k1 += 0x9E3779B9u;
     k2 += 0x7FEB352Du;
   }
@@ -423,11 +508,11 @@ std::uint64_t count_zeros_f32(const std::uint8_t* p, std::size_t n) noexcept {
   return z;
 }
 
-// A chunk's moments and histogram. `x` is a scratch buffer of kChunkElements
-// doubles and `keys` one of kChunkElements keys; float32 data is read in
-// place and binned from its own bits.
+// A chunk's moments and histogram (and, for a float32 matrix of whole-vector
+// rows, the row pieces' hashes). `x` is a scratch buffer of kChunkElements
+// doubles; float32 data is read in place and binned from its own bits.
 GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x,
-                                          std::uint32_t* keys, std::uint32_t* hist) noexcept {
+                                          std::uint32_t* hist, std::uint32_t* ring, const RowPieces& rows) noexcept {
   ChunkResult r;
   const std::uint8_t* raw = v.data + begin * dtype_size(v.dtype);
   // The next chunk, prefetched while this one is worked on (a prefetch never
@@ -435,16 +520,17 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
   const std::uint8_t* next = begin + n < v.numel ? raw + 4 * n : nullptr;
   const bool f32 = v.dtype == DType::F32;
   if (f32 && n > 0) {
-    // Zeros fall in the two bins around 0 (with the tiniest subnormals):
+    // Zeros fall in the bins of +0 and -0 (with the tiniest subnormals):
     // counted exactly only when those bins grew.
-    const std::uint32_t around_zero = hist[0x7FFF] + hist[0x8000];
-    const FusedF32 f = fused_f32(raw, n, keys, hist, next);
+    const std::uint32_t around_zero = hist[0x0000] + hist[0x8000];
+    const FusedF32 f = rows.cols != 0 ? fused_f32<true>(raw, n, hist, ring, next, rows)
+                                      : fused_f32<false>(raw, n, hist, ring, next, rows);
     // A finite S1 means every value is finite (an infinity or NaN would make
     // it infinite or NaN; float32 values cannot overflow a double sum).
     if (std::fabs(f.s1) <= DBL_MAX) {
       r.min = f.min;
       r.max = f.max;
-      if (hist[0x7FFF] + hist[0x8000] != around_zero) r.zeros = count_zeros_f32(raw, n);
+      if (hist[0x0000] + hist[0x8000] != around_zero) r.zeros = count_zeros_f32(raw, n);
       const double dn = double(n), delta = f.s1 / dn, mean = f.shift + delta;
       double m2 = f.s2 - f.s1 * delta, m3, m4;
       // The power sums lose about (1 + delta^2 / var)^2 ulps to cancellation.
@@ -460,7 +546,12 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
       r.moments = {dn, mean, m2, m3, m4};
       return r;
     }
-    for (std::size_t k = 0; k < n; ++k) --hist[keys[k]];  // taken back: redone value by value below
+    // Taken back (the keys again from the bits): redone value by value below.
+    for (std::size_t k = 0; k < n; ++k) {
+      std::uint32_t b;
+      std::memcpy(&b, raw + 4 * k, 4);
+      --hist[b >> 16];
+    }
   }
   PassA a;
   if (f32) a.sum = std::numeric_limits<double>::quiet_NaN();
@@ -473,7 +564,7 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
     if (n == 0) return r;
     const double mean = a.sum / double(n);
     double m2, m3, m4;
-    for (std::size_t k = 0; k < n; ++k) ++hist[bin_of(x[k])];
+    for (std::size_t k = 0; k < n; ++k) ++hist[raw_key_of(x[k])];
     pass_moments(LoadF64{x}, n, mean, m2, m3, m4);
     r.moments = {double(n), mean, m2, m3, m4};
     return r;
@@ -494,7 +585,7 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
     lo = std::min(lo, xk);
     hi = std::max(hi, xk);
     r.zeros += (xk == 0.0);
-    ++hist[bin_of(xk)];
+    ++hist[raw_key_of(xk)];
   }
   r.min = lo;
   r.max = hi;
@@ -513,14 +604,16 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
   return r;
 }
 
-ChunkResult chunk_baseline(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* keys, std::uint32_t* hist) {
-  return chunk_kernel(v, begin, n, x, keys, hist);
+ChunkResult chunk_baseline(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* hist,
+                           std::uint32_t* ring, const RowPieces& rows) {
+  return chunk_kernel(v, begin, n, x, hist, ring, rows);
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((target("avx2"))) ChunkResult chunk_avx2(const TensorView& v, std::size_t begin, std::size_t n,
-                                                       double* x, std::uint32_t* keys, std::uint32_t* hist) {
-  return chunk_kernel(v, begin, n, x, keys, hist);
+                                                       double* x, std::uint32_t* hist, std::uint32_t* ring,
+                                                       const RowPieces& rows) {
+  return chunk_kernel(v, begin, n, x, hist, ring, rows);
 }
 __attribute__((target("avx2"))) std::uint64_t hash_f32_avx2(const std::uint8_t* p, std::size_t col0, std::size_t n) {
   return hash_f32(p, col0, n);
@@ -532,11 +625,12 @@ const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && std::getenv("GRADCHECK_
 const bool kHaveAvx2 = false;
 #endif
 
-ChunkResult run_chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* keys, std::uint32_t* hist) {
+ChunkResult run_chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* hist,
+                             std::uint32_t* ring, const RowPieces& rows) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (kHaveAvx2) return chunk_avx2(v, begin, n, x, keys, hist);
+  if (kHaveAvx2) return chunk_avx2(v, begin, n, x, hist, ring, rows);
 #endif
-  return chunk_baseline(v, begin, n, x, keys, hist);
+  return chunk_baseline(v, begin, n, x, hist, ring, rows);
 }
 
 std::uint64_t row_piece_hash(DType t, const std::uint8_t* p, std::size_t col0, std::size_t n) {
@@ -548,7 +642,8 @@ std::uint64_t row_piece_hash(DType t, const std::uint8_t* p, std::size_t col0, s
 }
 
 // Row hashes and dead rows/columns of the rows [begin, end) of a chunk cuts.
-void matrix_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros) {
+// `pieces`: the row pieces' hashes when the chunk kernel took them, else null.
+void matrix_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros, const std::uint64_t* pieces) {
   const TensorView& v = *job.view;
   const std::size_t size = dtype_size(v.dtype);
   const auto cols = static_cast<std::size_t>(job.cols);
@@ -566,12 +661,17 @@ void matrix_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros
     const std::size_t row = i / cols;
     const std::size_t seg_end = std::min(end, (row + 1) * cols);
     const std::size_t col0 = i - row * cols, col_end = seg_end - row * cols;
-    const std::uint64_t h = row_piece_hash(v.dtype, v.data + size * i, col0, seg_end - i);
+    const std::uint64_t h =
+        pieces != nullptr ? *pieces++ : row_piece_hash(v.dtype, v.data + size * i, col0, seg_end - i);
     std::atomic_ref<std::uint32_t>(job.row_hash[2 * row]).fetch_add(std::uint32_t(h), std::memory_order_relaxed);
     std::atomic_ref<std::uint32_t>(job.row_hash[2 * row + 1]).fetch_add(std::uint32_t(h >> 32), std::memory_order_relaxed);
-    // Without a zero in the chunk every value is alive: whole bit ranges.
+    // Without a zero in the chunk every value is alive: whole bit ranges, or
+    // for a whole row, every column at once.
     bool any = !has_zeros && col_end > col0;
-    for (std::size_t c = col0; c < col_end;) {
+    std::atomic_ref<std::uint8_t> all_cols(job.all_cols_alive);
+    if (!has_zeros && col0 == 0 && col_end == cols) all_cols.store(1, std::memory_order_relaxed);
+    const bool cols_known = all_cols.load(std::memory_order_relaxed) != 0;
+    for (std::size_t c = col0; c < col_end && !(cols_known && !has_zeros);) {
       const std::size_t w = c >> 6, stop = std::min(col_end, (w + 1) * 64);
       std::uint64_t word = 0;
       if (!has_zeros) {
@@ -581,7 +681,8 @@ void matrix_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros
         for (std::size_t k = c; k < stop; ++k) word |= std::uint64_t(nonzero(row * cols + k)) << (k & 63);
         any |= word != 0;
       }
-      if (word != 0 && (std::atomic_ref<std::uint64_t>(job.col_alive[w]).load(std::memory_order_relaxed) & word) != word)
+      if (word != 0 && !cols_known &&
+          (std::atomic_ref<std::uint64_t>(job.col_alive[w]).load(std::memory_order_relaxed) & word) != word)
         std::atomic_ref<std::uint64_t>(job.col_alive[w]).fetch_or(word, std::memory_order_relaxed);
       c = stop;
     }
@@ -594,16 +695,42 @@ void process_chunk(Job& job, std::size_t chunk, Scratch& s) {
   const TensorView& v = *job.view;
   const std::size_t begin = chunk * kChunkElements;
   const std::size_t end = std::min<std::size_t>(v.numel, begin + kChunkElements);
-  const ChunkResult r = run_chunk_kernel(v, begin, end - begin, s.values.data(), s.keys.data(), s.hist.data());
+  RowPieces rows;
+  if (job.is_matrix && v.dtype == DType::F32 && job.cols % 8 == 0) {
+    rows.cols = static_cast<std::size_t>(job.cols);
+    rows.col0 = begin % rows.cols;
+    rows.out = s.pieces.data();
+  }
+  const ChunkResult r = run_chunk_kernel(v, begin, end - begin, s.values.data(), s.hist.data(), s.ring, rows);
   if (r.moments.n > 0) widen_key_range(s, r.min, r.max);
   job.parts[chunk] = r;
-  if (job.is_matrix) matrix_segment(job, begin, end, r.zeros > 0);
+  if (job.is_matrix) matrix_segment(job, begin, end, r.zeros > 0, rows.out);
+}
+
+// Publishes the worker's finished tasks of its job, counts flushed first;
+// whoever publishes the job's last task finalizes it.
+void finalize(Job& job);
+void release(Scratch& s) {
+  if (s.job == nullptr) return;
+  Job& job = *s.job;
+  flush_histogram(s);
+  const std::size_t n = s.finished;
+  s.job = nullptr;
+  s.finished = 0;
+  if (job.remaining.fetch_sub(n, std::memory_order_acq_rel) == n) finalize(job);
 }
 
 void process_task(Job& job, std::size_t task, Scratch& s) {
+  if (s.job != &job) {
+    release(s);
+    s.job = &job;
+  }
   const std::size_t c0 = task * kChunksPerTask, c1 = std::min(job.chunks, c0 + kChunksPerTask);
+  const std::uint64_t values = std::min<std::uint64_t>(job.view->numel, c1 * kChunkElements) - c0 * kChunkElements;
+  if (s.held + values > std::numeric_limits<std::uint32_t>::max()) flush_histogram(s);
   for (std::size_t c = c0; c < c1; ++c) process_chunk(job, c, s);
-  flush_histogram(job, s);
+  s.held += values;
+  ++s.finished;
 }
 
 void finalize(Job& job) {
@@ -664,6 +791,7 @@ void finalize(Job& job) {
   ms.dead_rows = static_cast<std::uint64_t>(job.rows) - alive.size();
   std::uint64_t alive_cols = 0;
   for (std::uint64_t w : job.col_alive) alive_cols += static_cast<std::uint64_t>(std::popcount(w));
+  if (job.all_cols_alive) alive_cols = static_cast<std::uint64_t>(job.cols);
   ms.dead_cols = static_cast<std::uint64_t>(job.cols) - alive_cols;
 
   const std::size_t row_bytes = static_cast<std::size_t>(job.cols) * dtype_size(v.dtype);
@@ -811,8 +939,7 @@ std::vector<TensorAnalysis> analyse_tensors(const std::vector<TensorView>& views
     Job& job = **(it - 1);
     std::call_once(job.alloc_once, [&] { allocate(job); });
     process_task(job, task - job.first_task, scratch[worker]);
-    if (job.remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) finalize(job);
-  });
+  }, [&](std::size_t worker) { release(scratch[worker]); });
   return results;
 }
 
