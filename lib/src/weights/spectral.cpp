@@ -14,6 +14,56 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 }
 
+namespace {
+
+// The Kolmogorov-Smirnov distance between the tail values[start..n) (sorted)
+// and the power law of exponent alpha from xmin = values[start]:
+//   max over i of |F(x_i) - (i - start) / m| and |F(x_i) - (i - start + 1) / m|,
+//   F(x) = 1 - (x / xmin)^(1 - alpha), m = n - start,
+// the straightforward scan's value exactly, as the same formula evaluated at
+// every point that can hold the maximum; or some value >= cutoff, once that
+// is certain (the caller only wants candidates below it).
+//
+// F and the empirical steps are non-decreasing in i, so over the points
+// strictly inside a run (a, b) whose ends are evaluated, every deviation is
+// at most max(F(x_b) - lo(a + 1), hi(b - 1) - F(x_a)); a run whose bound is
+// below the largest deviation found so far is skipped whole, and other runs
+// are halved. The margin covers pow's rounding (< 1 ulp, not guaranteed
+// monotone), so a skipped point can never hold the maximum. A good fit,
+// whose deviations stay near the maximum's size only here and there, needs
+// pow at a few hundred of thousands of points; a bad one stops at the cutoff.
+double ks_distance(const std::vector<double>& values, std::int64_t start, std::int64_t n, double alpha, double cutoff) {
+  const double xmin = values[std::size_t(start)], m = double(n - start);
+  auto model = [&](std::int64_t i) { return 1.0 - std::pow(values[std::size_t(i)] / xmin, 1.0 - alpha); };
+  auto lo = [&](std::int64_t i) { return double(i - start) / m; };
+  auto hi = [&](std::int64_t i) { return double(i - start + 1) / m; };
+  auto deviation = [&](std::int64_t i, double f) { return std::max(std::fabs(f - lo(i)), std::fabs(f - hi(i))); };
+  constexpr double kMargin = 1e-13;
+  struct Run {
+    std::int64_t a, b;
+    double fa, fb;
+  };
+  const std::int64_t last = n - 1;
+  const double f_first = model(start), f_last = model(last);
+  double d = std::max(deviation(start, f_first), deviation(last, f_last));
+  std::vector<Run> runs{{start, last, f_first, f_last}};
+  while (!runs.empty() && d < cutoff) {
+    const Run r = runs.back();
+    runs.pop_back();
+    if (r.b - r.a < 2) continue;
+    const double bound = std::max(r.fb - lo(r.a + 1), hi(r.b - 1) - r.fa);
+    if (bound + kMargin < d) continue;
+    const std::int64_t mid = r.a + (r.b - r.a) / 2;
+    const double f_mid = model(mid);
+    d = std::max(d, deviation(mid, f_mid));
+    runs.push_back({mid, r.b, f_mid, r.fb});
+    runs.push_back({r.a, mid, r.fa, f_mid});
+  }
+  return d;
+}
+
+}  // namespace
+
 PowerLawFit fit_power_law(std::vector<double> values, std::int64_t min_tail) {
   values.erase(std::remove_if(values.begin(), values.end(), [](double v) { return !(v > 0) || !std::isfinite(v); }),
                values.end());
@@ -22,7 +72,7 @@ PowerLawFit fit_power_law(std::vector<double> values, std::int64_t min_tail) {
   best.alpha = best.alpha_error = best.xmin = best.ks_distance = kNaN;
   const auto n = static_cast<std::int64_t>(values.size());
   if (n < min_tail) return best;
-  // suffix sums of ln(x) let each candidate's MLE cost O(1); the KS scan O(n).
+  // suffix sums of ln(x) let each candidate's MLE cost O(1).
   std::vector<double> log_suffix(values.size() + 1, 0.0);
   for (std::size_t i = values.size(); i-- > 0;) log_suffix[i] = log_suffix[i + 1] + std::log(values[i]);
   double best_d = std::numeric_limits<double>::infinity();
@@ -30,15 +80,14 @@ PowerLawFit fit_power_law(std::vector<double> values, std::int64_t min_tail) {
     if (start > 0 && values[std::size_t(start)] == values[std::size_t(start - 1)]) continue;
     const double xmin = values[std::size_t(start)];
     const double m = double(n - start);
+    // The first tail point alone is 1/m off (F(xmin) = 0, its step reaches
+    // 1/m), and m only shrinks from here: no later candidate can do better.
+    if (1.0 / m >= best_d) break;
     const double sum_log = log_suffix[std::size_t(start)] - m * std::log(xmin);
     if (!(sum_log > 0)) continue;
     const double alpha = 1.0 + m / sum_log;
-    double d = 0;
-    for (std::int64_t i = start; i < n; ++i) {
-      const double model = 1.0 - std::pow(values[std::size_t(i)] / xmin, 1.0 - alpha);
-      const double lo = double(i - start) / m, hi = double(i - start + 1) / m;
-      d = std::max({d, std::fabs(model - lo), std::fabs(model - hi)});
-    }
+    // Ties keep the earlier (smaller) xmin, as a strict < over starts in order does.
+    const double d = ks_distance(values, start, n, alpha, best_d);
     if (d < best_d) {
       best_d = d;
       best.alpha = alpha;
