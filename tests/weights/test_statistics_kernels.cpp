@@ -4,7 +4,10 @@
 // on how rows fall across chunks and tasks.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -251,4 +254,144 @@ TEST_CASE("float32 moments stay within 1e-9 when a chunk's head is far from its 
   CHECK_THAT(b.mean, Catch::Matchers::WithinRel(q.mean, 1e-9));
   CHECK_THAT(b.std, Catch::Matchers::WithinRel(q.std, 1e-9));
   CHECK_THAT(b.kurtosis + 3, Catch::Matchers::WithinRel(q.kurtosis + 3, 1e-9));
+}
+
+namespace {
+// The histogram counted directly: (key, count) in key order.
+std::vector<std::pair<std::uint16_t, std::uint64_t>> direct_histogram(const std::vector<float>& f) {
+  std::vector<std::uint64_t> counts(65536, 0);
+  for (float v : f)
+    if (std::isfinite(v)) ++counts[Histogram::key_of(v)];
+  std::vector<std::pair<std::uint16_t, std::uint64_t>> out;
+  for (std::size_t k = 0; k < counts.size(); ++k)
+    if (counts[k] != 0) out.emplace_back(std::uint16_t(k), counts[k]);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("many tensors of one and several tasks: workers move between them, histograms stay exact",
+          "[statistics][threads][f32]") {
+  // Workers keep one tensor's counts across its tasks and hand them over when
+  // they move on: tensors of 1, 2 and 3 tasks, empty ones and tiny ones in
+  // between, with values of both signs, zeros and a NaN.
+  std::vector<std::vector<float>> data;
+  const std::size_t sizes[] = {16384 * 70 + 5, 0, 3, 16384 * 33, 1, 16384 * 32, 200'000, 16384 * 65 - 8};
+  std::uint64_t seed = 40;
+  for (std::size_t n : sizes) {
+    auto f = gaussian_f32(n, (seed & 1) ? -0.5f : 0.01f, 0.3f, seed);
+    for (std::size_t i = 0; i < n; i += 977) f[i] = (i & 1) ? -0.0f : 0.0f;
+    ++seed;
+    data.push_back(std::move(f));
+  }
+  data[6][12'345] = NAN;
+  std::vector<TensorView> views;
+  for (const auto& f : data) views.push_back(f32_view(f, {}));
+  const auto one = analyse_tensors(views, {1});
+  for (std::size_t t = 0; t < data.size(); ++t) {
+    INFO("tensor " << t);
+    const auto expected = direct_histogram(data[t]);
+    const auto& bins = one[t].stats.histogram.bins;
+    REQUIRE(bins.size() == expected.size());
+    for (std::size_t i = 0; i < bins.size(); ++i) {
+      CHECK(bins[i].key == expected[i].first);
+      CHECK(bins[i].count == expected[i].second);
+    }
+    if (data[t].size() > 1000) {
+      const Ref r = reference(data[t]);
+      CHECK_THAT(one[t].stats.mean, Catch::Matchers::WithinRel(r.mean, 1e-9));
+      CHECK_THAT(one[t].stats.std, Catch::Matchers::WithinRel(r.std, 1e-9));
+      CHECK(one[t].stats.zero_count == r.zeros);
+    }
+  }
+  for (int threads : {2, 3, 5, 16}) {
+    INFO("threads " << threads);
+    const auto many = analyse_tensors(views, {threads});
+    for (std::size_t t = 0; t < data.size(); ++t) CHECK(identical(one[t], many[t]));
+  }
+}
+
+TEST_CASE("row hashing: rows of whole 8-value vectors (fused) and other widths find the same identical rows",
+          "[statistics][matrix]") {
+  // cols % 8 == 0 hashes in the fused float32 pass, other widths afterwards;
+  // rows cut by chunks, repeats near chunk edges, a permuted copy that is not
+  // a repeat, a dead row, a dead column, and a row differing in one bit.
+  for (const std::int64_t cols : {std::int64_t(1000), std::int64_t(1001), std::int64_t(24), std::int64_t(7)}) {
+    INFO("cols " << cols);
+    const std::int64_t rows = 2 * 16384 / cols + 50;
+    auto f = gaussian_f32(std::size_t(rows * cols), 0.0f, 1.0f, 50 + std::uint64_t(cols));
+    auto row = [&](std::int64_t r) { return f.begin() + r * cols; };
+    std::copy(row(2), row(3), row(rows - 3));                      // a repeat of row 2, far away
+    std::copy(row(16384 / cols), row(16384 / cols + 1), row(9));   // a row cut by the first chunk edge, repeated
+    std::reverse_copy(row(4), row(5), row(11));                    // reversed: equal as a multiset only
+    std::copy(row(5), row(6), row(12));
+    std::uint32_t bits;
+    std::memcpy(&bits, &*(row(12) + cols - 1), 4);
+    bits ^= 1;                                                     // row 12 = row 5 but one bit
+    std::memcpy(&*(row(12) + cols - 1), &bits, 4);
+    std::fill(row(20), row(21), 0.0f);                             // dead row
+    for (std::int64_t r = 0; r < rows; ++r) f[std::size_t(r * cols + 3)] = -0.0f;  // dead column 3
+    const auto a = statistics(std::span<const float>(f), {rows, cols}, {3});
+    REQUIRE(a.matrix);
+    // Two repeats; the pair reported is the one whose later row comes first.
+    CHECK(a.matrix->identical_rows == 2);
+    CHECK(a.matrix->identical_first == 9);
+    CHECK(a.matrix->identical_second == 16384 / cols);
+    CHECK(a.matrix->dead_rows == 1);
+    CHECK(a.matrix->dead_cols == 1);
+    CHECK(identical(a, statistics(std::span<const float>(f), {rows, cols}, {1})));
+  }
+  // Rows without a zero make every column alive at once; a zero elsewhere
+  // in the same tensor does not make its column dead.
+  auto g = gaussian_f32(64 * 4096, 1.0f, 0.1f, 60);
+  g[5 * 4096 + 17] = 0.0f;
+  const auto b = statistics(std::span<const float>(g), {64, 4096}, {2});
+  CHECK(b.matrix->dead_cols == 0);
+  CHECK(b.matrix->dead_rows == 0);
+  CHECK(b.stats.zero_count == 1);
+}
+
+// Run twice by ctest, with and without GRADCHECK_BASELINE_KERNELS, each run
+// writing every result's bits to GRADCHECK_DIGEST_FILE; the two files must be
+// equal (tests/weights/CMakeLists.txt). Hidden: it means nothing alone.
+TEST_CASE("statistics digest for the kernel comparison", "[.digest]") {
+  const char* path = std::getenv("GRADCHECK_DIGEST_FILE");
+  REQUIRE(path != nullptr);
+  std::vector<std::vector<float>> data;
+  data.push_back(gaussian_f32(1'000'000, 0.02f, 0.05f, 70));                 // one-pass chunks
+  auto far = gaussian_f32(300'000, 3.0f, 0.01f, 71);
+  for (std::size_t c = 0; c < far.size(); c += 16384 * 2)
+    for (std::size_t i = c; i < std::min(far.size(), c + 64); ++i) far[i] = 1000.0f;  // two-pass chunks
+  data.push_back(far);
+  auto odd = gaussian_f32(16384 * 5 + 3, -1.0f, 2.0f, 72);
+  odd[100] = NAN;
+  odd[40'000] = -INFINITY;
+  for (std::size_t i = 7; i < odd.size(); i += 501) odd[i] = -0.0f;
+  data.push_back(odd);                                                         // value-by-value chunks, zeros
+  data.push_back(gaussian_f32(777 * 1000, 0.0f, 1.0f, 73));
+  data.push_back(gaussian_f32(777 * 1001, 0.0f, 1.0f, 74));
+  const std::vector<std::vector<std::int64_t>> shapes = {{1000, 1000}, {}, {}, {777, 1000}, {777, 1001}};
+  std::vector<TensorView> views;
+  for (std::size_t i = 0; i < data.size(); ++i) views.push_back(f32_view(data[i], shapes[i]));
+  const auto results = analyse_tensors(views, {2});
+  std::FILE* out = std::fopen(path, "w");
+  REQUIRE(out != nullptr);
+  auto bits = [](double x) {
+    std::uint64_t u;
+    std::memcpy(&u, &x, 8);
+    return static_cast<unsigned long long>(u);
+  };
+  for (const auto& r : results) {
+    const TensorStats& s = r.stats;
+    for (double x : {s.mean, s.std, s.min, s.max, s.abs_max, s.l2_norm, s.zero_fraction, s.kurtosis, s.p1, s.p50, s.p99})
+      std::fprintf(out, "%016llx ", bits(x));
+    std::fprintf(out, "%llu %llu %llu %llu\n", (unsigned long long)s.finite_count, (unsigned long long)s.nan_count,
+                 (unsigned long long)s.inf_count, (unsigned long long)s.zero_count);
+    for (const auto& b : s.histogram.bins) std::fprintf(out, "%u:%llu ", unsigned(b.key), (unsigned long long)b.count);
+    std::fprintf(out, "\n");
+    if (r.matrix)
+      std::fprintf(out, "%llu %lld %lld %llu %llu\n", (unsigned long long)r.matrix->identical_rows,
+                   (long long)r.matrix->identical_first, (long long)r.matrix->identical_second,
+                   (unsigned long long)r.matrix->dead_rows, (unsigned long long)r.matrix->dead_cols);
+  }
+  CHECK(std::fclose(out) == 0);
 }
