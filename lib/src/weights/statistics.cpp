@@ -110,7 +110,7 @@ struct Scratch {
   std::vector<std::uint64_t> pieces = std::vector<std::uint64_t>(kChunkElements / 8 + 2);
   // One extra bin (kBins) takes the fused kernel's first, empty round of increments.
   std::vector<std::uint32_t> hist = std::vector<std::uint32_t>(kBins + 1, 0);
-  std::uint32_t ring[16] = {};  // the fused kernel's keys, one round behind
+  std::uint32_t ring[32] = {};  // the fused kernel's keys, counted two rounds later
   std::uint32_t pos_lo = kBins, pos_hi = 0, neg_lo = kBins, neg_hi = 0;
   Job* job = nullptr;
   std::size_t finished = 0;  // tasks of `job` done and not yet published
@@ -262,8 +262,9 @@ struct RowPieces {
 // increments (a load and a store each), so both are kept few: keys are the
 // raw bits >> 16, minimum and maximum are taken on the floats (8 lanes per
 // AVX2 instruction; NaN never gets here, as such a chunk is redone value by
-// value), and each round's keys go through `ring` to be counted in the next
-// round from plain loads, overlapping with that round's arithmetic.
+// value), and each round's keys go through `ring` to be counted two rounds
+// later from plain loads (their stores long done), overlapping with that
+// round's arithmetic.
 struct FusedF32 {
   double shift = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, min = 0, max = 0;
 };
@@ -288,8 +289,8 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
   const float inf = std::numeric_limits<float>::infinity();
   v8f fmin = {inf, inf, inf, inf, inf, inf, inf, inf}, fmax = -fmin;
   const v8u lane = {0, 1, 2, 3, 4, 5, 6, 7};
-  // The first round counts its predecessor's keys: none, so the spare bin.
-  for (int j = 8; j < 16; ++j) ring[j] = kBins;
+  // The first two rounds count keys of rounds before the first: none, so the spare bin.
+  for (int j = 0; j < 32; ++j) ring[j] = kBins;
   const std::size_t n8 = n & ~std::size_t(7);
   std::size_t i = 0, piece = 0, col = kHash ? rows.col0 : 0;
   while (i < n8) {
@@ -305,8 +306,8 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
       fmin = f < fmin ? f : fmin;
       fmax = f > fmax ? f : fmax;
       const v8u key = u >> 16;
-      std::uint32_t* const mine = ring + (i & 8);
-      const std::uint32_t* const before = ring + (~i & 8);
+      std::uint32_t* const mine = ring + (i & 24);
+      const std::uint32_t* const before = ring + ((i - 16) & 24);
       for (int j = 0; j < 8; ++j) ++hist[before[j]];
       std::memcpy(mine, &key, 32);
       v4d a, b;
@@ -336,9 +337,9 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
       col = 0;
     }
   }
-  // The last round's keys, and the spare bin back to 0.
-  if (n8 > 0)
-    for (int j = 0; j < 8; ++j) ++hist[ring[((n8 - 8) & 8) + std::size_t(j)]];
+  // The last two rounds' keys, and the spare bin back to 0.
+  for (std::size_t back = std::min<std::size_t>(n8, 16); back > 0; back -= 8)
+    for (std::size_t j = 0; j < 8; ++j) ++hist[ring[((n8 - back) & 24) + j]];
   hist[kBins] = 0;
   r.s1 = (s1[0] + s1[1]) + (s1[2] + s1[3]);
   r.s2 = (s2[0] + s2[1]) + (s2[2] + s2[3]);
