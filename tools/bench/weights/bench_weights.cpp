@@ -12,9 +12,10 @@
 // it, whatever wrote it or how long ago. How the kernel caches a file decides
 // what mapping it costs: read back on Linux 6.18 / ext4, it sits in large
 // folios that a fault maps many pages at a time, while the generator's 16 KiB
-// writes leave 16 KiB folios, and a report then spends about a third of its
-// time in page faults (--keep-page-cache measures the cache as it is). The
-// floor maps the file once and its timed passes take no fault either way.
+// writes leave 16 KiB folios, and a report then spends nearly half of its CPU
+// time in page faults (measured: 17,700 faults and 0.19 s of 0.42 s, against
+// 2,000 faults after the read-back; --keep-page-cache measures the cache as it
+// is). The floor maps the file once and its timed passes take no fault either way.
 
 #include <fcntl.h>
 #include <sys/resource.h>
