@@ -87,6 +87,29 @@ TEST_CASE("host checks turn misbehaviour into problems of the right kind", "[ins
   }
 }
 
+TEST_CASE("a model that writes its values: every call still starts from x, and sampled calls report it",
+          "[instance]") {
+  // c_modifies_values adds 1 to x[1, 1] before computing the loss, on every call.
+  Plugin p(plugin_path("c_modifies_values"));
+  ModelInstance m(p, 0, 1);
+  const std::vector<double> x = m.init();
+  double first = 0;
+  for (std::uint64_t call = 0; call < 3 * ModelInstance::kCompareEvery + 5; ++call) {
+    INFO("value-only call " << call);
+    double loss = 0;
+    const auto problems = m.loss(std::span<const double>(x), loss, {});
+    if (call == 0) first = loss;
+    // Each call sees x, not x plus the previous calls' writes.
+    CHECK(loss == first);
+    const bool compared = call < ModelInstance::kComparedFirst || call % ModelInstance::kCompareEvery == 0;
+    CHECK(has_kind(problems, kind::values_modified) == compared);
+  }
+  // A gradient call is always compared.
+  std::vector<double> g(x.size());
+  double loss = 0;
+  CHECK(has_kind(m.loss(std::span<const double>(x), loss, g), kind::values_modified));
+}
+
 TEST_CASE("create returning NULL is a model error", "[instance]") {
   Plugin p(plugin_path("c_create_null"));
   REQUIRE_THROWS_AS(ModelInstance(p, 0, 5), ModelError);

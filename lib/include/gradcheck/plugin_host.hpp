@@ -131,6 +131,9 @@ class ModelInstance {
   /// non-finite loss or gradient element is non_finite; a nonzero return is
   /// model_error (with last_error text) and leaves `loss`/`grad` unspecified.
   /// Problems name the model, the tensor and the first offending index.
+  /// values_modified is looked for after every gradient call, the first
+  /// kComparedFirst value-only calls and every kCompareEvery-th after them;
+  /// every call starts from x exactly, whatever earlier calls wrote.
   std::vector<Problem> loss(std::span<const double> x, double& loss, std::span<double> grad);
   /// The same with the values as floats (exact for an f32 model: no
   /// conversion through double).
@@ -145,6 +148,8 @@ class ModelInstance {
   /// Number of loss calls made through this instance.
   std::uint64_t evaluations() const noexcept { return evaluations_; }
 
+  static constexpr std::uint64_t kComparedFirst = 16, kCompareEvery = 16;
+
  private:
   template <class S>
   std::vector<Problem> loss_impl(std::span<const S> x, double& loss, std::span<double> grad);
@@ -157,6 +162,7 @@ class ModelInstance {
   std::vector<float> values32_, grads32_;
   std::vector<void*> value_ptrs_, grad_ptrs_;
   std::uint64_t evaluations_ = 0;
+  std::uint64_t gradient_calls_ = 0;
 };
 
 /// "fc1.weight[2, 3]": the tensor and the multi-index of flat index `i` of a
