@@ -268,7 +268,7 @@ struct RowPieces {
 struct FusedF32 {
   double shift = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, min = 0, max = 0;
 };
-template <bool kHash>
+template <bool kHash, bool kAvx2>
 GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::uint32_t* hist, std::uint32_t* ring,
                                     const std::uint8_t* next, const RowPieces& rows) noexcept {
   FusedF32 r;
@@ -287,7 +287,10 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
   // per round: few enough registers that nothing spills next to the hashing.
   v4d s1 = z, s2 = z, s3 = z, s4 = z;
   const float inf = std::numeric_limits<float>::infinity();
+  // Eight lanes of minimum and maximum; for SSE as two 4-wide halves (GCC
+  // splits an 8-wide select into scalar steps there), the same lanes.
   v8f fmin = {inf, inf, inf, inf, inf, inf, inf, inf}, fmax = -fmin;
+  v4f min_a = {inf, inf, inf, inf}, min_b = min_a, max_a = -min_a, max_b = -min_a;
   const v8u lane = {0, 1, 2, 3, 4, 5, 6, 7};
   // The first two rounds count keys of rounds before the first: none, so the spare bin.
   for (int j = 0; j < 32; ++j) ring[j] = kBins;
@@ -302,9 +305,19 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
     for (; i < stop; i += 8) {
       v8u u;
       std::memcpy(&u, p + 4 * i, 32);
-      const v8f f = (v8f)u;
-      fmin = f < fmin ? f : fmin;
-      fmax = f > fmax ? f : fmax;
+      if constexpr (kAvx2) {
+        const v8f f = (v8f)u;
+        fmin = f < fmin ? f : fmin;
+        fmax = f > fmax ? f : fmax;
+      } else {
+        v4f fa, fb;
+        std::memcpy(&fa, p + 4 * i, 16);
+        std::memcpy(&fb, p + 4 * i + 16, 16);
+        min_a = fa < min_a ? fa : min_a;
+        min_b = fb < min_b ? fb : min_b;
+        max_a = fa > max_a ? fa : max_a;
+        max_b = fb > max_b ? fb : max_b;
+      }
       const v8u key = u >> 16;
       std::uint32_t* const mine = ring + (i & 24);
       const std::uint32_t* const before = ring + ((i - 16) & 24);
@@ -345,6 +358,13 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
   r.s2 = (s2[0] + s2[1]) + (s2[2] + s2[3]);
   r.s3 = (s3[0] + s3[1]) + (s3[2] + s3[3]);
   r.s4 = (s4[0] + s4[1]) + (s4[2] + s4[3]);
+  if constexpr (!kAvx2)
+    for (int l = 0; l < 4; ++l) {
+      fmin[l] = min_a[l];
+      fmin[l + 4] = min_b[l];
+      fmax[l] = max_a[l];
+      fmax[l + 4] = max_b[l];
+    }
   float mn = inf, mx = -inf;
   for (int l = 0; l < 8; ++l) {
     mn = fmin[l] < mn ? fmin[l] : mn;
@@ -512,6 +532,7 @@ std::uint64_t count_zeros_f32(const std::uint8_t* p, std::size_t n) noexcept {
 // A chunk's moments and histogram (and, for a float32 matrix of whole-vector
 // rows, the row pieces' hashes). `x` is a scratch buffer of kChunkElements
 // doubles; float32 data is read in place and binned from its own bits.
+template <bool kAvx2>
 GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x,
                                           std::uint32_t* hist, std::uint32_t* ring, const RowPieces& rows) noexcept {
   ChunkResult r;
@@ -524,8 +545,8 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
     // Zeros fall in the bins of +0 and -0 (with the tiniest subnormals):
     // counted exactly only when those bins grew.
     const std::uint32_t around_zero = hist[0x0000] + hist[0x8000];
-    const FusedF32 f = rows.cols != 0 ? fused_f32<true>(raw, n, hist, ring, next, rows)
-                                      : fused_f32<false>(raw, n, hist, ring, next, rows);
+    const FusedF32 f = rows.cols != 0 ? fused_f32<true, kAvx2>(raw, n, hist, ring, next, rows)
+                                      : fused_f32<false, kAvx2>(raw, n, hist, ring, next, rows);
     // A finite S1 means every value is finite (an infinity or NaN would make
     // it infinite or NaN; float32 values cannot overflow a double sum).
     if (std::fabs(f.s1) <= DBL_MAX) {
@@ -607,14 +628,14 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
 
 ChunkResult chunk_baseline(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* hist,
                            std::uint32_t* ring, const RowPieces& rows) {
-  return chunk_kernel(v, begin, n, x, hist, ring, rows);
+  return chunk_kernel<false>(v, begin, n, x, hist, ring, rows);
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((target("avx2"))) ChunkResult chunk_avx2(const TensorView& v, std::size_t begin, std::size_t n,
                                                        double* x, std::uint32_t* hist, std::uint32_t* ring,
                                                        const RowPieces& rows) {
-  return chunk_kernel(v, begin, n, x, hist, ring, rows);
+  return chunk_kernel<true>(v, begin, n, x, hist, ring, rows);
 }
 __attribute__((target("avx2"))) std::uint64_t hash_f32_avx2(const std::uint8_t* p, std::size_t col0, std::size_t n) {
   return hash_f32(p, col0, n);
