@@ -325,43 +325,43 @@ PluginReport check_plugin(const std::string& plugin_path, const PluginCheckOptio
   if (!options.is_valid(&why)) throw InputError("", why);
   PluginReport report;
   report.plugin = plugin_path;
+  // The first child lists the models and checks the names asked for before it
+  // starts (one fork and one dlopen, not a listing child and then a checking
+  // one); a later child, after a model crashed its predecessor, checks the rest.
   std::vector<ModelInfo> all;
-  try {
-    all = list_models(plugin_path, options.timeout_seconds);
-  } catch (const ModelError& e) {
-    report.load_failure = e.problem().message;
-    return report;
-  }
-  // The models to check, in the plugin's order; unknown names are input errors.
   std::vector<const ModelInfo*> selected;
-  for (const auto& name : options.models) {
-    auto it = std::find_if(all.begin(), all.end(), [&](const ModelInfo& m) { return m.name == name; });
-    if (it == all.end()) {
-      std::string have;
-      for (const auto& m : all) have += (have.empty() ? "" : ", ") + m.name;
-      throw InputError(plugin_path, "no model named '" + name + "' (models: " + have + ")");
-    }
-  }
-  for (const auto& m : all)
-    if (options.models.empty() ||
-        std::find(options.models.begin(), options.models.end(), m.name) != options.models.end())
-      selected.push_back(&m);
-
+  bool listed = false;
   std::map<std::string, CheckResult> done;
-  std::vector<const ModelInfo*> remaining = selected;
+  std::vector<const ModelInfo*> remaining;
   isolation::ChildOptions co;
   co.call_timeout_seconds = options.timeout_seconds;
   co.memory_limit_bytes = options.memory_limit_bytes;
-  while (!remaining.empty()) {
+  do {
     std::string current;
     std::map<std::string, std::chrono::steady_clock::time_point> started;
     std::optional<InputError> refused;
     std::vector<std::string> names;
     for (const auto* m : remaining) names.push_back(m->name);
+    const bool first = !listed;
     const auto outcome = isolation::run_in_child(
         [&](Channel& ch) {
           auto p = load_in_child(plugin_path, ch);
           if (!p) return 2;
+          if (first) {
+            json list = json::array();
+            for (const auto& m : p->models()) list.push_back(info_to_json(m));
+            send(ch, {{"type", "models"}, {"models", list}});
+            try {
+              for (const auto& name : options.models) (void)p->find(name);
+            } catch (const InputError& e) {
+              send_input_error(ch, e);
+              return 2;
+            }
+            for (const auto& m : p->models())
+              if (options.models.empty() ||
+                  std::find(options.models.begin(), options.models.end(), m.name) != options.models.end())
+                names.push_back(m.name);
+          }
           std::optional<weights::Checkpoint> ckpt;
           if (!options.weights.empty()) {
             try {
@@ -392,6 +392,14 @@ PluginReport check_plugin(const std::string& plugin_path, const PluginCheckOptio
           const std::string type = j.at("type").get<std::string>();
           if (type == "input_error") {
             refused.emplace(j.at("file").get<std::string>(), j.at("reason").get<std::string>());
+          } else if (type == "models") {
+            for (const auto& m : j.at("models")) all.push_back(info_from_json(m));
+            for (const auto& m : all)
+              if (options.models.empty() ||
+                  std::find(options.models.begin(), options.models.end(), m.name) != options.models.end())
+                selected.push_back(&m);
+            remaining = selected;
+            listed = true;
           } else if (type == "start") {
             current = j.at("model").get<std::string>();
             started[current] = std::chrono::steady_clock::now();
@@ -407,6 +415,10 @@ PluginReport check_plugin(const std::string& plugin_path, const PluginCheckOptio
         },
         co);
     if (refused) throw *refused;
+    if (!listed) {
+      report.load_failure = plugin_path + ": the plugin's code " + outcome.description + " while loading";
+      return report;
+    }
     std::vector<const ModelInfo*> next;
     if (outcome.returned() && outcome.exit_code == 0) {
       next.clear();
@@ -428,7 +440,7 @@ PluginReport check_plugin(const std::string& plugin_path, const PluginCheckOptio
       }
     }
     remaining = std::move(next);
-  }
+  } while (!remaining.empty());
   for (const auto* m : selected) report.models.push_back(std::move(done.at(m->name)));
   return report;
 }
