@@ -33,6 +33,7 @@ struct BenchOptions {
   std::string plugin = GRADCHECK_BENCH_PLUGIN;
   bool quick = false;  // the test suite's run: the 10k model only, fewer coordinates
   std::int64_t max_per_tensor_100k = 1000;
+  int repeats = 3;  // each timing is the fastest of this many runs
   std::string output;
 };
 
@@ -138,9 +139,10 @@ gradcheck::ExitCode run_bench(const BenchOptions& o) {
   std::string text;
   std::vector<Target> targets;
 
-  // Overhead and cost: full mode, one thread then two; the loss is timed
-  // before and after, and the faster of the two timings is used (the
-  // conservative choice: it makes the ratio larger).
+  // Overhead and cost: full mode, one thread then two, repeated; the loss is
+  // timed before and after each repeat. Every figure is the fastest of its
+  // runs: on a shared machine, interference only ever adds time. Taking the
+  // fastest loss too is the conservative choice: it makes the ratio larger.
   text += "## Full mode: overhead and cost\n\n"
           "| model | values | coordinates | evaluations | evals/coord | one loss | wall, 1 thread | "
           "ratio (target <= 1.15) | wall, 2 threads | speed-up (target >= 1.8) | verdict |\n"
@@ -153,10 +155,19 @@ gradcheck::ExitCode run_bench(const BenchOptions& o) {
   if (!o.quick) cases.push_back({"mlp100k_f64", o.max_per_tensor_100k});
   if (o.quick) cases = {{"mlp10k_f64", 300}, {"mlp10k_f32", 300}};
   for (const auto& c : cases) {
-    const double t_before = time_one_loss(plugin, c.model);
-    const Run one = check(o, c.model, Mode::full, 1, c.max_per_tensor);
-    const Run two = check(o, c.model, Mode::full, 2, c.max_per_tensor);
-    const double t_loss = std::min(t_before, time_one_loss(plugin, c.model));
+    double t_loss = time_one_loss(plugin, c.model);
+    Run one = check(o, c.model, Mode::full, 1, c.max_per_tensor);
+    Run two = check(o, c.model, Mode::full, 2, c.max_per_tensor);
+    bool same = same_results(one.result, two.result);
+    for (int r = 1; r < (o.quick ? 1 : o.repeats); ++r) {
+      t_loss = std::min(t_loss, time_one_loss(plugin, c.model));
+      const Run again1 = check(o, c.model, Mode::full, 1, c.max_per_tensor);
+      const Run again2 = check(o, c.model, Mode::full, 2, c.max_per_tensor);
+      same = same && same_results(one.result, again1.result) && same_results(one.result, again2.result);
+      one.wall = std::min(one.wall, again1.wall);
+      two.wall = std::min(two.wall, again2.wall);
+    }
+    t_loss = std::min(t_loss, time_one_loss(plugin, c.model));
     const double ratio = one.wall / (static_cast<double>(one.result.evaluations) * t_loss);
     const double speedup = one.wall / two.wall;
     const double per_coord = static_cast<double>(one.result.evaluations) / static_cast<double>(one.coordinates);
@@ -170,7 +181,7 @@ gradcheck::ExitCode run_bench(const BenchOptions& o) {
     targets.push_back({c.model + ": overhead ratio " + format("%.3f", ratio) + " <= 1.15", ratio <= 1.15, true});
     targets.push_back({c.model + ": 2 threads " + format("%.2f", speedup) + "x faster than 1 (>= 1.8)",
                        speedup >= 1.8, true});
-    targets.push_back({c.model + ": identical results on 1 and 2 threads", same_results(one.result, two.result)});
+    targets.push_back({c.model + ": identical results on 1 and 2 threads, every run", same});
     targets.push_back({c.model + ": a correct model passes", one.result.passed});
   }
 
@@ -225,6 +236,8 @@ int main(int argc, char** argv) {
                "(for the test suite, which shares the machine)");
   app.add_option("--max-per-tensor-100k", options.max_per_tensor_100k,
                  "coordinates checked per tensor of the 100k model (default 1000; 0: all)");
+  app.add_option("--repeats", options.repeats, "runs per timing; each figure is the fastest (default 3; --quick runs once)")
+      ->check(CLI::Range(1, 100));
   app.add_option("--output", options.output, "also write the Markdown to FILE, atomically")->type_name("FILE");
   app.set_version_flag("--version", std::string("bench_checker ") + gradcheck::version_string);
   return gradcheck::tools::tool_main(app, "bench_checker", argc, argv, [&] { return run_bench(options); });
