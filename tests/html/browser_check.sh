@@ -46,8 +46,11 @@ rm -f "$png"
 scheme=${SCHEME:-light}
 extra=()
 [ "$scheme" = dark ] && extra=(--force-dark-mode)
+# --virtual-time-budget: the screenshot waits until the page has loaded and
+# painted (in virtual time), not a wall-clock moment a loaded machine may
+# reach before the first paint.
 timeout 60 "$chromium" "${flags[@]}" "${extra[@]}" --user-data-dir="$work/p2" --hide-scrollbars --window-size=1280,2000 \
-  --screenshot="$png" "$url" >/dev/null 2>"$work/log2.txt"
+  --virtual-time-budget=5000 --screenshot="$png" "$url" >/dev/null 2>"$work/log2.txt"
 rc=$?
 [ $rc -eq 0 ] || fail "chromium --screenshot exited $rc: $(tail -3 "$work/log2.txt")"
 if grep -q ':CONSOLE' "$work/log2.txt"; then
