@@ -7,16 +7,13 @@
 
 #include "gradcheck/html/charts.hpp"
 #include "gradcheck/html/page.hpp"
+#include "count.hpp"
 
 using namespace gradcheck::html;
 
 namespace {
 
-std::size_t count(const std::string& s, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + what.size())) ++n;
-  return n;
-}
+using gradcheck::html::test::count;
 
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 const double kInf = std::numeric_limits<double>::infinity();

@@ -8,16 +8,13 @@
 #include "gradcheck/html/convdiag_page.hpp"
 #include "gradcheck/html/gradcheck_page.hpp"
 #include "gradcheck/html/weightstats_page.hpp"
+#include "count.hpp"
 
 using namespace gradcheck;
 
 namespace {
 
-std::size_t count(const std::string& s, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + what.size())) ++n;
-  return n;
-}
+using gradcheck::html::test::count;
 
 // No external resource of any kind: the page must work offline.
 void require_self_contained(const std::string& page) {

@@ -10,17 +10,14 @@
 
 #include "gradcheck/html/charts.hpp"
 #include "gradcheck/weights/spectral.hpp"
+#include "count.hpp"
 
 using namespace gradcheck;
 using namespace gradcheck::html;
 
 namespace {
 
-std::size_t count(const std::string& s, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + what.size())) ++n;
-  return n;
-}
+using gradcheck::html::test::count;
 
 // Continuous Pareto draws x = xmin * u^(-1 / (alpha - 1)): survival (x / xmin)^(1 - alpha).
 std::vector<double> pareto(std::size_t n, double alpha, double xmin, std::uint64_t seed) {
