@@ -50,6 +50,23 @@ ModelInfo info_from_json(const json& j) {
   return m;
 }
 
+// The child's listing of the plugin's models, and the parent's reading of it.
+json models_message(const Plugin& p) {
+  json list = json::array();
+  for (const auto& m : p.models()) list.push_back(info_to_json(m));
+  return {{"type", "models"}, {"models", list}};
+}
+std::vector<ModelInfo> models_from_message(const json& j) {
+  std::vector<ModelInfo> models;
+  for (const auto& m : j.at("models")) models.push_back(info_from_json(m));
+  return models;
+}
+
+// Whether the options ask for this model (all of them when none is named).
+bool selected_by(const PluginCheckOptions& o, const std::string& name) {
+  return o.models.empty() || std::find(o.models.begin(), o.models.end(), name) != o.models.end();
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -299,9 +316,7 @@ std::vector<ModelInfo> list_models(const std::string& plugin_path, double timeou
       [&](Channel& ch) {
         auto p = load_in_child(plugin_path, ch);
         if (!p) return 2;
-        json list = json::array();
-        for (const auto& m : p->models()) list.push_back(info_to_json(m));
-        send(ch, {{"type", "models"}, {"models", list}});
+        send(ch, models_message(*p));
         return 0;
       },
       [&](std::string_view msg) {
@@ -310,7 +325,7 @@ std::vector<ModelInfo> list_models(const std::string& plugin_path, double timeou
         if (type == "input_error")
           refused.emplace(j.at("file").get<std::string>(), j.at("reason").get<std::string>());
         else if (type == "models")
-          for (const auto& m : j.at("models")) models.push_back(info_from_json(m));
+          models = models_from_message(j);
       },
       co);
   if (refused) throw *refused;
@@ -348,9 +363,7 @@ PluginReport check_plugin(const std::string& plugin_path, const PluginCheckOptio
           auto p = load_in_child(plugin_path, ch);
           if (!p) return 2;
           if (first) {
-            json list = json::array();
-            for (const auto& m : p->models()) list.push_back(info_to_json(m));
-            send(ch, {{"type", "models"}, {"models", list}});
+            send(ch, models_message(*p));
             try {
               for (const auto& name : options.models) (void)p->find(name);
             } catch (const InputError& e) {
@@ -358,9 +371,7 @@ PluginReport check_plugin(const std::string& plugin_path, const PluginCheckOptio
               return 2;
             }
             for (const auto& m : p->models())
-              if (options.models.empty() ||
-                  std::find(options.models.begin(), options.models.end(), m.name) != options.models.end())
-                names.push_back(m.name);
+              if (selected_by(options, m.name)) names.push_back(m.name);
           }
           std::optional<weights::Checkpoint> ckpt;
           if (!options.weights.empty()) {
@@ -393,11 +404,9 @@ PluginReport check_plugin(const std::string& plugin_path, const PluginCheckOptio
           if (type == "input_error") {
             refused.emplace(j.at("file").get<std::string>(), j.at("reason").get<std::string>());
           } else if (type == "models") {
-            for (const auto& m : j.at("models")) all.push_back(info_from_json(m));
+            all = models_from_message(j);
             for (const auto& m : all)
-              if (options.models.empty() ||
-                  std::find(options.models.begin(), options.models.end(), m.name) != options.models.end())
-                selected.push_back(&m);
+              if (selected_by(options, m.name)) selected.push_back(&m);
             remaining = selected;
             listed = true;
           } else if (type == "start") {
