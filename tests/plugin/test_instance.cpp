@@ -110,6 +110,64 @@ TEST_CASE("a model that writes its values: every call still starts from x, and s
   CHECK(has_kind(m.loss(std::span<const double>(x), loss, g), kind::values_modified));
 }
 
+TEST_CASE("a caller's hint of the changed values gives the losses of full copies", "[instance]") {
+  // Steps at one coordinate after another, as the checker's evaluator makes
+  // them, past the compared calls: each loss equals that of an instance given
+  // no hint (which compares and copies the whole vector).
+  Plugin p(plugin_path("c_ok"));
+  ModelInstance hinted(p, 0, 3), plain(p, 0, 3);
+  const std::vector<double> x0 = hinted.init();
+  plain.init();
+  std::vector<double> x = x0;
+  std::int64_t last = -1;
+  const std::int64_t n = static_cast<std::int64_t>(x.size());
+  for (std::uint64_t call = 0; call < 4 * ModelInstance::kCompareEvery; ++call) {
+    const std::int64_t i = static_cast<std::int64_t>((call * 7) % static_cast<std::uint64_t>(n));
+    x[static_cast<std::size_t>(i)] = x0[static_cast<std::size_t>(i)] + 0.25 * static_cast<double>(call + 1);
+    double a = 0, b = 0;
+    const auto changes = last < 0 ? gradcheck::Changes{} : gradcheck::Changes::at(last, i);
+    INFO("call " << call);
+    CHECK(hinted.loss(std::span<const double>(x), a, {}, changes).empty());
+    CHECK(plain.loss(std::span<const double>(x), b, {}).empty());
+    CHECK(a == b);
+    x[static_cast<std::size_t>(i)] = x0[static_cast<std::size_t>(i)];
+    last = i;
+  }
+  // An index outside the vector is no hint: the whole vector is copied.
+  double a = 0, b = 0;
+  x[2] = 9;
+  CHECK(hinted.loss(std::span<const double>(x), a, {}, gradcheck::Changes::at(-7, n)).empty());
+  CHECK(plain.loss(std::span<const double>(x), b, {}).empty());
+  CHECK(a == b);
+}
+
+TEST_CASE("with hints, a model's writes to its values are found and undone at the next compared call",
+          "[instance]") {
+  // c_modifies_values adds 1 to x[1, 1] (flat index 4) on every call. Hinted
+  // calls that do not name index 4 leave the write in place; a compared call
+  // reads the whole buffer first, reports it and starts from x again.
+  Plugin p(plugin_path("c_modifies_values"));
+  ModelInstance m(p, 0, 1);
+  const std::vector<double> x = m.init();
+  double first = 0;
+  int reported = 0;
+  for (std::uint64_t call = 0; call < 4 * ModelInstance::kCompareEvery; ++call) {
+    INFO("value-only call " << call);
+    double loss = 0;
+    const auto problems = m.loss(std::span<const double>(x), loss, {}, gradcheck::Changes::at(0, 1));
+    if (call == 0) first = loss;
+    const bool compared = call < ModelInstance::kComparedFirst || call % ModelInstance::kCompareEvery == 0;
+    CHECK(has_kind(problems, kind::values_modified) == compared);
+    if (compared) {
+      CHECK(loss == first);
+      ++reported;
+    } else {
+      CHECK(loss != first);
+    }
+  }
+  CHECK(reported > static_cast<int>(ModelInstance::kComparedFirst));
+}
+
 TEST_CASE("create returning NULL is a model error", "[instance]") {
   Plugin p(plugin_path("c_create_null"));
   REQUIRE_THROWS_AS(ModelInstance(p, 0, 5), ModelError);

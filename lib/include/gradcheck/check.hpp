@@ -31,6 +31,7 @@
 
 #include <Eigen/Core>
 
+#include "gradcheck/changes.hpp"
 #include "gradcheck/estimators.hpp"
 #include "gradcheck/layout.hpp"
 #include "gradcheck/options.hpp"
@@ -146,13 +147,15 @@ class FunctionEvaluator final : public Evaluator {
   FunctionEvaluator(F f, const Vector<T>& x) : f_(std::move(f)), x_(x), base_(x) {}
   void at_coordinate(std::int64_t i, double t, double* out) override {
     x_(i) = static_cast<T>(static_cast<double>(base_(i)) + t);
-    write(call(x_), out);
+    write(call(x_, last_ >= 0 ? Changes::at(last_, i) : Changes{}), out);
     x_(i) = base_(i);
+    last_ = i;
   }
   void along(const std::vector<double>& d, double t, double* out) override {
     for (Eigen::Index j = 0; j < x_.size(); ++j) x_(j) = static_cast<T>(static_cast<double>(base_(j)) + t * d[j]);
-    write(call(x_), out);
+    write(call(x_, Changes{}), out);
     x_ = base_;
+    last_ = -1;
   }
   bool complex() const override { return is_complex_step<F>::value; }
   void complex_at_coordinate(std::int64_t i, double t, double* out) override {
@@ -169,8 +172,9 @@ class FunctionEvaluator final : public Evaluator {
       imag_outputs(f_.f(z), out);
     }
   }
-  auto call(const Vector<T>& x) {
+  auto call(const Vector<T>& x, const Changes& changes) {
     if constexpr (is_complex_step<F>::value) return f_.f(x);
+    else if constexpr (std::is_invocable_v<F&, const Vector<T>&, const Changes&>) return f_(x, changes);
     else return f_(x);
   }
 
@@ -183,6 +187,7 @@ class FunctionEvaluator final : public Evaluator {
   F f_;
   Vector<T> x_;
   Vector<T> base_;
+  std::int64_t last_ = -1;  // the coordinate the previous call stepped, -1 after a direction or none
 };
 
 template <class T, class F>
@@ -260,6 +265,15 @@ inline void set_gradient(Task& task, std::vector<double> grad) {
   };
 }
 
+/// A loss callable's value at v (no gradient), given the Changes hint when it takes one.
+template <class T, class FG>
+double value_only_call(FG& fg, const Vector<T>& v, const Changes& changes) {
+  if constexpr (std::is_invocable_v<FG&, const Vector<T>&, Vector<T>*, const Changes&>)
+    return static_cast<double>(fg(v, nullptr, changes));
+  else
+    return static_cast<double>(fg(v, nullptr));
+}
+
 /// The identity wrap for callables used as they are.
 struct Same {
   template <class F>
@@ -296,12 +310,17 @@ CheckResult check_gradient(F&& f, G&& g, const Vector<T>& x, const Layout& layou
 /// Checks a function that returns its loss and, when `grad` is not null, writes
 /// the gradient: fg(const Vector<T>& x, Vector<T>* grad) -> double. The usual
 /// shape of a training loop's loss; wrap with per_thread(factory) for threads.
+/// fg may take a third argument, const Changes& (changes.hpp): on value-only
+/// calls it says which coordinates may differ from that callable's previous
+/// call; calls without it (those with a gradient) mean "all".
 template <class T, class FG>
 CheckResult check_loss(FG&& fg, const Vector<T>& x, const Layout& layout = {}, const CheckOptions& options = {}) {
   detail::Task task = detail::make_task<T>(x, layout);
   using FGT = std::decay_t<FG>;
   auto value_only = [](auto inner) {
-    return [inner](const Vector<T>& v) mutable -> double { return static_cast<double>(inner(v, nullptr)); };
+    return [inner](const Vector<T>& v, const Changes& changes) mutable -> double {
+      return detail::value_only_call<T>(inner, v, changes);
+    };
   };
   auto evaluators = detail::make_evaluators<T>(fg, x, options.threads, value_only);
   // The base point's loss and gradient come from one more instance (a factory's

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gradcheck/changes.hpp"
 #include "gradcheck/result.hpp"
 
 struct gradcheck_model;
@@ -131,13 +132,23 @@ class ModelInstance {
   /// non-finite loss or gradient element is non_finite; a nonzero return is
   /// model_error (with last_error text) and leaves `loss`/`grad` unspecified.
   /// Problems name the model, the tensor and the first offending index.
+  ///
+  /// `changes` is the caller's promise about x against the x of this
+  /// instance's previous call (Changes, gradcheck/changes.hpp). With "all" the
+  /// model's buffer is brought to x by comparing the two (one read of each);
+  /// with at most two indices only those are written, O(1).
   /// values_modified is looked for after every gradient call, the first
-  /// kComparedFirst value-only calls and every kCompareEvery-th after them;
-  /// every call starts from x exactly, whatever earlier calls wrote.
-  std::vector<Problem> loss(std::span<const double> x, double& loss, std::span<double> grad);
+  /// kComparedFirst value-only calls and every kCompareEvery-th after them. A
+  /// compared call also rereads the whole buffer before the call, so values a
+  /// model wrote in an uncompared call are reported (and undone) there. Every
+  /// call starts from x exactly, except the fewer than kCompareEvery hinted
+  /// calls after such a write.
+  std::vector<Problem> loss(std::span<const double> x, double& loss, std::span<double> grad,
+                            const Changes& changes = {});
   /// The same with the values as floats (exact for an f32 model: no
   /// conversion through double).
-  std::vector<Problem> loss(std::span<const float> x, double& loss, std::span<double> grad);
+  std::vector<Problem> loss(std::span<const float> x, double& loss, std::span<double> grad,
+                            const Changes& changes = {});
 
   /// Calls loss with gradients twice at x: a different loss is
   /// nondeterministic_loss, a different gradient stateful_gradient (bitwise
@@ -152,7 +163,7 @@ class ModelInstance {
 
  private:
   template <class S>
-  std::vector<Problem> loss_impl(std::span<const S> x, double& loss, std::span<double> grad);
+  std::vector<Problem> loss_impl(std::span<const S> x, double& loss, std::span<double> grad, const Changes& changes);
   std::string where(std::size_t flat_index) const;
   std::string last_error_text() const;
   const gradcheck_model* model_;

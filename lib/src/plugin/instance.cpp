@@ -105,58 +105,95 @@ std::vector<double> ModelInstance::init() {
   return x;
 }
 
-std::vector<Problem> ModelInstance::loss(std::span<const double> x, double& loss, std::span<double> grad) {
-  return loss_impl(x, loss, grad);
+std::vector<Problem> ModelInstance::loss(std::span<const double> x, double& loss, std::span<double> grad,
+                                        const Changes& changes) {
+  return loss_impl(x, loss, grad, changes);
 }
 
-std::vector<Problem> ModelInstance::loss(std::span<const float> x, double& loss, std::span<double> grad) {
-  return loss_impl(x, loss, grad);
+std::vector<Problem> ModelInstance::loss(std::span<const float> x, double& loss, std::span<double> grad,
+                                        const Changes& changes) {
+  return loss_impl(x, loss, grad, changes);
 }
 
 namespace {
 
-// Brings the model's value buffer to exactly x (bitwise). When the caller's
-// type is the model's, only the chunks that differ are written: a
-// finite-difference caller changes one or two values between calls, so this is
-// one read of each array instead of a copy. Whatever the model wrote into the
-// buffer during the previous call differs from x and is overwritten too, so no
-// call ever sees another call's writes.
+template <class M>
+bool same_bits(M a, M b) {
+  if constexpr (sizeof(M) == 8) return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
+  else return std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(b);
+}
+
+// Brings the model's value buffer to exactly x (bitwise) and tallies, in
+// `stale` when given, the elements that differed. When the caller's type is
+// the model's, only the chunks that differ are written: a finite-difference
+// caller changes one or two values between calls, so this is one read of each
+// array instead of a copy. Whatever the model wrote into the buffer during
+// earlier calls differs from x and is overwritten too.
 template <class M, class S>
-void sync_values(std::vector<M>& buffer, std::span<const S> x) {
+void sync_values(std::vector<M>& buffer, std::span<const S> x, Tally* stale) {
   const std::size_t n = buffer.size();
   if constexpr (std::is_same_v<M, S>) {
     constexpr std::size_t kChunk = 512 / sizeof(M);
     for (std::size_t i = 0; i < n; i += kChunk) {
-      const std::size_t bytes = std::min(kChunk, n - i) * sizeof(M);
-      if (std::memcmp(buffer.data() + i, x.data() + i, bytes) != 0) std::memcpy(buffer.data() + i, x.data() + i, bytes);
+      const std::size_t len = std::min(kChunk, n - i);
+      if (std::memcmp(buffer.data() + i, x.data() + i, len * sizeof(M)) == 0) continue;
+      if (stale)
+        for (std::size_t k = i; k < i + len; ++k)
+          if (!same_bits(buffer[k], x[k])) stale->add(k);
+      std::memcpy(buffer.data() + i, x.data() + i, len * sizeof(M));
     }
   } else {
-    for (std::size_t i = 0; i < n; ++i) buffer[i] = static_cast<M>(x[i]);
+    for (std::size_t i = 0; i < n; ++i) {
+      const M v = static_cast<M>(x[i]);
+      if (stale && !same_bits(buffer[i], v)) stale->add(i);
+      buffer[i] = v;
+    }
   }
+}
+
+// The O(1) update for a caller that says which values changed (Changes);
+// false when the hint does not apply, and the caller must sync everything.
+template <class M, class S>
+bool write_changed(std::vector<M>& buffer, std::span<const S> x, const Changes& changes) {
+  if (changes.all) return false;
+  for (std::int64_t i : changes.index)
+    if (i < -1 || i >= static_cast<std::int64_t>(buffer.size())) return false;
+  for (std::int64_t i : changes.index)
+    if (i >= 0) buffer[static_cast<std::size_t>(i)] = static_cast<M>(x[static_cast<std::size_t>(i)]);
+  return true;
 }
 
 }  // namespace
 
 template <class S>
-std::vector<Problem> ModelInstance::loss_impl(std::span<const S> x, double& loss, std::span<double> grad) {
+std::vector<Problem> ModelInstance::loss_impl(std::span<const S> x, double& loss, std::span<double> grad,
+                                              const Changes& changes) {
   const std::size_t n = info_->num_values;
   const bool f64 = info_->dtype == DType::f64;
   const bool want_grad = !grad.empty();
-  if (f64) {
-    sync_values(values64_, x);
-    if (want_grad) std::fill(grads64_.begin(), grads64_.end(), std::bit_cast<double>(kSentinel64));
-  } else {
-    sync_values(values32_, x);
-    if (want_grad) std::fill(grads32_.begin(), grads32_.end(), std::bit_cast<float>(kSentinel32));
-  }
-  // The after-call comparison is the other full pass over the values; a model
-  // that writes its inputs does so on every call (scratch space, an in-place
-  // activation), so a sample of the value-only calls finds it, and the sync
-  // above keeps the calls that are not compared exact.
+  // Reading the values before and after a call are the host's two passes over
+  // them. A model that writes its inputs does so on every call (scratch space,
+  // an in-place activation), so a sample of the value-only calls finds it; the
+  // others, when the caller says what changed, touch two values.
   const std::uint64_t value_only_calls = evaluations_ - gradient_calls_;
   const bool compare = want_grad || value_only_calls < kComparedFirst || value_only_calls % kCompareEvery == 0;
   if (want_grad) ++gradient_calls_;
   ++evaluations_;
+  Tally modified, unwritten, nonfinite;
+  // With a hint, anything else that differs was written by the model during an
+  // uncompared call.
+  Tally* stale = nullptr;
+  if (f64) {
+    const bool hinted = write_changed(values64_, x, changes);
+    stale = hinted ? &modified : nullptr;
+    if (!hinted || compare) sync_values(values64_, x, stale);
+    if (want_grad) std::fill(grads64_.begin(), grads64_.end(), std::bit_cast<double>(kSentinel64));
+  } else {
+    const bool hinted = write_changed(values32_, x, changes);
+    stale = hinted ? &modified : nullptr;
+    if (!hinted || compare) sync_values(values32_, x, stale);
+    if (want_grad) std::fill(grads32_.begin(), grads32_.end(), std::bit_cast<float>(kSentinel32));
+  }
   double out = std::numeric_limits<double>::quiet_NaN();
   const int rc = model_->loss(instance_, const_cast<const void* const*>(value_ptrs_.data()), &out,
                               want_grad ? grad_ptrs_.data() : nullptr);
@@ -167,10 +204,9 @@ std::vector<Problem> ModelInstance::loss_impl(std::span<const S> x, double& loss
     return problems;
   }
   loss = out;
-  Tally modified, unwritten, nonfinite;
   // Bitwise, so a NaN value the model leaves alone still compares equal.
   constexpr bool same_type64 = std::is_same_v<S, double>, same_type32 = std::is_same_v<S, float>;
-  const bool untouched = !compare ||
+  const bool untouched = !compare || modified.count > 0 ||
                          (f64 && same_type64 && std::memcmp(values64_.data(), x.data(), n * sizeof(double)) == 0) ||
                          (!f64 && same_type32 && std::memcmp(values32_.data(), x.data(), n * sizeof(float)) == 0);
   if (!untouched) {
@@ -215,8 +251,10 @@ std::vector<Problem> ModelInstance::loss_impl(std::span<const S> x, double& loss
   return problems;
 }
 
-template std::vector<Problem> ModelInstance::loss_impl(std::span<const double>, double&, std::span<double>);
-template std::vector<Problem> ModelInstance::loss_impl(std::span<const float>, double&, std::span<double>);
+template std::vector<Problem> ModelInstance::loss_impl(std::span<const double>, double&, std::span<double>,
+                                                      const Changes&);
+template std::vector<Problem> ModelInstance::loss_impl(std::span<const float>, double&, std::span<double>,
+                                                      const Changes&);
 
 std::vector<Problem> ModelInstance::loss_twice(std::span<const double> x, double& loss, std::span<double> grad) {
   std::vector<Problem> problems = this->loss(x, loss, grad);

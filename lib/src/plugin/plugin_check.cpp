@@ -200,7 +200,8 @@ CheckResult check_model(const Plugin& plugin, std::size_t index, const PluginChe
     };
 
     // The loss through the host checks; a failed call gives NaN and a problem.
-    auto evaluate = [&sink, &ch, &loss_label, &progress](ModelInstance& m, const Vector<T>& v, Vector<T>* grad) -> double {
+    auto evaluate = [&sink, &ch, &loss_label, &progress](ModelInstance& m, const Vector<T>& v, Vector<T>* grad,
+                                                         const Changes& changes) -> double {
       progress();
       thread_local std::vector<double> gd;
       gd.assign(grad ? static_cast<std::size_t>(v.size()) : 0, 0.0);
@@ -208,7 +209,7 @@ CheckResult check_model(const Plugin& plugin, std::size_t index, const PluginChe
       std::vector<plugin::Problem> problems;
       {
         Channel::Call call(ch, loss_label);
-        problems = m.loss(std::span<const T>(v.data(), static_cast<std::size_t>(v.size())), loss, gd);
+        problems = m.loss(std::span<const T>(v.data(), static_cast<std::size_t>(v.size())), loss, gd, changes);
       }
       const bool failed =
           std::any_of(problems.begin(), problems.end(), [](const auto& p) { return p.kind == kind::model_error; });
@@ -224,7 +225,9 @@ CheckResult check_model(const Plugin& plugin, std::size_t index, const PluginChe
     co.mode = mode == Mode::fast ? gradcheck::Mode::fast : gradcheck::Mode::full;
     auto factory = per_thread([&](int t) {
       ModelInstance* m = &instance(static_cast<std::size_t>(t));
-      return [m, &evaluate](const Vector<T>& v, Vector<T>* grad) { return evaluate(*m, v, grad); };
+      return [m, &evaluate](const Vector<T>& v, Vector<T>* grad, const Changes& changes = {}) {
+        return evaluate(*m, v, grad, changes);
+      };
     });
     CheckResult result = check_loss<T>(factory, x, layout, co);
     result.name = info.name;
