@@ -161,3 +161,60 @@ TEST_CASE("rtol and atol replace the calibrated tolerance", "[checker][options]"
   tight.rtol = 1e-8;
   CHECK_FALSE(check_gradient<double>(f, g, x, Layout{}, tight).passed);
 }
+
+namespace {
+
+// f(x) = 64 + sum_j w_j sin(x_j), summed in float: each derivative
+// w_j cos(x_j) (about 1e-3) is near the rounding noise of a loss of 64 in f32,
+// so no single coordinate can tell a gradient off by a small constant factor.
+struct NoisyF32Sum {
+  Vector<float> w, x;
+  explicit NoisyF32Sum(int n) : w(n), x(n) {
+    const auto z = detail::normal_vector(7, static_cast<std::size_t>(2 * n));
+    for (int j = 0; j < n; ++j) {
+      w(j) = static_cast<float>(2e-3 * (1 + 0.3 * z[static_cast<std::size_t>(j)]));
+      x(j) = static_cast<float>(z[static_cast<std::size_t>(n + j)]);
+    }
+  }
+  CheckResult check(double factor, const CheckOptions& opt) const {
+    auto f = [this](const Vector<float>& v) {
+      float s = 64;
+      for (Eigen::Index j = 0; j < v.size(); ++j) s += w(j) * std::sin(v(j));
+      return s;
+    };
+    auto g = [this, factor](const Vector<float>& v) {
+      Vector<float> out(v.size());
+      for (Eigen::Index j = 0; j < v.size(); ++j)
+        out(j) = static_cast<float>(factor * static_cast<double>(w(j) * std::cos(v(j))));
+      return out;
+    };
+    return check_gradient<float>(f, g, x, Layout{}, opt);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a constant factor below every coordinate's noise is found by the block's scale fit", "[checker][bugs][scale]") {
+  const NoisyF32Sum fn(4096);
+  CheckOptions opt;
+  opt.seed = 5;
+  const CheckResult ok = fn.check(1.0, opt);
+  INFO(to_text(ok));
+  CHECK(ok.passed);
+  CHECK(ok.blocks[0].scale_entries > 1000);
+  CHECK(std::abs(ok.blocks[0].scale - 1) < 6 * ok.blocks[0].scale_error);
+
+  const CheckResult bad = fn.check(1.02, opt);
+  INFO(to_text(bad));
+  CHECK_FALSE(bad.passed);
+  CHECK(bad.blocks[0].verdict == Verdict::mismatch);
+  CHECK(bad.blocks[0].mismatches == 0);  // no coordinate alone shows it
+  CHECK(bad.blocks[0].hint_kind == HintKind::constant_ratio);
+  CHECK_THAT(bad.blocks[0].hint, Catch::Contains("on average over"));
+  CHECK(1 / bad.blocks[0].scale == Approx(1.02).epsilon(0.005));
+
+  // The scale test is what finds it: switched off, the same check passes.
+  CheckOptions off = opt;
+  off.scale_sigmas = 0;
+  CHECK(fn.check(1.02, off).passed);
+}

@@ -55,6 +55,16 @@ struct CheckOptions {
   double negligible = 1e-4;
   /// A block whose inconclusive coordinates exceed this fraction is inconclusive.
   double inconclusive_block_fraction = 0.1;
+  /// The block-wide scale test. Over a block's coordinate entries (kinks
+  /// excluded), numeric ~ k x analytic is fitted by least squares weighted by
+  /// 1/error_bound^2; the standard error of k comes from the entries' scatter
+  /// about the fit. When at least `scale_min_entries` entries take part,
+  /// |k - 1| > scale_sigmas x that error, and |k - 1| > 2 sqrt(unit roundoff),
+  /// the block is a mismatch: a constant factor (x1.001, a missing 1/N) that no
+  /// single entry shows above its noise, as in f32. 0 switches the test off; so
+  /// do rtol/atol (they say which errors to accept).
+  double scale_sigmas = 6;
+  std::int64_t scale_min_entries = 32;
   /// Coordinates compared per block: 0 compares all; otherwise a seeded random
   /// sample of this many (the block's first and last element always included).
   std::int64_t max_per_block = 0;

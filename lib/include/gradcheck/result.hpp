@@ -3,6 +3,7 @@
 // see report.hpp.
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,11 @@ struct BlockResult {
   std::vector<Entry> worst;     ///< the worst entries, most suspicious first
   HintKind hint_kind = HintKind::none;
   std::string hint;             ///< one sentence for a person; empty when none
+  /// The least-squares scale of the coordinate entries, numeric ~ scale x analytic
+  /// (see CheckOptions::scale_sigmas); NaN with fewer than 2 usable entries.
+  double scale = std::numeric_limits<double>::quiet_NaN();
+  double scale_error = std::numeric_limits<double>::quiet_NaN();  ///< its standard error
+  std::int64_t scale_entries = 0;  ///< entries in the fit
 };
 
 /// A problem of the function itself rather than of its derivative.

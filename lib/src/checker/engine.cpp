@@ -42,6 +42,8 @@ bool CheckOptions::is_valid(std::string* error) const {
   if (!(quick_precision >= 0 && quick_precision < 1)) return fail("quick_precision must be in [0, 1)");
   if (worst_entries < 0) return fail("worst_entries must be >= 0");
   if (!(inconclusive_ratio > 0)) return fail("inconclusive_ratio must be positive");
+  if (!(scale_sigmas >= 0)) return fail("scale_sigmas must be >= 0 (0 switches the scale test off)");
+  if (scale_min_entries < 2) return fail("scale_min_entries must be >= 2");
   return true;
 }
 
@@ -195,7 +197,7 @@ CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, cons
     for (const auto& e : es) global_scale = std::max(global_scale, std::abs(e.numeric));
   for (std::size_t b = 0; b < blocks.size(); ++b) {
     const bool full = static_cast<std::int64_t>(plans[b].positions.size()) == blocks[b].size();
-    summarize_block(result.blocks[b], entries[b], blocks[b], global_scale, options, full);
+    summarize_block(result.blocks[b], entries[b], blocks[b], global_scale, options, task.dtype, full);
   }
 
   finalize(result, start);

@@ -6,10 +6,12 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <exception>
 #include <limits>
 #include <mutex>
 #include <numeric>
+#include <string>
 #include <thread>
 
 #include "gradcheck/check.hpp"
@@ -379,8 +381,61 @@ inline void parallel_for(std::size_t workers, std::size_t count, Fn&& fn) {
   if (error) std::rethrow_exception(error);
 }
 
+// numeric ~ k x analytic over the coordinate entries that are not kinks or
+// mismatches, weighted by 1/error_bound^2. The bounds are worst cases, so the
+// standard error of k comes from the scatter about the fit:
+//   k = sum(w a n) / sum(w a^2),  se^2 = sum(w (n - k a)^2) / ((N - 1) sum(w a^2)).
+inline void fit_scale(BlockResult& br, const std::vector<Entry>& entries) {
+  double swan = 0, swaa = 0;
+  std::int64_t count = 0;
+  auto usable = [](const Entry& e) {
+    return !e.directional && (e.verdict == Verdict::ok || e.verdict == Verdict::inconclusive) &&
+           e.error_bound > 0 && std::isfinite(e.error_bound) && std::isfinite(e.analytic) && std::isfinite(e.numeric);
+  };
+  for (const auto& e : entries) {
+    if (!usable(e)) continue;
+    const double w = 1 / (e.error_bound * e.error_bound);
+    if (!std::isfinite(w)) continue;
+    swan += w * e.analytic * e.numeric;
+    swaa += w * e.analytic * e.analytic;
+    ++count;
+  }
+  if (count < 2 || !(swaa > 0) || !std::isfinite(swaa) || !std::isfinite(swan)) return;
+  const double k = swan / swaa;
+  double ss = 0;
+  for (const auto& e : entries) {
+    if (!usable(e)) continue;
+    const double w = 1 / (e.error_bound * e.error_bound);
+    if (!std::isfinite(w)) continue;
+    const double r = e.numeric - k * e.analytic;
+    ss += w * r * r;
+  }
+  br.scale = k;
+  br.scale_error = std::sqrt(ss / (static_cast<double>(count - 1) * swaa));
+  br.scale_entries = count;
+}
+
+// Whether the scale fit shows a constant factor no entry shows alone.
+inline bool scale_is_off(const BlockResult& br, const CheckOptions& opt, Dtype dtype) {
+  if (opt.scale_sigmas <= 0 || opt.rtol >= 0 || opt.atol >= 0) return false;
+  if (br.scale_entries < opt.scale_min_entries || !std::isfinite(br.scale) || !std::isfinite(br.scale_error))
+    return false;
+  const double off = std::abs(br.scale - 1);
+  return off > opt.scale_sigmas * br.scale_error && off > 2 * std::sqrt(unit_roundoff(dtype));
+}
+
+inline std::string scale_hint(const BlockResult& br) {
+  char buf[400];
+  std::snprintf(buf, sizeof buf,
+                "analytic = %.6g x numeric on average over %lld entries (+-%.2g), though each entry is within its "
+                "own noise: a constant factor is slightly off (a scale, a temperature or a mean over the wrong "
+                "count, a constant rounded in the backward pass)",
+                1 / br.scale, static_cast<long long>(br.scale_entries), br.scale_error / (br.scale * br.scale));
+  return buf;
+}
+
 inline void summarize_block(BlockResult& br, std::vector<Entry>& entries, const Block& block, double global_scale,
-                     const CheckOptions& opt, bool full_coverage) {
+                            const CheckOptions& opt, Dtype dtype, bool full_coverage) {
   double scale = 0;
   for (const auto& e : entries) scale = std::max(scale, std::abs(e.numeric));
   const double floor = std::max(1e-3 * scale, 1e-300);
@@ -400,7 +455,9 @@ inline void summarize_block(BlockResult& br, std::vector<Entry>& entries, const 
     br.kinks += e.verdict == Verdict::kink;
     br.inconclusive += e.verdict == Verdict::inconclusive;
   }
-  if (br.mismatches > 0) br.verdict = Verdict::mismatch;
+  fit_scale(br, entries);
+  const bool scale_off = br.mismatches == 0 && scale_is_off(br, opt, dtype);
+  if (br.mismatches > 0 || scale_off) br.verdict = Verdict::mismatch;
   else if (br.checked == 0 && br.size > 0) br.verdict = Verdict::inconclusive;
   else if (static_cast<double>(br.inconclusive) > opt.inconclusive_block_fraction * static_cast<double>(entries.size()))
     br.verdict = Verdict::inconclusive;
@@ -421,7 +478,10 @@ inline void summarize_block(BlockResult& br, std::vector<Entry>& entries, const 
   });
   for (std::size_t k = 0; k < order.size() && static_cast<int>(k) < opt.worst_entries; ++k)
     br.worst.push_back(entries[order[k]]);
-  if (br.verdict == Verdict::mismatch) {
+  if (scale_off) {
+    br.hint_kind = HintKind::constant_ratio;
+    br.hint = scale_hint(br);
+  } else if (br.verdict == Verdict::mismatch) {
     // Patterns are read from coordinate entries only (not directions).
     std::vector<Entry> coords;
     for (const auto& e : entries)

@@ -271,7 +271,15 @@ CheckResult run_fast(Task task, const std::vector<Evaluator*>& evaluators, const
   double global_scale = 0;
   for (const auto& es : entries)
     for (const auto& e : es) global_scale = std::max(global_scale, std::abs(e.numeric));
-  for (std::size_t b = 0; b < blocks.size(); ++b) summarize_block(result.blocks[b], entries[b], blocks[b], global_scale, options, false);
+  for (std::size_t b = 0; b < blocks.size(); ++b) {
+    summarize_block(result.blocks[b], entries[b], blocks[b], global_scale, options, task.dtype, false);
+    // A few directions cannot average the noise away; every coordinate can.
+    if (result.blocks[b].verdict == Verdict::inconclusive)
+      result.notes.push_back(blocks[b].name +
+                             ": inconclusive along random directions (its derivatives are near the function's "
+                             "noise); full mode compares every coordinate and fits the tensor's scale over them, "
+                             "which finds a constant factor no single comparison shows");
+  }
   finalize(result, start);
   return result;
 }

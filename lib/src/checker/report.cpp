@@ -81,27 +81,33 @@ std::string to_text(const CheckResult& r, const TextOptions& opt) {
   Style st{opt.color};
   std::string out = verdict_line(r, opt.color) + "\n";
   if (opt.quiet) return out;
-  std::size_t wname = 6, wshape = 5;
+  std::size_t wname = 6, wshape = 5, wchecked = 9;
+  auto checked_str = [](const BlockResult& b) { return std::to_string(b.checked) + "/" + std::to_string(b.size); };
   for (const auto& b : r.blocks) {
     wname = std::max(wname, b.name.size());
     wshape = std::max(wshape, shape_str(b.shape).size());
+    wchecked = std::max(wchecked, checked_str(b).size() + 2);
   }
-  out += "  " + pad("tensor", wname) + "  " + pad("shape", wshape) + "  " + pad("checked", 9) + pad("max rel err", 13) +
-         pad("verdict", 14) + "hint\n";
+  out += "  " + pad("tensor", wname) + "  " + pad("shape", wshape) + "  " + pad("checked", wchecked) +
+         pad("max rel err", 13) + pad("verdict", 14) + "hint\n";
   for (const auto& b : r.blocks) {
     std::string verdict = to_string(b.verdict);
     std::string colored = b.verdict == Verdict::mismatch ? st.red(pad(verdict, 14))
                           : b.verdict == Verdict::ok     ? st.green(pad(verdict, 14))
                                                          : st.yellow(pad(verdict, 14));
-    std::string checked = std::to_string(b.checked) + "/" + std::to_string(b.size);
-
-    out += "  " + pad(b.name, wname) + "  " + pad(shape_str(b.shape), wshape) + "  " + pad(checked, 9) +
+    out += "  " + pad(b.name, wname) + "  " + pad(shape_str(b.shape), wshape) + "  " + pad(checked_str(b), wchecked) +
            pad(num(b.max_rel_error, "%.2e"), 13) + colored + b.hint + "\n";
   }
   for (const auto& b : r.blocks) {
     if (b.verdict != Verdict::mismatch && b.verdict != Verdict::kink) continue;
     out += "\n  " + st.bold(b.name) + ": " + std::to_string(b.mismatches) + " mismatch, " + std::to_string(b.kinks) +
            " kink, " + std::to_string(b.inconclusive) + " inconclusive of " + std::to_string(b.checked) + " checked\n";
+    if (b.scale_entries > 0 && std::isfinite(b.scale) && b.scale != 0) {
+      char fit[160];
+      std::snprintf(fit, sizeof fit, "    on average analytic = %.6g x numeric (+-%.2g, over %lld entries)\n", 1 / b.scale,
+                    b.scale_error / (b.scale * b.scale), static_cast<long long>(b.scale_entries));
+      out += fit;
+    }
     std::size_t wentry = 5;
     for (const auto& e : b.worst) wentry = std::max(wentry, entry_label(b, e, r.mode).size());
     wentry += 2;
@@ -156,6 +162,9 @@ std::string to_json(const CheckResult& r, int indent) {
     t["inconclusive"] = b.inconclusive;
     t["hint"] = b.hint;
     t["hint_kind"] = to_string(b.hint_kind);
+    t["scale"] = number(b.scale);
+    t["scale_error"] = number(b.scale_error);
+    t["scale_entries"] = b.scale_entries;
     t["worst"] = json::array();
     for (const auto& e : b.worst) {
       json w;
@@ -230,6 +239,12 @@ CheckResult check_result_from_json(const std::string& text) {
       b.inconclusive = t.at("inconclusive").get<std::int64_t>();
       b.hint = t.at("hint").get<std::string>();
       b.hint_kind = hint_kind_from_string(t.at("hint_kind").get<std::string>());
+      // Reports written before the scale test have no fit.
+      if (t.contains("scale")) {
+        b.scale = get_number(t.at("scale"));
+        b.scale_error = get_number(t.at("scale_error"));
+        b.scale_entries = t.at("scale_entries").get<std::int64_t>();
+      }
       for (const auto& w : t.at("worst")) {
         Entry e;
         e.index = w.at("index").get<std::vector<std::int64_t>>();
