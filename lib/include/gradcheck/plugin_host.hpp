@@ -159,7 +159,7 @@ class ModelInstance {
   /// Number of loss calls made through this instance.
   std::uint64_t evaluations() const noexcept { return evaluations_; }
 
-  static constexpr std::uint64_t kComparedFirst = 16, kCompareEvery = 16;
+  static constexpr std::uint64_t kComparedFirst = 16, kCompareEvery = 64;
 
  private:
   template <class S>
