@@ -20,6 +20,7 @@
 #include "gradcheck/host/isolation.hpp"
 #include "gradcheck/host/plugin_check.hpp"
 #include "gradcheck/plugin_host.hpp"
+#include "../plugin/model_children.hpp"
 
 namespace gradcheck::diag {
 namespace {
@@ -351,8 +352,6 @@ ModelActive check_model(const plugin::Plugin& plugin, std::size_t index, const A
   return m;
 }
 
-void send(Channel& ch, const json& j) { ch.send(j.dump()); }
-
 }  // namespace
 
 bool ActiveOptions::is_valid(std::string* error) const {
@@ -406,64 +405,28 @@ ActiveReport run_active_checks(const ActiveOptions& options) {
   // One child runs the models in turn; when it dies, the model it was running
   // is blamed and the rest go on in a fresh child.
   std::map<std::string, ModelActive> done;
-  std::vector<std::string> remaining = selected;
   isolation::ChildOptions co;
   co.call_timeout_seconds = options.timeout_seconds;
-  while (!remaining.empty()) {
-    std::string current;
-    std::optional<InputError> refused;
-    const auto outcome = isolation::run_in_child(
-        [&](Channel& ch) {
-          std::unique_ptr<plugin::Plugin> p;
-          try {
-            Channel::Call call(ch, "loading the plugin");
-            p = std::make_unique<plugin::Plugin>(options.plugin);
-          } catch (const InputError& e) {
-            send(ch, {{"type", "input_error"}, {"file", e.file()}, {"reason", e.reason()}});
-            return 2;
-          }
-          for (const auto& name : remaining) {
-            send(ch, {{"type", "start"}, {"model", name}});
-            const ModelActive m = check_model(*p, p->find(name), options, ch);
-            send(ch, {{"type", "result"}, {"result", json::parse(detail::model_to_json(m))}});
-          }
-          return 0;
-        },
-        [&](std::string_view msg) {
-          const json j = json::parse(msg);
-          const std::string type = j.at("type").get<std::string>();
-          if (type == "input_error") {
-            refused.emplace(j.at("file").get<std::string>(), j.at("reason").get<std::string>());
-          } else if (type == "start") {
-            current = j.at("model").get<std::string>();
-          } else if (type == "result") {
-            ModelActive m = detail::model_from_json(j.at("result").dump());
-            done[m.model] = std::move(m);
-            current.clear();
-          }
-        },
-        co);
-    if (refused) throw *refused;
-    std::vector<std::string> next;
-    if (!outcome.returned() || outcome.exit_code != 0) {
-      spdlog::debug("convdiag: child ended: {}", outcome.description);
-      for (const auto& name : remaining) {
-        if (done.count(name)) continue;
-        if (current.empty() || name == current) {
-          ModelActive m;
-          m.model = name;
-          const auto it = std::find_if(all.begin(), all.end(), [&](const auto& i) { return i.name == name; });
-          m.dtype = plugin::dtype_name(it->dtype);
-          m.values = static_cast<std::int64_t>(it->num_values);
-          m.failure = "model '" + name + "': " + outcome.description + (current.empty() ? " while loading the plugin" : "");
-          done[name] = std::move(m);
-        } else {
-          next.push_back(name);
-        }
-      }
-    }
-    remaining = std::move(next);
-  }
+  plugin::ModelChildren hooks;
+  hooks.run = [&](const plugin::Plugin& p, std::size_t index, Channel& ch) {
+    return json::parse(detail::model_to_json(check_model(p, index, options, ch)));
+  };
+  hooks.on_result = [&](const json& j) {
+    ModelActive m = detail::model_from_json(j.dump());
+    done[m.model] = std::move(m);
+  };
+  hooks.on_failure = [&](const std::string& name, const std::string& why, double seconds) {
+    spdlog::debug("convdiag: {}", why);
+    ModelActive m;
+    m.model = name;
+    const auto it = std::find_if(all.begin(), all.end(), [&](const auto& i) { return i.name == name; });
+    m.dtype = plugin::dtype_name(it->dtype);
+    m.values = static_cast<std::int64_t>(it->num_values);
+    m.failure = why;
+    m.seconds = seconds;
+    done[name] = std::move(m);
+  };
+  plugin::run_models_in_children(options.plugin, selected, hooks, co);
   for (const auto& name : selected) report.models.push_back(std::move(done.at(name)));
   return report;
 }

@@ -1,7 +1,5 @@
 #include "gradcheck/host/plugin_check.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,6 +17,7 @@
 #include "gradcheck/version.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 #include "gradcheck/weights/dtype.hpp"
+#include "model_children.hpp"
 
 namespace gradcheck::plugin {
 namespace {
@@ -67,15 +66,7 @@ bool selected_by(const PluginCheckOptions& o, const std::string& name) {
   return o.models.empty() || std::find(o.models.begin(), o.models.end(), name) != o.models.end();
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
 void send(Channel& ch, const json& j) { ch.send(j.dump()); }
-
-void send_input_error(Channel& ch, const InputError& e) {
-  send(ch, {{"type", "input_error"}, {"file", e.file()}, {"reason", e.reason()}});
-}
 
 // Reports already name the model, so a call's label names only the function.
 std::string call_label(const std::string& fn, const std::string&) { return fn; }
@@ -250,17 +241,6 @@ CheckResult check_model(const Plugin& plugin, std::size_t index, const PluginChe
   }
 }
 
-// Loads the plugin in the child; on a refusal, tells the parent and returns null.
-std::unique_ptr<Plugin> load_in_child(const std::string& path, Channel& ch) {
-  try {
-    Channel::Call call(ch, "loading the plugin");
-    return std::make_unique<Plugin>(path);
-  } catch (const InputError& e) {
-    send_input_error(ch, e);
-    return nullptr;
-  }
-}
-
 }  // namespace
 
 const char* to_string(Mode mode) noexcept {
@@ -312,29 +292,18 @@ ExitCode exit_code(const PluginReport& report) {
 
 std::vector<ModelInfo> list_models(const std::string& plugin_path, double timeout_seconds) {
   std::vector<ModelInfo> models;
-  std::optional<InputError> refused;
   isolation::ChildOptions co;
   co.call_timeout_seconds = timeout_seconds;
-  const auto outcome = isolation::run_in_child(
-      [&](Channel& ch) {
-        auto p = load_in_child(plugin_path, ch);
-        if (!p) return 2;
-        send(ch, models_message(*p));
-        return 0;
-      },
-      [&](std::string_view msg) {
-        const json j = json::parse(msg);
-        const std::string type = j.at("type").get<std::string>();
-        if (type == "input_error")
-          refused.emplace(j.at("file").get<std::string>(), j.at("reason").get<std::string>());
-        else if (type == "models")
-          models = models_from_message(j);
-      },
-      co);
-  if (refused) throw *refused;
-  if (!outcome.returned() || outcome.exit_code != 0)
-    throw ModelError({kind::model_error, plugin_path + ": the plugin's code " + outcome.description +
-                                             " while loading"});
+  ModelChildren hooks;  // names no model: the child only lists them
+  hooks.prepare = [](const Plugin& p, Channel& ch, std::vector<std::string>&, bool) {
+    send(ch, models_message(p));
+    return 0;
+  };
+  hooks.on_message = [&](const json& j) {
+    if (j.at("type").get<std::string>() == "models") models = models_from_message(j);
+  };
+  const std::string failure = run_models_in_children(plugin_path, {}, hooks, co);
+  if (!failure.empty()) throw ModelError({kind::model_error, failure});
   return models;
 }
 
@@ -347,113 +316,62 @@ PluginReport check_plugin(const std::string& plugin_path, const PluginCheckOptio
   // starts (one fork and one dlopen, not a listing child and then a checking
   // one); a later child, after a model crashed its predecessor, checks the rest.
   std::vector<ModelInfo> all;
-  std::vector<const ModelInfo*> selected;
-  bool listed = false;
   std::map<std::string, CheckResult> done;
-  std::vector<const ModelInfo*> remaining;
   isolation::ChildOptions co;
   co.call_timeout_seconds = options.timeout_seconds;
   co.memory_limit_bytes = options.memory_limit_bytes;
-  do {
-    std::string current;
-    std::map<std::string, std::chrono::steady_clock::time_point> started;
-    std::optional<InputError> refused;
-    std::vector<std::string> names;
-    for (const auto* m : remaining) names.push_back(m->name);
-    const bool first = !listed;
-    const auto outcome = isolation::run_in_child(
-        [&](Channel& ch) {
-          auto p = load_in_child(plugin_path, ch);
-          if (!p) return 2;
-          if (first) {
-            send(ch, models_message(*p));
-            try {
-              for (const auto& name : options.models) (void)p->find(name);
-            } catch (const InputError& e) {
-              send_input_error(ch, e);
-              return 2;
-            }
-            for (const auto& m : p->models())
-              if (selected_by(options, m.name)) names.push_back(m.name);
-          }
-          std::optional<weights::Checkpoint> ckpt;
-          if (!options.weights.empty()) {
-            try {
-              ckpt = weights::open_checkpoint(options.weights);
-            } catch (const InputError& e) {
-              send_input_error(ch, e);
-              return 2;
-            }
-          }
-          for (const auto& name : names) {
-            const std::size_t k = p->find(name);
-            send(ch, {{"type", "start"}, {"model", name}});
-            CheckResult r;
-            try {
-              r = p->models()[k].dtype == DType::f32
-                      ? check_model<float>(*p, k, options, ch, ckpt ? &*ckpt : nullptr)
-                      : check_model<double>(*p, k, options, ch, ckpt ? &*ckpt : nullptr);
-            } catch (const InputError& e) {
-              send_input_error(ch, e);
-              return 2;
-            }
-            send(ch, {{"type", "result"}, {"result", json::parse(gradcheck::to_json(r))}});
-          }
-          return 0;
-        },
-        [&](std::string_view msg) {
-          const json j = json::parse(msg);
-          const std::string type = j.at("type").get<std::string>();
-          if (type == "input_error") {
-            refused.emplace(j.at("file").get<std::string>(), j.at("reason").get<std::string>());
-          } else if (type == "models") {
-            all = models_from_message(j);
-            for (const auto& m : all)
-              if (selected_by(options, m.name)) selected.push_back(&m);
-            remaining = selected;
-            listed = true;
-          } else if (type == "start") {
-            current = j.at("model").get<std::string>();
-            started[current] = std::chrono::steady_clock::now();
-          } else if (type == "progress") {
-            if (options.progress)
-              options.progress(j.at("model").get<std::string>(), j.at("evaluations").get<std::int64_t>(),
-                               j.at("seconds").get<double>());
-          } else if (type == "result") {
-            CheckResult r = check_result_from_json(j.at("result").dump());
-            done[r.name] = std::move(r);
-            current.clear();
-          }
-        },
-        co);
-    if (refused) throw *refused;
-    if (!listed) {
-      report.load_failure = plugin_path + ": the plugin's code " + outcome.description + " while loading";
-      return report;
+  std::optional<weights::Checkpoint> ckpt;
+  ModelChildren hooks;
+  hooks.prepare = [&](const Plugin& p, Channel& ch, std::vector<std::string>& names, bool first) {
+    if (first) {
+      send(ch, models_message(p));
+      try {
+        for (const auto& name : options.models) (void)p.find(name);
+      } catch (const InputError& e) {
+        send_input_error(ch, e);
+        return 2;
+      }
+      for (const auto& m : p.models())
+        if (selected_by(options, m.name)) names.push_back(m.name);
     }
-    std::vector<const ModelInfo*> next;
-    if (outcome.returned() && outcome.exit_code == 0) {
-      next.clear();
-    } else {
-      // The child died: blame the model that was running (or all that were
-      // left, when it died before starting one), and go on with the rest.
-      spdlog::debug("gradcheck: child ended: {}", outcome.description);
-      for (const auto* m : remaining) {
-        if (done.count(m->name)) continue;
-        if (current.empty() || m->name == current) {
-          // Died while loading the plugin (every model would) or inside this model.
-          const std::string when = current.empty() ? " while loading the plugin" : "";
-          done[m->name] = failed_result(*m, effective_mode(options, *m),
-                                        "model '" + m->name + "': " + outcome.description + when);
-          done[m->name].seconds = started.count(m->name) ? seconds_since(started.at(m->name)) : 0;
-        } else {
-          next.push_back(m);
-        }
+    if (!options.weights.empty()) {
+      try {
+        ckpt = weights::open_checkpoint(options.weights);
+      } catch (const InputError& e) {
+        send_input_error(ch, e);
+        return 2;
       }
     }
-    remaining = std::move(next);
-  } while (!remaining.empty());
-  for (const auto* m : selected) report.models.push_back(std::move(done.at(m->name)));
+    return 0;
+  };
+  hooks.run = [&](const Plugin& p, std::size_t k, Channel& ch) {
+    const CheckResult r = p.models()[k].dtype == DType::f32
+                              ? check_model<float>(p, k, options, ch, ckpt ? &*ckpt : nullptr)
+                              : check_model<double>(p, k, options, ch, ckpt ? &*ckpt : nullptr);
+    return json::parse(gradcheck::to_json(r));
+  };
+  hooks.on_result = [&](const json& j) {
+    CheckResult r = check_result_from_json(j.dump());
+    done[r.name] = std::move(r);
+  };
+  hooks.on_failure = [&](const std::string& name, const std::string& message, double seconds) {
+    const auto it = std::find_if(all.begin(), all.end(), [&](const ModelInfo& m) { return m.name == name; });
+    done[name] = failed_result(*it, effective_mode(options, *it), message);
+    done[name].seconds = seconds;
+  };
+  hooks.on_message = [&](const json& j) {
+    const std::string type = j.at("type").get<std::string>();
+    if (type == "models") {
+      all = models_from_message(j);
+    } else if (type == "progress" && options.progress) {
+      options.progress(j.at("model").get<std::string>(), j.at("evaluations").get<std::int64_t>(),
+                       j.at("seconds").get<double>());
+    }
+  };
+  report.load_failure = run_models_in_children(plugin_path, {}, hooks, co);
+  if (!report.load_failure.empty()) return report;
+  for (const auto& m : all)
+    if (selected_by(options, m.name)) report.models.push_back(std::move(done.at(m.name)));
   return report;
 }
 
