@@ -63,8 +63,13 @@ struct CheckOptions {
   /// the block is a mismatch: a constant factor (x1.001, a missing 1/N) that no
   /// single entry shows above its noise, as in f32. 0 switches the test off; so
   /// do rtol/atol (they say which errors to accept).
+  /// A deviation is confirmed before it counts: up to scale_check_entries of
+  /// the block's coordinates (a seeded sample) are estimated again at 4x larger
+  /// steps and fitted again. Rounding in the function (a large sum in f32)
+  /// makes a deviation that shrinks as 1/step; a wrong constant factor does not.
   double scale_sigmas = 6;
   std::int64_t scale_min_entries = 32;
+  std::int64_t scale_check_entries = 1024;
   /// Coordinates compared per block: 0 compares all; otherwise a seeded random
   /// sample of this many (the block's first and last element always included).
   std::int64_t max_per_block = 0;

@@ -71,6 +71,11 @@ struct BlockResult {
   double scale = std::numeric_limits<double>::quiet_NaN();
   double scale_error = std::numeric_limits<double>::quiet_NaN();  ///< its standard error
   std::int64_t scale_entries = 0;  ///< entries in the fit
+  /// The second opinion when the fit deviates: the same fit over up to
+  /// CheckOptions::scale_check_entries coordinates re-estimated at 4x larger
+  /// steps (NaN when it did not run).
+  double scale_check = std::numeric_limits<double>::quiet_NaN();
+  double scale_check_error = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// A problem of the function itself rather than of its derivative.

@@ -64,6 +64,9 @@ struct BlockPlan {
   std::vector<double> noise;            // per output
   bool noise_estimated = true;
   double rms = 0;
+  // Multiplies the largest step; other than 1, every coordinate gets the
+  // whole table at it (the scale fit's second opinion).
+  double step_factor = 1;
 };
 
 inline double rms_of(const std::vector<double>& x, std::int64_t begin, std::int64_t end) {
@@ -239,7 +242,7 @@ struct Engine {
   std::vector<Entry> check_coordinate(Evaluator* ev, std::int64_t i, const BlockPlan& plan, std::int64_t* evals) const {
     const double xi = task.x[static_cast<std::size_t>(i)];
     const double rel = opt.relative_step > 0 ? opt.relative_step : default_step(opt.method, task.dtype);
-    const double h = rel * scale_of(xi, plan.rms);
+    const double h = rel * scale_of(xi, plan.rms) * plan.step_factor;
     LineFunction phi = coordinate_line(ev, i);
     std::vector<double> a(m);
     if (task.analytic.column) {
@@ -256,8 +259,9 @@ struct Engine {
       // the table most of the rest, and only what is left gets every row.
       // In f32 the first rows rarely reach a useful precision, so there the
       // rest gets the whole table at once.
-      if (quick_central(phi, a, scale_of(xi, plan.rms), plan.noise, out, evals)) return finish(out);
-      if (task.dtype == Dtype::f64 && opt.early_rows > 0 && opt.early_rows < settings.ridders_rows &&
+      const bool staged = plan.step_factor == 1;
+      if (staged && quick_central(phi, a, scale_of(xi, plan.rms), plan.noise, out, evals)) return finish(out);
+      if (staged && task.dtype == Dtype::f64 && opt.early_rows > 0 && opt.early_rows < settings.ridders_rows &&
           !user_tolerance()) {
         EstimatorSettings few = settings;
         few.ridders_rows = opt.early_rows;
@@ -385,7 +389,14 @@ inline void parallel_for(std::size_t workers, std::size_t count, Fn&& fn) {
 // mismatches, weighted by 1/error_bound^2. The bounds are worst cases, so the
 // standard error of k comes from the scatter about the fit:
 //   k = sum(w a n) / sum(w a^2),  se^2 = sum(w (n - k a)^2) / ((N - 1) sum(w a^2)).
-inline void fit_scale(BlockResult& br, const std::vector<Entry>& entries) {
+struct ScaleFit {
+  double scale = std::numeric_limits<double>::quiet_NaN();
+  double error = std::numeric_limits<double>::quiet_NaN();
+  std::int64_t entries = 0;
+};
+
+inline ScaleFit fit_scale(const std::vector<Entry>& entries) {
+  ScaleFit fit;
   double swan = 0, swaa = 0;
   std::int64_t count = 0;
   auto usable = [](const Entry& e) {
@@ -400,7 +411,7 @@ inline void fit_scale(BlockResult& br, const std::vector<Entry>& entries) {
     swaa += w * e.analytic * e.analytic;
     ++count;
   }
-  if (count < 2 || !(swaa > 0) || !std::isfinite(swaa) || !std::isfinite(swan)) return;
+  if (count < 2 || !(swaa > 0) || !std::isfinite(swaa) || !std::isfinite(swan)) return fit;
   const double k = swan / swaa;
   double ss = 0;
   for (const auto& e : entries) {
@@ -410,12 +421,14 @@ inline void fit_scale(BlockResult& br, const std::vector<Entry>& entries) {
     const double r = e.numeric - k * e.analytic;
     ss += w * r * r;
   }
-  br.scale = k;
-  br.scale_error = std::sqrt(ss / (static_cast<double>(count - 1) * swaa));
-  br.scale_entries = count;
+  fit.scale = k;
+  fit.error = std::sqrt(ss / (static_cast<double>(count - 1) * swaa));
+  fit.entries = count;
+  return fit;
 }
 
-// Whether the scale fit shows a constant factor no entry shows alone.
+// Whether the scale fit shows a constant factor no entry shows alone (before
+// the second opinion of scale_confirmed).
 inline bool scale_is_off(const BlockResult& br, const CheckOptions& opt, Dtype dtype) {
   if (opt.scale_sigmas <= 0 || opt.rtol >= 0 || opt.atol >= 0) return false;
   if (br.scale_entries < opt.scale_min_entries || !std::isfinite(br.scale) || !std::isfinite(br.scale_error))
@@ -424,18 +437,43 @@ inline bool scale_is_off(const BlockResult& br, const CheckOptions& opt, Dtype d
   return off > opt.scale_sigmas * br.scale_error && off > 2 * std::sqrt(unit_roundoff(dtype));
 }
 
+// The second opinion on a scale deviation d1 = k - 1, from k2 fitted to
+// estimates at 4x larger steps: rounding in the function (a large sum in f32)
+// makes a deviation that shrinks as 1/step, to about d1 / 4; a constant factor
+// in the gradient stays d1. Confirmed when d2 is nearer d1 than d1 / 4 and
+// itself more than 3 standard errors from 0.
+inline bool scale_confirmed(const BlockResult& br) {
+  const double d1 = br.scale - 1, d2 = br.scale_check - 1;
+  if (!std::isfinite(d2) || !std::isfinite(br.scale_check_error)) return false;
+  return std::abs(d2 - d1) <= std::abs(d2 - d1 / 4) && std::abs(d2) > 3 * br.scale_check_error;
+}
+
 inline std::string scale_hint(const BlockResult& br) {
-  char buf[400];
+  char buf[500];
   std::snprintf(buf, sizeof buf,
-                "analytic = %.6g x numeric on average over %lld entries (+-%.2g), though each entry is within its "
-                "own noise: a constant factor is slightly off (a scale, a temperature or a mean over the wrong "
-                "count, a constant rounded in the backward pass)",
-                1 / br.scale, static_cast<long long>(br.scale_entries), br.scale_error / (br.scale * br.scale));
+                "analytic = %.6g x numeric on average over %lld entries (+-%.2g; %.6g with 4x larger steps), "
+                "though each entry is within its own noise: a constant factor is slightly off (a scale, a "
+                "temperature or a mean over the wrong count, a constant rounded in the backward pass)",
+                1 / br.scale, static_cast<long long>(br.scale_entries), br.scale_error / (br.scale * br.scale),
+                1 / br.scale_check);
   return buf;
+}
+
+// The block's verdict, counts, worst entries and hint from its entries. With
+// `scale_check` false the scale test does not run; otherwise a deviation is a
+// mismatch only once scale_confirmed (the caller re-estimates at larger steps
+// when scale_pending says so, then summarizes again).
+inline bool scale_pending(const BlockResult& br, const CheckOptions& opt, Dtype dtype) {
+  return br.mismatches == 0 && scale_is_off(br, opt, dtype) && !std::isfinite(br.scale_check);
 }
 
 inline void summarize_block(BlockResult& br, std::vector<Entry>& entries, const Block& block, double global_scale,
                             const CheckOptions& opt, Dtype dtype, bool full_coverage) {
+  br.mismatches = br.kinks = br.inconclusive = 0;
+  br.max_rel_error = br.max_error_bound = 0;
+  br.worst.clear();
+  br.hint_kind = HintKind::none;
+  br.hint.clear();
   double scale = 0;
   for (const auto& e : entries) scale = std::max(scale, std::abs(e.numeric));
   const double floor = std::max(1e-3 * scale, 1e-300);
@@ -455,8 +493,11 @@ inline void summarize_block(BlockResult& br, std::vector<Entry>& entries, const 
     br.kinks += e.verdict == Verdict::kink;
     br.inconclusive += e.verdict == Verdict::inconclusive;
   }
-  fit_scale(br, entries);
-  const bool scale_off = br.mismatches == 0 && scale_is_off(br, opt, dtype);
+  const ScaleFit fit = fit_scale(entries);
+  br.scale = fit.scale;
+  br.scale_error = fit.error;
+  br.scale_entries = fit.entries;
+  const bool scale_off = br.mismatches == 0 && scale_is_off(br, opt, dtype) && scale_confirmed(br);
   if (br.mismatches > 0 || scale_off) br.verdict = Verdict::mismatch;
   else if (br.checked == 0 && br.size > 0) br.verdict = Verdict::inconclusive;
   else if (static_cast<double>(br.inconclusive) > opt.inconclusive_block_fraction * static_cast<double>(entries.size()))

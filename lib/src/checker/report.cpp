@@ -165,6 +165,8 @@ std::string to_json(const CheckResult& r, int indent) {
     t["scale"] = number(b.scale);
     t["scale_error"] = number(b.scale_error);
     t["scale_entries"] = b.scale_entries;
+    t["scale_check"] = number(b.scale_check);
+    t["scale_check_error"] = number(b.scale_check_error);
     t["worst"] = json::array();
     for (const auto& e : b.worst) {
       json w;
@@ -244,6 +246,8 @@ CheckResult check_result_from_json(const std::string& text) {
         b.scale = get_number(t.at("scale"));
         b.scale_error = get_number(t.at("scale_error"));
         b.scale_entries = t.at("scale_entries").get<std::int64_t>();
+        b.scale_check = get_number(t.at("scale_check"));
+        b.scale_check_error = get_number(t.at("scale_check_error"));
       }
       for (const auto& w : t.at("worst")) {
         Entry e;
