@@ -10,6 +10,7 @@
 // Prints Markdown; exits 1 when a target of issue 3 is missed, 2 on bad input.
 
 #include <sched.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -180,9 +181,19 @@ double own_scaling(const gradcheck::plugin::Plugin& plugin, const std::string& m
   return median(scaling);
 }
 
+// User and system time of the children ended so far (the check's child is
+// reaped before check_plugin returns).
+double children_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_CHILDREN, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 struct Run {
   gradcheck::CheckResult result;
   double wall = 0;
+  double cpu = 0;  // the child's CPU time
   std::int64_t coordinates = 0;
 };
 
@@ -194,10 +205,12 @@ Run check(const BenchOptions& o, const std::string& model, gradcheck::plugin::Mo
   options.threads = threads;
   options.max_per_tensor = max_per_tensor;
   options.timeout_seconds = 600;
+  const double cpu0 = children_cpu_seconds();
   const auto t0 = Clock::now();
   const auto report = gradcheck::plugin::check_plugin(o.plugin, options);
   Run run;
   run.wall = seconds_since(t0);
+  run.cpu = children_cpu_seconds() - cpu0;
   if (report.models.size() != 1 || report.user_code_failed())
     throw gradcheck::InputError(o.plugin, "model '" + model + "' could not be checked");
   run.result = report.models[0];
@@ -247,9 +260,9 @@ gradcheck::ExitCode run_bench(const BenchOptions& o) {
   // unpinned. The table gives the medians and the ranges.
   text += "## Full mode: overhead and cost\n\n"
           "| model | values | coordinates | evaluations | evals/coord | one loss | wall, 1 thread | "
-          "ratio (target <= 1.15) | wall, 2 threads | speed-up (target >= 1.8) | the model's own 2-thread scaling | "
-          "verdict |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+          "ratio (target <= 1.15) | wall, 2 threads | speed-up (target >= 1.8) | CPU time, 2 threads / 1 | "
+          "the model's own 2-thread scaling | verdict |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
   struct Case {
     std::string model;
     std::int64_t max_per_tensor;
@@ -261,7 +274,7 @@ gradcheck::ExitCode run_bench(const BenchOptions& o) {
   for (const auto& c : cases) {
     Run one, two;
     bool same = true;
-    std::vector<double> losses, ratios, speedups, walls1, walls2;
+    std::vector<double> losses, ratios, speedups, walls1, walls2, cpu_ratios;
     for (int r = 0; r < (o.quick ? 1 : o.repeats); ++r) {
       Run shared;
       const double t_loss =
@@ -276,6 +289,7 @@ gradcheck::ExitCode run_bench(const BenchOptions& o) {
       walls2.push_back(run2.wall);
       ratios.push_back(shared.wall / (static_cast<double>(shared.result.evaluations) * t_loss));
       speedups.push_back(run1.wall / run2.wall);
+      cpu_ratios.push_back(run2.cpu / run1.cpu);
     }
     const double ratio = median(ratios), speedup = median(speedups);
     one.wall = median(walls1);
@@ -284,6 +298,7 @@ gradcheck::ExitCode run_bench(const BenchOptions& o) {
     // what one call costs on a CPU of its own.
     const double t_loss = median(losses) / 2;
     const double ceiling = own_scaling(plugin, c.model, o.quick ? 1 : o.repeats);
+    const double cpu_ratio = median(cpu_ratios);
     ranges += format("- %s: ratio %.3f-%.3f, speed-up %.2f-%.2f over %zu runs\n", c.model.c_str(),
                      *std::min_element(ratios.begin(), ratios.end()), *std::max_element(ratios.begin(), ratios.end()),
                      *std::min_element(speedups.begin(), speedups.end()),
@@ -293,8 +308,8 @@ gradcheck::ExitCode run_bench(const BenchOptions& o) {
     for (const auto& b : one.result.blocks) values += b.size;
     text += "| " + c.model + " | " + std::to_string(values) + " | " + std::to_string(one.coordinates) + " | " +
             std::to_string(one.result.evaluations) +
-            format(" | %.2f | %.1f us | %.2f s | %.3f | %.2f s | %.2f | %.2f | ", per_coord, t_loss * 1e6, one.wall,
-                   ratio, two.wall, speedup, ceiling) +
+            format(" | %.2f | %.1f us | %.2f s | %.3f | %.2f s | %.2f | %.2f | %.2f | ", per_coord, t_loss * 1e6,
+                   one.wall, ratio, two.wall, speedup, cpu_ratio, ceiling) +
             verdicts(one.result) + " |\n";
     targets.push_back({c.model + ": overhead ratio " + format("%.3f", ratio) + " <= 1.15", ratio <= 1.15, true});
     targets.push_back({c.model + ": 2 threads " + format("%.2f", speedup) + "x faster than 1 (>= 1.8)",
