@@ -201,6 +201,31 @@ TEST_CASE("a result survives the JSON round trip", "[checker][report]") {
   REQUIRE_THROWS_AS(check_result_from_json("{\"name\": 3}"), std::invalid_argument);
 }
 
+TEST_CASE("the text report gives an inconclusive tensor's scale fit as its evidence", "[checker][report]") {
+  CheckResult r;
+  r.name = "model";
+  r.dtype = Dtype::f32;
+  r.verdict = Verdict::inconclusive;
+  BlockResult b;
+  b.name = "fc1.weight";
+  b.shape = {128, 64};
+  b.size = b.checked = 8192;
+  b.inconclusive = 1357;
+  b.verdict = Verdict::inconclusive;
+  b.scale = 1.0 / 1.00001;
+  b.scale_error = 3.5e-5;
+  b.scale_entries = 8192;
+  r.blocks.push_back(b);
+  const std::string text = to_text(r);
+  INFO(text);
+  CHECK_THAT(text, Catch::Contains("fc1.weight: 1357 of 8192 coordinates are inconclusive"));
+  CHECK_THAT(text, Catch::Contains("analytic = 1.00001 x numeric (+-3.5e-05)"));
+  CHECK_THAT(text, Catch::Contains("no constant factor off by more than 0.012%"));
+  // Without a fit (too few entries), no such line.
+  r.blocks[0].scale_entries = 10;
+  CHECK_THAT(to_text(r), !Catch::Contains("as a whole"));
+}
+
 TEST_CASE("invalid options and sizes are refused", "[checker][errors]") {
   auto f = [](const Vector<double>& v) { return v.squaredNorm(); };
   auto g = [](const Vector<double>& v) { return Vector<double>(2 * v); };

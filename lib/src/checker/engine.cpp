@@ -224,10 +224,10 @@ CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, cons
     if (result.blocks[b].verdict != Verdict::mismatch) {
       char note[300];
       std::snprintf(note, sizeof note,
-                    "%s: on average numeric = %.6g x analytic, but %.6g with 4x larger steps: a deviation that "
+                    ": on average numeric = %.6g x analytic, but %.6g with 4x larger steps: a deviation that "
                     "shrinks with the step is rounding in the function, not the gradient",
-                    blocks[b].name.c_str(), result.blocks[b].scale, fit.scale);
-      result.notes.push_back(note);
+                    result.blocks[b].scale, fit.scale);
+      result.notes.push_back(blocks[b].name + note);
     }
   }
 

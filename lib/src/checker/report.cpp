@@ -99,6 +99,20 @@ std::string to_text(const CheckResult& r, const TextOptions& opt) {
            pad(num(b.max_rel_error, "%.2e"), 13) + colored + b.hint + "\n";
   }
   for (const auto& b : r.blocks) {
+    // An inconclusive tensor still has evidence as a whole: how far its scale
+    // fit allows a constant factor to be off (3 standard errors).
+    if (b.verdict == Verdict::inconclusive && b.scale_entries >= 32 && std::isfinite(b.scale) &&
+        std::isfinite(b.scale_error) && b.scale != 0) {
+      char line[400];
+      std::snprintf(line, sizeof line,
+                    ": %lld of %lld coordinates are inconclusive (their noise is wider than half their "
+                    "derivative); as a whole, analytic = %.6g x numeric (+-%.2g): no constant factor off by more "
+                    "than %.2g%% (3 standard errors)\n",
+                    static_cast<long long>(b.inconclusive), static_cast<long long>(b.checked), 1 / b.scale,
+                    b.scale_error / (b.scale * b.scale),
+                    100 * (std::abs(1 / b.scale - 1) + 3 * b.scale_error / (b.scale * b.scale)));
+      out += "\n  " + b.name + line;
+    }
     if (b.verdict != Verdict::mismatch && b.verdict != Verdict::kink) continue;
     out += "\n  " + st.bold(b.name) + ": " + std::to_string(b.mismatches) + " mismatch, " + std::to_string(b.kinks) +
            " kink, " + std::to_string(b.inconclusive) + " inconclusive of " + std::to_string(b.checked) + " checked\n";
