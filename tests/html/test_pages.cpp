@@ -85,6 +85,17 @@ TEST_CASE("gradcheck page: verdict first, bars per tensor, scatter, worst entrie
   // The worst entries show analytic / numeric: the factor 2 on every row.
   CHECK(page.find("<th>analytic / numeric</th>") != std::string::npos);
   CHECK(count(page, "<td class=\"num\">2</td>") == 3);
+  // Too few coordinates for a scale fit: none shown. A tensor with one gets it under its heading.
+  CHECK(page.find("Scale fit:") == std::string::npos);
+  plugin::PluginReport fitted = r;
+  BlockResult& w1 = fitted.models[0].blocks[1];
+  w1.scale = 1 / 1.00101;
+  w1.scale_error = 3.5e-5;
+  w1.scale_entries = 8192;
+  w1.scale_check = 1 / 1.0011;
+  const std::string fp = html::gradcheck_page(fitted);
+  CHECK(fp.find("Scale fit: as a whole, analytic = 1.00101 x numeric (+-3.5e-05) over 8192 coordinates; 1.0011 at "
+                "4x larger steps") != std::string::npos);
 
   plugin::PluginReport crashed;
   crashed.plugin = "bad.so";

@@ -19,6 +19,12 @@ struct TextOptions {
 /// entries of each failing tensor and any problems.
 std::string to_text(const CheckResult& result, const TextOptions& options = {});
 
+/// A block's scale fit in words, e.g. "as a whole, analytic = 1.00101 x numeric
+/// (+-3.5e-05) over 8192 coordinates; 1.0011 at 4x larger steps", with the
+/// analytic/numeric ratio 1/k and its standard error se/k^2 (the fit gives k =
+/// numeric/analytic). Empty when the block has no fit (fewer than 2 entries).
+std::string scale_fit_text(const BlockResult& block);
+
 /// The one-line verdict, e.g. "FAIL mlp (f64): fc1.weight mismatch".
 std::string verdict_line(const CheckResult& result, bool color = false);
 

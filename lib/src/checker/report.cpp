@@ -50,6 +50,19 @@ double get_number(const json& j) { return j.is_null() ? std::nan("") : j.get<dou
 
 }  // namespace
 
+std::string scale_fit_text(const BlockResult& b) {
+  if (b.scale_entries < 2 || !std::isfinite(b.scale) || !std::isfinite(b.scale_error) || b.scale == 0) return "";
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "as a whole, analytic = %.6g x numeric (+-%.2g) over %lld coordinates", 1 / b.scale,
+                b.scale_error / (b.scale * b.scale), static_cast<long long>(b.scale_entries));
+  std::string s = buf;
+  if (std::isfinite(b.scale_check) && b.scale_check != 0) {
+    std::snprintf(buf, sizeof buf, "; %.6g at 4x larger steps", 1 / b.scale_check);
+    s += buf;
+  }
+  return s;
+}
+
 std::string verdict_line(const CheckResult& r, bool color) {
   Style st{color};
   std::string head = r.passed ? st.green("PASS") : st.red("FAIL");
@@ -101,27 +114,18 @@ std::string to_text(const CheckResult& r, const TextOptions& opt) {
   for (const auto& b : r.blocks) {
     // An inconclusive tensor still has evidence as a whole: how far its scale
     // fit allows a constant factor to be off (3 standard errors).
-    if (b.verdict == Verdict::inconclusive && b.scale_entries >= 32 && std::isfinite(b.scale) &&
-        std::isfinite(b.scale_error) && b.scale != 0) {
-      char line[400];
-      std::snprintf(line, sizeof line,
-                    ": %lld of %lld coordinates are inconclusive (their noise is wider than half their "
-                    "derivative); as a whole, analytic = %.6g x numeric (+-%.2g): no constant factor off by more "
-                    "than %.2g%% (3 standard errors)\n",
-                    static_cast<long long>(b.inconclusive), static_cast<long long>(b.checked), 1 / b.scale,
-                    b.scale_error / (b.scale * b.scale),
+    if (b.verdict == Verdict::inconclusive && b.scale_entries >= 32 && !scale_fit_text(b).empty()) {
+      char bound[160];
+      std::snprintf(bound, sizeof bound, ": no constant factor off by more than %.2g%% (3 standard errors)\n",
                     100 * (std::abs(1 / b.scale - 1) + 3 * b.scale_error / (b.scale * b.scale)));
-      out += "\n  " + b.name + line;
+      out += "\n  " + b.name + ": " + std::to_string(b.inconclusive) + " of " + std::to_string(b.checked) +
+             " coordinates are inconclusive (their noise is wider than half their derivative); " +
+             scale_fit_text(b) + bound;
     }
     if (b.verdict != Verdict::mismatch && b.verdict != Verdict::kink) continue;
     out += "\n  " + st.bold(b.name) + ": " + std::to_string(b.mismatches) + " mismatch, " + std::to_string(b.kinks) +
            " kink, " + std::to_string(b.inconclusive) + " inconclusive of " + std::to_string(b.checked) + " checked\n";
-    if (b.scale_entries > 0 && std::isfinite(b.scale) && b.scale != 0) {
-      char fit[160];
-      std::snprintf(fit, sizeof fit, "    on average analytic = %.6g x numeric (+-%.2g, over %lld entries)\n", 1 / b.scale,
-                    b.scale_error / (b.scale * b.scale), static_cast<long long>(b.scale_entries));
-      out += fit;
-    }
+    if (!scale_fit_text(b).empty()) out += "    " + scale_fit_text(b) + "\n";
     std::size_t wentry = 5;
     for (const auto& e : b.worst) wentry = std::max(wentry, entry_label(b, e, r.mode).size());
     wentry += 2;

@@ -152,6 +152,11 @@ void model_section(Page& page, const CheckResult& m) {
     if (b.verdict == Verdict::ok) continue;
     page.heading(b.name + " " + shape_text(b.shape) + ": " + to_string(b.verdict), 3);
     if (!b.hint.empty()) page.note("Hint", {b.hint}, b.verdict == Verdict::mismatch ? "error" : "warning");
+    if (b.scale_entries >= 32 && !scale_fit_text(b).empty())
+      page.paragraph("Scale fit: " + scale_fit_text(b) +
+                         ". A constant factor in the backward pass moves this away from 1 even when no single "
+                         "coordinate shows it; rounding in the function moves it less at larger steps.",
+                     "muted");
     std::vector<std::vector<Cell>> rows;
     for (const auto& e : b.worst)
       rows.push_back({Cell(entry_position(e)), Cell(format_number(e.analytic, 8), "num"),
