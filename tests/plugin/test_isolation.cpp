@@ -87,6 +87,19 @@ TEST_CASE("a segfault in the model is reported with the signal and the call", "[
   CHECK(r.messages == std::vector<std::string>{"started"});
 }
 
+TEST_CASE("a handler the calling program installed does not run when the child crashes", "[isolation]") {
+  // A crash reporter of the caller's would turn the model's SIGSEGV into its
+  // own exit; the child runs the user's code with the default action.
+  struct sigaction reporter {}, previous {};
+  reporter.sa_handler = [](int) { ::_exit(42); };
+  sigemptyset(&reporter.sa_mask);
+  REQUIRE(::sigaction(SIGSEGV, &reporter, &previous) == 0);
+  const Run r = run_plugin("c_crash");
+  ::sigaction(SIGSEGV, &previous, nullptr);
+  CHECK(r.outcome.ending == Ending::signaled);
+  CHECK(r.outcome.signal == SIGSEGV);
+}
+
 TEST_CASE("an abort in the model is reported as SIGABRT", "[isolation]") {
   const Run r = run_plugin("c_abort");
   CHECK(r.outcome.ending == Ending::signaled);

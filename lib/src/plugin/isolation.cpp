@@ -103,6 +103,10 @@ std::string during(const std::string& label) { return label.empty() ? std::strin
 [[noreturn]] void child_main(int fd, Shared* shared, pid_t parent, const std::function<int(Channel&)>& body,
                              const ChildOptions& options) {
   ::setpgid(0, 0);
+  // The user's code dies of its own faults here, plainly: handlers the
+  // calling program installed (a test framework, a crash reporter) must not
+  // run in the child and report its crash as their own.
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) ::signal(sig, SIG_DFL);
   // Dies with the tool (Ctrl-C reaches only the tool's process group).
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(125);
