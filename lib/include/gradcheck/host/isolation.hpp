@@ -87,7 +87,10 @@ struct ChildOutcome {
 /// (its Call label) when there was one. If on_message throws, the child's group
 /// is killed and the exception propagates. Call it from a single-threaded
 /// process (fork copies only the calling thread); the parent flushes stdio
-/// first so buffered output is not written twice.
+/// first so buffered output is not written twice. In the child SIGSEGV, SIGBUS,
+/// SIGFPE, SIGILL and SIGABRT have their default action: a handler the calling
+/// program installed (a test framework, a crash reporter) never runs for the
+/// body's faults.
 ChildOutcome run_in_child(const std::function<int(Channel&)>& body,
                           const std::function<void(std::string_view)>& on_message,
                           const ChildOptions& options = {});
