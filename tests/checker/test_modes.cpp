@@ -221,6 +221,13 @@ TEST_CASE("the text report gives an inconclusive tensor's scale fit as its evide
   CHECK_THAT(text, Catch::Contains("fc1.weight: 1357 of 8192 coordinates are inconclusive"));
   CHECK_THAT(text, Catch::Contains("as a whole, analytic = 1.00001 x numeric (+-3.5e-05) over 8192 coordinates"));
   CHECK_THAT(text, Catch::Contains("no constant factor off by more than 0.012%"));
+  // A tensor whose entries mismatch alone: its fit (over the others) is not shown.
+  r.blocks[0].verdict = Verdict::mismatch;
+  r.blocks[0].mismatches = 3;
+  CHECK_THAT(to_text(r), !Catch::Contains("as a whole"));
+  r.blocks[0].mismatches = 0;
+  CHECK_THAT(to_text(r), Catch::Contains("    as a whole, analytic = 1.00001 x numeric"));
+  r.blocks[0].verdict = Verdict::inconclusive;
   // Without a fit (too few entries), no such line.
   r.blocks[0].scale_entries = 10;
   CHECK_THAT(to_text(r), !Catch::Contains("as a whole"));

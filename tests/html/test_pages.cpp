@@ -93,6 +93,9 @@ TEST_CASE("gradcheck page: verdict first, bars per tensor, scatter, worst entrie
   w1.scale_error = 3.5e-5;
   w1.scale_entries = 8192;
   w1.scale_check = 1 / 1.0011;
+  // Entries that mismatch alone are left out of the fit: then it is no evidence and not shown.
+  CHECK(html::gradcheck_page(fitted).find("Scale fit:") == std::string::npos);
+  w1.mismatches = 0;
   const std::string fp = html::gradcheck_page(fitted);
   CHECK(fp.find("Scale fit: as a whole, analytic = 1.00101 x numeric (+-3.5e-05) over 8192 coordinates; 1.0011 at "
                 "4x larger steps") != std::string::npos);

@@ -125,7 +125,9 @@ std::string to_text(const CheckResult& r, const TextOptions& opt) {
     if (b.verdict != Verdict::mismatch && b.verdict != Verdict::kink) continue;
     out += "\n  " + st.bold(b.name) + ": " + std::to_string(b.mismatches) + " mismatch, " + std::to_string(b.kinks) +
            " kink, " + std::to_string(b.inconclusive) + " inconclusive of " + std::to_string(b.checked) + " checked\n";
-    if (!scale_fit_text(b).empty()) out += "    " + scale_fit_text(b) + "\n";
+    // The fit leaves mismatching entries out: it is evidence only when no entry
+    // mismatches alone (the scale test's own finding).
+    if (b.mismatches == 0 && !scale_fit_text(b).empty()) out += "    " + scale_fit_text(b) + "\n";
     std::size_t wentry = 5;
     for (const auto& e : b.worst) wentry = std::max(wentry, entry_label(b, e, r.mode).size());
     wentry += 2;

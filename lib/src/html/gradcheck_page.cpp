@@ -152,7 +152,8 @@ void model_section(Page& page, const CheckResult& m) {
     if (b.verdict == Verdict::ok) continue;
     page.heading(b.name + " " + shape_text(b.shape) + ": " + to_string(b.verdict), 3);
     if (!b.hint.empty()) page.note("Hint", {b.hint}, b.verdict == Verdict::mismatch ? "error" : "warning");
-    if (b.scale_entries >= 32 && !scale_fit_text(b).empty())
+    // Over the entries that do not mismatch: evidence only when none does.
+    if (b.mismatches == 0 && b.scale_entries >= 32 && !scale_fit_text(b).empty())
       page.paragraph("Scale fit: " + scale_fit_text(b) +
                          ". A constant factor in the backward pass moves this away from 1 even when no single "
                          "coordinate shows it; rounding in the function moves it less at larger steps.",
