@@ -175,21 +175,18 @@ CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, cons
       std::vector<Item> items;
       for (std::size_t b = 0; b < blocks.size(); ++b)
         for (auto p : plans[b].positions) items.push_back({b, p});
-      std::vector<std::vector<Entry>> per_item(items.size());
-      std::vector<std::int64_t> item_evals(items.size(), 0);
-      parallel_for(evaluators.size(), items.size(), [&](std::size_t w, std::size_t k) {
+      auto per_item = check_coordinates(
+          eng, evaluators, items.size(),
+          [&](std::size_t k) { return std::pair{blocks[items[k].block].offset + items[k].pos, &plans[items[k].block]}; },
+          &result.evaluations);
+      for (std::size_t k = 0; k < items.size(); ++k) {
         const Item& it = items[k];
-        const Block& blk = blocks[it.block];
-        per_item[k] = eng.check_coordinate(evaluators[w], blk.offset + it.pos, plans[it.block], &item_evals[k]);
         for (auto& e : per_item[k]) {
           e.position = it.pos;
-          e.index = blk.index_of(it.pos);
+          e.index = blocks[it.block].index_of(it.pos);
+          entries[it.block].push_back(std::move(e));
         }
-      });
-      for (std::size_t k = 0; k < items.size(); ++k) {
-        result.evaluations += item_evals[k];
-        for (auto& e : per_item[k]) entries[items[k].block].push_back(std::move(e));
-        result.blocks[items[k].block].checked += 1;
+        result.blocks[it.block].checked += 1;
       }
     }
   }
@@ -206,17 +203,14 @@ CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, cons
     again.step_factor = 4;
     const auto pick = sample_positions(static_cast<std::int64_t>(plans[b].positions.size()),
                                        options.scale_check_entries, mix_seed(options.seed, 0x5ca1e + b));
-    std::vector<std::vector<Entry>> per_item(pick.size());
-    std::vector<std::int64_t> item_evals(pick.size(), 0);
-    parallel_for(evaluators.size(), pick.size(), [&](std::size_t w, std::size_t k) {
-      const std::int64_t pos = plans[b].positions[static_cast<std::size_t>(pick[k])];
-      per_item[k] = eng.check_coordinate(evaluators[w], blocks[b].offset + pos, again, &item_evals[k]);
-    });
+    const auto per_item = check_coordinates(
+        eng, evaluators, pick.size(),
+        [&](std::size_t k) {
+          return std::pair{blocks[b].offset + plans[b].positions[static_cast<std::size_t>(pick[k])], &again};
+        },
+        &result.evaluations);
     std::vector<Entry> second;
-    for (std::size_t k = 0; k < pick.size(); ++k) {
-      result.evaluations += item_evals[k];
-      for (auto& e : per_item[k]) second.push_back(std::move(e));
-    }
+    for (const auto& es : per_item) second.insert(second.end(), es.begin(), es.end());
     const ScaleFit fit = fit_scale(second);
     result.blocks[b].scale_check = fit.scale;
     result.blocks[b].scale_check_error = fit.error;

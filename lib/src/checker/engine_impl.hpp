@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "gradcheck/check.hpp"
+#include "gradcheck/report.hpp"
 #include "hints.hpp"
 
 namespace gradcheck::detail::impl {
@@ -385,6 +386,22 @@ inline void parallel_for(std::size_t workers, std::size_t count, Fn&& fn) {
   if (error) std::rethrow_exception(error);
 }
 
+// Checks `count` coordinates in parallel, worker w with evaluators[w]; at(k)
+// gives item k's flat index and plan. Entries come back per item, and their
+// evaluations are added to *evaluations in item order.
+template <class At>
+std::vector<std::vector<Entry>> check_coordinates(const Engine& eng, const std::vector<Evaluator*>& evaluators,
+                                                  std::size_t count, At&& at, std::int64_t* evaluations) {
+  std::vector<std::vector<Entry>> per_item(count);
+  std::vector<std::int64_t> item_evals(count, 0);
+  parallel_for(evaluators.size(), count, [&](std::size_t w, std::size_t k) {
+    const auto [index, plan] = at(k);
+    per_item[k] = eng.check_coordinate(evaluators[w], index, *plan, &item_evals[k]);
+  });
+  for (std::int64_t e : item_evals) *evaluations += e;
+  return per_item;
+}
+
 // numeric ~ k x analytic over the coordinate entries that are not kinks or
 // mismatches, weighted by 1/error_bound^2. The bounds are worst cases, so the
 // standard error of k comes from the scatter about the fit:
@@ -397,29 +414,28 @@ struct ScaleFit {
 
 inline ScaleFit fit_scale(const std::vector<Entry>& entries) {
   ScaleFit fit;
+  // 1/error_bound^2 for an entry that takes part, 0 for one that does not.
+  auto weight = [](const Entry& e) {
+    const bool usable = !e.directional && (e.verdict == Verdict::ok || e.verdict == Verdict::inconclusive) &&
+                        e.error_bound > 0 && std::isfinite(e.analytic) && std::isfinite(e.numeric);
+    const double w = usable ? 1 / (e.error_bound * e.error_bound) : 0.0;
+    return std::isfinite(w) ? w : 0.0;
+  };
   double swan = 0, swaa = 0;
   std::int64_t count = 0;
-  auto usable = [](const Entry& e) {
-    return !e.directional && (e.verdict == Verdict::ok || e.verdict == Verdict::inconclusive) &&
-           e.error_bound > 0 && std::isfinite(e.error_bound) && std::isfinite(e.analytic) && std::isfinite(e.numeric);
-  };
   for (const auto& e : entries) {
-    if (!usable(e)) continue;
-    const double w = 1 / (e.error_bound * e.error_bound);
-    if (!std::isfinite(w)) continue;
+    const double w = weight(e);
+    if (w == 0) continue;
     swan += w * e.analytic * e.numeric;
     swaa += w * e.analytic * e.analytic;
     ++count;
   }
   if (count < 2 || !(swaa > 0) || !std::isfinite(swaa) || !std::isfinite(swan)) return fit;
   const double k = swan / swaa;
-  double ss = 0;
+  double ss = 0;  // a second pass: sum(w n^2) - k^2 sum(w a^2) would cancel
   for (const auto& e : entries) {
-    if (!usable(e)) continue;
-    const double w = 1 / (e.error_bound * e.error_bound);
-    if (!std::isfinite(w)) continue;
     const double r = e.numeric - k * e.analytic;
-    ss += w * r * r;
+    if (const double w = weight(e); w != 0) ss += w * r * r;
   }
   fit.scale = k;
   fit.error = std::sqrt(ss / (static_cast<double>(count - 1) * swaa));
@@ -449,24 +465,20 @@ inline bool scale_confirmed(const BlockResult& br) {
 }
 
 inline std::string scale_hint(const BlockResult& br) {
-  char buf[500];
-  std::snprintf(buf, sizeof buf,
-                "analytic = %.6g x numeric on average over %lld entries (+-%.2g; %.6g with 4x larger steps), "
-                "though each entry is within its own noise: a constant factor is slightly off (a scale, a "
-                "temperature or a mean over the wrong count, a constant rounded in the backward pass)",
-                1 / br.scale, static_cast<long long>(br.scale_entries), br.scale_error / (br.scale * br.scale),
-                1 / br.scale_check);
-  return buf;
+  return scale_fit_text(br) +
+         ", though each entry is within its own noise: a constant factor is slightly off (a scale, a temperature "
+         "or a mean over the wrong count, a constant rounded in the backward pass)";
 }
 
-// The block's verdict, counts, worst entries and hint from its entries. With
-// `scale_check` false the scale test does not run; otherwise a deviation is a
-// mismatch only once scale_confirmed (the caller re-estimates at larger steps
-// when scale_pending says so, then summarizes again).
+// Whether the scale fit deviates and still waits for its second opinion (the
+// caller re-estimates at larger steps, sets scale_check and summarizes again;
+// summarize_block calls a deviation a mismatch only once scale_confirmed).
 inline bool scale_pending(const BlockResult& br, const CheckOptions& opt, Dtype dtype) {
   return br.mismatches == 0 && scale_is_off(br, opt, dtype) && !std::isfinite(br.scale_check);
 }
 
+// The block's verdict, counts, worst entries, hint and scale fit from its
+// entries; may be called again (everything it sets is reset first).
 inline void summarize_block(BlockResult& br, std::vector<Entry>& entries, const Block& block, double global_scale,
                             const CheckOptions& opt, Dtype dtype, bool full_coverage) {
   br.mismatches = br.kinks = br.inconclusive = 0;

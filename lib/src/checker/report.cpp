@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gradcheck/options.hpp"
 #include "gradcheck/output.hpp"
 
 namespace gradcheck {
@@ -114,7 +115,8 @@ std::string to_text(const CheckResult& r, const TextOptions& opt) {
   for (const auto& b : r.blocks) {
     // An inconclusive tensor still has evidence as a whole: how far its scale
     // fit allows a constant factor to be off (3 standard errors).
-    if (b.verdict == Verdict::inconclusive && b.scale_entries >= 32 && !scale_fit_text(b).empty()) {
+    if (b.verdict == Verdict::inconclusive && b.scale_entries >= CheckOptions{}.scale_min_entries &&
+        !scale_fit_text(b).empty()) {
       char bound[160];
       std::snprintf(bound, sizeof bound, ": no constant factor off by more than %.2g%% (3 standard errors)\n",
                     100 * (std::abs(1 / b.scale - 1) + 3 * b.scale_error / (b.scale * b.scale)));

@@ -4,6 +4,7 @@
 
 #include "gradcheck/html/charts.hpp"
 #include "gradcheck/html/page.hpp"
+#include "gradcheck/options.hpp"
 #include "gradcheck/report.hpp"
 #include "gradcheck/version.hpp"
 
@@ -153,7 +154,7 @@ void model_section(Page& page, const CheckResult& m) {
     page.heading(b.name + " " + shape_text(b.shape) + ": " + to_string(b.verdict), 3);
     if (!b.hint.empty()) page.note("Hint", {b.hint}, b.verdict == Verdict::mismatch ? "error" : "warning");
     // Over the entries that do not mismatch: evidence only when none does.
-    if (b.mismatches == 0 && b.scale_entries >= 32 && !scale_fit_text(b).empty())
+    if (b.mismatches == 0 && b.scale_entries >= CheckOptions{}.scale_min_entries && !scale_fit_text(b).empty())
       page.paragraph("Scale fit: " + scale_fit_text(b) +
                          ". A constant factor in the backward pass moves this away from 1 even when no single "
                          "coordinate shows it; rounding in the function moves it less at larger steps.",

@@ -180,20 +180,16 @@ std::vector<Problem> ModelInstance::loss_impl(std::span<const S> x, double& loss
   if (want_grad) ++gradient_calls_;
   ++evaluations_;
   Tally modified, unwritten, nonfinite;
-  // With a hint, anything else that differs was written by the model during an
+  // With a hint only the named values are written; a compared call syncs the
+  // rest too, and whatever else differs then, the model wrote during an
   // uncompared call.
-  Tally* stale = nullptr;
-  if (f64) {
-    const bool hinted = write_changed(values64_, x, changes);
-    stale = hinted ? &modified : nullptr;
-    if (!hinted || compare) sync_values(values64_, x, stale);
-    if (want_grad) std::fill(grads64_.begin(), grads64_.end(), std::bit_cast<double>(kSentinel64));
-  } else {
-    const bool hinted = write_changed(values32_, x, changes);
-    stale = hinted ? &modified : nullptr;
-    if (!hinted || compare) sync_values(values32_, x, stale);
-    if (want_grad) std::fill(grads32_.begin(), grads32_.end(), std::bit_cast<float>(kSentinel32));
-  }
+  auto prepare = [&](auto& values, auto& grads, auto sentinel) {
+    const bool hinted = write_changed(values, x, changes);
+    if (!hinted || compare) sync_values(values, x, hinted ? &modified : nullptr);
+    if (want_grad) std::fill(grads.begin(), grads.end(), sentinel);
+  };
+  if (f64) prepare(values64_, grads64_, std::bit_cast<double>(kSentinel64));
+  else prepare(values32_, grads32_, std::bit_cast<float>(kSentinel32));
   double out = std::numeric_limits<double>::quiet_NaN();
   const int rc = model_->loss(instance_, const_cast<const void* const*>(value_ptrs_.data()), &out,
                               want_grad ? grad_ptrs_.data() : nullptr);
