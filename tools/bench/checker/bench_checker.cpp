@@ -103,16 +103,21 @@ double median(std::vector<double> v) {
 
 // Pins the calling thread (and what it forks) to one CPU, and restores its
 // affinity on destruction.
+// Pins the calling thread to `cpu`; false when the system refuses.
+bool pin_thread_to(int cpu) {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  return sched_setaffinity(0, sizeof one, &one) == 0;
+}
+
 class PinnedToOneCpu {
  public:
   PinnedToOneCpu() {
     if (sched_getaffinity(0, sizeof saved_, &saved_) != 0) return;
     for (cpu_ = 0; cpu_ < CPU_SETSIZE && !CPU_ISSET(cpu_, &saved_); ++cpu_) {
     }
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu_, &one);
-    pinned_ = sched_setaffinity(0, sizeof one, &one) == 0;
+    pinned_ = pin_thread_to(cpu_);
   }
   ~PinnedToOneCpu() {
     if (pinned_) sched_setaffinity(0, sizeof saved_, &saved_);
@@ -141,10 +146,7 @@ double time_loss_on_same_cpu(const gradcheck::plugin::Plugin& plugin, const std:
   std::atomic<bool> done{false};
   std::vector<double> batches;
   std::thread t([&] {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(pin.cpu(), &one);
-    sched_setaffinity(0, sizeof one, &one);
+    pin_thread_to(pin.cpu());
     while (!done.load() || batches.size() < 3) batches.push_back(timer.batch());
   });
   try {
