@@ -41,7 +41,7 @@ shot() {
   --html "$work/gradcheck.html" >/dev/null || [ $? -eq 1 ]
 shot gradcheck
 "$build/tools/weightstats/weightstats" "samples/checkpoints/broken_mlp.safetensors" \
-  ../shared/data/weights/dfdx-mnist.safetensors --spectral \
+  tests/data/real/weights/dfdx-mnist.safetensors --spectral \
   --html "$work/weightstats.html" >/dev/null || [ $? -eq 1 ]
 shot weightstats
 "$build/tools/weightstats/weightstats" --diff "samples/checkpoints/tiny_mlp.safetensors" \
@@ -49,7 +49,7 @@ shot weightstats
 shot weightstats_diff
 # convdiag's --html is wired by the lead; until then the page is rendered by
 # the browser test's program (real logs plus a hand-filled active report).
-logs=(tests/logs/data/diverging.jsonl ../shared/data/trainlogs/mnist_lightning-020.csv)
+logs=(tests/logs/data/diverging.jsonl tests/data/real/trainlogs/mnist_lightning-020.csv)
 rm -f "$work/convdiag.html"
 if [ -x "$build/tools/convdiag/convdiag" ]; then
   "$build/tools/convdiag/convdiag" "${logs[@]}" --html "$work/convdiag.html" >/dev/null 2>&1 || true

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include "support/scratch.hpp"
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -33,14 +34,7 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
-fs::path scratch() {
-  static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("convdiag_active_test_" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+const fs::path& scratch() { return gradcheck::test::scratch_root(); }
 
 ToolRun run_convdiag(const std::string& args, bool with_json = true) {
   static int counter = 0;

@@ -19,6 +19,7 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 #include "gradcheck/weights/safetensors_writer.hpp"
+#include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
 using gradcheck::weights::DType;
@@ -26,14 +27,7 @@ using gradcheck::weights::SafetensorsWriter;
 
 namespace {
 
-fs::path scratch() {
-  static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("safetensors_writer_test_" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+const fs::path& scratch() { return gradcheck::test::scratch_root(); }
 
 const gradcheck::weights::TensorEntry& find(const gradcheck::weights::Checkpoint& c, const std::string& name) {
   for (const auto& t : c.tensors())

@@ -8,13 +8,12 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/mapped_file.hpp"
 #include "gradcheck/output.hpp"
+#include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
 
 TEST_CASE("write_file_atomically writes the whole content and leaves no temporary", "[output]") {
-  const fs::path dir = fs::temp_directory_path() / "gradcheck_test_output";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const fs::path dir = gradcheck::test::scratch_dir("output");
   const std::string path = (dir / "report.json").string();
   gradcheck::write_file_atomically(path, "{\"a\": 1}\n");
   std::ifstream in(path);
@@ -47,7 +46,7 @@ TEST_CASE("use_color honours --no-color and NO_COLOR", "[output]") {
 }
 
 TEST_CASE("MappedFile maps a file and refuses missing files and folders", "[io][errors]") {
-  const fs::path p = fs::temp_directory_path() / "gradcheck_mapped.bin";
+  const fs::path p = gradcheck::test::scratch_root() / "mapped.bin";
   { std::ofstream(p, std::ios::binary) << "hello"; }
   gradcheck::MappedFile f(p.string());
   REQUIRE(f.size() == 5);
@@ -57,5 +56,5 @@ TEST_CASE("MappedFile maps a file and refuses missing files and folders", "[io][
   CHECK(f.size() == 0);
   fs::remove(p);
   REQUIRE_THROWS_AS(gradcheck::MappedFile("/nonexistent/file.bin"), gradcheck::InputError);
-  REQUIRE_THROWS_AS(gradcheck::MappedFile(fs::temp_directory_path().string()), gradcheck::InputError);
+  REQUIRE_THROWS_AS(gradcheck::MappedFile(gradcheck::test::scratch_root().string()), gradcheck::InputError);
 }

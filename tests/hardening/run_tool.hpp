@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include "support/scratch.hpp"
 
 namespace hardening {
 
@@ -30,15 +31,7 @@ inline std::string slurp(const fs::path& p) {
 }
 
 // A fresh folder per test process.
-inline const fs::path& scratch() {
-  static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("gradcheck_hardening_" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+inline const fs::path& scratch() { return gradcheck::test::scratch_root(); }
 
 inline std::string quote(const std::string& s) {
   std::string q = "'";

@@ -15,20 +15,17 @@
 #include "gradcheck/diag/diagnose.hpp"
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
+#include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
 using namespace gradcheck::logs;
 
 namespace {
 
-const std::string kTrainlogs = std::string(GRADCHECK_SHARED_DIR) + "/data/trainlogs/";
-const std::string kTfevents = std::string(GRADCHECK_SHARED_DIR) + "/data/tfevents/vicreg-ablation/";
+const std::string kTrainlogs = std::string(GRADCHECK_REAL_DATA_DIR) + "/trainlogs/";
+const std::string kTfevents = std::string(GRADCHECK_REAL_DATA_DIR) + "/tfevents/vicreg-ablation/";
 
-fs::path temp_dir() {
-  const fs::path dir = fs::temp_directory_path() / ("gradcheck_test_logs_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
-}
+const fs::path& temp_dir() { return gradcheck::test::scratch_root(); }
 
 std::string write_temp(const std::string& name, const std::string& content) {
   const fs::path p = temp_dir() / name;
@@ -94,7 +91,7 @@ TEST_CASE("CSV: Lightning step/epoch metric pairs (pendulum PINN) pick the _step
   CHECK(run.find("train_loss_step")->size() + run.find("train_loss_epoch")->size() == 16400);
 }
 
-TEST_CASE("CSV: every shared real log reads", "[csv][real]") {
+TEST_CASE("CSV: every real log in tests/data/real/trainlogs reads", "[csv][real]") {
   for (const auto& entry : fs::directory_iterator(kTrainlogs)) {
     if (entry.path().extension() != ".csv") continue;
     INFO(entry.path());

@@ -10,6 +10,7 @@
 #include "gradcheck/diag/monitor.hpp"
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
+#include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
 using namespace gradcheck::diag;
@@ -17,9 +18,7 @@ using namespace gradcheck::diag;
 namespace {
 
 std::string temp_path(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("gradcheck_test_monitor_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return (dir / name).string();
+  return (gradcheck::test::scratch_root() / name).string();
 }
 
 // A seeded synthetic run: loss decays with multiplicative noise; update/weight

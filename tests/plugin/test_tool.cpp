@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include "support/scratch.hpp"
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -30,14 +31,7 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
-fs::path scratch() {
-  static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("gradcheck_tool_test_" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+const fs::path& scratch() { return gradcheck::test::scratch_root(); }
 
 // Runs the tool with `args` (shell words); with_json adds --json and parses it.
 ToolRun run_tool(const std::string& args, bool with_json = true) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "checkpoint_writer.hpp"
+#include "support/scratch.hpp"
 
 namespace st_test {
 
@@ -16,12 +17,7 @@ namespace fs = std::filesystem;
 using checkpoint_writer::bytes_of;
 using Tensor = checkpoint_writer::SafeTensor;
 
-inline fs::path temp_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("gradcheck_weights_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+inline fs::path temp_dir(const std::string& name) { return gradcheck::test::scratch_dir("weights_" + name); }
 
 inline std::string le64(std::uint64_t v) { return checkpoint_writer::le(v, 8); }
 

@@ -14,7 +14,7 @@ using namespace st_test;
 
 namespace {
 
-const std::string kData = std::string(GRADCHECK_SHARED_DIR) + "/data/weights/";
+const std::string kData = std::string(GRADCHECK_REAL_DATA_DIR) + "/weights/";
 
 std::vector<float> he_init(std::int64_t rows, std::int64_t cols, std::uint64_t seed, double scale = 1.0) {
   std::mt19937_64 rng(seed);

@@ -13,7 +13,7 @@ using namespace st_test;
 
 namespace {
 
-const std::string kData = std::string(GRADCHECK_SHARED_DIR) + "/data/weights/";
+const std::string kData = std::string(GRADCHECK_REAL_DATA_DIR) + "/weights/";
 
 
 const TensorEntry& find(const Checkpoint& ck, const std::string& name) {
@@ -25,7 +25,7 @@ const TensorEntry& find(const Checkpoint& ck, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("every real safetensors file in shared/data/weights is read", "[safetensors][real]") {
+TEST_CASE("every real safetensors file in tests/data/real/weights is read", "[safetensors][real]") {
   struct Expect {
     const char* file;
     std::size_t tensors;
