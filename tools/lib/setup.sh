@@ -32,8 +32,16 @@ gradcheck_install_missing() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" || return 2
 }
 
-gradcheck_build() {
+# gradcheck_configure [-DOPTION=VALUE...]: configures build/ (cheap when it is
+# already configured).
+gradcheck_configure() {
   # shellcheck disable=SC2086
-  cmake -S "$GRADCHECK_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" ${CMAKE_ARGS:-} >/dev/null || return 2
-  cmake --build "$BUILD_DIR" -j "$JOBS" || return 2
+  cmake -S "$GRADCHECK_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "$@" ${CMAKE_ARGS:-} >/dev/null || return 2
+}
+
+# gradcheck_build [TARGET...]: builds the targets named (all without any).
+gradcheck_build() {
+  local targets=() t
+  for t in "$@"; do targets+=(--target "$t"); done
+  cmake --build "$BUILD_DIR" -j "$JOBS" "${targets[@]}" || return 2
 }
