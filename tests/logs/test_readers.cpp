@@ -337,9 +337,13 @@ TEST_CASE("Readers never crash on damaged input: seeded random corruption of rea
         switch (rng() % 3) {
           case 0: bytes[pos(rng)] = static_cast<char>(rng() & 0xFF); break;
           case 1: bytes.resize(pos(rng)); break;
-          default: bytes.insert(pos(rng), 1, static_cast<char>("\",\n{}0-e\xff"[rng() % 10])); break;
+          default: {
+            const auto at = static_cast<std::ptrdiff_t>(pos(rng));
+            bytes.insert(bytes.begin() + at, "\",\n{}0-e\xff"[rng() % 10]);
+            break;
+          }
         }
-        if (bytes.empty()) bytes = "x";
+        if (bytes.empty()) bytes.push_back('x');
       }
       const std::string path = write_temp(name, bytes);
       try {

@@ -34,8 +34,8 @@ TEST_CASE("check_plugin returns the report as data, with its exit code", "[plugi
 
 TEST_CASE("check_plugin refuses bad options and unknown models as input errors", "[plugin_check][errors]") {
   PluginCheckOptions options;
-  options.threads = 0;
-  CHECK_THROWS_AS(check_plugin(plugin_path("c_ok"), options), gradcheck::InputError);
+  options.threads = -1;
+  CHECK_THROWS_WITH(check_plugin(plugin_path("c_ok"), options), Catch::Contains("threads must not be negative"));
   options.threads = 1;
   options.models = {"quadratic", "other"};
   CHECK_THROWS_WITH(check_plugin(plugin_path("c_ok"), options), Catch::Contains("no model named 'other'"));

@@ -4,12 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tool_main.hpp"
-#include <algorithm>
-#include <atomic>
-#include <thread>
 #include <cstdio>
-#include <cstdint>
-#include <exception>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,7 +62,7 @@ void setup_convdiag(CLI::App& app, ConvdiagOptions& o) {
   app.add_flag("--no-color", o.no_color, "No ANSI colour");
   app.add_option("--threads", o.threads, "Logs read and diagnosed at once (default 0: all cores)")
       ->check(CLI::NonNegativeNumber);
-  app.set_version_flag("--version", std::string(gradcheck::version_string));
+  app.set_version_flag("--version", std::string("convdiag ") + gradcheck::version_string);
 }
 
 gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
@@ -81,34 +76,10 @@ gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
   gradcheck::diag::DiagnoseOptions diag;
   diag.columns = {o.loss_col, o.val_col, o.step_col, o.grad_col};
   diag.classes = o.classes;
-  // Each log is read and diagnosed on its own; results keep the command-line
-  // order and the first failing log (in that order) is the one reported, so
-  // the output does not depend on the thread count.
-  const std::size_t n = o.logs.size();
-  std::vector<gradcheck::diag::RunDiagnosis> results(n);
   // The HTML report draws the whole curves, so the logs are kept for it.
-  std::vector<gradcheck::logs::Run> logs(o.html_path.empty() ? 0 : n);
-  std::vector<std::exception_ptr> errors(n);
-  std::atomic<std::size_t> next{0};
-  auto worker = [&] {
-    for (std::size_t i = next++; i < n; i = next++) {
-      try {
-        gradcheck::logs::Run run = gradcheck::logs::read_log(o.logs[i], read);
-        results[i] = gradcheck::diag::diagnose(run, diag);
-        if (!logs.empty()) logs[i] = std::move(run);
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    }
-  };
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const std::size_t threads = std::min<std::size_t>(n, o.threads > 0 ? static_cast<std::size_t>(o.threads) : cores);
-  std::vector<std::thread> pool;
-  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  for (const auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  const gradcheck::diag::LogsDiagnosis diagnosis =
+      gradcheck::diag::diagnose_logs(o.logs, read, diag, o.threads, !o.html_path.empty());
+  const auto& results = diagnosis.results;
 
   // The model runs only in forked children, after the reader threads ended.
   std::optional<gradcheck::diag::ActiveReport> active;
@@ -127,11 +98,13 @@ gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
                            : active ? gradcheck::diag::render_json(results, *active, gradcheck::version_string)
                                     : gradcheck::diag::render_json(results, gradcheck::version_string);
   const std::string html =
-      o.html_path.empty() ? std::string() : gradcheck::html::convdiag_page(results, logs, active ? &*active : nullptr);
+      o.html_path.empty() ? std::string() : gradcheck::html::convdiag_page(results, diagnosis.runs, active ? &*active : nullptr);
   if (!o.json_path.empty()) gradcheck::write_file_atomically(o.json_path, json);
   if (!o.html_path.empty()) gradcheck::write_file_atomically(o.html_path, html);
-  if (o.json_path != "-" && o.html_path != "-") {
-    const bool color = gradcheck::use_color(stdout, o.no_color);
+  // With a report on standard output, the text goes to stderr so the report stays parseable.
+  std::FILE* text_stream = o.json_path == "-" || o.html_path == "-" ? stderr : stdout;
+  {
+    const bool color = gradcheck::use_color(text_stream, o.no_color);
     std::string text;
     if (!results.empty())
       text += o.quiet ? gradcheck::diag::verdict_line(results, color) + "\n"
@@ -141,13 +114,9 @@ gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
       text += o.quiet ? gradcheck::diag::active_verdict_line(*active, color) + "\n"
                       : gradcheck::diag::render_active_terminal(*active, color);
     }
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fwrite(text.data(), 1, text.size(), text_stream);
   }
-  if (active && active->user_code_failed()) return gradcheck::ExitCode::user_code;
-  if (active && !active->healthy()) return gradcheck::ExitCode::problem;
-  for (const auto& r : results)
-    if (!r.healthy()) return gradcheck::ExitCode::problem;
-  return gradcheck::ExitCode::ok;
+  return gradcheck::diag::exit_code(results, active ? &*active : nullptr);
 }
 
 }  // namespace

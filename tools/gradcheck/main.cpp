@@ -3,7 +3,6 @@
 
 #include <cstdio>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -85,7 +84,7 @@ gradcheck::ExitCode run_gradcheck(const GradcheckOptions& o) {
   options.rtol = o.rtol;
   options.atol = o.atol;
   options.timeout_seconds = o.timeout;
-  options.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.threads = o.threads;
   options.memory_limit_bytes = o.memory_limit_mb << 20;
 
   // A progress line on a terminal only, once a check has run for a second;

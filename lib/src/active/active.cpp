@@ -431,4 +431,10 @@ ActiveReport run_active_checks(const ActiveOptions& options) {
   return report;
 }
 
+ExitCode exit_code(const std::vector<RunDiagnosis>& results, const ActiveReport* active) {
+  if (active && active->user_code_failed()) return ExitCode::user_code;
+  if (active && !active->healthy()) return ExitCode::problem;
+  return exit_code(results);
+}
+
 }  // namespace gradcheck::diag

@@ -3,19 +3,16 @@
 // (fast.cpp): step choice, sampling, noise measurement, per-entry judgement.
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <exception>
 #include <limits>
-#include <mutex>
 #include <numeric>
 #include <string>
-#include <thread>
 
 #include "gradcheck/check.hpp"
 #include "gradcheck/report.hpp"
+#include "../core/parallel.hpp"
 #include "hints.hpp"
 
 namespace gradcheck::detail::impl {
@@ -354,38 +351,6 @@ struct Engine {
   }
 };
 
-// Runs fn(worker, item) for items [0, count) on the evaluators' threads. Each
-// item's result depends only on the item, so any thread count gives the same.
-template <class Fn>
-inline void parallel_for(std::size_t workers, std::size_t count, Fn&& fn) {
-  if (workers <= 1 || count <= 1) {
-    for (std::size_t i = 0; i < count; ++i) fn(0, i);
-    return;
-  }
-  std::atomic<std::size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  std::vector<std::thread> pool;
-  for (std::size_t w = 0; w < std::min(workers, count); ++w) {
-    pool.emplace_back([&, w] {
-      for (;;) {
-        const std::size_t i = next.fetch_add(1);
-        if (i >= count) return;
-        try {
-          fn(w, i);
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(error_mutex);
-          if (!error) error = std::current_exception();
-          next = count;
-          return;
-        }
-      }
-    });
-  }
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
-}
-
 // Checks `count` coordinates in parallel, worker w with evaluators[w]; at(k)
 // gives item k's flat index and plan. Entries come back per item, and their
 // evaluations are added to *evaluations in item order.
@@ -394,7 +359,8 @@ std::vector<std::vector<Entry>> check_coordinates(const Engine& eng, const std::
                                                   std::size_t count, At&& at, std::int64_t* evaluations) {
   std::vector<std::vector<Entry>> per_item(count);
   std::vector<std::int64_t> item_evals(count, 0);
-  parallel_for(evaluators.size(), count, [&](std::size_t w, std::size_t k) {
+  // Each item's result depends only on the item, so any thread count gives the same.
+  gradcheck::internal::parallel_for(count, static_cast<int>(evaluators.size()), [&](std::size_t k, std::size_t w) {
     const auto [index, plan] = at(k);
     per_item[k] = eng.check_coordinate(evaluators[w], index, *plan, &item_evals[k]);
   });

@@ -168,7 +168,7 @@ CheckResult run_fast(Task task, const std::vector<Evaluator*>& evaluators, const
       for (int r = 0; r < options.directions; ++r) items.push_back({g, r});
     std::vector<Test> tests(items.size());
     std::vector<std::int64_t> evals(items.size(), 0);
-    parallel_for(evaluators.size(), items.size(), [&](std::size_t w, std::size_t k) {
+    gradcheck::internal::parallel_for(items.size(), static_cast<int>(evaluators.size()), [&](std::size_t k, std::size_t w) {
       const auto& bs = group[items[k].g];
       tests[k] = fast.test(evaluators[w], ranges_of(bs),
                            mix_seed(mix_seed(options.seed, 0xfa57 + bs.front()), static_cast<std::uint64_t>(items[k].dir)), &evals[k]);

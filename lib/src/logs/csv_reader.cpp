@@ -1,7 +1,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <thread>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +9,7 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
 #include "gradcheck/mapped_file.hpp"
+#include "../core/parallel.hpp"
 #include "../core/utf8.hpp"
 
 namespace gradcheck::logs {
@@ -273,8 +273,7 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
   // column's kind is set by its first present cell; the first error in file
   // order is the one reported), so the result does not depend on the threads.
   const std::size_t data_begin = pos;
-  std::size_t threads = options.threads > 0 ? static_cast<std::size_t>(options.threads)
-                                            : std::max(1u, std::thread::hardware_concurrency());
+  std::size_t threads = static_cast<std::size_t>(gradcheck::internal::resolve_threads(options.threads));
   threads = std::min<std::size_t>(threads, std::max<std::size_t>(1, (size - data_begin) / std::max<std::size_t>(1, options.min_chunk_bytes)));
   std::vector<std::size_t> bounds{data_begin};
   for (std::size_t t = 1; t < threads; ++t) {
@@ -287,15 +286,9 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
   const std::size_t nchunks = bounds.size() - 1;
   std::vector<Chunk> chunks(nchunks);
   const ChunkSpec spec{data, ncol, step_col};
-  if (nchunks == 1) {
-    parse_chunk(spec, data_begin, size, chunks[0], size);
-  } else {
-    std::vector<std::thread> pool;
-    for (std::size_t c = 1; c < nchunks; ++c)
-      pool.emplace_back([&, c] { parse_chunk(spec, bounds[c], bounds[c + 1], chunks[c], bounds[c + 1]); });
-    parse_chunk(spec, bounds[0], bounds[1], chunks[0], size);
-    for (auto& t : pool) t.join();
-  }
+  gradcheck::internal::parallel_for(nchunks, static_cast<int>(nchunks), [&](std::size_t c, std::size_t) {
+    parse_chunk(spec, bounds[c], bounds[c + 1], chunks[c], c == 0 ? size : bounds[c + 1]);
+  });
 
   // Kinds: the first chunk in which a column has a present cell decides.
   std::vector<Kind> kind(ncol, Kind::unknown);

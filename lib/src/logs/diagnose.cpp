@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <numeric>
 #include <optional>
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "gradcheck/diag/stats.hpp"
 #include "gradcheck/errors.hpp"
+#include "../core/parallel.hpp"
 
 namespace gradcheck::diag {
 namespace {
@@ -536,6 +538,33 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
   if (!d.roles.grad_norm.empty()) d.curves.push_back(make_curve(*run.find(d.roles.grad_norm), "grad_norm"));
   if (!d.roles.lr.empty()) d.curves.push_back(make_curve(*run.find(d.roles.lr), "lr"));
   return d;
+}
+
+LogsDiagnosis diagnose_logs(const std::vector<std::string>& paths, const logs::ReadOptions& read,
+                            const DiagnoseOptions& options, int threads, bool keep_runs) {
+  const std::size_t n = paths.size();
+  LogsDiagnosis out;
+  out.results.resize(n);
+  if (keep_runs) out.runs.resize(n);
+  std::vector<std::exception_ptr> errors(n);
+  gradcheck::internal::parallel_for(n, threads, [&](std::size_t i, std::size_t) {
+    try {
+      logs::Run run = logs::read_log(paths[i], read);
+      out.results[i] = diagnose(run, options);
+      if (keep_runs) out.runs[i] = std::move(run);
+    } catch (...) {
+      errors[i] = std::current_exception();  // kept per log: the first in path order is reported
+    }
+  });
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  return out;
+}
+
+ExitCode exit_code(const std::vector<RunDiagnosis>& results) {
+  for (const auto& r : results)
+    if (!r.healthy()) return ExitCode::problem;
+  return ExitCode::ok;
 }
 
 }  // namespace gradcheck::diag

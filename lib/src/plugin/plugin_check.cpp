@@ -17,6 +17,7 @@
 #include "gradcheck/version.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 #include "gradcheck/weights/dtype.hpp"
+#include "../core/parallel.hpp"
 #include "model_children.hpp"
 
 namespace gradcheck::plugin {
@@ -144,7 +145,8 @@ CheckResult check_model(const Plugin& plugin, std::size_t index, const PluginChe
   const Mode mode = effective_mode(o, info);
   const std::string loss_label = call_label("loss()", info.name);
   ProblemSink sink;
-  std::vector<std::unique_ptr<ModelInstance>> instances(static_cast<std::size_t>(std::max(1, o.threads)));
+  const int threads = gradcheck::internal::resolve_threads(o.threads);
+  std::vector<std::unique_ptr<ModelInstance>> instances(static_cast<std::size_t>(threads));
   auto instance = [&](std::size_t t) -> ModelInstance& {
     if (!instances.at(t)) {
       Channel::Call call(ch, call_label("create()", info.name));
@@ -171,7 +173,7 @@ CheckResult check_model(const Plugin& plugin, std::size_t index, const PluginChe
 
     CheckOptions co;
     co.seed = o.seed;
-    co.threads = std::max(1, o.threads);
+    co.threads = threads;
     co.rtol = o.rtol;
     co.atol = o.atol;
     co.max_per_block = o.max_per_tensor;
@@ -263,7 +265,7 @@ bool PluginCheckOptions::is_valid(std::string* error) const {
     if (error) *error = why;
     return false;
   };
-  if (threads < 1) return fail("threads must be at least 1");
+  if (threads < 0) return fail("threads must not be negative (0: all cores)");
   if (!(timeout_seconds > 0)) return fail("the time-out must be positive");
   if (max_per_tensor < 0) return fail("max-per-tensor must not be negative");
   if (fast_above < 0) return fail("fast_above must not be negative");

@@ -8,7 +8,7 @@
 #include <spdlog/fmt/fmt.h>
 
 #include "gradcheck/errors.hpp"
-#include "parallel.hpp"
+#include "../core/parallel.hpp"
 
 namespace gradcheck::weights {
 
@@ -128,7 +128,7 @@ WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOption
     for (std::size_t i = 0; i < views.size(); ++i)
       if (views[i].shape.size() >= 2 && views[i].numel > 0 && is_floating(views[i].dtype)) todo.push_back(i);
     // One tensor per task; each analysis is sequential, so results do not depend on threads.
-    detail::parallel_for(todo.size(), options.threads, [&](std::size_t task, std::size_t) {
+    gradcheck::internal::parallel_for(todo.size(), options.threads, [&](std::size_t task, std::size_t) {
       const std::size_t i = todo[task];
       SpectralStats s = spectral_analysis(views[i], options.spectral_options);
       if (s.eigenvalues > 0) report.tensors[i].spectral = s;

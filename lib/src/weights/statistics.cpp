@@ -12,7 +12,7 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "parallel.hpp"
+#include "../core/parallel.hpp"
 
 namespace gradcheck::weights {
 
@@ -952,9 +952,9 @@ std::vector<TensorAnalysis> analyse_tensors(const std::vector<TensorView>& views
   for (auto& job : jobs)
     if (job->chunks == 0) finalize(*job);
 
-  const int threads = detail::resolve_threads(options.threads);
+  const int threads = gradcheck::internal::resolve_threads(options.threads);
   std::vector<Scratch> scratch(static_cast<std::size_t>(std::min<std::size_t>(threads, std::max<std::size_t>(tasks, 1))));
-  detail::parallel_for(tasks, threads, [&](std::size_t task, std::size_t worker) {
+  gradcheck::internal::parallel_for(tasks, threads, [&](std::size_t task, std::size_t worker) {
     // Jobs are in task order: find the one holding this task.
     auto it = std::upper_bound(jobs.begin(), jobs.end(), task,
                                [](std::size_t t, const std::unique_ptr<Job>& j) { return t < j->first_task; });
@@ -1006,9 +1006,9 @@ std::vector<DiffStats> diff_tensors(const std::vector<std::pair<TensorView, Tens
     first[i + 1] = first[i] + static_cast<std::size_t>((pairs[i].first.numel + kChunkElements - 1) / kChunkElements);
   }
   std::vector<Part> parts(first.back());
-  const int threads = detail::resolve_threads(options.threads);
+  const int threads = gradcheck::internal::resolve_threads(options.threads);
   std::vector<std::vector<double>> buffers(static_cast<std::size_t>(threads), std::vector<double>(2 * kChunkElements));
-  detail::parallel_for(parts.size(), threads, [&](std::size_t task, std::size_t worker) {
+  gradcheck::internal::parallel_for(parts.size(), threads, [&](std::size_t task, std::size_t worker) {
     const std::size_t p = static_cast<std::size_t>(std::upper_bound(first.begin(), first.end(), task) - first.begin()) - 1;
     const auto& [before, after] = pairs[p];
     const std::size_t begin = (task - first[p]) * kChunkElements;

@@ -153,6 +153,11 @@ struct ActiveReport {
   }
 };
 
+/// The exit code of convdiag (tools-contract.md) over its logs' diagnoses and,
+/// when --model ran, the active checks: user_code when the model's own code
+/// failed, problem when anything is unhealthy, ok otherwise.
+ExitCode exit_code(const std::vector<RunDiagnosis>& results, const ActiveReport* active);
+
 /// Runs the active checks on the selected models. Throws InputError for a
 /// plugin that is refused, an unknown model or invalid options; failures of
 /// the model's own code are part of the report.

@@ -45,8 +45,8 @@ struct PluginCheckOptions {
   double atol = -1;
   /// Longest a single call into the model's code (create, init, loss) may take.
   double timeout_seconds = 60;
-  /// Worker threads; each has its own instance, create(seed) with the same seed,
-  /// so results do not depend on the count.
+  /// Worker threads (0: all cores); each has its own instance, create(seed)
+  /// with the same seed, so results do not depend on the count.
   int threads = 1;
   /// Starting values from a checkpoint (safetensors, ...): tensors matched by
   /// name, shapes must agree; tensors the file lacks keep init's values. Empty:
