@@ -3,7 +3,6 @@
 
 #include "gradcheck/diag/active.hpp"
 
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +19,7 @@
 #include "gradcheck/host/isolation.hpp"
 #include "gradcheck/host/plugin_check.hpp"
 #include "gradcheck/plugin_host.hpp"
+#include "../core/log.hpp"
 #include "../plugin/model_children.hpp"
 
 namespace gradcheck::diag {
@@ -416,7 +416,7 @@ ActiveReport run_active_checks(const ActiveOptions& options) {
     done[m.model] = std::move(m);
   };
   hooks.on_failure = [&](const std::string& name, const std::string& why, double seconds) {
-    spdlog::debug("convdiag: {}", why);
+    gradcheck::internal::logger("active")->debug("{}", why);
     ModelActive m;
     m.model = name;
     const auto it = std::find_if(all.begin(), all.end(), [&](const auto& i) { return i.name == name; });

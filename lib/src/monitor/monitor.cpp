@@ -1,7 +1,5 @@
 #include "gradcheck/diag/monitor.hpp"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -9,15 +7,13 @@
 
 #include "gradcheck/diag/stats.hpp"
 #include "gradcheck/errors.hpp"
+#include "../core/log.hpp"
 
 namespace gradcheck::diag {
 namespace {
 
 std::shared_ptr<spdlog::logger> logger() {
-  static const std::shared_ptr<spdlog::logger> log = [] {
-    auto l = spdlog::get("gradcheck.monitor");
-    return l ? l : spdlog::stderr_color_mt("gradcheck.monitor");
-  }();
+  static const std::shared_ptr<spdlog::logger> log = gradcheck::internal::logger("monitor");
   return log;
 }
 

@@ -1,6 +1,6 @@
 #include "model_children.hpp"
 
-#include <spdlog/spdlog.h>
+#include "../core/log.hpp"
 
 #include <chrono>
 #include <map>
@@ -81,7 +81,7 @@ std::string run_models_in_children(const std::string& plugin_path, std::vector<s
     if (!outcome.returned() || outcome.exit_code != 0) {
       // The child died: blame the model that was running (or all that were
       // left, when it died before starting one), and go on with the rest.
-      spdlog::debug("child ended: {}", outcome.description);
+      gradcheck::internal::logger("plugin")->debug("child ended: {}", outcome.description);
       for (const auto& name : names) {
         if (finished.count(name)) continue;
         if (current.empty() || name == current) {
