@@ -350,7 +350,7 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
 
   Run run;
   run.source = path;
-  run.step_name = step_col >= 0 ? names[static_cast<std::size_t>(step_col)] : std::string();
+  run.step_name = step_col >= 0 ? escape_invalid_utf8(names[static_cast<std::size_t>(step_col)]) : std::string();
   for (std::size_t i = 0; i < ncol; ++i) {
     if (static_cast<long>(i) == step_col || kind[i] != Kind::numeric) continue;
     Series s;
