@@ -17,6 +17,7 @@
 #include <string>
 
 #include "gradcheck/errors.hpp"
+#include "gradcheck/utf8.hpp"
 
 namespace gradcheck::fuzz {
 
@@ -60,9 +61,17 @@ inline std::string write_input(const std::uint8_t* data, std::size_t size, const
   return p.string();
 }
 
+// A name a reader accepted from a file, as reports will show it: valid UTF-8
+// and, with `printable`, no control characters either.
+inline void check_name(const std::string& name, bool printable) {
+  GRADCHECK_FUZZ_CHECK(valid_utf8(name, printable), escape_invalid_utf8(name));
+}
+
 // Runs a parser on untrusted bytes. Refusal is fine, as an InputError whose
 // message is one line naming a file (the contract's "one-line reason naming
-// the file"). Any other exception escapes, which the fuzzer reports as a crash.
+// the file"), of valid UTF-8 without control characters (bytes that are not
+// UTF-8 shown as \xNN) and in the project's words (no JSON library's tag).
+// Any other exception escapes, which the fuzzer reports as a crash.
 template <class F>
 void refusal_is_fine(F&& parse) {
   try {
@@ -71,6 +80,8 @@ void refusal_is_fine(F&& parse) {
     const std::string msg = e.what();
     GRADCHECK_FUZZ_CHECK(!e.file().empty(), msg);
     GRADCHECK_FUZZ_CHECK(msg.find('\n') == std::string::npos && msg.find('\r') == std::string::npos, msg);
+    GRADCHECK_FUZZ_CHECK(valid_utf8(msg, /*printable=*/true), escape_invalid_utf8(msg));
+    GRADCHECK_FUZZ_CHECK(msg.find("json.exception") == std::string::npos, msg);
   }
 }
 

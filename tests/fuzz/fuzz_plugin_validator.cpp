@@ -89,9 +89,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   gradcheck::fuzz::refusal_is_fine([&] {
     const gp::ModelInfo info = gp::validate_model(&m, 0, "fuzz_plugin.so");
     GRADCHECK_FUZZ_CHECK(info.tensors.size() == static_cast<std::size_t>(m.num_tensors), info.name);
+    gradcheck::fuzz::check_name(info.name, /*printable=*/true);
     std::size_t offset = 0;
     for (const auto& t : info.tensors) {
       GRADCHECK_FUZZ_CHECK(t.offset == offset, t.name);
+      gradcheck::fuzz::check_name(t.name, /*printable=*/true);
       offset += t.count;
     }
     GRADCHECK_FUZZ_CHECK(offset == info.num_values, info.name);
