@@ -15,7 +15,7 @@
 namespace gradcheck::internal {
 
 /// Where in `text` a parse went wrong, for messages: "byte 4 (line 1, column 4)"
-/// (1-based), or "byte 4 (column 4)" with `one_line`.
+/// (1-based), or only "column 4" with `one_line`.
 inline std::string json_position(std::string_view text, std::size_t byte, bool one_line) {
   std::size_t line = 1, column = byte;
   for (std::size_t i = 0; i + 1 < byte && i < text.size(); ++i)
