@@ -51,6 +51,7 @@ int loss(void*, const void* const*, double*, void* const*) { return 0; }
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  gradcheck::fuzz::note_input(data, size);
   Bytes in(data, size);
   const auto flags = in.take<std::uint16_t>();
   const bool exact = (flags & 1) != 0;  // most descriptors valid in the header, so the tensors get fuzzed
