@@ -15,8 +15,10 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 
 #include "gradcheck/errors.hpp"
+#include "gradcheck/utf8.hpp"
 
 namespace gradcheck::fuzz {
 
@@ -50,8 +52,22 @@ inline const std::filesystem::path& scratch_dir() {
   return dir;
 }
 
+// Whether the current input holds the JSON library's tag text itself: messages
+// quote names from the file, and a name may say anything.
+inline bool& input_mentions_json_tag() {
+  static bool mentions = false;
+  return mentions;
+}
+
+// Notes the current input (write_input does; a target that writes no file calls it).
+inline void note_input(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  input_mentions_json_tag() = text.find("json.exception") != std::string_view::npos;
+}
+
 // Writes the input to `name` inside the scratch directory and returns its path.
 inline std::string write_input(const std::uint8_t* data, std::size_t size, const std::string& name) {
+  note_input(data, size);
   const std::filesystem::path p = scratch_dir() / name;
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
@@ -60,9 +76,17 @@ inline std::string write_input(const std::uint8_t* data, std::size_t size, const
   return p.string();
 }
 
+// A name a reader accepted from a file, as reports will show it: valid UTF-8
+// and, with `printable`, no control characters either.
+inline void check_name(const std::string& name, bool printable) {
+  GRADCHECK_FUZZ_CHECK(valid_utf8(name, printable), escape_invalid_utf8(name));
+}
+
 // Runs a parser on untrusted bytes. Refusal is fine, as an InputError whose
 // message is one line naming a file (the contract's "one-line reason naming
-// the file"). Any other exception escapes, which the fuzzer reports as a crash.
+// the file"), of valid UTF-8 without control characters (bytes that are not
+// UTF-8 shown as \xNN) and in the project's words (no JSON library's tag).
+// Any other exception escapes, which the fuzzer reports as a crash.
 template <class F>
 void refusal_is_fine(F&& parse) {
   try {
@@ -71,6 +95,8 @@ void refusal_is_fine(F&& parse) {
     const std::string msg = e.what();
     GRADCHECK_FUZZ_CHECK(!e.file().empty(), msg);
     GRADCHECK_FUZZ_CHECK(msg.find('\n') == std::string::npos && msg.find('\r') == std::string::npos, msg);
+    GRADCHECK_FUZZ_CHECK(valid_utf8(msg, /*printable=*/true), escape_invalid_utf8(msg));
+    GRADCHECK_FUZZ_CHECK(msg.find("json.exception") == std::string::npos || input_mentions_json_tag(), msg);
   }
 }
 

@@ -9,7 +9,11 @@
 namespace gradcheck::fuzz {
 
 inline void check_run(const logs::Run& run) {
-  for (const auto& s : run.series) GRADCHECK_FUZZ_CHECK(s.steps.size() == s.values.size(), s.name);
+  for (const auto& s : run.series) {
+    GRADCHECK_FUZZ_CHECK(s.steps.size() == s.values.size(), s.name);
+    check_name(s.name, /*printable=*/true);  // names are shown in one-line report rows
+  }
+  check_name(run.step_name, /*printable=*/true);
   (void)run.distinct_steps();
 }
 

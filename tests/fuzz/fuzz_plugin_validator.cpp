@@ -51,6 +51,7 @@ int loss(void*, const void* const*, double*, void* const*) { return 0; }
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  gradcheck::fuzz::note_input(data, size);
   Bytes in(data, size);
   const auto flags = in.take<std::uint16_t>();
   const bool exact = (flags & 1) != 0;  // most descriptors valid in the header, so the tensors get fuzzed
@@ -89,9 +90,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   gradcheck::fuzz::refusal_is_fine([&] {
     const gp::ModelInfo info = gp::validate_model(&m, 0, "fuzz_plugin.so");
     GRADCHECK_FUZZ_CHECK(info.tensors.size() == static_cast<std::size_t>(m.num_tensors), info.name);
+    gradcheck::fuzz::check_name(info.name, /*printable=*/true);
     std::size_t offset = 0;
     for (const auto& t : info.tensors) {
       GRADCHECK_FUZZ_CHECK(t.offset == offset, t.name);
+      gradcheck::fuzz::check_name(t.name, /*printable=*/true);
       offset += t.count;
     }
     GRADCHECK_FUZZ_CHECK(offset == info.num_values, info.name);

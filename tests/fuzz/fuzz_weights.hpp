@@ -12,6 +12,7 @@ namespace gradcheck::fuzz {
 
 inline void check_checkpoint(const weights::Checkpoint& ck) {
   for (const auto& t : ck.tensors()) {
+    check_name(t.name, /*printable=*/false);
     std::uint64_t numel = 1;
     for (const auto e : t.shape) {
       GRADCHECK_FUZZ_CHECK(e >= 0, t.name);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "gradcheck/utf8.hpp"
 #include "run_tool.hpp"
 
 using namespace hardening;
@@ -135,6 +136,9 @@ void expect_all_refused(const std::string& tool, const std::vector<Case>& cases)
     CHECK(!r.err.empty());
     CHECK(r.err.find('\n') == r.err.size() - 1);
     CHECK_THAT(r.err, Catch::Contains(c.names.empty() ? c.path : c.names));
+    // In the project's words, valid UTF-8 (bytes that are not shown as \xNN).
+    CHECK(r.err.find("json.exception") == std::string::npos);
+    CHECK(gradcheck::valid_utf8(std::string_view(r.err).substr(0, r.err.size() - 1), /*printable=*/true));
     CHECK_FALSE(fs::exists(json));
     CHECK(fs::is_empty(out_dir));  // no temporary left behind either
   }
@@ -164,6 +168,9 @@ TEST_CASE("weightstats refuses every malformed checkpoint with exit 2 and one li
       {"bad UTF-8 in a header key", put("bad_utf8.safetensors",
                                         safetensors("{\"a\xff\xfe\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
                                                     std::string(8, '\0')))},
+      {"bad UTF-8 in the file name and the header", put("name\xff.safetensors", safetensors("{\"w\xff\":{}}", "")),
+       gradcheck::escape_invalid_utf8((corpus() / "name\xff.safetensors").string()) +
+           ": the header is not valid JSON: unexpected byte \\xff at byte 4"},
       {"cut inside the header", put("cut_header.safetensors", head(st, 40))},
       {"cut inside the data", put("cut_data.safetensors", drop_tail(st, 10))},
       {"data size disagrees with shape", put("wrong_size.safetensors",

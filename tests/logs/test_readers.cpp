@@ -15,6 +15,7 @@
 #include "gradcheck/diag/diagnose.hpp"
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
+#include "gradcheck/utf8.hpp"
 #include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
@@ -416,4 +417,35 @@ TEST_CASE("CSV: parallel chunks give exactly the single-thread result and errors
     CHECK(error_of([&] { read_csv(bad_path, o); }).find("line 2502: 'abc' in column 'loss' is not a number") !=
           std::string::npos);
   }
+}
+
+// --- bytes that are not UTF-8 ----------------------------------------------
+
+TEST_CASE("CSV: a column name with bytes that are not UTF-8 is refused, the bytes shown as \\xNN", "[csv][errors][utf8]") {
+  const std::string bad = write_temp("utf8_name.csv", "step,loss,gr\xff\xfe" "ad\n1,0.5,1\n2,0.4,1\n");
+  const std::string e = error_of([&] { read_csv(bad); });
+  INFO(e);
+  CHECK(gradcheck::valid_utf8(e, /*printable=*/true));
+  CHECK(e.find(bad + ": line 1: column 3's name 'gr\\xff\\xfead' is not valid UTF-8") != std::string::npos);
+}
+
+TEST_CASE("JSONL: a bad byte is named in words, without the JSON library's tag", "[jsonl][errors][utf8]") {
+  const std::string bad = write_temp("utf8_key.jsonl", "{\"step\": 1, \"loss\": 1}\n{\"step\": 2, \"lo\xff\": 1}\n");
+  const std::string e = error_of([&] { read_jsonl(bad); });
+  INFO(e);
+  CHECK(gradcheck::valid_utf8(e, /*printable=*/true));
+  CHECK(e.find("json.exception") == std::string::npos);
+  CHECK(e.find(bad + ": line 2: not valid JSON: unexpected byte \\xff at column 16") != std::string::npos);
+  const std::string cut = write_temp("cut.jsonl", "{\"step\": 1, \"loss\": \n");
+  const std::string e2 = error_of([&] { read_jsonl(cut); });
+  INFO(e2);
+  CHECK(e2.find("json.exception") == std::string::npos);
+  CHECK(e2.find("line 1: not valid JSON: it ends too early") != std::string::npos);
+}
+
+TEST_CASE("JSONL: a key holding control characters becomes a series name with them escaped", "[jsonl][utf8]") {
+  const std::string p = write_temp("ctl_key.jsonl", "{\"step\": 1, \"lo\\nss\\u001b[31m\": 1}\n{\"step\": 2, \"lo\\nss\\u001b[31m\": 2}\n");
+  const Run run = read_jsonl(p);
+  REQUIRE(run.series.size() == 1);
+  CHECK(run.series[0].name == "lo\\x0ass\\x1b[31m");
 }

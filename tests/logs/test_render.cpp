@@ -5,6 +5,7 @@
 
 #include "gradcheck/diag/diagnose.hpp"
 #include "gradcheck/diag/render.hpp"
+#include "gradcheck/utf8.hpp"
 #include "synth.hpp"
 
 using namespace gradcheck::diag;
@@ -74,4 +75,17 @@ TEST_CASE("sparkline maps the range onto eight levels", "[render]") {
   CHECK(sparkline({0, 1, 2, 3, 4, 5, 6, 7}) == "▁▂▃▄▅▆▇█");
   CHECK(sparkline({1, 10, 100}, true) == "▁▅█");
   CHECK(sparkline({1, std::numeric_limits<double>::quiet_NaN(), 2}) == "▁ █");
+}
+
+TEST_CASE("A source path with bytes that are not UTF-8 is shown escaped in JSON and text, never a crash", "[render][utf8]") {
+  auto run = synth::healthy(1);
+  run.source = "logs/r\xff\xfeun.csv";
+  const std::vector<RunDiagnosis> runs{diagnose(run)};
+  std::string json;
+  REQUIRE_NOTHROW(json = render_json(runs, "9.9.9"));
+  CHECK(gradcheck::valid_utf8(json));
+  CHECK(nlohmann::json::parse(json).at("runs")[0].at("source") == "logs/r\\xff\\xfeun.csv");
+  const std::string text = render_terminal(runs, true);
+  CHECK(gradcheck::valid_utf8(text));
+  CHECK(text.find("logs/r\\xff\\xfeun.csv") != std::string::npos);
 }

@@ -46,6 +46,7 @@
 #define V_null_tensor_name 32
 #define V_null_last_error 33
 #define V_slow 34
+#define V_bad_bytes_error 35
 
 #define CAT2(a, b) a##b
 #define CAT(a, b) CAT2(a, b)
@@ -102,6 +103,10 @@ static int loss(void *p, const void *const *values, double *out, void *const *gr
   if (THIS == V_error_return) {
     strcpy(inst->error, "the batch file is missing");
     return 7;
+  }
+  if (THIS == V_bad_bytes_error) { /* a message that is not UTF-8, with a newline */
+    strcpy(inst->error, "the batch \xff file\nis missing");
+    return 8;
   }
   if (THIS == V_null_last_error) return 5;
   if (THIS == V_slow) {

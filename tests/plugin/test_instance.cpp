@@ -66,6 +66,8 @@ TEST_CASE("host checks turn misbehaviour into problems of the right kind", "[ins
       {"c_stateful", kind::stateful_gradient, "at y[0]"},
       {"c_error_return", kind::model_error, "loss returned 7: the batch file is missing"},
       {"c_null_last_error", kind::model_error, "loss returned 5: no message (last_error is NULL)"},
+      // The plugin's bytes become one line of valid UTF-8 (reports hold the message).
+      {"c_bad_bytes_error", kind::model_error, "loss returned 8: the batch \\xff file\\x0ais missing"},
   };
   for (const auto& c : cases) {
     INFO(c.plugin);

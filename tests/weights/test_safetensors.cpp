@@ -4,6 +4,9 @@
 #include <string>
 
 #include "gradcheck/errors.hpp"
+#include "gradcheck/utf8.hpp"
+#include "gradcheck/weights/render.hpp"
+#include "gradcheck/weights/report.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 #include "gradcheck/weights/statistics.hpp"
 #include "reader_checks.hpp"
@@ -188,4 +191,66 @@ TEST_CASE("a sharded checkpoint is read through its index", "[safetensors][shard
   } catch (const gradcheck::InputError& e) {
     CHECK(std::string(e.what()).find((dir / "gone.safetensors").string() + ": cannot open") != std::string::npos);
   }
+}
+
+// --- bytes that are not UTF-8 ---------------------------------------------
+
+namespace {
+
+// One line of valid UTF-8, in the project's words (no JSON library tag).
+void expect_clean_refusal(const fs::path& path, const std::string& expected) {
+  INFO("file " << path);
+  try {
+    (void)gradcheck::weights::open_checkpoint(path.string());
+    FAIL("the file was accepted");
+  } catch (const gradcheck::InputError& e) {
+    const std::string what = e.what();
+    INFO("message: " << what);
+    CHECK(gradcheck::valid_utf8(what, /*printable=*/true));
+    CHECK(what.find("json.exception") == std::string::npos);
+    CHECK(what.find("\\xff") != std::string::npos);
+    CHECK(what.find(expected) != std::string::npos);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("safetensors: a header holding the byte 0xff is refused in words, the byte shown as \\xff",
+          "[safetensors][errors][utf8]") {
+  const fs::path dir = temp_dir("st_utf8");
+  write_raw(dir / "ff.safetensors", "{\"w\xff\":{}}", "");
+  expect_clean_refusal(dir / "ff.safetensors",
+                       "the header is not valid JSON: unexpected byte \\xff at byte 4 (line 1, column 4)");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("safetensors: a tensor name with bytes that are not UTF-8 is refused with the bytes escaped",
+          "[safetensors][errors][utf8]") {
+  // Otherwise valid: one F32 tensor of two values. The reader's policy (the
+  // header must be UTF-8 JSON) is kept; only the message changes.
+  const fs::path dir = temp_dir("st_utf8_name");
+  const std::string header =
+      "{\"fc1\xff.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\n \"b\":{}}";
+  write_raw(dir / "name.safetensors", header, std::string(8, '\0'));
+  expect_clean_refusal(dir / "name.safetensors", "unexpected byte \\xff at byte 6 (line 1, column 6)");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("npy: a file name that is not UTF-8 is reported escaped in the table and the JSON",
+          "[npy][render][utf8]") {
+  const fs::path dir = temp_dir("npy_utf8_name");
+  const fs::path file = dir / "w\xff\x0a.npy";
+  write_bytes(file, checkpoint_writer::npy("<f4", false, "(2,)", bytes_of(std::vector<float>{1, 2})));
+  const auto ck = gradcheck::weights::open_checkpoint(file.string());
+  REQUIRE(ck.tensors().size() == 1);
+  CHECK(ck.tensors()[0].name == "w\\xff\\x0a");
+  const auto report = gradcheck::weights::report_checkpoint(ck);
+  std::string json;
+  REQUIRE_NOTHROW(json = gradcheck::weights::render_json(report, "test"));
+  CHECK(gradcheck::valid_utf8(json));
+  CHECK(json.find("w\\\\xff\\\\x0a") != std::string::npos);  // the name, as a JSON string
+  const std::string table = gradcheck::weights::render_table(report, gradcheck::Style{});
+  CHECK(gradcheck::valid_utf8(table));
+  CHECK(table.find("w\\xff\\x0a") != std::string::npos);
+  fs::remove_all(dir);
 }

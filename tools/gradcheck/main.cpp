@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
     try {
       return run_gradcheck(options);
     } catch (const gradcheck::plugin::ModelError& e) {
-      std::fprintf(stderr, "gradcheck: %s\n", e.what());
+      std::fprintf(stderr, "gradcheck: %s\n", gradcheck::escape_invalid_utf8(e.what()).c_str());
       return gradcheck::ExitCode::user_code;
     }
   });

@@ -1,4 +1,5 @@
 #include "active_json.hpp"
+#include "../core/json_out.hpp"
 
 #include "../logs/symptom_json.hpp"
 
@@ -69,7 +70,7 @@ std::string model_to_json(const ModelActive& m) {
   j["notes"] = m.notes;
   j["evaluations"] = m.evaluations;
   j["seconds"] = m.seconds;
-  return j.dump();
+  return gradcheck::internal::dump_utf8(std::move(j));
 }
 
 ModelActive model_from_json(std::string_view text) {

@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "gradcheck/utf8.hpp"
 #include "active_json.hpp"
+#include "../core/json_out.hpp"
 #include "gradcheck/diag/active.hpp"
 #include "gradcheck/diag/render.hpp"
 #include "gradcheck/output.hpp"
@@ -46,7 +48,7 @@ std::vector<RunDiagnosis> active_runs(const ActiveReport& report) {
 std::string render_active_json(const ActiveReport& report) {
   json a = json::array();
   for (const auto& m : report.models) a.push_back(json::parse(detail::model_to_json(m)));
-  return a.dump(2);
+  return gradcheck::internal::dump_utf8(std::move(a), 2);
 }
 
 std::string render_json(const std::vector<RunDiagnosis>& runs, const ActiveReport& active, std::string_view version) {
@@ -68,7 +70,7 @@ std::string render_json(const std::vector<RunDiagnosis>& runs, const ActiveRepor
   out["plugin"] = active.plugin;
   if (!active.load_failure.empty()) out["load_failure"] = active.load_failure;
   out["active"] = json::parse(render_active_json(active));
-  return out.dump(2) + "\n";
+  return gradcheck::internal::dump_utf8(std::move(out), 2) + "\n";
 }
 
 std::string active_verdict_line(const ActiveReport& report, bool color) {
@@ -163,7 +165,7 @@ std::string render_active_terminal(const ActiveReport& report, bool color) {
     out += "\n";
   }
   out += active_verdict_line(report, color) + "\n";
-  return out;
+  return escape_invalid_utf8(out, /*printable=*/false);  // paths and names: \xNN for bytes that are not UTF-8
 }
 
 }  // namespace gradcheck::diag

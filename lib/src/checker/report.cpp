@@ -1,4 +1,6 @@
 #include "gradcheck/report.hpp"
+#include "gradcheck/utf8.hpp"
+#include "../core/json_out.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -6,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../core/json_error.hpp"
 #include "gradcheck/options.hpp"
 #include "gradcheck/output.hpp"
 
@@ -94,7 +97,7 @@ std::string verdict_line(const CheckResult& r, bool color) {
 std::string to_text(const CheckResult& r, const TextOptions& opt) {
   Style st{opt.color};
   std::string out = verdict_line(r, opt.color) + "\n";
-  if (opt.quiet) return out;
+  if (opt.quiet) return escape_invalid_utf8(out, /*printable=*/false);
   std::size_t wname = 6, wshape = 5, wchecked = 9;
   auto checked_str = [](const BlockResult& b) { return std::to_string(b.checked) + "/" + std::to_string(b.size); };
   for (const auto& b : r.blocks) {
@@ -151,7 +154,7 @@ std::string to_text(const CheckResult& r, const TextOptions& opt) {
                 static_cast<long long>(r.evaluations), r.seconds, to_string(r.method), r.noise,
                 r.noise_estimated ? "" : " (fallback: estimation failed)");
   out += st.dim(tail);
-  return out;
+  return escape_invalid_utf8(out, /*printable=*/false);  // names and messages: \xNN for bytes that are not UTF-8
 }
 
 std::string to_json(const CheckResult& r, int indent) {
@@ -208,7 +211,7 @@ std::string to_json(const CheckResult& r, int indent) {
     }
     j["tensors"].push_back(std::move(t));
   }
-  return j.dump(indent);
+  return internal::dump_utf8(std::move(j), indent);
 }
 
 Verdict verdict_from_string(const std::string& s) {
@@ -291,7 +294,7 @@ CheckResult check_result_from_json(const std::string& text) {
     }
     return r;
   } catch (const nlohmann::json::exception& e) {
-    throw std::invalid_argument(std::string("malformed check result JSON: ") + e.what());
+    throw std::invalid_argument("malformed check result JSON: " + internal::json_error_text(text, e));
   }
 }
 

@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "gradcheck/errors.hpp"
+#include "utf8.hpp"
 
 namespace gradcheck {
 
@@ -93,7 +94,7 @@ void ProgressBar::update(std::string_view label, double fraction, std::string_vi
   if (since_start < options_.delay_seconds) return;
   if (drawn_once_ && std::chrono::duration<double>(now - last_draw_).count() < options_.interval_seconds) return;
   std::string line = "\r\x1b[K";
-  line += label;
+  line += escape_invalid_utf8(label);  // a path or a name: one line of valid UTF-8
   if (fraction >= 0 && std::isfinite(fraction)) {
     const double f = std::clamp(fraction, 0.0, 1.0);
     const int filled = static_cast<int>(std::lround(f * options_.width));
@@ -106,7 +107,7 @@ void ProgressBar::update(std::string_view label, double fraction, std::string_vi
   }
   if (!detail.empty()) {
     line += "  ";
-    line += detail;
+    line += escape_invalid_utf8(detail);
   }
   if (visible_ && line == last_line_) return;  // nothing new to show
   std::fwrite(line.data(), 1, line.size(), stream_);

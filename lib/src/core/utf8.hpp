@@ -1,14 +1,14 @@
 #pragma once
 // Text read from users' files ends up in one-line messages, text reports and
 // JSON, which hold only valid UTF-8; names must also not carry control
-// characters (a newline in a name would forge report lines).
+// characters (a newline in a name would forge report lines). The functions are
+// public (gradcheck/utf8.hpp) so the fuzz targets and tests check with them.
 
-#include <string_view>
+#include "gradcheck/utf8.hpp"
 
 namespace gradcheck::internal {
 
-/// Strict UTF-8: no overlong forms, surrogates or code points past U+10FFFF.
-/// With `printable`, also no C0 controls, DEL or C1 controls (U+0080..U+009F).
-bool valid_utf8(std::string_view s, bool printable = false);
+using gradcheck::escape_invalid_utf8;
+using gradcheck::valid_utf8;
 
 }  // namespace gradcheck::internal

@@ -1,4 +1,5 @@
 #include "gradcheck/html/page.hpp"
+#include "gradcheck/utf8.hpp"
 
 namespace gradcheck::html {
 namespace {
@@ -60,7 +61,9 @@ h2{break-after:avoid}svg.chart,table,.note{break-inside:avoid}th{position:static
 
 }  // namespace
 
-std::string escape(std::string_view text) {
+std::string escape(std::string_view raw) {
+  // Names and paths from users' files: bytes that are not UTF-8 shown as \xNN.
+  const std::string text = escape_invalid_utf8(raw, /*printable=*/false);
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
@@ -144,7 +147,7 @@ std::string Page::str() const {
   s += body_;
   s += "<footer>A self-contained report: no scripts, no network. Hover a point, bar or shaded span for its numbers.</footer>\n"
        "</body>\n</html>\n";
-  return s;
+  return escape_invalid_utf8(s, /*printable=*/false);  // the page is UTF-8 whatever a caller added unescaped
 }
 
 }  // namespace gradcheck::html

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "gradcheck/logs/run.hpp"
+#include "gradcheck/utf8.hpp"
 
 namespace gradcheck::logs::internal {
 
@@ -19,7 +20,9 @@ class RunBuilder {
     auto it = index_.find(std::string(name));
     if (it != index_.end()) return run_.series[it->second];
     index_.emplace(std::string(name), run_.series.size());
-    run_.series.push_back(Series{std::string(name), {}, {}});
+    // The name as reports show it: a control character (a newline or an escape
+    // sequence in a JSON key or an events tag) would forge report lines.
+    run_.series.push_back(Series{escape_invalid_utf8(name), {}, {}});
     return run_.series.back();
   }
   void add(std::string_view name, std::int64_t step, double value) {

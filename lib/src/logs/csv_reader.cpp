@@ -244,7 +244,7 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
   for (std::size_t i = 0; i < ncol; ++i) {
     if (!gradcheck::internal::valid_utf8(names[i]))
       throw InputError(path, "line " + std::to_string(line_no) + ": column " + std::to_string(i + 1) +
-                                 "'s name is not valid UTF-8");
+                                 "'s name '" + names[i] + "' is not valid UTF-8");  // InputError escapes the bytes
     if (names[i].empty()) names[i] = "column" + std::to_string(i + 1);
     for (std::size_t j = 0; j < i; ++j)
       if (names[j] == names[i])
@@ -343,11 +343,11 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
 
   Run run;
   run.source = path;
-  run.step_name = step_col >= 0 ? names[static_cast<std::size_t>(step_col)] : std::string();
+  run.step_name = step_col >= 0 ? escape_invalid_utf8(names[static_cast<std::size_t>(step_col)]) : std::string();
   for (std::size_t i = 0; i < ncol; ++i) {
     if (static_cast<long>(i) == step_col || kind[i] != Kind::numeric) continue;
     Series s;
-    s.name = names[i];
+    s.name = escape_invalid_utf8(names[i]);  // as reports show it: no control characters
     // The first chunk's vectors have room for the whole file (as estimated):
     // the other chunks are appended to them.
     s.steps = std::move(chunks[0].cols[i].steps);

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "../core/json_error.hpp"
 #include "builder.hpp"
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
@@ -106,12 +107,13 @@ Run read_jsonl(const std::string& path, const ReadOptions& options) {
     if (line.empty()) continue;
     ++index;
     json record;
+    std::string_view parsed;
     try {
-      record = json::parse(quote_nonfinite(line, buf));
+      parsed = quote_nonfinite(line, buf);
+      record = json::parse(parsed);
     } catch (const json::exception& e) {  // parse_error, and out_of_range for a number overflow
-      std::string why = e.what();
-      if (auto p = why.find("] "); p != std::string::npos) why = why.substr(p + 2);
-      throw InputError(path, "line " + std::to_string(line_no) + ": not valid JSON (" + why + ")");
+      throw InputError(path, "line " + std::to_string(line_no) + ": not valid JSON: " +
+                                 gradcheck::internal::json_error_text(parsed, e, /*one_line=*/true));
     }
     if (!record.is_object())
       throw InputError(path, "line " + std::to_string(line_no) + ": expected a JSON object, found " +

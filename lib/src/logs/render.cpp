@@ -1,4 +1,6 @@
 #include "gradcheck/diag/render.hpp"
+#include "gradcheck/utf8.hpp"
+#include "../core/json_out.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -49,7 +51,7 @@ std::string render_json(const std::vector<RunDiagnosis>& runs, std::string_view 
   }
   out["healthy"] = healthy;
   out["runs"] = std::move(jruns);
-  return out.dump(2) + "\n";
+  return gradcheck::internal::dump_utf8(std::move(out), 2) + "\n";
 }
 
 std::string sparkline(const std::vector<double>& values, bool log_scale) {
@@ -132,7 +134,7 @@ std::string render_terminal(const std::vector<RunDiagnosis>& runs, bool color) {
     out += verdict;
   else
     out.pop_back();  // no blank line at the end
-  return out;
+  return escape_invalid_utf8(out, /*printable=*/false);  // paths and names: \xNN for bytes that are not UTF-8
 }
 
 }  // namespace gradcheck::diag

@@ -8,6 +8,7 @@
 
 #include "gradcheck/plugin.h"
 #include "gradcheck/plugin_host.hpp"
+#include "gradcheck/utf8.hpp"
 
 namespace gradcheck::plugin {
 namespace {
@@ -65,7 +66,7 @@ std::string ModelInstance::last_error_text() const {
   if (model_->last_error == nullptr) return "no message (last_error is NULL)";
   const char* s = model_->last_error(instance_);
   if (s == nullptr || s[0] == '\0') return "no message";
-  return s;
+  return escape_invalid_utf8(s);  // the plugin's bytes go into one-line messages and reports
 }
 
 std::string ModelInstance::where(std::size_t i) const { return describe_index(*info_, i); }

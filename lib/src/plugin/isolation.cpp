@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "gradcheck/utf8.hpp"
+
 namespace gradcheck::isolation {
 namespace {
 
@@ -307,7 +309,7 @@ ChildOutcome run_in_child(const std::function<int(Channel&)>& body,
     outcome.description = "finished (" + final_text + ")";
   } else if (final_kind == 'X') {
     outcome.ending = Ending::exception;
-    outcome.description = "uncaught C++ exception: " + final_text;
+    outcome.description = "uncaught C++ exception: " + escape_invalid_utf8(final_text);  // the user's code's bytes
   } else if (WIFSIGNALED(status)) {
     outcome.ending = Ending::signaled;
     outcome.signal = WTERMSIG(status);

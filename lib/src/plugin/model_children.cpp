@@ -1,5 +1,6 @@
 #include "model_children.hpp"
 
+#include "../core/json_out.hpp"
 #include "../core/log.hpp"
 
 #include <chrono>
@@ -13,7 +14,7 @@ using isolation::Channel;
 using json = nlohmann::json;
 
 void send_input_error(Channel& ch, const InputError& e) {
-  ch.send(json{{"type", "input_error"}, {"file", e.file()}, {"reason", e.reason()}}.dump());
+  ch.send(gradcheck::internal::dump_utf8(json{{"type", "input_error"}, {"file", e.file()}, {"reason", e.reason()}}));
 }
 
 std::string run_models_in_children(const std::string& plugin_path, std::vector<std::string> names,
@@ -40,10 +41,10 @@ std::string run_models_in_children(const std::string& plugin_path, std::vector<s
             const int rc = hooks.prepare(*p, ch, run, first);
             if (rc != 0) return rc;
           }
-          if (first) ch.send(json{{"type", "names"}, {"names", run}}.dump());
+          if (first) ch.send(gradcheck::internal::dump_utf8(json{{"type", "names"}, {"names", run}}));
           for (const auto& name : run) {
             const std::size_t k = p->find(name);
-            ch.send(json{{"type", "start"}, {"model", name}}.dump());
+            ch.send(gradcheck::internal::dump_utf8(json{{"type", "start"}, {"model", name}}));
             json result;
             try {
               result = hooks.run(*p, k, ch);
@@ -51,7 +52,7 @@ std::string run_models_in_children(const std::string& plugin_path, std::vector<s
               send_input_error(ch, e);
               return 2;
             }
-            ch.send(json{{"type", "result"}, {"model", name}, {"result", std::move(result)}}.dump());
+            ch.send(gradcheck::internal::dump_utf8(json{{"type", "result"}, {"model", name}, {"result", std::move(result)}}));
           }
           return 0;
         },

@@ -1,4 +1,6 @@
 #include "gradcheck/host/plugin_check.hpp"
+#include "gradcheck/utf8.hpp"
+#include "../core/json_out.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -67,7 +69,7 @@ bool selected_by(const PluginCheckOptions& o, const std::string& name) {
   return o.models.empty() || std::find(o.models.begin(), o.models.end(), name) != o.models.end();
 }
 
-void send(Channel& ch, const json& j) { ch.send(j.dump()); }
+void send(Channel& ch, const json& j) { ch.send(gradcheck::internal::dump_utf8(j)); }
 
 // Reports already name the model, so a call's label names only the function.
 std::string call_label(const std::string& fn, const std::string&) { return fn; }
@@ -387,7 +389,7 @@ std::string to_json(const PluginReport& report, int indent) {
   j["models"] = json::array();
   for (const auto& m : report.models) j["models"].push_back(json::parse(gradcheck::to_json(m)));
   if (!report.load_failure.empty()) j["load_failure"] = report.load_failure;
-  return j.dump(indent) + "\n";
+  return gradcheck::internal::dump_utf8(std::move(j), indent) + "\n";
 }
 
 std::string to_text(const PluginReport& report, const TextOptions& options) {
@@ -399,7 +401,7 @@ std::string to_text(const PluginReport& report, const TextOptions& options) {
   };
   if (!report.load_failure.empty()) {
     out << color("31;1", "ERROR") << " " << report.plugin << ": " << report.load_failure << "\n";
-    return out.str();
+    return escape_invalid_utf8(out.str(), /*printable=*/false);
   }
   if (failed == 0) {
     out << color("32;1", "PASS") << " " << report.plugin << ": " << report.models.size()
@@ -409,9 +411,9 @@ std::string to_text(const PluginReport& report, const TextOptions& options) {
         << (report.models.size() == 1 ? " model" : " models") << " failed"
         << (report.user_code_failed() ? " (the model's code failed)" : "") << "\n";
   }
-  if (options.quiet) return out.str();
+  if (options.quiet) return escape_invalid_utf8(out.str(), /*printable=*/false);
   for (const auto& m : report.models) out << "\n" << gradcheck::to_text(m, options);
-  return out.str();
+  return escape_invalid_utf8(out.str(), /*printable=*/false);
 }
 
 std::string models_listing(const std::vector<ModelInfo>& models) {

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../core/json_error.hpp"
 #include "gradcheck/errors.hpp"
 
 namespace gradcheck::weights {
@@ -31,7 +32,7 @@ inline nlohmann::json parse_json_strict(const std::string& file, std::string_vie
   try {
     j = nlohmann::json::parse(text.begin(), text.end(), callback);
   } catch (const nlohmann::json::exception& e) {
-    throw InputError(file, std::string("the ") + what + " is not valid JSON (" + e.what() + ")");
+    throw InputError(file, std::string("the ") + what + " is not valid JSON: " + internal::json_error_text(text, e));
   }
   if (!duplicate.empty()) throw InputError(file, std::string("the ") + what + " has the key \"" + duplicate + "\" twice");
   return j;

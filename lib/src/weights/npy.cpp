@@ -15,6 +15,7 @@
 
 #include "gradcheck/errors.hpp"
 #include "gradcheck/mapped_file.hpp"
+#include "gradcheck/utf8.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 #include "layout.hpp"
 #include "zip.hpp"
@@ -240,6 +241,7 @@ Checkpoint read_npy(const std::string& path) {
   ck.add_file(path);
   std::string name = std::filesystem::path(path).filename().string();
   if (name.size() > 4 && name.compare(name.size() - 4, 4, ".npy") == 0) name.resize(name.size() - 4);
+  name = escape_invalid_utf8(name);  // a file name is any bytes: reports show them escaped (\xNN)
   ck.add_tensor(parse_npy(path, path, name, file->bytes(), ck));
   ck.keep_alive(std::move(file));
   return ck;

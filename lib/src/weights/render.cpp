@@ -1,4 +1,6 @@
 #include "gradcheck/weights/render.hpp"
+#include "gradcheck/utf8.hpp"
+#include "../core/json_out.hpp"
 
 #include <cmath>
 
@@ -137,7 +139,7 @@ std::string render_json(const WeightsReport& r, const std::string& version) {
     for (const auto& c : r.shape_changed) changed.push_back({{"name", c.name}, {"before", c.before}, {"after", c.after}});
     j["shape_changed"] = std::move(changed);
   }
-  return j.dump(2) + "\n";
+  return gradcheck::internal::dump_utf8(std::move(j), 2) + "\n";
 }
 
 std::string verdict_line(const WeightsReport& r) {
@@ -201,7 +203,7 @@ std::string render_table(const WeightsReport& r, const Style& style, bool quiet)
   }
   const std::string verdict = verdict_line(r);
   out += (r.passed() ? style.green(verdict) : style.red(verdict)) + "\n";
-  return out;
+  return escape_invalid_utf8(out, /*printable=*/false);  // paths and names: \xNN for bytes that are not UTF-8
 }
 
 }  // namespace gradcheck::weights

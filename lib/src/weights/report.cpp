@@ -80,11 +80,33 @@ void assign_flags(TensorReport& t, const Thresholds& th) {
 
 namespace {
 
+// std::regex_error's what() is the standard library's own wording (and differs
+// between libraries): say what is wrong from its code.
+const char* regex_problem(std::regex_constants::error_type code) {
+  namespace rc = std::regex_constants;
+  switch (code) {
+    case rc::error_collate: return "an unknown collating element";
+    case rc::error_ctype: return "an unknown character class";
+    case rc::error_escape: return "a bad escape or a trailing backslash";
+    case rc::error_backref: return "a back-reference to a group that does not exist";
+    case rc::error_brack: return "an unmatched [ or ]";
+    case rc::error_paren: return "an unmatched ( or )";
+    case rc::error_brace: return "an unmatched { or }";
+    case rc::error_badbrace: return "a bad {m,n} count";
+    case rc::error_range: return "a bad character range such as [z-a]";
+    case rc::error_space: return "it is too large to compile";
+    case rc::error_badrepeat: return "*, +, ? or { with nothing to repeat";
+    case rc::error_complexity: return "it is too complex to match";
+    case rc::error_stack: return "it is too complex to match";
+    default: return "it cannot be compiled";
+  }
+}
+
 std::regex compile_filter(const std::string& filter) {
   try {
     return std::regex(filter, std::regex::ECMAScript);
   } catch (const std::regex_error& e) {
-    throw InputError("", "--filter \"" + filter + "\" is not a valid regular expression (" + e.what() + ")");
+    throw InputError("", "--filter \"" + filter + "\" is not a valid regular expression (" + regex_problem(e.code()) + ")");
   }
 }
 

@@ -19,6 +19,7 @@
 
 #include "gradcheck/errors.hpp"
 #include "gradcheck/mapped_file.hpp"
+#include "gradcheck/utf8.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 #include "layout.hpp"
 #include "zip.hpp"
@@ -373,7 +374,7 @@ Checkpoint read_torch(const std::string& path) {
       found = storages.emplace(s.key, bytes).first;
     }
     TensorEntry e;
-    e.name = name;
+    e.name = escape_invalid_utf8(name);  // pickled keys are any bytes: reports show them escaped (\xNN)
     e.file = path;
     e.dtype = s.dtype;
     e.shape = t->shape;
