@@ -5,8 +5,8 @@
 #include <limits>
 #include <string>
 
-#include "gradcheck/html/charts.hpp"
-#include "gradcheck/html/page.hpp"
+#include "html/charts.hpp"
+#include "html/page.hpp"
 #include "count.hpp"
 
 using namespace gradcheck::html;

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "gradcheck/html/charts.hpp"
+#include "html/charts.hpp"
 #include "gradcheck/weights/spectral.hpp"
 #include "count.hpp"
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "gradcheck/diag/diagnose.hpp"
-#include "gradcheck/diag/stats.hpp"
+#include "logs/stats.hpp"
 #include "gradcheck/errors.hpp"
 #include "synth.hpp"
 

@@ -1,4 +1,4 @@
-#include "gradcheck/html/charts.hpp"
+#include "charts.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <functional>
 
-#include "gradcheck/html/page.hpp"
+#include "page.hpp"
 
 namespace gradcheck::html {
 namespace {

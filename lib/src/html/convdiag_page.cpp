@@ -5,8 +5,8 @@
 #include <numeric>
 
 #include "gradcheck/diag/render.hpp"
-#include "gradcheck/html/charts.hpp"
-#include "gradcheck/html/page.hpp"
+#include "charts.hpp"
+#include "page.hpp"
 #include "gradcheck/version.hpp"
 
 namespace gradcheck::html {

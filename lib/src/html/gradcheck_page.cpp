@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "gradcheck/html/charts.hpp"
-#include "gradcheck/html/page.hpp"
+#include "charts.hpp"
+#include "page.hpp"
 #include "gradcheck/options.hpp"
 #include "gradcheck/report.hpp"
 #include "gradcheck/version.hpp"

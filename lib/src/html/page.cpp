@@ -1,4 +1,4 @@
-#include "gradcheck/html/page.hpp"
+#include "page.hpp"
 #include "gradcheck/utf8.hpp"
 
 namespace gradcheck::html {

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <set>
 
-#include "gradcheck/html/charts.hpp"
-#include "gradcheck/html/page.hpp"
+#include "charts.hpp"
+#include "page.hpp"
 #include "gradcheck/version.hpp"
 #include "gradcheck/weights/render.hpp"
 

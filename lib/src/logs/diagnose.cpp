@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string>
 
-#include "gradcheck/diag/stats.hpp"
+#include "stats.hpp"
 #include "gradcheck/errors.hpp"
 #include "../core/parallel.hpp"
 

@@ -1,4 +1,4 @@
-#include "gradcheck/diag/stats.hpp"
+#include "stats.hpp"
 
 #include <algorithm>
 #include <cmath>

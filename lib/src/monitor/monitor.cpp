@@ -5,7 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "gradcheck/diag/stats.hpp"
+#include "../logs/stats.hpp"
 #include "gradcheck/errors.hpp"
 #include "../core/log.hpp"
 
