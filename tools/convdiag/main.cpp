@@ -1,5 +1,5 @@
 // convdiag: diagnose training runs from their logs, and run active checks on a
-// plugin model (--model), see tools-contract.md.
+// plugin model (--model), see docs/tools-contract.md.
 
 #include <CLI/CLI.hpp>
 

@@ -8,7 +8,7 @@
 
 namespace gradcheck {
 
-/// Process exit codes of every gradcheck tool (see shared tools-contract.md).
+/// Process exit codes of every gradcheck tool (docs/tools-contract.md).
 enum class ExitCode : int {
   ok = 0,         ///< healthy: nothing wrong was found
   problem = 1,    ///< a problem was found in what was inspected

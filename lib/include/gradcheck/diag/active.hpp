@@ -153,7 +153,7 @@ struct ActiveReport {
   }
 };
 
-/// The exit code of convdiag (tools-contract.md) over its logs' diagnoses and,
+/// The exit code of convdiag (docs/tools-contract.md) over its logs' diagnoses and,
 /// when --model ran, the active checks: user_code when the model's own code
 /// failed, problem when anything is unhealthy, ok otherwise.
 ExitCode exit_code(const std::vector<RunDiagnosis>& results, const ActiveReport* active);

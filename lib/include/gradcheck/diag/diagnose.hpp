@@ -126,7 +126,7 @@ struct LogsDiagnosis {
 LogsDiagnosis diagnose_logs(const std::vector<std::string>& paths, const logs::ReadOptions& read = {},
                             const DiagnoseOptions& options = {}, int threads = 0, bool keep_runs = false);
 
-/// The exit code of a diagnosis (tools-contract.md): ok when every run is
+/// The exit code of a diagnosis (docs/tools-contract.md): ok when every run is
 /// healthy, problem otherwise.
 ExitCode exit_code(const std::vector<RunDiagnosis>& results);
 
