@@ -9,6 +9,7 @@
 
 #include "gradcheck/errors.hpp"
 #include "../core/parallel.hpp"
+#include "progress.hpp"
 
 namespace gradcheck::weights {
 
@@ -102,6 +103,12 @@ std::vector<const TensorEntry*> select(const Checkpoint& ck, const std::string& 
 
 TensorView view_of(const TensorEntry& t) { return {t.dtype, t.data, t.numel, t.shape}; }
 
+// A phase of ReportOptions::progress (empty when it is).
+detail::ProgressFn phase_progress(const ReportOptions& options, std::string_view phase) {
+  if (!options.progress) return {};
+  return [&options, phase](std::int64_t done, std::int64_t total) { options.progress(phase, done, total); };
+}
+
 }  // namespace
 
 WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOptions& options) {
@@ -111,7 +118,7 @@ WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOption
   std::vector<TensorView> views;
   views.reserve(selected.size());
   for (const auto* t : selected) views.push_back(view_of(*t));
-  auto analyses = analyse_tensors(views, {options.threads});
+  auto analyses = detail::analyse_tensors(views, {options.threads}, phase_progress(options, progress_phase::analysing));
   for (std::size_t i = 0; i < selected.size(); ++i) {
     TensorReport r;
     r.name = selected[i]->name;
@@ -128,11 +135,16 @@ WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOption
     for (std::size_t i = 0; i < views.size(); ++i)
       if (views[i].shape.size() >= 2 && views[i].numel > 0 && is_floating(views[i].dtype)) todo.push_back(i);
     // One tensor per task; each analysis is sequential, so results do not depend on threads.
-    gradcheck::internal::parallel_for(todo.size(), options.threads, [&](std::size_t task, std::size_t) {
+    const detail::ProgressFn phase = phase_progress(options, progress_phase::spectral);
+    detail::TensorProgress progress(phase, static_cast<std::int64_t>(todo.size()));
+    gradcheck::internal::parallel_for(todo.size(), options.threads, [&](std::size_t task, std::size_t worker) {
       const std::size_t i = todo[task];
       SpectralStats s = spectral_analysis(views[i], options.spectral_options);
       if (s.eigenvalues > 0) report.tensors[i].spectral = s;
+      progress.finished();
+      progress.poll(worker);
     });
+    progress.report();
   }
   return report;
 }
@@ -164,7 +176,7 @@ void add_diff(WeightsReport& report, const Checkpoint& before, const Checkpoint&
   }
   for (const auto* t : a)
     if (after_by_name.count(t->name)) report.only_in_after.push_back(t->name);
-  const auto stats = diff_tensors(pairs, {options.threads});
+  const auto stats = detail::diff_tensors(pairs, {options.threads}, phase_progress(options, progress_phase::comparing));
   for (std::size_t i = 0; i < pairs.size(); ++i) {
     DiffEntry e;
     e.name = names[i];

@@ -14,6 +14,7 @@
 
 #include "../core/parallel.hpp"
 #include "kernels.hpp"
+#include "progress.hpp"
 
 namespace gradcheck::weights {
 
@@ -87,6 +88,7 @@ struct Job {
   std::vector<std::uint64_t> col_alive;  // bit set
   std::uint8_t all_cols_alive = 0;       // set once a whole row without zeros is seen
   TensorAnalysis* out = nullptr;
+  TensorProgress* progress = nullptr;  // told when the job is finalized
 };
 
 void allocate(Job& job) {
@@ -231,7 +233,10 @@ void release(Scratch& s) {
   const std::size_t n = s.finished;
   s.job = nullptr;
   s.finished = 0;
-  if (job.remaining.fetch_sub(n, std::memory_order_acq_rel) == n) finalize(job);
+  if (job.remaining.fetch_sub(n, std::memory_order_acq_rel) == n) {
+    finalize(job);
+    job.progress->finished();
+  }
 }
 
 void process_task(Job& job, std::size_t task, Scratch& s) {
@@ -420,14 +425,21 @@ double Histogram::quantile(double q) const noexcept {
 }
 
 std::vector<TensorAnalysis> analyse_tensors(const std::vector<TensorView>& views, const StatsOptions& options) {
+  return detail::analyse_tensors(views, options, {});
+}
+
+std::vector<TensorAnalysis> detail::analyse_tensors(const std::vector<TensorView>& views, const StatsOptions& options,
+                                                    const ProgressFn& progress_fn) {
   std::vector<TensorAnalysis> results(views.size());
   std::vector<std::unique_ptr<Job>> jobs;
   jobs.reserve(views.size());
+  TensorProgress progress(progress_fn, static_cast<std::int64_t>(views.size()));
   std::size_t tasks = 0;
   for (std::size_t i = 0; i < views.size(); ++i) {
     auto job = std::make_unique<Job>();
     job->view = &views[i];
     job->out = &results[i];
+    job->progress = &progress;
     job->first_task = tasks;
     job->chunks = static_cast<std::size_t>((views[i].numel + kChunkElements - 1) / kChunkElements);
     job->tasks = (job->chunks + kChunksPerTask - 1) / kChunksPerTask;
@@ -442,7 +454,10 @@ std::vector<TensorAnalysis> analyse_tensors(const std::vector<TensorView>& views
     jobs.push_back(std::move(job));
   }
   for (auto& job : jobs)
-    if (job->chunks == 0) finalize(*job);
+    if (job->chunks == 0) {
+      finalize(*job);
+      progress.finished();
+    }
 
   const int threads = gradcheck::internal::resolve_threads(options.threads);
   std::vector<Scratch> scratch(static_cast<std::size_t>(std::min<std::size_t>(threads, std::max<std::size_t>(tasks, 1))));
@@ -453,7 +468,9 @@ std::vector<TensorAnalysis> analyse_tensors(const std::vector<TensorView>& views
     Job& job = **(it - 1);
     std::call_once(job.alloc_once, [&] { allocate(job); });
     process_task(job, task - job.first_task, scratch[worker]);
+    progress.poll(worker);
   }, [&](std::size_t worker) { release(scratch[worker]); });
+  progress.report();
   return results;
 }
 
@@ -487,6 +504,11 @@ TensorAnalysis statistics(std::span<const double> values, std::vector<std::int64
 
 std::vector<DiffStats> diff_tensors(const std::vector<std::pair<TensorView, TensorView>>& pairs,
                                     const StatsOptions& options) {
+  return detail::diff_tensors(pairs, options, {});
+}
+
+std::vector<DiffStats> detail::diff_tensors(const std::vector<std::pair<TensorView, TensorView>>& pairs,
+                                            const StatsOptions& options, const ProgressFn& progress_fn) {
   struct Part {
     double diff2 = 0, before2 = 0;
     std::uint64_t changed = 0, skipped = 0;
@@ -498,6 +520,13 @@ std::vector<DiffStats> diff_tensors(const std::vector<std::pair<TensorView, Tens
     first[i + 1] = first[i] + static_cast<std::size_t>((pairs[i].first.numel + kChunkElements - 1) / kChunkElements);
   }
   std::vector<Part> parts(first.back());
+  // Chunks of each pair still to do; a pair is finished when its count reaches 0.
+  TensorProgress progress(progress_fn, static_cast<std::int64_t>(pairs.size()));
+  std::vector<std::atomic<std::size_t>> remaining(pairs.size());
+  for (std::size_t p = 0; p < pairs.size(); ++p) {
+    remaining[p].store(first[p + 1] - first[p], std::memory_order_relaxed);
+    if (first[p + 1] == first[p]) progress.finished();
+  }
   const int threads = gradcheck::internal::resolve_threads(options.threads);
   std::vector<std::vector<double>> buffers(static_cast<std::size_t>(threads), std::vector<double>(2 * kChunkElements));
   gradcheck::internal::parallel_for(parts.size(), threads, [&](std::size_t task, std::size_t worker) {
@@ -521,7 +550,10 @@ std::vector<DiffStats> diff_tensors(const std::vector<std::pair<TensorView, Tens
       part.changed += (a[i] != b[i]);
     }
     parts[task] = part;
+    if (remaining[p].fetch_sub(1, std::memory_order_relaxed) == 1) progress.finished();
+    progress.poll(worker);
   });
+  progress.report();
   std::vector<DiffStats> out(pairs.size());
   for (std::size_t p = 0; p < pairs.size(); ++p) {
     // Pairwise tree over the chunk partial sums, fixed by the chunk count.

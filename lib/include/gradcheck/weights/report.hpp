@@ -4,6 +4,7 @@
 // Results are data; render.hpp turns them into JSON or a terminal table.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,12 +53,26 @@ struct Thresholds {
   double large_update = 1.0;
 };
 
+/// The phases ReportOptions::progress names.
+namespace progress_phase {
+inline constexpr std::string_view analysing = "analysing tensors";  ///< report_checkpoint: statistics and flags
+inline constexpr std::string_view spectral = "spectral analysis";   ///< report_checkpoint with `spectral`
+inline constexpr std::string_view comparing = "comparing tensors";  ///< add_diff
+}  // namespace progress_phase
+
 struct ReportOptions {
   int threads = 0;             ///< 0: all cores; results do not depend on it
   std::string filter;          ///< ECMAScript regex; a tensor is kept when it matches part of its name
   Thresholds thresholds;
   bool spectral = false;       ///< spectral analysis of floating tensors of rank >= 2
   SpectralOptions spectral_options;
+  /// Progress of report_checkpoint and add_diff, phase by phase (see
+  /// progress_phase): `done` of `total` tensors finished. Called from the
+  /// calling thread only (never concurrently), at most once per finished
+  /// tensor, `done` never decreasing within a phase, each phase's last call
+  /// with done == total (no call for a phase with no tensor). Empty: none.
+  /// Results do not depend on it.
+  std::function<void(std::string_view phase, std::int64_t done, std::int64_t total)> progress;
 };
 
 struct TensorReport {
