@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <stdexcept>
+#include <utility>
 
 #include "gradcheck/errors.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
@@ -26,7 +28,7 @@ std::vector<float> he_init(std::int64_t rows, std::int64_t cols, std::uint64_t s
 
 std::vector<std::string> flags_of(const TensorReport& t) {
   std::vector<std::string> out;
-  for (Flag f : t.flags) out.emplace_back(flag_name(f));
+  for (Flag f : t.flags) out.emplace_back(to_string(f));
   return out;
 }
 
@@ -155,4 +157,26 @@ TEST_CASE("diff flags unchanged and large updates, and lists one-sided tensors",
   REQUIRE(r.shape_changed.size() == 1);
   CHECK(r.shape_changed[0].name == "reshaped");
   CHECK_FALSE(r.passed());
+}
+
+TEST_CASE("every flag round-trips through its name, and the names are the tools' contract's", "[flags]") {
+  const std::vector<std::pair<Flag, std::string>> contract = {
+      {Flag::nan, "nan"},
+      {Flag::inf, "inf"},
+      {Flag::all_zero, "all_zero"},
+      {Flag::constant, "constant"},
+      {Flag::identical_rows, "identical_rows"},
+      {Flag::exploding, "exploding"},
+      {Flag::vanishing_init_scale, "vanishing_init_scale"},
+      {Flag::unchanged, "unchanged"},
+      {Flag::large_update, "large_update"},
+  };
+  for (const auto& [flag, name] : contract) {
+    CHECK(to_string(flag) == name);
+    CHECK(flag_from_string(name) == flag);
+    CHECK(flag_from_string(to_string(flag)) == flag);
+  }
+  CHECK_THROWS_AS(flag_from_string("NaN"), std::invalid_argument);
+  CHECK_THROWS_AS(flag_from_string(""), std::invalid_argument);
+  CHECK_THROWS_AS(flag_from_string("vanishing"), std::invalid_argument);
 }

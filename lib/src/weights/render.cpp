@@ -17,13 +17,16 @@ nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : 
 
 nlohmann::json flags_json(const std::vector<Flag>& flags) {
   nlohmann::json a = nlohmann::json::array();
-  for (Flag f : flags) a.push_back(std::string(flag_name(f)));
+  for (Flag f : flags) a.push_back(to_string(f));
   return a;
 }
 
 std::string shape_text(const std::vector<std::int64_t>& shape) {
   std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(shape[i]);
+  }
   return s + "]";
 }
 
@@ -34,7 +37,10 @@ std::string num(double v) {
 
 std::string flags_text(const std::vector<Flag>& flags) {
   std::string s;
-  for (Flag f : flags) s += (s.empty() ? "" : ",") + std::string(flag_name(f));
+  for (Flag f : flags) {
+    if (!s.empty()) s += ',';
+    s += to_string(f);
+  }
   return s;
 }
 
@@ -173,7 +179,7 @@ std::string render_table(const WeightsReport& r, const Style& style, bool quiet)
                                      num(s.min), num(s.max), zeros, flags_text(t.flags));
       out += (t.flags.empty() ? line : style.red(line)) + "\n";
       for (std::size_t i = 0; i < t.flags.size(); ++i)
-        out += "    " + style.yellow(std::string(flag_name(t.flags[i]))) + ": " + t.evidence[i] + "\n";
+        out += "    " + style.yellow(to_string(t.flags[i])) + ": " + t.evidence[i] + "\n";
       if (t.spectral) {
         const SpectralStats& sp = *t.spectral;
         out += style.dim(fmt::format("    spectral{}: ||W||_2 {}, stable rank {}, condition {}, alpha {} +- {} ({} eigenvalues >= {})",
@@ -191,7 +197,7 @@ std::string render_table(const WeightsReport& r, const Style& style, bool quiet)
                                        flags_text(d.flags));
         out += (d.flags.empty() ? line : style.red(line)) + "\n";
         for (std::size_t i = 0; i < d.flags.size(); ++i)
-          out += "    " + style.yellow(std::string(flag_name(d.flags[i]))) + ": " + d.evidence[i] + "\n";
+          out += "    " + style.yellow(to_string(d.flags[i])) + ": " + d.evidence[i] + "\n";
       }
       for (const auto& n : r.only_in_before) out += "  " + n + ": only in " + r.diff_before + "\n";
       for (const auto& n : r.only_in_after) out += "  " + n + ": only in " + r.diff_after + "\n";

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <map>
 #include <regex>
+#include <stdexcept>
+#include <utility>
 
 #include <spdlog/fmt/fmt.h>
 
@@ -13,19 +15,33 @@
 
 namespace gradcheck::weights {
 
-std::string_view flag_name(Flag f) noexcept {
-  switch (f) {
-    case Flag::nan: return "nan";
-    case Flag::inf: return "inf";
-    case Flag::all_zero: return "all_zero";
-    case Flag::constant: return "constant";
-    case Flag::identical_rows: return "identical_rows";
-    case Flag::exploding: return "exploding";
-    case Flag::vanishing_init_scale: return "vanishing_init_scale";
-    case Flag::unchanged: return "unchanged";
-    case Flag::large_update: return "large_update";
-  }
+namespace {
+
+// The one table of flag names (the tools' contract), in the enum's order.
+constexpr std::pair<Flag, const char*> kFlagNames[] = {
+    {Flag::nan, "nan"},
+    {Flag::inf, "inf"},
+    {Flag::all_zero, "all_zero"},
+    {Flag::constant, "constant"},
+    {Flag::identical_rows, "identical_rows"},
+    {Flag::exploding, "exploding"},
+    {Flag::vanishing_init_scale, "vanishing_init_scale"},
+    {Flag::unchanged, "unchanged"},
+    {Flag::large_update, "large_update"},
+};
+
+}  // namespace
+
+const char* to_string(Flag f) noexcept {
+  for (const auto& [flag, name] : kFlagNames)
+    if (flag == f) return name;
   return "?";
+}
+
+Flag flag_from_string(std::string_view name) {
+  for (const auto& [flag, text] : kFlagNames)
+    if (name == text) return flag;
+  throw std::invalid_argument("unknown weights flag \"" + std::string(name) + "\"");
 }
 
 bool WeightsReport::passed() const noexcept {

@@ -16,7 +16,10 @@
 
 namespace gradcheck::weights {
 
-/// Health flags, spelled in reports exactly as flag_name returns them.
+/// Health flags, spelled in reports exactly as to_string returns them: the
+/// tools' contract's names, "nan", "inf", "all_zero", "constant",
+/// "identical_rows", "exploding", "vanishing_init_scale", "unchanged" and
+/// "large_update".
 enum class Flag {
   nan,                   ///< a NaN value
   inf,                   ///< an infinite value
@@ -28,7 +31,10 @@ enum class Flag {
   unchanged,             ///< diff: no value changed
   large_update,          ///< diff: the change is larger than the weights
 };
-std::string_view flag_name(Flag f) noexcept;
+/// The flag's name in reports (one table for JSON, text and HTML).
+const char* to_string(Flag f) noexcept;
+/// The flag `to_string` spells `name`. Throws std::invalid_argument for any other string.
+Flag flag_from_string(std::string_view name);
 
 /// Where each flag fires. The defaults are documented in the README with
 /// their source; each is a field so callers can tune them.
