@@ -12,7 +12,6 @@
 #include "tool_main.hpp"
 
 #include "gradcheck/errors.hpp"
-#include "gradcheck/html/weightstats_page.hpp"
 #include "gradcheck/output.hpp"
 #include "gradcheck/version.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
@@ -85,20 +84,17 @@ gradcheck::ExitCode run_weightstats(const WeightstatsOptions& o) {
 
   // Both reports are rendered before either is written, and each is written
   // whole or not at all.
-  const std::string html = o.html_path.empty() ? std::string() : gradcheck::html::weightstats_page(report, options.thresholds);
-  const std::string json = o.json_path.empty() ? std::string() : w::render_json(report, gradcheck::version_string);
+  const std::string html = o.html_path.empty() ? std::string() : w::to_html(report, options.thresholds);
+  const std::string json = o.json_path.empty() ? std::string() : w::to_json(report);
   if (!o.html_path.empty()) gradcheck::write_file_atomically(o.html_path, html);
   if (!o.json_path.empty()) gradcheck::write_file_atomically(o.json_path, json);
   // With a report on standard output, the table goes to stderr so the report stays parseable.
   std::FILE* table_stream = o.json_path == "-" || o.html_path == "-" ? stderr : stdout;
-  const gradcheck::Style style{gradcheck::use_color(table_stream, o.no_color)};
-  // The verdict first; the table ends with it again as a summary under a long table.
-  if (!o.quiet) {
-    const std::string line = w::verdict_line(report);
-    std::fputs((style.bold(report.passed() ? style.green(line) : style.red(line)) + "\n").c_str(), table_stream);
-  }
-  std::fputs(w::render_table(report, style, o.quiet).c_str(), table_stream);
-  return report.passed() ? gradcheck::ExitCode::ok : gradcheck::ExitCode::problem;
+  w::TextOptions text;
+  text.color = gradcheck::use_color(table_stream, o.no_color);
+  text.quiet = o.quiet;
+  std::fputs(w::to_text(report, text).c_str(), table_stream);
+  return w::exit_code(report);
 }
 
 }  // namespace

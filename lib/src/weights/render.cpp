@@ -5,6 +5,10 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/fmt/fmt.h>
 
+#include "gradcheck/html/weightstats_page.hpp"
+#include "gradcheck/output.hpp"
+#include "gradcheck/version.hpp"
+
 namespace gradcheck::weights {
 
 namespace {
@@ -46,11 +50,11 @@ std::string flags_text(const std::vector<Flag>& flags) {
 
 }  // namespace
 
-std::string render_json(const WeightsReport& r, const std::string& version) {
+std::string to_json(const WeightsReport& r) {
   nlohmann::json j;
   j["tool"] = "weightstats";
   j["schema"] = 1;
-  j["version"] = version;
+  j["version"] = version_string;
   j["passed"] = r.passed();
   j["files"] = r.files;
   nlohmann::json tensors = nlohmann::json::array();
@@ -158,9 +162,13 @@ std::string verdict_line(const WeightsReport& r) {
   return s;
 }
 
-std::string render_table(const WeightsReport& r, const Style& style, bool quiet) {
+std::string to_text(const WeightsReport& r, const TextOptions& options) {
+  const Style style{options.color};
   std::string out;
-  if (!quiet) {
+  if (!options.quiet) {
+    // The verdict first; the table ends with it again as a summary under a long table.
+    const std::string line = verdict_line(r);
+    out += style.bold(r.passed() ? style.green(line) : style.red(line)) + "\n";
     std::size_t name_w = 4, shape_w = 5;
     for (const auto& t : r.tensors) {
       name_w = std::max(name_w, t.name.size());
@@ -208,6 +216,10 @@ std::string render_table(const WeightsReport& r, const Style& style, bool quiet)
   const std::string verdict = verdict_line(r);
   out += (r.passed() ? style.green(verdict) : style.red(verdict)) + "\n";
   return out;
+}
+
+std::string to_html(const WeightsReport& report, const Thresholds& thresholds) {
+  return html::weightstats_page(report, thresholds);
 }
 
 }  // namespace gradcheck::weights

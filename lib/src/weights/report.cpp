@@ -52,6 +52,10 @@ bool WeightsReport::passed() const noexcept {
   return true;
 }
 
+ExitCode exit_code(const WeightsReport& report) noexcept {
+  return report.passed() ? ExitCode::ok : ExitCode::problem;
+}
+
 void assign_flags(TensorReport& t, const Thresholds& th) {
   t.flags.clear();
   t.evidence.clear();

@@ -1,7 +1,7 @@
 #pragma once
 // Health report on checkpoints: statistics per tensor, the flags the tools'
 // contract names, each with its evidence, and a diff of two checkpoints.
-// Results are data; render.hpp turns them into JSON or a terminal table.
+// Results are data; render.hpp turns them into text, JSON or HTML.
 
 #include <cstdint>
 #include <functional>
@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gradcheck/errors.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 #include "gradcheck/weights/spectral.hpp"
 #include "gradcheck/weights/statistics.hpp"
@@ -132,5 +133,9 @@ WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOption
 /// side only, or whose shapes differ, are listed apart.
 void add_diff(WeightsReport& report, const Checkpoint& before, const Checkpoint& after,
               const ReportOptions& options = {});
+
+/// The tools' contract's exit code for a report: ok when it passed, problem
+/// when a tensor or diff entry is flagged.
+ExitCode exit_code(const WeightsReport& report) noexcept;
 
 }  // namespace gradcheck::weights
