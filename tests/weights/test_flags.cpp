@@ -8,6 +8,7 @@
 
 #include "gradcheck/errors.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
+#include "gradcheck/weights/render.hpp"
 #include "gradcheck/weights/report.hpp"
 #include "st_writer.hpp"
 
@@ -179,4 +180,26 @@ TEST_CASE("every flag round-trips through its name, and the names are the tools'
   CHECK_THROWS_AS(flag_from_string("NaN"), std::invalid_argument);
   CHECK_THROWS_AS(flag_from_string(""), std::invalid_argument);
   CHECK_THROWS_AS(flag_from_string("vanishing"), std::invalid_argument);
+}
+
+TEST_CASE("to_text gives the verdict line first and last, exit_code follows the flags", "[flags][render]") {
+  const auto ok = report_of({f32("fc.weight", {64, 128}, he_init(64, 128, 1))}, "text_ok");
+  const auto bad = report_of({f32("zero", {4, 4}, std::vector<float>(16, 0.0f))}, "text_bad");
+  CHECK(exit_code(ok) == gradcheck::ExitCode::ok);
+  CHECK(exit_code(bad) == gradcheck::ExitCode::problem);
+  for (const auto* r : {&ok, &bad}) {
+    const std::string verdict = verdict_line(*r);
+    TextOptions quiet;
+    quiet.quiet = true;
+    CHECK(to_text(*r, quiet) == verdict + "\n");
+    const std::string text = to_text(*r);
+    CHECK(text.rfind(verdict + "\n", 0) == 0);
+    CHECK(text.size() > 2 * verdict.size() + 2);
+    CHECK(text.substr(text.size() - verdict.size() - 1) == verdict + "\n");
+    CHECK(text.find('\x1b') == std::string::npos);
+    TextOptions color;
+    color.color = true;
+    CHECK(to_text(*r, color).find('\x1b') != std::string::npos);
+  }
+  CHECK(to_text(bad).find("all_zero: all 16 values are 0") != std::string::npos);
 }
