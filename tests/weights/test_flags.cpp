@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <stdexcept>
+#include <utility>
 
 #include "gradcheck/errors.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
+#include "gradcheck/weights/render.hpp"
 #include "gradcheck/weights/report.hpp"
 #include "st_writer.hpp"
 
@@ -26,7 +29,7 @@ std::vector<float> he_init(std::int64_t rows, std::int64_t cols, std::uint64_t s
 
 std::vector<std::string> flags_of(const TensorReport& t) {
   std::vector<std::string> out;
-  for (Flag f : t.flags) out.emplace_back(flag_name(f));
+  for (Flag f : t.flags) out.emplace_back(to_string(f));
   return out;
 }
 
@@ -155,4 +158,48 @@ TEST_CASE("diff flags unchanged and large updates, and lists one-sided tensors",
   REQUIRE(r.shape_changed.size() == 1);
   CHECK(r.shape_changed[0].name == "reshaped");
   CHECK_FALSE(r.passed());
+}
+
+TEST_CASE("every flag round-trips through its name, and the names are the tools' contract's", "[flags]") {
+  const std::vector<std::pair<Flag, std::string>> contract = {
+      {Flag::nan, "nan"},
+      {Flag::inf, "inf"},
+      {Flag::all_zero, "all_zero"},
+      {Flag::constant, "constant"},
+      {Flag::identical_rows, "identical_rows"},
+      {Flag::exploding, "exploding"},
+      {Flag::vanishing_init_scale, "vanishing_init_scale"},
+      {Flag::unchanged, "unchanged"},
+      {Flag::large_update, "large_update"},
+  };
+  for (const auto& [flag, name] : contract) {
+    CHECK(to_string(flag) == name);
+    CHECK(flag_from_string(name) == flag);
+    CHECK(flag_from_string(to_string(flag)) == flag);
+  }
+  CHECK_THROWS_AS(flag_from_string("NaN"), std::invalid_argument);
+  CHECK_THROWS_AS(flag_from_string(""), std::invalid_argument);
+  CHECK_THROWS_AS(flag_from_string("vanishing"), std::invalid_argument);
+}
+
+TEST_CASE("to_text gives the verdict line first and last, exit_code follows the flags", "[flags][render]") {
+  const auto ok = report_of({f32("fc.weight", {64, 128}, he_init(64, 128, 1))}, "text_ok");
+  const auto bad = report_of({f32("zero", {4, 4}, std::vector<float>(16, 0.0f))}, "text_bad");
+  CHECK(exit_code(ok) == gradcheck::ExitCode::ok);
+  CHECK(exit_code(bad) == gradcheck::ExitCode::problem);
+  for (const auto* r : {&ok, &bad}) {
+    const std::string verdict = verdict_line(*r);
+    TextOptions quiet;
+    quiet.quiet = true;
+    CHECK(to_text(*r, quiet) == verdict + "\n");
+    const std::string text = to_text(*r);
+    CHECK(text.rfind(verdict + "\n", 0) == 0);
+    CHECK(text.size() > 2 * verdict.size() + 2);
+    CHECK(text.substr(text.size() - verdict.size() - 1) == verdict + "\n");
+    CHECK(text.find('\x1b') == std::string::npos);
+    TextOptions color;
+    color.color = true;
+    CHECK(to_text(*r, color).find('\x1b') != std::string::npos);
+  }
+  CHECK(to_text(bad).find("all_zero: all 16 values are 0") != std::string::npos);
 }

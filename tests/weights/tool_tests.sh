@@ -38,6 +38,12 @@ for field in '"tool": "weightstats"' '"passed": true' '"files"' '"tensors"' '"ab
              '"zero_fraction"' '"nan_count"' '"inf_count"' '"flags"' '"diff"' '"dtype": "F32"' '"shape"'; do
   grep -q -- "$field" out.txt || fail "JSON lacks $field"
 done
+# --json -: standard output holds the JSON report alone; the table, verdict
+# line first, goes to stderr.
+"$tool" --no-color --json - "$data/dfdx-mnist.safetensors" >stdout.json 2>stderr.txt || fail "--json - exited $?"
+python3 -c 'import json, sys; json.load(open(sys.argv[1]))' stdout.json || fail "--json - wrote more than the JSON report to stdout"
+head -1 stderr.txt | grep -q "^weightstats: ok, 8 tensors in 1 file" || fail "--json - did not print the verdict line first on stderr"
+grep -q "^name " stderr.txt || fail "--json - did not print the table on stderr"
 "$tool" --threads 1 --json t1.json "$data/dfdx-mnist.safetensors" >/dev/null || fail "--threads 1"
 "$tool" --threads 2 --json t2.json "$data/dfdx-mnist.safetensors" >/dev/null || fail "--threads 2"
 "$tool" --threads 5 --json t5.json "$data/dfdx-mnist.safetensors" >/dev/null || fail "--threads 5"

@@ -1,11 +1,10 @@
 // weightstats: statistics and health flags for saved weights (see the tools'
 // contract). Thin: options, parsing, one call into the library, exit codes.
 
-#include <chrono>
+#include <cstdint>
 #include <cstdio>
-#include <mutex>
 #include <string>
-#include <thread>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -13,7 +12,6 @@
 #include "tool_main.hpp"
 
 #include "gradcheck/errors.hpp"
-#include "gradcheck/html/weightstats_page.hpp"
 #include "gradcheck/output.hpp"
 #include "gradcheck/version.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
@@ -21,49 +19,6 @@
 #include "gradcheck/weights/report.hpp"
 
 namespace {
-
-// Draws the progress line (gradcheck::ProgressBar: terminal only, after a
-// second, erased at the end) from its own thread while the main thread is
-// inside one long library call.
-class Ticker {
- public:
-  explicit Ticker(bool enabled) {
-    if (!enabled) return;
-    thread_ = std::jthread([this](std::stop_token stop) {
-      const auto start = std::chrono::steady_clock::now();
-      while (!stop.stop_requested()) {
-        std::string label;
-        {
-          std::lock_guard lock(mutex_);
-          label = phase_;
-        }
-        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        char detail[32];
-        std::snprintf(detail, sizeof detail, "%.0f s", s);
-        bar_.update(label, -1, detail);
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-      bar_.finish();
-    });
-  }
-  ~Ticker() { stop(); }
-  void phase(std::string text) {
-    std::lock_guard lock(mutex_);
-    phase_ = std::move(text);
-  }
-  /// Stops the thread and erases the line (joined before returning).
-  void stop() {
-    if (!thread_.joinable()) return;
-    thread_.request_stop();
-    thread_.join();
-  }
-
- private:
-  gradcheck::ProgressBar bar_;
-  std::mutex mutex_;
-  std::string phase_;
-  std::jthread thread_;
-};
 
 struct WeightstatsOptions {
   std::vector<std::string> files;
@@ -102,46 +57,44 @@ gradcheck::ExitCode run_weightstats(const WeightstatsOptions& o) {
   options.filter = o.filter;
   options.spectral = o.spectral;
 
-  // The library has no progress hook inside a checkpoint's analysis, so the
-  // line names the phase and the time spent, refreshed by a ticker thread.
-  Ticker ticker(!o.quiet);
+  // The progress line (gradcheck::ProgressBar: terminal only, after a second),
+  // drawn from the library's progress hook and erased before the report.
+  gradcheck::ProgressBar bar;
+  if (!o.quiet)
+    options.progress = [&](std::string_view phase, std::int64_t done, std::int64_t total) {
+      const std::string label =
+          phase == w::progress_phase::comparing ? "comparing " + o.diff[0] + " and " + o.diff[1] : std::string(phase);
+      bar.update(label, double(done) / double(total), std::to_string(done) + "/" + std::to_string(total) + " tensors");
+    };
+  auto open = [&](const std::string& path) {
+    if (!o.quiet) bar.update("reading " + path, -1.0);
+    return w::open_checkpoint(path);
+  };
   w::Checkpoint all;
-  for (const auto& f : o.files) {
-    ticker.phase("reading " + f);
-    all.append(w::open_checkpoint(f));
-  }
+  for (const auto& f : o.files) all.append(open(f));
   w::Checkpoint before, after;
   if (!o.diff.empty()) {
-    ticker.phase("reading " + o.diff[0]);
-    before = w::open_checkpoint(o.diff[0]);
-    ticker.phase("reading " + o.diff[1]);
-    after = w::open_checkpoint(o.diff[1]);
+    before = open(o.diff[0]);
+    after = open(o.diff[1]);
   }
   // Without FILEs, the diff's AFTER checkpoint is the one described.
-  ticker.phase(o.spectral ? "analysing tensors (with spectra)" : "analysing tensors");
   w::WeightsReport report = w::report_checkpoint(o.files.empty() ? after : all, options);
-  if (!o.diff.empty()) {
-    ticker.phase("comparing " + o.diff[0] + " and " + o.diff[1]);
-    w::add_diff(report, before, after, options);
-  }
-  ticker.stop();
+  if (!o.diff.empty()) w::add_diff(report, before, after, options);
+  bar.finish();
 
   // Both reports are rendered before either is written, and each is written
   // whole or not at all.
-  const std::string html = o.html_path.empty() ? std::string() : gradcheck::html::weightstats_page(report, options.thresholds);
-  const std::string json = o.json_path.empty() ? std::string() : w::render_json(report, gradcheck::version_string);
+  const std::string html = o.html_path.empty() ? std::string() : w::to_html(report, options.thresholds);
+  const std::string json = o.json_path.empty() ? std::string() : w::to_json(report);
   if (!o.html_path.empty()) gradcheck::write_file_atomically(o.html_path, html);
   if (!o.json_path.empty()) gradcheck::write_file_atomically(o.json_path, json);
   // With a report on standard output, the table goes to stderr so the report stays parseable.
   std::FILE* table_stream = o.json_path == "-" || o.html_path == "-" ? stderr : stdout;
-  const gradcheck::Style style{gradcheck::use_color(table_stream, o.no_color)};
-  // The verdict first; the table ends with it again as a summary under a long table.
-  if (!o.quiet) {
-    const std::string line = w::verdict_line(report);
-    std::fputs((style.bold(report.passed() ? style.green(line) : style.red(line)) + "\n").c_str(), table_stream);
-  }
-  std::fputs(w::render_table(report, style, o.quiet).c_str(), table_stream);
-  return report.passed() ? gradcheck::ExitCode::ok : gradcheck::ExitCode::problem;
+  w::TextOptions text;
+  text.color = gradcheck::use_color(table_stream, o.no_color);
+  text.quiet = o.quiet;
+  std::fputs(w::to_text(report, text).c_str(), table_stream);
+  return w::exit_code(report);
 }
 
 }  // namespace

@@ -16,7 +16,10 @@ namespace w = gradcheck::weights;
 
 std::string shape_text(const std::vector<std::int64_t>& shape) {
   std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(shape[i]);
+  }
   return s + "]";
 }
 
@@ -88,7 +91,10 @@ constexpr std::size_t kMaxChartRows = 120;
 
 std::string flags_text(const std::vector<w::Flag>& flags) {
   std::string s;
-  for (auto f : flags) s += (s.empty() ? "" : " ") + std::string(w::flag_name(f));
+  for (auto f : flags) {
+    if (!s.empty()) s += ' ';
+    s += w::to_string(f);
+  }
   return s;
 }
 
@@ -108,7 +114,7 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
   if (!seen.empty()) {
     page.heading("Flags found");
     std::vector<std::string> items;
-    for (auto f : seen) items.push_back(std::string(w::flag_name(f)) + ": " + flag_explanation(f, thresholds));
+    for (auto f : seen) items.push_back(std::string(w::to_string(f)) + ": " + flag_explanation(f, thresholds));
     page.list(items);
   }
 
@@ -159,7 +165,7 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
     bo.categories = {"ok", "flagged"};
     bo.markers = {{1.0, "He"}};
     if (thresholds.vanishing_init_ratio > 0) bo.markers.push_back({thresholds.vanishing_init_ratio, "vanishing"});
-    if (thresholds.exploding_init_ratio > 0) bo.markers.push_back({thresholds.exploding_init_ratio, "exploding"});
+    if (thresholds.exploding_init_ratio > 0) bo.markers.push_back({thresholds.exploding_init_ratio, w::to_string(w::Flag::exploding)});
     std::string left_out;
     page.raw(bar_chart(chart_rows(ratio_rows, kMaxChartRows, left_out), bo));
     if (!left_out.empty()) page.paragraph(left_out, "muted");
@@ -265,7 +271,7 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
     }
     if (!rows.empty()) {
       BarChartOptions bo;
-      bo.title = "Relative change per tensor (tick: large_update threshold)";
+      bo.title = std::string("Relative change per tensor (tick: ") + w::to_string(w::Flag::large_update) + " threshold)";
       bo.x_label = "||after - before|| / ||before|| (log; unchanged tensors have no bar)";
       bo.categories = {"ok", "flagged"};
       std::string left_out;

@@ -7,6 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/fmt/fmt.h>
 
+#include "gradcheck/html/weightstats_page.hpp"
+#include "gradcheck/output.hpp"
+#include "gradcheck/version.hpp"
+
 namespace gradcheck::weights {
 
 namespace {
@@ -19,13 +23,16 @@ nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : 
 
 nlohmann::json flags_json(const std::vector<Flag>& flags) {
   nlohmann::json a = nlohmann::json::array();
-  for (Flag f : flags) a.push_back(std::string(flag_name(f)));
+  for (Flag f : flags) a.push_back(to_string(f));
   return a;
 }
 
 std::string shape_text(const std::vector<std::int64_t>& shape) {
   std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(shape[i]);
+  }
   return s + "]";
 }
 
@@ -36,17 +43,20 @@ std::string num(double v) {
 
 std::string flags_text(const std::vector<Flag>& flags) {
   std::string s;
-  for (Flag f : flags) s += (s.empty() ? "" : ",") + std::string(flag_name(f));
+  for (Flag f : flags) {
+    if (!s.empty()) s += ',';
+    s += to_string(f);
+  }
   return s;
 }
 
 }  // namespace
 
-std::string render_json(const WeightsReport& r, const std::string& version) {
+std::string to_json(const WeightsReport& r) {
   nlohmann::json j;
   j["tool"] = "weightstats";
   j["schema"] = 1;
-  j["version"] = version;
+  j["version"] = version_string;
   j["passed"] = r.passed();
   j["files"] = r.files;
   nlohmann::json tensors = nlohmann::json::array();
@@ -154,9 +164,13 @@ std::string verdict_line(const WeightsReport& r) {
   return s;
 }
 
-std::string render_table(const WeightsReport& r, const Style& style, bool quiet) {
+std::string to_text(const WeightsReport& r, const TextOptions& options) {
+  const Style style{options.color};
   std::string out;
-  if (!quiet) {
+  if (!options.quiet) {
+    // The verdict first; the table ends with it again as a summary under a long table.
+    const std::string line = verdict_line(r);
+    out += style.bold(r.passed() ? style.green(line) : style.red(line)) + "\n";
     std::size_t name_w = 4, shape_w = 5;
     for (const auto& t : r.tensors) {
       name_w = std::max(name_w, t.name.size());
@@ -175,7 +189,7 @@ std::string render_table(const WeightsReport& r, const Style& style, bool quiet)
                                      num(s.min), num(s.max), zeros, flags_text(t.flags));
       out += (t.flags.empty() ? line : style.red(line)) + "\n";
       for (std::size_t i = 0; i < t.flags.size(); ++i)
-        out += "    " + style.yellow(std::string(flag_name(t.flags[i]))) + ": " + t.evidence[i] + "\n";
+        out += "    " + style.yellow(to_string(t.flags[i])) + ": " + t.evidence[i] + "\n";
       if (t.spectral) {
         const SpectralStats& sp = *t.spectral;
         out += style.dim(fmt::format("    spectral{}: ||W||_2 {}, stable rank {}, condition {}, alpha {} +- {} ({} eigenvalues >= {})",
@@ -193,7 +207,7 @@ std::string render_table(const WeightsReport& r, const Style& style, bool quiet)
                                        flags_text(d.flags));
         out += (d.flags.empty() ? line : style.red(line)) + "\n";
         for (std::size_t i = 0; i < d.flags.size(); ++i)
-          out += "    " + style.yellow(std::string(flag_name(d.flags[i]))) + ": " + d.evidence[i] + "\n";
+          out += "    " + style.yellow(to_string(d.flags[i])) + ": " + d.evidence[i] + "\n";
       }
       for (const auto& n : r.only_in_before) out += "  " + n + ": only in " + r.diff_before + "\n";
       for (const auto& n : r.only_in_after) out += "  " + n + ": only in " + r.diff_after + "\n";
@@ -204,6 +218,10 @@ std::string render_table(const WeightsReport& r, const Style& style, bool quiet)
   const std::string verdict = verdict_line(r);
   out += (r.passed() ? style.green(verdict) : style.red(verdict)) + "\n";
   return escape_invalid_utf8(out, /*printable=*/false);  // paths and names: \xNN for bytes that are not UTF-8
+}
+
+std::string to_html(const WeightsReport& report, const Thresholds& thresholds) {
+  return html::weightstats_page(report, thresholds);
 }
 
 }  // namespace gradcheck::weights

@@ -4,27 +4,44 @@
 #include <cmath>
 #include <map>
 #include <regex>
+#include <stdexcept>
+#include <utility>
 
 #include <spdlog/fmt/fmt.h>
 
 #include "gradcheck/errors.hpp"
 #include "../core/parallel.hpp"
+#include "progress.hpp"
 
 namespace gradcheck::weights {
 
-std::string_view flag_name(Flag f) noexcept {
-  switch (f) {
-    case Flag::nan: return "nan";
-    case Flag::inf: return "inf";
-    case Flag::all_zero: return "all_zero";
-    case Flag::constant: return "constant";
-    case Flag::identical_rows: return "identical_rows";
-    case Flag::exploding: return "exploding";
-    case Flag::vanishing_init_scale: return "vanishing_init_scale";
-    case Flag::unchanged: return "unchanged";
-    case Flag::large_update: return "large_update";
-  }
+namespace {
+
+// The one table of flag names (the tools' contract), in the enum's order.
+constexpr std::pair<Flag, const char*> kFlagNames[] = {
+    {Flag::nan, "nan"},
+    {Flag::inf, "inf"},
+    {Flag::all_zero, "all_zero"},
+    {Flag::constant, "constant"},
+    {Flag::identical_rows, "identical_rows"},
+    {Flag::exploding, "exploding"},
+    {Flag::vanishing_init_scale, "vanishing_init_scale"},
+    {Flag::unchanged, "unchanged"},
+    {Flag::large_update, "large_update"},
+};
+
+}  // namespace
+
+const char* to_string(Flag f) noexcept {
+  for (const auto& [flag, name] : kFlagNames)
+    if (flag == f) return name;
   return "?";
+}
+
+Flag flag_from_string(std::string_view name) {
+  for (const auto& [flag, text] : kFlagNames)
+    if (name == text) return flag;
+  throw std::invalid_argument("unknown weights flag \"" + std::string(name) + "\"");
 }
 
 bool WeightsReport::passed() const noexcept {
@@ -33,6 +50,10 @@ bool WeightsReport::passed() const noexcept {
   for (const auto& d : diff)
     if (!d.flags.empty()) return false;
   return true;
+}
+
+ExitCode exit_code(const WeightsReport& report) noexcept {
+  return report.passed() ? ExitCode::ok : ExitCode::problem;
 }
 
 void assign_flags(TensorReport& t, const Thresholds& th) {
@@ -124,6 +145,12 @@ std::vector<const TensorEntry*> select(const Checkpoint& ck, const std::string& 
 
 TensorView view_of(const TensorEntry& t) { return {t.dtype, t.data, t.numel, t.shape}; }
 
+// A phase of ReportOptions::progress (empty when it is).
+detail::ProgressFn phase_progress(const ReportOptions& options, std::string_view phase) {
+  if (!options.progress) return {};
+  return [&options, phase](std::int64_t done, std::int64_t total) { options.progress(phase, done, total); };
+}
+
 }  // namespace
 
 WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOptions& options) {
@@ -133,7 +160,7 @@ WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOption
   std::vector<TensorView> views;
   views.reserve(selected.size());
   for (const auto* t : selected) views.push_back(view_of(*t));
-  auto analyses = analyse_tensors(views, {options.threads});
+  auto analyses = detail::analyse_tensors(views, {options.threads}, phase_progress(options, progress_phase::analysing));
   for (std::size_t i = 0; i < selected.size(); ++i) {
     TensorReport r;
     r.name = selected[i]->name;
@@ -150,11 +177,16 @@ WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOption
     for (std::size_t i = 0; i < views.size(); ++i)
       if (views[i].shape.size() >= 2 && views[i].numel > 0 && is_floating(views[i].dtype)) todo.push_back(i);
     // One tensor per task; each analysis is sequential, so results do not depend on threads.
-    gradcheck::internal::parallel_for(todo.size(), options.threads, [&](std::size_t task, std::size_t) {
+    const detail::ProgressFn phase = phase_progress(options, progress_phase::spectral);
+    detail::TensorProgress progress(phase, static_cast<std::int64_t>(todo.size()));
+    gradcheck::internal::parallel_for(todo.size(), options.threads, [&](std::size_t task, std::size_t worker) {
       const std::size_t i = todo[task];
       SpectralStats s = spectral_analysis(views[i], options.spectral_options);
       if (s.eigenvalues > 0) report.tensors[i].spectral = s;
+      progress.finished();
+      progress.poll(worker);
     });
+    progress.report();
   }
   return report;
 }
@@ -186,7 +218,7 @@ void add_diff(WeightsReport& report, const Checkpoint& before, const Checkpoint&
   }
   for (const auto* t : a)
     if (after_by_name.count(t->name)) report.only_in_after.push_back(t->name);
-  const auto stats = diff_tensors(pairs, {options.threads});
+  const auto stats = detail::diff_tensors(pairs, {options.threads}, phase_progress(options, progress_phase::comparing));
   for (std::size_t i = 0; i < pairs.size(); ++i) {
     DiffEntry e;
     e.name = names[i];

@@ -1,28 +1,42 @@
 #pragma once
-// Presentation of a WeightsReport: JSON (schema 1 of the tools' contract) and
-// a terminal table. Pure functions returning strings; the tool writes them.
+// Presentation of a WeightsReport, shaped like the checker's
+// (gradcheck/report.hpp): to_text for people, to_json for scripts (schema 1
+// of the tools' contract), to_html for a self-contained page. Pure functions
+// returning strings; the tool writes them.
 
 #include <string>
 
-#include "gradcheck/output.hpp"
 #include "gradcheck/weights/report.hpp"
 
 namespace gradcheck::weights {
 
+/// The same fields as gradcheck::TextOptions where they apply.
+struct TextOptions {
+  bool color = false;  ///< ANSI colour (see use_color in output.hpp)
+  bool quiet = false;  ///< only the verdict line
+};
+
+/// A person's report, as weightstats prints it: the verdict line first
+/// (bold); then one line per tensor (name, dtype, shape, mean, std, min, max,
+/// zeros, flags), flagged lines highlighted and followed by their evidence;
+/// then the diff, if any; then the verdict line again, a summary under a long
+/// table. `quiet` gives the verdict line only (once).
+std::string to_text(const WeightsReport& report, const TextOptions& options = {});
+
 /// The JSON report: every field the contract names (tool, schema, passed,
-/// files, tensors[...], diff[...]) plus additions (version, finite_count,
-/// p1/p50/p99, kurtosis, matrix, evidence, diff norms, tensors on one side
-/// only, and per tensor "histogram": {"scale": "log", "mantissa_bits": m,
-/// "lower": [...], "upper": [...], "counts": [...]}, Histogram::coarsened to
-/// at most 256 bins). Undefined numbers (a tensor with no finite value) are null.
-std::string render_json(const WeightsReport& report, const std::string& version);
+/// files, tensors[...], diff[...]) plus additions (version, the library's
+/// version_string; finite_count, p1/p50/p99, kurtosis, matrix, evidence, diff
+/// norms, tensors on one side only, and per tensor "histogram": {"scale":
+/// "log", "mantissa_bits": m, "lower": [...], "upper": [...], "counts": [...]},
+/// Histogram::coarsened to at most 256 bins). Undefined numbers (a tensor with
+/// no finite value) are null.
+std::string to_json(const WeightsReport& report);
 
-/// One line per tensor (name, dtype, shape, mean, std, min, max, zeros,
-/// flags); flagged lines highlighted and followed by their evidence; then the
-/// diff, if any; then the verdict line. `quiet` gives the verdict line only.
-std::string render_table(const WeightsReport& report, const Style& style, bool quiet = false);
+/// The HTML page (html::weightstats_page in gradcheck/html/weightstats_page.hpp);
+/// `thresholds` are the ones the report was made with.
+std::string to_html(const WeightsReport& report, const Thresholds& thresholds = {});
 
-/// The last line of the table: "weightstats: ok, ..." or "weightstats: FLAGGED, ...".
+/// The verdict line: "weightstats: ok, ..." or "weightstats: FLAGGED, ...".
 std::string verdict_line(const WeightsReport& report);
 
 }  // namespace gradcheck::weights

@@ -1,21 +1,26 @@
 #pragma once
 // Health report on checkpoints: statistics per tensor, the flags the tools'
 // contract names, each with its evidence, and a diff of two checkpoints.
-// Results are data; render.hpp turns them into JSON or a terminal table.
+// Results are data; render.hpp turns them into text, JSON or HTML.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "gradcheck/errors.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 #include "gradcheck/weights/spectral.hpp"
 #include "gradcheck/weights/statistics.hpp"
 
 namespace gradcheck::weights {
 
-/// Health flags, spelled in reports exactly as flag_name returns them.
+/// Health flags, spelled in reports exactly as to_string returns them: the
+/// tools' contract's names, "nan", "inf", "all_zero", "constant",
+/// "identical_rows", "exploding", "vanishing_init_scale", "unchanged" and
+/// "large_update".
 enum class Flag {
   nan,                   ///< a NaN value
   inf,                   ///< an infinite value
@@ -27,7 +32,10 @@ enum class Flag {
   unchanged,             ///< diff: no value changed
   large_update,          ///< diff: the change is larger than the weights
 };
-std::string_view flag_name(Flag f) noexcept;
+/// The flag's name in reports (one table for JSON, text and HTML).
+const char* to_string(Flag f) noexcept;
+/// The flag `to_string` spells `name`. Throws std::invalid_argument for any other string.
+Flag flag_from_string(std::string_view name);
 
 /// Where each flag fires. The defaults are documented in the README with
 /// their source; each is a field so callers can tune them.
@@ -52,12 +60,26 @@ struct Thresholds {
   double large_update = 1.0;
 };
 
+/// The phases ReportOptions::progress names.
+namespace progress_phase {
+inline constexpr std::string_view analysing = "analysing tensors";  ///< report_checkpoint: statistics and flags
+inline constexpr std::string_view spectral = "spectral analysis";   ///< report_checkpoint with `spectral`
+inline constexpr std::string_view comparing = "comparing tensors";  ///< add_diff
+}  // namespace progress_phase
+
 struct ReportOptions {
   int threads = 0;             ///< 0: all cores; results do not depend on it
   std::string filter;          ///< ECMAScript regex; a tensor is kept when it matches part of its name
   Thresholds thresholds;
   bool spectral = false;       ///< spectral analysis of floating tensors of rank >= 2
   SpectralOptions spectral_options;
+  /// Progress of report_checkpoint and add_diff, phase by phase (see
+  /// progress_phase): `done` of `total` tensors finished. Called from the
+  /// calling thread only (never concurrently), at most once per finished
+  /// tensor, `done` never decreasing within a phase, each phase's last call
+  /// with done == total (no call for a phase with no tensor). Empty: none.
+  /// Results do not depend on it.
+  std::function<void(std::string_view phase, std::int64_t done, std::int64_t total)> progress;
 };
 
 struct TensorReport {
@@ -111,5 +133,9 @@ WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOption
 /// side only, or whose shapes differ, are listed apart.
 void add_diff(WeightsReport& report, const Checkpoint& before, const Checkpoint& after,
               const ReportOptions& options = {});
+
+/// The tools' contract's exit code for a report: ok when it passed, problem
+/// when a tensor or diff entry is flagged.
+ExitCode exit_code(const WeightsReport& report) noexcept;
 
 }  // namespace gradcheck::weights

@@ -1,0 +1,469 @@
+#include "kernels.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+namespace gradcheck::weights::detail {
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// The per-chunk kernels. They use GCC/Clang vector extensions: eight explicit
+// double lanes (two 4-wide vectors), so the summation order is fixed by the
+// source, not by the instruction set. Each kernel is compiled twice, for the
+// x86-64 baseline (SSE2: each 4-wide vector is two instructions) and for AVX2,
+// chosen at run time; FMA is not enabled, so both builds round identically and
+// the results do not depend on the machine's instruction set either.
+
+typedef double v4d __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
+typedef std::int64_t v4l __attribute__((vector_size(32)));
+typedef std::uint32_t v8u __attribute__((vector_size(32)));
+typedef float v8f __attribute__((vector_size(32)));
+
+#define GRADCHECK_INLINE inline __attribute__((always_inline))
+
+// Four float32 values at p as doubles. Written element by element: GCC 12
+// lowers __builtin_convertvector of four floats to doubles in pieces through
+// the stack, while this form becomes one vcvtps2pd in the AVX2 kernels (two
+// cvtps2pd in the baseline ones).
+GRADCHECK_INLINE void widen4(const std::uint8_t* p, v4d& out) noexcept {
+  float f[4];
+  std::memcpy(f, p, 16);
+  out = v4d{f[0], f[1], f[2], f[3]};
+}
+
+struct PassA {
+  double sum = 0, min = 0, max = 0;
+  std::uint64_t zeros = 0;
+  // A finite sum means every value is finite: an infinity or NaN makes the
+  // sum infinite or NaN, and float32 values cannot overflow a double sum. A
+  // double sum can overflow from finite values; such a chunk merely takes the
+  // value-by-value path.
+  bool all_finite() const noexcept { return std::fabs(sum) <= DBL_MAX; }
+};
+
+
+GRADCHECK_INLINE double reduce8(const v4d& a, const v4d& b) noexcept {
+  return ((a[0] + b[0]) + (a[1] + b[1])) + ((a[2] + b[2]) + (a[3] + b[3]));
+}
+
+
+// Everything of a float32 chunk in one read of the mapped bytes: minimum,
+// maximum, histogram, the row pieces' hashes, and the power sums S1..S4 of
+// d = x - shift, shift being the mean of the first (up to) 64 values. Central
+// moments follow from the power sums with little cancellation when the
+// chunk's mean is within a few standard deviations of the shift (checked by
+// the caller, which otherwise takes a second, two-pass look). The next
+// chunk's bytes (`next`, may be null) are prefetched meanwhile.
+//
+// The loop is bound by its vector instructions and by the histogram's
+// increments (a load and a store each), so both are kept few: keys are the
+// raw bits >> 16, minimum and maximum are taken on the floats (8 lanes per
+// AVX2 instruction; NaN never gets here, as such a chunk is redone value by
+// value), and each round's keys go through `ring` to be counted two rounds
+// later from plain loads (their stores long done), overlapping with that
+// round's arithmetic.
+struct FusedF32 {
+  double shift = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, min = 0, max = 0;
+};
+template <bool kHash, bool kAvx2>
+GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::uint32_t* hist, std::uint32_t* ring,
+                                    const std::uint8_t* next, const RowPieces& rows) noexcept {
+  FusedF32 r;
+  {
+    const std::size_t k = std::min<std::size_t>(n, 64);
+    double head = 0;
+    for (std::size_t i = 0; i < k; ++i) {
+      float f;
+      std::memcpy(&f, p + 4 * i, 4);
+      head += f;
+    }
+    r.shift = k > 0 ? head / double(k) : 0.0;
+  }
+  const v4d z = {0, 0, 0, 0}, mu = {r.shift, r.shift, r.shift, r.shift};
+  // Four lanes per power sum, each adding the pair (x[i + l], x[i + 4 + l])
+  // per round: few enough registers that nothing spills next to the hashing.
+  v4d s1 = z, s2 = z, s3 = z, s4 = z;
+  const float inf = std::numeric_limits<float>::infinity();
+  // Eight lanes of minimum and maximum; for SSE as two 4-wide halves (GCC
+  // splits an 8-wide select into scalar steps there), the same lanes.
+  v8f fmin = {inf, inf, inf, inf, inf, inf, inf, inf}, fmax = -fmin;
+  v4f min_a = {inf, inf, inf, inf}, min_b = min_a, max_a = -min_a, max_b = -min_a;
+  const v8u lane = {0, 1, 2, 3, 4, 5, 6, 7};
+  // The first two rounds count keys of rounds before the first: none, so the spare bin.
+  for (int j = 0; j < 32; ++j) ring[j] = kBins;
+  const std::size_t n8 = n & ~std::size_t(7);
+  std::size_t i = 0, piece = 0, col = kHash ? rows.col0 : 0;
+  while (i < n8) {
+    // One row piece (the whole chunk without hashing): hash_f32's sums, one
+    // lane per column residue mod 8.
+    const std::size_t stop = kHash ? std::min(n8, i + (rows.cols - col)) : n8;
+    v8u lo = lane & 0, hi = lane & 0;
+    v8u k1 = (lane + std::uint32_t(col + 1)) * 0x9E3779B9u, k2 = (lane + std::uint32_t(col + 1)) * 0x7FEB352Du;
+    for (; i < stop; i += 8) {
+      v8u u;
+      std::memcpy(&u, p + 4 * i, 32);
+      if constexpr (kAvx2) {
+        const v8f f = (v8f)u;
+        fmin = f < fmin ? f : fmin;
+        fmax = f > fmax ? f : fmax;
+      } else {
+        v4f fa, fb;
+        std::memcpy(&fa, p + 4 * i, 16);
+        std::memcpy(&fb, p + 4 * i + 16, 16);
+        min_a = fa < min_a ? fa : min_a;
+        min_b = fb < min_b ? fb : min_b;
+        max_a = fa > max_a ? fa : max_a;
+        max_b = fb > max_b ? fb : max_b;
+      }
+      const v8u key = u >> 16;
+      std::uint32_t* const mine = ring + (i & 24);
+      const std::uint32_t* const before = ring + ((i - 16) & 24);
+      for (int j = 0; j < 8; ++j) ++hist[before[j]];
+      std::memcpy(mine, &key, 32);
+      v4d a, b;
+      widen4(p + 4 * i, a);
+      widen4(p + 4 * i + 16, b);
+      const v4d da = a - mu, db = b - mu;
+      const v4d da2 = da * da, db2 = db * db;
+      s1 += da + db;
+      s2 += da2 + db2;
+      s3 += da2 * da + db2 * db;
+      s4 += da2 * da2 + db2 * db2;
+      if constexpr (kHash) {
+        lo += u ^ k1;
+        hi += u ^ k2;
+        k1 += 8 * 0x9E3779B9u;
+        k2 += 8 * 0x7FEB352Du;
+      }
+      if (next != nullptr && (i & 15) == 0) __builtin_prefetch(next + 4 * i);
+    }
+    if constexpr (kHash) {
+      std::uint32_t l = 0, h = 0;
+      for (int j = 0; j < 8; ++j) {
+        l += lo[j];
+        h += hi[j];
+      }
+      rows.out[piece++] = (std::uint64_t(h) << 32) | l;
+      col = 0;
+    }
+  }
+  // The last two rounds' keys, and the spare bin back to 0.
+  for (std::size_t back = std::min<std::size_t>(n8, 16); back > 0; back -= 8)
+    for (std::size_t j = 0; j < 8; ++j) ++hist[ring[((n8 - back) & 24) + j]];
+  hist[kBins] = 0;
+  r.s1 = (s1[0] + s1[1]) + (s1[2] + s1[3]);
+  r.s2 = (s2[0] + s2[1]) + (s2[2] + s2[3]);
+  r.s3 = (s3[0] + s3[1]) + (s3[2] + s3[3]);
+  r.s4 = (s4[0] + s4[1]) + (s4[2] + s4[3]);
+  if constexpr (!kAvx2)
+    for (int l = 0; l < 4; ++l) {
+      fmin[l] = min_a[l];
+      fmin[l + 4] = min_b[l];
+      fmax[l] = max_a[l];
+      fmax[l + 4] = max_b[l];
+    }
+  float mn = inf, mx = -inf;
+  for (int l = 0; l < 8; ++l) {
+    mn = fmin[l] < mn ? fmin[l] : mn;
+    mx = fmax[l] > mx ? fmax[l] : mx;
+  }
+  for (; i < n; ++i) {
+    std::uint32_t b;
+    std::memcpy(&b, p + 4 * i, 4);
+    ++hist[b >> 16];
+    const float f = std::bit_cast<float>(b);
+    mn = f < mn ? f : mn;
+    mx = f > mx ? f : mx;
+    const double d = double(f) - r.shift, d2 = d * d;
+    r.s1 += d;
+    r.s2 += d2;
+    r.s3 += d2 * d;
+    r.s4 += d2 * d2;
+  }
+  r.min = mn;
+  r.max = mx;
+  return r;
+}
+
+// The same over n doubles, counting zeros.
+GRADCHECK_INLINE PassA pass_a_f64(const double* x, std::size_t n) noexcept {
+  const double inf = std::numeric_limits<double>::infinity();
+  v4d s0 = {0, 0, 0, 0}, s1 = s0;
+  v4d mn0 = {inf, inf, inf, inf}, mn1 = mn0, mx0 = -mn0, mx1 = -mn0;
+  v4l z0 = {0, 0, 0, 0}, z1 = z0;
+  const v4d zero = {0, 0, 0, 0};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v4d a, b;
+    std::memcpy(&a, x + i, 32);
+    std::memcpy(&b, x + i + 4, 32);
+    s0 += a;
+    s1 += b;
+    mn0 = a < mn0 ? a : mn0;
+    mn1 = b < mn1 ? b : mn1;
+    mx0 = a > mx0 ? a : mx0;
+    mx1 = b > mx1 ? b : mx1;
+    z0 -= a == zero;
+    z1 -= b == zero;
+  }
+  PassA r;
+  r.sum = reduce8(s0, s1);
+  r.min = inf;
+  r.max = -inf;
+  for (int l = 0; l < 4; ++l) {
+    r.min = std::min({r.min, mn0[l], mn1[l]});
+    r.max = std::max({r.max, mx0[l], mx1[l]});
+    r.zeros += std::uint64_t(z0[l] + z1[l]);
+  }
+  for (; i < n; ++i) {
+    r.sum += x[i];
+    r.min = x[i] < r.min ? x[i] : r.min;
+    r.max = x[i] > r.max ? x[i] : r.max;
+    r.zeros += (x[i] == 0.0);
+  }
+  return r;
+}
+
+// Loads elements i..i+7 as doubles: from float32 bytes or a double buffer.
+struct LoadF32 {
+  const std::uint8_t* p;
+  GRADCHECK_INLINE void operator()(std::size_t i, v4d& a, v4d& b) const noexcept {
+    v4f fa, fb;
+    std::memcpy(&fa, p + 4 * i, 16);
+    std::memcpy(&fb, p + 4 * i + 16, 16);
+    a = __builtin_convertvector(fa, v4d);
+    b = __builtin_convertvector(fb, v4d);
+  }
+  GRADCHECK_INLINE double one(std::size_t i) const noexcept {
+    float f;
+    std::memcpy(&f, p + 4 * i, 4);
+    return f;
+  }
+};
+struct LoadF64 {
+  const double* x;
+  GRADCHECK_INLINE void operator()(std::size_t i, v4d& a, v4d& b) const noexcept {
+    std::memcpy(&a, x + i, 32);
+    std::memcpy(&b, x + i + 4, 32);
+  }
+  GRADCHECK_INLINE double one(std::size_t i) const noexcept { return x[i]; }
+};
+
+// Central moments M2..M4 about `mean` over n finite values.
+template <class Load>
+GRADCHECK_INLINE void pass_moments(const Load& load, std::size_t n, double mean, double& m2, double& m3,
+                                   double& m4) noexcept {
+  const v4d z = {0, 0, 0, 0}, mu = {mean, mean, mean, mean};
+  v4d a2 = z, b2 = z, a3 = z, b3 = z, a4 = z, b4 = z;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v4d a, b;
+    load(i, a, b);
+    const v4d da = a - mu, db = b - mu;
+    const v4d da2 = da * da, db2 = db * db;
+    a2 += da2;
+    b2 += db2;
+    a3 += da2 * da;
+    b3 += db2 * db;
+    a4 += da2 * da2;
+    b4 += db2 * db2;
+  }
+  m2 = reduce8(a2, b2);
+  m3 = reduce8(a3, b3);
+  m4 = reduce8(a4, b4);
+  for (; i < n; ++i) {
+    const double d = load.one(i) - mean, d2 = d * d;
+    m2 += d2;
+    m3 += d2 * d;
+    m4 += d2 * d2;
+  }
+}
+
+// Row hashing, additive over pieces of a row (chunk boundaries cut rows, and
+// pieces arrive in any order): two sums mod 2^32 of mix(w, column) over a
+// row's elements (w an element's raw bits), returned packed as hi << 32 | lo
+// and added to the row's two sums separately. The column-dependent keys tell
+// permuted rows apart; equal hashes are confirmed by comparing bytes. For
+// float32, mix is w ^ key(column), two independent key sequences: a constant
+// odd factor on each term would change nothing (sum(c * t) = c * sum(t) is a
+// bijection of sum(t) mod 2^32), and this is what the fused kernel computes
+// 8 columns at a time.
+GRADCHECK_INLINE std::uint64_t hash_f32(const std::uint8_t* p, std::size_t col0, std::size_t n) noexcept {
+  std::uint32_t lo = 0, hi = 0;
+  std::uint32_t k1 = static_cast<std::uint32_t>(col0 + 1) * 0x9E3779B9u;
+  std::uint32_t k2 = static_cast<std::uint32_t>(col0 + 1) * 0x7FEB352Du;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t w;
+    std::memcpy(&w, p + 4 * i, 4);
+    lo += w ^ k1;
+    hi += w ^ k2;
+    k1 += 0x9E3779B9u;
+    k2 += 0x7FEB352Du;
+  }
+  return (std::uint64_t(hi) << 32) | lo;
+}
+
+std::uint64_t hash_any(const std::uint8_t* p, std::size_t size, std::size_t col0, std::size_t n) noexcept {
+  std::uint32_t lo = 0, hi = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p + size * i, size);  // little-endian: the element's bits, zero-extended
+    const std::uint64_t m = (w ^ ((col0 + i + 1) * 0xC2B2AE3D27D4EB4FULL)) * 0x165667B19E3779F9ULL;
+    lo += std::uint32_t(m);
+    hi += std::uint32_t(m >> 32);
+  }
+  return (std::uint64_t(hi) << 32) | lo;
+}
+
+// Zeros among n float32 values (either sign).
+std::uint64_t count_zeros_f32(const std::uint8_t* p, std::size_t n) noexcept {
+  std::uint64_t z = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t b;
+    std::memcpy(&b, p + 4 * i, 4);
+    z += (b & 0x7FFFFFFFu) == 0;
+  }
+  return z;
+}
+
+// A chunk's moments and histogram (and, for a float32 matrix of whole-vector
+// rows, the row pieces' hashes). `x` is a scratch buffer of kChunkElements
+// doubles; float32 data is read in place and binned from its own bits.
+template <bool kAvx2>
+GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x,
+                                          std::uint32_t* hist, std::uint32_t* ring, const RowPieces& rows) noexcept {
+  ChunkResult r;
+  const std::uint8_t* raw = v.data + begin * dtype_size(v.dtype);
+  // The next chunk, prefetched while this one is worked on (a prefetch never
+  // faults, so running past a shorter last chunk is harmless).
+  const std::uint8_t* next = begin + n < v.numel ? raw + 4 * n : nullptr;
+  const bool f32 = v.dtype == DType::F32;
+  if (f32 && n > 0) {
+    // Zeros fall in the bins of +0 and -0 (with the tiniest subnormals):
+    // counted exactly only when those bins grew.
+    const std::uint32_t around_zero = hist[0x0000] + hist[0x8000];
+    const FusedF32 f = rows.cols != 0 ? fused_f32<true, kAvx2>(raw, n, hist, ring, next, rows)
+                                      : fused_f32<false, kAvx2>(raw, n, hist, ring, next, rows);
+    // A finite S1 means every value is finite (an infinity or NaN would make
+    // it infinite or NaN; float32 values cannot overflow a double sum).
+    if (std::fabs(f.s1) <= DBL_MAX) {
+      r.min = f.min;
+      r.max = f.max;
+      if (hist[0x0000] + hist[0x8000] != around_zero) r.zeros = count_zeros_f32(raw, n);
+      const double dn = double(n), delta = f.s1 / dn, mean = f.shift + delta;
+      double m2 = f.s2 - f.s1 * delta, m3, m4;
+      // The power sums lose about (1 + delta^2 / var)^2 ulps to cancellation.
+      // As the shift is the mean of 64 of the chunk's n values, delta^2 <=
+      // var * n / 64 (at most 16 standard deviations for a full chunk); past 4
+      // the exact two-pass form is taken all the same.
+      if (m2 > 0 && delta * delta <= 16 * m2 / dn) {
+        m3 = f.s3 - 3 * delta * f.s2 + 2 * dn * delta * delta * delta;
+        m4 = f.s4 - 4 * delta * f.s3 + 6 * delta * delta * f.s2 - 3 * dn * delta * delta * delta * delta;
+      } else {
+        pass_moments(LoadF32{raw}, n, mean, m2, m3, m4);
+      }
+      r.moments = {dn, mean, m2, m3, m4};
+      return r;
+    }
+    // Taken back (the keys again from the bits): redone value by value below.
+    for (std::size_t k = 0; k < n; ++k) {
+      std::uint32_t b;
+      std::memcpy(&b, raw + 4 * k, 4);
+      --hist[b >> 16];
+    }
+  }
+  PassA a;
+  if (f32) a.sum = std::numeric_limits<double>::quiet_NaN();
+  convert_to_double(v.dtype, v.data, begin, begin + n, x);
+  if (!f32) a = pass_a_f64(x, n);
+  if (a.all_finite()) {
+    r.min = a.min;
+    r.max = a.max;
+    r.zeros = a.zeros;
+    if (n == 0) return r;
+    const double mean = a.sum / double(n);
+    double m2, m3, m4;
+    for (std::size_t k = 0; k < n; ++k) ++hist[raw_key_of(x[k])];
+    pass_moments(LoadF64{x}, n, mean, m2, m3, m4);
+    r.moments = {double(n), mean, m2, m3, m4};
+    return r;
+  }
+  // Some value is NaN or infinite (or a double sum overflowed): value by
+  // value over the finite ones.
+  double sum[4] = {0, 0, 0, 0};
+  std::uint64_t finite = 0;
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (std::size_t k = 0; k < n; ++k) {
+    const double xk = x[k];
+    if (!(std::fabs(xk) <= DBL_MAX)) {
+      if (std::isnan(xk)) ++r.nan; else ++r.inf;
+      continue;
+    }
+    ++finite;
+    sum[k & 3] += xk;
+    lo = std::min(lo, xk);
+    hi = std::max(hi, xk);
+    r.zeros += (xk == 0.0);
+    ++hist[raw_key_of(xk)];
+  }
+  r.min = lo;
+  r.max = hi;
+  if (finite > 0) {
+    const double mean = ((sum[0] + sum[1]) + (sum[2] + sum[3])) / double(finite);
+    double a2 = 0, a3 = 0, a4 = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+      if (!(std::fabs(x[k]) <= DBL_MAX)) continue;
+      const double d = x[k] - mean, d2 = d * d;
+      a2 += d2;
+      a3 += d2 * d;
+      a4 += d2 * d2;
+    }
+    r.moments = {double(finite), mean, a2, a3, a4};
+  }
+  return r;
+}
+
+ChunkResult chunk_baseline(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* hist,
+                           std::uint32_t* ring, const RowPieces& rows) {
+  return chunk_kernel<false>(v, begin, n, x, hist, ring, rows);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("avx2"))) ChunkResult chunk_avx2(const TensorView& v, std::size_t begin, std::size_t n,
+                                                       double* x, std::uint32_t* hist, std::uint32_t* ring,
+                                                       const RowPieces& rows) {
+  return chunk_kernel<true>(v, begin, n, x, hist, ring, rows);
+}
+__attribute__((target("avx2"))) std::uint64_t hash_f32_avx2(const std::uint8_t* p, std::size_t col0, std::size_t n) {
+  return hash_f32(p, col0, n);
+}
+// GRADCHECK_BASELINE_KERNELS (any value) keeps the baseline kernels on an
+// AVX2 machine, so tests can show both builds give the same results.
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && std::getenv("GRADCHECK_BASELINE_KERNELS") == nullptr;
+#else
+const bool kHaveAvx2 = false;
+#endif
+
+}  // namespace
+
+ChunkResult run_chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* hist,
+                             std::uint32_t* ring, const RowPieces& rows) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (kHaveAvx2) return chunk_avx2(v, begin, n, x, hist, ring, rows);
+#endif
+  return chunk_baseline(v, begin, n, x, hist, ring, rows);
+}
+
+std::uint64_t row_piece_hash(DType t, const std::uint8_t* p, std::size_t col0, std::size_t n) {
+  if (t != DType::F32) return hash_any(p, dtype_size(t), col0, n);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (kHaveAvx2) return hash_f32_avx2(p, col0, n);
+#endif
+  return hash_f32(p, col0, n);
+}
+
+}  // namespace gradcheck::weights::detail

@@ -1,0 +1,90 @@
+#pragma once
+// Private to the library: the per-chunk machinery of the statistics pass
+// (statistics.cpp holds the statistics). A chunk's moments, minimum, maximum,
+// zeros and histogram counts, and row-piece hashes, computed by kernels built
+// for the x86-64 baseline and for AVX2 and chosen at run time
+// (GRADCHECK_BASELINE_KERNELS, any value, keeps the baseline ones on an AVX2
+// machine). Both builds give bit-identical results (no FMA in either).
+
+#include <bit>
+#include <cfloat>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+#include "gradcheck/weights/dtype.hpp"
+#include "gradcheck/weights/statistics.hpp"
+
+namespace gradcheck::weights::detail {
+
+/// Histogram bins: one per float32 bits >> 16.
+inline constexpr std::size_t kBins = 65536;
+
+// The histogram is counted by raw key: a float32's bits >> 16 (sign,
+// exponent, top 7 mantissa bits), one shift in the kernels. Raw keys are in
+// sign-magnitude order (0x0000.. from +0 up, 0x8000.. from -0 down); a flush
+// turns them into Histogram's value-ordered keys.
+inline std::uint32_t ordered_key_of_raw(std::uint32_t raw) noexcept {
+  return raw < 0x8000 ? raw + 0x8000 : 0xFFFF - raw;
+}
+
+inline std::uint32_t raw_key_of(double x) noexcept {
+  x = x < -double(FLT_MAX) ? -double(FLT_MAX) : x;
+  x = x > double(FLT_MAX) ? double(FLT_MAX) : x;
+  return std::bit_cast<std::uint32_t>(static_cast<float>(x)) >> 16;
+}
+
+// Count, mean and central moments of a set of finite values, mergeable.
+struct Moments {
+  double n = 0, mean = 0, m2 = 0, m3 = 0, m4 = 0;
+
+  // Pebay (2008), "Formulas for robust, one-pass parallel computation of
+  // covariances and arbitrary-order statistical moments", eqs. 2.1-2.3.
+  static Moments merge(const Moments& a, const Moments& b) noexcept {
+    if (a.n == 0) return b;
+    if (b.n == 0) return a;
+    Moments r;
+    r.n = a.n + b.n;
+    const double d = b.mean - a.mean;
+    const double d_n = d / r.n;
+    const double d_n2 = d_n * d_n;
+    const double t1 = d * d_n * a.n * b.n;
+    r.mean = a.mean + d_n * b.n;
+    r.m2 = a.m2 + b.m2 + t1;
+    r.m3 = a.m3 + b.m3 + t1 * d_n * (a.n - b.n) + 3.0 * d_n * (a.n * b.m2 - b.n * a.m2);
+    r.m4 = a.m4 + b.m4 + t1 * d_n2 * (a.n * a.n - a.n * b.n + b.n * b.n) +
+           6.0 * d_n2 * (a.n * a.n * b.m2 + b.n * b.n * a.m2) + 4.0 * d_n * (a.n * b.m3 - b.n * a.m3);
+    return r;
+  }
+};
+
+struct ChunkResult {
+  Moments moments;
+  double min = std::numeric_limits<double>::infinity();
+  double max = -std::numeric_limits<double>::infinity();
+  std::uint64_t nan = 0, inf = 0, zeros = 0;
+};
+
+// Where a float32 chunk of a matrix falls in its rows, so the fused pass can
+// hash the row pieces while it reads them. Only for rows of whole 8-value
+// vectors (cols % 8 == 0; chunks start at multiples of 8), so no vector
+// straddles two rows; `cols == 0` means no hashing.
+struct RowPieces {
+  std::size_t cols = 0;
+  std::size_t col0 = 0;          // column of the chunk's first value
+  std::uint64_t* out = nullptr;  // hash_f32 of each row piece, in order
+};
+
+/// A chunk's moments and histogram (and, for a float32 matrix of whole-vector
+/// rows, the row pieces' hashes into rows.out): the `n` elements of `v` from
+/// `begin`. `x` is a scratch buffer of kChunkElements doubles; `hist` holds
+/// kBins + 1 counts, indexed by raw key (the last one a spare bin, left 0);
+/// `ring` 32 scratch keys.
+ChunkResult run_chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* hist,
+                             std::uint32_t* ring, const RowPieces& rows);
+
+/// The hash of a row piece: `n` elements of type `t` at `p`, the first in
+/// column `col0` (see kernels.cpp: additive over a row's pieces).
+std::uint64_t row_piece_hash(DType t, const std::uint8_t* p, std::size_t col0, std::size_t n);
+
+}  // namespace gradcheck::weights::detail
