@@ -33,23 +33,32 @@ namespace gradcheck::fuzz {
   } while (0)
 
 // One directory per process, removed at exit: in memory (/dev/shm) when the
-// machine has it, since a fuzzer writes one file per execution.
+// machine has it, since a fuzzer writes one file per execution; the replay
+// tests' folder under the build tree when GRADCHECK_FUZZ_SCRATCH names one.
 inline const std::filesystem::path& scratch_dir() {
-  static const std::filesystem::path dir = [] {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    fs::path base = fs::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0
-                        ? fs::path("/dev/shm")
-                        : fs::temp_directory_path();
-    fs::path d = base / ("gradcheck_fuzz_" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    std::atexit([] {
+  namespace fs = std::filesystem;
+  // Removed by the guard's destructor when the process exits (an atexit
+  // handler would run after the path itself had been destroyed).
+  struct Guard {
+    fs::path dir;
+    Guard() {
+      std::error_code ec;
+      // The replay tests name a folder under the build tree (GRADCHECK_FUZZ_SCRATCH).
+      const char* chosen = std::getenv("GRADCHECK_FUZZ_SCRATCH");
+      const fs::path base = chosen && *chosen ? fs::path(chosen)
+                            : fs::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0
+                                ? fs::path("/dev/shm")
+                                : fs::temp_directory_path();
+      dir = base / ("gradcheck_fuzz_" + std::to_string(::getpid()));
+      fs::create_directories(dir);
+    }
+    ~Guard() {
       std::error_code ignored;
-      std::filesystem::remove_all(scratch_dir(), ignored);
-    });
-    return d;
-  }();
-  return dir;
+      fs::remove_all(dir, ignored);
+    }
+  };
+  static const Guard guard;
+  return guard.dir;
 }
 
 // Whether the current input holds the JSON library's tag text itself: messages

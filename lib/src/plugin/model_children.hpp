@@ -1,6 +1,6 @@
 #pragma once
 // Running a plugin's models one after another in forked children (private to
-// the library: the checks of `gradcheck` and of `convdiag --plugin` share it).
+// the library: the checks of `gradcheck` and of `convdiag --model` share it).
 // When a child dies (a crash, a hang past the time limit, exit()), the model
 // it was running is blamed and the others go on in a fresh child.
 

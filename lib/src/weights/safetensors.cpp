@@ -1,5 +1,5 @@
 // safetensors reader. Format: https://github.com/huggingface/safetensors
-// (README "Format"): u64 little-endian header size N, N bytes of UTF-8 JSON
+// u64 little-endian header size N, N bytes of UTF-8 JSON
 // `{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {..}}`,
 // then the byte buffer, which the offsets must index entirely, without holes.
 

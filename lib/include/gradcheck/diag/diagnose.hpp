@@ -36,7 +36,7 @@ struct Symptom {
   std::string advice;    ///< what to try first
 };
 
-/// Thresholds; defaults documented in the README with their sources. Each is a
+/// Thresholds; defaults documented in docs/convdiag.md with their sources. Each is a
 /// ratio or a probability, so none depends on the scale of the loss.
 struct DiagnoseOptions {
   logs::ColumnOverrides columns;  ///< --loss-col, --val-col, --grad-col (step is the reader's)

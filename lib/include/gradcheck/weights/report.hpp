@@ -37,7 +37,7 @@ const char* to_string(Flag f) noexcept;
 /// The flag `to_string` spells `name`. Throws std::invalid_argument for any other string.
 Flag flag_from_string(std::string_view name);
 
-/// Where each flag fires. The defaults are documented in the README with
+/// Where each flag fires. The defaults are documented in docs/weightstats.md with
 /// their source; each is a field so callers can tune them.
 struct Thresholds {
   /// `exploding` when a finite |value| exceeds this: 65504 is the largest
