@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <exception>
 #include <limits>
 #include <mutex>
@@ -14,7 +15,6 @@
 
 #include "gradcheck/check.hpp"
 #include "engine_impl.hpp"
-#include "hints.hpp"
 
 namespace gradcheck {
 
@@ -49,21 +49,6 @@ bool CheckOptions::is_valid(std::string* error) const {
 }
 
 namespace detail {
-
-std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t stream) {
-  std::uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (stream + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-
-std::vector<double> normal_vector(std::uint64_t seed, std::size_t n) {
-  impl::Rng rng{seed};
-  std::vector<double> v(n);
-  for (auto& e : v) e = rng.normal();
-  return v;
-}
 
 void check_reentrant_value(const std::vector<double>& a, const std::vector<double>& b, Task& task) {
   bool same = a.size() == b.size();

@@ -3,8 +3,11 @@
 // coordinates in O(k log n) directional checks, with a Taylor-remainder test
 // as tolerance-free evidence.
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <numeric>
 
 #include "engine_impl.hpp"
 
