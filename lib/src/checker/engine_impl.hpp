@@ -158,7 +158,7 @@ void summarize_block(BlockResult& br, std::vector<Entry>& entries, const Block& 
                             const CheckOptions& opt, Dtype dtype, bool full_coverage);
 
 // A result with the task's identity and one empty BlockResult per block.
-CheckResult start_result(const Task& task, const CheckOptions& options, const char* mode);
+CheckResult start_result(const Task& task, const CheckOptions& options, Mode mode);
 
 // Overall verdict, passed and timing from the block results.
 void finalize(CheckResult& result, std::chrono::steady_clock::time_point start);

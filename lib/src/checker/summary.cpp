@@ -146,7 +146,7 @@ void summarize_block(BlockResult& br, std::vector<Entry>& entries, const Block& 
 
 
 // A result with the task's identity and one empty BlockResult per block.
-CheckResult start_result(const Task& task, const CheckOptions& options, const char* mode) {
+CheckResult start_result(const Task& task, const CheckOptions& options, Mode mode) {
   CheckResult result;
   result.name = task.name;
   result.dtype = task.dtype;
