@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
     }
   }
   // A random point: inputs and weights from a seeded normal draw.
-  const auto z = gradcheck::detail::normal_vector(2024, static_cast<std::size_t>(layer.layout.size()));
+  const auto z = gradcheck::normal_vector(2024, static_cast<std::size_t>(layer.layout.size()));
   Vector<double> v(layer.layout.size());
   for (Eigen::Index i = 0; i < v.size(); ++i) v(i) = z[static_cast<std::size_t>(i)];
 

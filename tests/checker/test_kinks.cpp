@@ -69,7 +69,7 @@ TEST_CASE("a nondeterministic loss is reported as such, not as a mismatch", "[ch
   INFO(to_text(r));
   CHECK_FALSE(r.passed);
   REQUIRE(r.problems.size() == 1);
-  CHECK(r.problems[0].kind == "nondeterministic_loss");
+  CHECK(r.problems[0].kind == ProblemKind::nondeterministic_loss);
   for (const auto& b : r.blocks) CHECK(b.verdict != Verdict::mismatch);
 }
 
@@ -84,7 +84,7 @@ TEST_CASE("a stateful gradient is reported as such", "[checker][problems]") {
   INFO(to_text(r));
   CHECK_FALSE(r.passed);
   REQUIRE(!r.problems.empty());
-  CHECK(r.problems[0].kind == "stateful_gradient");
+  CHECK(r.problems[0].kind == ProblemKind::stateful_gradient);
 }
 
 TEST_CASE("non-finite values are reported", "[checker][problems]") {
@@ -97,5 +97,5 @@ TEST_CASE("non-finite values are reported", "[checker][problems]") {
   const CheckResult r = check_gradient<double>(f, g, Vector<double>::Ones(3));
   CHECK_FALSE(r.passed);
   REQUIRE(!r.problems.empty());
-  CHECK(r.problems[0].kind == "non_finite");
+  CHECK(r.problems[0].kind == ProblemKind::non_finite);
 }

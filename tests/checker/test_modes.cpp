@@ -88,7 +88,7 @@ TEMPLATE_TEST_CASE("JVPs are checked along seeded directions", "[checker][jvp]",
   const CheckResult ok = check_jvp<T>(f, jvp, x);
   INFO(to_text(ok));
   CHECK(ok.passed);
-  CHECK(ok.mode == "fast");
+  CHECK(ok.mode == Mode::fast);
   CHECK_FALSE(check_jvp<T>(f, jvp_bad, x).passed);
 }
 

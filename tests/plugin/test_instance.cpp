@@ -11,7 +11,7 @@ namespace {
 
 std::string plugin_path(const std::string& name) { return std::string(TEST_PLUGIN_DIR) + "/" + name + ".so"; }
 
-bool has_kind(const std::vector<Problem>& problems, const std::string& kind) {
+bool has_kind(const std::vector<Problem>& problems, gradcheck::ProblemKind kind) {
   for (const auto& p : problems)
     if (p.kind == kind) return true;
   return false;
@@ -19,7 +19,7 @@ bool has_kind(const std::vector<Problem>& problems, const std::string& kind) {
 
 std::string kinds(const std::vector<Problem>& problems) {
   std::string s;
-  for (const auto& p : problems) s += p.kind + ": " + p.message + "\n";
+  for (const auto& p : problems) s += std::string(gradcheck::to_string(p.kind)) + ": " + p.message + "\n";
   return s;
 }
 
@@ -55,19 +55,19 @@ TEST_CASE("a correct model gives its loss and gradient and no problems", "[insta
 TEST_CASE("host checks turn misbehaviour into problems of the right kind", "[instance]") {
   struct Case {
     const char* plugin;
-    const char* kind;
+    gradcheck::ProblemKind kind;
     const char* text;
   };
   const Case cases[] = {
-      {"c_not_written", kind::gradient_not_written, "gradient of y[3] was not written"},
-      {"c_modifies_values", kind::values_modified, "first at x[1, 1]"},
-      {"c_non_finite", kind::non_finite, "the loss is nan"},
-      {"c_nondeterministic", kind::nondeterministic_loss, "two calls at the same point gave losses"},
-      {"c_stateful", kind::stateful_gradient, "at y[0]"},
-      {"c_error_return", kind::model_error, "loss returned 7: the batch file is missing"},
-      {"c_null_last_error", kind::model_error, "loss returned 5: no message (last_error is NULL)"},
+      {"c_not_written", gradcheck::ProblemKind::gradient_not_written, "gradient of y[3] was not written"},
+      {"c_modifies_values", gradcheck::ProblemKind::values_modified, "first at x[1, 1]"},
+      {"c_non_finite", gradcheck::ProblemKind::non_finite, "the loss is nan"},
+      {"c_nondeterministic", gradcheck::ProblemKind::nondeterministic_loss, "two calls at the same point gave losses"},
+      {"c_stateful", gradcheck::ProblemKind::stateful_gradient, "at y[0]"},
+      {"c_error_return", gradcheck::ProblemKind::model_error, "loss returned 7: the batch file is missing"},
+      {"c_null_last_error", gradcheck::ProblemKind::model_error, "loss returned 5: no message (last_error is NULL)"},
       // The plugin's bytes become one line of valid UTF-8 (reports hold the message).
-      {"c_bad_bytes_error", kind::model_error, "loss returned 8: the batch \\xff file\\x0ais missing"},
+      {"c_bad_bytes_error", gradcheck::ProblemKind::model_error, "loss returned 8: the batch \\xff file\\x0ais missing"},
   };
   for (const auto& c : cases) {
     INFO(c.plugin);
@@ -106,13 +106,13 @@ TEST_CASE("a model that writes its values is reported on the compared calls, whi
       const auto problems = m.loss(std::span<const double>(x), loss, {}, changes);
       if (call == 0) first = loss;
       const bool compared = call < ModelInstance::kComparedFirst || call % ModelInstance::kCompareEvery == 0;
-      CHECK(has_kind(problems, kind::values_modified) == compared);
+      CHECK(has_kind(problems, gradcheck::ProblemKind::values_modified) == compared);
       CHECK((loss == first) == (compared || !hinted));
     }
     // A gradient call is always compared.
     std::vector<double> g(x.size());
     double loss = 0;
-    CHECK(has_kind(m.loss(std::span<const double>(x), loss, g), kind::values_modified));
+    CHECK(has_kind(m.loss(std::span<const double>(x), loss, g), gradcheck::ProblemKind::values_modified));
   }
 }
 
@@ -153,7 +153,7 @@ TEST_CASE("create returning NULL is a model error", "[instance]") {
   try {
     ModelInstance m(p, 0, 5);
   } catch (const ModelError& e) {
-    CHECK(e.problem().kind == kind::model_error);
+    CHECK(e.problem().kind == gradcheck::ProblemKind::model_error);
     CHECK_THAT(e.problem().message, Catch::Contains("create(seed=5) returned NULL"));
   }
 }
@@ -162,7 +162,7 @@ TEST_CASE("the adapter computes f32 and f64 gradients over Eigen maps", "[instan
   Plugin p(plugin_path("cpp_plugin"));
   for (const char* name : {"tanh_f32", "tanh_f64"}) {
     const std::size_t k = p.find(name);
-    const bool f32 = p.models()[k].dtype == DType::f32;
+    const bool f32 = p.models()[k].dtype == gradcheck::Dtype::f32;
     ModelInstance m(p, k, 7);
     std::vector<double> x = m.init();
     REQUIRE(x.size() == 16);
@@ -193,7 +193,7 @@ TEST_CASE("the adapter turns exceptions into error codes with the message", "[in
     double loss = 0;
     const auto problems = m.loss(x, loss, {});
     REQUIRE(problems.size() == 1);
-    CHECK(problems[0].kind == kind::model_error);
+    CHECK(problems[0].kind == gradcheck::ProblemKind::model_error);
     CHECK_THAT(problems[0].message, Catch::Contains("labels and logits disagree in size"));
   }
   {
@@ -202,7 +202,7 @@ TEST_CASE("the adapter turns exceptions into error codes with the message", "[in
     double loss = 0;
     const auto problems = m.loss(x, loss, {});
     REQUIRE(problems.size() == 1);
-    CHECK(problems[0].kind == kind::model_error);
+    CHECK(problems[0].kind == gradcheck::ProblemKind::model_error);
     CHECK_THAT(problems[0].message, Catch::Contains("bad_alloc"));
   }
   CHECK_THROWS_AS(ModelInstance(p, p.find("bad_constructor"), 1), ModelError);

@@ -45,7 +45,7 @@ Run run_plugin(const std::string& plugin, const std::string& model = "", ChildOp
           Channel::Call call(ch, "loss() of model '" + p.models()[k].name + "'");
           problems = m.loss(x, loss, g);
         }
-        for (const auto& pr : problems) ch.send(pr.kind);
+        for (const auto& pr : problems) ch.send(gradcheck::to_string(pr.kind));
         return problems.empty() ? 0 : 1;
       },
       [&](std::string_view msg) { run.messages.emplace_back(msg); }, options);

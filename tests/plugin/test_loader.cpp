@@ -30,7 +30,7 @@ TEST_CASE("a C plugin written against the ABI page loads and is described", "[lo
   REQUIRE(p.models().size() == 1);
   const auto& m = p.models()[0];
   CHECK(m.name == "quadratic");
-  CHECK(m.dtype == gradcheck::plugin::DType::f64);
+  CHECK(m.dtype == gradcheck::Dtype::f64);
   REQUIRE(m.tensors.size() == 2);
   CHECK(m.tensors[0].name == "x");
   CHECK(m.tensors[0].shape == std::vector<std::int64_t>{2, 3});
@@ -45,9 +45,9 @@ TEST_CASE("a C++ plugin written with the adapter exports several models", "[load
   Plugin p(plugin_path("cpp_plugin"));
   REQUIRE(p.models().size() == 8);
   CHECK(p.models()[0].name == "tanh_f32");
-  CHECK(p.models()[0].dtype == gradcheck::plugin::DType::f32);
+  CHECK(p.models()[0].dtype == gradcheck::Dtype::f32);
   CHECK(p.models()[2].name == "tanh_f64");
-  CHECK(p.models()[2].dtype == gradcheck::plugin::DType::f64);
+  CHECK(p.models()[2].dtype == gradcheck::Dtype::f64);
   CHECK(p.models()[5].tensors[0].shape.empty());
   CHECK(p.models()[5].tensors[0].count == 1);
 }

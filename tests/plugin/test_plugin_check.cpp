@@ -21,12 +21,12 @@ TEST_CASE("check_plugin returns the report as data, with its exit code", "[plugi
   CHECK_FALSE(ok.user_code_failed());
   CHECK(exit_code(ok) == gradcheck::ExitCode::ok);
   CHECK(ok.models[0].name == "quadratic");
-  CHECK(ok.models[0].mode == "full");
+  CHECK(ok.models[0].mode == Mode::full);
 
   const PluginReport crashed = check_plugin(plugin_path("c_crash"), options);
   CHECK(exit_code(crashed) == gradcheck::ExitCode::user_code);
   REQUIRE(crashed.models[0].problems.size() == 1);
-  CHECK(crashed.models[0].problems[0].kind == "model_error");
+  CHECK(crashed.models[0].problems[0].kind == gradcheck::ProblemKind::model_error);
 
   const PluginReport stateful = check_plugin(plugin_path("c_stateful"), options);
   CHECK(exit_code(stateful) == gradcheck::ExitCode::problem);
@@ -47,7 +47,7 @@ TEST_CASE("automatic mode picks fast above the size threshold", "[plugin_check]"
   PluginCheckOptions options;
   options.fast_above = 5;  // the model has 10 values
   const PluginReport r = check_plugin(plugin_path("c_ok"), options);
-  CHECK(r.models[0].mode == "fast");
+  CHECK(r.models[0].mode == Mode::fast);
   CHECK(r.passed());
 }
 

@@ -23,8 +23,8 @@ std::map<std::string, double> tensor_errors(const Plugin& p, std::size_t k) {
   std::vector<double> g(x.size());
   double loss = 0;
   const auto problems = m.loss_twice(x, loss, g);
-  for (const auto& pr : problems) FAIL_CHECK(pr.kind << ": " << pr.message);
-  const bool f32 = m.info().dtype == DType::f32;
+  for (const auto& pr : problems) FAIL_CHECK(gradcheck::to_string(pr.kind) << ": " << pr.message);
+  const bool f32 = m.info().dtype == gradcheck::Dtype::f32;
   std::map<std::string, double> out;
   for (const auto& t : m.info().tensors) {
     double worst = 0, scale = 1e-12;
@@ -53,7 +53,7 @@ TEST_CASE("correct samples agree with central differences in every tensor", "[sa
   for (const char* path : {SAMPLE_RELU, SAMPLE_MLP, SAMPLE_FOCAL}) {
     Plugin p(path);
     for (std::size_t k = 0; k < p.models().size(); ++k) {
-      const bool f32 = p.models()[k].dtype == DType::f32;
+      const bool f32 = p.models()[k].dtype == gradcheck::Dtype::f32;
       for (const auto& [tensor, err] : tensor_errors(p, k)) {
         INFO(p.models()[k].name << " " << tensor);
         CHECK(err < (f32 ? 2e-2 : 1e-6));
@@ -75,7 +75,7 @@ TEST_CASE("each buggy twin is wrong in its guilty tensor and nowhere else", "[sa
     const std::string& name = p.models()[k].name;
     const std::string base = name.substr(0, name.size() - 4);  // without _f32 / _f64
     REQUIRE(guilty.count(base) == 1);
-    const bool f32 = p.models()[k].dtype == DType::f32;
+    const bool f32 = p.models()[k].dtype == gradcheck::Dtype::f32;
     for (const auto& [tensor, err] : tensor_errors(p, k)) {
       INFO(name << " " << tensor << " relative error " << err);
       if (tensor == guilty.at(base)) CHECK(err > 0.1);

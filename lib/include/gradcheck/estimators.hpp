@@ -13,17 +13,23 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace gradcheck {
 
-/// The floating-point type a function computes in.
+/// The floating-point type a function computes in (a checked callable's, a
+/// plugin model's: gradcheck_model::dtype GRADCHECK_F32 / GRADCHECK_F64).
 enum class Dtype { f32, f64 };
+/// The names reports use, one per Dtype in the enum's order.
+inline constexpr const char* dtype_names[] = {"f32", "f64"};
+/// dtype_names[dtype]; dtype_from_string reads one back (std::invalid_argument
+/// for any other name).
+const char* to_string(Dtype dtype);
+Dtype dtype_from_string(const std::string& s);
 
 /// Unit roundoff of the dtype (2^-24 for f32, 2^-53 for f64).
 double unit_roundoff(Dtype dtype);
-/// "f32" or "f64".
-const char* to_string(Dtype dtype);
 
 /// How a derivative is estimated.
 enum class Method {
@@ -32,7 +38,11 @@ enum class Method {
   richardson,    ///< Ridders' extrapolation of central differences (default)
   complex_step,  ///< Im phi(i h) / h: no cancellation; needs complex evaluation
 };
+/// The names reports use, one per Method in the enum's order.
+inline constexpr const char* method_names[] = {"forward", "central", "richardson", "complex_step"};
+/// method_names[method]; method_from_string reads one back (std::invalid_argument otherwise).
 const char* to_string(Method method);
+Method method_from_string(const std::string& s);
 
 /// A derivative estimate with its error bound (for one output).
 struct Estimate {

@@ -10,13 +10,22 @@ namespace gradcheck {
 
 /// How much of a function is compared.
 enum class Mode {
-  full,  ///< every coordinate (or a sample of max_per_block per block)
-  fast,  ///< random directions per group of blocks; on a failure, bisect to the
-         ///< faulty blocks and then coordinates in O(k log n) directional checks
+  automatic,  ///< full or fast by size; resolved by the host (plugin checks:
+              ///< PluginCheckOptions::fast_above), never by check_* itself
+  full,       ///< every coordinate (or a sample of max_per_block per block)
+  fast,       ///< random directions per group of blocks; on a failure, bisect to the
+              ///< faulty blocks and then coordinates in O(k log n) directional checks
 };
+/// The names options and reports use, one per Mode in the enum's order (a
+/// result's mode is always "full" or "fast").
+inline constexpr const char* mode_names[] = {"auto", "full", "fast"};
+/// mode_names[mode]; mode_from_string reads one back (std::invalid_argument otherwise).
+const char* to_string(Mode mode);
+Mode mode_from_string(const std::string& s);
 
 struct CheckOptions {
-  /// Full (coordinates) or fast (directions, then localisation).
+  /// Full (coordinates) or fast (directions, then localisation). Mode::automatic
+  /// is for hosts that choose by size (check_plugin); here it is invalid.
   Mode mode = Mode::full;
   /// Fast mode: faulty coordinates localised per block at most.
   int localize_max = 8;

@@ -20,25 +20,10 @@ struct gradcheck_model;
 
 namespace gradcheck::plugin {
 
-/// Problem kinds (the tools' contract): a problem of the model's code, reported
-/// beside (not as) gradient mismatches.
-namespace kind {
-inline constexpr const char* nondeterministic_loss = "nondeterministic_loss";
-inline constexpr const char* stateful_gradient = "stateful_gradient";
-inline constexpr const char* gradient_not_written = "gradient_not_written";
-inline constexpr const char* values_modified = "values_modified";
-inline constexpr const char* non_finite = "non_finite";
-inline constexpr const char* model_error = "model_error";
-}  // namespace kind
-
-/// A problem found in a model's behaviour: `kind` is one of plugin::kind,
-/// `message` one line for a person (the checker's Problem, so host findings and
-/// the checker's own go into one CheckResult::problems list).
+/// A problem found in a model's behaviour: a ProblemKind (result.hpp: the
+/// tools' contract) and one line for a person; the checker's Problem, so host
+/// findings and the checker's own go into one CheckResult::problems list.
 using Problem = gradcheck::Problem;
-
-enum class DType { f32, f64 };
-/// "f32" or "f64", as reports name them.
-const char* dtype_name(DType dtype) noexcept;
 
 struct TensorInfo {
   std::string name;
@@ -51,7 +36,7 @@ struct TensorInfo {
 /// concatenated in declaration order, each row-major.
 struct ModelInfo {
   std::string name;
-  DType dtype = DType::f64;
+  Dtype dtype = Dtype::f64;  ///< gradcheck::Dtype (estimators.hpp), named by to_string
   std::vector<TensorInfo> tensors;
   std::size_t num_values = 0;  ///< sum of the tensors' counts
 };

@@ -36,10 +36,4 @@ std::string to_json(const CheckResult& result, int indent = -1);
 /// Parses what to_json wrote. Throws std::invalid_argument on malformed input.
 CheckResult check_result_from_json(const std::string& json);
 
-/// Parses names written by to_string (verdicts, hint kinds, methods, dtypes).
-Verdict verdict_from_string(const std::string& s);
-HintKind hint_kind_from_string(const std::string& s);
-Method method_from_string(const std::string& s);
-Dtype dtype_from_string(const std::string& s);
-
 }  // namespace gradcheck

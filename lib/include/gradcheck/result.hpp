@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gradcheck/estimators.hpp"
+#include "gradcheck/options.hpp"
 
 namespace gradcheck {
 
@@ -18,7 +19,11 @@ enum class Verdict {
   kink,          ///< not differentiable here; the analytic value lies between the one-sided derivatives
   inconclusive,  ///< the error bound is too wide to tell, or the check could not run
 };
+/// The names reports use (the tools' contract), one per Verdict in the enum's order.
+inline constexpr const char* verdict_names[] = {"ok", "mismatch", "kink", "inconclusive"};
+/// verdict_names[v]; verdict_from_string reads one back (std::invalid_argument otherwise).
 const char* to_string(Verdict v);
+Verdict verdict_from_string(const std::string& s);
 
 /// One compared derivative. For a gradient, `output` is -1; for a Jacobian it is
 /// the output row.
@@ -49,7 +54,12 @@ enum class HintKind {
   varying,            ///< no simple pattern: a per-entry factor (activation derivative, mask) is wrong
   constant_offset,    ///< analytic - numeric is one constant: a term missing or extra (one-hot target)
 };
+/// The names reports use, one per HintKind in the enum's order.
+inline constexpr const char* hint_kind_names[] = {"none",     "constant_ratio", "missing_term", "transposed",
+                                                  "confined", "approximate",    "varying",      "constant_offset"};
+/// hint_kind_names[k]; hint_kind_from_string reads one back (std::invalid_argument otherwise).
 const char* to_string(HintKind k);
+HintKind hint_kind_from_string(const std::string& s);
 
 /// Result for one block (tensor).
 struct BlockResult {
@@ -78,18 +88,35 @@ struct BlockResult {
   double scale_check_error = std::numeric_limits<double>::quiet_NaN();
 };
 
+/// What is wrong with a function itself rather than with its derivative,
+/// reported beside (not as) gradient mismatches.
+enum class ProblemKind {
+  nondeterministic_loss,  ///< two evaluations at the same point differ
+  stateful_gradient,      ///< two gradient calls at the same point differ (an accumulator never reset)
+  gradient_not_written,   ///< a plugin's loss left gradient entries unwritten
+  values_modified,        ///< a plugin's loss changed the values it was given
+  non_finite,             ///< the value or a derivative is NaN or infinite
+  model_error,            ///< the model's own code failed (error return, crash, time-out)
+};
+/// The names reports use (the tools' contract), one per ProblemKind in the enum's order.
+inline constexpr const char* problem_kind_names[] = {"nondeterministic_loss", "stateful_gradient",
+                                                     "gradient_not_written",  "values_modified",
+                                                     "non_finite",            "model_error"};
+/// problem_kind_names[k]; problem_kind_from_string reads one back (std::invalid_argument otherwise).
+const char* to_string(ProblemKind k);
+ProblemKind problem_kind_from_string(const std::string& s);
+
 /// A problem of the function itself rather than of its derivative.
 struct Problem {
-  std::string kind;     ///< nondeterministic_loss, stateful_gradient, gradient_not_written,
-                        ///< values_modified, non_finite, model_error
-  std::string message;
+  ProblemKind kind = ProblemKind::model_error;
+  std::string message;  ///< one line for a person
 };
 
 /// The result of one check.
 struct CheckResult {
   std::string name;               ///< what was checked (a model name, or "function")
   Dtype dtype = Dtype::f64;
-  std::string mode = "full";      ///< "full" (coordinates) or "fast" (directions)
+  Mode mode = Mode::full;         ///< full (coordinates) or fast (directions); never automatic
   Method method = Method::richardson;
   Verdict verdict = Verdict::ok;  ///< mismatch > inconclusive-only > kink > ok, over the blocks
   bool passed = true;             ///< no block mismatches and no problems

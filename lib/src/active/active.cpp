@@ -53,12 +53,12 @@ class Objective {
       problems = instance_.loss(x, loss, grad);
     }
     for (auto& p : problems) {
-      if (p.kind == plugin::kind::model_error) throw plugin::ModelError(std::move(p));
+      if (p.kind == ProblemKind::model_error) throw plugin::ModelError(std::move(p));
       // A non-finite loss is what a too-large rate does: the optimisers judge it.
-      if (p.kind == plugin::kind::non_finite) continue;
+      if (p.kind == ProblemKind::non_finite) continue;
       if (std::find(kinds_.begin(), kinds_.end(), p.kind) == kinds_.end()) {
         kinds_.push_back(p.kind);
-        out_.notes.push_back(p.kind + ": " + p.message);
+        out_.notes.push_back(std::string(to_string(p.kind)) + ": " + p.message);
       }
     }
     return loss;
@@ -70,7 +70,7 @@ class Objective {
   plugin::ModelInstance& instance_;
   Channel& channel_;
   ModelActive& out_;
-  std::vector<std::string> kinds_;
+  std::vector<ProblemKind> kinds_;
 };
 
 // The starting point shared by every experiment.
@@ -299,7 +299,7 @@ ModelActive check_model(const plugin::Plugin& plugin, std::size_t index, const A
   const plugin::ModelInfo& info = plugin.models()[index];
   ModelActive m;
   m.model = info.name;
-  m.dtype = plugin::dtype_name(info.dtype);
+  m.dtype = to_string(info.dtype);
   m.values = static_cast<std::int64_t>(info.num_values);
   const auto t0 = std::chrono::steady_clock::now();
   try {
@@ -420,7 +420,7 @@ ActiveReport run_active_checks(const ActiveOptions& options) {
     ModelActive m;
     m.model = name;
     const auto it = std::find_if(all.begin(), all.end(), [&](const auto& i) { return i.name == name; });
-    m.dtype = plugin::dtype_name(it->dtype);
+    m.dtype = to_string(it->dtype);
     m.values = static_cast<std::int64_t>(it->num_values);
     m.failure = why;
     m.seconds = seconds;

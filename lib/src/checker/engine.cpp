@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <exception>
 #include <limits>
 #include <mutex>
@@ -14,25 +15,15 @@
 
 #include "gradcheck/check.hpp"
 #include "engine_impl.hpp"
-#include "hints.hpp"
 
 namespace gradcheck {
-
-const char* to_string(Verdict v) {
-  switch (v) {
-    case Verdict::ok: return "ok";
-    case Verdict::mismatch: return "mismatch";
-    case Verdict::kink: return "kink";
-    case Verdict::inconclusive: return "inconclusive";
-  }
-  return "?";
-}
 
 bool CheckOptions::is_valid(std::string* error) const {
   auto fail = [&](const char* why) {
     if (error != nullptr) *error = why;
     return false;
   };
+  if (mode == Mode::automatic) return fail("mode automatic is resolved by the host (check_plugin): choose full or fast");
   if (!(safety > 0)) return fail("safety must be positive");
   if (relative_step < 0) return fail("relative_step must be >= 0 (0 picks the default)");
   if (max_per_block < 0) return fail("max_per_block must be >= 0 (0 checks every coordinate)");
@@ -50,21 +41,6 @@ bool CheckOptions::is_valid(std::string* error) const {
 
 namespace detail {
 
-std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t stream) {
-  std::uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (stream + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-
-std::vector<double> normal_vector(std::uint64_t seed, std::size_t n) {
-  impl::Rng rng{seed};
-  std::vector<double> v(n);
-  for (auto& e : v) e = rng.normal();
-  return v;
-}
-
 void check_reentrant_value(const std::vector<double>& a, const std::vector<double>& b, Task& task) {
   bool same = a.size() == b.size();
   for (std::size_t k = 0; same && k < a.size(); ++k)
@@ -75,7 +51,7 @@ void check_reentrant_value(const std::vector<double>& a, const std::vector<doubl
     char buf[200];
     std::snprintf(buf, sizeof buf, "two evaluations at the same point gave %.17g and %.17g", a.empty() ? 0.0 : a[k],
                   b.empty() ? 0.0 : b[k]);
-    task.problems.push_back({"nondeterministic_loss", buf});
+    task.problems.push_back({ProblemKind::nondeterministic_loss, buf});
     task.skip_numeric = true;
   }
 }
@@ -102,13 +78,22 @@ void check_reentrant_gradient(const std::vector<double>& a, const std::vector<do
     } else {
       std::snprintf(buf, sizeof buf, "two gradient calls returned different sizes");
     }
-    task.problems.push_back({"stateful_gradient", buf});
+    task.problems.push_back({ProblemKind::stateful_gradient, buf});
   }
 }
 
 void check_finite(const std::vector<double>& f0, const std::vector<double>& derivative, Task& task) {
   if (!all_finite(f0)) {
-    task.problems.push_back({"non_finite", "the function value is not finite at the point checked"});
+    // GCC 12 misreads the inlined std::string copy as out of bounds (-Warray-bounds, -Wstringop-overread).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#pragma GCC diagnostic ignored "-Wstringop-overread"
+#endif
+    task.problems.push_back({ProblemKind::non_finite, "the function value is not finite at the point checked"});
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
     task.skip_numeric = true;
     return;
   }
@@ -124,7 +109,7 @@ void check_finite(const std::vector<double>& f0, const std::vector<double>& deri
       const auto& b = task.layout.blocks()[task.layout.block_of(static_cast<std::int64_t>(first))];
       where = " (first at " + b.label(static_cast<std::int64_t>(first) - b.offset) + ")";
     }
-    task.problems.push_back({"non_finite", std::to_string(bad) + " analytic derivative value(s) are NaN or infinite" + where});
+    task.problems.push_back({ProblemKind::non_finite, std::to_string(bad) + " analytic derivative value(s) are NaN or infinite" + where});
   }
 }
 
@@ -142,7 +127,7 @@ CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, cons
     throw std::invalid_argument("gradcheck: a coordinate check needs analytic columns");
   if (task.directional || options.mode == Mode::fast) return run_fast(std::move(task), evaluators, options);
 
-  CheckResult result = start_result(task, options, "full");
+  CheckResult result = start_result(task, options, Mode::full);
   const Engine eng = make_engine(task, options, evaluators);
   const auto& blocks = task.layout.blocks();
   std::vector<BlockPlan> plans(blocks.size());

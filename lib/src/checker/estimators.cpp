@@ -11,18 +11,6 @@ double unit_roundoff(Dtype dtype) {
   return dtype == Dtype::f32 ? std::ldexp(1.0, -24) : std::ldexp(1.0, -53);
 }
 
-const char* to_string(Dtype dtype) { return dtype == Dtype::f32 ? "f32" : "f64"; }
-
-const char* to_string(Method method) {
-  switch (method) {
-    case Method::forward: return "forward";
-    case Method::central: return "central";
-    case Method::richardson: return "richardson";
-    case Method::complex_step: return "complex_step";
-  }
-  return "?";
-}
-
 double default_relative_step(Method method, Dtype dtype) {
   const double u = unit_roundoff(dtype);
   switch (method) {

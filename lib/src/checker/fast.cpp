@@ -3,8 +3,11 @@
 // coordinates in O(k log n) directional checks, with a Taylor-remainder test
 // as tolerance-free evidence.
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <numeric>
 
 #include "engine_impl.hpp"
 
@@ -123,7 +126,7 @@ std::string fmt2(double v) {
 
 CheckResult run_fast(Task task, const std::vector<Evaluator*>& evaluators, const CheckOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  CheckResult result = start_result(task, options, "fast");
+  CheckResult result = start_result(task, options, Mode::fast);
   const Engine eng = make_engine(task, options, evaluators);
   const auto& blocks = task.layout.blocks();
   std::vector<BlockPlan> plans(blocks.size());

@@ -8,20 +8,6 @@
 
 namespace gradcheck {
 
-const char* to_string(HintKind k) {
-  switch (k) {
-    case HintKind::none: return "none";
-    case HintKind::constant_ratio: return "constant_ratio";
-    case HintKind::missing_term: return "missing_term";
-    case HintKind::transposed: return "transposed";
-    case HintKind::confined: return "confined";
-    case HintKind::approximate: return "approximate";
-    case HintKind::varying: return "varying";
-    case HintKind::constant_offset: return "constant_offset";
-  }
-  return "?";
-}
-
 namespace detail {
 namespace {
 

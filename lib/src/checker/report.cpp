@@ -35,9 +35,8 @@ std::string num(double v, const char* f = "%.3g") {
 
 std::string pad(const std::string& s, std::size_t w) { return s.size() >= w ? s : s + std::string(w - s.size(), ' '); }
 
-std::string entry_label(const BlockResult& b, const Entry& e, const std::string& mode) {
+std::string entry_label(const BlockResult& b, const Entry& e) {
   std::string s = b.name;
-  (void)mode;
   if (e.directional) return s + " <direction " + std::to_string(e.position) + ">";
   if (!e.index.empty()) {
     s += "[";
@@ -70,7 +69,7 @@ std::string scale_fit_text(const BlockResult& b) {
 std::string verdict_line(const CheckResult& r, bool color) {
   Style st{color};
   std::string head = r.passed ? st.green("PASS") : st.red("FAIL");
-  std::string s = head + " " + r.name + " (" + to_string(r.dtype) + ", " + r.mode + "): ";
+  std::string s = head + " " + r.name + " (" + to_string(r.dtype) + ", " + to_string(r.mode) + "): ";
   std::vector<std::string> bad, kinks, unsure;
   for (const auto& b : r.blocks) {
     if (b.verdict == Verdict::mismatch) bad.push_back(b.name);
@@ -84,13 +83,13 @@ std::string verdict_line(const CheckResult& r, bool color) {
     return o;
   };
   if (!bad.empty()) s += std::to_string(bad.size()) + " of " + std::to_string(r.blocks.size()) + " tensors mismatch: " + join(bad);
-  else if (!r.problems.empty()) s += r.problems.front().kind + ": " + r.problems.front().message;
+  else if (!r.problems.empty()) s += std::string(to_string(r.problems.front().kind)) + ": " + r.problems.front().message;
   else {
     s += "all " + std::to_string(r.blocks.size()) + " tensors agree";
     if (!kinks.empty()) s += " (kinks in " + join(kinks) + ")";
     if (!unsure.empty()) s += "; inconclusive: " + join(unsure);
   }
-  if (!bad.empty() && !r.problems.empty()) s += "; " + r.problems.front().kind;
+  if (!bad.empty() && !r.problems.empty()) s += std::string("; ") + to_string(r.problems.front().kind);
   return s;
 }
 
@@ -134,20 +133,20 @@ std::string to_text(const CheckResult& r, const TextOptions& opt) {
     // mismatches alone (the scale test's own finding).
     if (b.mismatches == 0 && !scale_fit_text(b).empty()) out += "    " + scale_fit_text(b) + "\n";
     std::size_t wentry = 5;
-    for (const auto& e : b.worst) wentry = std::max(wentry, entry_label(b, e, r.mode).size());
+    for (const auto& e : b.worst) wentry = std::max(wentry, entry_label(b, e).size());
     wentry += 2;
     out += "    " + pad("entry", wentry) + pad("analytic", 14) + pad("numeric", 14) + pad("error bound", 13) + "verdict\n";
     int shown = 0;
     for (const auto& e : b.worst) {
       if (shown++ >= opt.worst_entries) break;
-      out += "    " + pad(entry_label(b, e, r.mode), wentry) + pad(num(e.analytic, "%.6g"), 14) + pad(num(e.numeric, "%.6g"), 14) +
+      out += "    " + pad(entry_label(b, e), wentry) + pad(num(e.analytic, "%.6g"), 14) + pad(num(e.numeric, "%.6g"), 14) +
              pad(num(e.error_bound, "%.2e"), 13) + to_string(e.verdict);
       if (e.verdict == Verdict::kink || (e.verdict == Verdict::mismatch && std::abs(e.left - e.right) > 3 * e.error_bound))
         out += "  (left " + num(e.left, "%.6g") + ", right " + num(e.right, "%.6g") + ")";
       out += "\n";
     }
   }
-  for (const auto& p : r.problems) out += "\n  " + st.red(p.kind) + ": " + p.message + "\n";
+  for (const auto& p : r.problems) out += "\n  " + st.red(to_string(p.kind)) + ": " + p.message + "\n";
   for (const auto& n : r.notes) out += "  note: " + n + "\n";
   char tail[160];
   std::snprintf(tail, sizeof tail, "\n  %lld evaluations in %.2f s; method %s; noise level %.2g%s\n",
@@ -163,14 +162,14 @@ std::string to_json(const CheckResult& r, int indent) {
   j["dtype"] = to_string(r.dtype);
   j["passed"] = r.passed;
   j["verdict"] = to_string(r.verdict);
-  j["mode"] = r.mode;
+  j["mode"] = to_string(r.mode);
   j["method"] = to_string(r.method);
   j["evaluations"] = r.evaluations;
   j["seconds"] = r.seconds;
   j["noise"] = number(r.noise);
   j["noise_estimated"] = r.noise_estimated;
   j["problems"] = json::array();
-  for (const auto& p : r.problems) j["problems"].push_back({{"kind", p.kind}, {"message", p.message}});
+  for (const auto& p : r.problems) j["problems"].push_back({{"kind", to_string(p.kind)}, {"message", p.message}});
   j["notes"] = r.notes;
   j["tensors"] = json::array();
   for (const auto& b : r.blocks) {
@@ -214,28 +213,6 @@ std::string to_json(const CheckResult& r, int indent) {
   return internal::dump_utf8(std::move(j), indent);
 }
 
-Verdict verdict_from_string(const std::string& s) {
-  for (Verdict v : {Verdict::ok, Verdict::mismatch, Verdict::kink, Verdict::inconclusive})
-    if (s == to_string(v)) return v;
-  throw std::invalid_argument("unknown verdict '" + s + "'");
-}
-HintKind hint_kind_from_string(const std::string& s) {
-  for (HintKind v : {HintKind::none, HintKind::constant_ratio, HintKind::missing_term, HintKind::transposed,
-                     HintKind::confined, HintKind::approximate, HintKind::varying, HintKind::constant_offset})
-    if (s == to_string(v)) return v;
-  throw std::invalid_argument("unknown hint kind '" + s + "'");
-}
-Method method_from_string(const std::string& s) {
-  for (Method v : {Method::forward, Method::central, Method::richardson, Method::complex_step})
-    if (s == to_string(v)) return v;
-  throw std::invalid_argument("unknown method '" + s + "'");
-}
-Dtype dtype_from_string(const std::string& s) {
-  if (s == "f32") return Dtype::f32;
-  if (s == "f64") return Dtype::f64;
-  throw std::invalid_argument("unknown dtype '" + s + "'");
-}
-
 CheckResult check_result_from_json(const std::string& text) {
   try {
     const json j = json::parse(text);
@@ -244,13 +221,14 @@ CheckResult check_result_from_json(const std::string& text) {
     r.dtype = dtype_from_string(j.at("dtype").get<std::string>());
     r.passed = j.at("passed").get<bool>();
     r.verdict = verdict_from_string(j.at("verdict").get<std::string>());
-    r.mode = j.at("mode").get<std::string>();
+    r.mode = mode_from_string(j.at("mode").get<std::string>());
     r.method = method_from_string(j.at("method").get<std::string>());
     r.evaluations = j.at("evaluations").get<std::int64_t>();
     r.seconds = j.at("seconds").get<double>();
     r.noise = get_number(j.at("noise"));
     r.noise_estimated = j.at("noise_estimated").get<bool>();
-    for (const auto& p : j.at("problems")) r.problems.push_back({p.at("kind").get<std::string>(), p.at("message").get<std::string>()});
+    for (const auto& p : j.at("problems")) r.problems.push_back(
+          {problem_kind_from_string(p.at("kind").get<std::string>()), p.at("message").get<std::string>()});
     r.notes = j.at("notes").get<std::vector<std::string>>();
     for (const auto& t : j.at("tensors")) {
       BlockResult b;

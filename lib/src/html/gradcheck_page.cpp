@@ -66,12 +66,12 @@ std::string cell_class(Verdict v) {
 void model_section(Page& page, const CheckResult& m) {
   page.heading("Model " + m.name + " (" + to_string(m.dtype) + ")");
   page.verdict(verdict_line(m, false), m.passed);
-  page.paragraph(m.mode + " mode, " + std::to_string(m.blocks.size()) + " tensors, " +
+  page.paragraph(std::string(to_string(m.mode)) + " mode, " + std::to_string(m.blocks.size()) + " tensors, " +
                      std::to_string(m.evaluations) + " evaluations, " + format_number(m.seconds, 3) +
                      " s, noise level " + format_number(m.noise, 3) + (m.noise_estimated ? "" : " (fallback)"),
                  "muted");
 
-  for (const auto& p : m.problems) page.note("Problem: " + p.kind, {p.message}, "error");
+  for (const auto& p : m.problems) page.note(std::string("Problem: ") + to_string(p.kind), {p.message}, "error");
 
   // A failing report is read for what to fix: the tensors that are not ok,
   // each with its hint, before any chart.
@@ -199,7 +199,7 @@ std::string gradcheck_page(const plugin::PluginReport& report) {
   for (const auto& m : report.models) {
     std::int64_t mismatches = 0;
     for (const auto& b : m.blocks) mismatches += b.mismatches;
-    rows.push_back({Cell(m.name), Cell(to_string(m.dtype)), Cell(m.mode),
+    rows.push_back({Cell(m.name), Cell(to_string(m.dtype)), Cell(to_string(m.mode)),
                     Cell(m.passed ? "pass" : "FAIL", m.passed ? "ok" : "bad"), Cell(to_string(m.verdict)),
                     Cell(std::to_string(m.blocks.size()), "num"), Cell(std::to_string(mismatches), "num"),
                     Cell(std::to_string(m.problems.size()), "num"), Cell(std::to_string(m.evaluations), "num"),

@@ -36,7 +36,7 @@ struct Tally {
 ModelInstance::ModelInstance(const Plugin& plugin, std::size_t model_index, std::uint64_t seed)
     : model_(plugin.descriptor(model_index)), info_(&plugin.models().at(model_index)) {
   const std::size_t n = info_->num_values;
-  if (info_->dtype == DType::f64) {
+  if (info_->dtype == Dtype::f64) {
     values64_.resize(n);
     grads64_.resize(n);
   } else {
@@ -44,7 +44,7 @@ ModelInstance::ModelInstance(const Plugin& plugin, std::size_t model_index, std:
     grads32_.resize(n);
   }
   for (const auto& t : info_->tensors) {
-    if (info_->dtype == DType::f64) {
+    if (info_->dtype == Dtype::f64) {
       value_ptrs_.push_back(values64_.data() + t.offset);
       grad_ptrs_.push_back(grads64_.data() + t.offset);
     } else {
@@ -54,7 +54,7 @@ ModelInstance::ModelInstance(const Plugin& plugin, std::size_t model_index, std:
   }
   instance_ = model_->create(seed);
   if (instance_ == nullptr)
-    throw ModelError({kind::model_error, "model '" + info_->name + "': create(seed=" + std::to_string(seed) +
+    throw ModelError({ProblemKind::model_error, "model '" + info_->name + "': create(seed=" + std::to_string(seed) +
                                              ") returned NULL"});
 }
 
@@ -72,33 +72,33 @@ std::string ModelInstance::last_error_text() const {
 std::string ModelInstance::where(std::size_t i) const { return describe_index(*info_, i); }
 
 void ModelInstance::round_to_dtype(std::span<double> x) const noexcept {
-  if (info_->dtype == DType::f32)
+  if (info_->dtype == Dtype::f32)
     for (double& v : x) v = static_cast<double>(static_cast<float>(v));
 }
 
 std::vector<double> ModelInstance::init() {
   const std::size_t n = info_->num_values;
-  if (info_->dtype == DType::f64) std::fill(values64_.begin(), values64_.end(), std::bit_cast<double>(kSentinel64));
+  if (info_->dtype == Dtype::f64) std::fill(values64_.begin(), values64_.end(), std::bit_cast<double>(kSentinel64));
   else std::fill(values32_.begin(), values32_.end(), std::bit_cast<float>(kSentinel32));
   const int rc = model_->init(instance_, value_ptrs_.data());
   if (rc != 0)
-    throw ModelError({kind::model_error,
+    throw ModelError({ProblemKind::model_error,
                       "model '" + info_->name + "': init returned " + std::to_string(rc) + ": " + last_error_text()});
   std::vector<double> x(n);
   Tally unwritten, nonfinite;
   for (std::size_t i = 0; i < n; ++i) {
-    const bool sentinel = info_->dtype == DType::f64 ? is_sentinel(values64_[i]) : is_sentinel(values32_[i]);
-    x[i] = info_->dtype == DType::f64 ? values64_[i] : static_cast<double>(values32_[i]);
+    const bool sentinel = info_->dtype == Dtype::f64 ? is_sentinel(values64_[i]) : is_sentinel(values32_[i]);
+    x[i] = info_->dtype == Dtype::f64 ? values64_[i] : static_cast<double>(values32_[i]);
     if (sentinel) unwritten.add(i);
     else if (!std::isfinite(x[i])) nonfinite.add(i);
   }
   if (unwritten.count > 0)
-    throw ModelError({kind::model_error, "model '" + info_->name + "': init did not write " + where(unwritten.first) +
+    throw ModelError({ProblemKind::model_error, "model '" + info_->name + "': init did not write " + where(unwritten.first) +
                                              (unwritten.count > 1 ? " and " + std::to_string(unwritten.count - 1) +
                                                                         " more values"
                                                                   : std::string())});
   if (nonfinite.count > 0)
-    throw ModelError({kind::model_error, "model '" + info_->name + "': init set " + where(nonfinite.first) +
+    throw ModelError({ProblemKind::model_error, "model '" + info_->name + "': init set " + where(nonfinite.first) +
                                              " to a non-finite value" +
                                              (nonfinite.count > 1 ? " (and " + std::to_string(nonfinite.count - 1) +
                                                                         " more)"
@@ -170,7 +170,7 @@ template <class S>
 std::vector<Problem> ModelInstance::loss_impl(std::span<const S> x, double& loss, std::span<double> grad,
                                               const Changes& changes) {
   const std::size_t n = info_->num_values;
-  const bool f64 = info_->dtype == DType::f64;
+  const bool f64 = info_->dtype == Dtype::f64;
   const bool want_grad = !grad.empty();
   // Reading the values before and after a call are the host's two passes over
   // them. A model that writes its inputs does so on every call (scratch space,
@@ -197,7 +197,7 @@ std::vector<Problem> ModelInstance::loss_impl(std::span<const S> x, double& loss
   std::vector<Problem> problems;
   auto model = [&] { return "model '" + info_->name + "': "; };
   if (rc != 0) {
-    problems.push_back({kind::model_error, model() + "loss returned " + std::to_string(rc) + ": " + last_error_text()});
+    problems.push_back({ProblemKind::model_error, model() + "loss returned " + std::to_string(rc) + ": " + last_error_text()});
     return problems;
   }
   loss = out;
@@ -218,12 +218,12 @@ std::vector<Problem> ModelInstance::loss_impl(std::span<const S> x, double& loss
     }
   }
   if (modified.count > 0)
-    problems.push_back({kind::values_modified,
+    problems.push_back({ProblemKind::values_modified,
                         model() + "loss changed the values it was given, first at " + where(modified.first) +
                             (modified.count > 1 ? " (" + std::to_string(modified.count) + " values changed)"
                                                 : std::string())});
   if (!std::isfinite(out))
-    problems.push_back({kind::non_finite, model() + "the loss is " + std::to_string(out)});
+    problems.push_back({ProblemKind::non_finite, model() + "the loss is " + std::to_string(out)});
   if (want_grad) {
     for (std::size_t i = 0; i < n; ++i) {
       const bool sentinel = f64 ? is_sentinel(grads64_[i]) : is_sentinel(grads32_[i]);
@@ -233,13 +233,13 @@ std::vector<Problem> ModelInstance::loss_impl(std::span<const S> x, double& loss
       else if (!std::isfinite(g)) nonfinite.add(i);
     }
     if (unwritten.count > 0)
-      problems.push_back({kind::gradient_not_written,
+      problems.push_back({ProblemKind::gradient_not_written,
                           model() + "the gradient of " + where(unwritten.first) +
                               " was not written (or was accumulated into with += without being zeroed)" +
                               (unwritten.count > 1 ? "; " + std::to_string(unwritten.count) + " elements in all"
                                                    : std::string())});
     if (nonfinite.count > 0)
-      problems.push_back({kind::non_finite, model() + "the gradient of " + where(nonfinite.first) + " is " +
+      problems.push_back({ProblemKind::non_finite, model() + "the gradient of " + where(nonfinite.first) + " is " +
                                                 std::to_string(grad[nonfinite.first]) +
                                                 (nonfinite.count > 1 ? "; " + std::to_string(nonfinite.count) +
                                                                            " non-finite elements in all"
@@ -256,7 +256,7 @@ template std::vector<Problem> ModelInstance::loss_impl(std::span<const float>, d
 std::vector<Problem> ModelInstance::loss_twice(std::span<const double> x, double& loss, std::span<double> grad) {
   std::vector<Problem> problems = this->loss(x, loss, grad);
   for (const auto& p : problems)
-    if (p.kind == kind::model_error) return problems;
+    if (p.kind == ProblemKind::model_error) return problems;
   std::vector<double> grad2(grad.size());
   double loss2 = 0;
   std::vector<Problem> second = this->loss(x, loss2, grad2);
@@ -266,12 +266,12 @@ std::vector<Problem> ModelInstance::loss_twice(std::span<const double> x, double
     if (!seen) problems.push_back(std::move(p));
   }
   for (const auto& p : problems)
-    if (p.kind == kind::model_error) return problems;
+    if (p.kind == ProblemKind::model_error) return problems;
   const std::string model = "model '" + info_->name + "': ";
   if (std::bit_cast<std::uint64_t>(loss) != std::bit_cast<std::uint64_t>(loss2)) {
     char buf[128];
     std::snprintf(buf, sizeof buf, "two calls at the same point gave losses %.17g and %.17g", loss, loss2);
-    problems.push_back({kind::nondeterministic_loss,
+    problems.push_back({ProblemKind::nondeterministic_loss,
                         model + buf + " (random draws per call, such as a dropout mask, or uninitialised memory)"});
   }
   for (std::size_t i = 0; i < grad.size(); ++i) {
@@ -279,7 +279,7 @@ std::vector<Problem> ModelInstance::loss_twice(std::span<const double> x, double
       char buf[160];
       std::snprintf(buf, sizeof buf, "two calls at the same point gave gradients %.17g and %.17g at ", grad[i],
                     grad2[i]);
-      problems.push_back({kind::stateful_gradient, model + buf + where(i) +
+      problems.push_back({ProblemKind::stateful_gradient, model + buf + where(i) +
                                                        " (state kept between calls, such as an accumulator "
                                                        "that is never reset)"});
       break;

@@ -18,7 +18,6 @@
 
 namespace gradcheck::plugin {
 
-const char* dtype_name(DType dtype) noexcept { return dtype == DType::f32 ? "f32" : "f64"; }
 
 namespace {
 
@@ -73,8 +72,8 @@ ModelInfo validate_model(const gradcheck_model* m, std::size_t index, const std:
   if (m->destroy == nullptr) refuse(plugin_path, who, "destroy is NULL");
   if (m->init == nullptr) refuse(plugin_path, who, "init is NULL");
   if (m->loss == nullptr) refuse(plugin_path, who, "loss is NULL");
-  if (m->dtype == GRADCHECK_F32) info.dtype = DType::f32;
-  else if (m->dtype == GRADCHECK_F64) info.dtype = DType::f64;
+  if (m->dtype == GRADCHECK_F32) info.dtype = Dtype::f32;
+  else if (m->dtype == GRADCHECK_F64) info.dtype = Dtype::f64;
   else refuse(plugin_path, who, "dtype is " + std::to_string(m->dtype) + " (known: 1 = f32, 2 = f64)");
   if (m->num_tensors < 0) refuse(plugin_path, who, "num_tensors is " + std::to_string(m->num_tensors));
   if (m->num_tensors > 0 && m->tensors == nullptr)

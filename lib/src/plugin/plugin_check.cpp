@@ -31,14 +31,14 @@ using isolation::Channel;
 json info_to_json(const ModelInfo& m) {
   json t = json::array();
   for (const auto& ti : m.tensors) t.push_back({{"name", ti.name}, {"shape", ti.shape}});
-  return {{"name", m.name}, {"dtype", dtype_name(m.dtype)}, {"tensors", t}};
+  return {{"name", m.name}, {"dtype", to_string(m.dtype)}, {"tensors", t}};
 }
 
 // Rebuilds what the parent needs of a ModelInfo (the child validated it).
 ModelInfo info_from_json(const json& j) {
   ModelInfo m;
   m.name = j.at("name").get<std::string>();
-  m.dtype = j.at("dtype").get<std::string>() == "f32" ? DType::f32 : DType::f64;
+  m.dtype = j.at("dtype").get<std::string>() == "f32" ? Dtype::f32 : Dtype::f64;
   for (const auto& t : j.at("tensors")) {
     TensorInfo ti;
     ti.name = t.at("name").get<std::string>();
@@ -87,25 +87,25 @@ class ProblemSink {
     std::lock_guard lock(mutex_);
     return problems_;
   }
-  bool has(const std::string& kind) {
+  bool has(ProblemKind kind) {
     std::lock_guard lock(mutex_);
     return kinds_.count(kind) > 0;
   }
 
  private:
   std::mutex mutex_;
-  std::set<std::string> kinds_;
+  std::set<ProblemKind> kinds_;
   std::vector<plugin::Problem> problems_;
 };
 
 CheckResult failed_result(const ModelInfo& info, Mode mode, const std::string& message) {
   CheckResult r;
   r.name = info.name;
-  r.dtype = info.dtype == DType::f32 ? Dtype::f32 : Dtype::f64;
-  r.mode = mode == Mode::fast ? "fast" : "full";
+  r.dtype = info.dtype;
+  r.mode = mode == Mode::fast ? Mode::fast : Mode::full;
   r.verdict = Verdict::inconclusive;
   r.passed = false;
-  r.problems.push_back({kind::model_error, message});
+  r.problems.push_back({ProblemKind::model_error, message});
   return r;
 }
 
@@ -207,7 +207,7 @@ CheckResult check_model(const Plugin& plugin, std::size_t index, const PluginChe
         problems = m.loss(std::span<const T>(v.data(), static_cast<std::size_t>(v.size())), loss, gd, changes);
       }
       const bool failed =
-          std::any_of(problems.begin(), problems.end(), [](const auto& p) { return p.kind == kind::model_error; });
+          std::any_of(problems.begin(), problems.end(), [](const auto& p) { return p.kind == ProblemKind::model_error; });
       sink.add(std::move(problems));
       if (failed) loss = std::nan("");
       if (grad)
@@ -217,7 +217,7 @@ CheckResult check_model(const Plugin& plugin, std::size_t index, const PluginChe
 
     // Fast mode (directions, then bisection to the faulty coordinates) is the
     // checker's; both modes see the model through the same per-thread loss.
-    co.mode = mode == Mode::fast ? gradcheck::Mode::fast : gradcheck::Mode::full;
+    co.mode = mode == Mode::fast ? Mode::fast : Mode::full;
     auto factory = per_thread([&](int t) {
       ModelInstance* m = &instance(static_cast<std::size_t>(t));
       return [m, &evaluate](const Vector<T>& v, Vector<T>* grad, const Changes& changes = {}) {
@@ -230,11 +230,11 @@ CheckResult check_model(const Plugin& plugin, std::size_t index, const PluginChe
     // checker's own findings only where they add a kind. An unwritten gradient
     // also reads as NaN to the checker: that is not a second problem.
     std::vector<gradcheck::Problem> merged;
-    std::set<std::string> kinds;
+    std::set<ProblemKind> kinds;
     for (auto& p : sink.take())
       if (kinds.insert(p.kind).second) merged.push_back({p.kind, p.message});
     for (auto& p : result.problems) {
-      if (p.kind == kind::non_finite && kinds.count(kind::gradient_not_written)) continue;
+      if (p.kind == ProblemKind::non_finite && kinds.count(ProblemKind::gradient_not_written)) continue;
       if (kinds.insert(p.kind).second) merged.push_back(std::move(p));
     }
     result.problems = std::move(merged);
@@ -247,19 +247,12 @@ CheckResult check_model(const Plugin& plugin, std::size_t index, const PluginChe
 
 }  // namespace
 
-const char* to_string(Mode mode) noexcept {
-  switch (mode) {
-    case Mode::full: return "full";
-    case Mode::fast: return "fast";
-    default: return "auto";
-  }
-}
-
 Mode parse_mode(const std::string& s) {
-  if (s == "auto") return Mode::automatic;
-  if (s == "full") return Mode::full;
-  if (s == "fast") return Mode::fast;
-  throw InputError("", "--mode must be auto, full or fast, not '" + s + "'");
+  try {
+    return mode_from_string(s);
+  } catch (const std::invalid_argument&) {
+    throw InputError("", "--mode must be auto, full or fast, not '" + s + "'");
+  }
 }
 
 bool PluginCheckOptions::is_valid(std::string* error) const {
@@ -277,7 +270,7 @@ bool PluginCheckOptions::is_valid(std::string* error) const {
 
 bool user_code_failed(const CheckResult& result) {
   return std::any_of(result.problems.begin(), result.problems.end(),
-                     [](const auto& p) { return p.kind == kind::model_error; });
+                     [](const auto& p) { return p.kind == ProblemKind::model_error; });
 }
 
 bool PluginReport::passed() const {
@@ -307,7 +300,7 @@ std::vector<ModelInfo> list_models(const std::string& plugin_path, double timeou
     if (j.at("type").get<std::string>() == "models") models = models_from_message(j);
   };
   const std::string failure = run_models_in_children(plugin_path, {}, hooks, co);
-  if (!failure.empty()) throw ModelError({kind::model_error, failure});
+  if (!failure.empty()) throw ModelError({ProblemKind::model_error, failure});
   return models;
 }
 
@@ -349,7 +342,7 @@ PluginReport check_plugin(const std::string& plugin_path, const PluginCheckOptio
     return 0;
   };
   hooks.run = [&](const Plugin& p, std::size_t k, Channel& ch) {
-    const CheckResult r = p.models()[k].dtype == DType::f32
+    const CheckResult r = p.models()[k].dtype == Dtype::f32
                               ? check_model<float>(p, k, options, ch, ckpt ? &*ckpt : nullptr)
                               : check_model<double>(p, k, options, ch, ckpt ? &*ckpt : nullptr);
     return json::parse(gradcheck::to_json(r));
@@ -419,7 +412,7 @@ std::string to_text(const PluginReport& report, const TextOptions& options) {
 std::string models_listing(const std::vector<ModelInfo>& models) {
   std::ostringstream out;
   for (const auto& m : models) {
-    out << m.name << "  " << dtype_name(m.dtype) << "  " << m.tensors.size()
+    out << m.name << "  " << to_string(m.dtype) << "  " << m.tensors.size()
         << (m.tensors.size() == 1 ? " tensor  " : " tensors  ") << m.num_values << " values\n";
     for (const auto& t : m.tensors) {
       out << "    " << t.name << " [";

@@ -20,13 +20,13 @@
 
 namespace gradcheck::plugin {
 
-enum class Mode {
-  automatic,  ///< full up to PluginCheckOptions::fast_above values, fast above
-  full,       ///< every coordinate (or max_per_tensor of each tensor)
-  fast,       ///< random directional derivatives per tensor
-};
-/// "auto", "full", "fast"; parse_mode throws InputError("", reason) on anything else.
-const char* to_string(Mode mode) noexcept;
+/// The checker's Mode (options.hpp), named here too for the plugin API:
+/// automatic is full up to PluginCheckOptions::fast_above values, fast above;
+/// full compares every coordinate (or max_per_tensor of each tensor), fast
+/// random directional derivatives per tensor.
+using Mode = gradcheck::Mode;
+/// mode_from_string ("auto", "full", "fast"), throwing InputError("", reason)
+/// on anything else.
 Mode parse_mode(const std::string& s);
 
 struct PluginCheckOptions {
