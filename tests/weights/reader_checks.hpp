@@ -8,13 +8,15 @@
 #include <vector>
 
 #include "gradcheck/errors.hpp"
+#include "gradcheck/utf8.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 #include "st_writer.hpp"
 
 namespace st_test {
 
 // Expects open_checkpoint to refuse the file with a message naming it and
-// containing `reason`.
+// containing `reason`: one line of valid UTF-8 in the project's words (no JSON
+// library tag).
 inline void expect_refused(const fs::path& path, const std::string& reason) {
   INFO("file " << path << ", expected reason containing: " << reason);
   try {
@@ -25,6 +27,8 @@ inline void expect_refused(const fs::path& path, const std::string& reason) {
     INFO("message: " << what);
     CHECK(what.find(path.string()) != std::string::npos);
     CHECK(what.find(reason) != std::string::npos);
+    CHECK(gradcheck::valid_utf8(what, /*printable=*/true));
+    CHECK(what.find("json.exception") == std::string::npos);
   }
 }
 

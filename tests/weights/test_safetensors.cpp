@@ -197,19 +197,13 @@ TEST_CASE("a sharded checkpoint is read through its index", "[safetensors][shard
 
 namespace {
 
-// One line of valid UTF-8, in the project's words (no JSON library tag).
+// Refused as every reader refuses (reader_checks.hpp), with the byte shown as \xff.
 void expect_clean_refusal(const fs::path& path, const std::string& expected) {
-  INFO("file " << path);
+  expect_refused(path, expected);
   try {
     (void)gradcheck::weights::open_checkpoint(path.string());
-    FAIL("the file was accepted");
   } catch (const gradcheck::InputError& e) {
-    const std::string what = e.what();
-    INFO("message: " << what);
-    CHECK(gradcheck::valid_utf8(what, /*printable=*/true));
-    CHECK(what.find("json.exception") == std::string::npos);
-    CHECK(what.find("\\xff") != std::string::npos);
-    CHECK(what.find(expected) != std::string::npos);
+    CHECK(std::string(e.what()).find("\\xff") != std::string::npos);
   }
 }
 
