@@ -1,4 +1,4 @@
-// Fuzz target: plugin::validate_model, the host's check of a plugin's
+// Fuzz target: host::validate_model, the host's check of a plugin's
 // descriptor before any of its code runs, on descriptors built from the bytes.
 // Only what the ABI lets a plugin get wrong is drawn (field values, NULLs,
 // names, ranks, extents); the arrays themselves are as long as the descriptor
@@ -15,7 +15,7 @@
 
 #include "fuzz_common.hpp"
 #include "gradcheck/plugin.h"
-#include "gradcheck/plugin_host.hpp"
+#include "gradcheck/host/loader.hpp"
 
 namespace {
 
@@ -86,7 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (m.num_tensors > n) m.num_tensors = n;
   m.tensors = (flags & 256) ? nullptr : specs.data();
 
-  namespace gp = gradcheck::plugin;
+  namespace gp = gradcheck::host;
   gradcheck::fuzz::refusal_is_fine([&] {
     const gp::ModelInfo info = gp::validate_model(&m, 0, "fuzz_plugin.so");
     GRADCHECK_FUZZ_CHECK(info.tensors.size() == static_cast<std::size_t>(m.num_tensors), info.name);

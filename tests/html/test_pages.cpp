@@ -31,7 +31,7 @@ void require_self_contained(const std::string& page) {
 }  // namespace
 
 TEST_CASE("gradcheck page: verdict first, bars per tensor, scatter, worst entries of the failing tensor", "[pages]") {
-  plugin::PluginReport r;
+  host::PluginReport r;
   r.plugin = "libmodel.so";
   CheckResult m;
   m.name = "mlp_f64";
@@ -87,7 +87,7 @@ TEST_CASE("gradcheck page: verdict first, bars per tensor, scatter, worst entrie
   CHECK(count(page, "<td class=\"num\">2</td>") == 3);
   // Too few coordinates for a scale fit: none shown. A tensor with one gets it under its heading.
   CHECK(page.find("Scale fit:") == std::string::npos);
-  plugin::PluginReport fitted = r;
+  host::PluginReport fitted = r;
   BlockResult& w1 = fitted.models[0].blocks[1];
   w1.scale = 1 / 1.00101;
   w1.scale_error = 3.5e-5;
@@ -100,7 +100,7 @@ TEST_CASE("gradcheck page: verdict first, bars per tensor, scatter, worst entrie
   CHECK(fp.find("Scale fit: as a whole, analytic = 1.00101 x numeric (+-3.5e-05) over 8192 coordinates; 1.0011 at "
                 "4x larger steps") != std::string::npos);
 
-  plugin::PluginReport crashed;
+  host::PluginReport crashed;
   crashed.plugin = "bad.so";
   crashed.load_failure = "crashed with signal 11 (SIGSEGV) while loading";
   const std::string cp = html::gradcheck_page(crashed);

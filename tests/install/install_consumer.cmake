@@ -36,4 +36,12 @@ foreach(variant good bug)
     endif()
   endif()
 endforeach()
-message(STATUS "installed package consumed: the correct layer passes, the planted bug is reported")
+
+# The plugin built against the installed SDK target, checked by the installed tool.
+execute_process(COMMAND ${prefix}/bin/gradcheck ${WORK_DIR}/good/my_plugin.so --no-color
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "PASS least_squares")
+  message(FATAL_ERROR "the installed gradcheck did not pass the plugin built on gradcheck::plugin_sdk (${rc}):\n${out}${err}")
+endif()
+message(STATUS "installed package consumed: the correct layer passes, the planted bug is reported, "
+               "a plugin built on gradcheck::plugin_sdk passes the installed gradcheck")

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "gradcheck/diag/diagnose.hpp"
-#include "logs/stats.hpp"
+#include "diag/stats.hpp"
 #include "gradcheck/errors.hpp"
 #include "synth.hpp"
 

@@ -3,9 +3,9 @@
 #include <cmath>
 #include <string>
 
-#include "gradcheck/plugin_host.hpp"
+#include "gradcheck/host/loader.hpp"
 
-using namespace gradcheck::plugin;
+using namespace gradcheck::host;
 
 namespace {
 

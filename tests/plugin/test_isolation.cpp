@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "gradcheck/host/isolation.hpp"
-#include "gradcheck/plugin_host.hpp"
+#include "gradcheck/host/loader.hpp"
 
-using namespace gradcheck::isolation;
-using gradcheck::plugin::ModelInstance;
-using gradcheck::plugin::Plugin;
+using namespace gradcheck::host;
+using gradcheck::host::ModelInstance;
+using gradcheck::host::Plugin;
 
 namespace {
 
@@ -40,7 +40,7 @@ Run run_plugin(const std::string& plugin, const std::string& model = "", ChildOp
         ch.send("started");
         std::vector<double> g(x.size());
         double loss = 0;
-        std::vector<gradcheck::plugin::Problem> problems;
+        std::vector<gradcheck::host::Problem> problems;
         {
           Channel::Call call(ch, "loss() of model '" + p.models()[k].name + "'");
           problems = m.loss(x, loss, g);

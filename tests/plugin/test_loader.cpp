@@ -3,10 +3,10 @@
 #include <string>
 
 #include "gradcheck/errors.hpp"
-#include "gradcheck/plugin_host.hpp"
+#include "gradcheck/host/loader.hpp"
 
 using gradcheck::InputError;
-using gradcheck::plugin::Plugin;
+using gradcheck::host::Plugin;
 
 namespace {
 
@@ -96,9 +96,9 @@ TEST_CASE("missing files, folders and non-plugins are refused with the reason", 
 TEST_CASE("describe_index names the tensor and the multi-index", "[loader]") {
   Plugin p(plugin_path("c_ok"));
   const auto& m = p.models()[0];
-  CHECK(gradcheck::plugin::describe_index(m, 0) == "x[0, 0]");
-  CHECK(gradcheck::plugin::describe_index(m, 5) == "x[1, 2]");
-  CHECK(gradcheck::plugin::describe_index(m, 7) == "y[1]");
-  CHECK(gradcheck::plugin::unravel_index(std::vector<std::int64_t>{2, 3, 4}, 23) ==
+  CHECK(gradcheck::host::describe_index(m, 0) == "x[0, 0]");
+  CHECK(gradcheck::host::describe_index(m, 5) == "x[1, 2]");
+  CHECK(gradcheck::host::describe_index(m, 7) == "y[1]");
+  CHECK(gradcheck::host::unravel_index(std::vector<std::int64_t>{2, 3, 4}, 23) ==
         std::vector<std::int64_t>{1, 2, 3});
 }

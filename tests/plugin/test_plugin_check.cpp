@@ -7,7 +7,7 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/host/plugin_check.hpp"
 
-using namespace gradcheck::plugin;
+using namespace gradcheck::host;
 
 namespace {
 std::string plugin_path(const std::string& name) { return std::string(TEST_PLUGIN_DIR) + "/" + name + ".so"; }

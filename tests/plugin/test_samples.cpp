@@ -9,9 +9,9 @@
 #include <map>
 #include <string>
 
-#include "gradcheck/plugin_host.hpp"
+#include "gradcheck/host/loader.hpp"
 
-using namespace gradcheck::plugin;
+using namespace gradcheck::host;
 
 namespace {
 

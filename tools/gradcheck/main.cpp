@@ -17,7 +17,7 @@
 
 namespace {
 
-namespace gp = gradcheck::plugin;
+namespace gp = gradcheck::host;
 
 struct GradcheckOptions {
   std::string plugin;
@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
   return gradcheck::tools::tool_main(app, "gradcheck", argc, argv, [&] {
     try {
       return run_gradcheck(options);
-    } catch (const gradcheck::plugin::ModelError& e) {
+    } catch (const gradcheck::host::ModelError& e) {
       std::fprintf(stderr, "gradcheck: %s\n", gradcheck::escape_invalid_utf8(e.what()).c_str());
       return gradcheck::ExitCode::user_code;
     }

@@ -182,11 +182,11 @@ void model_section(Page& page, const CheckResult& m) {
 
 }  // namespace
 
-std::string gradcheck_page(const plugin::PluginReport& report) {
+std::string gradcheck_page(const host::PluginReport& report) {
   Page page("gradcheck report", "gradcheck " + std::string(version_string) + ", plugin " + report.plugin);
   TextOptions quiet;
   quiet.quiet = true;
-  std::string line = plugin::to_text(report, quiet);
+  std::string line = host::to_text(report, quiet);
   while (!line.empty() && line.back() == '\n') line.pop_back();
   page.verdict(line, report.passed());
   if (!report.load_failure.empty()) {

@@ -28,7 +28,7 @@
 #include "gradcheck/host/plugin_check.hpp"
 #include "gradcheck/output.hpp"
 #include "gradcheck/plugin.h"
-#include "gradcheck/plugin_host.hpp"
+#include "gradcheck/host/loader.hpp"
 #include "gradcheck/version.hpp"
 
 namespace {
@@ -49,7 +49,7 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 // this process: the denominator of the overhead ratio.
 class LossTimer {
  public:
-  LossTimer(const gradcheck::plugin::Plugin& plugin, const std::string& model) : plugin_(plugin), model_(model) {
+  LossTimer(const gradcheck::host::Plugin& plugin, const std::string& model) : plugin_(plugin), model_(model) {
     const std::size_t index = plugin.find(model);
     d_ = plugin.descriptor(index);
     const std::size_t width = d_->dtype == GRADCHECK_F32 ? sizeof(float) : sizeof(double);
@@ -85,7 +85,7 @@ class LossTimer {
     if (d_->loss(instance_, cvalues_.data(), &loss_, nullptr) != 0)
       throw gradcheck::InputError(plugin_.path(), "model '" + model_ + "' failed in loss()");
   }
-  const gradcheck::plugin::Plugin& plugin_;
+  const gradcheck::host::Plugin& plugin_;
   std::string model_;
   const gradcheck_model* d_ = nullptr;
   std::vector<std::vector<unsigned char>> storage_;
@@ -140,7 +140,7 @@ class PinnedToOneCpu {
 // or on the other CPU measures another machine. Both wall times are about
 // doubled by the sharing; their ratio is not.
 template <class Work>
-double time_loss_on_same_cpu(const gradcheck::plugin::Plugin& plugin, const std::string& model, Work&& work) {
+double time_loss_on_same_cpu(const gradcheck::host::Plugin& plugin, const std::string& model, Work&& work) {
   LossTimer timer(plugin, model);
   PinnedToOneCpu pin;
   std::atomic<bool> done{false};
@@ -166,7 +166,7 @@ double time_loss_on_same_cpu(const gradcheck::plugin::Plugin& plugin, const std:
 // the work of one. The ceiling of the checker's speed-up on this machine (two
 // CPUs that share caches and memory bandwidth, on a host shared with others);
 // alone and together are alternated, and the median ratio kept.
-double own_scaling(const gradcheck::plugin::Plugin& plugin, const std::string& model, int rounds) {
+double own_scaling(const gradcheck::host::Plugin& plugin, const std::string& model, int rounds) {
   LossTimer a(plugin, model), b(plugin, model);
   std::vector<double> scaling;
   for (int r = 0; r < rounds; ++r) {
@@ -199,9 +199,9 @@ struct Run {
   std::int64_t coordinates = 0;
 };
 
-Run check(const BenchOptions& o, const std::string& model, gradcheck::plugin::Mode mode, int threads,
+Run check(const BenchOptions& o, const std::string& model, gradcheck::host::Mode mode, int threads,
           std::int64_t max_per_tensor) {
-  gradcheck::plugin::PluginCheckOptions options;
+  gradcheck::host::PluginCheckOptions options;
   options.models = {model};
   options.mode = mode;
   options.threads = threads;
@@ -209,7 +209,7 @@ Run check(const BenchOptions& o, const std::string& model, gradcheck::plugin::Mo
   options.timeout_seconds = 600;
   const double cpu0 = children_cpu_seconds();
   const auto t0 = Clock::now();
-  const auto report = gradcheck::plugin::check_plugin(o.plugin, options);
+  const auto report = gradcheck::host::check_plugin(o.plugin, options);
   Run run;
   run.wall = seconds_since(t0);
   run.cpu = children_cpu_seconds() - cpu0;
@@ -251,8 +251,8 @@ struct Target {
 };
 
 gradcheck::ExitCode run_bench(const BenchOptions& o) {
-  using gradcheck::plugin::Mode;
-  const gradcheck::plugin::Plugin plugin(o.plugin);
+  using gradcheck::host::Mode;
+  const gradcheck::host::Plugin plugin(o.plugin);
   std::string text;
   std::vector<Target> targets;
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-namespace gradcheck::isolation {
+namespace gradcheck::host {
 
 struct ChildOptions {
   /// Longest time one guarded call (Channel::Call) may run; past it the child's
@@ -98,4 +98,4 @@ ChildOutcome run_in_child(const std::function<int(Channel&)>& body,
 /// "SIGSEGV (Segmentation fault)".
 std::string signal_description(int signal);
 
-}  // namespace gradcheck::isolation
+}  // namespace gradcheck::host

@@ -14,11 +14,11 @@
 #include <vector>
 
 #include "gradcheck/errors.hpp"
-#include "gradcheck/plugin_host.hpp"
+#include "gradcheck/host/loader.hpp"
 #include "gradcheck/report.hpp"
 #include "gradcheck/result.hpp"
 
-namespace gradcheck::plugin {
+namespace gradcheck::host {
 
 /// The checker's Mode (options.hpp), named here too for the plugin API:
 /// automatic is full up to PluginCheckOptions::fast_above values, fast above;
@@ -104,4 +104,4 @@ std::string to_text(const PluginReport& report, const TextOptions& options = {})
 /// `--list`: one line per model (name, dtype, tensors, values), then its tensors.
 std::string models_listing(const std::vector<ModelInfo>& models);
 
-}  // namespace gradcheck::plugin
+}  // namespace gradcheck::host

@@ -15,6 +15,6 @@ namespace gradcheck::html {
 /// the most suspicious ones, coloured by verdict, with the y = x diagonal: a
 /// mismatch sits off it), the worst-entry table and hint of each tensor that is
 /// not ok, problems and notes; or the load failure.
-std::string gradcheck_page(const plugin::PluginReport& report);
+std::string gradcheck_page(const host::PluginReport& report);
 
 }  // namespace gradcheck::html

@@ -5,7 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "../logs/stats.hpp"
+#include "stats.hpp"
 #include "gradcheck/errors.hpp"
 #include "../core/log.hpp"
 

@@ -22,11 +22,11 @@
 #include "../core/parallel.hpp"
 #include "model_children.hpp"
 
-namespace gradcheck::plugin {
+namespace gradcheck::host {
 namespace {
 
 using json = nlohmann::json;
-using isolation::Channel;
+using host::Channel;
 
 json info_to_json(const ModelInfo& m) {
   json t = json::array();
@@ -77,13 +77,13 @@ std::string call_label(const std::string& fn, const std::string&) { return fn; }
 // Host-check problems of one model, gathered from every thread; one per kind.
 class ProblemSink {
  public:
-  void add(std::vector<plugin::Problem> problems) {
+  void add(std::vector<host::Problem> problems) {
     if (problems.empty()) return;
     std::lock_guard lock(mutex_);
     for (auto& p : problems)
       if (kinds_.insert(p.kind).second) problems_.push_back(std::move(p));
   }
-  std::vector<plugin::Problem> take() {
+  std::vector<host::Problem> take() {
     std::lock_guard lock(mutex_);
     return problems_;
   }
@@ -95,7 +95,7 @@ class ProblemSink {
  private:
   std::mutex mutex_;
   std::set<ProblemKind> kinds_;
-  std::vector<plugin::Problem> problems_;
+  std::vector<host::Problem> problems_;
 };
 
 CheckResult failed_result(const ModelInfo& info, Mode mode, const std::string& message) {
@@ -201,7 +201,7 @@ CheckResult check_model(const Plugin& plugin, std::size_t index, const PluginChe
       thread_local std::vector<double> gd;
       gd.assign(grad ? static_cast<std::size_t>(v.size()) : 0, 0.0);
       double loss = std::nan("");
-      std::vector<plugin::Problem> problems;
+      std::vector<host::Problem> problems;
       {
         Channel::Call call(ch, loss_label);
         problems = m.loss(std::span<const T>(v.data(), static_cast<std::size_t>(v.size())), loss, gd, changes);
@@ -279,7 +279,7 @@ bool PluginReport::passed() const {
 
 bool PluginReport::user_code_failed() const {
   return !load_failure.empty() ||
-         std::any_of(models.begin(), models.end(), [](const auto& m) { return plugin::user_code_failed(m); });
+         std::any_of(models.begin(), models.end(), [](const auto& m) { return host::user_code_failed(m); });
 }
 
 ExitCode exit_code(const PluginReport& report) {
@@ -289,7 +289,7 @@ ExitCode exit_code(const PluginReport& report) {
 
 std::vector<ModelInfo> list_models(const std::string& plugin_path, double timeout_seconds) {
   std::vector<ModelInfo> models;
-  isolation::ChildOptions co;
+  host::ChildOptions co;
   co.call_timeout_seconds = timeout_seconds;
   ModelChildren hooks;  // names no model: the child only lists them
   hooks.prepare = [](const Plugin& p, Channel& ch, std::vector<std::string>&, bool) {
@@ -314,7 +314,7 @@ PluginReport check_plugin(const std::string& plugin_path, const PluginCheckOptio
   // one); a later child, after a model crashed its predecessor, checks the rest.
   std::vector<ModelInfo> all;
   std::map<std::string, CheckResult> done;
-  isolation::ChildOptions co;
+  host::ChildOptions co;
   co.call_timeout_seconds = options.timeout_seconds;
   co.memory_limit_bytes = options.memory_limit_bytes;
   std::optional<weights::Checkpoint> ckpt;
@@ -423,4 +423,4 @@ std::string models_listing(const std::vector<ModelInfo>& models) {
   return out.str();
 }
 
-}  // namespace gradcheck::plugin
+}  // namespace gradcheck::host

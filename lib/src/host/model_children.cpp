@@ -8,9 +8,9 @@
 #include <optional>
 #include <set>
 
-namespace gradcheck::plugin {
+namespace gradcheck::host {
 
-using isolation::Channel;
+using host::Channel;
 using json = nlohmann::json;
 
 void send_input_error(Channel& ch, const InputError& e) {
@@ -18,7 +18,7 @@ void send_input_error(Channel& ch, const InputError& e) {
 }
 
 std::string run_models_in_children(const std::string& plugin_path, std::vector<std::string> names,
-                                   const ModelChildren& hooks, const isolation::ChildOptions& options) {
+                                   const ModelChildren& hooks, const host::ChildOptions& options) {
   bool named = !names.empty();
   std::set<std::string> finished;
   do {
@@ -26,7 +26,7 @@ std::string run_models_in_children(const std::string& plugin_path, std::vector<s
     std::map<std::string, std::chrono::steady_clock::time_point> started;
     std::optional<InputError> refused;
     const bool first = !named;
-    const auto outcome = isolation::run_in_child(
+    const auto outcome = host::run_in_child(
         [&](Channel& ch) {
           std::unique_ptr<Plugin> p;
           try {
@@ -104,4 +104,4 @@ std::string run_models_in_children(const std::string& plugin_path, std::vector<s
   return "";
 }
 
-}  // namespace gradcheck::plugin
+}  // namespace gradcheck::host

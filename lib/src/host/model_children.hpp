@@ -11,9 +11,9 @@
 
 #include "gradcheck/errors.hpp"
 #include "gradcheck/host/isolation.hpp"
-#include "gradcheck/plugin_host.hpp"
+#include "gradcheck/host/loader.hpp"
 
-namespace gradcheck::plugin {
+namespace gradcheck::host {
 
 /// What to do with each model, in the child and in the parent.
 struct ModelChildren {
@@ -22,9 +22,9 @@ struct ModelChildren {
   /// models to run (`first` is true then). May send messages of its own types
   /// (on_message gets them). Returns 0 to go on, or an exit code to stop after
   /// send_input_error.
-  std::function<int(const Plugin&, isolation::Channel&, std::vector<std::string>& names, bool first)> prepare;
+  std::function<int(const Plugin&, host::Channel&, std::vector<std::string>& names, bool first)> prepare;
   /// In the child: runs the model at `index`; the result, as JSON, goes to on_result.
-  std::function<nlohmann::json(const Plugin&, std::size_t index, isolation::Channel&)> run;
+  std::function<nlohmann::json(const Plugin&, std::size_t index, host::Channel&)> run;
   /// In the parent: a model's result.
   std::function<void(const nlohmann::json& result)> on_result;
   /// In the parent: the model `name` did not finish. `why` is one line naming
@@ -37,7 +37,7 @@ struct ModelChildren {
 
 /// Sends the parent an input error (a file or a name refused), which
 /// run_models_in_children throws as InputError once the child has ended.
-void send_input_error(isolation::Channel& ch, const InputError& e);
+void send_input_error(host::Channel& ch, const InputError& e);
 
 /// Runs the models named `names` (or, when empty, those prepare names in the
 /// first child) in order, each child loading the plugin (InputError naming
@@ -46,6 +46,6 @@ void send_input_error(isolation::Channel& ch, const InputError& e);
 /// the first child, before any model was named, and the return value says so
 /// ("PATH: the plugin's code crashed with SIGSEGV ... while loading").
 std::string run_models_in_children(const std::string& plugin_path, std::vector<std::string> names,
-                                   const ModelChildren& hooks, const isolation::ChildOptions& options);
+                                   const ModelChildren& hooks, const host::ChildOptions& options);
 
-}  // namespace gradcheck::plugin
+}  // namespace gradcheck::host

@@ -1,7 +1,7 @@
 #pragma once
 // Loading model plugins (gradcheck/plugin.h) and calling their code with the
 // host checks of the ABI page. Plugin code may crash or hang: run it inside
-// gradcheck::isolation::run_in_child (gradcheck/host/isolation.hpp) when the
+// gradcheck::host::run_in_child (gradcheck/host/isolation.hpp) when the
 // caller must survive that.
 
 #include <cstddef>
@@ -18,7 +18,7 @@
 
 struct gradcheck_model;
 
-namespace gradcheck::plugin {
+namespace gradcheck::host {
 
 /// A problem found in a model's behaviour: a ProblemKind (result.hpp: the
 /// tools' contract) and one line for a person; the checker's Problem, so host
@@ -167,4 +167,4 @@ std::string describe_index(const ModelInfo& info, std::size_t i);
 /// The multi-index of element `i` (row-major) within a tensor of `shape`.
 std::vector<std::int64_t> unravel_index(std::span<const std::int64_t> shape, std::size_t i);
 
-}  // namespace gradcheck::plugin
+}  // namespace gradcheck::host

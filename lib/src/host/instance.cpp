@@ -7,10 +7,10 @@
 #include <type_traits>
 
 #include "gradcheck/plugin.h"
-#include "gradcheck/plugin_host.hpp"
+#include "gradcheck/host/loader.hpp"
 #include "gradcheck/utf8.hpp"
 
-namespace gradcheck::plugin {
+namespace gradcheck::host {
 namespace {
 
 // Quiet NaNs with a payload no arithmetic produces from finite inputs: an
@@ -288,4 +288,4 @@ std::vector<Problem> ModelInstance::loss_twice(std::span<const double> x, double
   return problems;
 }
 
-}  // namespace gradcheck::plugin
+}  // namespace gradcheck::host

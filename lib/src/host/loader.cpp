@@ -13,10 +13,10 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/mapped_file.hpp"
 #include "gradcheck/plugin.h"
-#include "gradcheck/plugin_host.hpp"
+#include "gradcheck/host/loader.hpp"
 #include "../core/utf8.hpp"
 
-namespace gradcheck::plugin {
+namespace gradcheck::host {
 
 
 namespace {
@@ -196,4 +196,4 @@ std::string describe_index(const ModelInfo& info, std::size_t i) {
   return out;
 }
 
-}  // namespace gradcheck::plugin
+}  // namespace gradcheck::host

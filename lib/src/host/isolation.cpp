@@ -23,7 +23,7 @@
 
 #include "gradcheck/utf8.hpp"
 
-namespace gradcheck::isolation {
+namespace gradcheck::host {
 namespace {
 
 constexpr int kSlots = 256;
@@ -324,4 +324,4 @@ ChildOutcome run_in_child(const std::function<int(Channel&)>& body,
   return outcome;
 }
 
-}  // namespace gradcheck::isolation
+}  // namespace gradcheck::host

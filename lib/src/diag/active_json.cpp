@@ -1,7 +1,7 @@
 #include "active_json.hpp"
 #include "../core/json_out.hpp"
 
-#include "../logs/symptom_json.hpp"
+#include "symptom_json.hpp"
 
 #include <cmath>
 #include <limits>

@@ -1,7 +1,7 @@
 #pragma once
 // One symptom as the contract's JSON object ({kind, metric, step_start,
 // step_end, severity, evidence, advice}), for both reports that list symptoms:
-// the logs' (render.cpp) and the active checks' (lib/src/active).
+// the logs' (render.cpp) and the active checks' (active_json.cpp).
 
 #include <nlohmann/json.hpp>
 

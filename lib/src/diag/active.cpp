@@ -18,14 +18,14 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/host/isolation.hpp"
 #include "gradcheck/host/plugin_check.hpp"
-#include "gradcheck/plugin_host.hpp"
+#include "gradcheck/host/loader.hpp"
 #include "../core/log.hpp"
-#include "../plugin/model_children.hpp"
+#include "../host/model_children.hpp"
 
 namespace gradcheck::diag {
 namespace {
 
-using isolation::Channel;
+using host::Channel;
 using json = nlohmann::json;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -41,19 +41,19 @@ std::string num(double v) {
 // each as notes, since they explain a failure to overfit.
 class Objective {
  public:
-  Objective(plugin::ModelInstance& instance, Channel& channel, ModelActive& out)
+  Objective(host::ModelInstance& instance, Channel& channel, ModelActive& out)
       : instance_(instance), channel_(channel), out_(out) {}
 
   double operator()(std::span<const double> x, std::span<double> grad) {
     ++out_.evaluations;
     double loss = kNaN;
-    std::vector<plugin::Problem> problems;
+    std::vector<host::Problem> problems;
     {
       Channel::Call call(channel_, "loss()");
       problems = instance_.loss(x, loss, grad);
     }
     for (auto& p : problems) {
-      if (p.kind == ProblemKind::model_error) throw plugin::ModelError(std::move(p));
+      if (p.kind == ProblemKind::model_error) throw host::ModelError(std::move(p));
       // A non-finite loss is what a too-large rate does: the optimisers judge it.
       if (p.kind == ProblemKind::non_finite) continue;
       if (std::find(kinds_.begin(), kinds_.end(), p.kind) == kinds_.end()) {
@@ -67,7 +67,7 @@ class Objective {
   void round(std::span<double> x) const noexcept { instance_.round_to_dtype(x); }
 
  private:
-  plugin::ModelInstance& instance_;
+  host::ModelInstance& instance_;
   Channel& channel_;
   ModelActive& out_;
   std::vector<ProblemKind> kinds_;
@@ -228,14 +228,14 @@ LrRangeTest lr_range_test(Objective& f, const Start& s, const ActiveOptions& o) 
 
 // The mean loss at init over instances made with seeds seed, seed+1, ...
 // (the first is the optimisers' instance, already evaluated).
-double mean_initial_loss(const plugin::Plugin& plugin, std::size_t index, const ActiveOptions& o, Channel& ch,
+double mean_initial_loss(const host::Plugin& plugin, std::size_t index, const ActiveOptions& o, Channel& ch,
                          double first, ModelActive& m) {
   double sum = first;
   for (int k = 1; k < o.initial_loss_seeds; ++k) {
-    std::unique_ptr<plugin::ModelInstance> other;
+    std::unique_ptr<host::ModelInstance> other;
     {
       Channel::Call call(ch, "create()");
-      other = std::make_unique<plugin::ModelInstance>(plugin, index, o.seed + static_cast<std::uint64_t>(k));
+      other = std::make_unique<host::ModelInstance>(plugin, index, o.seed + static_cast<std::uint64_t>(k));
     }
     std::vector<double> x;
     {
@@ -295,18 +295,18 @@ Symptom overfit_symptom(const ModelActive& m, const ActiveOptions& o) {
 
 // Every check on one model, inside the child. A failure of the model's code
 // ends the model's checks with `failure` set.
-ModelActive check_model(const plugin::Plugin& plugin, std::size_t index, const ActiveOptions& o, Channel& ch) {
-  const plugin::ModelInfo& info = plugin.models()[index];
+ModelActive check_model(const host::Plugin& plugin, std::size_t index, const ActiveOptions& o, Channel& ch) {
+  const host::ModelInfo& info = plugin.models()[index];
   ModelActive m;
   m.model = info.name;
   m.dtype = to_string(info.dtype);
   m.values = static_cast<std::int64_t>(info.num_values);
   const auto t0 = std::chrono::steady_clock::now();
   try {
-    std::unique_ptr<plugin::ModelInstance> instance;
+    std::unique_ptr<host::ModelInstance> instance;
     {
       Channel::Call call(ch, "create()");
-      instance = std::make_unique<plugin::ModelInstance>(plugin, index, o.seed);
+      instance = std::make_unique<host::ModelInstance>(plugin, index, o.seed);
     }
     Start s;
     {
@@ -344,7 +344,7 @@ ModelActive check_model(const plugin::Plugin& plugin, std::size_t index, const A
       if (std::none_of(m.overfit.begin(), m.overfit.end(), [](const auto& a) { return a.reached; }))
         m.symptoms.push_back(overfit_symptom(m, o));
     }
-  } catch (const plugin::ModelError& e) {
+  } catch (const host::ModelError& e) {
     // The host's messages already name the model.
     m.failure = e.problem().message;
   }
@@ -383,10 +383,10 @@ ActiveReport run_active_checks(const ActiveOptions& options) {
   if (!options.is_valid(&why)) throw InputError(options.plugin, why);
   ActiveReport report;
   report.plugin = options.plugin;
-  std::vector<plugin::ModelInfo> all;
+  std::vector<host::ModelInfo> all;
   try {
-    all = plugin::list_models(options.plugin, options.timeout_seconds);
-  } catch (const plugin::ModelError& e) {
+    all = host::list_models(options.plugin, options.timeout_seconds);
+  } catch (const host::ModelError& e) {
     report.load_failure = e.problem().message;
     return report;
   }
@@ -405,10 +405,10 @@ ActiveReport run_active_checks(const ActiveOptions& options) {
   // One child runs the models in turn; when it dies, the model it was running
   // is blamed and the rest go on in a fresh child.
   std::map<std::string, ModelActive> done;
-  isolation::ChildOptions co;
+  host::ChildOptions co;
   co.call_timeout_seconds = options.timeout_seconds;
-  plugin::ModelChildren hooks;
-  hooks.run = [&](const plugin::Plugin& p, std::size_t index, Channel& ch) {
+  host::ModelChildren hooks;
+  hooks.run = [&](const host::Plugin& p, std::size_t index, Channel& ch) {
     return json::parse(detail::model_to_json(check_model(p, index, options, ch)));
   };
   hooks.on_result = [&](const json& j) {
@@ -426,7 +426,7 @@ ActiveReport run_active_checks(const ActiveOptions& options) {
     m.seconds = seconds;
     done[name] = std::move(m);
   };
-  plugin::run_models_in_children(options.plugin, selected, hooks, co);
+  host::run_models_in_children(options.plugin, selected, hooks, co);
   for (const auto& name : selected) report.models.push_back(std::move(done.at(name)));
   return report;
 }
