@@ -49,6 +49,35 @@ TEST_CASE("Mann-Kendall and Theil-Sen on known series", "[stats]") {
   CHECK(rm[2] == 1);
 }
 
+TEST_CASE("change points, persistence and lag-1 autocorrelation on known series", "[stats]") {
+  using gradcheck::diag::lag1_autocorrelation;
+  using gradcheck::diag::persistent_onset;
+  using gradcheck::diag::rise_onset;
+  // Flat, then a ramp from index 30; flat, then a step at 25; a straight rise
+  // from the start; a rise from the bottom of a V, flat for 5 points, and the
+  // whole V (the flat shapes fit its falling side worst: a later onset).
+  std::vector<double> ramp(60), step(50), line(40), vee(40);
+  for (int i = 0; i < 60; ++i) ramp[i] = i < 30 ? 1.0 + 0.01 * (i % 3) : 1.0 + 0.2 * (i - 30);
+  for (int i = 0; i < 50; ++i) step[i] = i < 25 ? 0.0 + 0.01 * (i % 2) : 5.0;
+  for (int i = 0; i < 40; ++i) line[i] = 0.5 * i;
+  for (int i = 0; i < 40; ++i) vee[i] = std::max(0.0, std::abs(i - 15.0) - 2.5);
+  CHECK(rise_onset(ramp) >= 28);
+  CHECK(rise_onset(ramp) <= 31);
+  CHECK(rise_onset(step) == 25);
+  CHECK(rise_onset(line) <= 1);
+  const std::span<const double> bottom = std::span<const double>(vee).subspan(13);
+  CHECK(rise_onset(bottom) >= 4);
+  CHECK(rise_onset(bottom) <= 6);
+  CHECK(rise_onset(std::vector<double>{3, 2, 1}) == 0);  // no rise
+  const std::vector<std::uint8_t> flags{0, 1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1};
+  CHECK(persistent_onset(flags, 0.8) == 4);
+  CHECK(persistent_onset(flags, 1.0) == 8);
+  CHECK(persistent_onset(std::vector<std::uint8_t>{0, 0}, 0.5) == 2);
+  CHECK(lag1_autocorrelation(std::vector<double>{1, -1, 1, -1, 1, -1, 1, -1}) < -0.8);
+  CHECK(lag1_autocorrelation(std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8}) > 0.6);
+  CHECK(lag1_autocorrelation(std::vector<double>{2, 2, 2}) == 0);
+}
+
 TEST_CASE("healthy noisy runs are called healthy (60 seeds, three noise levels)", "[diagnose][healthy]") {
   int alarms = 0;
   std::string first;
