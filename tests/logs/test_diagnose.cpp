@@ -8,6 +8,7 @@
 #include "gradcheck/diag/diagnose.hpp"
 #include "diag/stats.hpp"
 #include "gradcheck/errors.hpp"
+#include "realistic.hpp"
 #include "synth.hpp"
 
 using gradcheck::diag::diagnose;
@@ -262,4 +263,35 @@ TEST_CASE("no recognisable loss, or a wrong override, is an InputError listing t
   CHECK_NOTHROW(diagnose(run, o));
   o.columns.val = "nope";
   REQUIRE_THROWS_AS(diagnose(run, o), gradcheck::InputError);
+}
+
+TEST_CASE("roles: per-layer gradient norms in the usual namings", "[roles][vanishing_gradient]") {
+  using gradcheck::logs::gradient_layer;
+  CHECK(gradient_layer("grad_norm_layer0") == "layer0");
+  CHECK(gradient_layer("grad_norm/fc1.weight") == "fc1.weight");
+  CHECK(gradient_layer("grad_norm/layer.0") == "layer.0");
+  CHECK(gradient_layer("gradients/encoder.layer.0.weight") == "encoder.layer.0.weight");
+  CHECK(gradient_layer("grads/conv1") == "conv1");
+  CHECK(gradient_layer("fc1.weight_grad_norm") == "fc1.weight");
+  CHECK(gradient_layer("conv1/grad_norm") == "conv1");
+  CHECK(gradient_layer("train/grad_norm/layer.0") == "layer.0");  // a TensorBoard sub-directory's prefix
+  CHECK(gradient_layer("train/Gradients/fc2") == "fc2");
+  CHECK(gradient_layer("grad_2.0_norm/l1.weight") == "l1.weight");  // Lightning's grad_norm()
+  CHECK(gradient_layer("Grad_Norm_Layer3") == "Layer3");
+  // Global and aggregate norms, other metrics.
+  for (const char* name : {"grad_norm", "grad_norm_total", "total_grad_norm", "grad_2.0_norm_total", "train/grad_norm",
+                           "grad_norm/total", "grad_norm_clipped", "grad_norm_step", "global_grad_norm", "grads/norm",
+                           "gradnorm", "weight_norm/fc1.weight", "update_ratio/fc1.weight", "grad_scale",
+                           "max_grad_norm", "val_loss", "loss", "lr"})
+    CHECK(gradient_layer(name).empty());
+
+  const auto run = realistic::run_of({{"loss", {1, 0.9, 0.8}},
+                                      {"grad_norm", {1, 1, 1}},
+                                      {"grad_norm_layer0", {1e-8, 1e-8, 1e-8}},
+                                      {"grad_norm_layer1", {1e-3, 1e-3, 1e-3}},
+                                      {"weight_norm/fc1", {3, 3, 3}}});
+  const auto roles = gradcheck::logs::recognise_roles(run);
+  CHECK(roles.grad_norm == "grad_norm");
+  CHECK(roles.tensor_grad_norms == std::vector<std::string>{"grad_norm_layer0", "grad_norm_layer1"});
+  CHECK(roles.tensor_names == std::vector<std::string>{"layer0", "layer1"});
 }
