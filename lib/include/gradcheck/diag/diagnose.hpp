@@ -29,7 +29,7 @@ enum class Severity { warning, error };
 struct Symptom {
   std::string kind;    ///< nan, divergence, oscillation, plateau, overfitting, exploding_gradient, vanishing_gradient, spike
   std::string metric;  ///< the series it was found in
-  std::int64_t step_start = 0;
+  std::int64_t step_start = 0;  ///< where it began (the onset a person would mark), not the log's first step
   std::int64_t step_end = 0;
   Severity severity = Severity::warning;
   std::string evidence;  ///< the numbers behind the claim
@@ -54,35 +54,86 @@ struct DiagnoseOptions {
   /// Also divergence: a positive loss whose last half stays above its first
   /// value (10% quantile above it) with a median (1 + divergence_rise) times it.
   double divergence_rise = 1.0;
+  /// divergence, a late rise (a short log's last epochs): after its best
+  /// (smoothed) point a positive loss rises steadily (Mann-Kendall p <
+  /// `significance`) to at least this many times its best, and is still there
+  /// at the end ...
+  double divergence_late_factor = 3.0;
+  /// ... giving back at least this fraction of the progress it had made
+  /// (start - best), so that wandering near zero after a long fall is not it.
+  double divergence_late_progress = 0.1;
   /// plateau: the smoothed loss never gets more than this fraction below its
   /// starting level, (start - best) / |start| < plateau_drop.
   double plateau_drop = 0.10;
+  /// plateau, a stuck loss: consecutive training-loss values that all lie
+  /// within this relative difference of the first of them (float32 rounding of a
+  /// mean: the output no longer changes) ...
+  double stuck_tolerance = 1e-6;
+  /// ... over at least this fraction of the points (and at least 10), reported
+  /// when a cause is evident: the loss was still moving just before it froze, it
+  /// froze at a constant prediction's loss, the gradient norm is zero there, or
+  /// a dead-unit series says so. Otherwise a note (full-batch training that
+  /// converged also reaches a fixed point).
+  double stuck_fraction = 0.05;
   /// oscillation: over the last half, the 10-90% spread of the loss exceeds this
   /// fraction of the progress made (start - median of the last half) ...
   double oscillation_progress = 0.5;
-  /// ... and this fraction of the loss level, with no significant decrease.
+  /// ... and this fraction of the loss level, with no significant decrease; and
+  /// the swings are not independent noise around a level the loss reached (a
+  /// noisy small-batch run that converged): the last half moves in waves (lag-1
+  /// autocorrelation of its bucket medians >= 0.6, their spread >= half the
+  /// swing), or it sits 10% above where it started (its median, or its mean by
+  /// two standard errors, against the larger of the first value and the median
+  /// of the first 10%).
   double oscillation_level = 0.3;
+  /// oscillation, a cycle (full-batch training with too large a rate): the last
+  /// half repeats itself every k <= 32 steps (to 1e-4, at 90% of its points)
+  /// with a 10-90% spread of at least 0.1% of its level; or it turns (up then
+  /// down or down then up) at this fraction of its steps or more (independent
+  /// noise turns at 2/3) ...
+  double oscillation_turning = 0.9;
+  /// ... by a median step-to-step change of at least this fraction of its
+  /// level, no smaller in the last quarter than half of the third quarter's.
+  double oscillation_step = 0.01;
   /// overfitting: validation loss rises by at least this fraction of its best
   /// value over at least max(4, 20%) of its evaluations after the best
   /// (significant at `overfit_significance`: fewer epochs are logged) while the
   /// training loss does not rise.
   double overfit_rise = 0.10;
   double overfit_significance = 0.05;
-  /// spike: a point above its surroundings (the larger of the medians of the 4
-  /// points before and the 4 after) by more than spike_z robust standard
-  /// deviations (1.4826 MAD of the log-ratio residuals over the run) and at
-  /// least spike_ratio times that level.
+  /// overfitting: the rise is also at least this fraction of the validation
+  /// loss's own fall (start - best): a rise a plot of the run shows ...
+  double overfit_progress = 0.1;
+  /// ... and at least this many robust standard deviations of the validation
+  /// loss's noise (from its second differences), so a noisy curve that stays
+  /// within its noise is not overfitting.
+  double overfit_noise_z = 3.0;
+  /// spike: a point above the level before it (the median of the 4 points
+  /// before) by more than spike_z robust standard deviations (1.4826 MAD of the
+  /// residuals over the run; log ratios for a positive loss, the scale a loss
+  /// spanning decades lives in) and at least spike_ratio times that level, that
+  /// comes back down to that level within 5% of the run (a jump that stays is
+  /// a level shift, judged by the trend detectors).
   double spike_z = 8.0;
   double spike_ratio = 2.0;
+  /// spike: spikes that all start within this first fraction of the run (the
+  /// first steps, warm-up) and recover are transient: a note, not a symptom.
+  double spike_early_fraction = 0.05;
   /// exploding_gradient: the gradient norm grows by this factor from its early
   /// median (first 10%) to its late median (last 10%) with a significant upward
   /// trend, or its smoothed peak reaches 100x the early median.
   double exploding_growth = 10.0;
   /// vanishing_gradient: the gradient norm falls to this fraction of its early
-  /// median while the loss has fallen by less than half; or, with per-tensor
-  /// gradient norms, the smallest tensor's median is below this fraction of the
-  /// largest one's.
+  /// median while the loss has fallen by less than half; or, with per-layer
+  /// gradient norms, the smallest layer's median over the last half is below
+  /// this fraction of the largest layer's or of the global norm's (weights only:
+  /// biases and normalisation parameters carry small gradients by nature).
   double vanishing_ratio = 1e-3;
+  /// exploding_gradient per layer (when the global norm does not show it): a
+  /// layer's norm grows as `exploding_growth` says and ends at least this
+  /// fraction of the largest layer's late median (it dominates; a layer growing
+  /// from a tiny start is not exploding).
+  double exploding_layer_share = 0.1;
 };
 
 /// A compact view of one curve for presentation.
