@@ -383,6 +383,29 @@ TEST_CASE("vanishing gradient: the first layer gets 1e-8 of the gradient while t
   }
 }
 
+TEST_CASE("vanishing gradient: a layer that gets no gradient at all (dead units upstream)",
+          "[diagnose][vanishing_gradient]") {
+  // A learning rate spike at step 300 kills the first layer's ReLUs: its
+  // gradient is exactly 0 from then on and the loss stops improving.
+  Noise noise(11);
+  std::vector<double> loss, total, l0, l1;
+  for (int i = 0; i < 1500; ++i) {
+    loss.push_back((i < 300 ? 1.1 - 0.1 * i / 300.0 : 1.0) * noise(0.05));
+    const double g = 0.4 * noise(0.3);
+    l0.push_back(i < 300 ? 0.2 * g : 0.0);
+    l1.push_back(0.6 * g);
+    total.push_back(g);
+  }
+  const auto d = diagnose(realistic::run_of(
+      {{"loss", loss}, {"grad_norm", total}, {"grad_norm/fc1.weight", l0}, {"grad_norm/fc2.weight", l1}}));
+  INFO(kinds(d));
+  const auto& s = get(d, "vanishing_gradient");
+  CHECK(s.metric == "grad_norm/fc1.weight");
+  CHECK(s.step_start == 300);
+  CHECK(s.evidence.find("gets no gradient at all") != std::string::npos);
+  CHECK(s.evidence.find("dead units") != std::string::npos);
+}
+
 TEST_CASE("vanishing gradient: a healthy deep network's layers are within a few decades: not flagged",
           "[diagnose][vanishing_gradient][healthy]") {
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {

@@ -933,15 +933,25 @@ void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepare
         const bool vs_total = to_total < o.vanishing_ratio;
         const std::int64_t onset = below_from(lo->p, vs_total ? *grad : hi->p, o.vanishing_ratio, o.min_points,
                                               lo->p.steps.front());
-        std::string ev = "the gradient norm of " + named(*lo) + " is " + num(lo->late) +
-                         " (median over the last half)";
-        if (total > 0) ev += ", " + num(to_total) + " of the global gradient norm " + grad->name + " (" + num(total) + ")";
-        if (hi != lo && hi->late > 0)
-          ev += (total > 0 ? " and " : ", ") + num(to_layer) + " of the largest layer's, " + named(*hi) + " (" +
-                num(hi->late) + ")";
-        ev += ", below " + num(o.vanishing_ratio) + " from " + step_text(onset) + " on, while the loss fell only " +
-              pct(std::max(loss_drop, 0.0)) + " (" + num(ls) + " to " + num(le) + "): almost no gradient reaches " +
-              lo->layer;
+        const std::string stalled = " while the loss fell only " + pct(std::max(loss_drop, 0.0)) + " (" + num(ls) +
+                                    " to " + num(le) + "): ";
+        std::string ev;
+        if (lo->late == 0) {
+          // Exactly zero: dead units upstream, or a layer cut off from the loss.
+          ev = named(*lo) + " gets no gradient at all from " + step_text(onset) +
+               " on (0, median over the last half; " +
+               (total > 0 ? "the global gradient norm " + grad->name + " is " + num(total)
+                          : "the largest layer's, " + named(*hi) + ", is " + num(hi->late)) +
+               ")" + stalled + "dead units or a detached layer stop the gradient before " + lo->layer;
+        } else {
+          ev = "the gradient norm of " + named(*lo) + " is " + num(lo->late) + " (median over the last half)";
+          if (total > 0) ev += ", " + num(to_total) + " of the global gradient norm " + grad->name + " (" + num(total) + ")";
+          if (hi != lo && hi->late > 0)
+            ev += (total > 0 ? " and " : ", ") + num(to_layer) + " of the largest layer's, " + named(*hi) + " (" +
+                  num(hi->late) + ")";
+          ev += ", below " + num(o.vanishing_ratio) + " of it from " + step_text(onset) + " on," + stalled +
+                "almost no gradient reaches " + lo->layer;
+        }
         out.push_back(make("vanishing_gradient", lo->p.name, onset, lo->p.steps.back(), Severity::warning, ev));
       }
     }
