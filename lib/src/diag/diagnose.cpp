@@ -10,6 +10,7 @@
 #include <numeric>
 #include <optional>
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <string>
 
@@ -43,11 +44,17 @@ std::string pval(double p) {
 // Onsets: a condition "began" at the first point from which it holds at this
 // fraction of the points to the end (a few noisy exceptions allowed).
 constexpr double kOnsetPersistence = 0.9;
+// exploding_gradient: at least this many points at exploding_growth x the
+// usual level, after this share of the run (a large norm at initialisation
+// that falls is not exploding).
+constexpr std::size_t kExplodingPoints = 3;
+constexpr double kExplodingSettle = 0.05;
 // A loss that fell by less than this fraction of its start has stalled: the
 // context in which a gradient that does not reach a layer is the cause.
 constexpr double kStalledLossDrop = 0.5;
-// divergence (late rise): at least this many points after the best one.
-constexpr std::size_t kLateRiseMinPoints = 4;
+// divergence: the onset is the last point after the lowest level that is
+// within this fraction of the rise above it.
+constexpr double kLeaveBottom = 0.1;
 // plateau: the run's first value is its start when it lies more than this many
 // robust noise standard deviations above the best (smoothed) level.
 constexpr double kFirstValueNoise = 3.0;
@@ -76,11 +83,9 @@ constexpr int kStuckMinDigits = 5;
 // A dead-unit series (dead_fraction/<layer>, as the monitor writes it) with a
 // median at least this high over the stretch: most units of that layer are dead.
 constexpr double kDeadFraction = 0.5;
-// oscillation (alternating): at least this many turns judged in the last half.
+// oscillation (a deterministic curve): at least this many turns judged in the
+// last half.
 constexpr std::size_t kOscillationMinTurns = 16;
-// ... and its last quarter's median step at least this fraction of the third
-// quarter's: an oscillation that dies out (momentum settling) is not one.
-constexpr double kOscillationSettled = 0.5;
 // oscillation (a cycle): periods of up to this many steps are looked for ...
 constexpr std::size_t kMaxCycle = 32;
 // ... a value "repeats" when within this relative difference of the one a
@@ -93,30 +98,55 @@ constexpr double kCycleMinSpread = 1e-3;
 // ... and a period is pursued only when this many points at the start of the
 // last half repeat (at kOnsetPersistence), which keeps the search cheap.
 constexpr std::size_t kCycleProbe = 200;
-// oscillation (cycles): the onset is the first step from which this share of
-// the steps move by at least kCycleStepShare of the last half's median step.
-constexpr double kAlternationOnset = 0.75;
-constexpr double kCycleStepShare = 0.25;
-// oscillation (bouncing): a bucket is inside the band the loss bounces in when
-// it is below the band's 90% quantile plus this fraction of the swing.
-constexpr double kBandMargin = 0.25;
-// oscillation (waves): lag-1 autocorrelation of the last half's bucket medians
-// at least this (independent noise: ~0), over at least this many of them ...
-constexpr double kOscillationWaves = 0.6;
-constexpr std::size_t kOscillationMinWavePoints = 16;
-// ... whose 10-90% spread is at least this fraction of the raw swing (waves,
-// not noise that the buckets average away).
-constexpr double kOscillationWaveShare = 0.5;
-// oscillation (no progress): the last half's median, or its mean by more than
-// kNoProgressZ standard errors, is this fraction above the start.
-constexpr double kNoProgressRise = 0.1;
-constexpr double kNoProgressZ = 2.0;
-// spike: a spike must come back down within this fraction of the run's points
-// (at least 2 * kSide points); a jump that stays longer is a level shift.
-constexpr double kSpikeMaxDuration = 0.05;
-// ... "back down" is within this many robust standard deviations of the level
-// before the spike.
-constexpr double kSpikeRecoveryZ = 3.0;
+// oscillation: the swings are judged on means of this many points of a
+// per-step log (an epoch at least), where single batches scatter ...
+constexpr std::size_t kSwingGroup = 10;
+// ... when its epochs are not known (a per-step log), or as many as make the
+// noise of a mean at most this fraction of the level (small batches scatter
+// by more than the level) ...
+constexpr double kMeanNoise = 0.05;
+// ... on a log scale when the judged curve is positive and its largest value is
+// more than this many times its smallest (it spans more than two decades).
+constexpr double kLogScaleSpan = 100.0;
+// ... on a log scale, a swing counts when its peak reaches this fraction of
+// the curve's highest level (a loss near zero wanders by ratios no plot shows)
+constexpr double kVisibleFloor = 0.01;
+// ... at least this many up-swings start in the last half, one of them ends in
+// the last quarter ...
+constexpr std::size_t kMinSwings = 3;
+// ... and the onset is the first swing of the chain of swings that runs to the
+// end, gaps between swings at most this fraction of the judged points; the
+// first step when the chain starts within this fraction of the run.
+constexpr double kSwingGap = 0.1;
+constexpr double kSwingEarly = 0.05;
+// overfitting: the end level is the median of at least this many of the last
+// evaluations (and of the last 20%) ...
+constexpr std::size_t kOverfitEndPoints = 2;
+// ... a median of k points has a standard error of about this times sigma /
+// sqrt(k) (1.2533 for normal noise) ...
+constexpr double kMedianEfficiency = 1.2533;
+// ... and the training loss "rises with it" when its end level is at least
+// this many times its level around the best validation step.
+constexpr double kTrainRiseWithVal = 1.2;
+// spike: a jump within this share of the run after the learning rate rose
+// at least kLrJump-fold back to a rate used before (at most kLrSameRate times
+// the earlier highest: a warm restart) follows the schedule.
+constexpr double kLrWindow = 0.02;
+constexpr double kLrJump = 2.0;
+constexpr double kLrSameRate = 1.01;
+// spike: the band before a point is this share of the run (at least
+// kSpikeBandMin points), ending kSpikeGap points before it ...
+constexpr double kSpikeBand = 0.05;
+constexpr std::size_t kSpikeBandMin = 20;
+constexpr std::size_t kSpikeGap = 2;
+// ... and a spike comes back down within this share of the run after its peak
+// (at least kSpikeBackMin points): a median of kSpikeBackPoints points is down
+// by kSpikeBackShare of the jump (a jump that stays up is a level shift,
+// judged by the divergence rule).
+constexpr double kSpikeBack = 0.1;
+constexpr std::size_t kSpikeBackMin = 5;
+constexpr std::size_t kSpikeBackPoints = 5;
+constexpr double kSpikeBackShare = 0.75;
 
 // A curve as the detectors see it: sorted by step, cut at the first non-finite
 // value, plus its bucket-median reduction and smoothed version.
@@ -250,6 +280,17 @@ Symptom make(const std::string& kind, const std::string& metric, std::int64_t a,
 
 std::string step_text(std::int64_t s) { return "step " + std::to_string(s); }
 
+// Robust standard deviation of a curve's noise from its second differences,
+// y_i - (y_{i-1} + y_{i+1}) / 2 (variance 1.5 sigma^2 for independent noise),
+// which a straight trend does not inflate.
+double noise_sd(const std::vector<double>& v) {
+  if (v.size() < 5) return 0;
+  std::vector<double> e;
+  e.reserve(v.size() - 2);
+  for (std::size_t i = 1; i + 1 < v.size(); ++i) e.push_back(v[i] - 0.5 * (v[i - 1] + v[i + 1]));
+  return 1.4826 * mad(e) / std::sqrt(1.5);
+}
+
 void detect_nan(const Prepared& p, std::vector<Symptom>& out) {
   if (p.first_bad == SIZE_MAX) return;
   const std::string what = std::isnan(p.bad_value) ? "NaN" : p.bad_value > 0 ? "+inf" : "-inf";
@@ -296,83 +337,87 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
       return true;
     }
   }
-  const std::size_t b = argmin(p.smooth, 0, m - 1);
-  if (m - 1 - b < 2) return false;
-  const double start = p.start_level(), best = p.smooth[b], end = p.smooth[m - 1];
-  const double ref = std::max({std::abs(best), start - best, 1e-12});
-  const double rise = end - best;
-  const TrendTest t = mann_kendall(std::span<const double>(p.by).subspan(b));
-  const std::string trend = "Mann-Kendall z = " + num(t.z) + ", " + pval(t.p_increasing);
-  // Back to where it started, or doubled.
-  if (rise >= o.divergence_rise * ref && (t.p_increasing < o.significance || rise >= 10 * o.divergence_rise * ref)) {
-    const std::size_t onset = p.rise_start(b);
-    out.push_back(make("divergence", p.name, p.bsteps[onset], last, Severity::error,
-                       "smoothed loss rose from its best " + num(best) + " at " + step_text(p.bsteps[b]) + " to " +
-                           num(end) + " at " + step_text(p.bsteps[m - 1]) + " (start " + num(start) + "; " + trend +
-                           ")"));
-    return true;
+  // The lowest level (of the smoothed curve, before the last 10%) against
+  // where the loss ends (the median of its last 10%).
+  const std::size_t tail = std::max<std::size_t>(1, m / 10);
+  if (m < tail + 3) return false;
+  const std::size_t b = argmin(p.smooth, 0, m - 1 - tail);
+  const double lowest = p.smooth[b], end = p.end_level();
+  const double start = median(std::vector<double>(
+      p.by.begin(), p.by.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(3, m / 20))));
+  const double rise = end - lowest;
+  const auto [lo, hi] = std::minmax_element(p.smooth.begin(), p.smooth.end());
+  // The scale the curve is read in: logarithmic for a positive curve spanning
+  // more than two decades (a loss near zero that wanders by 2x is not a rise
+  // on it).
+  const bool log_scale = p.positive && *lo > 0 && *hi / *lo > kLogScaleSpan;
+  const double range = log_scale ? std::log(*hi / *lo) : *hi - *lo;
+  const double seen_rise = log_scale ? std::log(end / lowest) : rise;
+  const bool doubled = lowest > 0 && end >= o.divergence_factor * lowest && seen_rise >= o.divergence_visible * range;
+  const bool gave_back = lowest > 0 && start - lowest >= o.plateau_drop * start &&
+                         end >= o.divergence_partial_factor * lowest &&
+                         rise >= o.divergence_partial_progress * (start - lowest);
+  // A loss that is not positive: back to where it started, or doubled, with
+  // an upward trend.
+  bool back = false;
+  std::string trend;
+  if (!(lowest > 0)) {
+    const TrendTest t = mann_kendall(std::span<const double>(p.by).subspan(b));
+    trend = "; Mann-Kendall z = " + num(t.z) + ", " + pval(t.p_increasing);
+    back = rise >= o.divergence_rise * std::max({std::abs(lowest), start - lowest, 1e-12}) &&
+           t.p_increasing < o.significance;
   }
-  // A late rise: a short log whose last epochs climb steadily several-fold
-  // from the best is diverging even before it is back at its start.
-  if (p.positive && best > 0 && m - 1 - b >= kLateRiseMinPoints && end >= o.divergence_late_factor * best &&
-      rise >= o.divergence_late_progress * (start - best) && t.p_increasing < o.significance) {
-    const std::size_t onset = p.rise_start(b);
-    out.push_back(make("divergence", p.name, p.bsteps[onset], last, Severity::error,
-                       "smoothed loss rose steadily from its best " + num(best) + " at " + step_text(p.bsteps[b]) +
-                           " to " + num(end) + " at " + step_text(p.bsteps[m - 1]) + " (x" + num(end / best) +
-                           ", giving back " + pct(rise / std::max(start - best, 1e-300)) + " of its fall from " +
-                           num(start) + "; " + trend + ")"));
-    return true;
+  if (!doubled && !gave_back && !back) return false;
+  // Onset: where the curve leaves its bottom for good, the last point after
+  // the lowest that is still within kLeaveBottom of the rise above it.
+  std::size_t onset = b;
+  for (std::size_t k = b; k < m; ++k) {
+    const double above = log_scale ? std::log(std::max(p.smooth[k], *lo) / lowest) : p.smooth[k] - lowest;
+    if (above <= kLeaveBottom * seen_rise) onset = k;
   }
-  return false;
+  std::string how = doubled ? "x" + num(end / lowest) + (log_scale ? ", on a log scale" : "")
+                  : gave_back ? "x" + num(end / lowest) + ", giving back " + pct(rise / std::max(start - lowest, 1e-300)) +
+                                    " of its fall from " + num(start)
+                              : "back to its start " + num(start) + trend;
+  out.push_back(make("divergence", p.name, p.bsteps[onset], last, Severity::error,
+                     "the loss rose from its lowest level " + num(lowest) + " at " + step_text(p.bsteps[b]) +
+                         " and ends at " + num(end) + " (" + how + "), leaving its bottom at " +
+                         step_text(p.bsteps[onset]) + "; it has not come back"));
+  return true;
 }
 
-// Where a loss that moves in steps of a cycle's size over its last half (from
-// index `half`) began to: the first point from which kAlternationOnset of the
-// steps are at least kCycleStepShare of the last half's median step. (A cycle
-// often locks in after a chaotic start: the bouncing began with the start.)
-std::size_t bouncing_since(const Prepared& p, std::size_t half) {
-  const std::size_t n = p.y.size();
-  std::vector<double> moves;
-  for (std::size_t i = half + 1; i < n; ++i) moves.push_back(std::abs(p.y[i] - p.y[i - 1]));
-  const double move = median(std::move(moves));
-  std::vector<std::uint8_t> large(n - 1);
-  for (std::size_t i = 0; i + 1 < n; ++i) large[i] = std::abs(p.y[i + 1] - p.y[i]) >= kCycleStepShare * move;
-  return std::min(persistent_onset(large, kAlternationOnset), n - 1);
-}
+// Whether the last half of the raw curve moves deterministically: it repeats a
+// cycle of k <= kMaxCycle steps, or turns (up then down, or down then up) at
+// oscillation_turning of its steps or more, as full-batch training with too
+// large a step does (independent minibatch noise turns at 2/3 of the steps and
+// never repeats). Such a curve is judged point by point.
+struct Determinism {
+  std::size_t period = 0;  // the cycle's length, 0 when none
+  double turning = 0;      // the share of turning steps
+  bool deterministic = false;
+};
 
-// Cycles: full-batch training with too large a step overshoots into a fixed
-// cycle of a few steps, or turns at (nearly) every step around a slowly moving
-// level; independent minibatch noise turns at 2/3 of the steps and never
-// repeats. Judged even in a diverging run: it says the step size is the cause.
-bool detect_cycles(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out) {
-  const std::size_t n = p.y.size();
-  if (p.m() < o.min_points) return false;
-  const std::size_t half = n / 2;
+Determinism find_determinism(const Prepared& p, const DiagnoseOptions& o) {
+  Determinism d;
+  const std::size_t n = p.y.size(), half = n / 2;
+  if (n - half < kOscillationMinTurns + 2) return d;
+  const std::vector<double> tail = thinned(p.y.begin() + static_cast<std::ptrdiff_t>(half), p.y.end());
+  const double level = std::max(std::abs(median(tail)), 1e-300);
+  if (quantile(tail, 0.9) - quantile(tail, 0.1) < kCycleMinSpread * level) return d;  // it stands still
   std::size_t turns = 0, judged = 0;
-  std::vector<double> moves3, moves4;  // |change| per step in the third and fourth quarter (a thinning)
-  const std::size_t q3 = half + (n - half) / 2;
-  const std::size_t stride = std::max<std::size_t>(1, (n - half) / 100000);
   for (std::size_t i = half + 1; i + 1 < n; ++i) {
     const double d1 = p.y[i] - p.y[i - 1], d2 = p.y[i + 1] - p.y[i];
     if (d1 != 0 && d2 != 0) {
       ++judged;
       turns += (d1 > 0) != (d2 > 0) ? 1 : 0;
     }
-    if ((i - half) % stride == 0) (i < q3 ? moves3 : moves4).push_back(std::abs(d2));
   }
-  const double turning = judged ? static_cast<double>(turns) / static_cast<double>(judged) : 0.0;
-  const std::vector<double> tail = thinned(p.y.begin() + static_cast<std::ptrdiff_t>(half), p.y.end());
-  const double med = median(tail);
-  const double level = std::max(std::abs(med), 1e-300);
-  // A limit cycle: the last half repeats itself every k steps (to float
-  // rounding), a cycle between several levels that no noise could make.
-  const double spread = quantile(tail, 0.9) - quantile(tail, 0.1);
-  if (n - half > 4 * kMaxCycle && spread >= kCycleMinSpread * level) {
+  d.turning = judged ? static_cast<double>(turns) / static_cast<double>(judged) : 0.0;
+  if (n - half > 4 * kMaxCycle) {
     auto repeats = [&](std::size_t i, std::size_t k) {
       return std::abs(p.y[i + k] - p.y[i]) <= kCycleTolerance * std::abs(p.y[i]);
     };
-    for (std::size_t k = 2; k <= kMaxCycle; ++k) {
+    for (std::size_t k = 2; k <= kMaxCycle && d.period == 0; ++k) {
       // A cheap look at the start of the last half rules out most periods.
       std::size_t hits = 0;
       const std::size_t probe = std::min<std::size_t>(kCycleProbe, n - half - k);
@@ -380,93 +425,138 @@ bool detect_cycles(const Prepared& p, const DiagnoseOptions& o, std::vector<Symp
       if (static_cast<double>(hits) < kOnsetPersistence * static_cast<double>(probe)) continue;
       std::size_t ok = 0;
       for (std::size_t i = half; i + k < n; ++i) ok += repeats(i, k) ? 1 : 0;
-      if (static_cast<double>(ok) < kOnsetPersistence * static_cast<double>(n - half - k)) continue;
-      const std::size_t onset = bouncing_since(p, half);
-      out.push_back(make("oscillation", p.name, p.steps[onset], p.steps[n - 1], Severity::warning,
-                         "the loss repeats a cycle of " + std::to_string(k) + " steps between " +
-                             num(quantile(tail, 0.1)) + " and " + num(quantile(tail, 0.9)) + " (10-90%, " +
-                             pct(spread / level) + " of its level " + num(med) + ") from " +
-                             step_text(p.steps[onset]) + " on: the steps overshoot and it will not settle"));
-      return true;
+      if (static_cast<double>(ok) >= kOnsetPersistence * static_cast<double>(n - half - k)) d.period = k;
     }
   }
-  if (judged < kOscillationMinTurns || moves3.empty() || moves4.empty() || turning < o.oscillation_turning)
-    return false;
-  std::vector<double> moves = moves3;
-  moves.insert(moves.end(), moves4.begin(), moves4.end());
-  const double move = median(moves), move3 = median(moves3), move4 = median(moves4);
-  if (move < o.oscillation_step * level || move4 < kOscillationSettled * move3) return false;
-  const std::size_t onset = bouncing_since(p, half);
-  out.push_back(make("oscillation", p.name, p.steps[onset], p.steps[n - 1], Severity::warning,
-                     "the loss turns up and down at " + pct(turning) + " of the steps of its last half (" +
-                         std::to_string(turns) + " of " + std::to_string(judged) +
-                         "; independent noise turns at 67%), by a median " + num(move) + " per step (" +
-                         pct(move / level) + " of its level " + num(med) + "), from " + step_text(p.steps[onset]) +
-                         " on, and does not settle (the last quarter's median step is " +
-                         pct(move4 / std::max(move3, 1e-300)) + " of the third quarter's)"));
-  return true;
+  d.deterministic = d.period > 0 || (judged >= kOscillationMinTurns && d.turning >= o.oscillation_turning);
+  return d;
 }
 
-// Bouncing between levels: large swings over the last half that do not
-// shrink, moving in waves (not independent noise around a level: a noisy
-// small-batch run that converged scatters as widely, without structure).
-bool detect_bouncing(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out) {
-  const std::size_t m = p.m();
+// An up-swing of the judged curve: from a trough to the peak that follows.
+struct Swing {
+  std::size_t trough = 0, peak = 0;  // indices into the judged curve
+};
+
+// The up-swings of `v` (already in the scale it is judged in): a zigzag that
+// counts a rise from the lowest point since the last fall when it reaches
+// `big(from)`, and a fall from the highest point since then when it reaches
+// `big(to)`, so that only moves up and down by a large amount count.
+template <class Big>
+std::vector<Swing> up_swings(const std::vector<double>& v, Big big) {
+  std::vector<Swing> out;
+  if (v.empty()) return out;
+  bool rising = true;  // looking for a rise from `lo`, else for a fall from `hi`
+  std::size_t lo = 0, hi = 0;
+  for (std::size_t i = 1; i < v.size(); ++i) {
+    if (rising) {
+      if (v[i] <= v[lo]) lo = i;  // the last of equal lows: where the rise starts
+      if (v[i] - v[lo] >= big(v[lo])) {
+        out.push_back({lo, i});
+        rising = false;
+        hi = i;
+      }
+    } else {
+      if (v[i] > v[hi]) {
+        hi = i;
+        out.back().peak = i;
+      }
+      if (v[hi] - v[i] >= big(v[i])) {
+        rising = true;
+        lo = i;
+      }
+    }
+  }
+  return out;
+}
+
+// Oscillation: over the last half the loss keeps moving up and down by a
+// large amount and does not settle, on the curve a person reads: the logged
+// points of a full-batch run or of a per-epoch log, the epoch means (at least
+// kSwingGroup points) of a per-step minibatch log, whose single batches
+// scatter without the model oscillating. `group`: the points per epoch of the
+// log (0: not known).
+bool detect_oscillation(const Prepared& p, std::size_t group, const DiagnoseOptions& o, std::vector<Symptom>& out) {
   const std::size_t n = p.y.size();
+  if (p.m() < o.min_points) return false;
+  const Determinism det = find_determinism(p, o);
+  // Points per judged value.
+  std::size_t g = 1;
+  if (!det.deterministic) {
+    if (group >= 2) {
+      g = group * ((kSwingGroup + group - 1) / group);
+    } else if (group == 0) {
+      // Epochs not known: enough points that a mean's noise is at most
+      // kMeanNoise of the level (a third of a swing), at least kSwingGroup,
+      // and still 20 judged values.
+      const std::vector<double> tail = thinned(p.y.begin() + static_cast<std::ptrdiff_t>(n / 2), p.y.end());
+      const double rel = noise_sd(tail) / std::max(std::abs(median(tail)), 1e-300);
+      const double needed = std::ceil(rel * rel / (kMeanNoise * kMeanNoise));
+      g = std::clamp<std::size_t>(static_cast<std::size_t>(std::min(needed, 1e9)), kSwingGroup,
+                                  std::max(kSwingGroup, n / 20));
+    }
+  }
+  std::vector<double> v;
+  std::vector<std::size_t> first;  // the raw index where each judged value starts
+  for (std::size_t i = 0; i + g <= n || (i < n && v.empty()); i += g) {
+    const std::size_t end = std::min(n, i + g);
+    double sum = 0;
+    for (std::size_t j = i; j < end; ++j) sum += p.y[j];
+    v.push_back(sum / static_cast<double>(end - i));
+    first.push_back(i);
+  }
+  const std::size_t m = v.size();
   if (m < o.min_points) return false;
-  const std::vector<double> tail = thinned(p.y.begin() + static_cast<std::ptrdiff_t>(n / 2), p.y.end());
-  const double q10 = quantile(tail, 0.1), q90 = quantile(tail, 0.9), med = median(tail);
-  const double swing = q90 - q10;
-  const double start = p.start_level();
-  const double progress = std::max(0.0, start - med);
-  if (!(swing > o.oscillation_progress * progress && swing > o.oscillation_level * std::abs(med))) return false;
-  const TrendTest t = mann_kendall(std::span<const double>(p.by).subspan(m / 2));
-  if (t.p_decreasing < o.significance) return false;
-  // Waves: the smoothed last half moves up and down as widely as the raw one.
-  const std::vector<double> bt(p.by.begin() + static_cast<std::ptrdiff_t>(m / 2), p.by.end());
-  const double rho = lag1_autocorrelation(bt);
-  const bool waves = bt.size() >= kOscillationMinWavePoints && rho >= kOscillationWaves &&
-                     quantile(bt, 0.9) - quantile(bt, 0.1) >= kOscillationWaveShare * swing;
-  // No progress: the last half's typical level (median) or its mean (what
-  // training lowers; a median hides a heavy tail of bad batches) is above the
-  // start: the larger of the first value (the loss at initialisation) and the
-  // median of the first 10% (so that one low first batch is no start).
-  const double start0 = std::max(p.y.front(), p.head_level());
-  double mean = 0, var = 0;
-  for (double v : tail) mean += v;
-  mean /= static_cast<double>(tail.size());
-  for (double v : tail) var += (v - mean) * (v - mean);
-  const double se = std::sqrt(var / static_cast<double>(tail.size() > 1 ? tail.size() - 1 : 1) /
-                              static_cast<double>(tail.size()));
-  const double above = (1 + kNoProgressRise) * start0;
-  const bool no_progress = med >= above || mean >= above + kNoProgressZ * se;
-  if (!waves && !no_progress) return false;
-  std::vector<std::uint8_t> in_band(m);
-  for (std::size_t k = 0; k < m; ++k) in_band[k] = p.by[k] <= q90 + kBandMargin * swing;
-  const std::size_t onset = std::min(persistent_onset(in_band, kOnsetPersistence), m - 1);
-  out.push_back(make("oscillation", p.name, p.bsteps[onset], p.steps[n - 1], Severity::warning,
-                     "over the last half the loss swings between " + num(q10) + " and " + num(q90) +
-                         " (10-90%) around " + num(med) + ", a spread of " + pct(swing / std::max(std::abs(med), 1e-300)) +
-                         " of its level, " +
-                         (waves ? "in waves (lag-1 autocorrelation " + num(rho) + ")"
-                                : "with a median of " + num(med) + " and a mean of " + num(mean) +
-                                      ", above its start " + num(start0) + " (no progress)") +
-                         ", while it fell only " + num(progress) + " from its start " + num(start) +
-                         " and shows no significant decrease (Mann-Kendall " + pval(t.p_decreasing) +
-                         "); bouncing in this band from " + step_text(p.bsteps[onset])));
+  // The scale the curve is read in: logarithmic for a positive curve spanning
+  // more than two decades.
+  const auto [mn, mx] = std::minmax_element(v.begin(), v.end());
+  const bool log_scale = p.positive && *mn > 0 && *mx / *mn > kLogScaleSpan;
+  if (log_scale)
+    for (double& x : v) x = std::log(x);
+  const double range = *std::max_element(v.begin(), v.end()) - *std::min_element(v.begin(), v.end());
+  auto big = [&](double from) {
+    return std::max(log_scale ? std::log1p(o.oscillation_level) : o.oscillation_level * std::abs(from),
+                    o.oscillation_visible * range);
+  };
+  // On a log scale, a loss that converged close to zero wanders by ratios no
+  // plot shows: swings that stay below kVisibleFloor of the curve's highest
+  // level do not count.
+  const double floor = log_scale ? std::log(kVisibleFloor) + *std::max_element(v.begin(), v.end()) : -INFINITY;
+  std::vector<Swing> swings = up_swings(v, big);
+  std::erase_if(swings, [&](const Swing& sw) { return v[sw.peak] < floor; });
+  if (swings.empty()) return false;
+  std::size_t late = 0;
+  bool last_quarter = false;
+  for (const auto& sw : swings) {
+    late += sw.trough >= m / 2 ? 1 : 0;
+    last_quarter = last_quarter || sw.peak >= m - m / 4;
+  }
+  if (late < kMinSwings || !last_quarter) return false;
+  // Onset: the first swing of the unbroken chain that runs to the end.
+  std::size_t k = swings.size() - 1;
+  while (k > 0 && static_cast<double>(swings[k].trough - swings[k - 1].peak) <= kSwingGap * static_cast<double>(m)) --k;
+  std::size_t onset = first[swings[k].trough];
+  if (static_cast<double>(swings[k].trough) <= kSwingEarly * static_cast<double>(m)) onset = 0;
+  const Swing& widest = *std::max_element(swings.begin() + static_cast<std::ptrdiff_t>(k), swings.end(),
+                                          [&](const Swing& a, const Swing& b) {
+                                            return v[a.peak] - v[a.trough] < v[b.peak] - v[b.trough];
+                                          });
+  auto value = [&](std::size_t j) { return num(log_scale ? std::exp(v[j]) : v[j]); };
+  std::string judged =
+      g == 1 ? "its logged points" : "its means over " + std::to_string(g) + " points (" +
+                                         (group >= 2 ? "epochs" : "the scatter of single batches averaged out") + ")";
+  std::string cause;
+  if (det.period > 0) cause = "; it repeats a cycle of " + std::to_string(det.period) + " steps: the steps overshoot";
+  else if (det.deterministic) cause = "; it turns at " + pct(det.turning) + " of its steps: the steps overshoot";
+  out.push_back(make("oscillation", p.name, p.steps[onset], p.steps[n - 1], Severity::warning,
+                     std::to_string(late) + " up-swings over the last half, each at least " + pct(o.oscillation_level) +
+                         " of the level it starts from (judged on " + judged +
+                         (log_scale ? ", on a log scale" : "") + "), the widest from " + value(widest.trough) +
+                         " to " + value(widest.peak) + " at " + step_text(p.steps[first[widest.peak]]) +
+                         ", and still in the last quarter: the loss does not settle; swinging from " +
+                         step_text(p.steps[onset]) + cause));
   return true;
 }
 
-// Robust standard deviation of a curve's noise from its second differences,
-// y_i - (y_{i-1} + y_{i+1}) / 2 (variance 1.5 sigma^2 for independent noise),
-// which a straight trend does not inflate.
-double noise_sd(const std::vector<double>& v) {
-  if (v.size() < 5) return 0;
-  std::vector<double> e;
-  e.reserve(v.size() - 2);
-  for (std::size_t i = 1; i + 1 < v.size(); ++i) e.push_back(v[i] - 0.5 * (v[i - 1] + v[i + 1]));
-  return 1.4826 * mad(e) / std::sqrt(1.5);
-}
 
 // A training loss that stopped changing: its longest stretch of values equal
 // within stuck_tolerance, and what explains it.
@@ -583,7 +673,9 @@ constexpr const char* kStuckAdvice =
     "output, or zero gradients (a detached tensor, frozen parameters, an optimizer not given the model's "
     "parameters); overfit one batch to check";
 
-void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::optional<Stuck>& stuck,
+// `diverged`: the loss is diverging, so only a loss that froze is judged (a
+// rise is no failure to make progress).
+void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::optional<Stuck>& stuck, bool diverged,
                     std::vector<Symptom>& out) {
   const std::size_t m = p.m();
   if (m < o.min_points) return;
@@ -607,7 +699,7 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::opti
     stuck_ev = describe_stuck(p, *stuck);
     for (const auto& c : stuck->causes) stuck_ev += "; " + c;
   }
-  if (drop < o.plateau_drop) {
+  if (drop < o.plateau_drop && !diverged) {
     const TrendTest t = mann_kendall(p.by);
     Symptom s = make("plateau", p.name, a, b, Severity::warning,
                      "the smoothed loss never fell more than " + pct(std::max(drop, 0.0)) + " below its start " +
@@ -623,7 +715,7 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::opti
     out.push_back(std::move(s));
     return;
   }
-  if (o.classes > 1) {
+  if (o.classes > 1 && !diverged) {
     const double chance = std::log(static_cast<double>(o.classes));
     const double end = p.end_level();
     if (std::abs(end - chance) <= 0.1 * chance) {
@@ -638,180 +730,237 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::opti
   }
 }
 
-constexpr std::size_t kSide = 4;  // points before a spike that define the level it jumps from
+// Median of v[first, last) (a copy; for the few points that are spike candidates).
+double median_of(const std::vector<double>& v, std::size_t first, std::size_t last) {
+  return median(std::vector<double>(v.begin() + static_cast<std::ptrdiff_t>(first),
+                                    v.begin() + static_cast<std::ptrdiff_t>(last)));
+}
 
-void detect_spikes(const Prepared& p, const DiagnoseOptions& o, std::vector<std::string>& notes,
-                   std::vector<Symptom>& out) {
+// Whether the learning rate (series `lr`) was restarted in the kLrWindow
+// share of the run up to `step`: it rose kLrJump-fold or more back to a rate
+// the run had used before (a warm restart, which the loss follows up and back
+// down). A rise to a rate never used before is a bump, not a schedule.
+bool lr_restarted_before(const logs::Series* lr, const Prepared& p, std::int64_t step) {
+  if (lr == nullptr || lr->size() < 2) return false;
+  const auto w = static_cast<std::int64_t>(kLrWindow * static_cast<double>(p.steps.back() - p.steps.front()));
+  double before = NAN, earlier = 0, peak = 0;
+  for (std::size_t i = 0; i < lr->size(); ++i) {
+    const std::int64_t s = lr->steps[i];
+    const double v = lr->values[i];
+    if (!std::isfinite(v)) continue;
+    if (s <= step - w - 1) {
+      before = v;  // the last rate before the window
+      earlier = std::max(earlier, v);
+    } else if (s <= step) {
+      peak = std::max(peak, v);
+    }
+  }
+  return before > 0 && peak >= kLrJump * before && peak <= kLrSameRate * earlier;
+}
+
+void detect_spikes(const Prepared& p, const logs::Series* lr, const DiagnoseOptions& o,
+                   std::vector<std::string>& notes, std::vector<Symptom>& out) {
   const std::size_t n = p.y.size();
   if (n < o.min_points) return;
   const bool positive = p.positive;
-  // Median of at most kSide values without allocating: this runs for every point.
-  auto small_median = [](const double* first, std::size_t count) {
-    std::array<double, kSide> a{};
-    const std::size_t k = std::min(count, kSide);
-    for (std::size_t i = 0; i < k; ++i) {  // insertion sort of <= 4 values
-      std::size_t j = i;
-      for (; j > 0 && a[j - 1] > first[i]; --j) a[j] = a[j - 1];
-      a[j] = first[i];
-    }
-    return k % 2 ? a[k / 2] : 0.5 * (a[k / 2 - 1] + a[k / 2]);
-  };
-  // before[i]: the level before point i, the median of the kSide points before
-  // it. Only the level before counts: a spike that takes several points to
-  // come back down (a loss that jumps by decades and decays) has no low level
-  // right after it.
-  std::vector<double> before(n);
-  for (std::size_t i = 1; i < n; ++i) {
-    const std::size_t lo = i >= kSide ? i - kSide : 0;
-    before[i] = small_median(p.y.data() + lo, i - lo);
-  }
-  // Residuals of a positive loss are taken in log space, where minibatch noise
-  // is close to symmetric (it is multiplicative) and a loss spanning decades
-  // has one scale.
-  auto residual = [&](std::size_t i) { return positive ? std::log(p.y[i] / before[i]) : p.y[i] - before[i]; };
-  // The robust scale needs the residuals of a deterministic thinning only.
-  std::vector<double> kept;
-  {
-    const std::size_t inner = n - 1, limit = 200000;
-    const std::size_t stride = inner > limit ? (inner + limit - 1) / limit : 1;
-    kept.reserve(inner / stride + 1);
-    for (std::size_t k = 0; k < inner; k += stride) kept.push_back(residual(1 + k));
-  }
-  const double scale = std::max(1.4826 * mad(kept), 1e-12);
-  // A point starts a spike when r / scale > spike_z. For a positive loss,
-  // r = log(y / before) > spike_z * scale needs y / before > exp(spike_z *
-  // scale): a multiplication rules out most points before the logarithm is
-  // taken (with a margin, so the decision is the logarithm's).
-  const double ratio_floor = std::exp(o.spike_z * scale) * (1 - 1e-9);
-  const bool prefilter = positive && std::isfinite(ratio_floor);
-  const double recovery = positive ? std::exp(kSpikeRecoveryZ * scale) : kSpikeRecoveryZ * scale;
-  const std::size_t horizon = std::max<std::size_t>(2 * kSide, static_cast<std::size_t>(kSpikeMaxDuration * static_cast<double>(n)));
+  // The band before a point: the kSpikeBand share of the run before it (at
+  // least kSpikeBandMin points), ending kSpikeGap points before it, so that a
+  // jump that takes a step or two is judged against the level it left.
+  const std::size_t band = std::max(kSpikeBandMin, static_cast<std::size_t>(kSpikeBand * static_cast<double>(n)));
+  // The scale the curve is read in: logarithmic for a positive curve spanning
+  // more than two decades (a jump of decades is a spike however small it looks
+  // on a linear plot).
+  const auto [lo, hi] = std::minmax_element(p.y.begin(), p.y.end());
+  const bool log_scale = positive && *hi / *lo > kLogScaleSpan;
+  auto seen = [&](double v) { return log_scale ? std::log(v) : v; };
+  const std::size_t back_within = std::max(kSpikeBackMin, static_cast<std::size_t>(kSpikeBack * static_cast<double>(n)));
   struct Spike {
-    std::size_t start, peak, back;  // back: the first point at the level before again
-    double base, z;
+    std::size_t start, peak, back;  // back: where it was back down
+    double level;                   // the median of the band before it
   };
   std::vector<Spike> spikes;
-  for (std::size_t i = 2; i + 1 < n;) {
-    if (prefilter && !(p.y[i] > before[i] * ratio_floor)) {
-      ++i;
-      continue;
+  std::size_t scheduled = 0;  // jumps that follow a rise of the learning rate
+  // The running maximum of the band (a monotone deque of indices): a point
+  // must stand spike_band times above it, which rules out all but a few points
+  // before any median is taken.
+  std::deque<std::size_t> top;
+  std::size_t added = 0;  // points [0, added) have entered the band
+  for (std::size_t i = kSpikeGap + 1; i < n; ++i) {
+    const std::size_t end = i - kSpikeGap;  // the band is [end - band, end)
+    for (; added < end; ++added) {
+      while (!top.empty() && p.y[top.back()] <= p.y[added]) top.pop_back();
+      top.push_back(added);
     }
-    const double z = residual(i) / scale;
-    if (z <= o.spike_z || (positive && p.y[i] < o.spike_ratio * before[i])) {
-      ++i;
+    while (!top.empty() && top.front() + band < end) top.pop_front();
+    if (top.empty()) continue;
+    const double band_top = p.y[top.front()];
+    const std::size_t from = end > band ? end - band : 0;
+    const bool stands_out = positive ? p.y[i] >= o.spike_band * band_top
+                                     : p.y[i] > band_top;  // refined against the level below
+    if (!stands_out) continue;
+    const double level = median_of(p.y, from, end);
+    if (positive ? p.y[i] < o.spike_ratio * level
+                 : p.y[i] - level < o.spike_band * (band_top - level) || band_top <= level)
       continue;
-    }
-    const double base = before[i];
-    const double back_level = positive ? base * recovery : base + recovery;
-    std::size_t j = i + 1, peak = i;
-    while (j < n && j - i <= horizon && p.y[j] > back_level) {
-      if (p.y[j] > p.y[peak]) peak = j;
+    // The jump's peak: the highest point while it stays above the band.
+    std::size_t peak = i, j = i;
+    while (j + 1 < n && p.y[j + 1] > band_top) {
       ++j;
+      if (p.y[j] > p.y[peak]) peak = j;
     }
-    if (j < n && p.y[j] <= back_level) {
-      const double zp = (positive ? std::log(p.y[peak] / base) : p.y[peak] - base) / scale;
-      spikes.push_back({i, peak, j, base, zp});
+    // Back down: within back_within points of the peak, a median of
+    // kSpikeBackPoints is down by kSpikeBackShare of the jump (on the scale
+    // the curve is read in).
+    const double down_to = seen(p.y[peak]) - kSpikeBackShare * (seen(p.y[peak]) - seen(level));
+    std::size_t back = 0;
+    for (std::size_t k = peak + 1; k + kSpikeBackPoints <= n && k <= peak + back_within; ++k)
+      if (seen(median_of(p.y, k, k + kSpikeBackPoints)) <= down_to) {
+        back = k;
+        break;
+      }
+    if (back > 0) {
+      if (lr_restarted_before(lr, p, p.steps[i])) ++scheduled;
+      else spikes.push_back({i, peak, back, level});
     }
-    i = j;  // an excursion that did not come back is a level shift, not spikes
+    i = std::max(i, j);  // the rest of this jump is the same spike (or a level shift)
   }
+  if (scheduled > 0)
+    notes.push_back(std::to_string(scheduled) + " jump" + (scheduled == 1 ? "" : "s") + " of " + p.name +
+                    " right after a warm restart of the learning rate (it rose " + num(kLrJump) +
+                    "-fold or more, back to a rate used before), recovered: not counted as spikes");
   if (spikes.empty()) return;
-  // Transient spikes of the first steps (warm-up, the first batches of a fresh
-  // model) that recover are not a symptom.
+  // Spikes of the first steps (warm-up, the first batches of a fresh model)
+  // are transient: the loss is still settling.
   const double early_end = static_cast<double>(p.steps.front()) +
                            o.spike_early_fraction * static_cast<double>(p.steps.back() - p.steps.front());
   std::size_t early = 0;
   while (early < spikes.size() && static_cast<double>(p.steps[spikes[early].start]) <= early_end) ++early;
+  auto ratio = [&](const Spike& s) { return positive ? p.y[s.peak] / s.level : p.y[s.peak] - s.level; };
   auto describe = [&](const Spike& s) {
     return num(p.y[s.peak]) + " at " + step_text(p.steps[s.peak]) + " is " +
-           (positive ? num(p.y[s.peak] / s.base) + "x the level " + num(s.base) + " before it"
-                     : num(p.y[s.peak] - s.base) + " above the level " + num(s.base) + " before it") +
-           " (" + num(s.z) + " robust standard deviations)";
+           (positive ? num(p.y[s.peak] / s.level) + "x the level " + num(s.level) + " before it"
+                     : num(p.y[s.peak] - s.level) + " above the level " + num(s.level) + " before it");
+  };
+  auto largest = [&](auto first, auto last) {
+    return *std::max_element(first, last, [&](const Spike& a, const Spike& b) { return ratio(a) < ratio(b); });
   };
   const std::string scale_text =
-      positive ? "judged on a log scale: the loss spans " +
-                     num(std::log10(*std::max_element(p.y.begin(), p.y.end()) /
-                                    *std::min_element(p.y.begin(), p.y.end()))) +
-                     " decades"
-               : "judged on a linear scale: the loss is not positive";
+      log_scale ? "on a log scale: the loss spans " + num(std::log10(*hi / *lo)) + " decades" : "on a linear scale";
   if (early == spikes.size()) {
-    const auto& w = *std::max_element(spikes.begin(), spikes.end(), [](const Spike& a, const Spike& b) { return a.z < b.z; });
     notes.push_back(std::to_string(spikes.size()) + " transient " + (spikes.size() == 1 ? "spike" : "spikes") +
                     " of " + p.name + " in the first " + pct(o.spike_early_fraction) + " of the run (the largest " +
-                    describe(w) + "), recovered and not repeated: not counted");
+                    describe(largest(spikes.begin(), spikes.end())) + "), recovered and not repeated: not counted");
     return;
   }
   const std::span<const Spike> late(spikes.data() + early, spikes.size() - early);
-  const Spike& worst = *std::max_element(late.begin(), late.end(), [](const Spike& a, const Spike& b) { return a.z < b.z; });
   std::int64_t longest = 0;
-  for (const auto& s : late) longest = std::max(longest, p.steps[s.back] - p.steps[s.start]);  // up to back at the level
+  for (const auto& s : late) longest = std::max(longest, p.steps[s.back] - p.steps[s.start]);
   const std::int64_t first = p.steps[late.front().start], last = p.steps[late.back().start];
-  std::string ev = std::to_string(late.size()) + (late.size() == 1 ? " spike" : " spikes") + " (" + scale_text +
-                   "); the largest " + describe(worst) + "; " + (late.size() == 1 ? "it" : "each") +
-                   " came back down within " + std::to_string(longest) + " steps (transient)";
+  std::string ev = std::to_string(late.size()) + (late.size() == 1 ? " spike" : " spikes") + " (judged " + scale_text +
+                   "); the largest " + describe(largest(late.begin(), late.end())) + "; " +
+                   (late.size() == 1 ? "it" : "each") + " came back down within " + std::to_string(longest) +
+                   " steps (transient)";
   if (late.size() > 1)
     ev += ", and they recur from " + step_text(first) + " to " + step_text(last) + " (" + pct(p.position(last)) +
           " into the run)";
   if (early > 0) ev += "; " + std::to_string(early) + " more in the first " + pct(o.spike_early_fraction) + ", not counted";
   // The range ends at the last point of the last spike that was still up.
-  out.push_back(make("spike", p.name, first, p.steps[late.back().back - 1], Severity::warning, ev));
+  out.push_back(make("spike", p.name, first, p.steps[std::max(late.back().peak, late.back().back - 1)],
+                     Severity::warning, ev));
 }
 
 void detect_overfitting(const Prepared& v, const Prepared* train, const DiagnoseOptions& o, std::vector<Symptom>& out) {
   const std::size_t m = v.m();
   if (m < 5) return;
+  // The best: the lowest running median (one low evaluation in a scattering
+  // curve is not the best), before the last evaluations that show the rise.
   const std::size_t b = argmin(v.smooth, 0, m - 1);
-  // A rise over the last two or three evaluations is noise until it lasts.
+  const std::size_t last = std::max<std::size_t>(kOverfitEndPoints, m / 5);
   if (m - 1 - b < std::max<std::size_t>(4, m / 5)) return;
-  const double best = v.smooth[b], end = v.smooth[m - 1];
+  const double best = v.smooth[b];
+  // Where it ends: the median of its last 20% of evaluations (a rise over one
+  // or two evaluations is noise until it lasts).
+  const double end = median(std::vector<double>(v.by.end() - static_cast<std::ptrdiff_t>(last), v.by.end()));
   const double rise = end - best;
   if (rise < o.overfit_rise * std::max(std::abs(best), 1e-12)) return;
-  // A rise the run's plot shows: against the validation loss's own fall, and
-  // out of its noise.
-  const double start = v.start_level();
-  if (rise < o.overfit_progress * (start - best)) return;
+  // Out of its noise: the rise against the standard error of the difference of
+  // two medians (of the best's window and of the end) of a curve this noisy.
+  const std::size_t window = std::max<std::size_t>(3, m / 10) | 1;
   const double sd = noise_sd(v.by);
-  if (rise < o.overfit_noise_z * sd) return;
+  const double se = kMedianEfficiency * sd * std::sqrt(1.0 / static_cast<double>(std::min(window, m)) +
+                                                       1.0 / static_cast<double>(last));
+  if (rise < o.overfit_noise_z * se) return;
   const TrendTest t = mann_kendall(std::span<const double>(v.by).subspan(b));
   if (t.p_increasing >= o.overfit_significance) return;
-  const std::int64_t sb = v.bsteps[b], se = v.bsteps[m - 1];
+  const std::int64_t sb = v.bsteps[b], se_step = v.bsteps[m - 1];
   std::string train_ev;
-  if (train != nullptr) {
-    std::vector<double> ty;
-    for (std::size_t i = 0; i < train->m(); ++i)
-      if (train->bsteps[i] >= sb) ty.push_back(train->by[i]);
-    if (ty.size() >= 3) {
-      const TrendTest tt = mann_kendall(ty);
-      if (tt.p_increasing < o.significance) return;  // training loss rising too: not overfitting
-      train_ev = " while the training loss went from " + num(ty.front()) + " to " + num(ty.back());
+  if (train != nullptr && train->m() >= 3) {
+    // The training loss must not rise with it (that is divergence): its end
+    // level against its level around the best validation step.
+    const std::int64_t lo = v.bsteps[b >= window / 2 ? b - window / 2 : 0];
+    const std::int64_t hi = v.bsteps[std::min(m - 1, b + window / 2)];
+    std::vector<double> at_best;
+    std::size_t nearest = 0;
+    for (std::size_t i = 0; i < train->m(); ++i) {
+      if (train->bsteps[i] >= lo && train->bsteps[i] <= hi) at_best.push_back(train->by[i]);
+      if (std::abs(train->bsteps[i] - sb) < std::abs(train->bsteps[nearest] - sb)) nearest = i;
     }
+    if (at_best.empty()) at_best.push_back(train->by[nearest]);
+    const double then = median(at_best), now = train->end_level();
+    if (now >= kTrainRiseWithVal * then) return;  // training loss rising too: not overfitting
+    train_ev = " while the training loss went from " + num(then) + " to " + num(now);
   }
-  out.push_back(make("overfitting", v.name, sb, se, Severity::warning,
+  out.push_back(make("overfitting", v.name, sb, se_step, Severity::warning,
                      "validation loss rose from its best " + num(best) + " at step " + std::to_string(sb) + " to " +
-                         num(end) + " at step " + std::to_string(se) + " (+" + pct(rise / std::max(std::abs(best), 1e-12)) +
-                         ", " + pct(rise / std::max(start - best, 1e-300)) + " of its fall from " + num(start) +
-                         ", " + num(rise / std::max(sd, 1e-300)) + "x its noise; Mann-Kendall " + pval(t.p_increasing) +
-                         ")" + train_ev + "; best checkpoint: step " + std::to_string(sb)));
+                         num(end) + " over its last " + std::to_string(last) + " evaluations (+" +
+                         pct(rise / std::max(std::abs(best), 1e-12)) + ", " + num(rise / std::max(se, 1e-300)) +
+                         " standard errors of its noise; Mann-Kendall " + pval(t.p_increasing) + ")" + train_ev +
+                         "; best checkpoint: step " + std::to_string(sb)));
 }
 
-// The exploding rule on one gradient-norm curve: growth from the early median
-// to the late one with an upward trend, or a peak far above the start.
+// The exploding rule on one gradient-norm curve: it reaches exploding_growth
+// times its usual level (the larger of its early median and its median over
+// the run, so a norm that grew early and settled is not exploding) at
+// kExplodingPoints points or more after the run's first kExplodingSettle (one
+// fewer before the first non-finite value), or its level at the end is
+// exploding_growth^2 times its early level.
 struct Growth {
-  double early = 0, late = 0, peak = 0, z = 0;
+  double early = 0, usual = 0, late = 0, peak = 0;
+  std::size_t above = 0;   // points at exploding_growth x the usual level
+  std::size_t onset = 0;   // index into y: the first of them (or of the sustained rise)
+  bool sustained = false;  // the end-level rule
   bool exploding = false;
 };
 
 Growth growth_of(const Prepared& g, const DiagnoseOptions& o) {
   Growth r;
+  const std::size_t n = g.y.size();
+  if (g.m() < 3) return r;
   r.early = g.head_level();
+  r.usual = std::max(r.early, median(thinned(g.y.begin(), g.y.end())));
   r.late = g.end_level();
-  r.peak = *std::max_element(g.smooth.begin(), g.smooth.end());
-  if (r.early > 0) {
-    const TrendTest t = mann_kendall(g.by);
-    r.z = t.z;
-    r.exploding = (r.late / r.early >= o.exploding_growth && t.p_increasing < o.significance) ||
-                  r.peak >= o.exploding_growth * o.exploding_growth * r.early;
+  r.peak = *std::max_element(g.y.begin(), g.y.end());
+  if (!(r.early > 0)) return r;
+  const std::size_t after = static_cast<std::size_t>(kExplodingSettle * static_cast<double>(n));
+  const double high = o.exploding_growth * r.usual;
+  for (std::size_t i = after; i < n; ++i)
+    if (g.y[i] >= high && r.above++ == 0) r.onset = i;
+  const std::size_t needed = g.first_bad != SIZE_MAX ? kExplodingPoints - 1 : kExplodingPoints;
+  r.sustained = r.late >= o.exploding_growth * o.exploding_growth * r.early;
+  if (r.above < needed && r.sustained) {
+    // A sustained rise starts where it first reached exploding_growth x its early level.
+    r.onset = after;
+    while (r.onset + 1 < n && g.y[r.onset] < o.exploding_growth * r.early) ++r.onset;
   }
+  r.exploding = r.above >= needed || r.sustained;
   return r;
+}
+
+std::string growth_text(const Prepared& g, const Growth& gr, const DiagnoseOptions& o) {
+  return "median " + num(gr.early) + " early, " + num(gr.late) + " late (x" + num(gr.late / gr.early) + "), peak " +
+         num(gr.peak) + "; " + std::to_string(gr.above) + " points at " + num(o.exploding_growth) +
+         "x its usual level " + num(gr.usual) + " or more; from " + step_text(g.steps[gr.onset]) + " (" +
+         pct(g.position(g.steps[gr.onset])) + " into the run)";
 }
 
 // `converged`: the loss reached a fixed point, so a gradient norm that fell is
@@ -822,12 +971,8 @@ bool detect_gradients(const Prepared& g, const Prepared* loss, bool converged, c
   if (m < o.min_points) return false;
   const Growth gr = growth_of(g, o);
   if (gr.exploding) {
-    const std::size_t onset = g.rise_start(0);
-    out.push_back(make("exploding_gradient", g.name, g.bsteps[onset], g.steps.back(), Severity::error,
-                       "gradient norm grew from a median of " + num(gr.early) + " early to " + num(gr.late) +
-                           " late (x" + num(gr.late / gr.early) + ", peak " + num(gr.peak) +
-                           "; Mann-Kendall z = " + num(gr.z) + "); it took off at " + step_text(g.bsteps[onset]) +
-                           " (" + pct(g.position(g.bsteps[onset])) + " into the run)"));
+    out.push_back(make("exploding_gradient", g.name, g.steps[gr.onset], g.steps.back(), Severity::error,
+                       "the gradient norm exploded: " + growth_text(g, gr, o)));
     return true;
   }
   if (loss == nullptr || loss->m() < o.min_points || converged) return false;
@@ -958,7 +1103,7 @@ void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepare
   }
 
   // Exploding: the global rule on each layer, for a layer that comes to
-  // dominate; reported once, for the layer that grew most.
+  // dominate; reported once, for the layer whose peak stands highest.
   if (global_exploded) return;
   double largest = 0;
   for (const auto& l : layers) largest = std::max(largest, l.p.end_level());
@@ -967,21 +1112,47 @@ void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepare
   std::size_t count = 0;
   for (const auto& l : layers) {
     const Growth gr = growth_of(l.p, o);
-    if (!gr.exploding || gr.late < o.exploding_layer_share * largest) continue;
+    if (!gr.exploding || std::max(gr.late, gr.peak) < o.exploding_layer_share * largest) continue;
     ++count;
-    const double factor = std::max(gr.late, gr.peak) / gr.early;
-    if (worst == nullptr || factor > std::max(worst_growth.late, worst_growth.peak) / worst_growth.early)
-      worst = &l, worst_growth = gr;
+    if (worst == nullptr || gr.peak / gr.usual > worst_growth.peak / worst_growth.usual) worst = &l, worst_growth = gr;
   }
   if (worst == nullptr) return;
-  const std::size_t onset = worst->p.rise_start(0);
-  out.push_back(make("exploding_gradient", worst->p.name, worst->p.bsteps[onset], worst->p.steps.back(), Severity::error,
-                     "the gradient norm of " + named(*worst) + " grew from a median of " + num(worst_growth.early) +
-                         " early to " + num(worst_growth.late) + " late (x" + num(worst_growth.late / worst_growth.early) +
-                         ", peak " + num(worst_growth.peak) + "; Mann-Kendall z = " + num(worst_growth.z) +
-                         "); it took off at " + step_text(worst->p.bsteps[onset]) + " (" +
-                         pct(worst->p.position(worst->p.bsteps[onset])) + " into the run); " + std::to_string(count) +
-                         " of " + std::to_string(layers.size()) + " layers' gradient norms grew like this"));
+  out.push_back(make("exploding_gradient", worst->p.name, worst->p.steps[worst_growth.onset], worst->p.steps.back(),
+                     Severity::error,
+                     "the gradient norm of " + named(*worst) + " exploded: " + growth_text(worst->p, worst_growth, o) +
+                         "; " + std::to_string(count) + " of " + std::to_string(layers.size()) +
+                         " layers' gradient norms did"));
+}
+
+// Training-loss points per epoch: from an `epoch` series logged with the loss
+// (1 when the step is the epoch), else the points between validation
+// evaluations (usually one per epoch); 0 when the log does not say.
+std::size_t points_per_epoch(const logs::Run& run, const logs::Roles& roles, const Prepared& loss) {
+  std::string step(run.step_name);
+  for (auto& ch : step) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (step == "epoch") return 1;
+  if (const logs::Series* e = run.find("epoch"); e != nullptr && e->size() > 0) {
+    // Epoch of each loss point, by step (both in step order in the usual log).
+    std::vector<std::size_t> counts;
+    std::size_t j = 0, count = 0;
+    double current = std::numeric_limits<double>::quiet_NaN();
+    for (const std::int64_t s : loss.steps) {
+      while (j + 1 < e->size() && e->steps[j + 1] <= s) ++j;
+      if (e->steps[j] > s) continue;
+      const double epoch = e->values[j];
+      if (epoch != current) {
+        if (count > 0) counts.push_back(count);
+        current = epoch;
+        count = 0;
+      }
+      ++count;
+    }
+    if (count > 0) counts.push_back(count);
+    if (counts.size() >= 2) return static_cast<std::size_t>(median(std::vector<double>(counts.begin(), counts.end())));
+  }
+  if (const logs::Series* v = roles.val_loss.empty() ? nullptr : run.find(roles.val_loss); v != nullptr && v->size() >= 3)
+    return std::max<std::size_t>(1, (loss.y.size() + v->size() / 2) / v->size());
+  return 0;
 }
 
 Curve make_curve(const logs::Series& s, const std::string& role) {
@@ -1109,11 +1280,12 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
     d.notes.push_back("only " + std::to_string(loss.y.size()) + " finite points of " + loss.name +
                       ": too few to judge trends (at least " + std::to_string(o.min_points) + " needed)");
   } else {
+    // Each rule on its own: a run that diverges may oscillate too, one that
+    // oscillates may never have made progress.
     const bool diverged = detect_divergence(loss, o, d.symptoms);
-    bool oscillating = detect_cycles(loss, o, d.symptoms);
-    if (!diverged && !oscillating) oscillating = detect_bouncing(loss, o, d.symptoms);
-    if (!diverged && !oscillating) detect_plateau(loss, o, stuck, d.symptoms);
-    detect_spikes(loss, o, d.notes, d.symptoms);
+    detect_oscillation(loss, points_per_epoch(run, d.roles, loss), o, d.symptoms);
+    detect_plateau(loss, o, stuck, diverged, d.symptoms);
+    detect_spikes(loss, d.roles.lr.empty() ? nullptr : run.find(d.roles.lr), o, d.notes, d.symptoms);
   }
   if (converged) {
     d.notes.push_back(describe_stuck(loss, *stuck) +

@@ -7,11 +7,13 @@
 // How the detectors see a curve: points are sorted by step; a curve is cut at
 // its first non-finite value (reported as `nan`); curves longer than
 // `max_trend_points` are reduced to bucket medians; a centred running median
-// over ~10% of the points (at least 3) is the smoothed curve. Trend claims need
-// a one-sided Mann-Kendall p-value below `significance` in addition to a size
-// threshold, so stochastic minibatch noise alone does not raise a symptom.
-// Quantiles of more than 100,000 raw points (200,000 for the spike scale) are
-// taken over an evenly strided subset.
+// over ~10% of the points (at least 3) is the smoothed curve. Levels are
+// medians of stretches of points, so single minibatches do not move them; a
+// positive curve that spans more than two decades is judged on a log scale,
+// as a person reads its plot. Each rule is applied on its own (a run that
+// diverges may also oscillate), and each symptom's step_start is where it
+// began. Quantiles of more than 100,000 raw points are taken over an evenly
+// strided subset.
 
 #include <cstdint>
 #include <string>
@@ -49,19 +51,23 @@ struct DiagnoseOptions {
   std::size_t max_trend_points = 400;
   /// One-sided Mann-Kendall p-value a trend must beat.
   double significance = 0.01;
-  /// divergence: after its best (smoothed) point the loss rises by at least this
-  /// times max(|best|, start - best), i.e. back to its starting level or doubled.
-  /// Also divergence: a positive loss whose last half stays above its first
-  /// value (10% quantile above it) with a median (1 + divergence_rise) times it.
+  /// divergence: the loss ends (the median of its last 10%) at least this many
+  /// times its lowest level (the smoothed curve's minimum before the last 10%),
+  /// by a rise of at least divergence_visible of the curve's range (on a log
+  /// scale when it is positive and spans more than two decades) ...
+  double divergence_factor = 2.0;
+  double divergence_visible = 0.1;
+  /// ... or at least divergence_partial_factor times it, giving back at least
+  /// divergence_partial_progress of the fall from its start to it (a short
+  /// log's last epochs climbing). A jump that does not come back counts as much
+  /// as a steady climb.
+  double divergence_partial_factor = 1.5;
+  double divergence_partial_progress = 0.2;
+  /// divergence: a positive loss whose last half stays above its first value
+  /// (10% quantile above it) with a median (1 + divergence_rise) times it; for
+  /// a loss that is not positive, a rise after its lowest level of this times
+  /// max(|lowest|, start - lowest) with an upward trend.
   double divergence_rise = 1.0;
-  /// divergence, a late rise (a short log's last epochs): after its best
-  /// (smoothed) point a positive loss rises steadily (Mann-Kendall p <
-  /// `significance`) to at least this many times its best, and is still there
-  /// at the end ...
-  double divergence_late_factor = 3.0;
-  /// ... giving back at least this fraction of the progress it had made
-  /// (start - best), so that wandering near zero after a long fall is not it.
-  double divergence_late_progress = 0.1;
   /// plateau: the smoothed loss never gets more than this fraction below its
   /// starting level, (start - best) / |start| < plateau_drop.
   double plateau_drop = 0.10;
@@ -75,53 +81,52 @@ struct DiagnoseOptions {
   /// a dead-unit series says so. Otherwise a note (full-batch training that
   /// converged also reaches a fixed point).
   double stuck_fraction = 0.05;
-  /// oscillation: over the last half, the 10-90% spread of the loss exceeds this
-  /// fraction of the progress made (start - median of the last half) ...
-  double oscillation_progress = 0.5;
-  /// ... and this fraction of the loss level, with no significant decrease; and
-  /// the swings are not independent noise around a level the loss reached (a
-  /// noisy small-batch run that converged): the last half moves in waves (lag-1
-  /// autocorrelation of its bucket medians >= 0.6, their spread >= half the
-  /// swing), or it sits 10% above where it started (its median, or its mean by
-  /// two standard errors, against the larger of the first value and the median
-  /// of the first 10%).
+  /// oscillation: over the last half the loss keeps swinging up and down: at
+  /// least 3 up-swings (one in the last quarter), each at least this fraction of
+  /// the level it starts from (a ratio of 1 + this on a log scale, used when the
+  /// curve is positive and spans more than two decades) ...
   double oscillation_level = 0.3;
-  /// oscillation, a cycle (full-batch training with too large a rate): the last
-  /// half repeats itself every k <= 32 steps (to 1e-4, at 90% of its points)
-  /// with a 10-90% spread of at least 0.1% of its level; or it turns (up then
-  /// down or down then up) at this fraction of its steps or more (independent
-  /// noise turns at 2/3) ...
+  /// ... and at least this fraction of the judged curve's range (a swing a plot
+  /// shows). The curve judged: the logged points of a per-epoch or full-batch
+  /// log, or of a curve that moves deterministically (see oscillation_turning);
+  /// else means over an epoch (at least 10 points; 10 points when epochs are not
+  /// known and the log has more than 200 points), where single batches scatter.
+  double oscillation_visible = 0.1;
+  /// oscillation: a curve moves deterministically, and is judged point by point,
+  /// when its last half repeats a cycle of k <= 32 steps (to 1e-4, at 90% of its
+  /// points) or turns (up then down or down then up) at this fraction of its
+  /// steps or more (independent noise turns at 2/3): full-batch training whose
+  /// steps overshoot.
   double oscillation_turning = 0.9;
-  /// ... by a median step-to-step change of at least this fraction of its
-  /// level, no smaller in the last quarter than half of the third quarter's.
-  double oscillation_step = 0.01;
-  /// overfitting: validation loss rises by at least this fraction of its best
-  /// value over at least max(4, 20%) of its evaluations after the best
-  /// (significant at `overfit_significance`: fewer epochs are logged) while the
-  /// training loss does not rise.
+  /// overfitting: the validation loss's end level (the median of its last 20%
+  /// of evaluations, at least 2) is at least this fraction above its best (the
+  /// lowest running median over 10% of them, at least 3, before the last 20%),
+  /// with an upward trend after the best (Mann-Kendall p < overfit_significance:
+  /// fewer epochs are logged), while the training loss does not rise with it
+  /// (its end level below 1.2x its level at the best validation step).
   double overfit_rise = 0.10;
   double overfit_significance = 0.05;
-  /// overfitting: the rise is also at least this fraction of the validation
-  /// loss's own fall (start - best): a rise a plot of the run shows ...
-  double overfit_progress = 0.1;
-  /// ... and at least this many robust standard deviations of the validation
-  /// loss's noise (from its second differences), so a noisy curve that stays
-  /// within its noise is not overfitting.
+  /// overfitting: the rise is also at least this many standard errors of the
+  /// difference of those two medians, from the validation loss's noise (a
+  /// robust SD of its second differences), so a noisy curve that stays within
+  /// its noise is not overfitting.
   double overfit_noise_z = 3.0;
-  /// spike: a point above the level before it (the median of the 4 points
-  /// before) by more than spike_z robust standard deviations (1.4826 MAD of the
-  /// residuals over the run; log ratios for a positive loss, the scale a loss
-  /// spanning decades lives in) and at least spike_ratio times that level, that
-  /// comes back down to that level within 5% of the run (a jump that stays is
-  /// a level shift, judged by the trend detectors).
-  double spike_z = 8.0;
-  double spike_ratio = 2.0;
+  /// spike: a jump to at least spike_ratio times the level before it (the
+  /// median of the 5% of the run before it, at least 20 points, ending 2 points
+  /// before it) and spike_band times the highest of those points (it stands
+  /// out of the noise band), that comes back down by three quarters of the
+  /// jump (a median of 5 points, on a log scale when the loss is positive and
+  /// spans more than two decades) within 10% of the run.
+  double spike_ratio = 3.0;
+  double spike_band = 2.0;
   /// spike: spikes that all start within this first fraction of the run (the
   /// first steps, warm-up) and recover are transient: a note, not a symptom.
   double spike_early_fraction = 0.05;
-  /// exploding_gradient: the gradient norm grows by this factor from its early
-  /// median (first 10%) to its late median (last 10%) with a significant upward
-  /// trend, or its smoothed peak reaches 100x the early median.
+  /// exploding_gradient: the gradient norm reaches this many times its usual
+  /// level (the larger of its early median, first 10%, and its median over the
+  /// run) at 3 points or more after the first 5% of the run (2 before a
+  /// non-finite value), or its late median (last 10%) reaches this squared
+  /// times its early median. It starts at the first such point.
   double exploding_growth = 10.0;
   /// vanishing_gradient: the gradient norm falls to this fraction of its early
   /// median while the loss has fallen by less than half; or, with per-layer
@@ -130,9 +135,9 @@ struct DiagnoseOptions {
   /// biases and normalisation parameters carry small gradients by nature).
   double vanishing_ratio = 1e-3;
   /// exploding_gradient per layer (when the global norm does not show it): a
-  /// layer's norm grows as `exploding_growth` says and ends at least this
-  /// fraction of the largest layer's late median (it dominates; a layer growing
-  /// from a tiny start is not exploding).
+  /// layer's norm explodes as `exploding_growth` says and its late median or
+  /// peak is at least this fraction of the largest layer's late median (it
+  /// dominates; a layer growing from a tiny start is not exploding).
   double exploding_layer_share = 0.1;
 };
 
