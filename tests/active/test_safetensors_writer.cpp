@@ -19,6 +19,7 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 #include "gradcheck/weights/safetensors_writer.hpp"
+#include "support/run_tool.hpp"
 #include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
@@ -125,9 +126,11 @@ TEST_CASE("misuse of the writer is refused, an unwritable path is an input error
 TEST_CASE("samples/train saves a checkpoint the safetensors reader reads back", "[safetensors_writer][train]") {
   const fs::path dir = scratch() / "train";
   fs::create_directories(dir);
-  const std::string cmd = std::string("'") + TRAIN_EXE + "' --config good_adam --seed 3 --log '" +
-                          (dir / "good.jsonl").string() + "' > /dev/null 2>&1";
-  REQUIRE(std::system(cmd.c_str()) == 0);
+  const auto train = gradcheck::test::run_tool(
+      TRAIN_EXE, "--config good_adam --seed 3 --log " + gradcheck::test::quote((dir / "good.jsonl").string()),
+      {.no_color = false});
+  INFO(train.out << train.err);
+  REQUIRE(train.exit_code == 0);
   // By default the checkpoint is the log's path with .safetensors.
   const auto ckpt = gradcheck::weights::read_safetensors((dir / "good.safetensors").string());
   REQUIRE(ckpt.tensors().size() == 6);  // three layers: weight and bias each
