@@ -4,11 +4,9 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
-#include <iterator>
 #include <random>
 #include <unistd.h>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -16,10 +14,12 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
 #include "gradcheck/utf8.hpp"
+#include "support/files.hpp"
 #include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
 using namespace gradcheck::logs;
+using gradcheck::test::read_bytes;
 
 namespace {
 
@@ -29,9 +29,7 @@ const std::string kTfevents = std::string(GRADCHECK_REAL_DATA_DIR) + "/tfevents/
 const fs::path& temp_dir() { return gradcheck::test::scratch_root(); }
 
 std::string write_temp(const std::string& name, const std::string& content) {
-  const fs::path p = temp_dir() / name;
-  std::ofstream(p, std::ios::binary) << content;
-  return p.string();
+  return gradcheck::test::write_bytes(temp_dir() / name, content);
 }
 
 std::string error_of(const std::function<void()>& f) {
@@ -41,11 +39,6 @@ std::string error_of(const std::function<void()>& f) {
     return e.what();
   }
   return "(no InputError)";
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 }  // namespace
@@ -270,11 +263,13 @@ TEST_CASE("TensorBoard: TF2 rank-0 tensors are scalars, histograms skipped, sub-
   fs::create_directories(dir / "train");
   fs::create_directories(dir / "validation");
   const std::string version = field_bytes(3, "brain.Event:2");
-  std::ofstream(dir / "train" / "events.out.tfevents.1.host.v2", std::ios::binary)
-      << record(version) << record(tensor_event(0, "epoch_loss", 2.0f, true))
-      << record(tensor_event(0, "kernel_hist", 9.0f, false)) << record(tensor_event(1, "epoch_loss", 1.5f, true));
-  std::ofstream(dir / "validation" / "events.out.tfevents.2.host.v2", std::ios::binary)
-      << record(version) << record(simple_event(0, "epoch_loss", 2.5f)) << record(simple_event(1, "epoch_loss", 2.25f));
+  gradcheck::test::write_bytes(dir / "train" / "events.out.tfevents.1.host.v2",
+                               record(version) + record(tensor_event(0, "epoch_loss", 2.0f, true)) +
+                                   record(tensor_event(0, "kernel_hist", 9.0f, false)) +
+                                   record(tensor_event(1, "epoch_loss", 1.5f, true)));
+  gradcheck::test::write_bytes(dir / "validation" / "events.out.tfevents.2.host.v2",
+                               record(version) + record(simple_event(0, "epoch_loss", 2.5f)) +
+                                   record(simple_event(1, "epoch_loss", 2.25f)));
   const Run run = read_log(dir.string());
   REQUIRE(run.find("train/epoch_loss") != nullptr);
   CHECK(run.find("train/epoch_loss")->values == std::vector<double>{2.0, 1.5});
