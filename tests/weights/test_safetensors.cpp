@@ -10,21 +10,15 @@
 #include "gradcheck/weights/checkpoint.hpp"
 #include "gradcheck/weights/statistics.hpp"
 #include "reader_checks.hpp"
+#include "support/checkpoint.hpp"
 
 using namespace gradcheck::weights;
 using namespace st_test;
+using gradcheck::test::find_tensor;
 
 namespace {
 
 const std::string kData = std::string(GRADCHECK_REAL_DATA_DIR) + "/weights/";
-
-
-const TensorEntry& find(const Checkpoint& ck, const std::string& name) {
-  for (const auto& t : ck.tensors())
-    if (t.name == name) return t;
-  FAIL("no tensor " << name);
-  throw;
-}
 
 }  // namespace
 
@@ -48,23 +42,23 @@ TEST_CASE("real files: misaligned values, wrapped unsigned values, 0-dim and boo
   const Checkpoint hf = open_checkpoint(kData + "hf-samples-overall.safetensors");
   // Values -3..2 in every type; the unsigned ones wrap.
   for (const char* name : {"b", "d", "e", "f", "h", "i"}) {
-    const auto& t = find(hf, name);
+    const auto& t = find_tensor(hf, name);
     INFO(name);
     for (std::size_t i = 0; i < 6; ++i) CHECK(load_as_double(t.dtype, t.data, i) == double(int(i) - 3));
   }
-  const auto& u16 = find(hf, "H");
+  const auto& u16 = find_tensor(hf, "H");
   CHECK(load_as_double(u16.dtype, u16.data, 0) == 65533.0);
-  CHECK(reinterpret_cast<std::uintptr_t>(find(hf, "d").data) % 8 != 0);  // the case the reader must handle
+  CHECK(reinterpret_cast<std::uintptr_t>(find_tensor(hf, "d").data) % 8 != 0);  // the case the reader must handle
 
   const Checkpoint burn = open_checkpoint(kData + "burn-multi-layer.safetensors");
-  const auto& scalar = find(burn, "norm1.num_batches_tracked");
+  const auto& scalar = find_tensor(burn, "norm1.num_batches_tracked");
   CHECK(scalar.shape.empty());
   CHECK(scalar.numel == 1);
   const Checkpoint b = open_checkpoint(kData + "burn-boolean.safetensors");
   const auto s = analyse_tensor({b.tensors()[0].dtype, b.tensors()[0].data, 3, {3}}).stats;
   CHECK(s.mean == Approx(2.0 / 3.0));
   const Checkpoint mlx = open_checkpoint(kData + "mlx-lora-adapters.safetensors");  // "__metadata__": null
-  CHECK(find(mlx, "model.layers.36.self_attn.q_proj.lora_a").shape == std::vector<std::int64_t>{2304, 8});
+  CHECK(find_tensor(mlx, "model.layers.36.self_attn.q_proj.lora_a").shape == std::vector<std::int64_t>{2304, 8});
 }
 
 TEST_CASE("generated files with every dtype, any key order and padding are read", "[safetensors]") {
