@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <random>
 #include <unistd.h>
 #include <filesystem>
@@ -13,12 +12,15 @@
 #include "gradcheck/diag/diagnose.hpp"
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
-#include "gradcheck/utf8.hpp"
 #include "support/files.hpp"
+#include "support/matchers.hpp"
 #include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
 using namespace gradcheck::logs;
+using gradcheck::InputError;
+using gradcheck::test::IsPrintableUtf8;
+using gradcheck::test::MessageMatches;
 using gradcheck::test::read_bytes;
 
 namespace {
@@ -30,15 +32,6 @@ const fs::path& temp_dir() { return gradcheck::test::scratch_root(); }
 
 std::string write_temp(const std::string& name, const std::string& content) {
   return gradcheck::test::write_bytes(temp_dir() / name, content);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const gradcheck::InputError& e) {
-    return e.what();
-  }
-  return "(no InputError)";
 }
 
 }  // namespace
@@ -127,29 +120,29 @@ TEST_CASE("CSV: without a step column the row index is the step; --step-col over
   CHECK(b.find("loss")->steps == std::vector<std::int64_t>{10, 20, 30});
   CHECK(b.find("iteration_count") == nullptr);
   o.step_column = "missing";
-  CHECK(error_of([&] { read_csv(path, o); }).find("step column 'missing'") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_csv(path, o), InputError, MessageMatches(Catch::Contains("step column 'missing'")));
 }
 
 TEST_CASE("CSV: malformed input names the file and the line", "[csv][errors]") {
   const std::string ragged = write_temp("ragged.csv", "epoch,loss,val_loss\n0,1,1\n1,0.9\n");
-  const std::string e1 = error_of([&] { read_csv(ragged); });
-  CHECK(e1.find(ragged) != std::string::npos);
-  CHECK(e1.find("line 3: expected 3 fields as in the header, found 2") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_csv(ragged), InputError,
+                       MessageMatches(Catch::Contains(ragged) &&
+                                      Catch::Contains("line 3: expected 3 fields as in the header, found 2")));
 
   const std::string word = write_temp("word.csv", "epoch,loss\n0,1.0\n1,abc\n");
-  CHECK(error_of([&] { read_csv(word); }).find("line 3: 'abc' in column 'loss' is not a number") !=
-        std::string::npos);
+  CHECK_THROWS_MATCHES(read_csv(word), InputError,
+                       MessageMatches(Catch::Contains("line 3: 'abc' in column 'loss' is not a number")));
 
   const std::string step = write_temp("step.csv", "step,loss\n0,1.0\n1.5,2\n");
-  CHECK(error_of([&] { read_csv(step); }).find("line 3: step '1.5'") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_csv(step), InputError, MessageMatches(Catch::Contains("line 3: step '1.5'")));
 
   const std::string quote = write_temp("quote.csv", "step,loss\n0,\"1.0\n");
-  CHECK(error_of([&] { read_csv(quote); }).find("line 2: unterminated quote") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_csv(quote), InputError, MessageMatches(Catch::Contains("line 2: unterminated quote")));
 
   const std::string empty = write_temp("empty.csv", "");
-  CHECK(error_of([&] { read_csv(empty); }).find("empty file") != std::string::npos);
-  CHECK(error_of([&] { read_csv("/nonexistent/x.csv"); }).find("/nonexistent/x.csv: cannot open") !=
-        std::string::npos);
+  CHECK_THROWS_MATCHES(read_csv(empty), InputError, MessageMatches(Catch::Contains("empty file")));
+  CHECK_THROWS_MATCHES(read_csv("/nonexistent/x.csv"), InputError,
+                       MessageMatches(Catch::Contains("/nonexistent/x.csv: cannot open")));
 }
 
 TEST_CASE("JSONL: mixed training and validation records, bare NaN/Infinity, nesting", "[jsonl]") {
@@ -179,12 +172,12 @@ TEST_CASE("JSONL: mixed training and validation records, bare NaN/Infinity, nest
 
 TEST_CASE("JSONL: a bad line or a non-object names the line", "[jsonl][errors]") {
   const std::string bad = write_temp("bad.jsonl", "{\"step\": 0, \"loss\": 1}\n{\"step\": 1, \"loss\": }\n");
-  const std::string e = error_of([&] { read_jsonl(bad); });
-  CHECK(e.find(bad + ": line 2: not valid JSON") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_jsonl(bad), InputError, MessageMatches(Catch::Contains(bad + ": line 2: not valid JSON")));
   const std::string arr = write_temp("arr.jsonl", "{\"loss\": 1}\n\n[1, 2]\n");
-  CHECK(error_of([&] { read_jsonl(arr); }).find("line 3: expected a JSON object, found array") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_jsonl(arr), InputError,
+                       MessageMatches(Catch::Contains("line 3: expected a JSON object, found array")));
   const std::string fstep = write_temp("fstep.jsonl", "{\"step\": 0.5, \"loss\": 1}\n");
-  CHECK(error_of([&] { read_jsonl(fstep); }).find("line 1: step '0.5'") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_jsonl(fstep), InputError, MessageMatches(Catch::Contains("line 1: step '0.5'")));
 }
 
 // --- TensorBoard ---------------------------------------------------------
@@ -288,31 +281,33 @@ TEST_CASE("TensorBoard: a bad CRC and a truncated record name the byte offset", 
   std::string flipped = bytes;
   flipped[bytes.size() - 10] ^= 0x01;  // inside the last record's payload
   const std::string bad_crc = write_temp("events.out.tfevents.badcrc", flipped);
-  const std::string e1 = error_of([&] { read_tfevents(bad_crc); });
-  CHECK(e1.find(bad_crc + ": byte ") != std::string::npos);
-  CHECK(e1.find("record data CRC mismatch") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_tfevents(bad_crc), InputError,
+                       MessageMatches(Catch::Contains(bad_crc + ": byte ") &&
+                                      Catch::Contains("record data CRC mismatch")));
 
   std::string bad_len = bytes;
   bad_len[0] ^= 0x01;
   const std::string bad_len_path = write_temp("events.out.tfevents.badlen", bad_len);
-  CHECK(error_of([&] { read_tfevents(bad_len_path); }).find("byte 0: record length CRC mismatch") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_tfevents(bad_len_path), InputError,
+                       MessageMatches(Catch::Contains("byte 0: record length CRC mismatch")));
 
   const std::string cut = write_temp("events.out.tfevents.cut", bytes.substr(0, bytes.size() - 7));
-  const std::string e2 = error_of([&] { read_tfevents(cut); });
-  CHECK(e2.find("truncated record") != std::string::npos);
-  CHECK(e2.find("byte ") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_tfevents(cut), InputError,
+                       MessageMatches(Catch::Contains("truncated record") && Catch::Contains("byte ")));
 
   const std::string cut_header = write_temp("events.out.tfevents.cuthdr", bytes + bytes.substr(0, 5));
-  CHECK(error_of([&] { read_tfevents(cut_header); }).find("byte 272: truncated record header") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_tfevents(cut_header), InputError,
+                       MessageMatches(Catch::Contains("byte 272: truncated record header")));
 
   // A framed record with valid CRCs whose payload is not protobuf.
   const std::string junk = write_temp("events.out.tfevents.junk", record(std::string("\x0f\xff\xff", 3)));
-  CHECK(error_of([&] { read_tfevents(junk); }).find("byte 0: record is not a valid Event protobuf") !=
-        std::string::npos);
+  CHECK_THROWS_MATCHES(read_tfevents(junk), InputError,
+                       MessageMatches(Catch::Contains("byte 0: record is not a valid Event protobuf")));
 
   const fs::path empty_dir = temp_dir() / "no_events";
   fs::create_directories(empty_dir);
-  CHECK(error_of([&] { read_tfevents(empty_dir.string()); }).find("no events.out.tfevents") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_tfevents(empty_dir.string()), InputError,
+                       MessageMatches(Catch::Contains("no events.out.tfevents")));
 }
 
 TEST_CASE("Readers never crash on damaged input: seeded random corruption of real files", "[fuzz][errors]") {
@@ -409,8 +404,8 @@ TEST_CASE("CSV: parallel chunks give exactly the single-thread result and errors
     ReadOptions o;
     o.threads = threads;
     o.min_chunk_bytes = 1000;
-    CHECK(error_of([&] { read_csv(bad_path, o); }).find("line 2502: 'abc' in column 'loss' is not a number") !=
-          std::string::npos);
+    CHECK_THROWS_MATCHES(read_csv(bad_path, o), InputError,
+                         MessageMatches(Catch::Contains("line 2502: 'abc' in column 'loss' is not a number")));
   }
 }
 
@@ -418,24 +413,22 @@ TEST_CASE("CSV: parallel chunks give exactly the single-thread result and errors
 
 TEST_CASE("CSV: a column name with bytes that are not UTF-8 is refused, the bytes shown as \\xNN", "[csv][errors][utf8]") {
   const std::string bad = write_temp("utf8_name.csv", "step,loss,gr\xff\xfe" "ad\n1,0.5,1\n2,0.4,1\n");
-  const std::string e = error_of([&] { read_csv(bad); });
-  INFO(e);
-  CHECK(gradcheck::valid_utf8(e, /*printable=*/true));
-  CHECK(e.find(bad + ": line 1: column 3's name 'gr\\xff\\xfead' is not valid UTF-8") != std::string::npos);
+  CHECK_THROWS_MATCHES(
+      read_csv(bad), InputError,
+      MessageMatches(IsPrintableUtf8() &&
+                     Catch::Contains(bad + ": line 1: column 3's name 'gr\\xff\\xfead' is not valid UTF-8")));
 }
 
 TEST_CASE("JSONL: a bad byte is named in words, without the JSON library's tag", "[jsonl][errors][utf8]") {
   const std::string bad = write_temp("utf8_key.jsonl", "{\"step\": 1, \"loss\": 1}\n{\"step\": 2, \"lo\xff\": 1}\n");
-  const std::string e = error_of([&] { read_jsonl(bad); });
-  INFO(e);
-  CHECK(gradcheck::valid_utf8(e, /*printable=*/true));
-  CHECK(e.find("json.exception") == std::string::npos);
-  CHECK(e.find(bad + ": line 2: not valid JSON: unexpected byte \\xff at column 16") != std::string::npos);
+  CHECK_THROWS_MATCHES(
+      read_jsonl(bad), InputError,
+      MessageMatches(IsPrintableUtf8() && !Catch::Contains("json.exception") &&
+                     Catch::Contains(bad + ": line 2: not valid JSON: unexpected byte \\xff at column 16")));
   const std::string cut = write_temp("cut.jsonl", "{\"step\": 1, \"loss\": \n");
-  const std::string e2 = error_of([&] { read_jsonl(cut); });
-  INFO(e2);
-  CHECK(e2.find("json.exception") == std::string::npos);
-  CHECK(e2.find("line 1: not valid JSON: it ends too early") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_jsonl(cut), InputError,
+                       MessageMatches(!Catch::Contains("json.exception") &&
+                                      Catch::Contains("line 1: not valid JSON: it ends too early")));
 }
 
 TEST_CASE("JSONL: a key holding control characters becomes a series name with them escaped", "[jsonl][utf8]") {
