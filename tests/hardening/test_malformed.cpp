@@ -10,13 +10,13 @@
 #include <zlib.h>
 
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "gradcheck/utf8.hpp"
 #include "support/run_tool.hpp"
+#include "support/tfevents_writer.hpp"
 
 using namespace gradcheck::test;
 namespace fs = std::filesystem;
@@ -46,12 +46,6 @@ std::string put(const std::string& name, const std::string& bytes) {
 std::string sample(const std::string& rel) { return read_bytes(fs::path(GRADCHECK_SOURCE_DIR) / rel); }
 std::string head(const std::string& s, std::size_t n) { return s.substr(0, std::min(n, s.size())); }
 std::string drop_tail(const std::string& s, std::size_t n) { return s.substr(0, s.size() - std::min(n, s.size())); }
-
-std::string le(std::uint64_t v, int bytes) {
-  std::string s;
-  for (int i = 0; i < bytes; ++i) s += static_cast<char>((v >> (8 * i)) & 0xff);
-  return s;
-}
 
 // A safetensors file from its header text and data section.
 std::string safetensors(const std::string& header, const std::string& data) {
@@ -93,29 +87,11 @@ std::string zip(const std::vector<Member>& members) {
   return out;
 }
 
-// TFRecord framing (masked CRC-32C) around Event protobufs holding one
-// simple_value each: tag, step, value.
-std::uint32_t masked_crc32c(const std::string& d) {
-  std::uint32_t crc = 0xffffffffu;
-  for (unsigned char b : d) {
-    crc ^= b;
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ ((crc & 1) ? 0x82F63B78u : 0u);
-  }
-  crc ^= 0xffffffffu;
-  return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
-}
+// TFRecords of Event protobufs holding one simple_value each: tag, step, value.
 std::string events_file(const std::vector<std::pair<std::string, int>>& points) {
   std::string out;
-  for (const auto& [tag, step] : points) {
-    const float v = 1.0f / static_cast<float>(step + 1);
-    std::string value = std::string("\x0a") + static_cast<char>(tag.size()) + tag + "\x15" + le(0, 4);
-    std::memcpy(&value[value.size() - 4], &v, 4);
-    const std::string summary = std::string("\x0a") + static_cast<char>(value.size()) + value;
-    const std::string event = std::string("\x10") + static_cast<char>(step) + "\x2a" +
-                              static_cast<char>(summary.size()) + summary;
-    const std::string len = le(event.size(), 8);
-    out += len + le(masked_crc32c(len), 4) + event + le(masked_crc32c(event), 4);
-  }
+  for (const auto& [tag, step] : points)
+    out += tfevents::record(tfevents::simple_event(step, tag, 1.0f / static_cast<float>(step + 1)));
   return out;
 }
 

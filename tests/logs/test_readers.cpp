@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <random>
 #include <unistd.h>
 #include <filesystem>
@@ -15,9 +14,11 @@
 #include "support/files.hpp"
 #include "support/matchers.hpp"
 #include "support/scratch.hpp"
+#include "support/tfevents_writer.hpp"
 
 namespace fs = std::filesystem;
 using namespace gradcheck::logs;
+using namespace gradcheck::test::tfevents;
 using gradcheck::InputError;
 using gradcheck::test::IsPrintableUtf8;
 using gradcheck::test::MessageMatches;
@@ -181,62 +182,6 @@ TEST_CASE("JSONL: a bad line or a non-object names the line", "[jsonl][errors]")
 }
 
 // --- TensorBoard ---------------------------------------------------------
-
-namespace {
-
-// An independent CRC32C (bitwise, no table) and TFRecord writer for the tests.
-std::uint32_t crc32c_bitwise(const std::string& s) {
-  std::uint32_t c = 0xFFFFFFFFu;
-  for (unsigned char b : s) {
-    c ^= b;
-    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
-  }
-  return ~c;
-}
-std::string le(std::uint64_t v, int n) {
-  std::string s;
-  for (int i = 0; i < n; ++i) s += static_cast<char>((v >> (8 * i)) & 0xFF);
-  return s;
-}
-std::string masked(const std::string& s) {
-  const std::uint32_t c = crc32c_bitwise(s);
-  return le(((c >> 15) | (c << 17)) + 0xa282ead8u, 4);
-}
-std::string record(const std::string& payload) {
-  const std::string len = le(payload.size(), 8);
-  return len + masked(len) + payload + masked(payload);
-}
-std::string varint(std::uint64_t v) {
-  std::string s;
-  do {
-    std::uint8_t b = v & 0x7F;
-    v >>= 7;
-    s += static_cast<char>(v ? (b | 0x80) : b);
-  } while (v);
-  return s;
-}
-std::string field_bytes(int f, const std::string& b) { return varint(static_cast<std::uint64_t>(f) << 3 | 2) + varint(b.size()) + b; }
-std::string field_varint(int f, std::uint64_t v) { return varint(static_cast<std::uint64_t>(f) << 3) + varint(v); }
-std::string field_float(int f, float x) {
-  std::uint32_t u;
-  std::memcpy(&u, &x, 4);
-  return varint(static_cast<std::uint64_t>(f) << 3 | 5) + le(u, 4);
-}
-// Event{step, summary{value{tag, tensor{dtype=DT_FLOAT, shape{dims...}, tensor_content}}}}
-std::string tensor_event(std::int64_t step, const std::string& tag, float v, bool rank0) {
-  std::uint32_t u;
-  std::memcpy(&u, &v, 4);
-  std::string shape = rank0 ? "" : field_bytes(2, field_varint(1, 1));
-  std::string tensor = field_varint(1, 1) + field_bytes(2, shape) + field_bytes(4, le(u, 4));
-  std::string value = field_bytes(1, tag) + field_bytes(8, tensor);
-  return field_varint(2, static_cast<std::uint64_t>(step)) + field_bytes(5, field_bytes(1, value));
-}
-std::string simple_event(std::int64_t step, const std::string& tag, float v) {
-  std::string value = field_bytes(1, tag) + field_float(2, v);
-  return field_varint(2, static_cast<std::uint64_t>(step)) + field_bytes(5, field_bytes(1, value));
-}
-
-}  // namespace
 
 TEST_CASE("TensorBoard: the real Lightning event files", "[tfevents][real]") {
   const std::string dir29 = kTfevents + "lightning_logs_version_29";

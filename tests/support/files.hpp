@@ -1,7 +1,8 @@
 #pragma once
-// Reading and writing whole files as bytes: the inputs tests generate and the
-// outputs (reports, captured streams) they read back.
+// Bytes and files: the inputs tests generate and the outputs (reports,
+// captured streams) they read back.
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -10,6 +11,13 @@
 #include <string_view>
 
 namespace gradcheck::test {
+
+/// `v` as `n` little-endian bytes (the length fields of binary formats).
+inline std::string le(std::uint64_t v, int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += static_cast<char>((v >> (8 * i)) & 0xFF);
+  return s;
+}
 
 /// The bytes of the file at `path`; empty when it cannot be read.
 inline std::string read_bytes(const std::filesystem::path& path) {
