@@ -10,14 +10,16 @@
 #include <zlib.h>
 
 #include <cstdint>
-#include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "gradcheck/utf8.hpp"
-#include "run_tool.hpp"
+#include "support/run_tool.hpp"
+#include "support/tfevents_writer.hpp"
 
-using namespace hardening;
+using namespace gradcheck::test;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -30,7 +32,7 @@ struct Case {
 
 const fs::path& corpus() {
   static const fs::path dir = [] {
-    fs::path d = scratch() / "malformed";
+    fs::path d = scratch_root() / "malformed";
     fs::create_directories(d);
     return d;
   }();
@@ -38,21 +40,12 @@ const fs::path& corpus() {
 }
 
 std::string put(const std::string& name, const std::string& bytes) {
-  const fs::path p = corpus() / name;
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return p.string();
+  return write_bytes(corpus() / name, bytes);
 }
 
-std::string sample(const std::string& rel) { return slurp(fs::path(GRADCHECK_SOURCE_DIR) / rel); }
+std::string sample(const std::string& rel) { return read_bytes(fs::path(GRADCHECK_SOURCE_DIR) / rel); }
 std::string head(const std::string& s, std::size_t n) { return s.substr(0, std::min(n, s.size())); }
 std::string drop_tail(const std::string& s, std::size_t n) { return s.substr(0, s.size() - std::min(n, s.size())); }
-
-std::string le(std::uint64_t v, int bytes) {
-  std::string s;
-  for (int i = 0; i < bytes; ++i) s += static_cast<char>((v >> (8 * i)) & 0xff);
-  return s;
-}
 
 // A safetensors file from its header text and data section.
 std::string safetensors(const std::string& header, const std::string& data) {
@@ -94,29 +87,11 @@ std::string zip(const std::vector<Member>& members) {
   return out;
 }
 
-// TFRecord framing (masked CRC-32C) around Event protobufs holding one
-// simple_value each: tag, step, value.
-std::uint32_t masked_crc32c(const std::string& d) {
-  std::uint32_t crc = 0xffffffffu;
-  for (unsigned char b : d) {
-    crc ^= b;
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ ((crc & 1) ? 0x82F63B78u : 0u);
-  }
-  crc ^= 0xffffffffu;
-  return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
-}
+// TFRecords of Event protobufs holding one simple_value each: tag, step, value.
 std::string events_file(const std::vector<std::pair<std::string, int>>& points) {
   std::string out;
-  for (const auto& [tag, step] : points) {
-    const float v = 1.0f / static_cast<float>(step + 1);
-    std::string value = std::string("\x0a") + static_cast<char>(tag.size()) + tag + "\x15" + le(0, 4);
-    std::memcpy(&value[value.size() - 4], &v, 4);
-    const std::string summary = std::string("\x0a") + static_cast<char>(value.size()) + value;
-    const std::string event = std::string("\x10") + static_cast<char>(step) + "\x2a" +
-                              static_cast<char>(summary.size()) + summary;
-    const std::string len = le(event.size(), 8);
-    out += len + le(masked_crc32c(len), 4) + event + le(masked_crc32c(event), 4);
-  }
+  for (const auto& [tag, step] : points)
+    out += tfevents::record(tfevents::simple_event(step, tag, 1.0f / static_cast<float>(step + 1)));
   return out;
 }
 
@@ -124,7 +99,7 @@ std::string events_file(const std::vector<std::pair<std::string, int>>& points) 
 void expect_all_refused(const std::string& tool, const std::vector<Case>& cases) {
   int n = 0;
   for (const auto& c : cases) {
-    const fs::path out_dir = scratch() / ("out_" + fs::path(tool).filename().string() + std::to_string(n++));
+    const fs::path out_dir = scratch_root() / ("out_" + fs::path(tool).filename().string() + std::to_string(n++));
     fs::create_directories(out_dir);
     const fs::path json = out_dir / "report.json";
     const ToolRun r = run_tool(tool, quote(c.path) + " " + c.extra + " --json " + quote(json));
@@ -144,7 +119,7 @@ void expect_all_refused(const std::string& tool, const std::vector<Case>& cases)
   }
 }
 
-std::string missing() { return (scratch() / "does" / "not" / "exist").string(); }
+std::string missing() { return (scratch_root() / "does" / "not" / "exist").string(); }
 
 }  // namespace
 
@@ -230,7 +205,8 @@ TEST_CASE("weightstats refuses every malformed checkpoint with exit 2 and one li
 }
 
 TEST_CASE("convdiag refuses every malformed log with exit 2 and one line", "[malformed]") {
-  const std::string events = slurp(fs::path(GRADCHECK_SOURCE_DIR) / "tests/fuzz/corpus/tfevents/synthetic.tfevents");
+  const std::string events =
+      read_bytes(fs::path(GRADCHECK_SOURCE_DIR) / "tests/fuzz/corpus/tfevents/synthetic.tfevents");
   std::string bad_crc = events;
   bad_crc[bad_crc.size() - 9] ^= 0x40;
   // A record header declaring 2^62 bytes, with a correct length CRC would be
@@ -264,7 +240,7 @@ TEST_CASE("convdiag refuses every malformed log with exit 2 and one line", "[mal
 
 TEST_CASE("gradcheck refuses every file that is no plugin with exit 2 and one line", "[malformed]") {
   const std::string healthy = std::string(HARDENING_PLUGIN_DIR) + "/healthy.so";
-  const std::string elf = slurp(healthy);
+  const std::string elf = read_bytes(healthy);
   REQUIRE(elf.size() > 4096);
   fs::create_directories(corpus() / "folder.so");
   const std::vector<Case> cases = {
