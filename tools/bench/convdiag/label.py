@@ -108,7 +108,16 @@ def rule_divergence(s, v, nan_after):
     coming_back = tail < 0.5 * prev
     why = (f"tail level {tail:.4g} = {ratio:.3g}x the lowest {m:.4g} at step {s[b]:g} (start {start:.4g}, "
            f"top {top:.4g}, visible {visible}, coming back {coming_back})")
-    req = (ratio >= 2 and visible) or (ratio >= 1.5 and tail - m >= 0.2 * progress)
+    req = (ratio >= 2 and visible) or (ratio >= 1.5 and progress > 0 and tail - m >= 0.2 * progress)
+    # the onset: where the curve leaves the bottom for good, the last point after the lowest level
+    # still within 10% of the rise above it (on the curve's scale)
+    if logscale and m > 0 and tail > m:
+        near = math.exp(math.log(m) + 0.1 * (math.log(tail) - math.log(m)))
+    else:
+        near = m + 0.1 * (tail - m)
+    after = np.where(c[b: n - k] <= near)[0]
+    if len(after):
+        b = b + int(after[-1])
     if req and nan_after and (n - 1 - b) < 3:
         return "accepted", float(s[b]), why + "; blow-up shorter than 3 points before the NaN"
     if req and coming_back:
@@ -120,8 +129,9 @@ def rule_divergence(s, v, nan_after):
     return None, None, why
 
 
-def swings(v, frac):
-    """Up-swings of at least `frac` of the trough level, with hysteresis. Returns trough indices."""
+def swings(v, frac, min_amp=0.0):
+    """Up-swings of at least `frac` of the trough level and at least `min_amp` in absolute terms,
+    with hysteresis. Returns the trough indices."""
     troughs = []
     lo_i, lo = 0, v[0]
     hi = None
@@ -131,13 +141,36 @@ def swings(v, frac):
         if state == "down":
             if x < lo:
                 lo, lo_i = x, i
-            elif x >= lo + frac * abs(lo) and x - lo > 0:
+            elif x >= lo + frac * abs(lo) and x - lo > 0 and x - lo >= min_amp:
                 troughs.append(lo_i)
                 state, hi = "up", x
         else:
             if x > hi:
                 hi = x
-            elif x <= hi - frac * abs(hi) / (1 + frac):
+            elif x <= hi - frac * abs(hi) / (1 + frac) and hi - x >= min_amp:
+                state, lo, lo_i = "down", x, i
+    return troughs
+
+
+def swings_log(lv, step, min_amp):
+    """swings() on log values: an up-swing of 30% is a rise of log(1.3)."""
+    troughs = []
+    lo_i, lo = 0, lv[0]
+    hi = None
+    state = "down"
+    need = max(step, min_amp)
+    for i in range(1, len(lv)):
+        x = lv[i]
+        if state == "down":
+            if x < lo:
+                lo, lo_i = x, i
+            elif x - lo >= need:
+                troughs.append(lo_i)
+                state, hi = "up", x
+        else:
+            if x > hi:
+                hi = x
+            elif hi - x >= need:
                 state, lo, lo_i = "down", x, i
     return troughs
 
@@ -147,7 +180,7 @@ def judged_curve(s, v, facts, epochs_of):
     epochs, so that each average holds at least 10 points); else the points."""
     minibatch = facts is not None and facts.get("batch_size", 0) < facts.get("n_train", 0)
     per_step = facts is not None and facts.get("logged_every") != "epoch"
-    if not (minibatch and per_step):
+    if not (minibatch and per_step) or len(v) == 0:
         return s, v
     if epochs_of is not None:
         es = np.unique(epochs_of)
@@ -156,6 +189,8 @@ def judged_curve(s, v, facts, epochs_of):
     else:
         groups = [np.arange(len(v)) // 10 == g for g in range(len(v) // 10)]
     groups = [g for g in groups if g.sum() >= 3]
+    if not groups:
+        return s[:0], v[:0]
     return (np.array([s[g][-1] for g in groups]), np.array([v[g].mean() for g in groups]))
 
 
@@ -170,13 +205,22 @@ def rule_oscillation(s, v, facts, epochs_of):
     if start > 0 and level(sec) < 1e-6 * start:
         return None, None, "the loss is at the floating-point floor (below 1e-6 of its start)"
     q = max(1, len(sec) // 4)
-    up30 = swings(sec, 0.30)
-    up15 = swings(sec, 0.15)
+    # swings must be visible on the scale the curve is read in: at least 10% of its range
+    logscale = np.all(jv > 0) and jv.max() / jv.min() > 100
+    cv = np.log(jv) if logscale else jv
+    amp = 0.10 * (cv.max() - cv.min())
+    if logscale:
+        sec_v = np.log(sec)
+        up30 = swings_log(sec_v, math.log(1.30), amp)
+        up15 = swings_log(sec_v, math.log(1.15), amp)
+    else:
+        up30 = swings(sec, 0.30, amp)
+        up15 = swings(sec, 0.15, amp)
     last_q = [t for t in up30 if t >= len(sec) - q - 1]
     why = f"second half: {len(up30)} up-swings >= 30% ({len(last_q)} in its last quarter), {len(up15)} >= 15%"
     if len(up30) >= 3:
         # onset: the first swing of the unbroken chain that runs to the end
-        allsw = swings(jv, 0.30)
+        allsw = swings_log(cv, math.log(1.30), amp) if logscale else swings(jv, 0.30, amp)
         gap = max(5, int(0.10 * n))
         j = len(allsw) - 1
         while j > 0 and allsw[j] - allsw[j - 1] <= gap:
@@ -382,8 +426,10 @@ def rule_spike(s, v, restarts_at=()):
     if n < 12:
         return None, None, "too few points"
     run = s[-1] - s[0]
-    W = max(10, int(round(0.025 * n)))
-    max_exc = max(3, int(round(0.05 * n)))
+    W = max(20, int(round(0.05 * n)))
+    rec_w = max(5, int(round(0.10 * n)))
+    fin_all = v[np.isfinite(v)]
+    logscale = len(fin_all) and np.all(fin_all > 0) and fin_all.max() / fin_all.min() > 100
     found, found_acc = [], []
     i = 0
     while i < n:
@@ -399,27 +445,34 @@ def rule_spike(s, v, restarts_at=()):
             i += 1
             continue
         lvl = level(pre)
+        band = float(np.max(pre))
         x = v[i]
-        if lvl <= 0 or x < 2 * lvl:
+        if lvl <= 0 or x < 2 * lvl or x < 1.5 * band:
             i += 1
             continue
-        # the excursion: the points after it still above 2x the level
-        k = i + 1
-        while k < n and np.isfinite(v[k]) and v[k] > 2 * lvl:
+        # the peak of this jump, and whether the loss comes back most of the way within 10% of the run
+        k = i
+        while k + 1 < n and np.isfinite(v[k + 1]) and v[k + 1] >= v[k]:
             k += 1
-        exc = k - i
-        post = v[k + 2: k + 2 + W]
-        post = post[np.isfinite(post)]
-        back = len(post) >= 2 and exc <= max_exc and level(post[:5]) <= 1.5 * lvl
-        if not back:
-            i = k
+        peak = v[k]
+        if logscale:
+            target = math.exp(math.log(lvl) + 0.25 * (math.log(peak) - math.log(lvl)))
+        else:
+            target = lvl + 0.25 * (peak - lvl)
+        post = v[k + 1: k + 1 + rec_w]
+        back_at = None
+        for j in range(0, max(0, len(post) - 4)):
+            if np.all(np.isfinite(post[j: j + 5])) and level(post[j: j + 5]) <= target:
+                back_at = k + 1 + j
+                break
+        if back_at is None:
+            i = k + 1
             continue
-        band = float(np.max(np.concatenate([pre, post])))
-        if x >= 3 * lvl and x >= 2 * band:
-            found.append((float(s[i]), x / lvl))
-        elif x >= 1.5 * band:
-            found_acc.append((float(s[i]), x / lvl))
-        i = k
+        if peak >= 3 * lvl and peak >= 2 * band:
+            found.append((float(s[i]), peak / lvl))
+        else:
+            found_acc.append((float(s[i]), peak / lvl))
+        i = back_at
     if found:
         big = max(r for _, r in found)
         return "required", found[0][0], f"{len(found)} spikes, first at step {found[0][0]:g}, largest {big:.3g}x the level"
