@@ -970,29 +970,39 @@ def divergence_runs(i):
 def oscillation_runs(i):
     """Gradient descent on unscaled features with too large a step: the loss bounces between levels."""
     p = Picker("oscillation", i)
-    variant = p.one(["gd_wine", "gd_iris", "gd_ill_conditioned", "momentum_wine", "minibatch_wine"])
+    variant = p.one(["gd_wine", "minibatch_wine", "minibatch_wine", "adam_minibatch_wine",
+                     "minibatch_breast_cancer", "gd_iris", "momentum_wine"])
     batch, epochs = "full", p.one([200, 300, 400])
+    model = {"kind": "linear"}
     if variant == "gd_wine":
         data = {"name": "wine", "raw_x": True}
         optim = {"name": "sgd", "lr": p.one([3e-4, 6e-4, 1e-3])}
-    elif variant == "gd_iris":
+    elif variant == "gd_iris":      # full-batch GD at the edge of stability: bounces, may settle
         data = {"name": "iris", "raw_x": True}
         optim = {"name": "sgd", "lr": p.one([1.5, 2.0, 3.0])}
-    elif variant == "gd_ill_conditioned":
-        data = {"name": "classification", "sep": 0.5, "flip": 0.2, "scale_features": True, "classes": p.one([2, 3])}
-        optim = {"name": "sgd", "lr": p.one([0.05, 0.1])}
     elif variant == "momentum_wine":
         data = {"name": "wine", "raw_x": True}
         optim = {"name": "momentum", "lr": p.one([5e-5, 1e-4])}
-    else:                               # mini-batch, logged per epoch
+    elif variant == "minibatch_wine":
         data = {"name": "wine", "raw_x": True}
         optim = {"name": "sgd", "lr": p.one([1e-3, 2e-3])}
+        batch, epochs = p.one([8, 16]), p.one([40, 60])
+        if p.chance(0.3):
+            model = {"kind": "mlp", "hidden": [16], "act": "relu"}
+    elif variant == "adam_minibatch_wine":
+        data = {"name": "wine", "raw_x": True}
+        optim = {"name": "adam", "lr": p.one([0.1, 0.3])}
         batch, epochs = 16, p.one([40, 60])
-    model = {"kind": "linear"}
-    if p.chance(0.25):
-        model = {"kind": "mlp", "hidden": [16], "act": "tanh"}
-    fmt_ = p.one(["jsonl", "csv", "lightning", "keras"]) if batch == "full" else p.one(["keras", "lightning", "jsonl"])
-    every = (1, 1, 2, 5) if batch == "full" else ("epoch",)
+    else:
+        data = {"name": "breast_cancer", "raw_x": True}
+        optim = {"name": "sgd", "lr": p.one([5e-5, 1e-4])}
+        batch, epochs = 32, p.one([40, 60])
+    if batch == "full":
+        fmt_ = p.one(["jsonl", "csv", "lightning", "keras"])
+        every = (1, 1, 2, 5)
+    else:
+        fmt_ = p.one(["keras", "lightning", "jsonl", "csv"])
+        every = ("epoch", "epoch", 1, 5) if fmt_ != "csv" else (1, 5)
     return {"scenario": "oscillation", "variant": variant, "intended": ["oscillation"], "data": data, "model": model,
             "optim": optim, "sched": {"kind": "constant"}, "batch": batch, "epochs": epochs,
             "log": log_spec(p, fmt_, every, grads=p.one([None, None, "total"]) if fmt_ != "keras" else None)}
@@ -1170,7 +1180,7 @@ CATALOGUE = [
     (healthy_noisy_labels, 10),
     (nan_runs, 24),
     (divergence_runs, 26),
-    (oscillation_runs, 20),
+    (oscillation_runs, 34),
     (plateau_runs, 26),
     (overfitting_runs, 26),
     (exploding_runs, 22),
@@ -1231,6 +1241,12 @@ def main():
         return 0
     os.makedirs(args.out, exist_ok=True)
     meta = []
+    previous = {}
+    gen_path = os.path.join(args.out, "generated.json")
+    if args.only and os.path.exists(gen_path):   # regenerate some runs, keep the others' records
+        with open(gen_path) as f:
+            old = json.load(f)
+        previous = {r["id"]: r for r in old["runs"]}
     t_all = time.time()
     c_all = time.process_time()
     for k, spec in enumerate(specs):
@@ -1240,7 +1256,13 @@ def main():
               file=sys.stderr, flush=True)
     summary = {"torch": torch.__version__, "numpy": np.__version__, "runs": len(meta),
                "wall_seconds": round(time.time() - t_all, 1), "cpu_seconds": round(time.process_time() - c_all, 1)}
-    with open(os.path.join(args.out, "generated.json"), "w") as f:
+    if previous:
+        fresh = {r["id"]: r for r in meta}
+        meta = [fresh.get(s["id"]) or previous.get(s["id"]) for s in all_specs()]
+        meta = [r for r in meta if r is not None]
+        summary["runs"] = len(meta)
+        summary["regenerated"] = len(fresh)
+    with open(gen_path, "w") as f:
         json.dump({"summary": summary, "runs": meta}, f, indent=1)
     print(f"{len(meta)} runs in {summary['wall_seconds']} s wall, {summary['cpu_seconds']} s CPU", file=sys.stderr)
     return 0
