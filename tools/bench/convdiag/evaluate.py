@@ -7,7 +7,7 @@ error, and every miss and false alarm with its run id. Standard library only.
                 [--origin generated|public|all] [--work DIR] [--markdown] [--json FILE] [--targets]
 
 The generated logs come from corpus.tar.xz (next to this script), unpacked once into --work
-(default: ./convdiag-corpus); the public logs are read in place from public/. Exit codes: 0 the
+(default: build/convdiag-corpus in the repository); the public logs are read in place from public/. Exit codes: 0 the
 measurement ran; 1 with --targets, a target missed; 2 bad input (no convdiag, a label naming a
 missing file, an archive that cannot be unpacked).
 """
@@ -206,7 +206,8 @@ def main():
     ap.add_argument("--labels", default=os.path.join(HERE, "labels.json"))
     ap.add_argument("--archive", default=os.path.join(HERE, "corpus.tar.xz"), help="the generated logs")
     ap.add_argument("--corpus", help="a directory holding runs/ (the generator's --out) instead of the archive")
-    ap.add_argument("--work", default="convdiag-corpus", help="where the archive is unpacked")
+    ap.add_argument("--work", default=os.path.join(HERE, "..", "..", "..", "build", "convdiag-corpus"),
+                    help="where the archive is unpacked (default: build/convdiag-corpus in the repository)")
     ap.add_argument("--half", choices=["heldout", "calibration", "both"], default="both")
     ap.add_argument("--origin", choices=["generated", "public", "all"], default="all")
     ap.add_argument("--classes", action="store_true", help="pass --classes N for runs whose class count is known")

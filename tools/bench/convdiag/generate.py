@@ -8,7 +8,7 @@ hand-made CSV), with the condition each run was meant to show.
 Writes DIR/runs/<file> for every run and DIR/generated.json (the runs' configurations, the
 intended conditions and onsets, the chance level, the generation time). Every random draw is
 seeded from the run's configuration; with the same torch version the logs are identical. One
-thread (torch.set_num_threads(1)); tools/bench/convdiag/README.md has the figures.
+thread (torch.set_num_threads(1)); docs/benchmarks.md gives the time it takes.
 """
 import argparse
 import csv
