@@ -120,7 +120,8 @@ const char* format_name(LogFormat format);
 ///   object jsonl. A file that is one JSON document over several lines is
 ///   looked at whole the same way (a list of objects: json_records);
 /// - anything else: csv.
-/// A path that cannot be read is csv (reading it then says why).
+/// A file that cannot be read is judged by its name alone (reading it then
+/// says why).
 LogFormat detect_log_format(const std::string& path);
 
 /// Reads `path` as detect_log_format decides; the run's source is `path`. A
