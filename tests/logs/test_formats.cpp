@@ -7,8 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -17,10 +15,13 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
 #include "refusal.hpp"
+#include "support/files.hpp"
 #include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
 using namespace gradcheck::logs;
+using gradcheck::test::read_bytes;
+using gradcheck::test::write_bytes;
 using logs_test::expect_refused;
 
 namespace {
@@ -29,17 +30,6 @@ const std::string kData = std::string(GRADCHECK_SOURCE_DIR) + "/tests/logs/data/
 const std::string kReal = std::string(GRADCHECK_REAL_DATA_DIR) + "/trainlogs/";
 const std::string kHealthyRun = kData + "mlruns/1/8f2b6e0c4d1a4b7e9c3f5a2d1e0b9c8a";
 const std::string kNanRun = kData + "mlruns/1/c41d7a9e2b5f4c08a6e3d9b1f7a2c5e4";
-
-std::string write(const fs::path& p, const std::string& content) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << content;
-  return p.string();
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 const Series& series(const Run& run, const std::string& name) {
   const Series* s = run.find(name);
@@ -125,8 +115,8 @@ TEST_CASE("trainer_state.json: a checkpoint folder, an output folder's latest ch
   // Checkpoints are ordered by number, not by name; one holding no state does not count.
   const fs::path dir = gradcheck::test::scratch_dir("hf_numbers");
   const std::string entry = "    {\n      \"loss\": 1.0,\n      \"step\": 1\n    }";
-  write(dir / "checkpoint-900" / "trainer_state.json", trainer_state(entry));
-  write(dir / "checkpoint-10000" / "trainer_state.json", trainer_state(entry));
+  write_bytes(dir / "checkpoint-900" / "trainer_state.json", trainer_state(entry));
+  write_bytes(dir / "checkpoint-10000" / "trainer_state.json", trainer_state(entry));
   fs::create_directories(dir / "checkpoint-20000");  // a save that was interrupted
   fs::create_directories(dir / "runs" / "Jun03_10-00-00_host");
   const auto picked = expand_log_sources({dir.string()});
@@ -134,7 +124,7 @@ TEST_CASE("trainer_state.json: a checkpoint folder, an output folder's latest ch
   CHECK(picked[0].path == (dir / "checkpoint-10000" / "trainer_state.json").string());
   CHECK(picked[0].note.find("the latest of the 2 checkpoints") != std::string::npos);
   const fs::path one = gradcheck::test::scratch_dir("hf_one");
-  write(one / "checkpoint-7" / "trainer_state.json", trainer_state(entry));
+  write_bytes(one / "checkpoint-7" / "trainer_state.json", trainer_state(entry));
   CHECK(expand_log_sources({one.string()})[0].note == "checkpoint-7 is the only checkpoint in " + one.string());
 }
 
@@ -158,7 +148,7 @@ TEST_CASE("trainer_state.json: the real Whisper fine-tune (transformers 4.26) ov
 TEST_CASE("trainer_state.json: by content under any name, on one line, NaN and Infinity, null, text metrics", "[hf]") {
   const fs::path dir = gradcheck::test::scratch_dir("hf_content");
   // json.dumps without indent, under another name.
-  const std::string one_line = write(
+  const std::string one_line = write_bytes(
       dir / "state.json",
       R"({"epoch": 1.0, "global_step": 3, "log_history": [{"epoch": 0.3, "grad_norm": NaN, "learning_rate": 1e-05, "loss": 2.5, "step": 1}, )"
       R"({"epoch": 0.6, "grad_norm": null, "learning_rate": 1e-05, "loss": Infinity, "step": 2}, )"
@@ -175,12 +165,12 @@ TEST_CASE("trainer_state.json: by content under any name, on one line, NaN and I
   // Pretty-printed under another name, and a .jsonl name does not change what the content is.
   const std::string pretty = read_bytes(kData + "hf_output/checkpoint-500/trainer_state.json");
   for (const char* name : {"exported.json", "exported.jsonl"}) {
-    const std::string p = write(dir / name, pretty);
+    const std::string p = write_bytes(dir / name, pretty);
     CHECK(detect_log_format(p) == LogFormat::trainer_state);
     CHECK(series(read_log(p), "eval_loss").size() == 5);
   }
   // The log_history saved on its own: a list of records.
-  const std::string records = write(dir / "log_history.json", R"([
+  const std::string records = write_bytes(dir / "log_history.json", R"([
   {"epoch": 0.1, "loss": 2.0, "step": 10},
   {"epoch": 0.1, "eval_loss": 2.2, "step": 10},
   {"epoch": 0.2, "loss": 1.5, "step": 20}
@@ -195,7 +185,7 @@ TEST_CASE("trainer_state.json: by content under any name, on one line, NaN and I
 TEST_CASE("trainer_state.json: malformed files are refused naming the place", "[hf][errors]") {
   const fs::path dir = gradcheck::test::scratch_dir("hf_bad");
   auto state = [&](const std::string& name, const std::string& history) {
-    return write(dir / name / "trainer_state.json", trainer_state(history));
+    return write_bytes(dir / name / "trainer_state.json", trainer_state(history));
   };
   const std::string ok = "    {\n      \"loss\": 1.0,\n      \"step\": 1\n    },\n";
   const std::string text = state("text", ok + ok + ok + "    {\n      \"loss\": \"abc\",\n      \"step\": 4\n    }");
@@ -206,20 +196,20 @@ TEST_CASE("trainer_state.json: malformed files are refused naming the place", "[
   expect_refused(state("floatstep", "    {\"loss\": 1.0, \"step\": 1.5}"), "log_history[0].step: expected an integer step, found '1.5'");
   expect_refused(state("hugestep", "    {\"loss\": 1.0, \"step\": 18446744073709551615}"), "log_history[0].step: expected an integer step");
   expect_refused(state("notobject", ok + "    7"), "log_history[1]: expected an object, found a number");
-  expect_refused(write(dir / "nohistory" / "trainer_state.json", "{\"global_step\": 3}\n"),
+  expect_refused(write_bytes(dir / "nohistory" / "trainer_state.json", "{\"global_step\": 3}\n"),
                  "no log_history: not a Hugging Face trainer_state.json");
-  expect_refused(write(dir / "historymap" / "trainer_state.json", "{\"log_history\": {}}\n"),
+  expect_refused(write_bytes(dir / "historymap" / "trainer_state.json", "{\"log_history\": {}}\n"),
                  "log_history: expected a list, found an object");
-  expect_refused(write(dir / "array" / "trainer_state.json", "[1, 2]\n"), "expected a JSON object with log_history");
-  expect_refused(write(dir / "empty" / "trainer_state.json", ""), "empty file");
+  expect_refused(write_bytes(dir / "array" / "trainer_state.json", "[1, 2]\n"), "expected a JSON object with log_history");
+  expect_refused(write_bytes(dir / "empty" / "trainer_state.json", ""), "empty file");
   // Syntax errors at their place in the file as written: the NaN before the
   // error on the same line is not counted twice.
-  const std::string syntax = write(dir / "syntax" / "trainer_state.json",
+  const std::string syntax = write_bytes(dir / "syntax" / "trainer_state.json",
                                    "{\n  \"log_history\": [\n    {\"loss\": NaN, \"step\": 1,}\n  ]\n}\n");
   expect_refused(syntax, "not valid JSON: unexpected '}' at byte 50 (line 3, column 29)");
-  expect_refused(write(dir / "cut" / "trainer_state.json", "{\n  \"log_history\": [\n    {\"loss\": 1."),
+  expect_refused(write_bytes(dir / "cut" / "trainer_state.json", "{\n  \"log_history\": [\n    {\"loss\": 1."),
                  "not valid JSON: it ends too early");
-  expect_refused(write(dir / "utf8" / "trainer_state.json", "{\"log_history\": [{\"lo\xff\": 1, \"step\": 1}]}"),
+  expect_refused(write_bytes(dir / "utf8" / "trainer_state.json", "{\"log_history\": [{\"lo\xff\": 1, \"step\": 1}]}"),
                  "not valid JSON: unexpected byte \\xff");
   // Given the folder, the refusal names the file inside it.
   const std::string folder = (dir / "text").string();
@@ -227,7 +217,7 @@ TEST_CASE("trainer_state.json: malformed files are refused naming the place", "[
   const std::string none = gradcheck::test::scratch_dir("hf_none").string();
   expect_refused([&] { (void)read_trainer_state(none); }, none, "holds no trainer_state.json");
   // A JSON document that is no log known here.
-  expect_refused(write(dir / "other.json", "{\n  \"model\": \"bert\",\n  \"layers\": 12\n}\n"),
+  expect_refused(write_bytes(dir / "other.json", "{\n  \"model\": \"bert\",\n  \"layers\": 12\n}\n"),
                  "a JSON document that is no training log known here");
 }
 
@@ -258,7 +248,7 @@ TEST_CASE("Keras History: one value per epoch, the epoch index as the step", "[k
 
   // Pretty-printed, with NaN, and a learning rate to use as the step.
   const fs::path dir = gradcheck::test::scratch_dir("keras");
-  const std::string pretty = write(dir / "history.json",
+  const std::string pretty = write_bytes(dir / "history.json",
                                    "{\n  \"loss\": [\n    1.5,\n    NaN,\n    0.5\n  ],\n  \"lr\": [0.1, 0.1, 0.01],\n"
                                    "  \"round\": [10, 20, 30]\n}\n");
   CHECK(detect_log_format(pretty) == LogFormat::keras_history);
@@ -277,15 +267,15 @@ TEST_CASE("Keras History: one value per epoch, the epoch index as the step", "[k
 
 TEST_CASE("Keras History: a value that is no number is refused naming the metric and epoch", "[keras][errors]") {
   const fs::path dir = gradcheck::test::scratch_dir("keras_bad");
-  expect_refused(write(dir / "text.json", R"({"loss": [1.0, 0.9], "val_loss": [1.1, 1.0, 0.95, "high"]})"),
+  expect_refused(write_bytes(dir / "text.json", R"({"loss": [1.0, 0.9], "val_loss": [1.1, 1.0, 0.95, "high"]})"),
                  "val_loss[3]: expected a number, found a string");
-  expect_refused(write(dir / "nested.json", R"({"loss": [1.0, [0.9]]})"), "loss[1]: expected a number, found a list");
-  expect_refused(write(dir / "key.json", "{\"loss\": {\"0\": 1.0, \"1\": true}}"),
+  expect_refused(write_bytes(dir / "nested.json", R"({"loss": [1.0, [0.9]]})"), "loss[1]: expected a number, found a list");
+  expect_refused(write_bytes(dir / "key.json", "{\"loss\": {\"0\": 1.0, \"1\": true}}"),
                  "loss[\"1\"]: expected a number, found a boolean");
-  const std::string p = write(dir / "h.json", R"({"loss": [1.0, 0.9]})");
-  expect_refused([&] { (void)read_keras_history(write(dir / "scalar.json", R"({"loss": 1.0})")); },
+  const std::string p = write_bytes(dir / "h.json", R"({"loss": [1.0, 0.9]})");
+  expect_refused([&] { (void)read_keras_history(write_bytes(dir / "scalar.json", R"({"loss": 1.0})")); },
                  (dir / "scalar.json").string(), "loss: expected a list of per-epoch values, found a number");
-  expect_refused([&] { (void)read_keras_history(write(dir / "keys.json", R"({"loss": {"zero": 1.0}})")); },
+  expect_refused([&] { (void)read_keras_history(write_bytes(dir / "keys.json", R"({"loss": {"zero": 1.0}})")); },
                  (dir / "keys.json").string(), "loss: key 'zero' is not an epoch number");
   CHECK(read_log(p).find("loss")->size() == 2);
 }
@@ -367,10 +357,10 @@ TEST_CASE("MLflow: a store, an experiment and a run folder; deleted runs left ou
 
 TEST_CASE("MLflow: early two-field lines are at step 0; blank lines and CRLF are fine", "[mlflow]") {
   const fs::path run = gradcheck::test::scratch_dir("mlflow_old");
-  write(run / "meta.yaml", "run_uuid: abc\nlifecycle_stage: active\n");
-  write(run / "metrics" / "loss", "1500000000000 0.5\r\n\r\n1500000000001 0.25\r\n");
-  write(run / "metrics" / ".DS_Store", "junk");
-  write(run / "metrics" / "acc", "1500000000000  0.5   3\n1500000000001\t1e-05\t4\n1500000000002 -inf 5\n");
+  write_bytes(run / "meta.yaml", "run_uuid: abc\nlifecycle_stage: active\n");
+  write_bytes(run / "metrics" / "loss", "1500000000000 0.5\r\n\r\n1500000000001 0.25\r\n");
+  write_bytes(run / "metrics" / ".DS_Store", "junk");
+  write_bytes(run / "metrics" / "acc", "1500000000000  0.5   3\n1500000000001\t1e-05\t4\n1500000000002 -inf 5\n");
   const Run r = read_log(run.string());
   CHECK(series(r, "loss").steps == std::vector<std::int64_t>{0, 0});
   CHECK(series(r, "loss").values == std::vector<double>{0.5, 0.25});
@@ -381,18 +371,18 @@ TEST_CASE("MLflow: early two-field lines are at step 0; blank lines and CRLF are
 
 TEST_CASE("MLflow: a malformed metric file is refused naming the file and the line", "[mlflow][errors]") {
   const fs::path run = gradcheck::test::scratch_dir("mlflow_bad");
-  write(run / "meta.yaml", "run_name: r\n");
-  const std::string loss = write(run / "metrics" / "train" / "loss", "1 0.5 0\n2 0.4 1 extra\n");
+  write_bytes(run / "meta.yaml", "run_name: r\n");
+  const std::string loss = write_bytes(run / "metrics" / "train" / "loss", "1 0.5 0\n2 0.4 1 extra\n");
   expect_refused([&] { (void)read_log(run.string()); }, loss, "line 2: expected 'timestamp value step', found 4 fields");
-  write(loss, "1 0.5 0\n1\n");
+  write_bytes(loss, "1 0.5 0\n1\n");
   expect_refused([&] { (void)read_log(run.string()); }, loss, "line 2: expected 'timestamp value step', found 1 field");
-  write(loss, "1 abc 0\n");
+  write_bytes(loss, "1 abc 0\n");
   expect_refused([&] { (void)read_log(run.string()); }, loss, "line 1: value 'abc' is not a number");
-  write(loss, "1 0.5 1.5\n");
+  write_bytes(loss, "1 0.5 1.5\n");
   expect_refused([&] { (void)read_log(run.string()); }, loss, "line 1: step '1.5' is not an integer");
-  write(loss, "x 0.5 1\n");
+  write_bytes(loss, "x 0.5 1\n");
   expect_refused([&] { (void)read_log(run.string()); }, loss, "line 1: timestamp 'x' is not an integer");
-  write(loss, "1 0.5 \xff\xfe\n");
+  write_bytes(loss, "1 0.5 \xff\xfe\n");
   expect_refused([&] { (void)read_log(run.string()); }, loss, "line 1: step '\\xff\\xfe' is not an integer");
   fs::remove_all(run / "metrics");
   fs::create_directories(run / "metrics");
@@ -446,18 +436,18 @@ TEST_CASE("W&B chart export: the run stripped from the names, __MIN/__MAX left o
 
   const fs::path dir = gradcheck::test::scratch_dir("wandb");
   // A run name holding " - ", W&B's _step beside the x-axis, a grouped run.
-  const Run dashed = read_csv(write(dir / "dashed.csv",
+  const Run dashed = read_csv(write_bytes(dir / "dashed.csv",
                                     "\"Step\",\"lr 1e-3 - seed 2 - _step\",\"lr 1e-3 - seed 2 - _step__MIN\","
                                     "\"lr 1e-3 - seed 2 - _step__MAX\",\"lr 1e-3 - seed 2 - loss\","
                                     "\"lr 1e-3 - seed 2 - loss__MIN\",\"lr 1e-3 - seed 2 - loss__MAX\"\n"
                                     "\"0\",\"0\",\"0\",\"0\",\"2.5\",\"2.5\",\"2.5\"\n\"1\",\"1\",\"1\",\"1\",\"2\",\"2\",\"2\"\n"));
   CHECK(dashed.metric_names() == std::vector<std::string>{"loss"});
-  const Run group = read_csv(write(dir / "group.csv",
+  const Run group = read_csv(write_bytes(dir / "group.csv",
                                    "Step,Group: sweep-7 - train/loss,Group: sweep-7 - train/loss__MIN,"
                                    "Group: sweep-7 - train/loss__MAX\n0,1,0.9,1.1\n"));
   CHECK(group.metric_names() == std::vector<std::string>{"train/loss"});
   // Not an export: no companions, or a companion without " - ".
-  const Run plain = read_csv(write(dir / "plain.csv", "step,a - b,x__MIN,x\n0,1,2,3\n"));
+  const Run plain = read_csv(write_bytes(dir / "plain.csv", "step,a - b,x__MIN,x\n0,1,2,3\n"));
   CHECK(plain.metric_names() == std::vector<std::string>{"a - b", "x__MIN", "x"});
 }
 
@@ -468,7 +458,7 @@ TEST_CASE("W&B chart export of several runs is refused naming them", "[wandb][er
   std::string header = "Step";
   for (int r = 0; r < 6; ++r)
     for (const char* s : {"", "__MIN", "__MAX"}) header += ",run-" + std::to_string(r) + " - loss" + s;
-  expect_refused(write(dir / "six.csv", header + "\n"), "6 runs (run-0, run-1, run-2, run-3, ...)");
+  expect_refused(write_bytes(dir / "six.csv", header + "\n"), "6 runs (run-0, run-1, run-2, run-3, ...)");
 }
 
 // --- detection ----------------------------------------------------------------
@@ -483,18 +473,18 @@ TEST_CASE("Detection: by name and content, folders, and the formats that were th
   CHECK(detect_log_format(kData + "no-such-file") == LogFormat::csv);
   const fs::path dir = gradcheck::test::scratch_dir("detect");
   // JSON Lines under .json; a first line that is a whole object with more lines after it.
-  const std::string lines = write(dir / "metrics.json", "{\"step\": 0, \"loss\": 1}\n{\"step\": 1, \"loss\": 0.5}\n");
+  const std::string lines = write_bytes(dir / "metrics.json", "{\"step\": 0, \"loss\": 1}\n{\"step\": 1, \"loss\": 0.5}\n");
   CHECK(detect_log_format(lines) == LogFormat::jsonl);
   CHECK(series(read_log(lines), "loss").size() == 2);
-  const std::string keras_like = write(dir / "k.jsonl", "{\"loss\": [1, 2]}\n{\"loss\": [3]}\n");
+  const std::string keras_like = write_bytes(dir / "k.jsonl", "{\"loss\": [1, 2]}\n{\"loss\": [3]}\n");
   CHECK(detect_log_format(keras_like) == LogFormat::jsonl);
-  const std::string blank = write(dir / "empty.json", "\n\n");
+  const std::string blank = write_bytes(dir / "empty.json", "\n\n");
   CHECK(detect_log_format(blank) == LogFormat::jsonl);
   CHECK(read_log(blank).series.empty());
   // A .json JSON Lines file with a broken first line says where.
-  expect_refused(write(dir / "broken.json", "{\"step\": 0, \"loss\": }\n{\"step\": 1}\n"),
+  expect_refused(write_bytes(dir / "broken.json", "{\"step\": 0, \"loss\": }\n{\"step\": 1}\n"),
                  "not valid JSON: unexpected '}' at byte 21 (line 1, column 21)");
-  expect_refused(write(dir / "broken.jsonl", "{\"step\": 0, \"loss\": }\n{\"step\": 1}\n"),
+  expect_refused(write_bytes(dir / "broken.jsonl", "{\"step\": 0, \"loss\": }\n{\"step\": 1}\n"),
                  "line 1: not valid JSON: unexpected '}' at column 21");
   // A Hugging Face output folder that also holds TensorBoard runs is read as the Trainer's state.
   const fs::path out = gradcheck::test::scratch_dir("hf_with_tb");
@@ -539,11 +529,11 @@ TEST_CASE("The new readers never crash on damaged input: seeded random corruptio
         if (bytes.empty()) bytes.push_back('x');
       }
       const fs::path p = dir / name;
-      write(p, bytes);
+      write_bytes(p, bytes);
       // An MLflow file is read through its run folder (meta.yaml beside metrics/).
       const bool mlflow = name.rfind("run/", 0) == 0;
-      if (mlflow && !fs::exists(dir / "run" / "meta.yaml")) write(dir / "run" / "meta.yaml", "run_name: x\n");
-      if (mlflow && !fs::exists(dir / "run" / "metrics" / "loss")) write(dir / "run" / "metrics" / "loss", "1 1 1\n");
+      if (mlflow && !fs::exists(dir / "run" / "meta.yaml")) write_bytes(dir / "run" / "meta.yaml", "run_name: x\n");
+      if (mlflow && !fs::exists(dir / "run" / "metrics" / "loss")) write_bytes(dir / "run" / "metrics" / "loss", "1 1 1\n");
       const std::string target = mlflow ? (dir / "run").string() : p.string();
       try {
         (void)expand_log_sources({target});
