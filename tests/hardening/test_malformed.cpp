@@ -213,6 +213,19 @@ TEST_CASE("convdiag refuses every malformed log with exit 2 and one line", "[mal
   // needed to get past the first check; a wrong one must fail just as cleanly.
   const std::string huge_record = le(std::uint64_t{1} << 62, 8) + le(0, 4) + "xx";
   fs::create_directories(corpus() / "empty_runs");
+  // Folders of the formats of other tools: a Hugging Face output folder whose
+  // latest checkpoint's state is cut short, MLflow runs with a malformed
+  // metric file, without metrics, and a store of deleted runs only.
+  const std::string cut_state =
+      put("hf_out/checkpoint-20/trainer_state.json", "{\n  \"log_history\": [\n    {\"loss\": 1.");
+  put("hf_out/checkpoint-10/trainer_state.json", "{\"log_history\": [{\"loss\": 1.0, \"step\": 10}]}\n");
+  put("mlrun_bad/meta.yaml", "run_name: r\n");
+  const std::string bad_metric = put("mlrun_bad/metrics/train/loss", "1700000000000 0.5 0\n1700000000001 0.4 1 2\n");
+  put("mlrun_empty/meta.yaml", "run_name: r\n");
+  fs::create_directories(corpus() / "mlrun_empty" / "metrics");
+  put("mlruns_deleted/0/meta.yaml", "name: Default\nlifecycle_stage: active\n");
+  put("mlruns_deleted/0/abc/meta.yaml", "run_name: r\nlifecycle_stage: deleted\n");
+  put("mlruns_deleted/0/abc/metrics/loss", "1700000000000 0.5 0\n");
 
   const std::vector<Case> cases = {
       {"empty csv", put("empty.csv", "")},
@@ -233,6 +246,20 @@ TEST_CASE("convdiag refuses every malformed log with exit 2 and one line", "[mal
                                          events_file({{"loss", 1}, {"loss", 2}, {"loss", 3}, {"gr\xff\xfe", 1}}))},
       {"events file of garbage", put("events.out.tfevents.4.junk", std::string(100, '\x7f'))},
       {"a folder without event files", (corpus() / "empty_runs").string()},
+      {"trainer_state.json with a loss that is text",
+       put("hf_text/trainer_state.json", "{\"log_history\": [{\"loss\": 1.0, \"step\": 1}, {\"loss\": \"nan%\", \"step\": 2}]}")},
+      {"trainer_state.json cut short", put("hf_cut/trainer_state.json", "{\n  \"log_history\": [\n    {\"loss\": 1.")},
+      {"trainer_state.json without log_history", put("hf_none/trainer_state.json", "{\"global_step\": 3}\n")},
+      {"bad UTF-8 in a trainer_state.json key",
+       put("hf_utf8/trainer_state.json", "{\"log_history\": [{\"lo\xff\xfe\": 1.0, \"step\": 1}]}")},
+      {"an output folder whose latest checkpoint is cut short", (corpus() / "hf_out").string(), cut_state},
+      {"Keras History with text for a value", put("history.json", "{\"loss\": [1.0, 0.5, \"x\"]}")},
+      {"a JSON document of no known kind", put("config.json", "{\n  \"model\": \"mlp\",\n  \"layers\": 3\n}\n")},
+      {"MLflow metric line with four fields", (corpus() / "mlrun_bad").string(), bad_metric},
+      {"MLflow run without any metric", (corpus() / "mlrun_empty").string()},
+      {"MLflow store of deleted runs only", (corpus() / "mlruns_deleted").string()},
+      {"W&B chart export of two runs",
+       put("wandb_two.csv", "Step,a - loss,a - loss__MIN,a - loss__MAX,b - loss,b - loss__MIN,b - loss__MAX\n0,1,1,1,2,2,2\n")},
       {"a path that does not exist", missing() + ".csv", missing()},
   };
   expect_all_refused(CONVDIAG_TOOL, cases);

@@ -36,7 +36,9 @@ struct ConvdiagOptions {
 };
 
 void setup_convdiag(CLI::App& app, ConvdiagOptions& o) {
-  app.add_option("LOG", o.logs, "Training logs: CSV, JSON Lines, TensorBoard event files or directories");
+  app.add_option("LOG", o.logs,
+                 "Training logs: CSV, JSON Lines, TensorBoard event files, trainer_state.json, Keras History JSON, "
+                 "W&B exports, or directories (TensorBoard, Hugging Face checkpoints, MLflow runs)");
   app.add_option("--loss-col", o.loss_col, "Training-loss column (default: recognised by name)");
   app.add_option("--val-col", o.val_col, "Validation-loss column");
   app.add_option("--step-col", o.step_col, "Step column");
@@ -76,9 +78,18 @@ gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
   gradcheck::diag::DiagnoseOptions diag;
   diag.columns = {o.loss_col, o.val_col, o.step_col, o.grad_col};
   diag.classes = o.classes;
+  // A directory may hold several runs (an MLflow store) or name the log it
+  // holds (a Hugging Face output folder's latest checkpoint): each log read is
+  // one run of the report, with a note saying how it was chosen.
+  const std::vector<gradcheck::logs::LogSource> sources = gradcheck::logs::expand_log_sources(o.logs);
+  std::vector<std::string> paths;
+  for (const auto& s : sources) paths.push_back(s.path);
   // The HTML report draws the whole curves, so the logs are kept for it.
-  const gradcheck::diag::LogsDiagnosis diagnosis =
-      gradcheck::diag::diagnose_logs(o.logs, read, diag, o.threads, !o.html_path.empty());
+  gradcheck::diag::LogsDiagnosis diagnosis =
+      gradcheck::diag::diagnose_logs(paths, read, diag, o.threads, !o.html_path.empty());
+  for (std::size_t i = 0; i < sources.size(); ++i)
+    if (!sources[i].note.empty())
+      diagnosis.results[i].notes.insert(diagnosis.results[i].notes.begin(), sources[i].note);
   const auto& results = diagnosis.results;
 
   // The model runs only in forked children, after the reader threads ended.

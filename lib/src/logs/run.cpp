@@ -1,11 +1,9 @@
 #include <algorithm>
-#include <filesystem>
 #include <iterator>
 #include <string>
 
 #include "builder.hpp"
 #include "gradcheck/errors.hpp"
-#include "gradcheck/logs/readers.hpp"
 #include "gradcheck/logs/run.hpp"
 
 namespace gradcheck::logs {
@@ -142,17 +140,6 @@ Roles recognise_roles(const Run& run, const ColumnOverrides& overrides) {
     if (s.name.rfind("grad_norm/", 0) == 0 && s.name != roles.grad_norm && s.name != "grad_norm/total")
       roles.tensor_grad_norms.push_back(s.name);
   return roles;
-}
-
-Run read_log(const std::string& path, const ReadOptions& options) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return read_tfevents(path, options);
-  const std::string name = fs::path(path).filename().string();
-  if (name.find("tfevents") != std::string::npos) return read_tfevents(path, options);
-  const std::string ext = lower(fs::path(path).extension().string());
-  if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") return read_jsonl(path, options);
-  return read_csv(path, options);
 }
 
 }  // namespace gradcheck::logs
