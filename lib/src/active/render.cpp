@@ -3,12 +3,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "gradcheck/utf8.hpp"
 #include "active_json.hpp"
+#include "../core/format.hpp"
 #include "../core/json_out.hpp"
 #include "gradcheck/diag/active.hpp"
 #include "gradcheck/diag/render.hpp"
@@ -19,11 +19,7 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
+using gradcheck::internal::general;
 
 std::string source_of(const ActiveReport& r, const ModelActive& m) { return r.plugin + ":" + m.model; }
 
@@ -117,9 +113,9 @@ std::string render_active_terminal(const ActiveReport& report, bool color) {
       out += "  " + st.red("✗ model code failed") + "  " + m.failure + "\n\n";
       continue;
     }
-    std::string init = "  loss at init   " + num(m.initial_loss);
-    if (m.mean_initial_loss) init += "  mean over seeds " + num(*m.mean_initial_loss);
-    if (m.expected_initial_loss) init += "  (ln C = " + num(*m.expected_initial_loss) + ")";
+    std::string init = "  loss at init   " + general(m.initial_loss, 4);
+    if (m.mean_initial_loss) init += "  mean over seeds " + general(*m.mean_initial_loss, 4);
+    if (m.expected_initial_loss) init += "  (ln C = " + general(*m.expected_initial_loss, 4) + ")";
     out += init + "\n";
     for (const auto& a : m.overfit) {
       const bool log_scale = std::all_of(a.losses.begin(), a.losses.end(), [](double v) { return v > 0; });
@@ -130,9 +126,9 @@ std::string render_active_terminal(const ActiveReport& report, bool color) {
       const std::size_t k = std::max<std::size_t>(1, (curve.size() + 47) / 48);
       for (std::size_t i = 0; i < curve.size(); i += k) shown.push_back(curve[i]);
       std::string line = "  overfit " + a.optimizer + std::string(a.optimizer.size() < 5 ? 5 - a.optimizer.size() : 0, ' ') +
-                         sparkline(shown, log_scale) + "  " + num(a.initial_loss) + " → " + num(a.final_loss) +
-                         " in " + std::to_string(a.steps) + " steps at rate " + num(a.learning_rate) + "  ";
-      line += a.reached ? st.green("goal reached") : st.yellow("goal " + num(a.goal) + " not reached");
+                         sparkline(shown, log_scale) + "  " + general(a.initial_loss, 4) + " → " + general(a.final_loss, 4) +
+                         " in " + std::to_string(a.steps) + " steps at rate " + general(a.learning_rate, 4) + "  ";
+      line += a.reached ? st.green("goal reached") : st.yellow("goal " + general(a.goal, 4) + " not reached");
       out += line + "\n";
     }
     if (!m.lr_range.points.empty()) {
@@ -146,11 +142,11 @@ std::string render_active_terminal(const ActiveReport& report, bool color) {
       const std::size_t k = std::max<std::size_t>(1, (losses.size() + 47) / 48);
       for (std::size_t i = 0; i < losses.size(); i += k) shown.push_back(losses[i]);
       std::string line = "  lr range test  " + sparkline(shown, positive) + "  rates " +
-                         num(m.lr_range.points.front().learning_rate) + " → " +
-                         num(m.lr_range.points.back().learning_rate);
+                         general(m.lr_range.points.front().learning_rate, 4) + " → " +
+                         general(m.lr_range.points.back().learning_rate, 4);
       if (m.lr_range.suggested_rate)
-        line += "  suggested rate " + st.bold(num(*m.lr_range.suggested_rate));
-      if (m.lr_range.min_loss_rate) line += " (lowest loss at " + num(*m.lr_range.min_loss_rate) + ")";
+        line += "  suggested rate " + st.bold(general(*m.lr_range.suggested_rate, 4));
+      if (m.lr_range.min_loss_rate) line += " (lowest loss at " + general(*m.lr_range.min_loss_rate, 4) + ")";
       out += line + "\n";
     }
     for (const auto& s : m.symptoms) {

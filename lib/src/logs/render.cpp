@@ -1,9 +1,9 @@
 #include "gradcheck/diag/render.hpp"
 #include "gradcheck/utf8.hpp"
+#include "../core/format.hpp"
 #include "../core/json_out.hpp"
 
 #include <cmath>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -13,11 +13,7 @@
 namespace gradcheck::diag {
 namespace {
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
+using gradcheck::internal::general;
 
 }  // namespace
 
@@ -113,7 +109,7 @@ std::string render_terminal(const std::vector<RunDiagnosis>& runs, bool color) {
       const bool log_scale = c.min > 0 && c.max / c.min > 100;
       std::string line = "  " + c.name + std::string(width - c.name.size(), ' ') + "  ";
       line += sparkline(c.shape, log_scale);
-      line += "  " + num(c.first) + " → " + num(c.last) + "  (min " + num(c.min) + ", max " + num(c.max) +
+      line += "  " + general(c.first, 4) + " → " + general(c.last, 4) + "  (min " + general(c.min, 4) + ", max " + general(c.max, 4) +
               (log_scale ? ", log scale" : "") + ")";
       if (c.non_finite > 0) line += "  " + st.red(std::to_string(c.non_finite) + " non-finite");
       out += line + "\n";
