@@ -90,7 +90,7 @@ gradcheck::ExitCode run_weightstats(const WeightstatsOptions& o) {
   if (!o.json_path.empty()) gradcheck::write_file_atomically(o.json_path, json);
   // With a report on standard output, the table goes to stderr so the report stays parseable.
   std::FILE* table_stream = o.json_path == "-" || o.html_path == "-" ? stderr : stdout;
-  w::TextOptions text;
+  gradcheck::TextOptions text;
   text.color = gradcheck::use_color(table_stream, o.no_color);
   text.quiet = o.quiet;
   std::fputs(w::to_text(report, text).c_str(), table_stream);

@@ -4,19 +4,15 @@
 
 #include <string>
 
+#include "gradcheck/output.hpp"
 #include "gradcheck/result.hpp"
 
 namespace gradcheck {
 
-struct TextOptions {
-  bool color = false;     ///< ANSI colour (see use_color in output.hpp)
-  int worst_entries = 5;  ///< worst entries listed under a failing tensor
-  bool quiet = false;     ///< only the verdict line
-};
-
 /// A person's report: the verdict line first, then one line per tensor (name,
 /// shape, checked, largest relative error, verdict, hint), then the worst
-/// entries of each failing tensor and any problems.
+/// entries of each failing tensor (TextOptions::worst_entries of them) and any
+/// problems.
 std::string to_text(const CheckResult& result, const TextOptions& options = {});
 
 /// A block's scale fit in words, e.g. "as a whole, analytic = 1.00101 x numeric

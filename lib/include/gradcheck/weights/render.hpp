@@ -6,21 +6,17 @@
 
 #include <string>
 
+#include "gradcheck/output.hpp"
 #include "gradcheck/weights/report.hpp"
 
 namespace gradcheck::weights {
-
-/// The same fields as gradcheck::TextOptions where they apply.
-struct TextOptions {
-  bool color = false;  ///< ANSI colour (see use_color in output.hpp)
-  bool quiet = false;  ///< only the verdict line
-};
 
 /// A person's report, as weightstats prints it: the verdict line first
 /// (bold); then one line per tensor (name, dtype, shape, mean, std, min, max,
 /// zeros, flags), flagged lines highlighted and followed by their evidence;
 /// then the diff, if any; then the verdict line again, a summary under a long
-/// table. `quiet` gives the verdict line only (once).
+/// table. `quiet` gives the verdict line only (once); TextOptions::worst_entries
+/// does not apply.
 std::string to_text(const WeightsReport& report, const TextOptions& options = {});
 
 /// The JSON report: every field the contract names (tool, schema, passed,
