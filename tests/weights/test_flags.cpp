@@ -200,6 +200,10 @@ TEST_CASE("to_text gives the verdict line first and last, exit_code follows the 
     gradcheck::TextOptions color;
     color.color = true;
     CHECK(to_text(*r, color).find('\x1b') != std::string::npos);
+    // The coloured verdict line opens (in bold) and closes the coloured text.
+    const std::string painted = verdict_line(*r, true);
+    CHECK(painted != verdict);
+    CHECK(to_text(*r, color).substr(to_text(*r, color).size() - painted.size() - 1) == painted + "\n");
   }
   CHECK(to_text(bad).find("all_zero: all 16 values are 0") != std::string::npos);
 }

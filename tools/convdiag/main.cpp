@@ -12,8 +12,8 @@
 #include "gradcheck/diag/active.hpp"
 #include "gradcheck/diag/diagnose.hpp"
 #include "gradcheck/diag/render.hpp"
+#include "gradcheck/diag/report.hpp"
 #include "gradcheck/errors.hpp"
-#include "gradcheck/html/convdiag_page.hpp"
 #include "gradcheck/logs/readers.hpp"
 #include "gradcheck/output.hpp"
 #include "gradcheck/version.hpp"
@@ -77,12 +77,9 @@ gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
   diag.columns = {o.loss_col, o.val_col, o.step_col, o.grad_col};
   diag.classes = o.classes;
   // The HTML report draws the whole curves, so the logs are kept for it.
-  const gradcheck::diag::LogsDiagnosis diagnosis =
-      gradcheck::diag::diagnose_logs(o.logs, read, diag, o.threads, !o.html_path.empty());
-  const auto& results = diagnosis.results;
+  gradcheck::diag::Report report = gradcheck::diag::diagnose_logs(o.logs, read, diag, o.threads, !o.html_path.empty());
 
   // The model runs only in forked children, after the reader threads ended.
-  std::optional<gradcheck::diag::ActiveReport> active;
   if (!o.model_plugin.empty()) {
     gradcheck::diag::ActiveOptions ao;
     ao.plugin = o.model_plugin;
@@ -90,33 +87,22 @@ gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
     ao.classes = o.classes;
     ao.seed = o.seed;
     ao.timeout_seconds = o.timeout;
-    active = gradcheck::diag::run_active_checks(ao);
+    report.active = gradcheck::diag::run_active_checks(ao);
   }
 
   // Both reports are rendered before either is written.
-  const std::string json = o.json_path.empty() ? std::string()
-                           : active ? gradcheck::diag::render_json(results, *active, gradcheck::version_string)
-                                    : gradcheck::diag::render_json(results, gradcheck::version_string);
-  const std::string html =
-      o.html_path.empty() ? std::string() : gradcheck::html::convdiag_page(results, diagnosis.runs, active ? &*active : nullptr);
+  const std::string json = o.json_path.empty() ? std::string() : gradcheck::diag::to_json(report);
+  const std::string html = o.html_path.empty() ? std::string() : gradcheck::diag::to_html(report);
   if (!o.json_path.empty()) gradcheck::write_file_atomically(o.json_path, json);
   if (!o.html_path.empty()) gradcheck::write_file_atomically(o.html_path, html);
   // With a report on standard output, the text goes to stderr so the report stays parseable.
   std::FILE* text_stream = o.json_path == "-" || o.html_path == "-" ? stderr : stdout;
-  {
-    const bool color = gradcheck::use_color(text_stream, o.no_color);
-    std::string text;
-    if (!results.empty())
-      text += o.quiet ? gradcheck::diag::verdict_line(results, color) + "\n"
-                      : gradcheck::diag::render_terminal(results, color);
-    if (active) {
-      if (!text.empty() && !o.quiet) text += "\n";
-      text += o.quiet ? gradcheck::diag::active_verdict_line(*active, color) + "\n"
-                      : gradcheck::diag::render_active_terminal(*active, color);
-    }
-    std::fwrite(text.data(), 1, text.size(), text_stream);
-  }
-  return gradcheck::diag::exit_code(results, active ? &*active : nullptr);
+  gradcheck::TextOptions text;
+  text.color = gradcheck::use_color(text_stream, o.no_color);
+  text.quiet = o.quiet;
+  const std::string out = gradcheck::diag::to_text(report, text);
+  std::fwrite(out.data(), 1, out.size(), text_stream);
+  return gradcheck::diag::exit_code(report);
 }
 
 }  // namespace

@@ -11,7 +11,6 @@
 
 #include "gradcheck/errors.hpp"
 #include "gradcheck/host/plugin_check.hpp"
-#include "gradcheck/html/gradcheck_page.hpp"
 #include "gradcheck/output.hpp"
 #include "gradcheck/version.hpp"
 
@@ -102,7 +101,7 @@ gradcheck::ExitCode run_gradcheck(const GradcheckOptions& o) {
 
   // Both reports are rendered before either is written, and each is written
   // whole or not at all.
-  const std::string html = o.html_path.empty() ? std::string() : gradcheck::html::gradcheck_page(report);
+  const std::string html = o.html_path.empty() ? std::string() : gp::to_html(report);
   const std::string json = o.json_path.empty() ? std::string() : gp::to_json(report);
   if (!o.html_path.empty()) gradcheck::write_file_atomically(o.html_path, html);
   if (!o.json_path.empty()) gradcheck::write_file_atomically(o.json_path, json);

@@ -2,6 +2,7 @@
 // batch, and a learning-rate range test, each run in a forked child.
 
 #include "gradcheck/diag/active.hpp"
+#include "gradcheck/diag/report.hpp"
 
 
 #include <algorithm>
@@ -427,10 +428,17 @@ ActiveReport run_active_checks(const ActiveOptions& options) {
   return report;
 }
 
-ExitCode exit_code(const std::vector<RunDiagnosis>& results, const ActiveReport* active) {
-  if (active && active->user_code_failed()) return ExitCode::user_code;
-  if (active && !active->healthy()) return ExitCode::problem;
-  return exit_code(results);
+bool Report::healthy() const noexcept {
+  for (const auto& r : runs)
+    if (!r.healthy()) return false;
+  return !active || active->healthy();
+}
+
+bool Report::user_code_failed() const noexcept { return active && active->user_code_failed(); }
+
+ExitCode exit_code(const Report& report) noexcept {
+  if (report.user_code_failed()) return ExitCode::user_code;
+  return report.healthy() ? ExitCode::ok : ExitCode::problem;
 }
 
 }  // namespace gradcheck::diag

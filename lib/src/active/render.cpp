@@ -1,5 +1,6 @@
-// Presentation of the active checks: run entries for the contract's JSON, the
-// detailed "active" array, and the terminal section.
+// Presentation of the active checks, the active part of a diag::Report
+// (../diag/report_parts.hpp): run entries for the contract's JSON, the detailed
+// "active" array, and the terminal section.
 
 #include <algorithm>
 #include <cmath>
@@ -10,8 +11,8 @@
 #include "active_json.hpp"
 #include "../core/format.hpp"
 #include "../core/json_out.hpp"
+#include "../diag/report_parts.hpp"
 #include "gradcheck/diag/active.hpp"
-#include "gradcheck/diag/render.hpp"
 #include "gradcheck/output.hpp"
 
 namespace gradcheck::diag {
@@ -24,6 +25,8 @@ using gradcheck::internal::general;
 std::string source_of(const ActiveReport& r, const ModelActive& m) { return r.plugin + ":" + m.model; }
 
 }  // namespace
+
+namespace internal {
 
 std::vector<RunDiagnosis> active_runs(const ActiveReport& report) {
   std::vector<RunDiagnosis> runs;
@@ -41,17 +44,11 @@ std::vector<RunDiagnosis> active_runs(const ActiveReport& report) {
   return runs;
 }
 
-std::string render_active_json(const ActiveReport& report) {
-  json a = json::array();
-  for (const auto& m : report.models) a.push_back(json::parse(detail::model_to_json(m)));
-  return gradcheck::internal::dump_utf8(std::move(a), 2);
-}
-
-std::string render_json(const std::vector<RunDiagnosis>& runs, const ActiveReport& active, std::string_view version) {
+std::string runs_and_active_json(const std::vector<RunDiagnosis>& runs, const ActiveReport& active) {
   std::vector<RunDiagnosis> all = runs;
   const auto extra = active_runs(active);
   all.insert(all.end(), extra.begin(), extra.end());
-  json out = json::parse(render_json(all, version));
+  json out = json::parse(runs_json(all));
   // A model whose code failed has no symptom but is not healthy: its run says
   // what happened.
   bool healthy = out.at("healthy").get<bool>() && active.healthy();
@@ -65,7 +62,10 @@ std::string render_json(const std::vector<RunDiagnosis>& runs, const ActiveRepor
   out["healthy"] = healthy;
   out["plugin"] = active.plugin;
   if (!active.load_failure.empty()) out["load_failure"] = active.load_failure;
-  out["active"] = json::parse(render_active_json(active));
+  // One object per model: what a child sends its parent (active_json.hpp).
+  json models = json::array();
+  for (const auto& m : active.models) models.push_back(json::parse(detail::model_to_json(m)));
+  out["active"] = std::move(models);
   return gradcheck::internal::dump_utf8(std::move(out), 2) + "\n";
 }
 
@@ -100,7 +100,7 @@ std::string active_verdict_line(const ActiveReport& report, bool color) {
   return line;
 }
 
-std::string render_active_terminal(const ActiveReport& report, bool color) {
+std::string active_text(const ActiveReport& report, bool color) {
   Style st{color};
   std::string out;
   if (!report.load_failure.empty()) out += st.red("✗ ") + report.plugin + ": " + report.load_failure + "\n\n";
@@ -164,4 +164,5 @@ std::string render_active_terminal(const ActiveReport& report, bool color) {
   return escape_invalid_utf8(out, /*printable=*/false);  // paths and names: \xNN for bytes that are not UTF-8
 }
 
+}  // namespace internal
 }  // namespace gradcheck::diag

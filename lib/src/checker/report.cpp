@@ -9,6 +9,7 @@
 
 #include "../core/format.hpp"
 #include "../core/json_error.hpp"
+#include "../html/pages.hpp"
 #include "gradcheck/options.hpp"
 #include "gradcheck/output.hpp"
 
@@ -202,6 +203,14 @@ std::string to_json(const CheckResult& r, int indent) {
     j["tensors"].push_back(std::move(t));
   }
   return internal::dump_utf8(std::move(j), indent);
+}
+
+std::string to_html(const CheckResult& result) { return html::check_page(result); }
+
+ExitCode exit_code(const CheckResult& result) noexcept {
+  for (const auto& p : result.problems)
+    if (p.kind == ProblemKind::model_error) return ExitCode::user_code;
+  return result.passed ? ExitCode::ok : ExitCode::problem;
 }
 
 CheckResult check_result_from_json(const std::string& text) {

@@ -1,4 +1,5 @@
 #include "gradcheck/diag/diagnose.hpp"
+#include "gradcheck/diag/report.hpp"
 
 #include <algorithm>
 #include <array>
@@ -528,18 +529,18 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
   return d;
 }
 
-LogsDiagnosis diagnose_logs(const std::vector<std::string>& paths, const logs::ReadOptions& read,
-                            const DiagnoseOptions& options, int threads, bool keep_runs) {
+Report diagnose_logs(const std::vector<std::string>& paths, const logs::ReadOptions& read,
+                     const DiagnoseOptions& options, int threads, bool keep_logs) {
   const std::size_t n = paths.size();
-  LogsDiagnosis out;
-  out.results.resize(n);
-  if (keep_runs) out.runs.resize(n);
+  Report out;
+  out.runs.resize(n);
+  if (keep_logs) out.logs.resize(n);
   std::vector<std::exception_ptr> errors(n);
   gradcheck::internal::parallel_for(n, threads, [&](std::size_t i, std::size_t) {
     try {
       logs::Run run = logs::read_log(paths[i], read);
-      out.results[i] = diagnose(run, options);
-      if (keep_runs) out.runs[i] = std::move(run);
+      out.runs[i] = diagnose(run, options);
+      if (keep_logs) out.logs[i] = std::move(run);
     } catch (...) {
       errors[i] = std::current_exception();  // kept per log: the first in path order is reported
     }
@@ -547,12 +548,6 @@ LogsDiagnosis diagnose_logs(const std::vector<std::string>& paths, const logs::R
   for (const auto& e : errors)
     if (e) std::rethrow_exception(e);
   return out;
-}
-
-ExitCode exit_code(const std::vector<RunDiagnosis>& results) {
-  for (const auto& r : results)
-    if (!r.healthy()) return ExitCode::problem;
-  return ExitCode::ok;
 }
 
 }  // namespace gradcheck::diag

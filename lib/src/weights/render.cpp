@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/fmt/fmt.h>
 
-#include "gradcheck/html/weightstats_page.hpp"
+#include "../html/pages.hpp"
 #include "gradcheck/output.hpp"
 #include "gradcheck/version.hpp"
 
@@ -151,7 +151,7 @@ std::string to_json(const WeightsReport& r) {
   return gradcheck::internal::dump_utf8(std::move(j), 2) + "\n";
 }
 
-std::string verdict_line(const WeightsReport& r) {
+std::string verdict_line(const WeightsReport& r, bool color) {
   std::size_t flagged = 0;
   for (const auto& t : r.tensors) flagged += !t.flags.empty();
   std::size_t diff_flagged = 0;
@@ -160,7 +160,8 @@ std::string verdict_line(const WeightsReport& r) {
                               r.tensors.size(), r.tensors.size() == 1 ? "" : "s", r.files.size(),
                               r.files.size() == 1 ? "" : "s", flagged);
   if (r.has_diff) s += fmt::format("; diff: {} compared, {} flagged", r.diff.size(), diff_flagged);
-  return s;
+  const Style style{color};
+  return r.passed() ? style.green(s) : style.red(s);
 }
 
 std::string to_text(const WeightsReport& r, const TextOptions& options) {
@@ -168,8 +169,7 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
   std::string out;
   if (!options.quiet) {
     // The verdict first; the table ends with it again as a summary under a long table.
-    const std::string line = verdict_line(r);
-    out += style.bold(r.passed() ? style.green(line) : style.red(line)) + "\n";
+    out += style.bold(verdict_line(r, options.color)) + "\n";
     std::size_t name_w = 4, shape_w = 5;
     for (const auto& t : r.tensors) {
       name_w = std::max(name_w, t.name.size());
@@ -214,8 +214,7 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
         out += "  " + c.name + ": shape " + shape_text(c.before) + " -> " + shape_text(c.after) + ", not compared\n";
     }
   }
-  const std::string verdict = verdict_line(r);
-  out += (r.passed() ? style.green(verdict) : style.red(verdict)) + "\n";
+  out += verdict_line(r, options.color) + "\n";
   return escape_invalid_utf8(out, /*printable=*/false);  // paths and names: \xNN for bytes that are not UTF-8
 }
 

@@ -1,8 +1,9 @@
 #pragma once
-// Presentation of a WeightsReport, shaped like the checker's
+// Presentation of a WeightsReport, in the shape every result type shares
 // (gradcheck/report.hpp): to_text for people, to_json for scripts (schema 1
-// of the tools' contract), to_html for a self-contained page. Pure functions
-// returning strings; the tool writes them.
+// of the tools' contract), to_html for a self-contained page, verdict_line;
+// exit_code is in report.hpp. Pure functions returning strings; the tool
+// writes them.
 
 #include <string>
 
@@ -28,11 +29,18 @@ std::string to_text(const WeightsReport& report, const TextOptions& options = {}
 /// no finite value) are null.
 std::string to_json(const WeightsReport& report);
 
-/// The HTML page (html::weightstats_page in gradcheck/html/weightstats_page.hpp);
-/// `thresholds` are the ones the report was made with.
+/// The self-contained HTML page: the verdict line first; the flags found, each
+/// explained with its threshold; the table of tensors (flagged rows
+/// highlighted, their evidence under them); each matrix's std against the He,
+/// Glorot and LeCun initial stds; a histogram per tensor (the first 48); with
+/// spectral statistics, the power-law alpha per matrix and its eigenvalue tail
+/// against the fitted power law; with a diff, the relative change per tensor
+/// against the large_update threshold. `thresholds` are the ones the report
+/// was made with.
 std::string to_html(const WeightsReport& report, const Thresholds& thresholds = {});
 
-/// The verdict line: "weightstats: ok, ..." or "weightstats: FLAGGED, ...".
-std::string verdict_line(const WeightsReport& report);
+/// The verdict line: "weightstats: ok, ..." or "weightstats: FLAGGED, ...";
+/// `color` paints it green or red.
+std::string verdict_line(const WeightsReport& report, bool color = false);
 
 }  // namespace gradcheck::weights
