@@ -185,12 +185,14 @@ TEST_CASE("logs and active checks together: one verdict line, both parts of the 
   CHECK(exit_code(both) == gradcheck::ExitCode::ok);
   CHECK(verdict_line(both) == "convdiag: healthy (1 run); net.so: healthy (1 model)");
   CHECK(to_text(both, text_options(false, true)) == verdict_line(both) + "\n");
-  // The full text: the logs' part, a blank line, the active checks' part.
+  // The full text: the whole verdict line, the rest of the logs' part, a blank
+  // line, the active checks' part.
   Report logs_only;
   logs_only.runs = {log};
   Report active_only;
   active_only.active = active;
-  CHECK(to_text(both) == to_text(logs_only) + "\n" + to_text(active_only));
+  const std::string logs_text = to_text(logs_only);
+  CHECK(to_text(both) == verdict_line(both) + logs_text.substr(logs_text.find('\n')) + "\n" + to_text(active_only));
   CHECK(to_json(both) == to_json(both));
   CHECK(to_html(both) == to_html(both));
   CHECK(to_html(both).find("class=\"verdict ok\">convdiag: healthy (1 run)") != std::string::npos);

@@ -160,7 +160,11 @@ std::string to_text(const Report& report, const TextOptions& options) {
   } else {
     if (!report.runs.empty() || !report.active) text += internal::runs_text(report.runs, options.color);
     if (report.active) {
-      if (!text.empty()) text += "\n";
+      if (!text.empty()) {
+        // With both parts, the first line is the whole report's verdict, as --quiet prints it.
+        text.replace(0, text.find('\n'), verdict_line(report, options.color));
+        text += "\n";
+      }
       text += internal::active_text(*report.active, options.color);
     }
   }

@@ -22,8 +22,9 @@ namespace gradcheck::diag {
 /// colour (decide it with gradcheck::use_color).
 std::string verdict_line(const Report& report, bool color = false);
 
-/// A person's report, as convdiag prints it. The logs (when there are any, or
-/// when there is nothing else): their verdict line and a blank line; then per
+/// A person's report, as convdiag prints it, verdict_line first. The logs
+/// (when there are any, or when there is nothing else): their verdict line (with
+/// active checks too, verdict_line of the whole report) and a blank line; then per
 /// run, one line per recognised curve with a unicode sparkline (8 levels; log
 /// scale when a positive curve spans more than two decades), first/last/min/max
 /// values, then the symptoms under it with evidence and advice; runs are
