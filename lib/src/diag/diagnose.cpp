@@ -1,9 +1,9 @@
 #include "gradcheck/diag/diagnose.hpp"
+#include "gradcheck/diag/report.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <cstdio>
 #include <exception>
 #include <numeric>
 #include <optional>
@@ -12,27 +12,16 @@
 
 #include "stats.hpp"
 #include "gradcheck/errors.hpp"
+#include "../core/format.hpp"
 #include "../core/parallel.hpp"
 
 namespace gradcheck::diag {
 namespace {
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
-std::string pct(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", 100 * v);
-  return buf;
-}
-std::string pval(double p) {
-  char buf[32];
-  if (p < 1e-4) std::snprintf(buf, sizeof buf, "p < 1e-4");
-  else std::snprintf(buf, sizeof buf, "p = %.2g", p);
-  return buf;
-}
+using gradcheck::internal::general;
+using gradcheck::internal::percent;
+
+std::string pval(double p) { return p < 1e-4 ? "p < 1e-4" : "p = " + general(p, 2); }
 
 // A curve as the detectors see it: sorted by step, cut at the first non-finite
 // value, plus its bucket-median reduction and smoothed version.
@@ -141,7 +130,7 @@ void detect_nan(const Prepared& p, std::vector<Symptom>& out) {
   std::string ev = "first " + what + " at step " + std::to_string(p.bad_step) + "; " + std::to_string(p.bad_count) +
                    " of " + std::to_string(p.total) + " values are not finite";
   if (!p.y.empty())
-    ev += "; last finite value " + num(p.y.back()) + " at step " + std::to_string(p.steps.back());
+    ev += "; last finite value " + general(p.y.back(), 4) + " at step " + std::to_string(p.steps.back());
   out.push_back(make("nan", p.name, p.bad_step, p.last_step, Severity::error, ev));
 }
 
@@ -157,10 +146,10 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
     const double q10 = quantile(tail, 0.1), med = median(tail);
     if (q10 > init && med >= (1 + o.divergence_rise) * init) {
       out.push_back(make("divergence", p.name, p.steps.front(), p.steps.back(), Severity::error,
-                         "over the last half the loss stays above its first value " + num(init) + " at step " +
-                             std::to_string(p.steps.front()) + ": median " + num(med) + " (x" + num(med / init) +
-                             "), 10% quantile " + num(q10) + "; it peaked at " +
-                             num(*std::max_element(p.y.begin(), p.y.end()))));
+                         "over the last half the loss stays above its first value " + general(init, 4) + " at step " +
+                             std::to_string(p.steps.front()) + ": median " + general(med, 4) + " (x" + general(med / init, 4) +
+                             "), 10% quantile " + general(q10, 4) + "; it peaked at " +
+                             general(*std::max_element(p.y.begin(), p.y.end()), 4)));
       return true;
     }
   }
@@ -173,9 +162,9 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
   const TrendTest t = mann_kendall(std::span<const double>(p.by).subspan(b));
   if (!(t.p_increasing < o.significance || rise >= 10 * o.divergence_rise * ref)) return false;
   out.push_back(make("divergence", p.name, p.bsteps[b], p.bsteps[m - 1], Severity::error,
-                     "smoothed loss rose from its best " + num(best) + " at step " + std::to_string(p.bsteps[b]) +
-                         " to " + num(end) + " at step " + std::to_string(p.bsteps[m - 1]) + " (start " + num(start) +
-                         "; Mann-Kendall z = " + num(t.z) + ", " + pval(t.p_increasing) + ")"));
+                     "smoothed loss rose from its best " + general(best, 4) + " at step " + std::to_string(p.bsteps[b]) +
+                         " to " + general(end, 4) + " at step " + std::to_string(p.bsteps[m - 1]) + " (start " + general(start, 4) +
+                         "; Mann-Kendall z = " + general(t.z, 4) + ", " + pval(t.p_increasing) + ")"));
   return true;
 }
 
@@ -192,9 +181,9 @@ bool detect_oscillation(const Prepared& p, const DiagnoseOptions& o, std::vector
   const TrendTest t = mann_kendall(std::span<const double>(p.by).subspan(m / 2));
   if (t.p_decreasing < o.significance) return false;
   out.push_back(make("oscillation", p.name, p.steps[n / 2], p.steps[n - 1], Severity::warning,
-                     "over the last half the loss swings between " + num(q10) + " and " + num(q90) +
-                         " (10-90%) around " + num(med) + ", a spread of " + pct(swing / std::max(std::abs(med), 1e-300)) +
-                         " of its level, while it fell only " + num(progress) + " from its start " + num(start) +
+                     "over the last half the loss swings between " + general(q10, 4) + " and " + general(q90, 4) +
+                         " (10-90%) around " + general(med, 4) + ", a spread of " + percent(swing / std::max(std::abs(med), 1e-300), 1) +
+                         " of its level, while it fell only " + general(progress, 4) + " from its start " + general(start, 4) +
                          " and shows no significant decrease (Mann-Kendall " + pval(t.p_decreasing) + ")"));
   return true;
 }
@@ -209,9 +198,9 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, std::vector<Sym
   if (drop < o.plateau_drop) {
     const TrendTest t = mann_kendall(p.by);
     out.push_back(make("plateau", p.name, a, b, Severity::warning,
-                       "the smoothed loss never fell more than " + pct(std::max(drop, 0.0)) + " below its start " +
-                           num(start) + " (best " + num(best) + ", end " + num(p.end_level()) +
-                           "; Mann-Kendall z = " + num(t.z) + ")"));
+                       "the smoothed loss never fell more than " + percent(std::max(drop, 0.0), 1) + " below its start " +
+                           general(start, 4) + " (best " + general(best, 4) + ", end " + general(p.end_level(), 4) +
+                           "; Mann-Kendall z = " + general(t.z, 4) + ")"));
     return;
   }
   if (o.classes > 1) {
@@ -219,8 +208,8 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, std::vector<Sym
     const double end = p.end_level();
     if (std::abs(end - chance) <= 0.1 * chance)
       out.push_back(make("plateau", p.name, a, b, Severity::warning,
-                         "the loss ends at " + num(end) + ", within 10% of ln(" + std::to_string(o.classes) +
-                             ") = " + num(chance) + ", the loss of a uniform guess over the classes"));
+                         "the loss ends at " + general(end, 4) + ", within 10% of ln(" + std::to_string(o.classes) +
+                             ") = " + general(chance, 4) + ", the loss of a uniform guess over the classes"));
   }
 }
 
@@ -298,11 +287,11 @@ void detect_spikes(const Prepared& p, const DiagnoseOptions& o, std::vector<Symp
     }
   }
   if (count == 0) return;
-  std::string ev = std::to_string(count) + (count == 1 ? " spike" : " spikes") + "; the largest " + num(p.y[worst]) +
+  std::string ev = std::to_string(count) + (count == 1 ? " spike" : " spikes") + "; the largest " + general(p.y[worst], 4) +
                    " at step " + std::to_string(p.steps[worst]) + " is " +
-                   (positive ? num(p.y[worst] / ref[worst]) + "x the surrounding level " + num(ref[worst])
-                             : num(p.y[worst] - ref[worst]) + " above the surrounding level " + num(ref[worst])) +
-                   " (" + num(worst_z) + " robust standard deviations), and the loss came back down";
+                   (positive ? general(p.y[worst] / ref[worst], 4) + "x the surrounding level " + general(ref[worst], 4)
+                             : general(p.y[worst] - ref[worst], 4) + " above the surrounding level " + general(ref[worst], 4)) +
+                   " (" + general(worst_z, 4) + " robust standard deviations), and the loss came back down";
   out.push_back(make("spike", p.name, first, last, Severity::warning, ev));
 }
 
@@ -326,12 +315,12 @@ void detect_overfitting(const Prepared& v, const Prepared* train, const Diagnose
     if (ty.size() >= 3) {
       const TrendTest tt = mann_kendall(ty);
       if (tt.p_increasing < o.significance) return;  // training loss rising too: not overfitting
-      train_ev = " while the training loss went from " + num(ty.front()) + " to " + num(ty.back());
+      train_ev = " while the training loss went from " + general(ty.front(), 4) + " to " + general(ty.back(), 4);
     }
   }
   out.push_back(make("overfitting", v.name, sb, se, Severity::warning,
-                     "validation loss rose from its best " + num(best) + " at step " + std::to_string(sb) + " to " +
-                         num(end) + " at step " + std::to_string(se) + " (+" + pct(rise / std::max(std::abs(best), 1e-12)) +
+                     "validation loss rose from its best " + general(best, 4) + " at step " + std::to_string(sb) + " to " +
+                         general(end, 4) + " at step " + std::to_string(se) + " (+" + percent(rise / std::max(std::abs(best), 1e-12), 1) +
                          ", Mann-Kendall " + pval(t.p_increasing) + ")" + train_ev + "; best checkpoint: step " +
                          std::to_string(sb)));
 }
@@ -347,8 +336,8 @@ void detect_gradients(const Prepared& g, const Prepared* loss, const DiagnoseOpt
     if ((growth >= o.exploding_growth && t.p_increasing < o.significance) ||
         peak >= o.exploding_growth * o.exploding_growth * early) {
       out.push_back(make("exploding_gradient", g.name, g.bsteps.front(), g.bsteps.back(), Severity::error,
-                         "gradient norm grew from a median of " + num(early) + " early to " + num(late) +
-                             " late (x" + num(growth) + ", peak " + num(peak) + "; Mann-Kendall z = " + num(t.z) + ")"));
+                         "gradient norm grew from a median of " + general(early, 4) + " early to " + general(late, 4) +
+                             " late (x" + general(growth, 4) + ", peak " + general(peak, 4) + "; Mann-Kendall z = " + general(t.z, 4) + ")"));
       return;
     }
   }
@@ -357,8 +346,8 @@ void detect_gradients(const Prepared& g, const Prepared* loss, const DiagnoseOpt
   const double loss_drop = (ls - le) / std::max(std::abs(ls), 1e-12);
   if (early > 0 && late <= o.vanishing_ratio * early && loss_drop < 0.5)
     out.push_back(make("vanishing_gradient", g.name, g.bsteps.front(), g.bsteps.back(), Severity::warning,
-                       "gradient norm fell from a median of " + num(early) + " early to " + num(late) + " late (x" +
-                           num(late / early) + ") while the loss fell only " + pct(std::max(loss_drop, 0.0))));
+                       "gradient norm fell from a median of " + general(early, 4) + " early to " + general(late, 4) + " late (x" +
+                           general(late / early, 4) + ") while the loss fell only " + percent(std::max(loss_drop, 0.0), 1)));
 }
 
 void detect_layer_vanishing(const logs::Run& run, const logs::Roles& roles, const Prepared* loss,
@@ -388,8 +377,8 @@ void detect_layer_vanishing(const logs::Run& run, const logs::Roles& roles, cons
   }
   if (lo_name.empty() || hi <= 0 || lo_name == hi_name || lo > o.vanishing_ratio * hi) return;
   out.push_back(make("vanishing_gradient", lo_name, a, b, Severity::warning,
-                     "median gradient norm of " + lo_name + " is " + num(lo) + ", " + num(lo / hi) + " of " + hi_name +
-                         "'s " + num(hi) + ", while the loss fell only " + pct(std::max(loss_drop, 0.0))));
+                     "median gradient norm of " + lo_name + " is " + general(lo, 4) + ", " + general(lo / hi, 4) + " of " + hi_name +
+                         "'s " + general(hi, 4) + ", while the loss fell only " + percent(std::max(loss_drop, 0.0), 1)));
 }
 
 Curve make_curve(const logs::Series& s, const std::string& role) {
@@ -540,18 +529,18 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
   return d;
 }
 
-LogsDiagnosis diagnose_logs(const std::vector<std::string>& paths, const logs::ReadOptions& read,
-                            const DiagnoseOptions& options, int threads, bool keep_runs) {
+Report diagnose_logs(const std::vector<std::string>& paths, const logs::ReadOptions& read,
+                     const DiagnoseOptions& options, int threads, bool keep_logs) {
   const std::size_t n = paths.size();
-  LogsDiagnosis out;
-  out.results.resize(n);
-  if (keep_runs) out.runs.resize(n);
+  Report out;
+  out.runs.resize(n);
+  if (keep_logs) out.logs.resize(n);
   std::vector<std::exception_ptr> errors(n);
   gradcheck::internal::parallel_for(n, threads, [&](std::size_t i, std::size_t) {
     try {
       logs::Run run = logs::read_log(paths[i], read);
-      out.results[i] = diagnose(run, options);
-      if (keep_runs) out.runs[i] = std::move(run);
+      out.runs[i] = diagnose(run, options);
+      if (keep_logs) out.logs[i] = std::move(run);
     } catch (...) {
       errors[i] = std::current_exception();  // kept per log: the first in path order is reported
     }
@@ -559,12 +548,6 @@ LogsDiagnosis diagnose_logs(const std::vector<std::string>& paths, const logs::R
   for (const auto& e : errors)
     if (e) std::rethrow_exception(e);
   return out;
-}
-
-ExitCode exit_code(const std::vector<RunDiagnosis>& results) {
-  for (const auto& r : results)
-    if (!r.healthy()) return ExitCode::problem;
-  return ExitCode::ok;
 }
 
 }  // namespace gradcheck::diag

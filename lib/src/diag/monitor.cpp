@@ -7,10 +7,13 @@
 
 #include "stats.hpp"
 #include "gradcheck/errors.hpp"
+#include "../core/format.hpp"
 #include "../core/log.hpp"
 
 namespace gradcheck::diag {
 namespace {
+
+using gradcheck::internal::general;
 
 std::shared_ptr<spdlog::logger> logger() {
   static const std::shared_ptr<spdlog::logger> log = gradcheck::internal::logger("monitor");
@@ -20,11 +23,7 @@ std::shared_ptr<spdlog::logger> logger() {
 void put_number(std::string& out, double v) {
   if (std::isnan(v)) out += "\"NaN\"";
   else if (std::isinf(v)) out += v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
-  else {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.9g", v);
-    out += buf;
-  }
+  else out += general(v, 9);
 }
 
 void put_key(std::string& out, const std::string& key) {
@@ -35,12 +34,6 @@ void put_key(std::string& out, const std::string& key) {
     out += c;
   }
   out += "\":";
-}
-
-std::string g(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
 }
 
 }  // namespace
@@ -103,11 +96,11 @@ void TrainingMonitor::record(const StepStats& s) {
   const MonitorOptions& o = options_;
 
   if (!std::isfinite(s.loss))
-    alert("nan", "loss", s.step, "the loss is " + g(s.loss) + ": lower the learning rate by 10x, clip gradients, look for log(0) or division by zero");
+    alert("nan", "loss", s.step, "the loss is " + general(s.loss, 4) + ": lower the learning rate by 10x, clip gradients, look for log(0) or division by zero");
   if (s.val_loss && !std::isfinite(*s.val_loss))
-    alert("nan", "val_loss", s.step, "the validation loss is " + g(*s.val_loss));
+    alert("nan", "val_loss", s.step, "the validation loss is " + general(*s.val_loss, 4));
   if (!std::isnan(s.grad_norm) && !std::isfinite(s.grad_norm))
-    alert("nan", "grad_norm", s.step, "the gradient norm is " + g(s.grad_norm) + ": clip gradients, lower the learning rate");
+    alert("nan", "grad_norm", s.step, "the gradient norm is " + general(s.grad_norm, 4) + ": clip gradients, lower the learning rate");
 
   if (std::isfinite(s.loss)) {
     if (!have_ema_) {
@@ -122,7 +115,7 @@ void TrainingMonitor::record(const StepStats& s) {
     if (steps_ > o.warmup && ema_ - best_ema_ >= o.divergence_rise * ref) {
       if (++above_ >= o.patience)
         alert("divergence", "loss", s.step,
-              "the smoothed loss rose from its best " + g(best_ema_) + " to " + g(ema_) +
+              "the smoothed loss rose from its best " + general(best_ema_, 4) + " to " + general(ema_, 4) +
                   ": lower the learning rate by 10x, clip gradients");
     } else {
       above_ = 0;
@@ -136,7 +129,7 @@ void TrainingMonitor::record(const StepStats& s) {
       const double base = median(early_grad_);
       if (base > 0 && s.grad_norm > o.exploding_factor * base)
         alert("exploding_gradient", "grad_norm", s.step,
-              "the gradient norm " + g(s.grad_norm) + " is " + g(s.grad_norm / base) + "x its early median " + g(base) +
+              "the gradient norm " + general(s.grad_norm, 4) + " is " + general(s.grad_norm / base, 4) + "x its early median " + general(base, 4) +
                   ": clip gradients, lower the learning rate, check the initialisation");
     }
   }
@@ -154,17 +147,17 @@ void TrainingMonitor::record(const StepStats& s) {
         const double r = median(w);
         if (r > o.update_ratio_high)
           alert("update_ratio_high", t.name, s.step,
-                "update/weight ratio " + g(r) + " (median of " + std::to_string(w.size()) +
+                "update/weight ratio " + general(r, 4) + " (median of " + std::to_string(w.size()) +
                     " steps) is far above ~1e-3: the learning rate is probably too high");
         else if (r < o.update_ratio_low)
           alert("update_ratio_low", t.name, s.step,
-                "update/weight ratio " + g(r) + " (median of " + std::to_string(w.size()) +
+                "update/weight ratio " + general(r, 4) + " (median of " + std::to_string(w.size()) +
                     " steps) is far below ~1e-3: the learning rate is probably too low, or the tensor does not learn");
       }
     }
     if (std::isfinite(t.dead_fraction) && t.dead_fraction > o.dead_fraction)
       alert("dead_units", t.name, s.step,
-            g(100 * t.dead_fraction) + "% of the units never activate on the batch (dead ReLUs): check the bias "
+            general(100 * t.dead_fraction, 4) + "% of the units never activate on the batch (dead ReLUs): check the bias "
             "initialisation, lower the learning rate, or use LeakyReLU");
   }
 }
