@@ -15,6 +15,7 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
 #include "refusal.hpp"
+#include "support/corrupt.hpp"
 #include "support/files.hpp"
 #include "support/scratch.hpp"
 
@@ -517,17 +518,7 @@ TEST_CASE("The new readers never crash on damaged input: seeded random corruptio
     const std::string original = read_bytes(source);
     REQUIRE_FALSE(original.empty());
     for (int trial = 0; trial < 100; ++trial) {
-      std::string bytes = original;
-      const int edits = 1 + static_cast<int>(rng() % 4);
-      for (int e = 0; e < edits; ++e) {
-        std::uniform_int_distribution<std::size_t> pos(0, bytes.size() - 1);
-        switch (rng() % 3) {
-          case 0: bytes[pos(rng)] = static_cast<char>(rng() & 0xFF); break;
-          case 1: bytes.resize(pos(rng)); break;
-          default: bytes.insert(bytes.begin() + static_cast<std::ptrdiff_t>(pos(rng)), "\",\n{}[]0-e\xff :N"[rng() % 15]);
-        }
-        if (bytes.empty()) bytes.push_back('x');
-      }
+      const std::string bytes = gradcheck::test::corrupt(original, rng, std::string_view("\",\n{}[]0-e\xff :N", 15));
       const fs::path p = dir / name;
       write_bytes(p, bytes);
       // An MLflow file is read through its run folder (meta.yaml beside metrics/).

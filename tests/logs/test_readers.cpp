@@ -11,6 +11,7 @@
 #include "gradcheck/diag/diagnose.hpp"
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
+#include "support/corrupt.hpp"
 #include "support/files.hpp"
 #include "support/matchers.hpp"
 #include "support/scratch.hpp"
@@ -266,21 +267,7 @@ TEST_CASE("Readers never crash on damaged input: seeded random corruption of rea
     const std::string original = read_bytes(source);
     REQUIRE_FALSE(original.empty());
     for (int trial = 0; trial < 150; ++trial) {
-      std::string bytes = original;
-      const int edits = 1 + static_cast<int>(rng() % 4);
-      for (int e = 0; e < edits; ++e) {
-        std::uniform_int_distribution<std::size_t> pos(0, bytes.size() - 1);
-        switch (rng() % 3) {
-          case 0: bytes[pos(rng)] = static_cast<char>(rng() & 0xFF); break;
-          case 1: bytes.resize(pos(rng)); break;
-          default: {
-            const auto at = static_cast<std::ptrdiff_t>(pos(rng));
-            bytes.insert(bytes.begin() + at, "\",\n{}0-e\xff"[rng() % 10]);
-            break;
-          }
-        }
-        if (bytes.empty()) bytes.push_back('x');
-      }
+      const std::string bytes = gradcheck::test::corrupt(original, rng, std::string_view("\",\n{}0-e\xff", 10));
       const std::string path = write_temp(name, bytes);
       try {
         const Run run = read_log(path);
