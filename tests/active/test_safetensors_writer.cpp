@@ -19,22 +19,18 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 #include "gradcheck/weights/safetensors_writer.hpp"
+#include "support/checkpoint.hpp"
+#include "support/run_tool.hpp"
 #include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
 using gradcheck::weights::DType;
 using gradcheck::weights::SafetensorsWriter;
+using gradcheck::test::find_tensor;
 
 namespace {
 
 const fs::path& scratch() { return gradcheck::test::scratch_root(); }
-
-const gradcheck::weights::TensorEntry& find(const gradcheck::weights::Checkpoint& c, const std::string& name) {
-  for (const auto& t : c.tensors())
-    if (t.name == name) return t;
-  FAIL("no tensor " << name);
-  throw std::logic_error("unreachable");
-}
 
 template <class T>
 std::vector<T> values_of(const gradcheck::weights::TensorEntry& t) {
@@ -62,7 +58,7 @@ TEST_CASE("a written safetensors file reads back exactly", "[safetensors_writer]
 
   const auto ckpt = gradcheck::weights::read_safetensors(path.string());
   REQUIRE(ckpt.tensors().size() == 5);
-  const auto& tw = find(ckpt, "layer.weight");
+  const auto& tw = find_tensor(ckpt, "layer.weight");
   CHECK(tw.dtype == DType::F32);
   CHECK(tw.shape == std::vector<std::int64_t>{2, 3});
   const auto rw = values_of<float>(tw);
@@ -72,14 +68,14 @@ TEST_CASE("a written safetensors file reads back exactly", "[safetensors_writer]
     else
       CHECK(rw[i] == w[i]);
   }
-  const auto& tb = find(ckpt, "double.b");
+  const auto& tb = find_tensor(ckpt, "double.b");
   CHECK(tb.dtype == DType::F64);
   CHECK(values_of<double>(tb) == b);
-  CHECK(values_of<float>(find(ckpt, "layer.bias")) == bias);
-  const auto& ts = find(ckpt, "scalar");
+  CHECK(values_of<float>(find_tensor(ckpt, "layer.bias")) == bias);
+  const auto& ts = find_tensor(ckpt, "scalar");
   CHECK(ts.shape.empty());
   CHECK(values_of<double>(ts) == scalar);
-  CHECK(find(ckpt, "empty").numel == 0);
+  CHECK(find_tensor(ckpt, "empty").numel == 0);
 }
 
 TEST_CASE("the layout follows the format: LE length, space padding to 8, aligned tensors", "[safetensors_writer]") {
@@ -125,21 +121,23 @@ TEST_CASE("misuse of the writer is refused, an unwritable path is an input error
 TEST_CASE("samples/train saves a checkpoint the safetensors reader reads back", "[safetensors_writer][train]") {
   const fs::path dir = scratch() / "train";
   fs::create_directories(dir);
-  const std::string cmd = std::string("'") + TRAIN_EXE + "' --config good_adam --seed 3 --log '" +
-                          (dir / "good.jsonl").string() + "' > /dev/null 2>&1";
-  REQUIRE(std::system(cmd.c_str()) == 0);
+  const auto train = gradcheck::test::run_tool(
+      TRAIN_EXE, "--config good_adam --seed 3 --log " + gradcheck::test::quote((dir / "good.jsonl").string()),
+      {.no_color = false});
+  INFO(train.out << train.err);
+  REQUIRE(train.exit_code == 0);
   // By default the checkpoint is the log's path with .safetensors.
   const auto ckpt = gradcheck::weights::read_safetensors((dir / "good.safetensors").string());
   REQUIRE(ckpt.tensors().size() == 6);  // three layers: weight and bias each
-  const auto& w1 = find(ckpt, "fc1.weight");
+  const auto& w1 = find_tensor(ckpt, "fc1.weight");
   CHECK(w1.dtype == DType::F32);
   CHECK(w1.shape == std::vector<std::int64_t>{64, 2});
-  CHECK(find(ckpt, "fc3.weight").shape == std::vector<std::int64_t>{3, 64});
-  CHECK(find(ckpt, "fc3.bias").shape == std::vector<std::int64_t>{3});
+  CHECK(find_tensor(ckpt, "fc3.weight").shape == std::vector<std::int64_t>{3, 64});
+  CHECK(find_tensor(ckpt, "fc3.bias").shape == std::vector<std::int64_t>{3});
   for (const auto& t : ckpt.tensors())
     for (float x : values_of<float>(t)) CHECK(std::isfinite(x));
   // Trained: the output bias, zero at init, has moved.
-  const auto b3 = values_of<float>(find(ckpt, "fc3.bias"));
+  const auto b3 = values_of<float>(find_tensor(ckpt, "fc3.bias"));
   CHECK(std::any_of(b3.begin(), b3.end(), [](float x) { return x != 0.0f; }));
 }
 #endif

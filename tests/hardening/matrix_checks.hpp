@@ -6,9 +6,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "run_tool.hpp"
+#include "support/run_tool.hpp"
 
 namespace hardening {
+
+using gradcheck::test::quote;
+using gradcheck::test::ToolRun;
 
 struct Verdict {
   ToolRun run;
@@ -24,15 +27,14 @@ inline std::string plugin(const std::string& variant) {
 // and wrote a complete report; when the plugin could be listed, the victim
 // comes first and the bystander after it was still checked, and passed.
 inline Verdict run_matrix_case(const std::string& variant, const std::string& args, double max_seconds = 60) {
-  static int n = 0;
-  const fs::path json = scratch() / ("matrix" + std::to_string(n++) + ".json");
   Verdict v;
-  v.run = run_tool(GRADCHECK_TOOL, quote(plugin(variant)) + " " + args + " --threads 1 --json " + quote(json));
+  v.run = gradcheck::test::run_tool(GRADCHECK_TOOL, quote(plugin(variant)) + " " + args + " --threads 1",
+                                    {.json = true});
   INFO(variant << " " << args << "\nstdout:\n" << v.run.out << "\nstderr:\n" << v.run.err.substr(0, 4000));
   REQUIRE(v.run.signal == 0);
   CHECK(v.run.seconds < max_seconds);
-  REQUIRE(fs::exists(json));
-  v.report = nlohmann::json::parse(slurp(json));
+  REQUIRE(v.run.has_report);
+  v.report = v.run.report;
   CHECK(v.report.at("tool") == "gradcheck");
   CHECK(v.report.at("schema") == 1);
   const auto& models = v.report.at("models");

@@ -10,14 +10,16 @@
 #include <zlib.h>
 
 #include <cstdint>
-#include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "gradcheck/utf8.hpp"
-#include "run_tool.hpp"
+#include "support/run_tool.hpp"
+#include "support/tfevents_writer.hpp"
 
-using namespace hardening;
+using namespace gradcheck::test;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -30,7 +32,7 @@ struct Case {
 
 const fs::path& corpus() {
   static const fs::path dir = [] {
-    fs::path d = scratch() / "malformed";
+    fs::path d = scratch_root() / "malformed";
     fs::create_directories(d);
     return d;
   }();
@@ -38,21 +40,12 @@ const fs::path& corpus() {
 }
 
 std::string put(const std::string& name, const std::string& bytes) {
-  const fs::path p = corpus() / name;
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return p.string();
+  return write_bytes(corpus() / name, bytes);
 }
 
-std::string sample(const std::string& rel) { return slurp(fs::path(GRADCHECK_SOURCE_DIR) / rel); }
+std::string sample(const std::string& rel) { return read_bytes(fs::path(GRADCHECK_SOURCE_DIR) / rel); }
 std::string head(const std::string& s, std::size_t n) { return s.substr(0, std::min(n, s.size())); }
 std::string drop_tail(const std::string& s, std::size_t n) { return s.substr(0, s.size() - std::min(n, s.size())); }
-
-std::string le(std::uint64_t v, int bytes) {
-  std::string s;
-  for (int i = 0; i < bytes; ++i) s += static_cast<char>((v >> (8 * i)) & 0xff);
-  return s;
-}
 
 // A safetensors file from its header text and data section.
 std::string safetensors(const std::string& header, const std::string& data) {
@@ -94,29 +87,11 @@ std::string zip(const std::vector<Member>& members) {
   return out;
 }
 
-// TFRecord framing (masked CRC-32C) around Event protobufs holding one
-// simple_value each: tag, step, value.
-std::uint32_t masked_crc32c(const std::string& d) {
-  std::uint32_t crc = 0xffffffffu;
-  for (unsigned char b : d) {
-    crc ^= b;
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ ((crc & 1) ? 0x82F63B78u : 0u);
-  }
-  crc ^= 0xffffffffu;
-  return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
-}
+// TFRecords of Event protobufs holding one simple_value each: tag, step, value.
 std::string events_file(const std::vector<std::pair<std::string, int>>& points) {
   std::string out;
-  for (const auto& [tag, step] : points) {
-    const float v = 1.0f / static_cast<float>(step + 1);
-    std::string value = std::string("\x0a") + static_cast<char>(tag.size()) + tag + "\x15" + le(0, 4);
-    std::memcpy(&value[value.size() - 4], &v, 4);
-    const std::string summary = std::string("\x0a") + static_cast<char>(value.size()) + value;
-    const std::string event = std::string("\x10") + static_cast<char>(step) + "\x2a" +
-                              static_cast<char>(summary.size()) + summary;
-    const std::string len = le(event.size(), 8);
-    out += len + le(masked_crc32c(len), 4) + event + le(masked_crc32c(event), 4);
-  }
+  for (const auto& [tag, step] : points)
+    out += tfevents::record(tfevents::simple_event(step, tag, 1.0f / static_cast<float>(step + 1)));
   return out;
 }
 
@@ -124,7 +99,7 @@ std::string events_file(const std::vector<std::pair<std::string, int>>& points) 
 void expect_all_refused(const std::string& tool, const std::vector<Case>& cases) {
   int n = 0;
   for (const auto& c : cases) {
-    const fs::path out_dir = scratch() / ("out_" + fs::path(tool).filename().string() + std::to_string(n++));
+    const fs::path out_dir = scratch_root() / ("out_" + fs::path(tool).filename().string() + std::to_string(n++));
     fs::create_directories(out_dir);
     const fs::path json = out_dir / "report.json";
     const ToolRun r = run_tool(tool, quote(c.path) + " " + c.extra + " --json " + quote(json));
@@ -144,7 +119,7 @@ void expect_all_refused(const std::string& tool, const std::vector<Case>& cases)
   }
 }
 
-std::string missing() { return (scratch() / "does" / "not" / "exist").string(); }
+std::string missing() { return (scratch_root() / "does" / "not" / "exist").string(); }
 
 }  // namespace
 
@@ -230,13 +205,27 @@ TEST_CASE("weightstats refuses every malformed checkpoint with exit 2 and one li
 }
 
 TEST_CASE("convdiag refuses every malformed log with exit 2 and one line", "[malformed]") {
-  const std::string events = slurp(fs::path(GRADCHECK_SOURCE_DIR) / "tests/fuzz/corpus/tfevents/synthetic.tfevents");
+  const std::string events =
+      read_bytes(fs::path(GRADCHECK_SOURCE_DIR) / "tests/fuzz/corpus/tfevents/synthetic.tfevents");
   std::string bad_crc = events;
   bad_crc[bad_crc.size() - 9] ^= 0x40;
   // A record header declaring 2^62 bytes, with a correct length CRC would be
   // needed to get past the first check; a wrong one must fail just as cleanly.
   const std::string huge_record = le(std::uint64_t{1} << 62, 8) + le(0, 4) + "xx";
   fs::create_directories(corpus() / "empty_runs");
+  // Folders of the formats of other tools: a Hugging Face output folder whose
+  // latest checkpoint's state is cut short, MLflow runs with a malformed
+  // metric file, without metrics, and a store of deleted runs only.
+  const std::string cut_state =
+      put("hf_out/checkpoint-20/trainer_state.json", "{\n  \"log_history\": [\n    {\"loss\": 1.");
+  put("hf_out/checkpoint-10/trainer_state.json", "{\"log_history\": [{\"loss\": 1.0, \"step\": 10}]}\n");
+  put("mlrun_bad/meta.yaml", "run_name: r\n");
+  const std::string bad_metric = put("mlrun_bad/metrics/train/loss", "1700000000000 0.5 0\n1700000000001 0.4 1 2\n");
+  put("mlrun_empty/meta.yaml", "run_name: r\n");
+  fs::create_directories(corpus() / "mlrun_empty" / "metrics");
+  put("mlruns_deleted/0/meta.yaml", "name: Default\nlifecycle_stage: active\n");
+  put("mlruns_deleted/0/abc/meta.yaml", "run_name: r\nlifecycle_stage: deleted\n");
+  put("mlruns_deleted/0/abc/metrics/loss", "1700000000000 0.5 0\n");
 
   const std::vector<Case> cases = {
       {"empty csv", put("empty.csv", "")},
@@ -257,6 +246,20 @@ TEST_CASE("convdiag refuses every malformed log with exit 2 and one line", "[mal
                                          events_file({{"loss", 1}, {"loss", 2}, {"loss", 3}, {"gr\xff\xfe", 1}}))},
       {"events file of garbage", put("events.out.tfevents.4.junk", std::string(100, '\x7f'))},
       {"a folder without event files", (corpus() / "empty_runs").string()},
+      {"trainer_state.json with a loss that is text",
+       put("hf_text/trainer_state.json", "{\"log_history\": [{\"loss\": 1.0, \"step\": 1}, {\"loss\": \"nan%\", \"step\": 2}]}")},
+      {"trainer_state.json cut short", put("hf_cut/trainer_state.json", "{\n  \"log_history\": [\n    {\"loss\": 1.")},
+      {"trainer_state.json without log_history", put("hf_none/trainer_state.json", "{\"global_step\": 3}\n")},
+      {"bad UTF-8 in a trainer_state.json key",
+       put("hf_utf8/trainer_state.json", "{\"log_history\": [{\"lo\xff\xfe\": 1.0, \"step\": 1}]}")},
+      {"an output folder whose latest checkpoint is cut short", (corpus() / "hf_out").string(), cut_state},
+      {"Keras History with text for a value", put("history.json", "{\"loss\": [1.0, 0.5, \"x\"]}")},
+      {"a JSON document of no known kind", put("config.json", "{\n  \"model\": \"mlp\",\n  \"layers\": 3\n}\n")},
+      {"MLflow metric line with four fields", (corpus() / "mlrun_bad").string(), bad_metric},
+      {"MLflow run without any metric", (corpus() / "mlrun_empty").string()},
+      {"MLflow store of deleted runs only", (corpus() / "mlruns_deleted").string()},
+      {"W&B chart export of two runs",
+       put("wandb_two.csv", "Step,a - loss,a - loss__MIN,a - loss__MAX,b - loss,b - loss__MIN,b - loss__MAX\n0,1,1,1,2,2,2\n")},
       {"a path that does not exist", missing() + ".csv", missing()},
   };
   expect_all_refused(CONVDIAG_TOOL, cases);
@@ -264,7 +267,7 @@ TEST_CASE("convdiag refuses every malformed log with exit 2 and one line", "[mal
 
 TEST_CASE("gradcheck refuses every file that is no plugin with exit 2 and one line", "[malformed]") {
   const std::string healthy = std::string(HARDENING_PLUGIN_DIR) + "/healthy.so";
-  const std::string elf = slurp(healthy);
+  const std::string elf = read_bytes(healthy);
   REQUIRE(elf.size() > 4096);
   fs::create_directories(corpus() / "folder.so");
   const std::vector<Case> cases = {

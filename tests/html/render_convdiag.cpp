@@ -11,8 +11,9 @@
 
 #include "gradcheck/diag/active.hpp"
 #include "gradcheck/diag/diagnose.hpp"
+#include "gradcheck/diag/render.hpp"
+#include "gradcheck/diag/report.hpp"
 #include "gradcheck/errors.hpp"
-#include "gradcheck/html/convdiag_page.hpp"
 #include "gradcheck/logs/readers.hpp"
 #include "gradcheck/output.hpp"
 
@@ -74,14 +75,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    std::vector<gradcheck::logs::Run> runs;
-    std::vector<d::RunDiagnosis> diagnoses;
+    d::Report report;
     for (const auto& p : paths) {
-      runs.push_back(gradcheck::logs::read_log(p));
-      diagnoses.push_back(d::diagnose(runs.back()));
+      report.logs.push_back(gradcheck::logs::read_log(p));
+      report.runs.push_back(d::diagnose(report.logs.back()));
     }
-    const d::ActiveReport active = sample_active();
-    gradcheck::write_file_atomically(html, gradcheck::html::convdiag_page(diagnoses, runs, &active));
+    report.active = sample_active();
+    gradcheck::write_file_atomically(html, d::to_html(report));
   } catch (const gradcheck::InputError& e) {
     std::fprintf(stderr, "render_convdiag: %s\n", e.what());
     return 2;

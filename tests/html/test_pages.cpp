@@ -1,13 +1,15 @@
-// The report pages built from hand-filled result structs: self-contained,
-// the expected sections and charts present, verdicts first.
+// The report pages (every result's to_html) built from hand-filled result
+// structs: self-contained, the expected sections and charts present, verdicts
+// first.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <string>
 
-#include "gradcheck/html/convdiag_page.hpp"
-#include "gradcheck/html/gradcheck_page.hpp"
-#include "gradcheck/html/weightstats_page.hpp"
+#include "gradcheck/diag/render.hpp"
+#include "gradcheck/host/plugin_check.hpp"
+#include "gradcheck/report.hpp"
+#include "gradcheck/weights/render.hpp"
 #include "count.hpp"
 
 using namespace gradcheck;
@@ -62,9 +64,9 @@ TEST_CASE("gradcheck page: verdict first, bars per tensor, scatter, worst entrie
     m.blocks.push_back(br);
   }
   r.models.push_back(m);
-  const std::string page = html::gradcheck_page(r);
+  const std::string page = host::to_html(r);
   require_self_contained(page);
-  CHECK(page == html::gradcheck_page(r));
+  CHECK(page == host::to_html(r));
   // The plugin's verdict is the first thing in the body.
   const auto verdict = page.find("class=\"verdict bad\">FAIL libmodel.so");
   REQUIRE(verdict != std::string::npos);
@@ -94,18 +96,49 @@ TEST_CASE("gradcheck page: verdict first, bars per tensor, scatter, worst entrie
   w1.scale_entries = 8192;
   w1.scale_check = 1 / 1.0011;
   // Entries that mismatch alone are left out of the fit: then it is no evidence and not shown.
-  CHECK(html::gradcheck_page(fitted).find("Scale fit:") == std::string::npos);
+  CHECK(host::to_html(fitted).find("Scale fit:") == std::string::npos);
   w1.mismatches = 0;
-  const std::string fp = html::gradcheck_page(fitted);
+  const std::string fp = host::to_html(fitted);
   CHECK(fp.find("Scale fit: as a whole, analytic = 1.00101 x numeric (+-3.5e-05) over 8192 coordinates; 1.0011 at "
                 "4x larger steps") != std::string::npos);
 
   host::PluginReport crashed;
   crashed.plugin = "bad.so";
   crashed.load_failure = "crashed with signal 11 (SIGSEGV) while loading";
-  const std::string cp = html::gradcheck_page(crashed);
+  const std::string cp = host::to_html(crashed);
   CHECK(cp.find("SIGSEGV") != std::string::npos);
   CHECK(cp.find("<svg") == std::string::npos);
+}
+
+TEST_CASE("the page of one check: its verdict first, then its model's section", "[pages]") {
+  CheckResult m;
+  m.name = "dense_layer";
+  m.passed = false;
+  m.verdict = Verdict::mismatch;
+  BlockResult b;
+  b.name = "W";
+  b.shape = {2, 2};
+  b.size = 4;
+  b.checked = 4;
+  b.mismatches = 1;
+  b.max_rel_error = 0.5;
+  b.verdict = Verdict::mismatch;
+  Entry e;
+  e.index = {0, 1};
+  e.numeric = 0.25;
+  e.analytic = 0.5;
+  e.verdict = Verdict::mismatch;
+  b.worst.push_back(e);
+  m.blocks.push_back(b);
+  const std::string page = to_html(m);
+  require_self_contained(page);
+  CHECK(page == to_html(m));
+  const auto verdict = page.find("class=\"verdict bad\">" + verdict_line(m));
+  REQUIRE(verdict != std::string::npos);
+  CHECK(verdict < page.find("<h2>Model dense_layer"));
+  CHECK(count(page, "class=\"verdict ") == 1);  // not repeated under the model's heading
+  CHECK(count(page, "chart chart-bars") == 1);
+  CHECK(count(page, "chart chart-scatter") == 1);
 }
 
 TEST_CASE("weightstats page: flags explained, init-scale bars, histograms, spectral and diff sections", "[pages]") {
@@ -145,9 +178,9 @@ TEST_CASE("weightstats page: flags explained, init-scale bars, histograms, spect
   d.flags = {weights::Flag::large_update};
   r.diff.push_back(d);
 
-  const std::string page = html::weightstats_page(r);
+  const std::string page = weights::to_html(r);
   require_self_contained(page);
-  CHECK(page == html::weightstats_page(r));
+  CHECK(page == weights::to_html(r));
   CHECK(page.find("class=\"verdict bad\">weightstats: FLAGGED") != std::string::npos);
   CHECK(page.find("vanishing_init_scale: a matrix std below 0.01x") != std::string::npos);
   CHECK(page.find("large_update: diff") != std::string::npos);
@@ -192,9 +225,12 @@ TEST_CASE("convdiag page: curves with symptom spans and advice, active checks wi
   m.lr_range.min_loss_rate = 1e-3;
   active.models.push_back(m);
 
-  const std::string page = html::convdiag_page({run}, {}, &active);
+  diag::Report report;
+  report.runs = {run};
+  report.active = active;
+  const std::string page = diag::to_html(report);
   require_self_contained(page);
-  CHECK(page == html::convdiag_page({run}, {}, &active));
+  CHECK(page == diag::to_html(report));
   const auto verdict = page.find("class=\"verdict bad\">convdiag:");
   REQUIRE(verdict != std::string::npos);
   CHECK(verdict < page.find("<svg"));
@@ -222,7 +258,7 @@ TEST_CASE("weightstats page: charts of a checkpoint with many tensors draw every
     if (i == 250) t.flags = {weights::Flag::vanishing_init_scale};
     r.tensors.push_back(t);
   }
-  const std::string page = html::weightstats_page(r);
+  const std::string page = weights::to_html(r);
   CHECK(count(page, "<rect class=\"bar ") == 120);
   CHECK(page.find("120 of 300 tensors are drawn") != std::string::npos);
   CHECK(page.find("layer250.weight: 0.0001") != std::string::npos);  // the flagged one is among them

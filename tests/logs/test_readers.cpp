@@ -2,24 +2,28 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
-#include <functional>
-#include <iterator>
 #include <random>
 #include <unistd.h>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "gradcheck/diag/diagnose.hpp"
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
-#include "gradcheck/utf8.hpp"
+#include "support/corrupt.hpp"
+#include "support/files.hpp"
+#include "support/matchers.hpp"
 #include "support/scratch.hpp"
+#include "support/tfevents_writer.hpp"
 
 namespace fs = std::filesystem;
 using namespace gradcheck::logs;
+using namespace gradcheck::test::tfevents;
+using gradcheck::InputError;
+using gradcheck::test::IsPrintableUtf8;
+using gradcheck::test::MessageMatches;
+using gradcheck::test::read_bytes;
 
 namespace {
 
@@ -29,23 +33,7 @@ const std::string kTfevents = std::string(GRADCHECK_REAL_DATA_DIR) + "/tfevents/
 const fs::path& temp_dir() { return gradcheck::test::scratch_root(); }
 
 std::string write_temp(const std::string& name, const std::string& content) {
-  const fs::path p = temp_dir() / name;
-  std::ofstream(p, std::ios::binary) << content;
-  return p.string();
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const gradcheck::InputError& e) {
-    return e.what();
-  }
-  return "(no InputError)";
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  return gradcheck::test::write_bytes(temp_dir() / name, content);
 }
 
 }  // namespace
@@ -134,29 +122,29 @@ TEST_CASE("CSV: without a step column the row index is the step; --step-col over
   CHECK(b.find("loss")->steps == std::vector<std::int64_t>{10, 20, 30});
   CHECK(b.find("iteration_count") == nullptr);
   o.step_column = "missing";
-  CHECK(error_of([&] { read_csv(path, o); }).find("step column 'missing'") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_csv(path, o), InputError, MessageMatches(Catch::Contains("step column 'missing'")));
 }
 
 TEST_CASE("CSV: malformed input names the file and the line", "[csv][errors]") {
   const std::string ragged = write_temp("ragged.csv", "epoch,loss,val_loss\n0,1,1\n1,0.9\n");
-  const std::string e1 = error_of([&] { read_csv(ragged); });
-  CHECK(e1.find(ragged) != std::string::npos);
-  CHECK(e1.find("line 3: expected 3 fields as in the header, found 2") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_csv(ragged), InputError,
+                       MessageMatches(Catch::Contains(ragged) &&
+                                      Catch::Contains("line 3: expected 3 fields as in the header, found 2")));
 
   const std::string word = write_temp("word.csv", "epoch,loss\n0,1.0\n1,abc\n");
-  CHECK(error_of([&] { read_csv(word); }).find("line 3: 'abc' in column 'loss' is not a number") !=
-        std::string::npos);
+  CHECK_THROWS_MATCHES(read_csv(word), InputError,
+                       MessageMatches(Catch::Contains("line 3: 'abc' in column 'loss' is not a number")));
 
   const std::string step = write_temp("step.csv", "step,loss\n0,1.0\n1.5,2\n");
-  CHECK(error_of([&] { read_csv(step); }).find("line 3: step '1.5'") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_csv(step), InputError, MessageMatches(Catch::Contains("line 3: step '1.5'")));
 
   const std::string quote = write_temp("quote.csv", "step,loss\n0,\"1.0\n");
-  CHECK(error_of([&] { read_csv(quote); }).find("line 2: unterminated quote") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_csv(quote), InputError, MessageMatches(Catch::Contains("line 2: unterminated quote")));
 
   const std::string empty = write_temp("empty.csv", "");
-  CHECK(error_of([&] { read_csv(empty); }).find("empty file") != std::string::npos);
-  CHECK(error_of([&] { read_csv("/nonexistent/x.csv"); }).find("/nonexistent/x.csv: cannot open") !=
-        std::string::npos);
+  CHECK_THROWS_MATCHES(read_csv(empty), InputError, MessageMatches(Catch::Contains("empty file")));
+  CHECK_THROWS_MATCHES(read_csv("/nonexistent/x.csv"), InputError,
+                       MessageMatches(Catch::Contains("/nonexistent/x.csv: cannot open")));
 }
 
 TEST_CASE("JSONL: mixed training and validation records, bare NaN/Infinity, nesting", "[jsonl]") {
@@ -186,71 +174,15 @@ TEST_CASE("JSONL: mixed training and validation records, bare NaN/Infinity, nest
 
 TEST_CASE("JSONL: a bad line or a non-object names the line", "[jsonl][errors]") {
   const std::string bad = write_temp("bad.jsonl", "{\"step\": 0, \"loss\": 1}\n{\"step\": 1, \"loss\": }\n");
-  const std::string e = error_of([&] { read_jsonl(bad); });
-  CHECK(e.find(bad + ": line 2: not valid JSON") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_jsonl(bad), InputError, MessageMatches(Catch::Contains(bad + ": line 2: not valid JSON")));
   const std::string arr = write_temp("arr.jsonl", "{\"loss\": 1}\n\n[1, 2]\n");
-  CHECK(error_of([&] { read_jsonl(arr); }).find("line 3: expected a JSON object, found array") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_jsonl(arr), InputError,
+                       MessageMatches(Catch::Contains("line 3: expected a JSON object, found array")));
   const std::string fstep = write_temp("fstep.jsonl", "{\"step\": 0.5, \"loss\": 1}\n");
-  CHECK(error_of([&] { read_jsonl(fstep); }).find("line 1: step '0.5'") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_jsonl(fstep), InputError, MessageMatches(Catch::Contains("line 1: step '0.5'")));
 }
 
 // --- TensorBoard ---------------------------------------------------------
-
-namespace {
-
-// An independent CRC32C (bitwise, no table) and TFRecord writer for the tests.
-std::uint32_t crc32c_bitwise(const std::string& s) {
-  std::uint32_t c = 0xFFFFFFFFu;
-  for (unsigned char b : s) {
-    c ^= b;
-    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
-  }
-  return ~c;
-}
-std::string le(std::uint64_t v, int n) {
-  std::string s;
-  for (int i = 0; i < n; ++i) s += static_cast<char>((v >> (8 * i)) & 0xFF);
-  return s;
-}
-std::string masked(const std::string& s) {
-  const std::uint32_t c = crc32c_bitwise(s);
-  return le(((c >> 15) | (c << 17)) + 0xa282ead8u, 4);
-}
-std::string record(const std::string& payload) {
-  const std::string len = le(payload.size(), 8);
-  return len + masked(len) + payload + masked(payload);
-}
-std::string varint(std::uint64_t v) {
-  std::string s;
-  do {
-    std::uint8_t b = v & 0x7F;
-    v >>= 7;
-    s += static_cast<char>(v ? (b | 0x80) : b);
-  } while (v);
-  return s;
-}
-std::string field_bytes(int f, const std::string& b) { return varint(static_cast<std::uint64_t>(f) << 3 | 2) + varint(b.size()) + b; }
-std::string field_varint(int f, std::uint64_t v) { return varint(static_cast<std::uint64_t>(f) << 3) + varint(v); }
-std::string field_float(int f, float x) {
-  std::uint32_t u;
-  std::memcpy(&u, &x, 4);
-  return varint(static_cast<std::uint64_t>(f) << 3 | 5) + le(u, 4);
-}
-// Event{step, summary{value{tag, tensor{dtype=DT_FLOAT, shape{dims...}, tensor_content}}}}
-std::string tensor_event(std::int64_t step, const std::string& tag, float v, bool rank0) {
-  std::uint32_t u;
-  std::memcpy(&u, &v, 4);
-  std::string shape = rank0 ? "" : field_bytes(2, field_varint(1, 1));
-  std::string tensor = field_varint(1, 1) + field_bytes(2, shape) + field_bytes(4, le(u, 4));
-  std::string value = field_bytes(1, tag) + field_bytes(8, tensor);
-  return field_varint(2, static_cast<std::uint64_t>(step)) + field_bytes(5, field_bytes(1, value));
-}
-std::string simple_event(std::int64_t step, const std::string& tag, float v) {
-  std::string value = field_bytes(1, tag) + field_float(2, v);
-  return field_varint(2, static_cast<std::uint64_t>(step)) + field_bytes(5, field_bytes(1, value));
-}
-
-}  // namespace
 
 TEST_CASE("TensorBoard: the real Lightning event files", "[tfevents][real]") {
   const std::string dir29 = kTfevents + "lightning_logs_version_29";
@@ -270,11 +202,13 @@ TEST_CASE("TensorBoard: TF2 rank-0 tensors are scalars, histograms skipped, sub-
   fs::create_directories(dir / "train");
   fs::create_directories(dir / "validation");
   const std::string version = field_bytes(3, "brain.Event:2");
-  std::ofstream(dir / "train" / "events.out.tfevents.1.host.v2", std::ios::binary)
-      << record(version) << record(tensor_event(0, "epoch_loss", 2.0f, true))
-      << record(tensor_event(0, "kernel_hist", 9.0f, false)) << record(tensor_event(1, "epoch_loss", 1.5f, true));
-  std::ofstream(dir / "validation" / "events.out.tfevents.2.host.v2", std::ios::binary)
-      << record(version) << record(simple_event(0, "epoch_loss", 2.5f)) << record(simple_event(1, "epoch_loss", 2.25f));
+  gradcheck::test::write_bytes(dir / "train" / "events.out.tfevents.1.host.v2",
+                               record(version) + record(tensor_event(0, "epoch_loss", 2.0f, true)) +
+                                   record(tensor_event(0, "kernel_hist", 9.0f, false)) +
+                                   record(tensor_event(1, "epoch_loss", 1.5f, true)));
+  gradcheck::test::write_bytes(dir / "validation" / "events.out.tfevents.2.host.v2",
+                               record(version) + record(simple_event(0, "epoch_loss", 2.5f)) +
+                                   record(simple_event(1, "epoch_loss", 2.25f)));
   const Run run = read_log(dir.string());
   REQUIRE(run.find("train/epoch_loss") != nullptr);
   CHECK(run.find("train/epoch_loss")->values == std::vector<double>{2.0, 1.5});
@@ -293,31 +227,33 @@ TEST_CASE("TensorBoard: a bad CRC and a truncated record name the byte offset", 
   std::string flipped = bytes;
   flipped[bytes.size() - 10] ^= 0x01;  // inside the last record's payload
   const std::string bad_crc = write_temp("events.out.tfevents.badcrc", flipped);
-  const std::string e1 = error_of([&] { read_tfevents(bad_crc); });
-  CHECK(e1.find(bad_crc + ": byte ") != std::string::npos);
-  CHECK(e1.find("record data CRC mismatch") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_tfevents(bad_crc), InputError,
+                       MessageMatches(Catch::Contains(bad_crc + ": byte ") &&
+                                      Catch::Contains("record data CRC mismatch")));
 
   std::string bad_len = bytes;
   bad_len[0] ^= 0x01;
   const std::string bad_len_path = write_temp("events.out.tfevents.badlen", bad_len);
-  CHECK(error_of([&] { read_tfevents(bad_len_path); }).find("byte 0: record length CRC mismatch") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_tfevents(bad_len_path), InputError,
+                       MessageMatches(Catch::Contains("byte 0: record length CRC mismatch")));
 
   const std::string cut = write_temp("events.out.tfevents.cut", bytes.substr(0, bytes.size() - 7));
-  const std::string e2 = error_of([&] { read_tfevents(cut); });
-  CHECK(e2.find("truncated record") != std::string::npos);
-  CHECK(e2.find("byte ") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_tfevents(cut), InputError,
+                       MessageMatches(Catch::Contains("truncated record") && Catch::Contains("byte ")));
 
   const std::string cut_header = write_temp("events.out.tfevents.cuthdr", bytes + bytes.substr(0, 5));
-  CHECK(error_of([&] { read_tfevents(cut_header); }).find("byte 272: truncated record header") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_tfevents(cut_header), InputError,
+                       MessageMatches(Catch::Contains("byte 272: truncated record header")));
 
   // A framed record with valid CRCs whose payload is not protobuf.
   const std::string junk = write_temp("events.out.tfevents.junk", record(std::string("\x0f\xff\xff", 3)));
-  CHECK(error_of([&] { read_tfevents(junk); }).find("byte 0: record is not a valid Event protobuf") !=
-        std::string::npos);
+  CHECK_THROWS_MATCHES(read_tfevents(junk), InputError,
+                       MessageMatches(Catch::Contains("byte 0: record is not a valid Event protobuf")));
 
   const fs::path empty_dir = temp_dir() / "no_events";
   fs::create_directories(empty_dir);
-  CHECK(error_of([&] { read_tfevents(empty_dir.string()); }).find("no events.out.tfevents") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_tfevents(empty_dir.string()), InputError,
+                       MessageMatches(Catch::Contains("no events.out.tfevents")));
 }
 
 TEST_CASE("Readers never crash on damaged input: seeded random corruption of real files", "[fuzz][errors]") {
@@ -331,21 +267,7 @@ TEST_CASE("Readers never crash on damaged input: seeded random corruption of rea
     const std::string original = read_bytes(source);
     REQUIRE_FALSE(original.empty());
     for (int trial = 0; trial < 150; ++trial) {
-      std::string bytes = original;
-      const int edits = 1 + static_cast<int>(rng() % 4);
-      for (int e = 0; e < edits; ++e) {
-        std::uniform_int_distribution<std::size_t> pos(0, bytes.size() - 1);
-        switch (rng() % 3) {
-          case 0: bytes[pos(rng)] = static_cast<char>(rng() & 0xFF); break;
-          case 1: bytes.resize(pos(rng)); break;
-          default: {
-            const auto at = static_cast<std::ptrdiff_t>(pos(rng));
-            bytes.insert(bytes.begin() + at, "\",\n{}0-e\xff"[rng() % 10]);
-            break;
-          }
-        }
-        if (bytes.empty()) bytes.push_back('x');
-      }
+      const std::string bytes = gradcheck::test::corrupt(original, rng, std::string_view("\",\n{}0-e\xff", 10));
       const std::string path = write_temp(name, bytes);
       try {
         const Run run = read_log(path);
@@ -414,8 +336,8 @@ TEST_CASE("CSV: parallel chunks give exactly the single-thread result and errors
     ReadOptions o;
     o.threads = threads;
     o.min_chunk_bytes = 1000;
-    CHECK(error_of([&] { read_csv(bad_path, o); }).find("line 2502: 'abc' in column 'loss' is not a number") !=
-          std::string::npos);
+    CHECK_THROWS_MATCHES(read_csv(bad_path, o), InputError,
+                         MessageMatches(Catch::Contains("line 2502: 'abc' in column 'loss' is not a number")));
   }
 }
 
@@ -423,24 +345,22 @@ TEST_CASE("CSV: parallel chunks give exactly the single-thread result and errors
 
 TEST_CASE("CSV: a column name with bytes that are not UTF-8 is refused, the bytes shown as \\xNN", "[csv][errors][utf8]") {
   const std::string bad = write_temp("utf8_name.csv", "step,loss,gr\xff\xfe" "ad\n1,0.5,1\n2,0.4,1\n");
-  const std::string e = error_of([&] { read_csv(bad); });
-  INFO(e);
-  CHECK(gradcheck::valid_utf8(e, /*printable=*/true));
-  CHECK(e.find(bad + ": line 1: column 3's name 'gr\\xff\\xfead' is not valid UTF-8") != std::string::npos);
+  CHECK_THROWS_MATCHES(
+      read_csv(bad), InputError,
+      MessageMatches(IsPrintableUtf8() &&
+                     Catch::Contains(bad + ": line 1: column 3's name 'gr\\xff\\xfead' is not valid UTF-8")));
 }
 
 TEST_CASE("JSONL: a bad byte is named in words, without the JSON library's tag", "[jsonl][errors][utf8]") {
   const std::string bad = write_temp("utf8_key.jsonl", "{\"step\": 1, \"loss\": 1}\n{\"step\": 2, \"lo\xff\": 1}\n");
-  const std::string e = error_of([&] { read_jsonl(bad); });
-  INFO(e);
-  CHECK(gradcheck::valid_utf8(e, /*printable=*/true));
-  CHECK(e.find("json.exception") == std::string::npos);
-  CHECK(e.find(bad + ": line 2: not valid JSON: unexpected byte \\xff at column 16") != std::string::npos);
+  CHECK_THROWS_MATCHES(
+      read_jsonl(bad), InputError,
+      MessageMatches(IsPrintableUtf8() && !Catch::Contains("json.exception") &&
+                     Catch::Contains(bad + ": line 2: not valid JSON: unexpected byte \\xff at column 16")));
   const std::string cut = write_temp("cut.jsonl", "{\"step\": 1, \"loss\": \n");
-  const std::string e2 = error_of([&] { read_jsonl(cut); });
-  INFO(e2);
-  CHECK(e2.find("json.exception") == std::string::npos);
-  CHECK(e2.find("line 1: not valid JSON: it ends too early") != std::string::npos);
+  CHECK_THROWS_MATCHES(read_jsonl(cut), InputError,
+                       MessageMatches(!Catch::Contains("json.exception") &&
+                                      Catch::Contains("line 1: not valid JSON: it ends too early")));
 }
 
 TEST_CASE("JSONL: a key holding control characters becomes a series name with them escaped", "[jsonl][utf8]") {

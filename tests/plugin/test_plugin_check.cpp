@@ -30,6 +30,21 @@ TEST_CASE("check_plugin returns the report as data, with its exit code", "[plugi
 
   const PluginReport stateful = check_plugin(plugin_path("c_stateful"), options);
   CHECK(exit_code(stateful) == gradcheck::ExitCode::problem);
+
+  // Each model's result has its own exit code; the verdict line opens the text
+  // and is all of it when quiet.
+  CHECK(gradcheck::exit_code(ok.models[0]) == gradcheck::ExitCode::ok);
+  CHECK(gradcheck::exit_code(crashed.models[0]) == gradcheck::ExitCode::user_code);
+  CHECK(gradcheck::exit_code(stateful.models[0]) == gradcheck::ExitCode::problem);
+  CHECK(verdict_line(ok) == "PASS " + plugin_path("c_ok") + ": 1 model checked, gradients agree");
+  CHECK(verdict_line(crashed) == "FAIL " + plugin_path("c_crash") + ": 1 of 1 model failed (the model's code failed)");
+  gradcheck::TextOptions quiet;
+  quiet.quiet = true;
+  for (const PluginReport* r : {&ok, &crashed, &stateful}) {
+    CHECK(to_text(*r, quiet) == verdict_line(*r) + "\n");
+    CHECK(to_text(*r).rfind(verdict_line(*r) + "\n\n", 0) == 0);
+  }
+  CHECK(to_html(ok).find("class=\"verdict ok\">" + verdict_line(ok) + "<") != std::string::npos);
 }
 
 TEST_CASE("check_plugin refuses bad options and unknown models as input errors", "[plugin_check][errors]") {

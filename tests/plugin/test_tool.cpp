@@ -2,52 +2,25 @@
 // plugins: exit codes, the contract's JSON fields, and the text report.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-
-#include <cstdio>
-#include <cstdlib>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
+#include <vector>
+
+#include "support/run_tool.hpp"
 #include "support/scratch.hpp"
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
+using gradcheck::test::ToolRun;
 
 namespace {
 
-struct ToolRun {
-  int exit_code = -1;
-  std::string out, err;
-  json report;  // when --json was asked for
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-const fs::path& scratch() { return gradcheck::test::scratch_root(); }
-
 // Runs the tool with `args` (shell words); with_json adds --json and parses it.
-ToolRun run_tool(const std::string& args, bool with_json = true) {
-  static int counter = 0;
-  const std::string tag = std::to_string(counter++);
-  const fs::path out = scratch() / ("out" + tag), err = scratch() / ("err" + tag), js = scratch() / ("r" + tag + ".json");
-  std::string cmd = std::string("'") + GRADCHECK_TOOL + "' " + args + " --no-color";
-  if (with_json) cmd += " --json '" + js.string() + "'";
-  cmd += " > '" + out.string() + "' 2> '" + err.string() + "'";
-  const int status = std::system(cmd.c_str());
-  ToolRun r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  if (with_json && fs::exists(js)) r.report = json::parse(slurp(js));
-  return r;
+ToolRun run_gradcheck(const std::string& args, bool with_json = true) {
+  return gradcheck::test::run_tool(GRADCHECK_TOOL, args, {.json = with_json});
 }
 
 const std::string& r_text(const ToolRun& r) { return r.out; }
@@ -107,7 +80,7 @@ json without_timings(json r) {
 TEST_CASE("correct samples pass (exit 0) with a complete JSON report", "[tool]") {
   for (const char* plugin : {SAMPLE_RELU, SAMPLE_MLP, SAMPLE_FOCAL}) {
     INFO(plugin);
-    const ToolRun r = run_tool(std::string("'") + plugin + "' --threads 2");
+    const ToolRun r = run_gradcheck(std::string("'") + plugin + "' --threads 2");
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);
     check_contract(r.report);
@@ -133,7 +106,7 @@ TEST_CASE("each buggy twin fails (exit 1) with its guilty tensor flagged and not
     for (const char* suffix : {"_f32", "_f64"}) {
       const std::string model = std::string(twin) + suffix;
       INFO(model);
-      const ToolRun r = run_tool(std::string("'") + SAMPLE_BUGGY + "' -m " + model);
+      const ToolRun r = run_gradcheck(std::string("'") + SAMPLE_BUGGY + "' -m " + model);
       INFO(r.out << r.err);
       CHECK(r.exit_code == 1);
       check_contract(r.report);
@@ -157,7 +130,7 @@ TEST_CASE("each buggy twin fails (exit 1) with its guilty tensor flagged and not
 }
 
 TEST_CASE("the missing 1/batch factor is hinted as a constant ratio", "[tool]") {
-  const ToolRun r = run_tool(std::string("'") + SAMPLE_BUGGY + "' -m softmax_ce_missing_batch_factor_f64");
+  const ToolRun r = run_gradcheck(std::string("'") + SAMPLE_BUGGY + "' -m softmax_ce_missing_batch_factor_f64");
   REQUIRE(r.report.at("models").size() == 1);
   const auto& t = r.report.at("models")[0].at("tensors")[0];
   INFO(r.out);
@@ -165,7 +138,7 @@ TEST_CASE("the missing 1/batch factor is hinted as a constant ratio", "[tool]") 
 }
 
 TEST_CASE("the ReLU without its mask is hinted as a missing mask", "[tool]") {
-  const ToolRun r = run_tool(std::string("'") + SAMPLE_BUGGY + "' -m relu_no_mask_f64");
+  const ToolRun r = run_gradcheck(std::string("'") + SAMPLE_BUGGY + "' -m relu_no_mask_f64");
   REQUIRE(r.report.at("models").size() == 1);
   INFO(r.out);
   CHECK_THAT(r.report.at("models")[0].at("tensors")[0].at("hint").get<std::string>(), Catch::Contains("mask"));
@@ -174,19 +147,19 @@ TEST_CASE("the ReLU without its mask is hinted as a missing mask", "[tool]") {
 TEST_CASE("one and two threads give the same report apart from timings", "[tool]") {
   for (const char* plugin : {SAMPLE_MLP, SAMPLE_BUGGY}) {
     INFO(plugin);
-    const ToolRun one = run_tool(std::string("'") + plugin + "' --threads 1 --seed 5");
-    const ToolRun two = run_tool(std::string("'") + plugin + "' --threads 2 --seed 5");
+    const ToolRun one = run_gradcheck(std::string("'") + plugin + "' --threads 1 --seed 5");
+    const ToolRun two = run_gradcheck(std::string("'") + plugin + "' --threads 2 --seed 5");
     CHECK(without_timings(one.report) == without_timings(two.report));
   }
 }
 
 TEST_CASE("fast mode checks random directions and still catches the buggy twins", "[tool]") {
-  const ToolRun ok = run_tool(std::string("'") + SAMPLE_MLP + "' --mode fast -m mlp_f64");
+  const ToolRun ok = run_gradcheck(std::string("'") + SAMPLE_MLP + "' --mode fast -m mlp_f64");
   INFO(ok.out << ok.err);
   CHECK(ok.exit_code == 0);
   check_contract(ok.report);
   CHECK(ok.report.at("models")[0].at("mode") == "fast");
-  const ToolRun bad = run_tool(std::string("'") + SAMPLE_BUGGY + "' --mode fast -m linear_bias_not_summed_f64");
+  const ToolRun bad = run_gradcheck(std::string("'") + SAMPLE_BUGGY + "' --mode fast -m linear_bias_not_summed_f64");
   INFO(bad.out << bad.err);
   CHECK(bad.exit_code == 1);
   for (const auto& t : bad.report.at("models")[0].at("tensors"))
@@ -194,7 +167,7 @@ TEST_CASE("fast mode checks random directions and still catches the buggy twins"
 }
 
 TEST_CASE("fast mode localises a single faulty coordinate in O(log n) evaluations", "[tool][fast]") {
-  const ToolRun fast = run_tool("'" + test_plugin("cpp_plugin") + "' -m one_wrong --mode fast");
+  const ToolRun fast = run_gradcheck("'" + test_plugin("cpp_plugin") + "' -m one_wrong --mode fast");
   INFO(fast.out << fast.err);
   CHECK(fast.exit_code == 1);
   const auto& m = fast.report.at("models")[0];
@@ -213,7 +186,7 @@ TEST_CASE("fast mode localises a single faulty coordinate in O(log n) evaluation
   CHECK_THAT(r_text(fast), Catch::Contains("w[17,42]"));
   // Far fewer evaluations than comparing all 4196 coordinates, even though
   // full mode settles most of them with one central difference (2 each).
-  const ToolRun full = run_tool("'" + test_plugin("cpp_plugin") + "' -m one_wrong --mode full");
+  const ToolRun full = run_gradcheck("'" + test_plugin("cpp_plugin") + "' -m one_wrong --mode full");
   CHECK(full.exit_code == 1);
   const auto fast_evals = m.at("evaluations").get<std::int64_t>();
   const auto full_evals = full.report.at("models")[0].at("evaluations").get<std::int64_t>();
@@ -222,7 +195,7 @@ TEST_CASE("fast mode localises a single faulty coordinate in O(log n) evaluation
 }
 
 TEST_CASE("fast mode flags a tensor whose whole gradient is off by 0.1%", "[tool][fast]") {
-  const ToolRun r = run_tool("'" + test_plugin("cpp_plugin") + "' -m scaled_1001 --mode fast");
+  const ToolRun r = run_gradcheck("'" + test_plugin("cpp_plugin") + "' -m scaled_1001 --mode fast");
   INFO(r.out << r.err);
   CHECK(r.exit_code == 1);
   const auto& m = r.report.at("models")[0];
@@ -249,7 +222,7 @@ TEST_CASE("a model whose code crashes, aborts, exits, hangs or throws exits 3 wi
   };
   for (const auto& c : cases) {
     INFO(c.plugin << " " << c.args);
-    const ToolRun r = run_tool("'" + c.plugin + "' " + c.args);
+    const ToolRun r = run_gradcheck("'" + c.plugin + "' " + c.args);
     INFO(r.out << r.err);
     CHECK(r.exit_code == 3);
     check_contract(r.report);
@@ -266,7 +239,7 @@ TEST_CASE("a model whose code crashes, aborts, exits, hangs or throws exits 3 wi
 TEST_CASE("a crash in one model does not stop the check of the others", "[tool]") {
   // In the plugin's order: tanh_f32, crashes, tanh_f64; the child dies in the
   // second and a fresh one checks the third.
-  const ToolRun r = run_tool("'" + test_plugin("cpp_plugin") + "' -m tanh_f64 -m crashes -m tanh_f32");
+  const ToolRun r = run_gradcheck("'" + test_plugin("cpp_plugin") + "' -m tanh_f64 -m crashes -m tanh_f32");
   INFO(r.out << r.err);
   CHECK(r.exit_code == 3);
   REQUIRE(r.report.at("models").size() == 3);
@@ -288,7 +261,7 @@ TEST_CASE("misbehaviour the host detects is reported as problems, exit 1", "[too
   };
   for (const auto& [plugin, kind] : cases) {
     INFO(plugin);
-    const ToolRun r = run_tool("'" + test_plugin(plugin) + "'");
+    const ToolRun r = run_gradcheck("'" + test_plugin(plugin) + "'");
     INFO(r.out << r.err);
     CHECK(r.exit_code == 1);
     check_contract(r.report);
@@ -314,7 +287,7 @@ TEST_CASE("refused plugins and bad usage exit 2 naming the file and the reason",
   };
   for (const auto& [args, text] : cases) {
     INFO(args);
-    const ToolRun r = run_tool(args, false);
+    const ToolRun r = run_gradcheck(args, false);
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Catch::Contains(text));
     if (args.find("/nonexistent/model.so") == std::string::npos && args.find("--") == std::string::npos &&
@@ -324,7 +297,7 @@ TEST_CASE("refused plugins and bad usage exit 2 naming the file and the reason",
 }
 
 TEST_CASE("listing prints each model with dtype, tensors and value count", "[tool]") {
-  const ToolRun r = run_tool(std::string("'") + SAMPLE_MLP + "' --list", false);
+  const ToolRun r = run_gradcheck(std::string("'") + SAMPLE_MLP + "' --list", false);
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("mlp_f32  f32  4 tensors  293 values"));
   CHECK_THAT(r.out, Catch::Contains("fc1.weight [16, 12]"));
@@ -344,18 +317,21 @@ TEST_CASE("starting weights load tensors by name and refuses a shape mismatch", 
     out << header;
     out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * 8));
   };
-  const fs::path good = scratch() / "good.safetensors", bad = scratch() / "bad.safetensors";
+  const fs::path& scratch = gradcheck::test::scratch_root();
+  const fs::path good = scratch / "good.safetensors", bad = scratch / "bad.safetensors";
   write_safetensors(good, "logits", {8, 5}, std::vector<double>(40, 0.25));
   write_safetensors(bad, "logits", {5, 8}, std::vector<double>(40, 0.25));
-  const ToolRun ok = run_tool(std::string("'") + SAMPLE_MLP + "' -m softmax_ce_f64 --weights '" + good.string() + "'");
+  const ToolRun ok =
+      run_gradcheck(std::string("'") + SAMPLE_MLP + "' -m softmax_ce_f64 --weights '" + good.string() + "'");
   INFO(ok.out << ok.err);
   CHECK(ok.exit_code == 0);
-  const ToolRun no = run_tool(std::string("'") + SAMPLE_MLP + "' -m softmax_ce_f64 --weights '" + bad.string() + "'",
-                              false);
+  const ToolRun no =
+      run_gradcheck(std::string("'") + SAMPLE_MLP + "' -m softmax_ce_f64 --weights '" + bad.string() + "'", false);
   CHECK(no.exit_code == 2);
   CHECK_THAT(no.err, Catch::Contains("tensor 'logits' has shape [5, 8] but model 'softmax_ce_f64' declares [8, 5]"));
   // A file naming none of the model's tensors is a mistake, not a no-op.
-  const ToolRun none = run_tool(std::string("'") + SAMPLE_MLP + "' -m mlp_f64 --weights '" + good.string() + "'", false);
+  const ToolRun none =
+      run_gradcheck(std::string("'") + SAMPLE_MLP + "' -m mlp_f64 --weights '" + good.string() + "'", false);
   CHECK(none.exit_code == 2);
   CHECK_THAT(none.err, Catch::Contains("no tensor of model 'mlp_f64' is in the file"));
 }

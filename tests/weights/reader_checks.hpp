@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "gradcheck/errors.hpp"
-#include "gradcheck/utf8.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 #include "st_writer.hpp"
+#include "support/matchers.hpp"
 
 namespace st_test {
 
@@ -18,18 +18,12 @@ namespace st_test {
 // containing `reason`: one line of valid UTF-8 in the project's words (no JSON
 // library tag).
 inline void expect_refused(const fs::path& path, const std::string& reason) {
+  using gradcheck::test::IsPrintableUtf8;
+  using gradcheck::test::MessageMatches;
   INFO("file " << path << ", expected reason containing: " << reason);
-  try {
-    (void)gradcheck::weights::open_checkpoint(path.string());
-    FAIL("the file was accepted");
-  } catch (const gradcheck::InputError& e) {
-    const std::string what = e.what();
-    INFO("message: " << what);
-    CHECK(what.find(path.string()) != std::string::npos);
-    CHECK(what.find(reason) != std::string::npos);
-    CHECK(gradcheck::valid_utf8(what, /*printable=*/true));
-    CHECK(what.find("json.exception") == std::string::npos);
-  }
+  CHECK_THROWS_MATCHES(gradcheck::weights::open_checkpoint(path.string()), gradcheck::InputError,
+                       MessageMatches(Catch::Contains(path.string()) && Catch::Contains(reason) && IsPrintableUtf8() &&
+                                      !Catch::Contains("json.exception")));
 }
 
 inline std::vector<double> values(const gradcheck::weights::TensorEntry& t) {

@@ -4,27 +4,23 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "checkpoint_writer.hpp"
+#include "support/files.hpp"
 #include "support/scratch.hpp"
 
 namespace st_test {
 
 namespace fs = std::filesystem;
 using checkpoint_writer::bytes_of;
+using gradcheck::test::write_bytes;
 using Tensor = checkpoint_writer::SafeTensor;
 
 inline fs::path temp_dir(const std::string& name) { return gradcheck::test::scratch_dir("weights_" + name); }
 
 inline std::string le64(std::uint64_t v) { return checkpoint_writer::le(v, 8); }
-
-inline void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-}
 
 /// A file: 8-byte header length, the header text, the data bytes.
 inline void write_raw(const fs::path& path, const std::string& header, const std::string& data) {

@@ -189,7 +189,7 @@ TEST_CASE("to_text gives the verdict line first and last, exit_code follows the 
   CHECK(exit_code(bad) == gradcheck::ExitCode::problem);
   for (const auto* r : {&ok, &bad}) {
     const std::string verdict = verdict_line(*r);
-    TextOptions quiet;
+    gradcheck::TextOptions quiet;
     quiet.quiet = true;
     CHECK(to_text(*r, quiet) == verdict + "\n");
     const std::string text = to_text(*r);
@@ -197,9 +197,13 @@ TEST_CASE("to_text gives the verdict line first and last, exit_code follows the 
     CHECK(text.size() > 2 * verdict.size() + 2);
     CHECK(text.substr(text.size() - verdict.size() - 1) == verdict + "\n");
     CHECK(text.find('\x1b') == std::string::npos);
-    TextOptions color;
+    gradcheck::TextOptions color;
     color.color = true;
     CHECK(to_text(*r, color).find('\x1b') != std::string::npos);
+    // The coloured verdict line opens (in bold) and closes the coloured text.
+    const std::string painted = verdict_line(*r, true);
+    CHECK(painted != verdict);
+    CHECK(to_text(*r, color).substr(to_text(*r, color).size() - painted.size() - 1) == painted + "\n");
   }
   CHECK(to_text(bad).find("all_zero: all 16 values are 0") != std::string::npos);
 }

@@ -5,21 +5,14 @@
 #include "gradcheck/errors.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 #include "reader_checks.hpp"
+#include "support/checkpoint.hpp"
 
 using namespace gradcheck::weights;
 using namespace st_test;
+using gradcheck::test::find_tensor;
 namespace cw = checkpoint_writer;
 
 namespace {
-
-
-
-const TensorEntry& find(const Checkpoint& ck, const std::string& name) {
-  for (const auto& t : ck.tensors())
-    if (t.name == name) return t;
-  FAIL("no tensor " << name);
-  throw;
-}
 
 // A small state_dict: a weight, a transposed view, a slice at an offset of a
 // shared storage, a bfloat16 vector and a 0-dim counter.
@@ -44,14 +37,14 @@ TEST_CASE("a torch.save state_dict is read with offsets, strides and storage typ
   write_bytes(dir / "model.pt", cw::torch_zip("model", cw::TorchPickle().state_dict(kTensors), storages()));
   const Checkpoint ck = open_checkpoint((dir / "model.pt").string());
   REQUIRE(ck.tensors().size() == 5);
-  CHECK(values(find(ck, "fc.weight")) == std::vector<double>{1, 2, 3, 4, 5, 6});
-  CHECK(values(find(ck, "fc.weight_t")) == std::vector<double>{1, 4, 2, 5, 3, 6});
-  CHECK(find(ck, "fc.weight_t").shape == std::vector<std::int64_t>{3, 2});
-  CHECK(values(find(ck, "fc.tail")) == std::vector<double>{5, 6});
-  CHECK(find(ck, "ln.weight").dtype == DType::BF16);
-  CHECK(values(find(ck, "ln.weight")) == std::vector<double>{1, -2});
-  CHECK(find(ck, "bn.num_batches_tracked").shape.empty());
-  CHECK(values(find(ck, "bn.num_batches_tracked")) == std::vector<double>{1234567890123.0});
+  CHECK(values(find_tensor(ck, "fc.weight")) == std::vector<double>{1, 2, 3, 4, 5, 6});
+  CHECK(values(find_tensor(ck, "fc.weight_t")) == std::vector<double>{1, 4, 2, 5, 3, 6});
+  CHECK(find_tensor(ck, "fc.weight_t").shape == std::vector<std::int64_t>{3, 2});
+  CHECK(values(find_tensor(ck, "fc.tail")) == std::vector<double>{5, 6});
+  CHECK(find_tensor(ck, "ln.weight").dtype == DType::BF16);
+  CHECK(values(find_tensor(ck, "ln.weight")) == std::vector<double>{1, -2});
+  CHECK(find_tensor(ck, "bn.num_batches_tracked").shape.empty());
+  CHECK(values(find_tensor(ck, "bn.num_batches_tracked")) == std::vector<double>{1234567890123.0});
 }
 
 TEST_CASE("a training checkpoint nesting the state_dict names tensors by path; .pth/.bin and sniffing work",
@@ -63,7 +56,7 @@ TEST_CASE("a training checkpoint nesting the state_dict names tensors by path; .
     const Checkpoint ck = open_checkpoint((dir / name).string());
     INFO(name);
     CHECK(ck.tensors().size() == 5);
-    CHECK(values(find(ck, "model_state_dict.fc.weight")) == std::vector<double>{1, 2, 3, 4, 5, 6});
+    CHECK(values(find_tensor(ck, "model_state_dict.fc.weight")) == std::vector<double>{1, 2, 3, 4, 5, 6});
   }
 }
 

@@ -1,22 +1,22 @@
 // convdiag: diagnose training runs from their logs, and run active checks on a
-// plugin model (--model), see docs/tools-contract.md.
+// plugin model (--model), see docs/tools-contract.md. Thin: options, parsing,
+// the library's calls, its report written and printed as every tool does.
+
+#include <cstdint>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "tool_main.hpp"
-#include <cstdio>
-#include <optional>
-#include <string>
-#include <vector>
+#include "tool_output.hpp"
 
 #include "gradcheck/diag/active.hpp"
 #include "gradcheck/diag/diagnose.hpp"
 #include "gradcheck/diag/render.hpp"
+#include "gradcheck/diag/report.hpp"
 #include "gradcheck/errors.hpp"
-#include "gradcheck/html/convdiag_page.hpp"
 #include "gradcheck/logs/readers.hpp"
-#include "gradcheck/output.hpp"
-#include "gradcheck/version.hpp"
 
 namespace {
 
@@ -24,99 +24,74 @@ struct ConvdiagOptions {
   std::vector<std::string> logs;
   std::string loss_col, val_col, step_col, grad_col;
   int classes = 0;
-  std::string json_path, html_path;
-  bool quiet = false;
-  bool no_color = false;
   int threads = 0;
   // Active checks (--model).
   std::string model_plugin;
   std::vector<std::string> model_names;
   std::uint64_t seed = 0;
   double timeout = 60;
+  gradcheck::tools::OutputOptions output;
 };
 
 void setup_convdiag(CLI::App& app, ConvdiagOptions& o) {
-  app.add_option("LOG", o.logs, "Training logs: CSV, JSON Lines, TensorBoard event files or directories");
-  app.add_option("--loss-col", o.loss_col, "Training-loss column (default: recognised by name)");
-  app.add_option("--val-col", o.val_col, "Validation-loss column");
-  app.add_option("--step-col", o.step_col, "Step column");
-  app.add_option("--grad-col", o.grad_col, "Gradient-norm column");
+  app.add_option("LOG", o.logs,
+                 "training logs: CSV, JSON Lines, TensorBoard event files, trainer_state.json, Keras History JSON, "
+                 "W&B exports, or directories (TensorBoard, Hugging Face checkpoints, MLflow runs)");
+  app.add_option("--loss-col", o.loss_col, "training-loss column (default: recognised by name)");
+  app.add_option("--val-col", o.val_col, "validation-loss column");
+  app.add_option("--step-col", o.step_col, "step column");
+  app.add_option("--grad-col", o.grad_col, "gradient-norm column");
   app.add_option("--classes", o.classes,
-                 "Number of classes: a loss stuck near ln(N) is a plateau; with --model, the loss at init is "
+                 "number of classes: a loss stuck near ln(N) is a plateau; with --model, the loss at init is "
                  "checked against ln(N)")
       ->check(CLI::Range(0, 1 << 30));
-  app.add_option("--json", o.json_path, "Write the JSON report to FILE ('-' for standard output)");
-  app.add_option("--html", o.html_path,
-                 "Write a self-contained HTML report with the curves and the active checks to FILE ('-' for "
-                 "standard output)");
   auto* model = app.add_option("--model", o.model_plugin,
-                               "Active checks on a plugin model (.so): loss at init, overfitting its own batch, "
+                               "active checks on a plugin model (.so): loss at init, overfitting its own batch, "
                                "a learning-rate range test");
-  app.add_option("-m", o.model_names, "With --model: check only this model (repeatable; default: all)")
+  app.add_option("-m", o.model_names, "with --model: check only this model (repeatable; default: all)")
       ->needs(model);
-  app.add_option("--seed", o.seed, "With --model: seed passed to the model's create()")->needs(model);
-  app.add_option("--timeout", o.timeout, "With --model: longest one call into the model's code may take (seconds)")
+  app.add_option("--seed", o.seed, "with --model: seed passed to the model's create()")->needs(model);
+  app.add_option("--timeout", o.timeout, "with --model: longest one call into the model's code may take (seconds)")
       ->check(CLI::PositiveNumber)
       ->needs(model);
-  app.add_flag("--quiet", o.quiet, "Print only the verdict line");
-  app.add_flag("--no-color", o.no_color, "No ANSI colour");
-  app.add_option("--threads", o.threads, "Logs read and diagnosed at once (default 0: all cores)")
+  app.add_option("--threads", o.threads, "logs read and diagnosed at once (default 0: all cores)")
       ->check(CLI::NonNegativeNumber);
-  app.set_version_flag("--version", std::string("convdiag ") + gradcheck::version_string);
+  gradcheck::tools::add_output_options(app, o.output, "convdiag");
 }
 
 gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
+  namespace d = gradcheck::diag;
   if (o.logs.empty() && o.model_plugin.empty())
     throw gradcheck::InputError("", "nothing to diagnose: give training logs (LOG...) and/or --model PLUGIN.so "
                                     "(see --help)");
-  if (o.json_path == "-" && o.html_path == "-")
-    throw gradcheck::InputError("-", "--json and --html cannot both write to standard output");
+  gradcheck::tools::check_output_options(o.output);
   gradcheck::logs::ReadOptions read;
   read.step_column = o.step_col;
-  gradcheck::diag::DiagnoseOptions diag;
-  diag.columns = {o.loss_col, o.val_col, o.step_col, o.grad_col};
-  diag.classes = o.classes;
+  d::DiagnoseOptions diagnose;
+  diagnose.columns = {o.loss_col, o.val_col, o.step_col, o.grad_col};
+  diagnose.classes = o.classes;
+  // A directory may hold several runs (an MLflow store) or name the log it
+  // holds (a Hugging Face output folder's latest checkpoint): each log read is
+  // one run of the report, with a note saying how it was chosen.
+  const std::vector<gradcheck::logs::LogSource> sources = gradcheck::logs::expand_log_sources(o.logs);
+  std::vector<std::string> paths;
+  for (const auto& source : sources) paths.push_back(source.path);
   // The HTML report draws the whole curves, so the logs are kept for it.
-  const gradcheck::diag::LogsDiagnosis diagnosis =
-      gradcheck::diag::diagnose_logs(o.logs, read, diag, o.threads, !o.html_path.empty());
-  const auto& results = diagnosis.results;
+  d::Report report = d::diagnose_logs(paths, read, diagnose, o.threads, !o.output.html_path.empty());
+  for (std::size_t i = 0; i < sources.size(); ++i)
+    if (!sources[i].note.empty()) report.runs[i].notes.insert(report.runs[i].notes.begin(), sources[i].note);
 
   // The model runs only in forked children, after the reader threads ended.
-  std::optional<gradcheck::diag::ActiveReport> active;
   if (!o.model_plugin.empty()) {
-    gradcheck::diag::ActiveOptions ao;
-    ao.plugin = o.model_plugin;
-    ao.models = o.model_names;
-    ao.classes = o.classes;
-    ao.seed = o.seed;
-    ao.timeout_seconds = o.timeout;
-    active = gradcheck::diag::run_active_checks(ao);
+    d::ActiveOptions active;
+    active.plugin = o.model_plugin;
+    active.models = o.model_names;
+    active.classes = o.classes;
+    active.seed = o.seed;
+    active.timeout_seconds = o.timeout;
+    report.active = d::run_active_checks(active);
   }
-
-  // Both reports are rendered before either is written.
-  const std::string json = o.json_path.empty() ? std::string()
-                           : active ? gradcheck::diag::render_json(results, *active, gradcheck::version_string)
-                                    : gradcheck::diag::render_json(results, gradcheck::version_string);
-  const std::string html =
-      o.html_path.empty() ? std::string() : gradcheck::html::convdiag_page(results, diagnosis.runs, active ? &*active : nullptr);
-  if (!o.json_path.empty()) gradcheck::write_file_atomically(o.json_path, json);
-  if (!o.html_path.empty()) gradcheck::write_file_atomically(o.html_path, html);
-  // With a report on standard output, the text goes to stderr so the report stays parseable.
-  std::FILE* text_stream = o.json_path == "-" || o.html_path == "-" ? stderr : stdout;
-  {
-    const bool color = gradcheck::use_color(text_stream, o.no_color);
-    std::string text;
-    if (!results.empty())
-      text += o.quiet ? gradcheck::diag::verdict_line(results, color) + "\n"
-                      : gradcheck::diag::render_terminal(results, color);
-    if (active) {
-      if (!text.empty() && !o.quiet) text += "\n";
-      text += o.quiet ? gradcheck::diag::active_verdict_line(*active, color) + "\n"
-                      : gradcheck::diag::render_active_terminal(*active, color);
-    }
-    std::fwrite(text.data(), 1, text.size(), text_stream);
-  }
-  return gradcheck::diag::exit_code(results, active ? &*active : nullptr);
+  return gradcheck::tools::write_reports(o.output, report);
 }
 
 }  // namespace

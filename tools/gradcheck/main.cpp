@@ -8,12 +8,11 @@
 #include <CLI/CLI.hpp>
 
 #include "tool_main.hpp"
+#include "tool_output.hpp"
 
 #include "gradcheck/errors.hpp"
 #include "gradcheck/host/plugin_check.hpp"
-#include "gradcheck/html/gradcheck_page.hpp"
 #include "gradcheck/output.hpp"
-#include "gradcheck/version.hpp"
 
 namespace {
 
@@ -32,10 +31,7 @@ struct GradcheckOptions {
   double timeout = 60;
   int threads = 0;
   std::size_t memory_limit_mb = 0;
-  std::string json_path;
-  std::string html_path;
-  bool quiet = false;
-  bool no_color = false;
+  gradcheck::tools::OutputOptions output;
 };
 
 void setup_gradcheck(CLI::App& app, GradcheckOptions& o) {
@@ -60,16 +56,11 @@ void setup_gradcheck(CLI::App& app, GradcheckOptions& o) {
                                          "results do not depend on it")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--memory-limit", o.memory_limit_mb, "address-space limit of the model's process, in MiB (0: none)");
-  app.add_option("--json", o.json_path, "write the JSON report to FILE ('-' for standard output)");
-  app.add_option("--html", o.html_path, "write a self-contained HTML report to FILE");
-  app.add_flag("--quiet", o.quiet, "print only the verdict line");
-  app.add_flag("--no-color", o.no_color, "no ANSI colour");
-  app.set_version_flag("--version", std::string("gradcheck ") + gradcheck::version_string);
+  gradcheck::tools::add_output_options(app, o.output, "gradcheck");
 }
 
 gradcheck::ExitCode run_gradcheck(const GradcheckOptions& o) {
-  if (o.json_path == "-" && o.html_path == "-")
-    throw gradcheck::InputError("-", "--json and --html cannot both write to standard output");
+  gradcheck::tools::check_output_options(o.output);
   if (o.list) {
     const auto models = gp::list_models(o.plugin, o.timeout);
     std::fputs(gp::models_listing(models).c_str(), stdout);
@@ -91,7 +82,7 @@ gradcheck::ExitCode run_gradcheck(const GradcheckOptions& o) {
   // erased before the report is printed. The total work of a model is not
   // known ahead, so the line counts evaluations rather than filling a bar.
   gradcheck::ProgressBar progress;
-  if (!o.quiet)
+  if (!o.output.quiet)
     options.progress = [&progress](const std::string& model, std::int64_t evaluations, double seconds) {
       char detail[96];
       std::snprintf(detail, sizeof detail, "%lld evaluations, %.0f s", static_cast<long long>(evaluations), seconds);
@@ -99,20 +90,7 @@ gradcheck::ExitCode run_gradcheck(const GradcheckOptions& o) {
     };
   const gp::PluginReport report = gp::check_plugin(o.plugin, options);
   progress.finish();
-
-  // Both reports are rendered before either is written, and each is written
-  // whole or not at all.
-  const std::string html = o.html_path.empty() ? std::string() : gradcheck::html::gradcheck_page(report);
-  const std::string json = o.json_path.empty() ? std::string() : gp::to_json(report);
-  if (!o.html_path.empty()) gradcheck::write_file_atomically(o.html_path, html);
-  if (!o.json_path.empty()) gradcheck::write_file_atomically(o.json_path, json);
-  // With a report on standard output, the text goes to stderr so the report stays parseable.
-  std::FILE* text_stream = o.json_path == "-" || o.html_path == "-" ? stderr : stdout;
-  gradcheck::TextOptions text;
-  text.color = gradcheck::use_color(text_stream, o.no_color);
-  text.quiet = o.quiet;
-  std::fputs(gp::to_text(report, text).c_str(), text_stream);
-  return gp::exit_code(report);
+  return gradcheck::tools::write_reports(o.output, report);
 }
 
 }  // namespace

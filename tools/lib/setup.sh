@@ -13,8 +13,8 @@ GRADCHECK_PACKAGES=(
   libeigen3-dev libspdlog-dev libcli11-dev catch2 nlohmann-json3-dev zlib1g-dev
 )
 # What only the test suite needs on top: a real browser for the HTML report
-# tests (headless Chromium).
-GRADCHECK_TEST_PACKAGES=(chromium)
+# tests (headless Chromium), and python3 for the convdiag corpus benchmark.
+GRADCHECK_TEST_PACKAGES=(chromium python3)
 
 gradcheck_install_missing() {
   local missing=() p

@@ -2,7 +2,6 @@
 // contract). Thin: options, parsing, one call into the library, exit codes.
 
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,10 +9,10 @@
 #include <CLI/CLI.hpp>
 
 #include "tool_main.hpp"
+#include "tool_output.hpp"
 
 #include "gradcheck/errors.hpp"
 #include "gradcheck/output.hpp"
-#include "gradcheck/version.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 #include "gradcheck/weights/render.hpp"
 #include "gradcheck/weights/report.hpp"
@@ -26,10 +25,7 @@ struct WeightstatsOptions {
   std::string filter;
   bool spectral = false;
   int threads = 0;
-  std::string json_path;
-  std::string html_path;
-  bool quiet = false;
-  bool no_color = false;
+  gradcheck::tools::OutputOptions output;
 };
 
 void setup_weightstats(CLI::App& app, WeightstatsOptions& o) {
@@ -39,19 +35,14 @@ void setup_weightstats(CLI::App& app, WeightstatsOptions& o) {
   app.add_flag("--spectral", o.spectral, "spectral norm, stable rank, condition number, power-law alpha (rank >= 2)");
   app.add_option("--threads", o.threads, "worker threads (default: all cores); results do not depend on it")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--json", o.json_path, "write the JSON report to FILE ('-' for standard output)");
-  app.add_option("--html", o.html_path, "write a self-contained HTML report to FILE");
-  app.add_flag("--quiet", o.quiet, "print only the verdict line");
-  app.add_flag("--no-color", o.no_color, "no ANSI colour");
-  app.set_version_flag("--version", std::string("weightstats ") + gradcheck::version_string);
+  gradcheck::tools::add_output_options(app, o.output, "weightstats");
 }
 
 gradcheck::ExitCode run_weightstats(const WeightstatsOptions& o) {
   namespace w = gradcheck::weights;
   if (o.files.empty() && o.diff.empty())
     throw gradcheck::InputError("", "no checkpoint given (weightstats FILE... or --diff BEFORE AFTER)");
-  if (o.json_path == "-" && o.html_path == "-")
-    throw gradcheck::InputError("-", "--json and --html cannot both write to standard output");
+  gradcheck::tools::check_output_options(o.output);
   w::ReportOptions options;
   options.threads = o.threads;
   options.filter = o.filter;
@@ -60,14 +51,14 @@ gradcheck::ExitCode run_weightstats(const WeightstatsOptions& o) {
   // The progress line (gradcheck::ProgressBar: terminal only, after a second),
   // drawn from the library's progress hook and erased before the report.
   gradcheck::ProgressBar bar;
-  if (!o.quiet)
+  if (!o.output.quiet)
     options.progress = [&](std::string_view phase, std::int64_t done, std::int64_t total) {
       const std::string label =
           phase == w::progress_phase::comparing ? "comparing " + o.diff[0] + " and " + o.diff[1] : std::string(phase);
       bar.update(label, double(done) / double(total), std::to_string(done) + "/" + std::to_string(total) + " tensors");
     };
   auto open = [&](const std::string& path) {
-    if (!o.quiet) bar.update("reading " + path, -1.0);
+    if (!o.output.quiet) bar.update("reading " + path, -1.0);
     return w::open_checkpoint(path);
   };
   w::Checkpoint all;
@@ -81,20 +72,9 @@ gradcheck::ExitCode run_weightstats(const WeightstatsOptions& o) {
   w::WeightsReport report = w::report_checkpoint(o.files.empty() ? after : all, options);
   if (!o.diff.empty()) w::add_diff(report, before, after, options);
   bar.finish();
-
-  // Both reports are rendered before either is written, and each is written
-  // whole or not at all.
-  const std::string html = o.html_path.empty() ? std::string() : w::to_html(report, options.thresholds);
-  const std::string json = o.json_path.empty() ? std::string() : w::to_json(report);
-  if (!o.html_path.empty()) gradcheck::write_file_atomically(o.html_path, html);
-  if (!o.json_path.empty()) gradcheck::write_file_atomically(o.json_path, json);
-  // With a report on standard output, the table goes to stderr so the report stays parseable.
-  std::FILE* table_stream = o.json_path == "-" || o.html_path == "-" ? stderr : stdout;
-  w::TextOptions text;
-  text.color = gradcheck::use_color(table_stream, o.no_color);
-  text.quiet = o.quiet;
-  std::fputs(w::to_text(report, text).c_str(), table_stream);
-  return w::exit_code(report);
+  // The page explains each flag with the thresholds the report was made with.
+  return gradcheck::tools::write_reports(
+      o.output, report, [&](const w::WeightsReport& r) { return w::to_html(r, options.thresholds); });
 }
 
 }  // namespace

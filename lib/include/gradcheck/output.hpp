@@ -1,5 +1,6 @@
 #pragma once
-// Writing reports: whole or not at all, and terminal colour rules.
+// Writing reports: the options of every text report, whole files or nothing,
+// and terminal colour rules.
 
 #include <chrono>
 #include <cstdio>
@@ -7,6 +8,19 @@
 #include <string_view>
 
 namespace gradcheck {
+
+/// How every result's to_text renders (gradcheck::to_text of a CheckResult,
+/// host::to_text of a PluginReport, weights::to_text, diag::to_text): one
+/// struct for all; a field a result has no use for is ignored.
+struct TextOptions {
+  /// ANSI colour, every result (decide it with use_color).
+  bool color = false;
+  /// Only the verdict line (what --quiet prints), every result.
+  bool quiet = false;
+  /// Gradient checks only (CheckResult, PluginReport): the worst entries listed
+  /// under each failing tensor.
+  int worst_entries = 5;
+};
 
 /// Writes `content` to `path` atomically: into a temporary file beside it, then
 /// renamed over `path`, so a reader never sees a half-written report. `path` "-"

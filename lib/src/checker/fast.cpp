@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <numeric>
 
+#include "../core/format.hpp"
 #include "engine_impl.hpp"
 
 namespace gradcheck::detail::impl {
@@ -116,12 +116,6 @@ struct Fast {
   }
 };
 
-std::string fmt2(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", v);
-  return buf;
-}
-
 }  // namespace
 
 CheckResult run_fast(Task task, const std::vector<Evaluator*>& evaluators, const CheckOptions& options) {
@@ -227,7 +221,7 @@ CheckResult run_fast(Task task, const std::vector<Evaluator*>& evaluators, const
         task.analytic.along(first.d, a.data());
         const double slope = fast.taylor_slope(ev, first.d, a[0], &spent);
         if (std::isfinite(slope))
-          result.notes.push_back(blk.name + ": the Taylor remainder |f(x+hd) - f(x) - h<g,d>| shrinks as h^" + fmt2(slope) +
+          result.notes.push_back(blk.name + ": the Taylor remainder |f(x+hd) - f(x) - h<g,d>| shrinks as h^" + internal::fixed(slope, 2) +
                                  (slope < 1.5 ? " (a right gradient gives h^2: the gradient is wrong along d)"
                                               : " (close to h^2: the error is small compared with the curvature)"));
       }

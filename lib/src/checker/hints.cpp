@@ -2,20 +2,18 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <map>
 #include <set>
+
+#include "../core/format.hpp"
 
 namespace gradcheck {
 
 namespace detail {
 namespace {
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
+using internal::fixed;
+using internal::general;
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -151,15 +149,15 @@ Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::in
         return {HintKind::constant_ratio, "analytic = numeric / " + std::to_string(batch_size) + " (the batch size): the gradient averages over the batch where the loss sums, or divides twice"};
       const double rounded = std::round(med), inv = std::round(1.0 / med);
       if (rounded >= 3 && near(med, rounded, 0.01))
-        return {HintKind::constant_ratio, "analytic = " + fmt("%.0f", rounded) + " x numeric for every entry: the 1/N of a mean over N items is missing (is " +
-                                              fmt("%.0f", rounded) + " the batch size?)"};
+        return {HintKind::constant_ratio, "analytic = " + fixed(rounded, 0) + " x numeric for every entry: the 1/N of a mean over N items is missing (is " +
+                                              fixed(rounded, 0) + " the batch size?)"};
       if (inv >= 3 && near(1.0 / med, inv, 0.01))
-        return {HintKind::constant_ratio, "analytic = numeric / " + fmt("%.0f", inv) + " for every entry: divided by N once too often (is " +
-                                              fmt("%.0f", inv) + " the batch size?), or the loss sums where the gradient averages"};
+        return {HintKind::constant_ratio, "analytic = numeric / " + fixed(inv, 0) + " for every entry: divided by N once too often (is " +
+                                              fixed(inv, 0) + " the batch size?), or the loss sums where the gradient averages"};
       if (std::abs(med - 1) < 0.05)
-        return {HintKind::approximate, "a small steady relative error (" + fmt("%.2g", std::abs(med - 1) * 100) +
+        return {HintKind::approximate, "a small steady relative error (" + general(std::abs(med - 1) * 100, 2) +
                                            "%): an approximate derivative, e.g. of an activation (tanh, sigmoid, GELU) or a constant slightly off"};
-      return {HintKind::constant_ratio, "analytic = " + fmt("%.4g", med) + " x numeric for every entry: a constant factor is wrong (a scale, a learning-rate or temperature factor, a mean over the wrong count)"};
+      return {HintKind::constant_ratio, "analytic = " + general(med, 4) + " x numeric for every entry: a constant factor is wrong (a scale, a learning-rate or temperature factor, a mean over the wrong count)"};
     }
   }
 
@@ -179,7 +177,7 @@ Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::in
         for (auto& [row, n] : per_row) one_each = one_each && n == 1;
         if (one_each) where = ", one entry per row (a per-sample target?)";
       }
-      return {HintKind::constant_offset, "analytic - numeric = " + fmt("%.4g", med) + " at every mismatching entry" + where +
+      return {HintKind::constant_offset, "analytic - numeric = " + general(med, 4) + " at every mismatching entry" + where +
                                              ": a constant term is missing or extra, e.g. the one-hot target not subtracted in softmax cross-entropy"};
     }
   }

@@ -3,12 +3,13 @@
 #include "../core/json_out.hpp"
 
 #include <cmath>
-#include <cstdio>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
+#include "../core/format.hpp"
 #include "../core/json_error.hpp"
+#include "../html/pages.hpp"
 #include "gradcheck/options.hpp"
 #include "gradcheck/output.hpp"
 
@@ -17,6 +18,9 @@ namespace gradcheck {
 namespace {
 
 using json = nlohmann::json;
+using internal::general;
+using internal::json_number;
+using internal::scientific;
 
 std::string shape_str(const std::vector<std::int64_t>& shape) {
   std::string s = "[";
@@ -25,12 +29,6 @@ std::string shape_str(const std::vector<std::int64_t>& shape) {
     s += std::to_string(shape[k]);
   }
   return s + "]";
-}
-
-std::string num(double v, const char* f = "%.3g") {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
 }
 
 std::string pad(const std::string& s, std::size_t w) { return s.size() >= w ? s : s + std::string(w - s.size(), ' '); }
@@ -47,22 +45,17 @@ std::string entry_label(const BlockResult& b, const Entry& e) {
   return s;
 }
 
-// JSON has no NaN or infinity: such numbers are written as null.
-json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+// JSON has no NaN or infinity: null is read back as NaN (json_number writes it).
 double get_number(const json& j) { return j.is_null() ? std::nan("") : j.get<double>(); }
 
 }  // namespace
 
 std::string scale_fit_text(const BlockResult& b) {
   if (b.scale_entries < 2 || !std::isfinite(b.scale) || !std::isfinite(b.scale_error) || b.scale == 0) return "";
-  char buf[200];
-  std::snprintf(buf, sizeof buf, "as a whole, analytic = %.6g x numeric (+-%.2g) over %lld coordinates", 1 / b.scale,
-                b.scale_error / (b.scale * b.scale), static_cast<long long>(b.scale_entries));
-  std::string s = buf;
-  if (std::isfinite(b.scale_check) && b.scale_check != 0) {
-    std::snprintf(buf, sizeof buf, "; %.6g at 4x larger steps", 1 / b.scale_check);
-    s += buf;
-  }
+  std::string s = "as a whole, analytic = " + general(1 / b.scale, 6) + " x numeric (+-" +
+                  general(b.scale_error / (b.scale * b.scale), 2) + ") over " + std::to_string(b.scale_entries) +
+                  " coordinates";
+  if (std::isfinite(b.scale_check) && b.scale_check != 0) s += "; " + general(1 / b.scale_check, 6) + " at 4x larger steps";
   return s;
 }
 
@@ -112,16 +105,17 @@ std::string to_text(const CheckResult& r, const TextOptions& opt) {
                           : b.verdict == Verdict::ok     ? st.green(pad(verdict, 14))
                                                          : st.yellow(pad(verdict, 14));
     out += "  " + pad(b.name, wname) + "  " + pad(shape_str(b.shape), wshape) + "  " + pad(checked_str(b), wchecked) +
-           pad(num(b.max_rel_error, "%.2e"), 13) + colored + b.hint + "\n";
+           pad(scientific(b.max_rel_error, 2), 13) + colored + b.hint + "\n";
   }
   for (const auto& b : r.blocks) {
     // An inconclusive tensor still has evidence as a whole: how far its scale
     // fit allows a constant factor to be off (3 standard errors).
     if (b.verdict == Verdict::inconclusive && b.scale_entries >= CheckOptions{}.scale_min_entries &&
         !scale_fit_text(b).empty()) {
-      char bound[160];
-      std::snprintf(bound, sizeof bound, ": no constant factor off by more than %.2g%% (3 standard errors)\n",
-                    100 * (std::abs(1 / b.scale - 1) + 3 * b.scale_error / (b.scale * b.scale)));
+      const std::string bound =
+          ": no constant factor off by more than " +
+          general(100 * (std::abs(1 / b.scale - 1) + 3 * b.scale_error / (b.scale * b.scale)), 2) +
+          "% (3 standard errors)\n";
       out += "\n  " + b.name + ": " + std::to_string(b.inconclusive) + " of " + std::to_string(b.checked) +
              " coordinates are inconclusive (their noise is wider than half their derivative); " +
              scale_fit_text(b) + bound;
@@ -139,20 +133,18 @@ std::string to_text(const CheckResult& r, const TextOptions& opt) {
     int shown = 0;
     for (const auto& e : b.worst) {
       if (shown++ >= opt.worst_entries) break;
-      out += "    " + pad(entry_label(b, e), wentry) + pad(num(e.analytic, "%.6g"), 14) + pad(num(e.numeric, "%.6g"), 14) +
-             pad(num(e.error_bound, "%.2e"), 13) + to_string(e.verdict);
+      out += "    " + pad(entry_label(b, e), wentry) + pad(general(e.analytic, 6), 14) + pad(general(e.numeric, 6), 14) +
+             pad(scientific(e.error_bound, 2), 13) + to_string(e.verdict);
       if (e.verdict == Verdict::kink || (e.verdict == Verdict::mismatch && std::abs(e.left - e.right) > 3 * e.error_bound))
-        out += "  (left " + num(e.left, "%.6g") + ", right " + num(e.right, "%.6g") + ")";
+        out += "  (left " + general(e.left, 6) + ", right " + general(e.right, 6) + ")";
       out += "\n";
     }
   }
   for (const auto& p : r.problems) out += "\n  " + st.red(to_string(p.kind)) + ": " + p.message + "\n";
   for (const auto& n : r.notes) out += "  note: " + n + "\n";
-  char tail[160];
-  std::snprintf(tail, sizeof tail, "\n  %lld evaluations in %.2f s; method %s; noise level %.2g%s\n",
-                static_cast<long long>(r.evaluations), r.seconds, to_string(r.method), r.noise,
-                r.noise_estimated ? "" : " (fallback: estimation failed)");
-  out += st.dim(tail);
+  out += st.dim("\n  " + std::to_string(r.evaluations) + " evaluations in " + internal::fixed(r.seconds, 2) +
+                " s; method " + to_string(r.method) + "; noise level " + general(r.noise, 2) +
+                (r.noise_estimated ? "" : " (fallback: estimation failed)") + "\n");
   return escape_invalid_utf8(out, /*printable=*/false);  // names and messages: \xNN for bytes that are not UTF-8
 }
 
@@ -166,7 +158,7 @@ std::string to_json(const CheckResult& r, int indent) {
   j["method"] = to_string(r.method);
   j["evaluations"] = r.evaluations;
   j["seconds"] = r.seconds;
-  j["noise"] = number(r.noise);
+  j["noise"] = json_number(r.noise);
   j["noise_estimated"] = r.noise_estimated;
   j["problems"] = json::array();
   for (const auto& p : r.problems) j["problems"].push_back({{"kind", to_string(p.kind)}, {"message", p.message}});
@@ -179,31 +171,31 @@ std::string to_json(const CheckResult& r, int indent) {
     t["size"] = b.size;
     t["checked"] = b.checked;
     t["verdict"] = to_string(b.verdict);
-    t["max_rel_error"] = number(b.max_rel_error);
-    t["max_error_bound"] = number(b.max_error_bound);
+    t["max_rel_error"] = json_number(b.max_rel_error);
+    t["max_error_bound"] = json_number(b.max_error_bound);
     t["mismatches"] = b.mismatches;
     t["kinks"] = b.kinks;
     t["inconclusive"] = b.inconclusive;
     t["hint"] = b.hint;
     t["hint_kind"] = to_string(b.hint_kind);
-    t["scale"] = number(b.scale);
-    t["scale_error"] = number(b.scale_error);
+    t["scale"] = json_number(b.scale);
+    t["scale_error"] = json_number(b.scale_error);
     t["scale_entries"] = b.scale_entries;
-    t["scale_check"] = number(b.scale_check);
-    t["scale_check_error"] = number(b.scale_check_error);
+    t["scale_check"] = json_number(b.scale_check);
+    t["scale_check_error"] = json_number(b.scale_check_error);
     t["worst"] = json::array();
     for (const auto& e : b.worst) {
       json w;
       w["index"] = e.index;
       w["position"] = e.position;
       w["output"] = e.output;
-      w["analytic"] = number(e.analytic);
-      w["numeric"] = number(e.numeric);
-      w["error_bound"] = number(e.error_bound);
-      w["tolerance"] = number(e.tolerance);
-      w["rel_error"] = number(e.rel_error);
-      w["left"] = number(e.left);
-      w["right"] = number(e.right);
+      w["analytic"] = json_number(e.analytic);
+      w["numeric"] = json_number(e.numeric);
+      w["error_bound"] = json_number(e.error_bound);
+      w["tolerance"] = json_number(e.tolerance);
+      w["rel_error"] = json_number(e.rel_error);
+      w["left"] = json_number(e.left);
+      w["right"] = json_number(e.right);
       w["verdict"] = to_string(e.verdict);
       w["directional"] = e.directional;
       t["worst"].push_back(std::move(w));
@@ -211,6 +203,14 @@ std::string to_json(const CheckResult& r, int indent) {
     j["tensors"].push_back(std::move(t));
   }
   return internal::dump_utf8(std::move(j), indent);
+}
+
+std::string to_html(const CheckResult& result) { return html::check_page(result); }
+
+ExitCode exit_code(const CheckResult& result) noexcept {
+  for (const auto& p : result.problems)
+    if (p.kind == ProblemKind::model_error) return ExitCode::user_code;
+  return result.passed ? ExitCode::ok : ExitCode::problem;
 }
 
 CheckResult check_result_from_json(const std::string& text) {

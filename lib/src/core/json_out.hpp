@@ -1,9 +1,11 @@
 #pragma once
-// Private: writing JSON reports. nlohmann's dump() throws on a string that is
-// not UTF-8 (a path given on the command line, a name from a file), and its
+// Private: writing JSON reports. Numbers that are not finite are written as
+// null (json_number). nlohmann's dump() throws on a string that is not UTF-8
+// (a path given on the command line, a name from a file), and its
 // error_handler_t::replace would lose the bytes; the project's rule is that
 // they are shown as `\xNN` (escape_invalid_utf8), in JSON as in text.
 
+#include <cmath>
 #include <string>
 #include <utility>
 
@@ -36,6 +38,14 @@ void escape_json_strings(Json& j) {
       j = std::move(fixed);
     }
   }
+}
+
+/// A number of a report: JSON has no NaN or infinity, so a value that is not
+/// finite is written as null (readers take null back as NaN). `Json` is the
+/// report's type (nlohmann::json or nlohmann::ordered_json).
+template <class Json = nlohmann::json>
+Json json_number(double v) {
+  return std::isfinite(v) ? Json(v) : Json(nullptr);
 }
 
 /// j.dump(indent), never throwing on text that is not UTF-8.

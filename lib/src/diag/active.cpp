@@ -2,18 +2,19 @@
 // batch, and a learning-rate range test, each run in a forked child.
 
 #include "gradcheck/diag/active.hpp"
+#include "gradcheck/diag/report.hpp"
 
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 
+#include "../core/format.hpp"
 #include "active_json.hpp"
 #include "gradcheck/errors.hpp"
 #include "gradcheck/host/isolation.hpp"
@@ -29,11 +30,7 @@ using host::Channel;
 using json = nlohmann::json;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
+using gradcheck::internal::general;
 
 // The model's loss and gradient through the host checks, each call guarded by
 // the per-call time-out. An error return ends the model's checks (ModelError);
@@ -184,7 +181,7 @@ LrRangeTest lr_range_test(Objective& f, const Start& s, const ActiveOptions& o) 
   std::size_t n = 0;
   while (n < t.points.size() && std::isfinite(t.points[n].loss)) ++n;
   if (n == 0) {
-    t.note = "the loss was non-finite from the first rate (" + num(o.lr_min) + ")";
+    t.note = "the loss was non-finite from the first rate (" + general(o.lr_min, 4) + ")";
     return t;
   }
   std::size_t imin = 0;
@@ -192,7 +189,7 @@ LrRangeTest lr_range_test(Objective& f, const Start& s, const ActiveOptions& o) 
     if (t.points[i].loss < t.points[imin].loss) imin = i;
   t.min_loss_rate = t.points[imin].learning_rate;
   if (!(t.points[imin].loss < s.loss)) {
-    t.note = "the loss never fell below its value at init (" + num(s.loss) + ")";
+    t.note = "the loss never fell below its value at init (" + general(s.loss, 4) + ")";
     return t;
   }
   if (n < 5) {
@@ -261,11 +258,11 @@ Symptom initial_loss_symptom(const ModelActive& m, int classes, const ActiveOpti
   s.metric = "loss";
   s.severity = Severity::warning;
   const double off = (mean - expected) / expected;
-  s.evidence = "mean loss at init " + num(mean) + " over " + std::to_string(o.initial_loss_seeds) +
-               " seeds (this seed " + num(m.initial_loss) + "), expected ln(" + std::to_string(classes) + ") = " +
-               num(expected) + " for a uniform guess over " + std::to_string(classes) + " classes (" +
-               (off > 0 ? "+" : "") + num(100 * off) + "%; tolerance the larger of ±" +
-               num(100 * o.initial_loss_tolerance) + "% and ±" + num(o.initial_loss_tolerance_nats) + " nat)";
+  s.evidence = "mean loss at init " + general(mean, 4) + " over " + std::to_string(o.initial_loss_seeds) +
+               " seeds (this seed " + general(m.initial_loss, 4) + "), expected ln(" + std::to_string(classes) + ") = " +
+               general(expected, 4) + " for a uniform guess over " + std::to_string(classes) + " classes (" +
+               (off > 0 ? "+" : "") + general(100 * off, 4) + "%; tolerance the larger of ±" +
+               general(100 * o.initial_loss_tolerance, 4) + "% and ±" + general(o.initial_loss_tolerance_nats, 4) + " nat)";
   s.advice = off > 0 ? "the final layer's initial logits are too large: scale its weights down (and zero its bias); "
                        "check the softmax and the label encoding, and that --classes is right"
                      : "the loss starts below a uniform guess: check that --classes is right, the label encoding, "
@@ -282,13 +279,13 @@ Symptom overfit_symptom(const ModelActive& m, const ActiveOptions& o) {
   std::string parts;
   for (const auto& a : m.overfit) {
     steps = std::max<std::int64_t>(steps, a.steps);
-    parts += (parts.empty() ? "" : "; ") + a.optimizer + " best " + num(a.final_loss) + " (rate " +
-             num(a.learning_rate) + ", " + std::to_string(a.rates_tried.size()) + " rates tried)";
+    parts += (parts.empty() ? "" : "; ") + a.optimizer + " best " + general(a.final_loss, 4) + " (rate " +
+             general(a.learning_rate, 4) + ", " + std::to_string(a.rates_tried.size()) + " rates tried)";
   }
   s.step_end = steps;
   const double goal = m.overfit.empty() ? 0 : m.overfit.front().goal;
-  s.evidence = "from " + num(m.initial_loss) + " at init, in " + std::to_string(o.overfit_steps) +
-               " steps: " + parts + "; goal " + num(goal) + " (" + num(100 * o.overfit_reduction) + "% lower)";
+  s.evidence = "from " + general(m.initial_loss, 4) + " at init, in " + std::to_string(o.overfit_steps) +
+               " steps: " + parts + "; goal " + general(goal, 4) + " (" + general(100 * o.overfit_reduction, 4) + "% lower)";
   s.advice = "the model, the loss or its gradient is wrong: run gradcheck on it";
   return s;
 }
@@ -328,7 +325,7 @@ ModelActive check_model(const host::Plugin& plugin, std::size_t index, const Act
       nan.metric = "loss";
       nan.severity = Severity::error;
       nan.evidence = std::isfinite(s.loss) ? "the gradient at init's values has non-finite entries"
-                                           : "the loss at init's values is " + num(s.loss);
+                                           : "the loss at init's values is " + general(s.loss, 4);
       nan.advice = advice_for("nan");
       m.symptoms.push_back(std::move(nan));
       m.notes.push_back("the other checks need a finite loss and gradient at init and did not run");
@@ -431,10 +428,17 @@ ActiveReport run_active_checks(const ActiveOptions& options) {
   return report;
 }
 
-ExitCode exit_code(const std::vector<RunDiagnosis>& results, const ActiveReport* active) {
-  if (active && active->user_code_failed()) return ExitCode::user_code;
-  if (active && !active->healthy()) return ExitCode::problem;
-  return exit_code(results);
+bool Report::healthy() const noexcept {
+  for (const auto& r : runs)
+    if (!r.healthy()) return false;
+  return !active || active->healthy();
+}
+
+bool Report::user_code_failed() const noexcept { return active && active->user_code_failed(); }
+
+ExitCode exit_code(const Report& report) noexcept {
+  if (report.user_code_failed()) return ExitCode::user_code;
+  return report.healthy() ? ExitCode::ok : ExitCode::problem;
 }
 
 }  // namespace gradcheck::diag

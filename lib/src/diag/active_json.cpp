@@ -12,7 +12,7 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+json number(double v) { return gradcheck::internal::json_number<json>(v); }
 json optional_number(const std::optional<double>& v) { return v ? number(*v) : json(nullptr); }
 
 double read_number(const json& j) {

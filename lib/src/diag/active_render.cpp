@@ -1,17 +1,18 @@
-// Presentation of the active checks: run entries for the contract's JSON, the
-// detailed "active" array, and the terminal section.
+// Presentation of the active checks, the active part of a diag::Report
+// (../diag/report_parts.hpp): run entries for the contract's JSON, the detailed
+// "active" array, and the terminal section.
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "gradcheck/utf8.hpp"
 #include "active_json.hpp"
+#include "../core/format.hpp"
 #include "../core/json_out.hpp"
+#include "../diag/report_parts.hpp"
 #include "gradcheck/diag/active.hpp"
-#include "gradcheck/diag/render.hpp"
 #include "gradcheck/output.hpp"
 
 namespace gradcheck::diag {
@@ -19,15 +20,13 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
+using gradcheck::internal::general;
 
 std::string source_of(const ActiveReport& r, const ModelActive& m) { return r.plugin + ":" + m.model; }
 
 }  // namespace
+
+namespace internal {
 
 std::vector<RunDiagnosis> active_runs(const ActiveReport& report) {
   std::vector<RunDiagnosis> runs;
@@ -45,17 +44,11 @@ std::vector<RunDiagnosis> active_runs(const ActiveReport& report) {
   return runs;
 }
 
-std::string render_active_json(const ActiveReport& report) {
-  json a = json::array();
-  for (const auto& m : report.models) a.push_back(json::parse(detail::model_to_json(m)));
-  return gradcheck::internal::dump_utf8(std::move(a), 2);
-}
-
-std::string render_json(const std::vector<RunDiagnosis>& runs, const ActiveReport& active, std::string_view version) {
+std::string runs_and_active_json(const std::vector<RunDiagnosis>& runs, const ActiveReport& active) {
   std::vector<RunDiagnosis> all = runs;
   const auto extra = active_runs(active);
   all.insert(all.end(), extra.begin(), extra.end());
-  json out = json::parse(render_json(all, version));
+  json out = json::parse(runs_json(all));
   // A model whose code failed has no symptom but is not healthy: its run says
   // what happened.
   bool healthy = out.at("healthy").get<bool>() && active.healthy();
@@ -69,7 +62,10 @@ std::string render_json(const std::vector<RunDiagnosis>& runs, const ActiveRepor
   out["healthy"] = healthy;
   out["plugin"] = active.plugin;
   if (!active.load_failure.empty()) out["load_failure"] = active.load_failure;
-  out["active"] = json::parse(render_active_json(active));
+  // One object per model: what a child sends its parent (active_json.hpp).
+  json models = json::array();
+  for (const auto& m : active.models) models.push_back(json::parse(detail::model_to_json(m)));
+  out["active"] = std::move(models);
   return gradcheck::internal::dump_utf8(std::move(out), 2) + "\n";
 }
 
@@ -104,7 +100,7 @@ std::string active_verdict_line(const ActiveReport& report, bool color) {
   return line;
 }
 
-std::string render_active_terminal(const ActiveReport& report, bool color) {
+std::string active_text(const ActiveReport& report, bool color) {
   Style st{color};
   std::string out;
   if (!report.load_failure.empty()) out += st.red("✗ ") + report.plugin + ": " + report.load_failure + "\n\n";
@@ -117,9 +113,9 @@ std::string render_active_terminal(const ActiveReport& report, bool color) {
       out += "  " + st.red("✗ model code failed") + "  " + m.failure + "\n\n";
       continue;
     }
-    std::string init = "  loss at init   " + num(m.initial_loss);
-    if (m.mean_initial_loss) init += "  mean over seeds " + num(*m.mean_initial_loss);
-    if (m.expected_initial_loss) init += "  (ln C = " + num(*m.expected_initial_loss) + ")";
+    std::string init = "  loss at init   " + general(m.initial_loss, 4);
+    if (m.mean_initial_loss) init += "  mean over seeds " + general(*m.mean_initial_loss, 4);
+    if (m.expected_initial_loss) init += "  (ln C = " + general(*m.expected_initial_loss, 4) + ")";
     out += init + "\n";
     for (const auto& a : m.overfit) {
       const bool log_scale = std::all_of(a.losses.begin(), a.losses.end(), [](double v) { return v > 0; });
@@ -130,9 +126,9 @@ std::string render_active_terminal(const ActiveReport& report, bool color) {
       const std::size_t k = std::max<std::size_t>(1, (curve.size() + 47) / 48);
       for (std::size_t i = 0; i < curve.size(); i += k) shown.push_back(curve[i]);
       std::string line = "  overfit " + a.optimizer + std::string(a.optimizer.size() < 5 ? 5 - a.optimizer.size() : 0, ' ') +
-                         sparkline(shown, log_scale) + "  " + num(a.initial_loss) + " → " + num(a.final_loss) +
-                         " in " + std::to_string(a.steps) + " steps at rate " + num(a.learning_rate) + "  ";
-      line += a.reached ? st.green("goal reached") : st.yellow("goal " + num(a.goal) + " not reached");
+                         sparkline(shown, log_scale) + "  " + general(a.initial_loss, 4) + " → " + general(a.final_loss, 4) +
+                         " in " + std::to_string(a.steps) + " steps at rate " + general(a.learning_rate, 4) + "  ";
+      line += a.reached ? st.green("goal reached") : st.yellow("goal " + general(a.goal, 4) + " not reached");
       out += line + "\n";
     }
     if (!m.lr_range.points.empty()) {
@@ -146,11 +142,11 @@ std::string render_active_terminal(const ActiveReport& report, bool color) {
       const std::size_t k = std::max<std::size_t>(1, (losses.size() + 47) / 48);
       for (std::size_t i = 0; i < losses.size(); i += k) shown.push_back(losses[i]);
       std::string line = "  lr range test  " + sparkline(shown, positive) + "  rates " +
-                         num(m.lr_range.points.front().learning_rate) + " → " +
-                         num(m.lr_range.points.back().learning_rate);
+                         general(m.lr_range.points.front().learning_rate, 4) + " → " +
+                         general(m.lr_range.points.back().learning_rate, 4);
       if (m.lr_range.suggested_rate)
-        line += "  suggested rate " + st.bold(num(*m.lr_range.suggested_rate));
-      if (m.lr_range.min_loss_rate) line += " (lowest loss at " + num(*m.lr_range.min_loss_rate) + ")";
+        line += "  suggested rate " + st.bold(general(*m.lr_range.suggested_rate, 4));
+      if (m.lr_range.min_loss_rate) line += " (lowest loss at " + general(*m.lr_range.min_loss_rate, 4) + ")";
       out += line + "\n";
     }
     for (const auto& s : m.symptoms) {
@@ -168,4 +164,5 @@ std::string render_active_terminal(const ActiveReport& report, bool color) {
   return escape_invalid_utf8(out, /*printable=*/false);  // paths and names: \xNN for bytes that are not UTF-8
 }
 
+}  // namespace internal
 }  // namespace gradcheck::diag

@@ -1,10 +1,10 @@
 #include "gradcheck/diag/diagnose.hpp"
+#include "gradcheck/diag/report.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
+#include <charconv>
 #include <exception>
 #include <limits>
 #include <numeric>
@@ -16,27 +16,16 @@
 
 #include "stats.hpp"
 #include "gradcheck/errors.hpp"
+#include "../core/format.hpp"
 #include "../core/parallel.hpp"
 
 namespace gradcheck::diag {
 namespace {
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
-std::string pct(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", 100 * v);
-  return buf;
-}
-std::string pval(double p) {
-  char buf[32];
-  if (p < 1e-4) std::snprintf(buf, sizeof buf, "p < 1e-4");
-  else std::snprintf(buf, sizeof buf, "p = %.2g", p);
-  return buf;
-}
+using gradcheck::internal::general;
+using gradcheck::internal::percent;
+
+std::string pval(double p) { return p < 1e-4 ? "p < 1e-4" : "p = " + general(p, 2); }
 
 // Thresholds of the detectors that are not options (DiagnoseOptions holds the
 // ones worth calibrating). Each is a count, a fraction or a ratio.
@@ -297,7 +286,7 @@ void detect_nan(const Prepared& p, std::vector<Symptom>& out) {
   std::string ev = "first " + what + " at step " + std::to_string(p.bad_step) + "; " + std::to_string(p.bad_count) +
                    " of " + std::to_string(p.total) + " values are not finite";
   if (!p.y.empty())
-    ev += "; last finite value " + num(p.y.back()) + " at step " + std::to_string(p.steps.back());
+    ev += "; last finite value " + general(p.y.back(), 4) + " at step " + std::to_string(p.steps.back());
   out.push_back(make("nan", p.name, p.bad_step, p.last_step, Severity::error, ev));
 }
 
@@ -329,11 +318,11 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
       const std::size_t best = argmin(p.smooth, 0, above);
       const std::size_t onset = p.rise_start(best);
       out.push_back(make("divergence", p.name, p.bsteps[onset], last, Severity::error,
-                         "the loss rose from " + step_text(p.bsteps[onset]) + " (smoothed " + num(p.smooth[onset]) +
-                             ") and over the last half stays above its first value " + num(init) + " at " +
-                             step_text(p.steps.front()) + ": median " + num(med) + " (x" + num(med / init) +
-                             "), 10% quantile " + num(q10) + "; it peaked at " +
-                             num(*std::max_element(p.y.begin(), p.y.end()))));
+                         "the loss rose from " + step_text(p.bsteps[onset]) + " (smoothed " + general(p.smooth[onset], 4) +
+                             ") and over the last half stays above its first value " + general(init, 4) + " at " +
+                             step_text(p.steps.front()) + ": median " + general(med, 4) + " (x" + general(med / init, 4) +
+                             "), 10% quantile " + general(q10, 4) + "; it peaked at " +
+                             general(*std::max_element(p.y.begin(), p.y.end()), 4)));
       return true;
     }
   }
@@ -363,7 +352,7 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
   std::string trend;
   if (!(lowest > 0)) {
     const TrendTest t = mann_kendall(std::span<const double>(p.by).subspan(b));
-    trend = "; Mann-Kendall z = " + num(t.z) + ", " + pval(t.p_increasing);
+    trend = "; Mann-Kendall z = " + general(t.z, 4) + ", " + pval(t.p_increasing);
     back = rise >= o.divergence_rise * std::max({std::abs(lowest), start - lowest, 1e-12}) &&
            t.p_increasing < o.significance;
   }
@@ -375,13 +364,13 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
     const double above = log_scale ? std::log(std::max(p.smooth[k], *lo) / lowest) : p.smooth[k] - lowest;
     if (above <= kLeaveBottom * seen_rise) onset = k;
   }
-  std::string how = doubled ? "x" + num(end / lowest) + (log_scale ? ", on a log scale" : "")
-                  : gave_back ? "x" + num(end / lowest) + ", giving back " + pct(rise / std::max(start - lowest, 1e-300)) +
-                                    " of its fall from " + num(start)
-                              : "back to its start " + num(start) + trend;
+  std::string how = doubled ? "x" + general(end / lowest, 4) + (log_scale ? ", on a log scale" : "")
+                  : gave_back ? "x" + general(end / lowest, 4) + ", giving back " + percent(rise / std::max(start - lowest, 1e-300), 1) +
+                                    " of its fall from " + general(start, 4)
+                              : "back to its start " + general(start, 4) + trend;
   out.push_back(make("divergence", p.name, p.bsteps[onset], last, Severity::error,
-                     "the loss rose from its lowest level " + num(lowest) + " at " + step_text(p.bsteps[b]) +
-                         " and ends at " + num(end) + " (" + how + "), leaving its bottom at " +
+                     "the loss rose from its lowest level " + general(lowest, 4) + " at " + step_text(p.bsteps[b]) +
+                         " and ends at " + general(end, 4) + " (" + how + "), leaving its bottom at " +
                          step_text(p.bsteps[onset]) + "; it has not come back"));
   return true;
 }
@@ -540,15 +529,15 @@ bool detect_oscillation(const Prepared& p, std::size_t group, const DiagnoseOpti
                                           [&](const Swing& a, const Swing& b) {
                                             return v[a.peak] - v[a.trough] < v[b.peak] - v[b.trough];
                                           });
-  auto value = [&](std::size_t j) { return num(log_scale ? std::exp(v[j]) : v[j]); };
+  auto value = [&](std::size_t j) { return general(log_scale ? std::exp(v[j]) : v[j], 4); };
   std::string judged =
       g == 1 ? "its logged points" : "its means over " + std::to_string(g) + " points (" +
                                          (group >= 2 ? "epochs" : "the scatter of single batches averaged out") + ")";
   std::string cause;
   if (det.period > 0) cause = "; it repeats a cycle of " + std::to_string(det.period) + " steps: the steps overshoot";
-  else if (det.deterministic) cause = "; it turns at " + pct(det.turning) + " of its steps: the steps overshoot";
+  else if (det.deterministic) cause = "; it turns at " + percent(det.turning, 1) + " of its steps: the steps overshoot";
   out.push_back(make("oscillation", p.name, p.steps[onset], p.steps[n - 1], Severity::warning,
-                     std::to_string(late) + " up-swings over the last half, each at least " + pct(o.oscillation_level) +
+                     std::to_string(late) + " up-swings over the last half, each at least " + percent(o.oscillation_level, 1) +
                          " of the level it starts from (judged on " + judged +
                          (log_scale ? ", on a log scale" : "") + "), the widest from " + value(widest.trough) +
                          " to " + value(widest.peak) + " at " + step_text(p.steps[first[widest.peak]]) +
@@ -569,10 +558,11 @@ struct Stuck {
 
 // The fewest significant digits that print `v` back exactly (what the log wrote).
 int significant_digits(double v) {
-  char buf[40];
   for (int d = 1; d < 17; ++d) {
-    std::snprintf(buf, sizeof buf, "%.*g", d, v);
-    if (std::strtod(buf, nullptr) == v) return d;
+    const std::string text = general(v, d);
+    double back = 0;
+    std::from_chars(text.data(), text.data() + text.size(), back);
+    if (back == v) return d;
   }
   return 17;
 }
@@ -619,7 +609,7 @@ std::optional<Stuck> find_stuck(const Prepared& p, const logs::Run& run, const D
       moves.push_back(std::abs(p.y[i] - p.y[i - 1]) / std::abs(s.value));
     const double move = median(moves);
     if (move >= kStuckMoving)
-      s.causes.push_back("it was still changing by a median " + pct(move) + " per step over the " +
+      s.causes.push_back("it was still changing by a median " + percent(move, 1) + " per step over the " +
                          std::to_string(moves.size()) + " steps before: it froze, it did not slow down into it");
   }
   struct Landmark {
@@ -633,7 +623,7 @@ std::optional<Stuck> find_stuck(const Prepared& p, const logs::Run& run, const D
                          "ln(" + std::to_string(o.classes) + "), the cross-entropy of a uniform guess"});
   for (const auto& l : landmarks)
     if (std::abs(s.value - l.value) <= kStuckLandmark * l.value)
-      s.causes.push_back(num(s.value) + " is " + l.what + ": the model predicts a constant");
+      s.causes.push_back(general(s.value, 4) + " is " + l.what + ": the model predicts a constant");
   // (A zero gradient norm is no evidence: a full-batch run at its optimum has
   // one too.)
   const std::int64_t a = p.steps[s.first], b = p.steps[s.last];
@@ -643,7 +633,7 @@ std::optional<Stuck> find_stuck(const Prepared& p, const logs::Run& run, const D
     if (l.find("dead") == std::string::npos) continue;
     const double dead = median_between(series, a, b);
     if (dead >= kDeadFraction && dead <= 1)
-      s.causes.push_back(series.name + " is " + pct(dead) + " there: those units are dead");
+      s.causes.push_back(series.name + " is " + percent(dead, 1) + " there: those units are dead");
   }
   return s;
 }
@@ -662,8 +652,8 @@ std::string describe_stuck(const Prepared& p, const Stuck& s) {
   std::snprintf(value, sizeof value, "%.7g", s.value);
   std::string ev = "the loss is " + same + " (" + value + ") for " + std::to_string(s.last - s.first + 1) +
                    " points, " + step_text(a) + " to " + std::to_string(b) + " (" +
-                   pct(static_cast<double>(s.last - s.first + 1) / static_cast<double>(p.y.size())) + " of the log)";
-  if (s.first > 0) ev += ", after falling from " + num(p.y.front());
+                   percent(static_cast<double>(s.last - s.first + 1) / static_cast<double>(p.y.size()), 1) + " of the log)";
+  if (s.first > 0) ev += ", after falling from " + general(p.y.front(), 4);
   return ev;
 }
 
@@ -702,9 +692,9 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::opti
   if (drop < o.plateau_drop && !diverged) {
     const TrendTest t = mann_kendall(p.by);
     Symptom s = make("plateau", p.name, a, b, Severity::warning,
-                     "the smoothed loss never fell more than " + pct(std::max(drop, 0.0)) + " below its start " +
-                         num(start) + " (best " + num(best) + ", end " + num(p.end_level()) +
-                         "; Mann-Kendall z = " + num(t.z) + ")" + (frozen ? "; " + stuck_ev : std::string()));
+                     "the smoothed loss never fell more than " + percent(std::max(drop, 0.0), 1) + " below its start " +
+                         general(start, 4) + " (best " + general(best, 4) + ", end " + general(p.end_level(), 4) +
+                         "; Mann-Kendall z = " + general(t.z, 4) + ")" + (frozen ? "; " + stuck_ev : std::string()));
     if (frozen) s.advice = kStuckAdvice;
     out.push_back(std::move(s));
     return;
@@ -723,8 +713,8 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::opti
       for (std::size_t k = 0; k < m; ++k) near[k] = std::abs(p.smooth[k] - chance) <= 0.1 * chance;
       const std::size_t onset = std::min(persistent_onset(near, kOnsetPersistence), m - 1);
       out.push_back(make("plateau", p.name, p.bsteps[onset], b, Severity::warning,
-                         "the loss ends at " + num(end) + ", within 10% of ln(" + std::to_string(o.classes) +
-                             ") = " + num(chance) + ", the loss of a uniform guess over the classes, from " +
+                         "the loss ends at " + general(end, 4) + ", within 10% of ln(" + std::to_string(o.classes) +
+                             ") = " + general(chance, 4) + ", the loss of a uniform guess over the classes, from " +
                              step_text(p.bsteps[onset]) + " on"));
     }
   }
@@ -826,7 +816,7 @@ void detect_spikes(const Prepared& p, const logs::Series* lr, const DiagnoseOpti
   }
   if (scheduled > 0)
     notes.push_back(std::to_string(scheduled) + " jump" + (scheduled == 1 ? "" : "s") + " of " + p.name +
-                    " right after a warm restart of the learning rate (it rose " + num(kLrJump) +
+                    " right after a warm restart of the learning rate (it rose " + general(kLrJump, 4) +
                     "-fold or more, back to a rate used before), recovered: not counted as spikes");
   if (spikes.empty()) return;
   // Spikes of the first steps (warm-up, the first batches of a fresh model)
@@ -837,18 +827,18 @@ void detect_spikes(const Prepared& p, const logs::Series* lr, const DiagnoseOpti
   while (early < spikes.size() && static_cast<double>(p.steps[spikes[early].start]) <= early_end) ++early;
   auto ratio = [&](const Spike& s) { return positive ? p.y[s.peak] / s.level : p.y[s.peak] - s.level; };
   auto describe = [&](const Spike& s) {
-    return num(p.y[s.peak]) + " at " + step_text(p.steps[s.peak]) + " is " +
-           (positive ? num(p.y[s.peak] / s.level) + "x the level " + num(s.level) + " before it"
-                     : num(p.y[s.peak] - s.level) + " above the level " + num(s.level) + " before it");
+    return general(p.y[s.peak], 4) + " at " + step_text(p.steps[s.peak]) + " is " +
+           (positive ? general(p.y[s.peak] / s.level, 4) + "x the level " + general(s.level, 4) + " before it"
+                     : general(p.y[s.peak] - s.level, 4) + " above the level " + general(s.level, 4) + " before it");
   };
   auto largest = [&](auto first, auto last) {
     return *std::max_element(first, last, [&](const Spike& a, const Spike& b) { return ratio(a) < ratio(b); });
   };
   const std::string scale_text =
-      log_scale ? "on a log scale: the loss spans " + num(std::log10(*hi / *lo)) + " decades" : "on a linear scale";
+      log_scale ? "on a log scale: the loss spans " + general(std::log10(*hi / *lo), 4) + " decades" : "on a linear scale";
   if (early == spikes.size()) {
     notes.push_back(std::to_string(spikes.size()) + " transient " + (spikes.size() == 1 ? "spike" : "spikes") +
-                    " of " + p.name + " in the first " + pct(o.spike_early_fraction) + " of the run (the largest " +
+                    " of " + p.name + " in the first " + percent(o.spike_early_fraction, 1) + " of the run (the largest " +
                     describe(largest(spikes.begin(), spikes.end())) + "), recovered and not repeated: not counted");
     return;
   }
@@ -861,9 +851,9 @@ void detect_spikes(const Prepared& p, const logs::Series* lr, const DiagnoseOpti
                    (late.size() == 1 ? "it" : "each") + " came back down within " + std::to_string(longest) +
                    " steps (transient)";
   if (late.size() > 1)
-    ev += ", and they recur from " + step_text(first) + " to " + step_text(last) + " (" + pct(p.position(last)) +
+    ev += ", and they recur from " + step_text(first) + " to " + step_text(last) + " (" + percent(p.position(last), 1) +
           " into the run)";
-  if (early > 0) ev += "; " + std::to_string(early) + " more in the first " + pct(o.spike_early_fraction) + ", not counted";
+  if (early > 0) ev += "; " + std::to_string(early) + " more in the first " + percent(o.spike_early_fraction, 1) + ", not counted";
   // The range ends at the last point of the last spike that was still up.
   out.push_back(make("spike", p.name, first, p.steps[std::max(late.back().peak, late.back().back - 1)],
                      Severity::warning, ev));
@@ -908,12 +898,12 @@ void detect_overfitting(const Prepared& v, const Prepared* train, const Diagnose
     if (at_best.empty()) at_best.push_back(train->by[nearest]);
     const double then = median(at_best), now = train->end_level();
     if (now >= kTrainRiseWithVal * then) return;  // training loss rising too: not overfitting
-    train_ev = " while the training loss went from " + num(then) + " to " + num(now);
+    train_ev = " while the training loss went from " + general(then, 4) + " to " + general(now, 4);
   }
   out.push_back(make("overfitting", v.name, sb, se_step, Severity::warning,
-                     "validation loss rose from its best " + num(best) + " at step " + std::to_string(sb) + " to " +
-                         num(end) + " over its last " + std::to_string(last) + " evaluations (+" +
-                         pct(rise / std::max(std::abs(best), 1e-12)) + ", " + num(rise / std::max(se, 1e-300)) +
+                     "validation loss rose from its best " + general(best, 4) + " at step " + std::to_string(sb) + " to " +
+                         general(end, 4) + " over its last " + std::to_string(last) + " evaluations (+" +
+                         percent(rise / std::max(std::abs(best), 1e-12), 1) + ", " + general(rise / std::max(se, 1e-300), 4) +
                          " standard errors of its noise; Mann-Kendall " + pval(t.p_increasing) + ")" + train_ev +
                          "; best checkpoint: step " + std::to_string(sb)));
 }
@@ -957,10 +947,10 @@ Growth growth_of(const Prepared& g, const DiagnoseOptions& o) {
 }
 
 std::string growth_text(const Prepared& g, const Growth& gr, const DiagnoseOptions& o) {
-  return "median " + num(gr.early) + " early, " + num(gr.late) + " late (x" + num(gr.late / gr.early) + "), peak " +
-         num(gr.peak) + "; " + std::to_string(gr.above) + " points at " + num(o.exploding_growth) +
-         "x its usual level " + num(gr.usual) + " or more; from " + step_text(g.steps[gr.onset]) + " (" +
-         pct(g.position(g.steps[gr.onset])) + " into the run)";
+  return "median " + general(gr.early, 4) + " early, " + general(gr.late, 4) + " late (x" + general(gr.late / gr.early, 4) + "), peak " +
+         general(gr.peak, 4) + "; " + std::to_string(gr.above) + " points at " + general(o.exploding_growth, 4) +
+         "x its usual level " + general(gr.usual, 4) + " or more; from " + step_text(g.steps[gr.onset]) + " (" +
+         percent(g.position(g.steps[gr.onset]), 1) + " into the run)";
 }
 
 // `converged`: the loss reached a fixed point, so a gradient norm that fell is
@@ -981,9 +971,9 @@ bool detect_gradients(const Prepared& g, const Prepared* loss, bool converged, c
   if (gr.early > 0 && gr.late <= o.vanishing_ratio * gr.early && loss_drop < kStalledLossDrop) {
     const std::size_t onset = g.rise_start(0, /*falling=*/true);
     out.push_back(make("vanishing_gradient", g.name, g.bsteps[onset], g.steps.back(), Severity::warning,
-                       "gradient norm fell from a median of " + num(gr.early) + " early to " + num(gr.late) +
-                           " late (x" + num(gr.late / gr.early) + ") from " + step_text(g.bsteps[onset]) +
-                           " on, while the loss fell only " + pct(std::max(loss_drop, 0.0))));
+                       "gradient norm fell from a median of " + general(gr.early, 4) + " early to " + general(gr.late, 4) +
+                           " late (x" + general(gr.late / gr.early, 4) + ") from " + step_text(g.bsteps[onset]) +
+                           " on, while the loss fell only " + percent(std::max(loss_drop, 0.0), 1)));
   }
   return false;
 }
@@ -1078,23 +1068,23 @@ void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepare
         const bool vs_total = to_total < o.vanishing_ratio;
         const std::int64_t onset = below_from(lo->p, vs_total ? *grad : hi->p, o.vanishing_ratio, o.min_points,
                                               lo->p.steps.front());
-        const std::string stalled = " while the loss fell only " + pct(std::max(loss_drop, 0.0)) + " (" + num(ls) +
-                                    " to " + num(le) + "): ";
+        const std::string stalled = " while the loss fell only " + percent(std::max(loss_drop, 0.0), 1) + " (" + general(ls, 4) +
+                                    " to " + general(le, 4) + "): ";
         std::string ev;
         if (lo->late == 0) {
           // Exactly zero: dead units upstream, or a layer cut off from the loss.
           ev = named(*lo) + " gets no gradient at all from " + step_text(onset) +
                " on (0, median over the last half; " +
-               (total > 0 ? "the global gradient norm " + grad->name + " is " + num(total)
-                          : "the largest layer's, " + named(*hi) + ", is " + num(hi->late)) +
+               (total > 0 ? "the global gradient norm " + grad->name + " is " + general(total, 4)
+                          : "the largest layer's, " + named(*hi) + ", is " + general(hi->late, 4)) +
                ")" + stalled + "dead units or a detached layer stop the gradient before " + lo->layer;
         } else {
-          ev = "the gradient norm of " + named(*lo) + " is " + num(lo->late) + " (median over the last half)";
-          if (total > 0) ev += ", " + num(to_total) + " of the global gradient norm " + grad->name + " (" + num(total) + ")";
+          ev = "the gradient norm of " + named(*lo) + " is " + general(lo->late, 4) + " (median over the last half)";
+          if (total > 0) ev += ", " + general(to_total, 4) + " of the global gradient norm " + grad->name + " (" + general(total, 4) + ")";
           if (hi != lo && hi->late > 0)
-            ev += (total > 0 ? " and " : ", ") + num(to_layer) + " of the largest layer's, " + named(*hi) + " (" +
-                  num(hi->late) + ")";
-          ev += ", below " + num(o.vanishing_ratio) + " of it from " + step_text(onset) + " on," + stalled +
+            ev += (total > 0 ? " and " : ", ") + general(to_layer, 4) + " of the largest layer's, " + named(*hi) + " (" +
+                  general(hi->late, 4) + ")";
+          ev += ", below " + general(o.vanishing_ratio, 4) + " of it from " + step_text(onset) + " on," + stalled +
                 "almost no gradient reaches " + lo->layer;
         }
         out.push_back(make("vanishing_gradient", lo->p.name, onset, lo->p.steps.back(), Severity::warning, ev));
@@ -1318,18 +1308,18 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
   return d;
 }
 
-LogsDiagnosis diagnose_logs(const std::vector<std::string>& paths, const logs::ReadOptions& read,
-                            const DiagnoseOptions& options, int threads, bool keep_runs) {
+Report diagnose_logs(const std::vector<std::string>& paths, const logs::ReadOptions& read,
+                     const DiagnoseOptions& options, int threads, bool keep_logs) {
   const std::size_t n = paths.size();
-  LogsDiagnosis out;
-  out.results.resize(n);
-  if (keep_runs) out.runs.resize(n);
+  Report out;
+  out.runs.resize(n);
+  if (keep_logs) out.logs.resize(n);
   std::vector<std::exception_ptr> errors(n);
   gradcheck::internal::parallel_for(n, threads, [&](std::size_t i, std::size_t) {
     try {
       logs::Run run = logs::read_log(paths[i], read);
-      out.results[i] = diagnose(run, options);
-      if (keep_runs) out.runs[i] = std::move(run);
+      out.runs[i] = diagnose(run, options);
+      if (keep_logs) out.logs[i] = std::move(run);
     } catch (...) {
       errors[i] = std::current_exception();  // kept per log: the first in path order is reported
     }
@@ -1337,12 +1327,6 @@ LogsDiagnosis diagnose_logs(const std::vector<std::string>& paths, const logs::R
   for (const auto& e : errors)
     if (e) std::rethrow_exception(e);
   return out;
-}
-
-ExitCode exit_code(const std::vector<RunDiagnosis>& results) {
-  for (const auto& r : results)
-    if (!r.healthy()) return ExitCode::problem;
-  return ExitCode::ok;
 }
 
 }  // namespace gradcheck::diag

@@ -7,10 +7,13 @@
 
 #include "stats.hpp"
 #include "gradcheck/errors.hpp"
+#include "../core/format.hpp"
 #include "../core/log.hpp"
 
 namespace gradcheck::diag {
 namespace {
+
+using gradcheck::internal::general;
 
 std::shared_ptr<spdlog::logger> logger() {
   static const std::shared_ptr<spdlog::logger> log = gradcheck::internal::logger("monitor");
@@ -20,11 +23,7 @@ std::shared_ptr<spdlog::logger> logger() {
 void put_number(std::string& out, double v) {
   if (std::isnan(v)) out += "\"NaN\"";
   else if (std::isinf(v)) out += v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
-  else {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.9g", v);
-    out += buf;
-  }
+  else out += general(v, 9);
 }
 
 void put_key(std::string& out, const std::string& key) {
@@ -35,12 +34,6 @@ void put_key(std::string& out, const std::string& key) {
     out += c;
   }
   out += "\":";
-}
-
-std::string g(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
 }
 
 }  // namespace
@@ -110,7 +103,7 @@ std::string TrainingMonitor::low_ratio_cause(const TensorStep& t, const StepStat
     const double d = median(h.recent_dead);
     if (d > o.dead_fraction && d > worst_dead) {
       worst_dead = d;
-      dead_text = g(100 * d) + "% of the units of " + name + " are dead";
+      dead_text = general(100 * d, 4) + "% of the units of " + name + " are dead";
     }
   }
   const auto it = history_.find(t.name);
@@ -132,11 +125,11 @@ std::string TrainingMonitor::low_ratio_cause(const TensorStep& t, const StepStat
     if (std::isfinite(other.grad_norm)) largest = std::max(largest, other.grad_norm);
   std::string why;
   if (now == 0)
-    why = "it gets no gradient (its gradient norm is 0" + (early > 0 ? ", " + g(early) + " early" : std::string()) + ")";
+    why = "it gets no gradient (its gradient norm is 0" + (early > 0 ? ", " + general(early, 4) + " early" : std::string()) + ")";
   else if (early > 0 && now <= o.gradient_faded * early)
-    why = "its gradient vanished (norm " + g(now) + ", " + g(now / early) + " of its early " + g(early) + ")";
+    why = "its gradient vanished (norm " + general(now, 4) + ", " + general(now / early, 4) + " of its early " + general(early, 4) + ")";
   else if (largest > 0 && now <= o.vanishing_gradient * largest)
-    why = "its gradient vanished (norm " + g(now) + ", " + g(now / largest) + " of the largest tensor's " + g(largest) + ")";
+    why = "its gradient vanished (norm " + general(now, 4) + ", " + general(now / largest, 4) + " of the largest tensor's " + general(largest, 4) + ")";
   if (!why.empty())
     return ": " + why + (dead_text.empty() ? std::string() : " and " + dead_text) +
            ": no gradient reaches it (dead units or vanishing gradients), which a larger learning rate cannot fix; " +
@@ -144,8 +137,8 @@ std::string TrainingMonitor::low_ratio_cause(const TensorStep& t, const StepStat
                                 "connections"
                               : "dead ReLUs often follow a learning rate too high: lower it, use LeakyReLU, check the "
                                 "bias initialisation");
-  return " while its gradient is healthy (norm " + g(now) +
-         (early > 0 ? ", " + g(now / early) + " of its early " + g(early) : std::string()) +
+  return " while its gradient is healthy (norm " + general(now, 4) +
+         (early > 0 ? ", " + general(now / early, 4) + " of its early " + general(early, 4) : std::string()) +
          "): the learning rate is probably too low";
 }
 
@@ -155,11 +148,11 @@ void TrainingMonitor::record(const StepStats& s) {
   const MonitorOptions& o = options_;
 
   if (!std::isfinite(s.loss))
-    alert("nan", "loss", s.step, "the loss is " + g(s.loss) + ": lower the learning rate by 10x, clip gradients, look for log(0) or division by zero");
+    alert("nan", "loss", s.step, "the loss is " + general(s.loss, 4) + ": lower the learning rate by 10x, clip gradients, look for log(0) or division by zero");
   if (s.val_loss && !std::isfinite(*s.val_loss))
-    alert("nan", "val_loss", s.step, "the validation loss is " + g(*s.val_loss));
+    alert("nan", "val_loss", s.step, "the validation loss is " + general(*s.val_loss, 4));
   if (!std::isnan(s.grad_norm) && !std::isfinite(s.grad_norm))
-    alert("nan", "grad_norm", s.step, "the gradient norm is " + g(s.grad_norm) + ": clip gradients, lower the learning rate");
+    alert("nan", "grad_norm", s.step, "the gradient norm is " + general(s.grad_norm, 4) + ": clip gradients, lower the learning rate");
 
   if (std::isfinite(s.loss)) {
     if (!have_ema_) {
@@ -174,7 +167,7 @@ void TrainingMonitor::record(const StepStats& s) {
     if (steps_ > o.warmup && ema_ - best_ema_ >= o.divergence_rise * ref) {
       if (++above_ >= o.patience)
         alert("divergence", "loss", s.step,
-              "the smoothed loss rose from its best " + g(best_ema_) + " to " + g(ema_) +
+              "the smoothed loss rose from its best " + general(best_ema_, 4) + " to " + general(ema_, 4) +
                   ": lower the learning rate by 10x, clip gradients");
     } else {
       above_ = 0;
@@ -188,7 +181,7 @@ void TrainingMonitor::record(const StepStats& s) {
       const double base = median(early_grad_);
       if (base > 0 && s.grad_norm > o.exploding_factor * base)
         alert("exploding_gradient", "grad_norm", s.step,
-              "the gradient norm " + g(s.grad_norm) + " is " + g(s.grad_norm / base) + "x its early median " + g(base) +
+              "the gradient norm " + general(s.grad_norm, 4) + " is " + general(s.grad_norm / base, 4) + "x its early median " + general(base, 4) +
                   ": clip gradients, lower the learning rate, check the initialisation");
     }
   }
@@ -222,17 +215,17 @@ void TrainingMonitor::record(const StepStats& s) {
         const double r = median(w);
         if (r > o.update_ratio_high)
           alert("update_ratio_high", t.name, s.step,
-                "update/weight ratio " + g(r) + " (median of " + std::to_string(w.size()) +
+                "update/weight ratio " + general(r, 4) + " (median of " + std::to_string(w.size()) +
                     " steps) is far above ~1e-3: the learning rate is probably too high");
         else if (r < o.update_ratio_low)
           alert("update_ratio_low", t.name, s.step,
-                "update/weight ratio " + g(r) + " (median of " + std::to_string(w.size()) +
+                "update/weight ratio " + general(r, 4) + " (median of " + std::to_string(w.size()) +
                     " steps) is far below ~1e-3" + low_ratio_cause(t, s));
       }
     }
     if (std::isfinite(t.dead_fraction) && t.dead_fraction > o.dead_fraction)
       alert("dead_units", t.name, s.step,
-            g(100 * t.dead_fraction) + "% of the units never activate on the batch (dead ReLUs): check the bias "
+            general(100 * t.dead_fraction, 4) + "% of the units never activate on the batch (dead ReLUs): check the bias "
             "initialisation, lower the learning rate, or use LeakyReLU");
   }
 }

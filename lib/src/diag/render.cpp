@@ -1,32 +1,37 @@
+// Presentation of a diag::Report (gradcheck/diag/render.hpp) and of its logs'
+// part (../diag/report_parts.hpp); the active checks' part is in
+// lib/src/active/render.cpp.
+
 #include "gradcheck/diag/render.hpp"
 #include "gradcheck/utf8.hpp"
+#include "../core/format.hpp"
 #include "../core/json_out.hpp"
+#include "../diag/report_parts.hpp"
 
 #include <cmath>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "../html/pages.hpp"
 #include "gradcheck/output.hpp"
+#include "gradcheck/version.hpp"
 #include "symptom_json.hpp"
 
 namespace gradcheck::diag {
 namespace {
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
+using gradcheck::internal::general;
 
 }  // namespace
 
-std::string render_json(const std::vector<RunDiagnosis>& runs, std::string_view version) {
+namespace internal {
+
+std::string runs_json(const std::vector<RunDiagnosis>& runs) {
   using json = nlohmann::ordered_json;
   json out;
   out["tool"] = "convdiag";
   out["schema"] = 1;
-  out["version"] = std::string(version);
+  out["version"] = version_string;
   bool healthy = true;
   json jruns = json::array();
   for (const auto& r : runs) {
@@ -75,7 +80,7 @@ std::string sparkline(const std::vector<double>& values, bool log_scale) {
   return out;
 }
 
-std::string verdict_line(const std::vector<RunDiagnosis>& runs, bool color) {
+std::string runs_verdict_line(const std::vector<RunDiagnosis>& runs, bool color) {
   Style st{color};
   std::size_t count = 0, bad_runs = 0;
   std::vector<std::string> kinds;
@@ -98,11 +103,11 @@ std::string verdict_line(const std::vector<RunDiagnosis>& runs, bool color) {
          " (" + list + ")";
 }
 
-std::string render_terminal(const std::vector<RunDiagnosis>& runs, bool color) {
+std::string runs_text(const std::vector<RunDiagnosis>& runs, bool color) {
   Style st{color};
   // The verdict first (the contract's "one-line verdict first"): a reader, or
   // `head -1`, gets the answer before the detail.
-  const std::string verdict = verdict_line(runs, color) + "\n";
+  const std::string verdict = runs_verdict_line(runs, color) + "\n";
   std::string out = verdict + "\n";
   for (const auto& r : runs) {
     out += st.bold(r.source) + "  " + st.dim(std::to_string(r.steps) + " steps, " + std::to_string(r.metrics.size()) +
@@ -113,7 +118,7 @@ std::string render_terminal(const std::vector<RunDiagnosis>& runs, bool color) {
       const bool log_scale = c.min > 0 && c.max / c.min > 100;
       std::string line = "  " + c.name + std::string(width - c.name.size(), ' ') + "  ";
       line += sparkline(c.shape, log_scale);
-      line += "  " + num(c.first) + " → " + num(c.last) + "  (min " + num(c.min) + ", max " + num(c.max) +
+      line += "  " + general(c.first, 4) + " → " + general(c.last, 4) + "  (min " + general(c.min, 4) + ", max " + general(c.max, 4) +
               (log_scale ? ", log scale" : "") + ")";
       if (c.non_finite > 0) line += "  " + st.red(std::to_string(c.non_finite) + " non-finite");
       out += line + "\n";
@@ -136,5 +141,41 @@ std::string render_terminal(const std::vector<RunDiagnosis>& runs, bool color) {
     out.pop_back();  // no blank line at the end
   return escape_invalid_utf8(out, /*printable=*/false);  // paths and names: \xNN for bytes that are not UTF-8
 }
+
+}  // namespace internal
+
+std::string verdict_line(const Report& report, bool color) {
+  if (!report.active) return internal::runs_verdict_line(report.runs, color);
+  const std::string active = internal::active_verdict_line(*report.active, color);
+  if (report.runs.empty()) return active;
+  // One line for both: the logs' verdict, then the active checks' without its "convdiag: ".
+  static constexpr std::string_view head = "convdiag: ";
+  return internal::runs_verdict_line(report.runs, color) + "; " + active.substr(head.size());
+}
+
+std::string to_text(const Report& report, const TextOptions& options) {
+  std::string text;
+  if (options.quiet) {
+    text = verdict_line(report, options.color) + "\n";
+  } else {
+    if (!report.runs.empty() || !report.active) text += internal::runs_text(report.runs, options.color);
+    if (report.active) {
+      if (!text.empty()) {
+        // With both parts, the first line is the whole report's verdict, as --quiet prints it.
+        text.replace(0, text.find('\n'), verdict_line(report, options.color));
+        text += "\n";
+      }
+      text += internal::active_text(*report.active, options.color);
+    }
+  }
+  return escape_invalid_utf8(text, /*printable=*/false);  // paths and names: \xNN for bytes that are not UTF-8
+}
+
+std::string to_json(const Report& report) {
+  return report.active ? internal::runs_and_active_json(report.runs, *report.active)
+                       : internal::runs_json(report.runs);
+}
+
+std::string to_html(const Report& report) { return html::convdiag_page(report); }
 
 }  // namespace gradcheck::diag

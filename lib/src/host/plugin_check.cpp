@@ -20,6 +20,7 @@
 #include "gradcheck/weights/checkpoint.hpp"
 #include "gradcheck/weights/dtype.hpp"
 #include "../core/parallel.hpp"
+#include "../html/pages.hpp"
 #include "model_children.hpp"
 
 namespace gradcheck::host {
@@ -385,29 +386,28 @@ std::string to_json(const PluginReport& report, int indent) {
   return gradcheck::internal::dump_utf8(std::move(j), indent) + "\n";
 }
 
-std::string to_text(const PluginReport& report, const TextOptions& options) {
-  std::ostringstream out;
-  const std::size_t failed = static_cast<std::size_t>(
-      std::count_if(report.models.begin(), report.models.end(), [](const auto& m) { return !m.passed; }));
-  const auto color = [&](const char* code, const std::string& s) {
-    return options.color ? "\x1b[" + std::string(code) + "m" + s + "\x1b[0m" : s;
+std::string verdict_line(const PluginReport& report, bool color) {
+  const auto paint = [&](const char* code, const std::string& s) {
+    return color ? "\x1b[" + std::string(code) + "m" + s + "\x1b[0m" : s;
   };
-  if (!report.load_failure.empty()) {
-    out << color("31;1", "ERROR") << " " << report.plugin << ": " << report.load_failure << "\n";
-    return escape_invalid_utf8(out.str(), /*printable=*/false);
-  }
-  if (failed == 0) {
-    out << color("32;1", "PASS") << " " << report.plugin << ": " << report.models.size()
-        << (report.models.size() == 1 ? " model" : " models") << " checked, gradients agree\n";
-  } else {
-    out << color("31;1", "FAIL") << " " << report.plugin << ": " << failed << " of " << report.models.size()
-        << (report.models.size() == 1 ? " model" : " models") << " failed"
-        << (report.user_code_failed() ? " (the model's code failed)" : "") << "\n";
-  }
-  if (options.quiet) return escape_invalid_utf8(out.str(), /*printable=*/false);
-  for (const auto& m : report.models) out << "\n" << gradcheck::to_text(m, options);
-  return escape_invalid_utf8(out.str(), /*printable=*/false);
+  if (!report.load_failure.empty()) return paint("31;1", "ERROR") + " " + report.plugin + ": " + report.load_failure;
+  const std::size_t n = report.models.size();
+  const std::size_t failed =
+      static_cast<std::size_t>(std::count_if(report.models.begin(), report.models.end(), [](const auto& m) { return !m.passed; }));
+  const std::string models = std::to_string(n) + (n == 1 ? " model" : " models");
+  if (failed == 0) return paint("32;1", "PASS") + " " + report.plugin + ": " + models + " checked, gradients agree";
+  return paint("31;1", "FAIL") + " " + report.plugin + ": " + std::to_string(failed) + " of " + models + " failed" +
+         (report.user_code_failed() ? " (the model's code failed)" : "");
 }
+
+std::string to_text(const PluginReport& report, const TextOptions& options) {
+  std::string out = verdict_line(report, options.color) + "\n";
+  if (report.load_failure.empty() && !options.quiet)
+    for (const auto& m : report.models) out += "\n" + gradcheck::to_text(m, options);
+  return escape_invalid_utf8(out, /*printable=*/false);
+}
+
+std::string to_html(const PluginReport& report) { return html::gradcheck_page(report); }
 
 std::string models_listing(const std::vector<ModelInfo>& models) {
   std::ostringstream out;

@@ -2,23 +2,21 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <functional>
 
+#include "../core/format.hpp"
 #include "page.hpp"
 
 namespace gradcheck::html {
 namespace {
 
 // Coordinates with two decimals: enough for a screen, and the same bytes for
-// the same input on every machine (snprintf in the "C" locale of a library
-// that never calls setlocale).
+// the same input on every machine (internal::fixed does not depend on the
+// locale).
 std::string px(double v) {
   if (!std::isfinite(v)) v = 0;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", v);
-  std::string s(buf);
+  std::string s = internal::fixed(v, 2);
   if (s == "-0.00") s = "0.00";
   return s;
 }
@@ -185,34 +183,24 @@ bool spans_decades(const std::vector<double>& values, double decades) {
 }
 
 std::string tick_label(double value, double step, bool log) {
-  char buf[48];
   if (value == 0 || std::abs(value) < std::abs(step) * 1e-9) return "0";
   if (log) {
     const double e = std::log10(std::abs(value));
     const double r = std::round(e);
-    if (std::abs(e - r) < 1e-9 && (r < -3 || r > 4)) {
-      std::snprintf(buf, sizeof buf, "%s1e%d", value < 0 ? "-" : "", static_cast<int>(r));
-      return buf;
-    }
-    std::snprintf(buf, sizeof buf, "%.12g", value);
-    return buf;
+    if (std::abs(e - r) < 1e-9 && (r < -3 || r > 4))
+      return std::string(value < 0 ? "-" : "") + "1e" + std::to_string(static_cast<int>(r));
+    return internal::general(value, 12);
   }
   const double a = std::abs(value);
-  if (a >= 1e6 || a < 1e-4) {
-    std::snprintf(buf, sizeof buf, "%.3g", value);
-    return buf;
-  }
+  if (a >= 1e6 || a < 1e-4) return internal::general(value, 3);
   const int decimals = step > 0 ? std::max(0, static_cast<int>(-std::floor(std::log10(step) + 1e-9))) : 3;
-  std::snprintf(buf, sizeof buf, "%.*f", std::min(decimals, 10), value);
-  return buf;
+  return internal::fixed(value, std::min(decimals, 10));
 }
 
 std::string format_number(double value, int digits) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.*g", std::clamp(digits, 1, 17), value);
-  return buf;
+  return internal::general(value, std::clamp(digits, 1, 17));
 }
 
 std::string line_chart(const std::vector<LineSeries>& series, const LineChartOptions& o) {

@@ -1,12 +1,11 @@
-#include "gradcheck/html/convdiag_page.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
-#include "gradcheck/diag/render.hpp"
+#include "../diag/report_parts.hpp"
 #include "charts.hpp"
 #include "page.hpp"
+#include "pages.hpp"
 #include "gradcheck/version.hpp"
 
 namespace gradcheck::html {
@@ -160,15 +159,17 @@ void active_section(Page& page, const d::ActiveReport& active) {
 
 }  // namespace
 
-std::string convdiag_page(const std::vector<d::RunDiagnosis>& runs, const std::vector<logs::Run>& logs,
-                          const d::ActiveReport* active) {
+std::string convdiag_page(const d::Report& report) {
+  const std::vector<d::RunDiagnosis>& runs = report.runs;
+  const std::vector<logs::Run>& logs = report.logs;
+  const d::ActiveReport* active = report.active ? &*report.active : nullptr;
   std::string sources;
   for (const auto& r : runs) sources += (sources.empty() ? "" : ", ") + r.source;
   if (active != nullptr) sources += (sources.empty() ? "" : ", ") + active->plugin;
   Page page("convdiag report", "convdiag " + std::string(version_string) + (sources.empty() ? "" : ", " + sources));
   bool healthy = true;
   for (const auto& r : runs) healthy = healthy && r.healthy();
-  if (!runs.empty()) page.verdict(d::verdict_line(runs, false), healthy);
+  if (!runs.empty()) page.verdict(d::internal::runs_verdict_line(runs, false), healthy);
   if (active != nullptr && runs.empty())
     page.verdict(active->healthy() ? "convdiag: healthy" : "convdiag: problems found by the active checks",
                  active->healthy());

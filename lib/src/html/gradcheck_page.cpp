@@ -1,9 +1,8 @@
-#include "gradcheck/html/gradcheck_page.hpp"
-
 #include <cmath>
 
 #include "charts.hpp"
 #include "page.hpp"
+#include "pages.hpp"
 #include "gradcheck/options.hpp"
 #include "gradcheck/report.hpp"
 #include "gradcheck/version.hpp"
@@ -63,9 +62,10 @@ std::string cell_class(Verdict v) {
   return v == Verdict::ok ? "ok" : v == Verdict::mismatch ? "bad" : "warn";
 }
 
-void model_section(Page& page, const CheckResult& m) {
+// One check: `verdict` false when the page already opens with it.
+void model_section(Page& page, const CheckResult& m, bool verdict = true) {
   page.heading("Model " + m.name + " (" + to_string(m.dtype) + ")");
-  page.verdict(verdict_line(m, false), m.passed);
+  if (verdict) page.verdict(verdict_line(m, false), m.passed);
   page.paragraph(std::string(to_string(m.mode)) + " mode, " + std::to_string(m.blocks.size()) + " tensors, " +
                      std::to_string(m.evaluations) + " evaluations, " + format_number(m.seconds, 3) +
                      " s, noise level " + format_number(m.noise, 3) + (m.noise_estimated ? "" : " (fallback)"),
@@ -211,6 +211,13 @@ std::string gradcheck_page(const host::PluginReport& report) {
                   "seconds"},
                  rows, classes));
   for (const auto& m : report.models) model_section(page, m);
+  return page.str();
+}
+
+std::string check_page(const CheckResult& result) {
+  Page page("gradcheck report", "gradcheck " + std::string(version_string) + ", " + result.name);
+  page.verdict(verdict_line(result, false), result.passed);
+  model_section(page, result, /*verdict=*/false);
   return page.str();
 }
 

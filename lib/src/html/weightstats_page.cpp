@@ -1,4 +1,4 @@
-#include "gradcheck/html/weightstats_page.hpp"
+#include "pages.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,11 +1,15 @@
 #pragma once
 // Private helpers shared by the log readers.
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "gradcheck/logs/run.hpp"
 #include "gradcheck/utf8.hpp"
@@ -83,7 +87,38 @@ inline bool parse_step(std::string_view s, std::int64_t& out) {
   return static_cast<double>(out) == d;
 }
 
-/// Step-column names in order of preference.
-inline constexpr std::string_view kStepNames[] = {"step", "global_step", "iteration", "iter", "epoch"};
+/// Step-column names in order of preference (`_step` is W&B's).
+inline constexpr std::string_view kStepNames[] = {"step", "global_step", "_step", "iteration", "iter", "epoch"};
+
+/// Makes the series `name` the step of the others, for formats that carry a
+/// step of their own (TensorBoard events, MLflow metrics, a Keras History):
+/// each point of another series at step s moves to the value the series
+/// `name` has at s (its points at steps it lacks keep s), and `name` is no
+/// longer a series. Returns false when the run has no series `name`.
+inline bool use_series_as_step(Run& run, const std::string& name) {
+  const Series* s = run.find(name);
+  if (s == nullptr) return false;
+  std::vector<std::pair<std::int64_t, std::int64_t>> map;
+  for (std::size_t i = 0; i < s->size(); ++i) {
+    const double v = s->values[i];
+    // A value that is no step (NaN, out of range) leaves the points at that step alone.
+    if (!(v >= -0x1p63 && v < 0x1p63)) continue;
+    map.emplace_back(s->steps[i], static_cast<std::int64_t>(v));
+  }
+  std::sort(map.begin(), map.end());
+  const std::string step_name = s->name;
+  std::vector<Series> kept;
+  for (auto& ser : run.series) {
+    if (ser.name == step_name) continue;
+    for (auto& st : ser.steps) {
+      auto it = std::lower_bound(map.begin(), map.end(), std::make_pair(st, std::numeric_limits<std::int64_t>::min()));
+      if (it != map.end() && it->first == st) st = it->second;
+    }
+    kept.push_back(std::move(ser));
+  }
+  run.series = std::move(kept);
+  run.step_name = step_name;
+  return true;
+}
 
 }  // namespace gradcheck::logs::internal

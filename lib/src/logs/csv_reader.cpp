@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "builder.hpp"
@@ -81,13 +82,83 @@ bool split_line(std::string_view line, std::vector<std::string_view>& cells,
   }
 }
 
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// W&B's chart export ("Export panel data" as CSV): the x-axis column ("Step"),
+// then per metric of a run "<run> - <metric>" with its "<run> - <metric>__MIN"
+// and "<run> - <metric>__MAX" companions. When the header is one, the
+// companions are marked skipped and the run is stripped from the other names;
+// an export of several runs is refused (each would be its own run). Returns
+// whether the header is such an export.
+bool wandb_chart_export(const std::string& path, std::size_t line_no, std::vector<std::string>& names,
+                        std::vector<char>& skipped) {
+  const std::unordered_set<std::string> all(names.begin(), names.end());
+  auto companion_of = [&](const std::string& name) {
+    for (std::string_view suffix : {std::string_view("__MIN"), std::string_view("__MAX")})
+      if (ends_with(name, suffix)) {
+        const std::string base = name.substr(0, name.size() - suffix.size());
+        if (base.find(" - ") != std::string::npos && all.count(base)) return true;
+      }
+    return false;
+  };
+  bool found = false;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (companion_of(names[i])) skipped[i] = 1, found = true;
+  if (!found) return false;
+  // The run: the longest prefix ending in " - " that every "<run> - <metric>"
+  // column shares (a run's name may hold " - " itself).
+  std::vector<std::size_t> prefixed;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (!skipped[i] && names[i].find(" - ") != std::string::npos) prefixed.push_back(i);
+  std::string common = names[prefixed.front()];
+  for (std::size_t i : prefixed) {
+    std::size_t k = 0;
+    while (k < common.size() && k < names[i].size() && common[k] == names[i][k]) ++k;
+    common.resize(k);
+  }
+  // Cut after the last " - " that leaves every metric name non-empty.
+  std::size_t cut = std::string::npos;
+  for (std::size_t at = common.find(" - "); at != std::string::npos; at = common.find(" - ", at + 1)) {
+    bool leaves_names = true;
+    for (std::size_t i : prefixed) leaves_names = leaves_names && names[i].size() > at + 3;
+    if (leaves_names) cut = at + 3;
+  }
+  if (cut == std::string::npos) {
+    std::vector<std::string> runs;
+    for (std::size_t i : prefixed) {
+      const std::string run = names[i].substr(0, names[i].find(" - "));
+      if (std::find(runs.begin(), runs.end(), run) == runs.end()) runs.push_back(run);
+    }
+    std::string list;
+    for (std::size_t r = 0; r < runs.size() && r < 4; ++r) list += (r ? ", " : "") + shown(runs[r]);
+    if (runs.size() > 4) list += ", ...";
+    throw InputError(path, "line " + std::to_string(line_no) + ": a W&B chart export of " +
+                               std::to_string(runs.size()) + " runs (" + list + "): export one run per file");
+  }
+  for (std::size_t i : prefixed) names[i].erase(0, cut);
+  return true;
+}
+
+// W&B's bookkeeping columns beside its step: wall-clock time, not metrics.
+bool is_wandb_bookkeeping(std::string_view name) {
+  return name == "_runtime" || name == "_timestamp" || name == "_step";
+}
+
 enum class Kind : std::uint8_t { unknown, numeric, text };
 
 struct ChunkSpec {
   const char* data;
   std::size_t ncol;
   long step_col;
+  const std::vector<char>* skipped;  // columns that are no metric (W&B's companions and bookkeeping)
 };
+
+// A column's bad_line when it is skipped: the reader never looks at its cells
+// (the check that skips a column after its first non-number skips it), and its
+// kind stays unknown, so it is neither a series nor an error.
+constexpr std::size_t kSkippedColumn = SIZE_MAX;
 
 // What one chunk of data rows holds. Line numbers are 1-based within the chunk
 // (0 = none); steps are final except those listed in `pending` and, without a
@@ -113,6 +184,8 @@ void parse_chunk(const ChunkSpec& spec, std::size_t begin, std::size_t end, Chun
   out.cols.assign(ncol, Series{});
   out.first_kind.assign(ncol, Kind::unknown);
   out.bad_line.assign(ncol, 0);
+  for (std::size_t i = 0; i < ncol; ++i)
+    if ((*spec.skipped)[i]) out.bad_line[i] = kSkippedColumn;
   out.bad_text.assign(ncol, std::string());
   out.pending.assign(ncol, {});
   const char* data = spec.data;
@@ -134,7 +207,7 @@ void parse_chunk(const ChunkSpec& spec, std::size_t begin, std::size_t end, Chun
     if (lines > 0 && p > begin) {
       const double rows = static_cast<double>(reserve_end - begin) / (static_cast<double>(p - begin) / static_cast<double>(lines));
       for (std::size_t i = 0; i < ncol; ++i) {
-        if (static_cast<long>(i) == spec.step_col) continue;
+        if (static_cast<long>(i) == spec.step_col || (*spec.skipped)[i]) continue;
         const auto want = static_cast<std::size_t>(rows * 1.05 * static_cast<double>(filled[i]) / static_cast<double>(lines)) + 16;
         out.cols[i].steps.reserve(want);
         out.cols[i].values.reserve(want);
@@ -246,8 +319,13 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
       throw InputError(path, "line " + std::to_string(line_no) + ": column " + std::to_string(i + 1) +
                                  "'s name '" + names[i] + "' is not valid UTF-8");  // InputError escapes the bytes
     if (names[i].empty()) names[i] = "column" + std::to_string(i + 1);
-    for (std::size_t j = 0; j < i; ++j)
-      if (names[j] == names[i])
+  }
+  std::vector<char> skipped(ncol, 0);
+  const bool wandb = wandb_chart_export(path, line_no, names, skipped);
+  {
+    std::unordered_set<std::string_view> seen;
+    for (std::size_t i = 0; i < ncol; ++i)
+      if (!skipped[i] && !seen.insert(names[i]).second)
         throw InputError(path, "line " + std::to_string(line_no) + ": column name '" + shown(names[i]) +
                                    "' appears twice in the header");
   }
@@ -268,6 +346,13 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
     }
   }
 
+  // W&B's bookkeeping (its `_runtime` and `_timestamp`, and a `_step` that is
+  // not the step) is no metric, in a chart export or in a history saved by
+  // pandas (whose step column is `_step`).
+  if (wandb || (step_col >= 0 && names[static_cast<std::size_t>(step_col)] == "_step"))
+    for (std::size_t i = 0; i < ncol; ++i)
+      if (static_cast<long>(i) != step_col && is_wandb_bookkeeping(names[i])) skipped[i] = 1;
+
   // Data rows are parsed in chunks split at line ends, in parallel for a large
   // file; chunks are merged in file order with the semantics of one pass (a
   // column's kind is set by its first present cell; the first error in file
@@ -285,7 +370,7 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
   bounds.push_back(size);
   const std::size_t nchunks = bounds.size() - 1;
   std::vector<Chunk> chunks(nchunks);
-  const ChunkSpec spec{data, ncol, step_col};
+  const ChunkSpec spec{data, ncol, step_col, &skipped};
   gradcheck::internal::parallel_for(nchunks, static_cast<int>(nchunks), [&](std::size_t c, std::size_t) {
     parse_chunk(spec, bounds[c], bounds[c + 1], chunks[c], c == 0 ? size : bounds[c + 1]);
   });
@@ -309,7 +394,7 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
       message = ch.error;
     }
     for (std::size_t i = 0; i < ncol; ++i)
-      if (kind[i] == Kind::numeric && ch.bad_line[i] && ch.bad_line[i] < at) {
+      if (kind[i] == Kind::numeric && ch.bad_line[i] && ch.bad_line[i] != kSkippedColumn && ch.bad_line[i] < at) {
         at = ch.bad_line[i];
         message = "'" + shown(ch.bad_text[i]) + "' in column '" + shown(names[i]) + "' is not a number";
       }

@@ -2,52 +2,18 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "../core/json_error.hpp"
 #include "builder.hpp"
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
 #include "gradcheck/mapped_file.hpp"
+#include "formats.hpp"
+#include "json_text.hpp"
 
 namespace gradcheck::logs {
 namespace {
 
 using internal::iequals;
 using json = nlohmann::json;
-
-// Python's json module writes NaN, Infinity and -Infinity bare, which is not
-// JSON; quote them (outside strings) so the parser accepts the line and the
-// values survive as strings that parse_number reads back.
-std::string_view quote_nonfinite(std::string_view line, std::string& buf) {
-  if (line.find("NaN") == std::string_view::npos && line.find("Infinity") == std::string_view::npos) return line;
-  buf.clear();
-  bool in_string = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (in_string) {
-      buf += c;
-      if (c == '\\' && i + 1 < line.size()) buf += line[++i];
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-      buf += c;
-      continue;
-    }
-    for (std::string_view tok : {std::string_view("-Infinity"), std::string_view("Infinity"), std::string_view("NaN")}) {
-      if (line.compare(i, tok.size(), tok) == 0) {
-        buf += '"';
-        buf += tok;
-        buf += '"';
-        i += tok.size() - 1;
-        goto next;
-      }
-    }
-    buf += c;
-  next:;
-  }
-  return buf;
-}
 
 std::string split_prefix(const json& record) {
   for (const char* key : {"split", "phase", "mode", "stage", "subset"}) {
@@ -63,38 +29,102 @@ std::string split_prefix(const json& record) {
   return "";
 }
 
-bool value_of(const json& v, double& out) {
-  if (v.is_number()) {
-    out = v.get<double>();
-    return true;
-  }
-  if (v.is_string()) return internal::parse_number(internal::trim(v.get_ref<const std::string&>()), out);
-  return false;
+// W&B's own bookkeeping beside its `_step`: wall-clock time, not metrics.
+bool is_wandb_bookkeeping(const std::string& key) {
+  return key == "_runtime" || key == "_timestamp" || key == "_wandb";
 }
 
-// `skip_key` (the step key) is skipped at the top level only.
+// `skip_key` (the step key) is skipped at the top level only, and so is W&B's
+// bookkeeping when the step is W&B's `_step`. A nested object with a `_type`
+// is a W&B media or histogram object, not metrics.
 void add_values(internal::RunBuilder& builder, const json& obj, const std::string& prefix, std::int64_t step,
                 const std::string& skip_key) {
+  const bool wandb = skip_key == "_step";
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     if (!skip_key.empty() && it.key() == skip_key) continue;
+    if (wandb && is_wandb_bookkeeping(it.key())) continue;
     const std::string name = prefix + it.key();
     if (it->is_object()) {
-      add_values(builder, *it, name + "/", step, std::string());
+      const auto type = it->find("_type");
+      if (type == it->end() || !type->is_string()) add_values(builder, *it, name + "/", step, std::string());
       continue;
     }
     double v = 0;
-    if (value_of(*it, v)) builder.add(name, step, v);
+    if (internal::number_of(*it, v)) builder.add(name, step, v);
   }
 }
 
+// Where a record is, for messages: "line 3" of a JSONL file, "[2]" of a list.
+struct Place {
+  bool line;
+  std::size_t n;
+  std::string str() const { return line ? "line " + std::to_string(n) : "[" + std::to_string(n) + "]"; }
+};
+
+// One record (a JSONL line, an element of a list of records): its metrics at
+// its step, or at `index` without one.
+void add_record(internal::RunBuilder& builder, const json& record, std::int64_t index, const ReadOptions& options,
+                std::string& used_step, const std::string& path, Place place) {
+  if (!record.is_object())
+    throw InputError(path, place.str() + ": expected a JSON object, found " + std::string(record.type_name()));
+  std::string step_key;
+  if (!options.step_column.empty()) {
+    step_key = options.step_column;
+  } else {
+    for (auto name : internal::kStepNames)
+      if (record.contains(std::string(name))) {
+        step_key = name;
+        break;
+      }
+  }
+  std::int64_t step = index;
+  if (!step_key.empty()) {
+    auto it = record.find(step_key);
+    if (it != record.end() && !it->is_null()) {
+      if (!internal::step_of(*it, step))
+        throw InputError(path, place.str() + ": step '" + it->dump() + "' in key '" + step_key + "' is not an integer");
+      if (used_step.empty()) used_step = step_key;
+    }
+  }
+  add_values(builder, record, split_prefix(record), step, step_key);
+}
+
+Run finish(internal::RunBuilder& builder, const std::string& used_step, const std::string& path,
+           const ReadOptions& options) {
+  if (!options.step_column.empty() && used_step.empty())
+    throw InputError(path, "step key '" + options.step_column + "' is in no record");
+  Run run = builder.take();
+  run.step_name = used_step;
+  return run;
+}
+
 }  // namespace
+
+namespace internal {
+
+bool looks_like_records(const json& doc) {
+  if (!doc.is_array() || doc.empty()) return false;
+  for (const auto& e : doc)
+    if (!e.is_object()) return false;
+  return true;
+}
+
+Run records_from_json(const std::string& path, const json& doc, const ReadOptions& options) {
+  if (!doc.is_array()) throw InputError(path, "expected a list of records, found " + internal::kind_of(doc));
+  internal::RunBuilder builder(path);
+  std::string used_step;
+  for (std::size_t i = 0; i < doc.size(); ++i)
+    add_record(builder, doc[i], static_cast<std::int64_t>(i), options, used_step, path, Place{false, i});
+  return finish(builder, used_step, path, options);
+}
+
+}  // namespace internal
 
 Run read_jsonl(const std::string& path, const ReadOptions& options) {
   MappedFile file(path);
   const char* data = reinterpret_cast<const char*>(file.data());
   const std::size_t size = file.size();
   internal::RunBuilder builder(path);
-  std::string buf;
   std::string used_step;
   std::size_t pos = 0, line_no = 0;
   std::int64_t index = -1;
@@ -106,52 +136,10 @@ Run read_jsonl(const std::string& path, const ReadOptions& options) {
     ++line_no;
     if (line.empty()) continue;
     ++index;
-    json record;
-    std::string_view parsed;
-    try {
-      parsed = quote_nonfinite(line, buf);
-      record = json::parse(parsed);
-    } catch (const json::exception& e) {  // parse_error, and out_of_range for a number overflow
-      throw InputError(path, "line " + std::to_string(line_no) + ": not valid JSON: " +
-                                 gradcheck::internal::json_error_text(parsed, e, /*one_line=*/true));
-    }
-    if (!record.is_object())
-      throw InputError(path, "line " + std::to_string(line_no) + ": expected a JSON object, found " +
-                                 std::string(record.type_name()));
-    std::string step_key;
-    if (!options.step_column.empty()) {
-      step_key = options.step_column;
-    } else {
-      for (auto name : internal::kStepNames)
-        if (record.contains(std::string(name))) {
-          step_key = name;
-          break;
-        }
-    }
-    std::int64_t step = index;
-    if (!step_key.empty()) {
-      auto it = record.find(step_key);
-      if (it != record.end() && !it->is_null()) {
-        double d = 0;
-        if (it->is_number_integer()) {
-          step = it->get<std::int64_t>();
-        } else if (!value_of(*it, d) || !(d >= -0x1p63 && d < 0x1p63) ||  // NaN and out of range (UB to cast)
-                   d != static_cast<double>(static_cast<std::int64_t>(d))) {
-          throw InputError(path, "line " + std::to_string(line_no) + ": step '" + it->dump() + "' in key '" +
-                                     step_key + "' is not an integer");
-        } else {
-          step = static_cast<std::int64_t>(d);
-        }
-        if (used_step.empty()) used_step = step_key;
-      }
-    }
-    add_values(builder, record, split_prefix(record), step, step_key);
+    const json record = internal::parse_python_json(path, line, line_no);
+    add_record(builder, record, index, options, used_step, path, Place{true, line_no});
   }
-  if (!options.step_column.empty() && used_step.empty())
-    throw InputError(path, "step key '" + options.step_column + "' is in no record");
-  Run run = builder.take();
-  run.step_name = used_step;
-  return run;
+  return finish(builder, used_step, path, options);
 }
 
 }  // namespace gradcheck::logs

@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <filesystem>
 #include <iterator>
 #include <string>
 #include <string_view>
@@ -8,7 +7,6 @@
 
 #include "builder.hpp"
 #include "gradcheck/errors.hpp"
-#include "gradcheck/logs/readers.hpp"
 #include "gradcheck/logs/run.hpp"
 
 namespace gradcheck::logs {
@@ -223,17 +221,6 @@ Roles recognise_roles(const Run& run, const ColumnOverrides& overrides) {
     roles.tensor_names.push_back(std::move(layer));
   }
   return roles;
-}
-
-Run read_log(const std::string& path, const ReadOptions& options) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return read_tfevents(path, options);
-  const std::string name = fs::path(path).filename().string();
-  if (name.find("tfevents") != std::string::npos) return read_tfevents(path, options);
-  const std::string ext = lower(fs::path(path).extension().string());
-  if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") return read_jsonl(path, options);
-  return read_csv(path, options);
 }
 
 }  // namespace gradcheck::logs

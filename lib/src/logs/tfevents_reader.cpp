@@ -306,25 +306,9 @@ Run read_tfevents(const std::string& path, const ReadOptions& options) {
   }
   Run run = builder.take();
   if (!options.step_column.empty()) {
-    // A scalar tag can serve as the step (e.g. "epoch"): match its points by event step.
-    const Series* s = run.find(options.step_column);
-    if (s == nullptr) throw InputError(path, "step tag '" + options.step_column + "' is not in the events");
-    std::vector<std::pair<std::int64_t, std::int64_t>> map;
-    for (std::size_t i = 0; i < s->size(); ++i)
-      map.emplace_back(s->steps[i], static_cast<std::int64_t>(s->values[i]));
-    std::sort(map.begin(), map.end());
-    const std::string name = s->name;
-    std::vector<Series> kept;
-    for (auto& ser : run.series) {
-      if (ser.name == name) continue;
-      for (auto& st : ser.steps) {
-        auto it = std::lower_bound(map.begin(), map.end(), std::make_pair(st, std::int64_t{INT64_MIN}));
-        if (it != map.end() && it->first == st) st = it->second;
-      }
-      kept.push_back(std::move(ser));
-    }
-    run.series = std::move(kept);
-    run.step_name = name;
+    // A scalar tag can serve as the step (e.g. "epoch"): its points are matched by event step.
+    if (!internal::use_series_as_step(run, options.step_column))
+      throw InputError(path, "step tag '" + options.step_column + "' is not in the events");
   } else {
     run.step_name = "step";
   }

@@ -1,5 +1,6 @@
 #include "gradcheck/weights/render.hpp"
 #include "gradcheck/utf8.hpp"
+#include "../core/format.hpp"
 #include "../core/json_out.hpp"
 
 #include <cmath>
@@ -7,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/fmt/fmt.h>
 
-#include "gradcheck/html/weightstats_page.hpp"
+#include "../html/pages.hpp"
 #include "gradcheck/output.hpp"
 #include "gradcheck/version.hpp"
 
@@ -19,7 +20,7 @@ namespace {
 // report chart; the full 2^-7 histogram stays in the library's TensorStats).
 constexpr std::size_t kJsonHistogramBins = 256;
 
-nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+using internal::json_number;
 
 nlohmann::json flags_json(const std::vector<Flag>& flags) {
   nlohmann::json a = nlohmann::json::array();
@@ -36,10 +37,8 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
   return s + "]";
 }
 
-std::string num(double v) {
-  if (std::isnan(v)) return "-";
-  return fmt::format("{:.4g}", v);
-}
+// A statistic in the table: "-" when undefined (a tensor with no finite value).
+std::string num(double v) { return std::isnan(v) ? "-" : internal::general(v, 4); }
 
 std::string flags_text(const std::vector<Flag>& flags) {
   std::string s;
@@ -68,22 +67,22 @@ std::string to_json(const WeightsReport& r) {
     o["dtype"] = std::string(dtype_name(t.dtype));
     o["shape"] = t.shape;
     o["count"] = s.count;
-    o["mean"] = number(s.mean);
-    o["std"] = number(s.std);
-    o["min"] = number(s.min);
-    o["max"] = number(s.max);
-    o["abs_max"] = number(s.abs_max);
-    o["l2_norm"] = number(s.l2_norm);
-    o["zero_fraction"] = number(s.zero_fraction);
+    o["mean"] = json_number(s.mean);
+    o["std"] = json_number(s.std);
+    o["min"] = json_number(s.min);
+    o["max"] = json_number(s.max);
+    o["abs_max"] = json_number(s.abs_max);
+    o["l2_norm"] = json_number(s.l2_norm);
+    o["zero_fraction"] = json_number(s.zero_fraction);
     o["nan_count"] = s.nan_count;
     o["inf_count"] = s.inf_count;
     o["flags"] = flags_json(t.flags);
     o["evidence"] = t.evidence;
     o["finite_count"] = s.finite_count;
-    o["p1"] = number(s.p1);
-    o["p50"] = number(s.p50);
-    o["p99"] = number(s.p99);
-    o["kurtosis"] = number(s.kurtosis);
+    o["p1"] = json_number(s.p1);
+    o["p50"] = json_number(s.p50);
+    o["p99"] = json_number(s.p99);
+    o["kurtosis"] = json_number(s.kurtosis);
     {
       // The histogram for reports: value-ordered non-empty bins of relative
       // width 2^-mantissa_bits, as fine as 256 bins allow.
@@ -91,8 +90,8 @@ std::string to_json(const WeightsReport& r) {
       nlohmann::json lower = nlohmann::json::array(), upper = nlohmann::json::array(),
                      counts = nlohmann::json::array();
       for (const auto& b : h.bins) {
-        lower.push_back(number(b.lower));
-        upper.push_back(number(b.upper));
+        lower.push_back(json_number(b.lower));
+        upper.push_back(json_number(b.upper));
         counts.push_back(b.count);
       }
       o["histogram"] = {{"scale", "log"},
@@ -106,8 +105,8 @@ std::string to_json(const WeightsReport& r) {
       o["matrix"] = {{"rows", m.rows},           {"cols", m.cols},
                      {"fan_in", m.fan_in},       {"fan_out", m.fan_out},
                      {"he_std", m.he_std},       {"glorot_std", m.glorot_std},
-                     {"lecun_std", m.lecun_std}, {"ratio_he", number(m.ratio_he)},
-                     {"ratio_glorot", number(m.ratio_glorot)}, {"ratio_lecun", number(m.ratio_lecun)},
+                     {"lecun_std", m.lecun_std}, {"ratio_he", json_number(m.ratio_he)},
+                     {"ratio_glorot", json_number(m.ratio_glorot)}, {"ratio_lecun", json_number(m.ratio_lecun)},
                      {"identical_rows", m.identical_rows}, {"dead_rows", m.dead_rows},
                      {"dead_cols", m.dead_cols}};
     }
@@ -115,14 +114,14 @@ std::string to_json(const WeightsReport& r) {
       const SpectralStats& sp = *t.spectral;
       o["spectral"] = {{"exact", sp.exact},
                        {"eigenvalues", sp.eigenvalues},
-                       {"spectral_norm", number(sp.spectral_norm)},
-                       {"sigma_min", number(sp.sigma_min)},
-                       {"stable_rank", number(sp.stable_rank)},
-                       {"condition_number", number(sp.condition_number)},
-                       {"alpha", number(sp.power_law.alpha)},
-                       {"alpha_error", number(sp.power_law.alpha_error)},
-                       {"xmin", number(sp.power_law.xmin)},
-                       {"ks_distance", number(sp.power_law.ks_distance)},
+                       {"spectral_norm", json_number(sp.spectral_norm)},
+                       {"sigma_min", json_number(sp.sigma_min)},
+                       {"stable_rank", json_number(sp.stable_rank)},
+                       {"condition_number", json_number(sp.condition_number)},
+                       {"alpha", json_number(sp.power_law.alpha)},
+                       {"alpha_error", json_number(sp.power_law.alpha_error)},
+                       {"xmin", json_number(sp.power_law.xmin)},
+                       {"ks_distance", json_number(sp.power_law.ks_distance)},
                        {"tail_count", sp.power_law.tail_count}};
     }
     tensors.push_back(std::move(o));
@@ -131,11 +130,11 @@ std::string to_json(const WeightsReport& r) {
   nlohmann::json diff = nlohmann::json::array();
   for (const auto& d : r.diff) {
     diff.push_back({{"name", d.name},
-                    {"rel_change", number(d.stats.rel_change)},
+                    {"rel_change", json_number(d.stats.rel_change)},
                     {"flags", flags_json(d.flags)},
                     {"evidence", d.evidence},
-                    {"diff_norm", number(d.stats.diff_norm)},
-                    {"before_norm", number(d.stats.before_norm)},
+                    {"diff_norm", json_number(d.stats.diff_norm)},
+                    {"before_norm", json_number(d.stats.before_norm)},
                     {"changed", d.stats.changed},
                     {"non_finite_pairs", d.stats.non_finite_pairs}});
   }
@@ -152,7 +151,7 @@ std::string to_json(const WeightsReport& r) {
   return gradcheck::internal::dump_utf8(std::move(j), 2) + "\n";
 }
 
-std::string verdict_line(const WeightsReport& r) {
+std::string verdict_line(const WeightsReport& r, bool color) {
   std::size_t flagged = 0;
   for (const auto& t : r.tensors) flagged += !t.flags.empty();
   std::size_t diff_flagged = 0;
@@ -161,7 +160,8 @@ std::string verdict_line(const WeightsReport& r) {
                               r.tensors.size(), r.tensors.size() == 1 ? "" : "s", r.files.size(),
                               r.files.size() == 1 ? "" : "s", flagged);
   if (r.has_diff) s += fmt::format("; diff: {} compared, {} flagged", r.diff.size(), diff_flagged);
-  return s;
+  const Style style{color};
+  return r.passed() ? style.green(s) : style.red(s);
 }
 
 std::string to_text(const WeightsReport& r, const TextOptions& options) {
@@ -169,8 +169,7 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
   std::string out;
   if (!options.quiet) {
     // The verdict first; the table ends with it again as a summary under a long table.
-    const std::string line = verdict_line(r);
-    out += style.bold(r.passed() ? style.green(line) : style.red(line)) + "\n";
+    out += style.bold(verdict_line(r, options.color)) + "\n";
     std::size_t name_w = 4, shape_w = 5;
     for (const auto& t : r.tensors) {
       name_w = std::max(name_w, t.name.size());
@@ -183,7 +182,7 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
     }
     for (const auto& t : r.tensors) {
       const TensorStats& s = t.stats;
-      const std::string zeros = std::isnan(s.zero_fraction) ? "-" : fmt::format("{:.1f}", 100.0 * s.zero_fraction);
+      const std::string zeros = std::isnan(s.zero_fraction) ? "-" : internal::fixed(100.0 * s.zero_fraction, 1);
       std::string line = fmt::format("{:<{}} {:<7} {:<{}} {:>10} {:>10} {:>10} {:>10} {:>6}  {}", t.name, name_w,
                                      dtype_name(t.dtype), shape_text(t.shape), shape_w, num(s.mean), num(s.std),
                                      num(s.min), num(s.max), zeros, flags_text(t.flags));
@@ -215,8 +214,7 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
         out += "  " + c.name + ": shape " + shape_text(c.before) + " -> " + shape_text(c.after) + ", not compared\n";
     }
   }
-  const std::string verdict = verdict_line(r);
-  out += (r.passed() ? style.green(verdict) : style.red(verdict)) + "\n";
+  out += verdict_line(r, options.color) + "\n";
   return escape_invalid_utf8(out, /*printable=*/false);  // paths and names: \xNN for bytes that are not UTF-8
 }
 

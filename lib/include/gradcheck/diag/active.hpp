@@ -1,7 +1,7 @@
 #pragma once
 // Active checks on a plugin model (`convdiag --model PLUGIN.so`): experiments
-// on the model itself rather than on a log. Results are data; text, JSON and
-// HTML presentation are separate.
+// on the model itself rather than on a log. Results are data, the active part
+// of a diag::Report (report.hpp); its text, JSON and HTML are in render.hpp.
 //
 // - Initial loss: at init's values, against ln(classes) when the number of
 //   classes is known (a softmax classifier with small logits starts at the loss
@@ -22,7 +22,6 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "gradcheck/diag/diagnose.hpp"
@@ -153,42 +152,9 @@ struct ActiveReport {
   }
 };
 
-/// The exit code of convdiag (docs/tools-contract.md) over its logs' diagnoses and,
-/// when --model ran, the active checks: user_code when the model's own code
-/// failed, problem when anything is unhealthy, ok otherwise.
-ExitCode exit_code(const std::vector<RunDiagnosis>& results, const ActiveReport* active);
-
 /// Runs the active checks on the selected models. Throws InputError for a
 /// plugin that is refused, an unknown model or invalid options; failures of
 /// the model's own code are part of the report.
 ActiveReport run_active_checks(const ActiveOptions& options);
-
-/// One run entry per model, as for a log: source "PLUGIN.so:model", metric
-/// "loss", steps = the overfit steps taken, and the model's symptoms, so what
-/// reads `runs[].symptoms` of the JSON report sees them.
-std::vector<RunDiagnosis> active_runs(const ActiveReport& report);
-
-/// The detailed results as a JSON array, one object per model: "model",
-/// "dtype", "values", "initial_loss", "expected_initial_loss" (null when not
-/// checked), "overfit" (attempts with their loss curves), "lr_range" ("points",
-/// "suggested_rate", "min_loss_rate", "note"), "symptoms", "failure",
-/// "evaluations". Non-finite numbers are written as null.
-std::string render_active_json(const ActiveReport& report);
-
-/// The convdiag JSON report of logs and active checks together: render_json's
-/// report whose "runs" are `runs` followed by active_runs(active) (a failed
-/// model's run is unhealthy and carries a "failure" line), plus "plugin",
-/// "load_failure" (when set) and the "active" array of render_active_json.
-std::string render_json(const std::vector<RunDiagnosis>& runs, const ActiveReport& active, std::string_view version);
-
-/// The terminal section: per model the initial loss (against ln C), the
-/// overfit result of each optimiser, a sparkline of the learning-rate sweep
-/// (log scale) and the suggested rate, the symptoms with evidence and advice,
-/// or the failure; then active_verdict_line.
-std::string render_active_terminal(const ActiveReport& report, bool color);
-
-/// "convdiag: mlp.so: healthy (2 models)", "convdiag: mlp.so: 1 symptom in 1 of
-/// 2 models (cannot_overfit_batch)", or "... model code failed in 1 of 2 models".
-std::string active_verdict_line(const ActiveReport& report, bool color);
 
 }  // namespace gradcheck::diag

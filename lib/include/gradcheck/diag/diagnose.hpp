@@ -1,7 +1,8 @@
 #pragma once
 // Convergence diagnosis of a training run: detectors over the loss, validation
 // loss and gradient-norm curves, each finding reported as data (a Symptom with
-// its step range, evidence in numbers and advice). Presentation is in
+// its step range, evidence in numbers and advice). Many logs are read and
+// diagnosed at once by diagnose_logs (report.hpp); presentation is in
 // gradcheck/diag/render.hpp.
 //
 // How the detectors see a curve: points are sorted by step; a curve is cut at
@@ -167,24 +168,6 @@ struct RunDiagnosis {
 /// a missing series or no training loss can be recognised (the message lists
 /// the series the log has).
 RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& options = {});
-
-/// Many logs read (logs::read_log) and diagnosed, in the order given.
-struct LogsDiagnosis {
-  std::vector<RunDiagnosis> results;  ///< one per path, in the order of the paths
-  std::vector<logs::Run> runs;        ///< the logs read, when asked for (reports that draw whole curves)
-};
-
-/// Reads and diagnoses each of `paths` on up to `threads` workers (0: all
-/// cores), one log per worker at a time. Results keep the order of `paths`;
-/// when logs cannot be read, the error of the first of them in that order is
-/// thrown (InputError naming the file), so the outcome does not depend on the
-/// thread count. With `keep_runs`, LogsDiagnosis::runs holds the logs.
-LogsDiagnosis diagnose_logs(const std::vector<std::string>& paths, const logs::ReadOptions& read = {},
-                            const DiagnoseOptions& options = {}, int threads = 0, bool keep_runs = false);
-
-/// The exit code of a diagnosis (docs/tools-contract.md): ok when every run is
-/// healthy, problem otherwise.
-ExitCode exit_code(const std::vector<RunDiagnosis>& results);
 
 /// The advice text attached to each symptom kind.
 std::string advice_for(const std::string& kind);

@@ -96,11 +96,23 @@ PluginReport check_plugin(const std::string& plugin_path, const PluginCheckOptio
 /// ok (0) when passed, user_code (3) when a model's code failed, else problem (1).
 ExitCode exit_code(const PluginReport& report);
 
+// Presentation, in the shape every result type shares (gradcheck/report.hpp):
+// pure functions returning strings.
+
+/// The plugin's verdict line: "PASS model.so: 2 models checked, gradients
+/// agree", "FAIL model.so: 1 of 2 models failed" (plus " (the model's code
+/// failed)" when it did), or "ERROR model.so: <load failure>".
+std::string verdict_line(const PluginReport& report, bool color = false);
 /// The contract's JSON report: {"tool": "gradcheck", "schema": 1, "version",
 /// "plugin", "passed", "models": [...]} (plus "load_failure" when set).
 std::string to_json(const PluginReport& report, int indent = 2);
-/// The terminal report: a verdict line for the plugin, then each model's report.
+/// The terminal report: the plugin's verdict line, then each model's report
+/// (gradcheck::to_text of its CheckResult). `quiet`: the verdict line only.
 std::string to_text(const PluginReport& report, const TextOptions& options = {});
+/// The self-contained HTML page of `gradcheck --html`: the plugin's verdict
+/// line first; a table of the models; per model what gradcheck::to_html of its
+/// CheckResult shows; or the load failure.
+std::string to_html(const PluginReport& report);
 /// `--list`: one line per model (name, dtype, tensors, values), then its tensors.
 std::string models_listing(const std::vector<ModelInfo>& models);
 

@@ -1,10 +1,12 @@
 #pragma once
 // Readers of training logs. Every reader maps the file (MappedFile) instead of
 // loading it, and throws gradcheck::InputError(file, reason) on a malformed
-// line or record, the reason naming the line number or byte offset.
+// line or record, the reason naming the line number, byte offset or place in
+// the document.
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "gradcheck/logs/run.hpp"
 
@@ -12,8 +14,10 @@ namespace gradcheck::logs {
 
 struct ReadOptions {
   /// Column/key used as the step. Empty: the first present of `step`,
-  /// `global_step`, `iteration`, `iter`, `epoch` (case-insensitive); when none
-  /// is present, the 0-based record index.
+  /// `global_step`, `_step` (W&B), `iteration`, `iter`, `epoch`
+  /// (case-insensitive); when none is present, the 0-based record index.
+  /// Formats that carry a step of their own (TensorBoard, MLflow, a Keras
+  /// History) take it as a series whose values become the step of the others.
   std::string step_column;
   /// Threads for parsing a large CSV (0: all cores). Each gets at least
   /// `min_chunk_bytes` of the file; the result does not depend on either.
@@ -28,6 +32,13 @@ struct ReadOptions {
 /// non-number in a numeric column is an error. Handles CRLF, a UTF-8 BOM and
 /// RFC 4180 quoted fields on one line. A row with a different number of fields
 /// than the header is an error naming the line.
+///
+/// W&B exports: a chart export (`"Step","<run> - loss","<run> - loss__MIN",
+/// "<run> - loss__MAX",...`) has the run stripped from the names (`loss`) and
+/// its `__MIN`/`__MAX` companions left out; an export of several runs is an
+/// error (export one run per file). With W&B's `_step` as the step (a history
+/// saved by pandas), and in a chart export, W&B's `_runtime`, `_timestamp` and
+/// `_step` columns are no series.
 Run read_csv(const std::string& path, const ReadOptions& options = {});
 
 /// JSON Lines: one JSON object per non-blank line. Numbers (and the bare tokens
@@ -36,6 +47,9 @@ Run read_csv(const std::string& path, const ReadOptions& options = {});
 /// `phase`, `mode` or `stage` is "val"/"valid"/"validation"/"eval" has its
 /// metrics prefixed `val_` ("test": `test_`), so training and validation
 /// records can be mixed. A line that is not a JSON object is an error naming it.
+/// W&B history (`_step`, `_runtime`, `_timestamp`, metric keys such as
+/// `train/loss`): the step is `_step`, and `_runtime`, `_timestamp`, `_wandb`
+/// and media objects (a nested object with a `_type`) are no series.
 Run read_jsonl(const std::string& path, const ReadOptions& options = {});
 
 /// TensorBoard event files: TFRecord framing (u64 length, masked CRC32C of the
@@ -48,9 +62,89 @@ Run read_jsonl(const std::string& path, const ReadOptions& options = {});
 /// Event's step. A bad CRC or a truncated record is an error naming the offset.
 Run read_tfevents(const std::string& path, const ReadOptions& options = {});
 
-/// Reads any of the above, chosen by name: a directory or a file named
-/// `*tfevents*` is TensorBoard, `.jsonl`/`.ndjson`/`.json` is JSON Lines, and
-/// anything else is CSV.
+/// Hugging Face Trainer's `trainer_state.json`: every entry of `log_history`
+/// at its `step` (training entries: `loss`, `grad_norm`, `learning_rate`,
+/// `epoch`; evaluation entries at the same step: `eval_loss`, `eval_*`; the
+/// final summary: `train_loss`, `train_runtime`, ...). Numbers, `NaN` and
+/// `Infinity` are values and null is missing; other values (text, lists) of
+/// other keys are left out. `path` may be the file, a checkpoint directory
+/// holding it (`checkpoint-500/`), or an output directory: its own
+/// `trainer_state.json`, else that of its `checkpoint-N` directory with the
+/// highest N. An entry without an integer step, or a `loss`, `eval_loss`,
+/// `grad_norm`, `learning_rate`, `epoch` or `train_loss` that is not a number,
+/// is an error naming the place (`log_history[3].loss: expected a number,
+/// found a string`).
+Run read_trainer_state(const std::string& path, const ReadOptions& options = {});
+
+/// A Keras `History.history` dict saved as JSON (`{"loss": [...], "val_loss":
+/// [...], "accuracy": [...]}`): one value per epoch, the step being the 0-based
+/// epoch index (`epoch`); the same dict saved through pandas
+/// (`{"loss": {"0": ..., "1": ...}}`) has its epochs as keys. null is missing;
+/// any other value that is not a number is an error naming the place
+/// (`val_loss[3]: expected a number, found a string`).
+Run read_keras_history(const std::string& path, const ReadOptions& options = {});
+
+/// One MLflow run of a file store (`mlruns/<experiment>/<run>/`): every file
+/// under its `metrics/` folder is a metric (a metric named `train/loss` is the
+/// file `metrics/train/loss`), one point per line `timestamp value step`
+/// (`timestamp value`, as early MLflow wrote, is at step 0). A line of
+/// another shape, or a value or step that is not a number, is an error naming
+/// the metric file and the line.
+Run read_mlflow_run(const std::string& run_dir, const ReadOptions& options = {});
+
+/// What a path holds, as read_log decides it.
+enum class LogFormat {
+  csv,            ///< CSV (W&B exports included)
+  jsonl,          ///< JSON Lines (W&B history included)
+  tfevents,       ///< TensorBoard event files, or a directory of them
+  trainer_state,  ///< Hugging Face trainer_state.json, or a directory holding it
+  keras_history,  ///< a Keras History dict as JSON
+  json_records,   ///< a JSON list of records (e.g. a trainer's log_history on its own)
+  mlflow,         ///< an MLflow file store, experiment or run directory
+};
+
+/// The format's name for messages and notes ("MLflow run", ...).
+const char* format_name(LogFormat format);
+
+/// What `path` holds, by name and content (read_log's choice):
+/// - a directory holding `trainer_state.json`, or `checkpoint-N` directories
+///   holding one: trainer_state;
+/// - an MLflow run directory (`meta.yaml` and `metrics/`), an experiment
+///   directory holding runs, or a store holding experiments: mlflow;
+/// - any other directory: tfevents;
+/// - a file named `*tfevents*`: tfevents; named `trainer_state.json`:
+///   trainer_state;
+/// - `.json`, `.jsonl`, `.ndjson`: by content. A first line that is a JSON
+///   object with `log_history` is trainer_state, one whose every value is a
+///   list (or an object keyed by epoch numbers) keras_history, any other
+///   object jsonl. A file that is one JSON document over several lines is
+///   looked at whole the same way (a list of objects: json_records);
+/// - anything else: csv.
+/// A file that cannot be read is judged by its name alone (reading it then
+/// says why).
+LogFormat detect_log_format(const std::string& path);
+
+/// Reads `path` as detect_log_format decides; the run's source is `path`. A
+/// directory holding several MLflow runs is an error (expand_log_sources
+/// lists them).
 Run read_log(const std::string& path, const ReadOptions& options = {});
+
+/// One log to read and diagnose: a path read_log reads, and a note saying how
+/// it was chosen (empty when the path is the one given).
+struct LogSource {
+  std::string path;
+  std::string note;
+};
+
+/// The logs `paths` hold, in order: a path is itself, except that an MLflow
+/// store or experiment directory becomes each of its runs (by experiment,
+/// then start time; runs marked deleted or without any metric are left out),
+/// and a Hugging Face output directory without a trainer_state.json of its own
+/// becomes that of its latest checkpoint (`out/checkpoint-1500/
+/// trainer_state.json`, with a note naming the checkpoints it had). MLflow
+/// runs get a note with their run and experiment names. Never throws for what
+/// a path holds: a path that cannot be expanded is returned as it is, and
+/// reading it says why.
+std::vector<LogSource> expand_log_sources(const std::vector<std::string>& paths);
 
 }  // namespace gradcheck::logs

@@ -1,0 +1,182 @@
+// Which reader a path needs, by name and content, and what a path holds as
+// logs (an MLflow store holds many runs; a Hugging Face output folder, the
+// state of its latest checkpoint).
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "builder.hpp"
+#include "formats.hpp"
+#include "gradcheck/errors.hpp"
+#include "gradcheck/logs/readers.hpp"
+#include "gradcheck/mapped_file.hpp"
+#include "json_text.hpp"
+
+namespace gradcheck::logs {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string lower(std::string s) {
+  for (auto& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return s;
+}
+
+// A JSON file, looked at for its kind; with `run` given it is read too (a
+// document is parsed once). Only reading throws.
+LogFormat json_log(const std::string& path, bool jsonl_name, const ReadOptions& options, Run* run) {
+  std::optional<MappedFile> file;
+  try {
+    file.emplace(path);
+  } catch (const InputError&) {
+    if (run) throw;
+    return LogFormat::jsonl;
+  }
+  const std::string_view all(reinterpret_cast<const char*>(file->data()), file->size());
+  const std::string_view text = internal::trim_json_space(all);
+  auto jsonl = [&] {
+    if (run) *run = read_jsonl(path, options);
+    return LogFormat::jsonl;
+  };
+  auto document = [&](LogFormat format, const json& doc) {
+    if (run) {
+      if (format == LogFormat::trainer_state) *run = internal::trainer_state_from_json(path, doc, options);
+      else if (format == LogFormat::keras_history) *run = internal::keras_history_from_json(path, doc, options);
+      else *run = internal::records_from_json(path, doc, options);
+    }
+    return format;
+  };
+  if (text.empty() || (text.front() != '{' && text.front() != '[')) return jsonl();  // JSONL says what is wrong
+  // The first line: a whole JSON object is a record of JSON Lines, unless it is
+  // all the file holds and a document of one of the other kinds.
+  const std::size_t eol = text.find('\n');
+  const std::string_view first = internal::trim_json_space(text.substr(0, eol));
+  if (text.front() == '{') {
+    json record;
+    try {
+      record = internal::parse_python_json(path, first, 1);
+    } catch (const InputError&) {
+      record = json(json::value_t::discarded);
+    }
+    if (record.is_object()) {
+      if (eol == std::string_view::npos) {
+        if (internal::looks_like_trainer_state(record)) return document(LogFormat::trainer_state, record);
+        if (internal::looks_like_keras_history(record)) return document(LogFormat::keras_history, record);
+      }
+      return jsonl();
+    }
+  }
+  // A JSON document over several lines (a pretty-printed trainer_state.json,
+  // Keras History or list of records).
+  json doc;
+  try {
+    doc = internal::parse_python_json(path, text);
+  } catch (const InputError&) {
+    if (jsonl_name || !run) return jsonl();  // a .jsonl file: its lines say what is wrong
+    throw;
+  }
+  if (internal::looks_like_trainer_state(doc)) return document(LogFormat::trainer_state, doc);
+  if (internal::looks_like_keras_history(doc)) return document(LogFormat::keras_history, doc);
+  if (internal::looks_like_records(doc)) return document(LogFormat::json_records, doc);
+  if (run)
+    throw InputError(path, "a JSON document that is no training log known here: not a trainer_state.json "
+                           "(log_history), a Keras History (a list of values per metric), a list of records, "
+                           "nor JSON Lines (one object per line)");
+  return LogFormat::jsonl;
+}
+
+// A file's format; with `run` given, the file is read too.
+LogFormat file_log(const std::string& path, const ReadOptions& options, Run* run) {
+  const fs::path p(path);
+  const std::string name = p.filename().string();
+  if (name.find("tfevents") != std::string::npos) {
+    if (run) *run = read_tfevents(path, options);
+    return LogFormat::tfevents;
+  }
+  if (name == "trainer_state.json") {
+    if (run) *run = read_trainer_state(path, options);
+    return LogFormat::trainer_state;
+  }
+  const std::string ext = lower(p.extension().string());
+  if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") return json_log(path, ext != ".json", options, run);
+  if (run) *run = read_csv(path, options);
+  return LogFormat::csv;
+}
+
+}  // namespace
+
+const char* format_name(LogFormat format) {
+  switch (format) {
+    case LogFormat::csv: return "CSV";
+    case LogFormat::jsonl: return "JSON Lines";
+    case LogFormat::tfevents: return "TensorBoard events";
+    case LogFormat::trainer_state: return "Hugging Face trainer_state.json";
+    case LogFormat::keras_history: return "Keras History";
+    case LogFormat::json_records: return "JSON list of records";
+    case LogFormat::mlflow: return "MLflow runs";
+  }
+  return "?";
+}
+
+LogFormat detect_log_format(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    if (internal::trainer_state_in(path, nullptr)) return LogFormat::trainer_state;
+    if (internal::mlflow_runs(path)) return LogFormat::mlflow;
+    return LogFormat::tfevents;
+  }
+  return file_log(path, {}, nullptr);
+}
+
+Run read_log(const std::string& path, const ReadOptions& options) {
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) {
+    Run run;
+    file_log(path, options, &run);
+    return run;
+  }
+  if (internal::trainer_state_in(path, nullptr)) return read_trainer_state(path, options);
+  if (const auto runs = internal::mlflow_runs(path)) {
+    if (runs->size() == 1) {
+      Run run = read_mlflow_run((*runs)[0].dir.string(), options);
+      run.source = path;
+      return run;
+    }
+    if (runs->empty()) throw InputError(path, "holds no MLflow run with metrics (deleted runs are left out)");
+    throw InputError(path, "holds " + std::to_string(runs->size()) +
+                               " MLflow runs: give one run's folder (expand_log_sources lists them)");
+  }
+  return read_tfevents(path, options);
+}
+
+std::vector<LogSource> expand_log_sources(const std::vector<std::string>& paths) {
+  std::vector<LogSource> out;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (!fs::is_directory(path, ec)) {
+      out.push_back({path, {}});
+      continue;
+    }
+    std::string note;
+    if (const auto state = internal::trainer_state_in(path, &note)) {
+      // The folder's own trainer_state.json is read as the folder; a checkpoint's is named.
+      if (note.empty()) out.push_back({path, {}});
+      else out.push_back({state->string(), note});
+      continue;
+    }
+    if (const auto runs = internal::mlflow_runs(path); runs && !runs->empty()) {
+      for (const auto& run : *runs) out.push_back({run.dir.string(), run.note});
+      continue;
+    }
+    out.push_back({path, {}});
+  }
+  return out;
+}
+
+}  // namespace gradcheck::logs

@@ -1,0 +1,550 @@
+// The log formats of other tools: Hugging Face Trainer's trainer_state.json,
+// Keras History dumps, MLflow file stores, W&B history and chart exports;
+// reading, recognition of the roles, detection by name and content, folders,
+// and refusals.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gradcheck/diag/diagnose.hpp"
+#include "gradcheck/errors.hpp"
+#include "gradcheck/logs/readers.hpp"
+#include "refusal.hpp"
+#include "support/corrupt.hpp"
+#include "support/files.hpp"
+#include "support/scratch.hpp"
+
+namespace fs = std::filesystem;
+using namespace gradcheck::logs;
+using gradcheck::test::read_bytes;
+using gradcheck::test::write_bytes;
+using logs_test::expect_refused;
+
+namespace {
+
+const std::string kData = std::string(GRADCHECK_SOURCE_DIR) + "/tests/logs/data/";
+const std::string kReal = std::string(GRADCHECK_REAL_DATA_DIR) + "/trainlogs/";
+const std::string kHealthyRun = kData + "mlruns/1/8f2b6e0c4d1a4b7e9c3f5a2d1e0b9c8a";
+const std::string kNanRun = kData + "mlruns/1/c41d7a9e2b5f4c08a6e3d9b1f7a2c5e4";
+
+const Series& series(const Run& run, const std::string& name) {
+  const Series* s = run.find(name);
+  INFO("series " << name << " in " << run.source);
+  REQUIRE(s != nullptr);
+  return *s;
+}
+
+// A trainer_state.json around `history` entries, as TrainerState.save_to_json writes it.
+std::string trainer_state(const std::string& history) {
+  return "{\n  \"best_metric\": null,\n  \"epoch\": 1.0,\n  \"global_step\": 30,\n  \"log_history\": [\n" + history +
+         "\n  ],\n  \"max_steps\": 30,\n  \"total_flos\": 0.0\n}\n";
+}
+
+}  // namespace
+
+// --- Hugging Face trainer_state.json ------------------------------------------
+
+TEST_CASE("trainer_state.json: training and evaluation entries at one step, the summary, the roles", "[hf]") {
+  const std::string file = kData + "hf_output/checkpoint-1500/trainer_state.json";
+  const Run run = read_trainer_state(file);
+  CHECK(run.source == file);
+  CHECK(run.step_name == "step");
+  const Series& loss = series(run, "loss");
+  CHECK(loss.size() == 150);
+  CHECK(loss.steps.front() == 10);
+  CHECK(loss.steps.back() == 1500);
+  CHECK(loss.values.front() == 0.6591);
+  const Series& eval = series(run, "eval_loss");
+  CHECK(eval.size() == 15);
+  CHECK(eval.steps.front() == 100);
+  CHECK(eval.steps.back() == 1500);
+  CHECK(series(run, "grad_norm").size() == 150);
+  CHECK(series(run, "eval_accuracy").size() == 15);
+  // The epoch of an evaluation entry repeats its training entry's: once per step.
+  CHECK(series(run, "epoch").size() == 150);
+  CHECK(series(run, "train_loss").values == std::vector<double>{0.2107398651123047});
+  CHECK(series(run, "train_loss").steps == std::vector<std::int64_t>{1500});
+  const Roles roles = recognise_roles(run);
+  CHECK(roles.loss == "loss");
+  CHECK(roles.val_loss == "eval_loss");
+  CHECK(roles.grad_norm == "grad_norm");
+  CHECK(roles.lr == "learning_rate");
+  // The diagnosis: the validation loss rises after step 500.
+  const auto d = gradcheck::diag::diagnose(run);
+  REQUIRE(d.symptoms.size() == 1);
+  CHECK(d.symptoms[0].kind == "overfitting");
+  CHECK(d.symptoms[0].step_start == 500);
+}
+
+TEST_CASE("trainer_state.json: a checkpoint folder, an output folder's latest checkpoint, detection", "[hf][dirs]") {
+  const std::string out = kData + "hf_output";
+  CHECK(detect_log_format(out) == LogFormat::trainer_state);
+  CHECK(detect_log_format(out + "/checkpoint-500") == LogFormat::trainer_state);
+  CHECK(detect_log_format(out + "/checkpoint-500/trainer_state.json") == LogFormat::trainer_state);
+
+  const Run latest = read_log(out);
+  CHECK(latest.source == out);
+  CHECK(series(latest, "loss").size() == 150);
+  const Run first = read_log(out + "/checkpoint-500");
+  CHECK(series(first, "loss").size() == 50);
+  CHECK(first.find("train_loss") == nullptr);
+
+  const auto sources = expand_log_sources({out, out + "/checkpoint-500"});
+  REQUIRE(sources.size() == 2);
+  CHECK(sources[0].path == out + "/checkpoint-1500/trainer_state.json");
+  CHECK(sources[0].note ==
+        "checkpoint-1500 is the latest of the 3 checkpoints in " + out +
+            " (checkpoint-500, checkpoint-1000, checkpoint-1500)");
+  CHECK(sources[1].path == out + "/checkpoint-500");
+  CHECK(sources[1].note.empty());
+
+  // A folder with a state of its own is read as itself, before its checkpoints.
+  const std::string bart = kReal + "bart-large-cnn-samsum";
+  const auto own = expand_log_sources({bart});
+  REQUIRE(own.size() == 1);
+  CHECK(own[0].path == bart);
+  CHECK(own[0].note.empty());
+  const Run run = read_log(bart);
+  CHECK(series(run, "loss").values == std::vector<double>{1.2342});
+  CHECK(series(run, "train_runtime").steps == std::vector<std::int64_t>{693});
+
+  // Checkpoints are ordered by number, not by name; one holding no state does not count.
+  const fs::path dir = gradcheck::test::scratch_dir("hf_numbers");
+  const std::string entry = "    {\n      \"loss\": 1.0,\n      \"step\": 1\n    }";
+  write_bytes(dir / "checkpoint-900" / "trainer_state.json", trainer_state(entry));
+  write_bytes(dir / "checkpoint-10000" / "trainer_state.json", trainer_state(entry));
+  fs::create_directories(dir / "checkpoint-20000");  // a save that was interrupted
+  fs::create_directories(dir / "runs" / "Jun03_10-00-00_host");
+  const auto picked = expand_log_sources({dir.string()});
+  REQUIRE(picked.size() == 1);
+  CHECK(picked[0].path == (dir / "checkpoint-10000" / "trainer_state.json").string());
+  CHECK(picked[0].note.find("the latest of the 2 checkpoints") != std::string::npos);
+  const fs::path one = gradcheck::test::scratch_dir("hf_one");
+  write_bytes(one / "checkpoint-7" / "trainer_state.json", trainer_state(entry));
+  CHECK(expand_log_sources({one.string()})[0].note == "checkpoint-7 is the only checkpoint in " + one.string());
+}
+
+TEST_CASE("trainer_state.json: the real Whisper fine-tune (transformers 4.26) overfits", "[hf][real]") {
+  const std::string dir = kReal + "whisper-large-v2-japanese-5k-steps";
+  const Run run = read_log(dir);
+  CHECK(series(run, "loss").size() == 200);
+  const Series& eval = series(run, "eval_loss");
+  CHECK(eval.steps == std::vector<std::int64_t>{1000, 2000, 3000, 4000, 5000});
+  CHECK(eval.values.front() == Approx(0.320997953414917));
+  CHECK(series(run, "eval_wer").size() == 5);
+  const Roles roles = recognise_roles(run);
+  CHECK(roles.loss == "loss");
+  CHECK(roles.val_loss == "eval_loss");
+  CHECK(roles.lr == "learning_rate");
+  bool overfitting = false;
+  for (const auto& s : gradcheck::diag::diagnose(run).symptoms) overfitting = overfitting || s.kind == "overfitting";
+  CHECK(overfitting);
+}
+
+TEST_CASE("trainer_state.json: by content under any name, on one line, NaN and Infinity, null, text metrics", "[hf]") {
+  const fs::path dir = gradcheck::test::scratch_dir("hf_content");
+  // json.dumps without indent, under another name.
+  const std::string one_line = write_bytes(
+      dir / "state.json",
+      R"({"epoch": 1.0, "global_step": 3, "log_history": [{"epoch": 0.3, "grad_norm": NaN, "learning_rate": 1e-05, "loss": 2.5, "step": 1}, )"
+      R"({"epoch": 0.6, "grad_norm": null, "learning_rate": 1e-05, "loss": Infinity, "step": 2}, )"
+      R"({"epoch": 0.6, "eval_loss": -Infinity, "eval_report": "precision 0.9", "eval_confusion": [[1, 2], [3, 4]], "step": 2}]})");
+  CHECK(detect_log_format(one_line) == LogFormat::trainer_state);
+  const Run run = read_log(one_line);
+  CHECK(std::isnan(series(run, "grad_norm").values[0]));
+  CHECK(series(run, "grad_norm").size() == 1);  // null is missing
+  CHECK(series(run, "loss").values[1] == INFINITY);
+  CHECK(series(run, "eval_loss").values == std::vector<double>{-INFINITY});
+  CHECK(run.find("eval_report") == nullptr);
+  CHECK(run.find("eval_confusion") == nullptr);
+  CHECK(series(run, "epoch").size() == 2);
+  // Pretty-printed under another name, and a .jsonl name does not change what the content is.
+  const std::string pretty = read_bytes(kData + "hf_output/checkpoint-500/trainer_state.json");
+  for (const char* name : {"exported.json", "exported.jsonl"}) {
+    const std::string p = write_bytes(dir / name, pretty);
+    CHECK(detect_log_format(p) == LogFormat::trainer_state);
+    CHECK(series(read_log(p), "eval_loss").size() == 5);
+  }
+  // The log_history saved on its own: a list of records.
+  const std::string records = write_bytes(dir / "log_history.json", R"([
+  {"epoch": 0.1, "loss": 2.0, "step": 10},
+  {"epoch": 0.1, "eval_loss": 2.2, "step": 10},
+  {"epoch": 0.2, "loss": 1.5, "step": 20}
+])");
+  CHECK(detect_log_format(records) == LogFormat::json_records);
+  const Run list = read_log(records);
+  CHECK(list.step_name == "step");
+  CHECK(series(list, "loss").steps == std::vector<std::int64_t>{10, 20});
+  CHECK(recognise_roles(list).val_loss == "eval_loss");
+}
+
+TEST_CASE("trainer_state.json: malformed files are refused naming the place", "[hf][errors]") {
+  const fs::path dir = gradcheck::test::scratch_dir("hf_bad");
+  auto state = [&](const std::string& name, const std::string& history) {
+    return write_bytes(dir / name / "trainer_state.json", trainer_state(history));
+  };
+  const std::string ok = "    {\n      \"loss\": 1.0,\n      \"step\": 1\n    },\n";
+  const std::string text = state("text", ok + ok + ok + "    {\n      \"loss\": \"abc\",\n      \"step\": 4\n    }");
+  expect_refused(text, "log_history[3].loss: expected a number, found a string");
+  expect_refused(state("bool", "    {\"grad_norm\": true, \"step\": 1}"), "log_history[0].grad_norm: expected a number, found a boolean");
+  expect_refused(state("list", "    {\"learning_rate\": [1], \"step\": 1}"), "log_history[0].learning_rate: expected a number, found a list");
+  expect_refused(state("nostep", ok + "    {\"loss\": 1.0}"), "log_history[1]: no step");
+  expect_refused(state("floatstep", "    {\"loss\": 1.0, \"step\": 1.5}"), "log_history[0].step: expected an integer step, found '1.5'");
+  expect_refused(state("hugestep", "    {\"loss\": 1.0, \"step\": 18446744073709551615}"), "log_history[0].step: expected an integer step");
+  expect_refused(state("notobject", ok + "    7"), "log_history[1]: expected an object, found a number");
+  expect_refused(write_bytes(dir / "nohistory" / "trainer_state.json", "{\"global_step\": 3}\n"),
+                 "no log_history: not a Hugging Face trainer_state.json");
+  expect_refused(write_bytes(dir / "historymap" / "trainer_state.json", "{\"log_history\": {}}\n"),
+                 "log_history: expected a list, found an object");
+  expect_refused(write_bytes(dir / "array" / "trainer_state.json", "[1, 2]\n"), "expected a JSON object with log_history");
+  expect_refused(write_bytes(dir / "empty" / "trainer_state.json", ""), "empty file");
+  // Syntax errors at their place in the file as written: the NaN before the
+  // error on the same line is not counted twice.
+  const std::string syntax = write_bytes(dir / "syntax" / "trainer_state.json",
+                                   "{\n  \"log_history\": [\n    {\"loss\": NaN, \"step\": 1,}\n  ]\n}\n");
+  expect_refused(syntax, "not valid JSON: unexpected '}' at byte 50 (line 3, column 29)");
+  expect_refused(write_bytes(dir / "cut" / "trainer_state.json", "{\n  \"log_history\": [\n    {\"loss\": 1."),
+                 "not valid JSON: it ends too early");
+  expect_refused(write_bytes(dir / "utf8" / "trainer_state.json", "{\"log_history\": [{\"lo\xff\": 1, \"step\": 1}]}"),
+                 "not valid JSON: unexpected byte \\xff");
+  // Given the folder, the refusal names the file inside it.
+  const std::string folder = (dir / "text").string();
+  expect_refused([&] { (void)read_log(folder); }, text, "log_history[3].loss");
+  const std::string none = gradcheck::test::scratch_dir("hf_none").string();
+  expect_refused([&] { (void)read_trainer_state(none); }, none, "holds no trainer_state.json");
+  // A JSON document that is no log known here.
+  expect_refused(write_bytes(dir / "other.json", "{\n  \"model\": \"bert\",\n  \"layers\": 12\n}\n"),
+                 "a JSON document that is no training log known here");
+}
+
+// --- Keras History ------------------------------------------------------------
+
+TEST_CASE("Keras History: one value per epoch, the epoch index as the step", "[keras]") {
+  const std::string file = kData + "keras_history.json";
+  CHECK(detect_log_format(file) == LogFormat::keras_history);
+  const Run run = read_log(file);
+  CHECK(run.step_name == "epoch");
+  CHECK(run.metric_names() == std::vector<std::string>{"accuracy", "loss", "val_accuracy", "val_loss"});
+  const Series& loss = series(run, "loss");
+  CHECK(loss.size() == 30);
+  CHECK(loss.steps.front() == 0);
+  CHECK(loss.steps.back() == 29);
+  const Roles roles = recognise_roles(run);
+  CHECK(roles.loss == "loss");
+  CHECK(roles.val_loss == "val_loss");
+  CHECK(gradcheck::diag::diagnose(run).healthy());
+  CHECK(read_keras_history(file).find("val_loss")->values == series(run, "val_loss").values);
+
+  // Saved through pandas: epochs as keys, a missing value as null.
+  const Run pandas = read_log(kData + "keras_history_pandas.json");
+  CHECK(series(pandas, "loss").size() == 10);
+  CHECK(series(pandas, "val_loss").size() == 9);
+  CHECK(series(pandas, "val_loss").steps.back() == 8);
+  CHECK(series(pandas, "loss").values == std::vector<double>(loss.values.begin(), loss.values.begin() + 10));
+
+  // Pretty-printed, with NaN, and a learning rate to use as the step.
+  const fs::path dir = gradcheck::test::scratch_dir("keras");
+  const std::string pretty = write_bytes(dir / "history.json",
+                                   "{\n  \"loss\": [\n    1.5,\n    NaN,\n    0.5\n  ],\n  \"lr\": [0.1, 0.1, 0.01],\n"
+                                   "  \"round\": [10, 20, 30]\n}\n");
+  CHECK(detect_log_format(pretty) == LogFormat::keras_history);
+  const Run p = read_log(pretty);
+  CHECK(std::isnan(series(p, "loss").values[1]));
+  CHECK(recognise_roles(p).lr == "lr");
+  ReadOptions o;
+  o.step_column = "round";
+  const Run by_round = read_keras_history(pretty, o);
+  CHECK(by_round.step_name == "round");
+  CHECK(series(by_round, "loss").steps == std::vector<std::int64_t>{10, 20, 30});
+  CHECK(by_round.find("round") == nullptr);
+  o.step_column = "nope";
+  expect_refused([&] { (void)read_keras_history(pretty, o); }, pretty, "step metric 'nope' is not in the history");
+}
+
+TEST_CASE("Keras History: a value that is no number is refused naming the metric and epoch", "[keras][errors]") {
+  const fs::path dir = gradcheck::test::scratch_dir("keras_bad");
+  expect_refused(write_bytes(dir / "text.json", R"({"loss": [1.0, 0.9], "val_loss": [1.1, 1.0, 0.95, "high"]})"),
+                 "val_loss[3]: expected a number, found a string");
+  expect_refused(write_bytes(dir / "nested.json", R"({"loss": [1.0, [0.9]]})"), "loss[1]: expected a number, found a list");
+  expect_refused(write_bytes(dir / "key.json", "{\"loss\": {\"0\": 1.0, \"1\": true}}"),
+                 "loss[\"1\"]: expected a number, found a boolean");
+  const std::string p = write_bytes(dir / "h.json", R"({"loss": [1.0, 0.9]})");
+  expect_refused([&] { (void)read_keras_history(write_bytes(dir / "scalar.json", R"({"loss": 1.0})")); },
+                 (dir / "scalar.json").string(), "loss: expected a list of per-epoch values, found a number");
+  expect_refused([&] { (void)read_keras_history(write_bytes(dir / "keys.json", R"({"loss": {"zero": 1.0}})")); },
+                 (dir / "keys.json").string(), "loss: key 'zero' is not an epoch number");
+  CHECK(read_log(p).find("loss")->size() == 2);
+}
+
+// --- MLflow file store --------------------------------------------------------
+
+TEST_CASE("MLflow: a run's metric files, names with '/', nan, the roles", "[mlflow]") {
+  const Run run = read_mlflow_run(kHealthyRun);
+  CHECK(run.step_name == "step");
+  CHECK(run.metric_names() ==
+        std::vector<std::string>{"epoch", "eval_loss", "eval_runtime", "grad_norm", "learning_rate", "loss"});
+  const Series& loss = series(run, "loss");
+  CHECK(loss.size() == 60);
+  CHECK(loss.steps.front() == 10);
+  CHECK(loss.steps.back() == 600);
+  CHECK(series(run, "eval_loss").size() == 12);
+  Roles roles = recognise_roles(run);
+  CHECK(roles.loss == "loss");
+  CHECK(roles.val_loss == "eval_loss");
+  CHECK(roles.grad_norm == "grad_norm");
+  CHECK(roles.lr == "learning_rate");
+
+  const Run lightning = read_mlflow_run(kNanRun);
+  CHECK(lightning.metric_names() == std::vector<std::string>{"epoch", "train/loss", "val/loss"});
+  const Series& tl = series(lightning, "train/loss");
+  CHECK(tl.size() == 80);
+  CHECK(std::count_if(tl.values.begin(), tl.values.end(), [](double v) { return std::isnan(v); }) == 14);
+  roles = recognise_roles(lightning);
+  CHECK(roles.loss == "train/loss");
+  CHECK(roles.val_loss == "val/loss");
+
+  // The epoch metric as the step.
+  ReadOptions o;
+  o.step_column = "epoch";
+  const Run by_epoch = read_mlflow_run(kNanRun, o);
+  CHECK(by_epoch.step_name == "epoch");
+  CHECK(series(by_epoch, "train/loss").steps.front() == 0);
+  CHECK(series(by_epoch, "train/loss").steps.back() == 3);
+}
+
+TEST_CASE("MLflow: a store, an experiment and a run folder; deleted runs left out; notes", "[mlflow][dirs]") {
+  const std::string store = kData + "mlruns";
+  for (const std::string& p : {store, store + "/1", kHealthyRun}) {
+    INFO(p);
+    CHECK(detect_log_format(p) == LogFormat::mlflow);
+  }
+  for (const std::string& p : {store, store + "/", store + "/1"}) {
+    INFO(p);
+    const auto sources = expand_log_sources({p});
+    REQUIRE(sources.size() == 2);  // the deleted run is left out, the Default experiment has none
+    CHECK(fs::path(sources[0].path) == fs::path(kHealthyRun));  // started first
+    CHECK(sources[0].note == "MLflow run 'gentle-owl-512' of experiment 'sst2-finetune'");
+    CHECK(fs::path(sources[1].path) == fs::path(kNanRun));
+    CHECK(sources[1].note == "MLflow run 'bold-crane-77' of experiment 'sst2-finetune'");
+  }
+  const auto one = expand_log_sources({kHealthyRun});
+  REQUIRE(one.size() == 1);
+  CHECK(one[0].path == kHealthyRun);
+  CHECK(one[0].note == "MLflow run 'gentle-owl-512' of experiment 'sst2-finetune'");
+  // read_log reads a run folder as itself; a store of several runs is for expand_log_sources.
+  const Run run = read_log(kHealthyRun);
+  CHECK(run.source == kHealthyRun);
+  CHECK(series(run, "loss").size() == 60);
+  expect_refused(store, "holds 2 MLflow runs: give one run's folder");
+
+  // A store of one live run reads as that run; of none, it says so.
+  const fs::path copy = gradcheck::test::scratch_dir("mlruns_one");
+  fs::copy(store, copy, fs::copy_options::recursive);
+  fs::remove_all(copy / "1" / "c41d7a9e2b5f4c08a6e3d9b1f7a2c5e4");
+  const Run single = read_log(copy.string());
+  CHECK(single.source == copy.string());
+  CHECK(series(single, "loss").size() == 60);
+  fs::remove_all(copy / "1" / "8f2b6e0c4d1a4b7e9c3f5a2d1e0b9c8a");
+  expect_refused(copy.string(), "holds no MLflow run with metrics");
+  CHECK(expand_log_sources({copy.string()})[0].path == copy.string());
+  // The deleted run itself still reads when named.
+  CHECK(read_log((copy / "1" / "0a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c").string()).find("loss")->size() == 2);
+}
+
+TEST_CASE("MLflow: early two-field lines are at step 0; blank lines and CRLF are fine", "[mlflow]") {
+  const fs::path run = gradcheck::test::scratch_dir("mlflow_old");
+  write_bytes(run / "meta.yaml", "run_uuid: abc\nlifecycle_stage: active\n");
+  write_bytes(run / "metrics" / "loss", "1500000000000 0.5\r\n\r\n1500000000001 0.25\r\n");
+  write_bytes(run / "metrics" / ".DS_Store", "junk");
+  write_bytes(run / "metrics" / "acc", "1500000000000  0.5   3\n1500000000001\t1e-05\t4\n1500000000002 -inf 5\n");
+  const Run r = read_log(run.string());
+  CHECK(series(r, "loss").steps == std::vector<std::int64_t>{0, 0});
+  CHECK(series(r, "loss").values == std::vector<double>{0.5, 0.25});
+  CHECK(series(r, "acc").values == std::vector<double>{0.5, 1e-05, -INFINITY});
+  CHECK(r.metric_names() == std::vector<std::string>{"acc", "loss"});
+  CHECK(expand_log_sources({run.string()})[0].note == "MLflow run " + run.filename().string());
+}
+
+TEST_CASE("MLflow: a malformed metric file is refused naming the file and the line", "[mlflow][errors]") {
+  const fs::path run = gradcheck::test::scratch_dir("mlflow_bad");
+  write_bytes(run / "meta.yaml", "run_name: r\n");
+  const std::string loss = write_bytes(run / "metrics" / "train" / "loss", "1 0.5 0\n2 0.4 1 extra\n");
+  expect_refused([&] { (void)read_log(run.string()); }, loss, "line 2: expected 'timestamp value step', found 4 fields");
+  write_bytes(loss, "1 0.5 0\n1\n");
+  expect_refused([&] { (void)read_log(run.string()); }, loss, "line 2: expected 'timestamp value step', found 1 field");
+  write_bytes(loss, "1 abc 0\n");
+  expect_refused([&] { (void)read_log(run.string()); }, loss, "line 1: value 'abc' is not a number");
+  write_bytes(loss, "1 0.5 1.5\n");
+  expect_refused([&] { (void)read_log(run.string()); }, loss, "line 1: step '1.5' is not an integer");
+  write_bytes(loss, "x 0.5 1\n");
+  expect_refused([&] { (void)read_log(run.string()); }, loss, "line 1: timestamp 'x' is not an integer");
+  write_bytes(loss, "1 0.5 \xff\xfe\n");
+  expect_refused([&] { (void)read_log(run.string()); }, loss, "line 1: step '\\xff\\xfe' is not an integer");
+  fs::remove_all(run / "metrics");
+  fs::create_directories(run / "metrics");
+  expect_refused([&] { (void)read_mlflow_run(run.string()); }, run.string(), "metrics/ holds no metric file");
+  const std::string none = gradcheck::test::scratch_dir("mlflow_none").string();
+  expect_refused([&] { (void)read_mlflow_run(none); }, none, "no metrics folder: not an MLflow run");
+}
+
+// --- W&B ----------------------------------------------------------------------
+
+TEST_CASE("W&B history JSON Lines: _step is the step, W&B's bookkeeping and media are no series", "[wandb]") {
+  const std::string file = kData + "wandb_history.jsonl";
+  CHECK(detect_log_format(file) == LogFormat::jsonl);
+  const Run run = read_log(file);
+  CHECK(run.step_name == "_step");
+  for (const char* absent : {"_runtime", "_timestamp", "_wandb/runtime", "_step", "examples/size", "examples/ncols"}) {
+    INFO(absent);
+    CHECK(run.find(absent) == nullptr);
+  }
+  CHECK(series(run, "train/loss").size() == 80);
+  CHECK(series(run, "eval/loss").size() == 8);
+  CHECK(series(run, "train/loss").steps[1] == 1);
+  const Roles roles = recognise_roles(run);
+  CHECK(roles.loss == "train/loss");
+  CHECK(roles.val_loss == "eval/loss");
+  CHECK(roles.grad_norm == "train/grad_norm");
+  CHECK(roles.lr == "train/learning_rate");
+}
+
+TEST_CASE("W&B history saved by pandas as CSV: _step is the step, _runtime and _timestamp are no series", "[wandb]") {
+  const Run run = read_log(kData + "wandb_history.csv");
+  CHECK(run.step_name == "_step");
+  CHECK(run.find("_runtime") == nullptr);
+  CHECK(run.find("_timestamp") == nullptr);
+  CHECK(series(run, "loss").size() == 40);
+  CHECK(series(run, "val_loss").steps.front() == 3);
+  CHECK(recognise_roles(run).val_loss == "val_loss");
+}
+
+TEST_CASE("W&B chart export: the run stripped from the names, __MIN/__MAX left out", "[wandb]") {
+  const Run run = read_log(kData + "wandb_export.csv");
+  CHECK(run.step_name == "Step");
+  CHECK(run.metric_names() == std::vector<std::string>{"train/loss", "val/loss"});
+  CHECK(series(run, "train/loss").size() == 100);
+  CHECK(series(run, "val/loss").size() == 10);
+  CHECK(series(run, "val/loss").steps.front() == 45);
+  const Roles roles = recognise_roles(run);
+  CHECK(roles.loss == "train/loss");
+  CHECK(roles.val_loss == "val/loss");
+  CHECK(gradcheck::diag::diagnose(run).healthy());
+
+  const fs::path dir = gradcheck::test::scratch_dir("wandb");
+  // A run name holding " - ", W&B's _step beside the x-axis, a grouped run.
+  const Run dashed = read_csv(write_bytes(dir / "dashed.csv",
+                                    "\"Step\",\"lr 1e-3 - seed 2 - _step\",\"lr 1e-3 - seed 2 - _step__MIN\","
+                                    "\"lr 1e-3 - seed 2 - _step__MAX\",\"lr 1e-3 - seed 2 - loss\","
+                                    "\"lr 1e-3 - seed 2 - loss__MIN\",\"lr 1e-3 - seed 2 - loss__MAX\"\n"
+                                    "\"0\",\"0\",\"0\",\"0\",\"2.5\",\"2.5\",\"2.5\"\n\"1\",\"1\",\"1\",\"1\",\"2\",\"2\",\"2\"\n"));
+  CHECK(dashed.metric_names() == std::vector<std::string>{"loss"});
+  const Run group = read_csv(write_bytes(dir / "group.csv",
+                                   "Step,Group: sweep-7 - train/loss,Group: sweep-7 - train/loss__MIN,"
+                                   "Group: sweep-7 - train/loss__MAX\n0,1,0.9,1.1\n"));
+  CHECK(group.metric_names() == std::vector<std::string>{"train/loss"});
+  // Not an export: no companions, or a companion without " - ".
+  const Run plain = read_csv(write_bytes(dir / "plain.csv", "step,a - b,x__MIN,x\n0,1,2,3\n"));
+  CHECK(plain.metric_names() == std::vector<std::string>{"a - b", "x__MIN", "x"});
+}
+
+TEST_CASE("W&B chart export of several runs is refused naming them", "[wandb][errors]") {
+  const std::string file = kData + "wandb_export_two_runs.csv";
+  expect_refused(file, "line 1: a W&B chart export of 2 runs (brisk-pond-1, swift-sun-2): export one run per file");
+  const fs::path dir = gradcheck::test::scratch_dir("wandb_runs");
+  std::string header = "Step";
+  for (int r = 0; r < 6; ++r)
+    for (const char* s : {"", "__MIN", "__MAX"}) header += ",run-" + std::to_string(r) + " - loss" + s;
+  expect_refused(write_bytes(dir / "six.csv", header + "\n"), "6 runs (run-0, run-1, run-2, run-3, ...)");
+}
+
+// --- detection ----------------------------------------------------------------
+
+TEST_CASE("Detection: by name and content, folders, and the formats that were there before", "[dirs]") {
+  CHECK(detect_log_format(kData + "healthy.csv") == LogFormat::csv);
+  CHECK(detect_log_format(kData + "diverging.jsonl") == LogFormat::jsonl);
+  CHECK(detect_log_format(kData + "bad_line.jsonl") == LogFormat::jsonl);
+  const std::string tb = std::string(GRADCHECK_REAL_DATA_DIR) + "/tfevents/vicreg-ablation/lightning_logs_version_29";
+  CHECK(detect_log_format(tb) == LogFormat::tfevents);
+  CHECK(detect_log_format(kData + "no-such-file.json") == LogFormat::jsonl);
+  CHECK(detect_log_format(kData + "no-such-file") == LogFormat::csv);
+  const fs::path dir = gradcheck::test::scratch_dir("detect");
+  // JSON Lines under .json; a first line that is a whole object with more lines after it.
+  const std::string lines = write_bytes(dir / "metrics.json", "{\"step\": 0, \"loss\": 1}\n{\"step\": 1, \"loss\": 0.5}\n");
+  CHECK(detect_log_format(lines) == LogFormat::jsonl);
+  CHECK(series(read_log(lines), "loss").size() == 2);
+  const std::string keras_like = write_bytes(dir / "k.jsonl", "{\"loss\": [1, 2]}\n{\"loss\": [3]}\n");
+  CHECK(detect_log_format(keras_like) == LogFormat::jsonl);
+  const std::string blank = write_bytes(dir / "empty.json", "\n\n");
+  CHECK(detect_log_format(blank) == LogFormat::jsonl);
+  CHECK(read_log(blank).series.empty());
+  // A .json JSON Lines file with a broken first line says where.
+  expect_refused(write_bytes(dir / "broken.json", "{\"step\": 0, \"loss\": }\n{\"step\": 1}\n"),
+                 "not valid JSON: unexpected '}' at byte 21 (line 1, column 21)");
+  expect_refused(write_bytes(dir / "broken.jsonl", "{\"step\": 0, \"loss\": }\n{\"step\": 1}\n"),
+                 "line 1: not valid JSON: unexpected '}' at column 21");
+  // A Hugging Face output folder that also holds TensorBoard runs is read as the Trainer's state.
+  const fs::path out = gradcheck::test::scratch_dir("hf_with_tb");
+  fs::copy(kData + "hf_output/checkpoint-500", out / "checkpoint-500", fs::copy_options::recursive);
+  fs::create_directories(out / "runs" / "Jun03");
+  fs::copy(tb + "/events.out.tfevents.1685262352.lzh.3132.1", out / "runs" / "Jun03" / "events.out.tfevents.1.host");
+  CHECK(detect_log_format(out.string()) == LogFormat::trainer_state);
+  CHECK(read_log(out.string()).find("eval_loss") != nullptr);
+  // A folder of nothing known stays TensorBoard's, which says what it lacks.
+  const std::string empty = gradcheck::test::scratch_dir("nothing").string();
+  CHECK(detect_log_format(empty) == LogFormat::tfevents);
+  expect_refused(empty, "holds no events.out.tfevents");
+  CHECK(std::string(format_name(LogFormat::mlflow)) == "MLflow runs");
+}
+
+TEST_CASE("The new readers never crash on damaged input: seeded random corruption", "[fuzz][errors]") {
+  const fs::path dir = gradcheck::test::scratch_dir("corrupt");
+  const std::vector<std::pair<std::string, std::string>> seeds{
+      {kData + "hf_output/checkpoint-500/trainer_state.json", "trainer_state.json"},
+      {kReal + "whisper-large-v2-japanese-5k-steps/trainer_state.json", "state.json"},
+      {kData + "keras_history.json", "history.json"},
+      {kData + "keras_history_pandas.json", "pandas.json"},
+      {kData + "wandb_export.csv", "export.csv"},
+      {kData + "wandb_history.jsonl", "history.jsonl"},
+      {kHealthyRun + "/metrics/loss", "run/metrics/loss"},
+      {kData + "mlruns/1/meta.yaml", "run/meta.yaml"}};
+  std::mt19937_64 rng(2025);
+  int thrown = 0, read = 0;
+  for (const auto& [source, name] : seeds) {
+    const std::string original = read_bytes(source);
+    REQUIRE_FALSE(original.empty());
+    for (int trial = 0; trial < 100; ++trial) {
+      const std::string bytes = gradcheck::test::corrupt(original, rng, std::string_view("\",\n{}[]0-e\xff :N", 15));
+      const fs::path p = dir / name;
+      write_bytes(p, bytes);
+      // An MLflow file is read through its run folder (meta.yaml beside metrics/).
+      const bool mlflow = name.rfind("run/", 0) == 0;
+      if (mlflow && !fs::exists(dir / "run" / "meta.yaml")) write_bytes(dir / "run" / "meta.yaml", "run_name: x\n");
+      if (mlflow && !fs::exists(dir / "run" / "metrics" / "loss")) write_bytes(dir / "run" / "metrics" / "loss", "1 1 1\n");
+      const std::string target = mlflow ? (dir / "run").string() : p.string();
+      try {
+        (void)expand_log_sources({target});
+        const Run run = read_log(target);
+        for (const auto& s : run.series) {
+          REQUIRE(s.steps.size() == s.values.size());
+          CHECK(gradcheck::valid_utf8(s.name, /*printable=*/true));
+        }
+        ++read;
+      } catch (const gradcheck::InputError& e) {
+        const std::string what = e.what();
+        CHECK(gradcheck::valid_utf8(what, /*printable=*/true));
+        CHECK(what.find("json.exception") == std::string::npos);
+        CHECK(what.find(dir.string()) == 0);
+        ++thrown;
+      }
+      if (mlflow) fs::remove_all(dir / "run");
+    }
+  }
+  CHECK(thrown > 0);
+  CHECK(read > 0);
+  CHECK(read + thrown == 800);
+}

@@ -1,0 +1,90 @@
+"""Reads a training log (CSV with a header, JSON Lines) into named series, for labelling and
+plotting. Standard library and NumPy only; independent of convdiag's readers.
+
+A series is (steps, values) as NumPy arrays, in file order; missing cells are left out, non-finite
+numbers kept. The step of a record is the first present of `step`, `global_step`, `iteration`,
+`iter`, `epoch` (or the column named by `step_col`), else the record index.
+"""
+import csv
+import json
+import math
+
+import numpy as np
+
+STEP_KEYS = ("step", "global_step", "iteration", "iter", "epoch", "_step", "Step")
+MISSING = {"", "na", "n/a", "null", "none"}
+
+
+def _num(cell):
+    if cell is None:
+        return None
+    if isinstance(cell, bool):
+        return None
+    if isinstance(cell, (int, float)):
+        return float(cell)
+    s = str(cell).strip()
+    if s.lower() in MISSING:
+        return None
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def _flatten(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "/"))
+        else:
+            out[key] = v
+    return out
+
+
+def read_records(path):
+    if path.endswith((".jsonl", ".ndjson", ".json")):
+        recs = []
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                r = _flatten(json.loads(line))
+                split = str(r.get("split", r.get("phase", r.get("mode", r.get("stage", ""))))).lower()
+                if split in ("val", "valid", "validation", "eval"):
+                    r = {(k if k in STEP_KEYS or k in ("split", "phase", "mode", "stage") else "val_" + k): v
+                         for k, v in r.items()}
+                recs.append(r)
+        return recs
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return []
+    head = rows[0]
+    return [dict(zip(head, r)) for r in rows[1:]]
+
+
+def read_series(path, step_col=None):
+    recs = read_records(path)
+    keys = []
+    for r in recs:
+        for k in r:
+            if k not in keys:
+                keys.append(k)
+    sk = step_col or next((k for k in STEP_KEYS if k in keys), None)
+    data = {}
+    for i, r in enumerate(recs):
+        st = _num(r.get(sk)) if sk else None
+        if st is None or not math.isfinite(st):
+            st = float(i)
+        for k, v in r.items():
+            if k == sk:
+                continue
+            x = _num(v)
+            if x is None:
+                continue
+            data.setdefault(k, ([], []))
+            data[k][0].append(st)
+            data[k][1].append(x)
+    return {k: (np.array(s, dtype=float), np.array(v, dtype=float)) for k, (s, v) in data.items()}, sk
