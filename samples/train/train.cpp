@@ -360,7 +360,7 @@ int run_corpus(const std::string& dir, int seeds) {
       options.classes = 3;
       const auto d = gradcheck::diag::diagnose(gradcheck::logs::read_log(path), options);
       std::set<std::string> found;
-      for (const auto& s : d.symptoms) found.insert(s.kind);
+      for (const auto& s : d.symptoms) found.insert(gradcheck::diag::to_string(s.kind));
       std::string expected_text, found_text;
       for (const auto& k : cfg.expected) expected_text += (expected_text.empty() ? "" : "|") + k;
       for (const auto& k : found) found_text += (found_text.empty() ? "" : "|") + k;

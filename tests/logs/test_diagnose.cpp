@@ -20,22 +20,37 @@ namespace {
 
 std::string kinds(const RunDiagnosis& d) {
   std::string s;
-  for (const auto& x : d.symptoms) s += x.kind + "(" + x.metric + "): " + x.evidence + "\n";
+  for (const auto& x : d.symptoms) s += std::string(to_string(x.kind)) + "(" + x.metric + "): " + x.evidence + "\n";
   return s;
 }
 
 bool has(const RunDiagnosis& d, const std::string& kind) {
-  return std::any_of(d.symptoms.begin(), d.symptoms.end(), [&](const auto& s) { return s.kind == kind; });
+  return std::any_of(d.symptoms.begin(), d.symptoms.end(), [&](const auto& s) { return to_string(s.kind) == kind; });
 }
 
 const gradcheck::diag::Symptom& get(const RunDiagnosis& d, const std::string& kind) {
   for (const auto& s : d.symptoms)
-    if (s.kind == kind) return s;
+    if (to_string(s.kind) == kind) return s;
   FAIL("no symptom " << kind << " in:\n" << kinds(d));
   throw std::logic_error("unreachable");
 }
 
 }  // namespace
+
+TEST_CASE("symptom kinds are spelled as the tools' contract names them, and read back", "[diagnose]") {
+  using gradcheck::diag::SymptomKind;
+  const std::vector<std::string> contract = {"nan",         "divergence",         "oscillation",
+                                             "plateau",     "overfitting",        "exploding_gradient",
+                                             "vanishing_gradient", "spike",       "initial_loss_mismatch",
+                                             "cannot_overfit_batch"};
+  for (std::size_t i = 0; i < contract.size(); ++i) {
+    const auto k = static_cast<SymptomKind>(i);
+    CHECK(to_string(k) == contract[i]);
+    CHECK(gradcheck::diag::symptom_kind_from_string(contract[i]) == k);
+  }
+  CHECK_THROWS_MATCHES(gradcheck::diag::symptom_kind_from_string("plateaus"), std::invalid_argument,
+                       MessageMatches(Catch::Contains("plateaus")));
+}
 
 TEST_CASE("Mann-Kendall and Theil-Sen on known series", "[stats]") {
   std::vector<double> up{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};

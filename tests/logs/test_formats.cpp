@@ -77,7 +77,7 @@ TEST_CASE("trainer_state.json: training and evaluation entries at one step, the 
   // The diagnosis: the validation loss rises after step 500.
   const auto d = gradcheck::diag::diagnose(run);
   REQUIRE(d.symptoms.size() == 1);
-  CHECK(d.symptoms[0].kind == "overfitting");
+  CHECK(d.symptoms[0].kind == gradcheck::diag::SymptomKind::overfitting);
   CHECK(d.symptoms[0].step_start == 500);
 }
 
@@ -142,7 +142,7 @@ TEST_CASE("trainer_state.json: the real Whisper fine-tune (transformers 4.26) ov
   CHECK(roles.val_loss == "eval_loss");
   CHECK(roles.lr == "learning_rate");
   bool overfitting = false;
-  for (const auto& s : gradcheck::diag::diagnose(run).symptoms) overfitting = overfitting || s.kind == "overfitting";
+  for (const auto& s : gradcheck::diag::diagnose(run).symptoms) overfitting = overfitting || s.kind == gradcheck::diag::SymptomKind::overfitting;
   CHECK(overfitting);
 }
 

@@ -72,7 +72,7 @@ TEST_CASE("monitor: a healthy run raises nothing and its log reads back as a hea
   const auto d = diagnose(run);
   CHECK(d.roles.grad_norm == "grad_norm");
   CHECK(d.roles.tensor_grad_norms.size() == 3);
-  INFO((d.symptoms.empty() ? std::string() : d.symptoms[0].kind + ": " + d.symptoms[0].evidence));
+  INFO((d.symptoms.empty() ? std::string() : std::string(to_string(d.symptoms[0].kind)) + ": " + d.symptoms[0].evidence));
   CHECK(d.healthy());
 }
 
@@ -92,7 +92,7 @@ TEST_CASE("monitor: NaN loss is reported at its step, once, and logged as a valu
   }
   const auto d = diagnose(gradcheck::logs::read_log(log));
   REQUIRE_FALSE(d.healthy());
-  CHECK(d.symptoms[0].kind == "nan");
+  CHECK(d.symptoms[0].kind == gradcheck::diag::SymptomKind::nan);
   CHECK(d.symptoms[0].step_start == 150);
 }
 

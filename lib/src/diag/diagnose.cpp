@@ -6,12 +6,14 @@
 #include <cmath>
 #include <charconv>
 #include <exception>
+#include <iterator>
 #include <limits>
 #include <numeric>
 #include <optional>
 #include <cstdint>
 #include <deque>
 #include <span>
+#include <stdexcept>
 #include <string>
 
 #include "stats.hpp"
@@ -262,7 +264,7 @@ Prepared prepare(const logs::Series& s, std::size_t max_points,
   return p;
 }
 
-Symptom make(const std::string& kind, const std::string& metric, std::int64_t a, std::int64_t b, Severity sev,
+Symptom make(SymptomKind kind, const std::string& metric, std::int64_t a, std::int64_t b, Severity sev,
              std::string evidence) {
   return Symptom{kind, metric, a, b, sev, std::move(evidence), advice_for(kind)};
 }
@@ -287,7 +289,7 @@ void detect_nan(const Prepared& p, std::vector<Symptom>& out) {
                    " of " + std::to_string(p.total) + " values are not finite";
   if (!p.y.empty())
     ev += "; last finite value " + general(p.y.back(), 4) + " at step " + std::to_string(p.steps.back());
-  out.push_back(make("nan", p.name, p.bad_step, p.last_step, Severity::error, ev));
+  out.push_back(make(SymptomKind::nan, p.name, p.bad_step, p.last_step, Severity::error, ev));
 }
 
 
@@ -317,7 +319,7 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
       const std::size_t above = std::min(persistent_onset(above_init, kOnsetPersistence), m - 1);
       const std::size_t best = argmin(p.smooth, 0, above);
       const std::size_t onset = p.rise_start(best);
-      out.push_back(make("divergence", p.name, p.bsteps[onset], last, Severity::error,
+      out.push_back(make(SymptomKind::divergence, p.name, p.bsteps[onset], last, Severity::error,
                          "the loss rose from " + step_text(p.bsteps[onset]) + " (smoothed " + general(p.smooth[onset], 4) +
                              ") and over the last half stays above its first value " + general(init, 4) + " at " +
                              step_text(p.steps.front()) + ": median " + general(med, 4) + " (x" + general(med / init, 4) +
@@ -368,7 +370,7 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
                   : gave_back ? "x" + general(end / lowest, 4) + ", giving back " + percent(rise / std::max(start - lowest, 1e-300), 1) +
                                     " of its fall from " + general(start, 4)
                               : "back to its start " + general(start, 4) + trend;
-  out.push_back(make("divergence", p.name, p.bsteps[onset], last, Severity::error,
+  out.push_back(make(SymptomKind::divergence, p.name, p.bsteps[onset], last, Severity::error,
                      "the loss rose from its lowest level " + general(lowest, 4) + " at " + step_text(p.bsteps[b]) +
                          " and ends at " + general(end, 4) + " (" + how + "), leaving its bottom at " +
                          step_text(p.bsteps[onset]) + "; it has not come back"));
@@ -536,7 +538,7 @@ bool detect_oscillation(const Prepared& p, std::size_t group, const DiagnoseOpti
   std::string cause;
   if (det.period > 0) cause = "; it repeats a cycle of " + std::to_string(det.period) + " steps: the steps overshoot";
   else if (det.deterministic) cause = "; it turns at " + percent(det.turning, 1) + " of its steps: the steps overshoot";
-  out.push_back(make("oscillation", p.name, p.steps[onset], p.steps[n - 1], Severity::warning,
+  out.push_back(make(SymptomKind::oscillation, p.name, p.steps[onset], p.steps[n - 1], Severity::warning,
                      std::to_string(late) + " up-swings over the last half, each at least " + percent(o.oscillation_level, 1) +
                          " of the level it starts from (judged on " + judged +
                          (log_scale ? ", on a log scale" : "") + "), the widest from " + value(widest.trough) +
@@ -691,7 +693,7 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::opti
   }
   if (drop < o.plateau_drop && !diverged) {
     const TrendTest t = mann_kendall(p.by);
-    Symptom s = make("plateau", p.name, a, b, Severity::warning,
+    Symptom s = make(SymptomKind::plateau, p.name, a, b, Severity::warning,
                      "the smoothed loss never fell more than " + percent(std::max(drop, 0.0), 1) + " below its start " +
                          general(start, 4) + " (best " + general(best, 4) + ", end " + general(p.end_level(), 4) +
                          "; Mann-Kendall z = " + general(t.z, 4) + ")" + (frozen ? "; " + stuck_ev : std::string()));
@@ -700,7 +702,7 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::opti
     return;
   }
   if (frozen) {
-    Symptom s = make("plateau", p.name, p.steps[stuck->first], b, Severity::warning, stuck_ev);
+    Symptom s = make(SymptomKind::plateau, p.name, p.steps[stuck->first], b, Severity::warning, stuck_ev);
     s.advice = kStuckAdvice;
     out.push_back(std::move(s));
     return;
@@ -712,7 +714,7 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::opti
       std::vector<std::uint8_t> near(m);
       for (std::size_t k = 0; k < m; ++k) near[k] = std::abs(p.smooth[k] - chance) <= 0.1 * chance;
       const std::size_t onset = std::min(persistent_onset(near, kOnsetPersistence), m - 1);
-      out.push_back(make("plateau", p.name, p.bsteps[onset], b, Severity::warning,
+      out.push_back(make(SymptomKind::plateau, p.name, p.bsteps[onset], b, Severity::warning,
                          "the loss ends at " + general(end, 4) + ", within 10% of ln(" + std::to_string(o.classes) +
                              ") = " + general(chance, 4) + ", the loss of a uniform guess over the classes, from " +
                              step_text(p.bsteps[onset]) + " on"));
@@ -855,7 +857,7 @@ void detect_spikes(const Prepared& p, const logs::Series* lr, const DiagnoseOpti
           " into the run)";
   if (early > 0) ev += "; " + std::to_string(early) + " more in the first " + percent(o.spike_early_fraction, 1) + ", not counted";
   // The range ends at the last point of the last spike that was still up.
-  out.push_back(make("spike", p.name, first, p.steps[std::max(late.back().peak, late.back().back - 1)],
+  out.push_back(make(SymptomKind::spike, p.name, first, p.steps[std::max(late.back().peak, late.back().back - 1)],
                      Severity::warning, ev));
 }
 
@@ -900,7 +902,7 @@ void detect_overfitting(const Prepared& v, const Prepared* train, const Diagnose
     if (now >= kTrainRiseWithVal * then) return;  // training loss rising too: not overfitting
     train_ev = " while the training loss went from " + general(then, 4) + " to " + general(now, 4);
   }
-  out.push_back(make("overfitting", v.name, sb, se_step, Severity::warning,
+  out.push_back(make(SymptomKind::overfitting, v.name, sb, se_step, Severity::warning,
                      "validation loss rose from its best " + general(best, 4) + " at step " + std::to_string(sb) + " to " +
                          general(end, 4) + " over its last " + std::to_string(last) + " evaluations (+" +
                          percent(rise / std::max(std::abs(best), 1e-12), 1) + ", " + general(rise / std::max(se, 1e-300), 4) +
@@ -961,7 +963,7 @@ bool detect_gradients(const Prepared& g, const Prepared* loss, bool converged, c
   if (m < o.min_points) return false;
   const Growth gr = growth_of(g, o);
   if (gr.exploding) {
-    out.push_back(make("exploding_gradient", g.name, g.steps[gr.onset], g.steps.back(), Severity::error,
+    out.push_back(make(SymptomKind::exploding_gradient, g.name, g.steps[gr.onset], g.steps.back(), Severity::error,
                        "the gradient norm exploded: " + growth_text(g, gr, o)));
     return true;
   }
@@ -970,7 +972,7 @@ bool detect_gradients(const Prepared& g, const Prepared* loss, bool converged, c
   const double loss_drop = (ls - le) / std::max(std::abs(ls), 1e-12);
   if (gr.early > 0 && gr.late <= o.vanishing_ratio * gr.early && loss_drop < kStalledLossDrop) {
     const std::size_t onset = g.rise_start(0, /*falling=*/true);
-    out.push_back(make("vanishing_gradient", g.name, g.bsteps[onset], g.steps.back(), Severity::warning,
+    out.push_back(make(SymptomKind::vanishing_gradient, g.name, g.bsteps[onset], g.steps.back(), Severity::warning,
                        "gradient norm fell from a median of " + general(gr.early, 4) + " early to " + general(gr.late, 4) +
                            " late (x" + general(gr.late / gr.early, 4) + ") from " + step_text(g.bsteps[onset]) +
                            " on, while the loss fell only " + percent(std::max(loss_drop, 0.0), 1)));
@@ -1087,7 +1089,7 @@ void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepare
           ev += ", below " + general(o.vanishing_ratio, 4) + " of it from " + step_text(onset) + " on," + stalled +
                 "almost no gradient reaches " + lo->layer;
         }
-        out.push_back(make("vanishing_gradient", lo->p.name, onset, lo->p.steps.back(), Severity::warning, ev));
+        out.push_back(make(SymptomKind::vanishing_gradient, lo->p.name, onset, lo->p.steps.back(), Severity::warning, ev));
       }
     }
   }
@@ -1107,7 +1109,7 @@ void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepare
     if (worst == nullptr || gr.peak / gr.usual > worst_growth.peak / worst_growth.usual) worst = &l, worst_growth = gr;
   }
   if (worst == nullptr) return;
-  out.push_back(make("exploding_gradient", worst->p.name, worst->p.steps[worst_growth.onset], worst->p.steps.back(),
+  out.push_back(make(SymptomKind::exploding_gradient, worst->p.name, worst->p.steps[worst_growth.onset], worst->p.steps.back(),
                      Severity::error,
                      "the gradient norm of " + named(*worst) + " exploded: " + growth_text(worst->p, worst_growth, o) +
                          "; " + std::to_string(count) + " of " + std::to_string(layers.size()) +
@@ -1199,29 +1201,54 @@ bool is_lossish(const std::string& name) {
 
 }  // namespace
 
-std::string advice_for(const std::string& kind) {
-  if (kind == "nan")
-    return "lower the learning rate by 10x and clip gradients (e.g. global norm 1.0); look for log(0), "
+namespace {
+// The contract's spelling of each SymptomKind, in the enum's order.
+constexpr const char* kSymptomKindNames[] = {"nan",         "divergence",         "oscillation",
+                                             "plateau",     "overfitting",        "exploding_gradient",
+                                             "vanishing_gradient", "spike",       "initial_loss_mismatch",
+                                             "cannot_overfit_batch"};
+static_assert(std::size(kSymptomKindNames) == static_cast<std::size_t>(SymptomKind::cannot_overfit_batch) + 1);
+}  // namespace
+
+const char* to_string(SymptomKind k) noexcept {
+  const auto i = static_cast<std::size_t>(k);
+  return i < std::size(kSymptomKindNames) ? kSymptomKindNames[i] : "?";
+}
+
+SymptomKind symptom_kind_from_string(std::string_view name) {
+  for (std::size_t i = 0; i < std::size(kSymptomKindNames); ++i)
+    if (name == kSymptomKindNames[i]) return static_cast<SymptomKind>(i);
+  throw std::invalid_argument("unknown symptom kind '" + std::string(name) + "'");
+}
+
+std::string advice_for(SymptomKind kind) {
+  switch (kind) {
+    case SymptomKind::nan:
+      return "lower the learning rate by 10x and clip gradients (e.g. global norm 1.0); look for log(0), "
            "division by zero or sqrt of 0 in the loss, and for NaN or inf in the input data";
-  if (kind == "divergence")
-    return "lower the learning rate by 10x (or add warm-up), clip gradients, and check input scaling";
-  if (kind == "oscillation")
-    return "lower the learning rate by 3-10x or increase the batch size; use a decaying schedule";
-  if (kind == "plateau")
-    return "check that the loss is wired to the outputs and labels (overfit one batch first), raise the learning "
+    case SymptomKind::divergence:
+      return "lower the learning rate by 10x (or add warm-up), clip gradients, and check input scaling";
+    case SymptomKind::oscillation:
+      return "lower the learning rate by 3-10x or increase the batch size; use a decaying schedule";
+    case SymptomKind::plateau:
+      return "check that the loss is wired to the outputs and labels (overfit one batch first), raise the learning "
            "rate by 3-10x, check the initialisation and input scaling";
-  if (kind == "overfitting")
-    return "stop at the best validation step (early stopping) and add regularisation: weight decay, dropout, "
+    case SymptomKind::overfitting:
+      return "stop at the best validation step (early stopping) and add regularisation: weight decay, dropout, "
            "data augmentation or more data";
-  if (kind == "exploding_gradient")
-    return "clip gradients, lower the learning rate by 10x, and check the initialisation (He/Xavier scale) and "
+    case SymptomKind::exploding_gradient:
+      return "clip gradients, lower the learning rate by 10x, and check the initialisation (He/Xavier scale) and "
            "normalisation layers";
-  if (kind == "vanishing_gradient")
-    return "use ReLU-family activations instead of sigmoid/tanh in deep stacks, He/Xavier initialisation, "
+    case SymptomKind::vanishing_gradient:
+      return "use ReLU-family activations instead of sigmoid/tanh in deep stacks, He/Xavier initialisation, "
            "normalisation layers or residual connections";
-  if (kind == "spike")
-    return "clip gradients and look at the batches at those steps (bad samples, label errors); with Adam, a larger "
+    case SymptomKind::spike:
+      return "clip gradients and look at the batches at those steps (bad samples, label errors); with Adam, a larger "
            "epsilon or a lower learning rate";
+    case SymptomKind::initial_loss_mismatch:
+    case SymptomKind::cannot_overfit_batch:
+      break;  // the active checks write their own advice
+  }
   return "";
 }
 

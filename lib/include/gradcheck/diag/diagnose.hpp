@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gradcheck/errors.hpp"
@@ -28,9 +29,30 @@ namespace gradcheck::diag {
 
 enum class Severity { warning, error };
 
-/// One finding. `kind` is one of the contract's symptom kinds.
+/// What a finding is: the tools' contract's symptom kinds, spelled in reports
+/// exactly as to_string returns them (the enumerators' names). The first eight
+/// come from a log's curves; the last two from the active checks on a model
+/// (gradcheck/diag/active.hpp).
+enum class SymptomKind {
+  nan,                    ///< a NaN or infinite loss or gradient norm
+  divergence,             ///< the loss rose for good
+  oscillation,            ///< the loss swings without settling
+  plateau,                ///< the loss never fell, or froze, or sits at a uniform guess's loss
+  overfitting,            ///< the validation loss rose while the training loss did not
+  exploding_gradient,     ///< a gradient norm far above its usual level
+  vanishing_gradient,     ///< a gradient norm, or one layer's, faded to nothing
+  spike,                  ///< the loss jumped and came back down
+  initial_loss_mismatch,  ///< the loss at initialisation is far from ln(classes)
+  cannot_overfit_batch,   ///< the model cannot fit one fixed batch
+};
+/// The kind's name in reports (one table for JSON, text and HTML).
+const char* to_string(SymptomKind k) noexcept;
+/// The kind `to_string` spells `name`. Throws std::invalid_argument for any other string.
+SymptomKind symptom_kind_from_string(std::string_view name);
+
+/// One finding.
 struct Symptom {
-  std::string kind;    ///< nan, divergence, oscillation, plateau, overfitting, exploding_gradient, vanishing_gradient, spike
+  SymptomKind kind = SymptomKind::nan;
   std::string metric;  ///< the series it was found in
   std::int64_t step_start = 0;  ///< where it began (the onset a person would mark), not the log's first step
   std::int64_t step_end = 0;
@@ -170,6 +192,6 @@ struct RunDiagnosis {
 RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& options = {});
 
 /// The advice text attached to each symptom kind.
-std::string advice_for(const std::string& kind);
+std::string advice_for(SymptomKind kind);
 
 }  // namespace gradcheck::diag
