@@ -5,6 +5,8 @@
 #include <limits>
 #include <string>
 
+#include <random>
+#include <numeric>
 #include "gradcheck/diag/diagnose.hpp"
 #include "diag/stats.hpp"
 #include "gradcheck/errors.hpp"
@@ -264,6 +266,46 @@ TEST_CASE("spike: isolated loss spikes that recover", "[diagnose][spike]") {
   CHECK(s.step_end == 15000);
   CHECK(s.evidence.find("2 spikes") != std::string::npos);
   CHECK_FALSE(has(d, "divergence"));
+}
+
+TEST_CASE("a log whose points are out of step order is diagnosed as the same log in order", "[diagnose]") {
+  // Falls, then climbs for the last third (divergence), ends in a NaN.
+  auto run = synth::make_run(7, 900, 0.05, [](int i) { return i < 600 ? 2.0 * std::exp(-i / 150.0) + 0.1 : 0.1 + 0.01 * (i - 600); });
+  run.series[0].values.back() = std::nan("");
+  synth::add_series(run, 8, "grad_norm", 900, 1, 0.2, [](int i) { return i < 600 ? 1.0 : 1.0 + 0.2 * (i - 600); });
+  const RunDiagnosis ordered = diagnose(run);
+  REQUIRE(has(ordered, "divergence"));
+  REQUIRE(has(ordered, "nan"));
+  std::mt19937_64 rng(11);
+  for (auto& series : run.series) {
+    std::vector<std::size_t> perm(series.size());
+    std::iota(perm.begin(), perm.end(), std::size_t{0});
+    std::shuffle(perm.begin(), perm.end(), rng);
+    gradcheck::logs::Series shuffled = series;
+    for (std::size_t k = 0; k < perm.size(); ++k) {
+      shuffled.steps[k] = series.steps[perm[k]];
+      shuffled.values[k] = series.values[perm[k]];
+    }
+    series = std::move(shuffled);
+  }
+  REQUIRE_FALSE(std::is_sorted(run.series[0].steps.begin(), run.series[0].steps.end()));
+  const RunDiagnosis unordered = diagnose(run);
+  REQUIRE(unordered.symptoms.size() == ordered.symptoms.size());
+  for (std::size_t i = 0; i < ordered.symptoms.size(); ++i) {
+    CHECK(unordered.symptoms[i].kind == ordered.symptoms[i].kind);
+    CHECK(unordered.symptoms[i].step_start == ordered.symptoms[i].step_start);
+    CHECK(unordered.symptoms[i].step_end == ordered.symptoms[i].step_end);
+    CHECK(unordered.symptoms[i].evidence == ordered.symptoms[i].evidence);
+  }
+  REQUIRE(unordered.curves.size() == ordered.curves.size());
+  for (std::size_t i = 0; i < ordered.curves.size(); ++i) {
+    CHECK(unordered.curves[i].first_step == ordered.curves[i].first_step);
+    CHECK(unordered.curves[i].last_step == ordered.curves[i].last_step);
+    CHECK(unordered.curves[i].first == ordered.curves[i].first);
+    CHECK(unordered.curves[i].last == ordered.curves[i].last);
+    CHECK(unordered.curves[i].shape == ordered.curves[i].shape);
+    CHECK(unordered.curves[i].non_finite == ordered.curves[i].non_finite);
+  }
 }
 
 TEST_CASE("too few points: only a note, and healthy", "[diagnose]") {

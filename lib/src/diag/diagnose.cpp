@@ -206,6 +206,24 @@ std::vector<double> thinned(std::vector<double>::const_iterator first, std::vect
   return out;
 }
 
+// The points of a series in step order: position k holds the index of the
+// k-th point. Logs are almost always in step order; only an unordered one pays
+// for an index (a stable sort, so equal steps keep the log's order).
+struct StepOrder {
+  std::vector<std::size_t> index;  // empty: the series is in order
+  bool sorted() const { return index.empty(); }
+  std::size_t operator[](std::size_t k) const { return index.empty() ? k : index[k]; }
+};
+
+StepOrder step_order(const logs::Series& s) {
+  StepOrder o;
+  if (std::is_sorted(s.steps.begin(), s.steps.end())) return o;
+  o.index.resize(s.size());
+  std::iota(o.index.begin(), o.index.end(), std::size_t{0});
+  std::stable_sort(o.index.begin(), o.index.end(), [&](std::size_t a, std::size_t b) { return s.steps[a] < s.steps[b]; });
+  return o;
+}
+
 // `until`: points at this step or later are left out (a gradient norm after
 // the loss reached a fixed point is rounding noise).
 Prepared prepare(const logs::Series& s, std::size_t max_points,
@@ -213,18 +231,11 @@ Prepared prepare(const logs::Series& s, std::size_t max_points,
   Prepared p;
   p.name = s.name;
   p.total = s.size();
-  // Logs are almost always in step order; only an unordered one pays for an index.
-  const bool sorted = std::is_sorted(s.steps.begin(), s.steps.end());
-  std::vector<std::size_t> order;
-  if (!sorted) {
-    order.resize(s.size());
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.steps[a] < s.steps[b]; });
-  }
+  const StepOrder order = step_order(s);
   p.steps.reserve(s.size());
   p.y.reserve(s.size());
   for (std::size_t k = 0; k < s.size(); ++k) {
-    const std::size_t i = sorted ? k : order[k];
+    const std::size_t i = order[k];
     const double v = s.values[i];
     if (s.steps[i] >= until) continue;
     if (!std::isfinite(v)) {
@@ -242,7 +253,7 @@ Prepared prepare(const logs::Series& s, std::size_t max_points,
       p.positive = p.positive && v > 0;
     }
   }
-  if (s.size() > 0) p.last_step = sorted ? s.steps.back() : s.steps[order.back()];
+  if (s.size() > 0) p.last_step = s.steps[order[s.size() - 1]];
   // The trend view: bucket medians (as bucket_medians() does), each at the
   // step of its bucket's middle point.
   const std::size_t n = p.y.size();
@@ -1152,30 +1163,24 @@ Curve make_curve(const logs::Series& s, const std::string& role) {
   c.name = s.name;
   c.role = role;
   c.points = s.size();
-  const bool sorted = std::is_sorted(s.steps.begin(), s.steps.end());
-  std::vector<std::size_t> order;
-  if (!sorted) {
-    order.resize(s.size());
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.steps[a] < s.steps[b]; });
-  }
+  const StepOrder order = step_order(s);
   // The finite values in step order: the series itself when it is in order
   // and finite (the usual case for a long log: no copy), else a copy.
-  bool all_finite = sorted;
+  bool all_finite = order.sorted();
   for (std::size_t k = 0; all_finite && k < s.size(); ++k) all_finite = std::isfinite(s.values[k]);
   std::vector<double> copy;
   if (!all_finite) {
     copy.reserve(s.size());
     for (std::size_t k = 0; k < s.size(); ++k) {
-      const double v = s.values[sorted ? k : order[k]];
+      const double v = s.values[order[k]];
       if (std::isfinite(v)) copy.push_back(v);
       else ++c.non_finite;
     }
   }
   const std::vector<double>& f = all_finite ? s.values : copy;
   if (s.size() > 0) {
-    c.first_step = sorted ? s.steps.front() : s.steps[order.front()];
-    c.last_step = sorted ? s.steps.back() : s.steps[order.back()];
+    c.first_step = s.steps[order[0]];
+    c.last_step = s.steps[order[s.size() - 1]];
   }
   if (!f.empty()) {
     c.first = f.front();
