@@ -893,8 +893,6 @@ void detect_overfitting(const Prepared& v, const Prepared* train, const Diagnose
   const double se = kMedianEfficiency * sd * std::sqrt(1.0 / static_cast<double>(std::min(window, m)) +
                                                        1.0 / static_cast<double>(last));
   if (rise < o.overfit_noise_z * se) return;
-  const TrendTest t = mann_kendall(std::span<const double>(v.by).subspan(b));
-  if (t.p_increasing >= o.overfit_significance) return;
   const std::int64_t sb = v.bsteps[b], se_step = v.bsteps[m - 1];
   std::string train_ev;
   if (train != nullptr && train->m() >= 3) {
@@ -917,7 +915,7 @@ void detect_overfitting(const Prepared& v, const Prepared* train, const Diagnose
                      "validation loss rose from its best " + general(best, 4) + " at step " + std::to_string(sb) + " to " +
                          general(end, 4) + " over its last " + std::to_string(last) + " evaluations (+" +
                          percent(rise / std::max(std::abs(best), 1e-12), 1) + ", " + general(rise / std::max(se, 1e-300), 4) +
-                         " standard errors of its noise; Mann-Kendall " + pval(t.p_increasing) + ")" + train_ev +
+                         " standard errors of its noise)" + train_ev +
                          "; best checkpoint: step " + std::to_string(sb)));
 }
 

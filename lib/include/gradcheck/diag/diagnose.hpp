@@ -124,16 +124,15 @@ struct DiagnoseOptions {
   /// overfitting: the validation loss's end level (the median of its last 20%
   /// of evaluations, at least 2) is at least this fraction above its best (the
   /// lowest running median over 10% of them, at least 3, before the last 20%),
-  /// with an upward trend after the best (Mann-Kendall p < overfit_significance:
-  /// fewer epochs are logged), while the training loss does not rise with it
-  /// (its end level below 1.2x its level at the best validation step).
+  /// while the training loss does not rise with it (its end level below 1.2x
+  /// its level at the best validation step). No trend is required: a loss that
+  /// jumps up after its best and stays there is as overfit as one that climbs.
   double overfit_rise = 0.10;
-  double overfit_significance = 0.05;
   /// overfitting: the rise is also at least this many standard errors of the
   /// difference of those two medians, from the validation loss's noise (a
   /// robust SD of its second differences), so a noisy curve that stays within
   /// its noise is not overfitting.
-  double overfit_noise_z = 3.0;
+  double overfit_noise_z = 2.5;
   /// spike: a jump to at least spike_ratio times the level before it (the
   /// median of the 5% of the run before it, at least 20 points, ending 2 points
   /// before it) and spike_band times the highest of those points (it stands
