@@ -55,13 +55,18 @@ struct Config {
   int batch = 64;
   /// The symptom kinds convdiag is expected to report (empty: healthy).
   std::set<std::string> expected;
+  /// Kinds that are neither expected nor a false alarm (LABELLING.md's
+  /// "accepted, not required" in tools/bench/convdiag): a healthy run's
+  /// small-batch loss near zero has isolated jumps of 5-30x its level, which
+  /// the labelling rule for `spike` marks.
+  std::set<std::string> accepted = {};
 };
 
 std::vector<Config> configs() {
   std::vector<Config> c;
-  c.push_back({"good_sgd", {64, 64}, Act::relu, Opt::sgd, 0.05, 0.9, 300, 0, 1, 0, 1500, 64, {}});
-  c.push_back({"good_adam", {64, 64}, Act::relu, Opt::adam, 3e-3, 0, 300, 0, 1, 0, 1500, 64, {}});
-  c.push_back({"good_tanh", {48, 48}, Act::tanh, Opt::sgd, 0.05, 0.9, 300, 0, 1, 0, 1500, 32, {}});
+  c.push_back({"good_sgd", {64, 64}, Act::relu, Opt::sgd, 0.05, 0.9, 300, 0, 1, 0, 1500, 64, {}, {"spike"}});
+  c.push_back({"good_adam", {64, 64}, Act::relu, Opt::adam, 3e-3, 0, 300, 0, 1, 0, 1500, 64, {}, {"spike"}});
+  c.push_back({"good_tanh", {48, 48}, Act::tanh, Opt::sgd, 0.05, 0.9, 300, 0, 1, 0, 1500, 32, {}, {"spike"}});
   c.push_back({"lr_high", {64, 64}, Act::relu, Opt::sgd, 8.0, 0.9, 300, 0, 1, 0, 1500, 64,
                {"nan", "divergence", "oscillation", "exploding_gradient", "spike"}});
   c.push_back({"lr_low", {64, 64}, Act::relu, Opt::sgd, 1e-5, 0.0, 300, 0, 1, 0, 1500, 64, {"plateau"}});
@@ -355,13 +360,14 @@ int run_corpus(const std::string& dir, int seeds) {
       options.classes = 3;
       const auto d = gradcheck::diag::diagnose(gradcheck::logs::read_log(path), options);
       std::set<std::string> found;
-      for (const auto& s : d.symptoms) found.insert(s.kind);
+      for (const auto& s : d.symptoms) found.insert(gradcheck::diag::to_string(s.kind));
       std::string expected_text, found_text;
       for (const auto& k : cfg.expected) expected_text += (expected_text.empty() ? "" : "|") + k;
       for (const auto& k : found) found_text += (found_text.empty() ? "" : "|") + k;
       if (cfg.expected.empty()) {
         ++good_runs;
-        if (!found.empty()) ++false_alarms;
+        if (std::any_of(found.begin(), found.end(), [&](const std::string& k) { return cfg.accepted.count(k) == 0; }))
+          ++false_alarms;
       } else {
         ++bad_runs;
         if (!found.empty()) ++detected;

@@ -28,7 +28,7 @@ std::string test_plugin(const std::string& variant) { return std::string(TEST_PL
 
 bool has_symptom(const ModelActive& m, const std::string& kind) {
   for (const auto& s : m.symptoms)
-    if (s.kind == kind) return true;
+    if (to_string(s.kind) == kind) return true;
   return false;
 }
 

@@ -62,7 +62,7 @@ ActiveReport sample_report() {
   ModelActive bad = good;
   bad.model = "bad";
   Symptom s;
-  s.kind = "cannot_overfit_batch";
+  s.kind = gradcheck::diag::SymptomKind::cannot_overfit_batch;
   s.metric = "loss";
   s.step_end = 500;
   s.severity = Severity::error;
@@ -199,7 +199,7 @@ TEST_CASE("logs and active checks together: one verdict line, both parts of the 
 
   // A symptom in a log: problem; a model whose code failed: user_code, whatever else.
   RunDiagnosis sick = log;
-  sick.symptoms.push_back({"nan", "loss", 1, 2, Severity::error, "NaN at step 1", "lower the rate"});
+  sick.symptoms.push_back({gradcheck::diag::SymptomKind::nan, "loss", 1, 2, Severity::error, "NaN at step 1", "lower the rate"});
   CHECK(exit_code(report_of({sick}, active)) == gradcheck::ExitCode::problem);
   CHECK(verdict_line(report_of({sick}, active)) == "convdiag: 1 symptom in 1 of 1 run (nan); net.so: healthy (1 model)");
   const ActiveReport full = sample_report();  // a symptom and a crashed model

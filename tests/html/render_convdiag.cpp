@@ -30,7 +30,7 @@ d::ActiveReport sample_active() {
   m.values = 4321;
   m.initial_loss = 4.1;
   m.expected_initial_loss = std::log(10.0);
-  m.symptoms.push_back({"initial_loss_mismatch", "loss", 0, 0, d::Severity::warning,
+  m.symptoms.push_back({d::SymptomKind::initial_loss_mismatch, "loss", 0, 0, d::Severity::warning,
                         "initial loss 4.1 vs ln(10) = 2.30 (78% off, tolerance 25%)",
                         "Initialise the last layer's weights small and its bias to zero."});
   for (const char* opt : {"gd", "adam"}) {

@@ -203,8 +203,8 @@ TEST_CASE("convdiag page: curves with symptom spans and advice, active checks wi
   diag::Curve loss{"loss", "loss", 4, 1, 2, 9, 2, 9, 0, 3, {2, 9, NAN, 3}};
   diag::Curve lr{"lr", "lr", 4, 0, 1e-3, 1e-1, 1e-3, 1e-1, 0, 3, {1e-3, 1e-2, 1e-1, 1e-1}};
   run.curves = {loss, lr};
-  run.symptoms.push_back({"divergence", "loss", 1, 2, diag::Severity::error, "rose 4.5x", "Lower the rate."});
-  run.symptoms.push_back({"plateau", "other_metric", 0, 3, diag::Severity::warning, "flat", "Wait."});
+  run.symptoms.push_back({diag::SymptomKind::divergence, "loss", 1, 2, diag::Severity::error, "rose 4.5x", "Lower the rate."});
+  run.symptoms.push_back({diag::SymptomKind::plateau, "other_metric", 0, 3, diag::Severity::warning, "flat", "Wait."});
 
   diag::ActiveReport active;
   active.plugin = "m.so";

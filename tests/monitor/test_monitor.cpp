@@ -72,7 +72,7 @@ TEST_CASE("monitor: a healthy run raises nothing and its log reads back as a hea
   const auto d = diagnose(run);
   CHECK(d.roles.grad_norm == "grad_norm");
   CHECK(d.roles.tensor_grad_norms.size() == 3);
-  INFO((d.symptoms.empty() ? std::string() : d.symptoms[0].kind + ": " + d.symptoms[0].evidence));
+  INFO((d.symptoms.empty() ? std::string() : std::string(to_string(d.symptoms[0].kind)) + ": " + d.symptoms[0].evidence));
   CHECK(d.healthy());
 }
 
@@ -92,7 +92,7 @@ TEST_CASE("monitor: NaN loss is reported at its step, once, and logged as a valu
   }
   const auto d = diagnose(gradcheck::logs::read_log(log));
   REQUIRE_FALSE(d.healthy());
-  CHECK(d.symptoms[0].kind == "nan");
+  CHECK(d.symptoms[0].kind == gradcheck::diag::SymptomKind::nan);
   CHECK(d.symptoms[0].step_start == 150);
 }
 
@@ -135,4 +135,73 @@ TEST_CASE("monitor: a log that cannot be created is an InputError naming it", "[
   MonitorOptions o;
   o.log_path = "/nonexistent-dir/x.jsonl";
   REQUIRE_THROWS_AS(TrainingMonitor(o), gradcheck::InputError);
+}
+
+TEST_CASE("monitor: zero updates after a 100x learning rate killed the ReLUs are explained as dead units",
+          "[monitor][update_ratio_low]") {
+  // Steps 0-99 healthy; at step 100 the rate is raised 100x: two huge updates,
+  // then the first layer's ReLUs are dead (its activations never positive), so
+  // fc1 and fc2 get exactly zero gradient and stop moving; only the output bias
+  // still learns.
+  MonitorOptions o;
+  o.warn = false;
+  TrainingMonitor m(o);
+  feed(m, 300, 1e-3, [](int i, StepStats& s) {
+    s.tensors.push_back({"act1", std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN(),
+                         std::numeric_limits<double>::quiet_NaN(), i < 102 ? 0.05 : 1.0});
+    if (i < 100) return;
+    s.lr = 1.0;
+    for (auto& t : s.tensors) {
+      if (t.name == "act1" || t.name == "fc2.bias") continue;
+      if (i < 102) {
+        t.update_norm *= 100;
+      } else {
+        t.grad_norm = 0;
+        t.update_norm = 0;
+      }
+    }
+    s.loss = 1.0986 * (1 + 0.05 * std::sin(i));
+  });
+  INFO(kinds(m));
+  bool explained = false;
+  for (const auto& a : m.alerts()) {
+    if (a.kind != "update_ratio_low") continue;
+    CHECK(a.message.find("learning rate is probably too low") == std::string::npos);
+    CHECK(a.message.find("it gets no gradient (its gradient norm is 0") != std::string::npos);
+    CHECK(a.message.find("100% of the units of act1 are dead") != std::string::npos);
+    CHECK(a.message.find("lower it, use LeakyReLU") != std::string::npos);
+    explained = true;
+  }
+  CHECK(explained);
+}
+
+TEST_CASE("monitor: a tiny update ratio with healthy gradients is a learning rate too low; with vanished gradients "
+          "it is not",
+          "[monitor][update_ratio_low]") {
+  MonitorOptions o;
+  o.warn = false;
+  TrainingMonitor low(o);
+  feed(low, 100, 1e-7, no_tweak);
+  INFO(kinds(low));
+  REQUIRE_FALSE(low.alerts().empty());
+  for (const auto& a : low.alerts()) {
+    CHECK(a.kind == "update_ratio_low");
+    CHECK(a.message.find("while its gradient is healthy") != std::string::npos);
+    CHECK(a.message.find("the learning rate is probably too low") != std::string::npos);
+  }
+  // A deep sigmoid stack: fc1's gradient decays to 1e-6 of its start and its
+  // updates with it; fc2's stays.
+  TrainingMonitor vanishing(o);
+  feed(vanishing, 200, 1e-3, [](int i, StepStats& s) {
+    const double fade = std::pow(10.0, -6.0 * std::min(1.0, i / 100.0));
+    s.tensors[0].grad_norm *= fade;
+    s.tensors[0].update_norm *= fade;
+  });
+  INFO(kinds(vanishing));
+  REQUIRE(vanishing.alerts().size() == 1);
+  const auto& a = vanishing.alerts()[0];
+  CHECK(a.subject == "fc1.weight");
+  CHECK(a.message.find("its gradient vanished") != std::string::npos);
+  CHECK(a.message.find("a larger learning rate cannot fix") != std::string::npos);
+  CHECK(a.message.find("probably too low") == std::string::npos);
 }

@@ -254,7 +254,7 @@ Symptom initial_loss_symptom(const ModelActive& m, int classes, const ActiveOpti
   const double expected = *m.expected_initial_loss;
   const double mean = *m.mean_initial_loss;
   Symptom s;
-  s.kind = "initial_loss_mismatch";
+  s.kind = SymptomKind::initial_loss_mismatch;
   s.metric = "loss";
   s.severity = Severity::warning;
   const double off = (mean - expected) / expected;
@@ -272,7 +272,7 @@ Symptom initial_loss_symptom(const ModelActive& m, int classes, const ActiveOpti
 
 Symptom overfit_symptom(const ModelActive& m, const ActiveOptions& o) {
   Symptom s;
-  s.kind = "cannot_overfit_batch";
+  s.kind = SymptomKind::cannot_overfit_batch;
   s.metric = "loss";
   s.severity = Severity::error;
   std::int64_t steps = 0;
@@ -321,12 +321,12 @@ ModelActive check_model(const host::Plugin& plugin, std::size_t index, const Act
     bool finite_grad = std::all_of(s.grad.begin(), s.grad.end(), [](double v) { return std::isfinite(v); });
     if (!std::isfinite(s.loss) || !finite_grad) {
       Symptom nan;
-      nan.kind = "nan";
+      nan.kind = SymptomKind::nan;
       nan.metric = "loss";
       nan.severity = Severity::error;
       nan.evidence = std::isfinite(s.loss) ? "the gradient at init's values has non-finite entries"
                                            : "the loss at init's values is " + general(s.loss, 4);
-      nan.advice = advice_for("nan");
+      nan.advice = advice_for(SymptomKind::nan);
       m.symptoms.push_back(std::move(nan));
       m.notes.push_back("the other checks need a finite loss and gradient at init and did not run");
     } else {

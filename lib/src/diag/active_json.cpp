@@ -104,7 +104,7 @@ ModelActive model_from_json(std::string_view text) {
   m.lr_range.note = lr.at("note").get<std::string>();
   for (const auto& js : j.at("symptoms")) {
     Symptom s;
-    s.kind = js.at("kind").get<std::string>();
+    s.kind = symptom_kind_from_string(js.at("kind").get<std::string>());
     s.metric = js.at("metric").get<std::string>();
     s.step_start = js.at("step_start").get<std::int64_t>();
     s.step_end = js.at("step_end").get<std::int64_t>();

@@ -84,7 +84,7 @@ std::string active_verdict_line(const ActiveReport& report, bool color) {
     count += m.symptoms.size();
     for (const auto& s : m.symptoms) {
       error = error || s.severity == Severity::error;
-      if (seen.insert(s.kind).second) kinds.push_back(s.kind);
+      if (seen.insert(to_string(s.kind)).second) kinds.push_back(to_string(s.kind));
     }
   }
   std::string line = head;
@@ -150,7 +150,7 @@ std::string active_text(const ActiveReport& report, bool color) {
       out += line + "\n";
     }
     for (const auto& s : m.symptoms) {
-      const std::string tag = s.severity == Severity::error ? st.red("✗ " + s.kind) : st.yellow("! " + s.kind);
+      const std::string tag = s.severity == Severity::error ? st.red(std::string("✗ ") + to_string(s.kind)) : st.yellow(std::string("! ") + to_string(s.kind));
       out += "  " + tag + "\n";
       out += "      " + s.evidence + "\n";
       out += "      " + st.dim("→ " + s.advice) + "\n";

@@ -4,10 +4,16 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <charconv>
 #include <exception>
+#include <iterator>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <cstdint>
+#include <deque>
+#include <span>
+#include <stdexcept>
 #include <string>
 
 #include "stats.hpp"
@@ -23,6 +29,116 @@ using gradcheck::internal::percent;
 
 std::string pval(double p) { return p < 1e-4 ? "p < 1e-4" : "p = " + general(p, 2); }
 
+// Thresholds of the detectors that are not options (DiagnoseOptions holds the
+// ones worth calibrating). Each is a count, a fraction or a ratio.
+
+// Onsets: a condition "began" at the first point from which it holds at this
+// fraction of the points to the end (a few noisy exceptions allowed).
+constexpr double kOnsetPersistence = 0.9;
+// exploding_gradient: at least this many points at exploding_growth x the
+// usual level, after this share of the run (a large norm at initialisation
+// that falls is not exploding).
+constexpr std::size_t kExplodingPoints = 3;
+constexpr double kExplodingSettle = 0.05;
+// A loss that fell by less than this fraction of its start has stalled: the
+// context in which a gradient that does not reach a layer is the cause.
+constexpr double kStalledLossDrop = 0.5;
+// divergence: the onset is the last point after the lowest level that is
+// within this fraction of the rise above it.
+constexpr double kLeaveBottom = 0.1;
+// plateau: the run's first value is its start when it lies more than this many
+// robust noise standard deviations above the best (smoothed) level.
+constexpr double kFirstValueNoise = 3.0;
+// plateau: the first points whose median may be the start.
+constexpr std::size_t kStartPoints = 5;
+// plateau (stuck loss): at least this many consecutive identical points.
+constexpr std::size_t kStuckMinPoints = 10;
+// A stuck stretch is judged against the steps just before it: this many.
+constexpr std::size_t kStuckContext = 5;
+// ... the loss was "still moving" when its median step-to-step change there
+// was at least this fraction of its level (minibatch noise is ~1-10%; a
+// full-batch run converging into a fixed point slows down geometrically, its
+// last steps changing by ~1e-5 and less).
+constexpr double kStuckMoving = 1e-3;
+// A level is a constant prediction's loss when within this relative distance
+// of one: 0.25 (squared error of 0.5 on 0/1 targets), ln 2 (cross-entropy of
+// p = 0.5), ln(classes).
+constexpr double kStuckLandmark = 1e-4;
+// A stuck level below this fraction of the start is a loss that reached ~0:
+// nothing left to learn, not a stuck model.
+constexpr double kStuckMinLevel = 1e-3;
+// Logs that round the loss (4 decimals) repeat values by construction: a
+// stretch counts only when the points before it carry at least this many
+// significant digits.
+constexpr int kStuckMinDigits = 5;
+// A dead-unit series (dead_fraction/<layer>, as the monitor writes it) with a
+// median at least this high over the stretch: most units of that layer are dead.
+constexpr double kDeadFraction = 0.5;
+// oscillation (a deterministic curve): at least this many turns judged in the
+// last half.
+constexpr std::size_t kOscillationMinTurns = 16;
+// oscillation (a cycle): periods of up to this many steps are looked for ...
+constexpr std::size_t kMaxCycle = 32;
+// ... a value "repeats" when within this relative difference of the one a
+// period before (a full-batch run's cycle repeats to float32 rounding, or
+// drifts slowly; minibatch noise is >= 1e-2) ...
+constexpr double kCycleTolerance = 1e-4;
+// ... a cycle's 10-90% spread is at least this fraction of the level (ten
+// times the tolerance: a cycle repeats, it needs no noise margin) ...
+constexpr double kCycleMinSpread = 1e-3;
+// ... and a period is pursued only when this many points at the start of the
+// last half repeat (at kOnsetPersistence), which keeps the search cheap.
+constexpr std::size_t kCycleProbe = 200;
+// oscillation: the swings are judged on means of this many points of a
+// per-step log (an epoch at least), where single batches scatter ...
+constexpr std::size_t kSwingGroup = 10;
+// ... when its epochs are not known (a per-step log), or as many as make the
+// noise of a mean at most this fraction of the level (small batches scatter
+// by more than the level) ...
+constexpr double kMeanNoise = 0.05;
+// ... on a log scale when the judged curve is positive and its largest value is
+// more than this many times its smallest (it spans more than two decades).
+constexpr double kLogScaleSpan = 100.0;
+// ... on a log scale, a swing counts when its peak reaches this fraction of
+// the curve's highest level (a loss near zero wanders by ratios no plot shows)
+constexpr double kVisibleFloor = 0.01;
+// ... at least this many up-swings start in the last half, one of them ends in
+// the last quarter ...
+constexpr std::size_t kMinSwings = 3;
+// ... and the onset is the first swing of the chain of swings that runs to the
+// end, gaps between swings at most this fraction of the judged points; the
+// first step when the chain starts within this fraction of the run.
+constexpr double kSwingGap = 0.1;
+constexpr double kSwingEarly = 0.05;
+// overfitting: the end level is the median of at least this many of the last
+// evaluations (and of the last 20%) ...
+constexpr std::size_t kOverfitEndPoints = 2;
+// ... a median of k points has a standard error of about this times sigma /
+// sqrt(k) (1.2533 for normal noise) ...
+constexpr double kMedianEfficiency = 1.2533;
+// ... and the training loss "rises with it" when its end level is at least
+// this many times its level around the best validation step.
+constexpr double kTrainRiseWithVal = 1.2;
+// spike: a jump within this share of the run after the learning rate rose
+// at least kLrJump-fold back to a rate used before (at most kLrSameRate times
+// the earlier highest: a warm restart) follows the schedule.
+constexpr double kLrWindow = 0.02;
+constexpr double kLrJump = 2.0;
+constexpr double kLrSameRate = 1.01;
+// spike: the band before a point is this share of the run (at least
+// kSpikeBandMin points), ending kSpikeGap points before it ...
+constexpr double kSpikeBand = 0.05;
+constexpr std::size_t kSpikeBandMin = 20;
+constexpr std::size_t kSpikeGap = 2;
+// ... and a spike comes back down within this share of the run after its peak
+// (at least kSpikeBackMin points): a median of kSpikeBackPoints points is down
+// by kSpikeBackShare of the jump (a jump that stays up is a level shift,
+// judged by the divergence rule).
+constexpr double kSpikeBack = 0.1;
+constexpr std::size_t kSpikeBackMin = 5;
+constexpr std::size_t kSpikeBackPoints = 5;
+constexpr double kSpikeBackShare = 0.75;
+
 // A curve as the detectors see it: sorted by step, cut at the first non-finite
 // value, plus its bucket-median reduction and smoothed version.
 struct Prepared {
@@ -36,6 +152,7 @@ struct Prepared {
   std::size_t bad_count = 0;
   std::vector<double> by, smooth;  // trend view
   std::vector<std::int64_t> bsteps;
+  bool positive = true;  // every finite value > 0: judged on a log scale
 
   std::size_t m() const { return by.size(); }
   std::size_t head() const { return std::max<std::size_t>(3, m() / 10); }
@@ -51,8 +168,31 @@ struct Prepared {
   double end_level() const {
     return median(std::vector<double>(by.end() - static_cast<std::ptrdiff_t>(std::min(head(), m())), by.end()));
   }
+  // The trend view from bucket `from` on, in the scale the curve lives in: the
+  // logarithm of a positive curve (a loss falling over decades, a gradient
+  // norm growing by orders of magnitude), else the values.
+  std::vector<double> scaled(std::size_t from = 0) const {
+    std::vector<double> v(by.begin() + static_cast<std::ptrdiff_t>(std::min(from, m())), by.end());
+    bool pos = true;
+    for (double x : v) pos = pos && x > 0;
+    if (pos)
+      for (double& x : v) x = std::log(x);
+    return v;
+  }
+  // Bucket index where a rise that ends the curve began, searching from
+  // bucket `from`; a fall's start with `falling`.
+  std::size_t rise_start(std::size_t from, bool falling = false) const {
+    std::vector<double> v = scaled(from);
+    if (falling)
+      for (double& x : v) x = -x;
+    return from + rise_onset(v);
+  }
+  // The share of the run's steps before `step`, for evidence.
+  double position(std::int64_t step) const {
+    const double span = static_cast<double>(steps.back() - steps.front());
+    return span > 0 ? static_cast<double>(step - steps.front()) / span : 0.0;
+  }
 };
-
 // Every k-th value of [first, last) so that at most `limit` remain: quantiles of
 // a long curve's raw points are estimated from a deterministic thinning, which
 // keeps a million-step log cheap and leaves short curves untouched.
@@ -66,23 +206,38 @@ std::vector<double> thinned(std::vector<double>::const_iterator first, std::vect
   return out;
 }
 
-Prepared prepare(const logs::Series& s, std::size_t max_points) {
+// The points of a series in step order: position k holds the index of the
+// k-th point. Logs are almost always in step order; only an unordered one pays
+// for an index (a stable sort, so equal steps keep the log's order).
+struct StepOrder {
+  std::vector<std::size_t> index;  // empty: the series is in order
+  bool sorted() const { return index.empty(); }
+  std::size_t operator[](std::size_t k) const { return index.empty() ? k : index[k]; }
+};
+
+StepOrder step_order(const logs::Series& s) {
+  StepOrder o;
+  if (std::is_sorted(s.steps.begin(), s.steps.end())) return o;
+  o.index.resize(s.size());
+  std::iota(o.index.begin(), o.index.end(), std::size_t{0});
+  std::stable_sort(o.index.begin(), o.index.end(), [&](std::size_t a, std::size_t b) { return s.steps[a] < s.steps[b]; });
+  return o;
+}
+
+// `until`: points at this step or later are left out (a gradient norm after
+// the loss reached a fixed point is rounding noise).
+Prepared prepare(const logs::Series& s, std::size_t max_points,
+                 std::int64_t until = std::numeric_limits<std::int64_t>::max()) {
   Prepared p;
   p.name = s.name;
   p.total = s.size();
-  // Logs are almost always in step order; only an unordered one pays for an index.
-  const bool sorted = std::is_sorted(s.steps.begin(), s.steps.end());
-  std::vector<std::size_t> order;
-  if (!sorted) {
-    order.resize(s.size());
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.steps[a] < s.steps[b]; });
-  }
+  const StepOrder order = step_order(s);
   p.steps.reserve(s.size());
   p.y.reserve(s.size());
   for (std::size_t k = 0; k < s.size(); ++k) {
-    const std::size_t i = sorted ? k : order[k];
+    const std::size_t i = order[k];
     const double v = s.values[i];
+    if (s.steps[i] >= until) continue;
     if (!std::isfinite(v)) {
       ++p.bad_count;
       if (p.first_bad == SIZE_MAX) {
@@ -95,9 +250,10 @@ Prepared prepare(const logs::Series& s, std::size_t max_points) {
     if (p.first_bad == SIZE_MAX) {
       p.steps.push_back(s.steps[i]);
       p.y.push_back(v);
+      p.positive = p.positive && v > 0;
     }
   }
-  if (s.size() > 0) p.last_step = sorted ? s.steps.back() : s.steps[order.back()];
+  if (s.size() > 0) p.last_step = s.steps[order[s.size() - 1]];
   // The trend view: bucket medians (as bucket_medians() does), each at the
   // step of its bucket's middle point.
   const std::size_t n = p.y.size();
@@ -119,9 +275,22 @@ Prepared prepare(const logs::Series& s, std::size_t max_points) {
   return p;
 }
 
-Symptom make(const std::string& kind, const std::string& metric, std::int64_t a, std::int64_t b, Severity sev,
+Symptom make(SymptomKind kind, const std::string& metric, std::int64_t a, std::int64_t b, Severity sev,
              std::string evidence) {
   return Symptom{kind, metric, a, b, sev, std::move(evidence), advice_for(kind)};
+}
+
+std::string step_text(std::int64_t s) { return "step " + std::to_string(s); }
+
+// Robust standard deviation of a curve's noise from its second differences,
+// y_i - (y_{i-1} + y_{i+1}) / 2 (variance 1.5 sigma^2 for independent noise),
+// which a straight trend does not inflate.
+double noise_sd(const std::vector<double>& v) {
+  if (v.size() < 5) return 0;
+  std::vector<double> e;
+  e.reserve(v.size() - 2);
+  for (std::size_t i = 1; i + 1 < v.size(); ++i) e.push_back(v[i] - 0.5 * (v[i - 1] + v[i + 1]));
+  return 1.4826 * mad(e) / std::sqrt(1.5);
 }
 
 void detect_nan(const Prepared& p, std::vector<Symptom>& out) {
@@ -131,12 +300,20 @@ void detect_nan(const Prepared& p, std::vector<Symptom>& out) {
                    " of " + std::to_string(p.total) + " values are not finite";
   if (!p.y.empty())
     ev += "; last finite value " + general(p.y.back(), 4) + " at step " + std::to_string(p.steps.back());
-  out.push_back(make("nan", p.name, p.bad_step, p.last_step, Severity::error, ev));
+  out.push_back(make(SymptomKind::nan, p.name, p.bad_step, p.last_step, Severity::error, ev));
+}
+
+
+std::size_t argmin(const std::vector<double>& v, std::size_t from, std::size_t to) {  // in [from, to]
+  return static_cast<std::size_t>(std::min_element(v.begin() + static_cast<std::ptrdiff_t>(from),
+                                                   v.begin() + static_cast<std::ptrdiff_t>(to) + 1) -
+                                  v.begin());
 }
 
 bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out) {
   const std::size_t m = p.m();
   if (m < 3) return false;
+  const std::int64_t last = p.steps.back();
   // Worse than at initialisation: a learning rate far too high can blow the
   // loss up within a step or two and leave it bouncing above where it started,
   // which the smoothed curve (its start already inflated) cannot show.
@@ -145,240 +322,838 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
     const std::vector<double> tail = thinned(p.y.begin() + static_cast<std::ptrdiff_t>(p.y.size() / 2), p.y.end());
     const double q10 = quantile(tail, 0.1), med = median(tail);
     if (q10 > init && med >= (1 + o.divergence_rise) * init) {
-      out.push_back(make("divergence", p.name, p.steps.front(), p.steps.back(), Severity::error,
-                         "over the last half the loss stays above its first value " + general(init, 4) + " at step " +
-                             std::to_string(p.steps.front()) + ": median " + general(med, 4) + " (x" + general(med / init, 4) +
+      // Onset: the loss went above its first value for good at bucket `above`;
+      // it began rising at its best point before that, or where the rise from
+      // there took off.
+      std::vector<std::uint8_t> above_init(m);
+      for (std::size_t k = 0; k < m; ++k) above_init[k] = p.by[k] > init;
+      const std::size_t above = std::min(persistent_onset(above_init, kOnsetPersistence), m - 1);
+      const std::size_t best = argmin(p.smooth, 0, above);
+      const std::size_t onset = p.rise_start(best);
+      out.push_back(make(SymptomKind::divergence, p.name, p.bsteps[onset], last, Severity::error,
+                         "the loss rose from " + step_text(p.bsteps[onset]) + " (smoothed " + general(p.smooth[onset], 4) +
+                             ") and over the last half stays above its first value " + general(init, 4) + " at " +
+                             step_text(p.steps.front()) + ": median " + general(med, 4) + " (x" + general(med / init, 4) +
                              "), 10% quantile " + general(q10, 4) + "; it peaked at " +
                              general(*std::max_element(p.y.begin(), p.y.end()), 4)));
       return true;
     }
   }
-  const std::size_t b = static_cast<std::size_t>(std::min_element(p.smooth.begin(), p.smooth.end()) - p.smooth.begin());
-  if (m - 1 - b < 2) return false;
-  const double start = p.start_level(), best = p.smooth[b], end = p.smooth[m - 1];
-  const double ref = std::max({std::abs(best), start - best, 1e-12});
-  const double rise = end - best;
-  if (rise < o.divergence_rise * ref) return false;
-  const TrendTest t = mann_kendall(std::span<const double>(p.by).subspan(b));
-  if (!(t.p_increasing < o.significance || rise >= 10 * o.divergence_rise * ref)) return false;
-  out.push_back(make("divergence", p.name, p.bsteps[b], p.bsteps[m - 1], Severity::error,
-                     "smoothed loss rose from its best " + general(best, 4) + " at step " + std::to_string(p.bsteps[b]) +
-                         " to " + general(end, 4) + " at step " + std::to_string(p.bsteps[m - 1]) + " (start " + general(start, 4) +
-                         "; Mann-Kendall z = " + general(t.z, 4) + ", " + pval(t.p_increasing) + ")"));
+  // The lowest level (of the smoothed curve, before the last 10%) against
+  // where the loss ends (the median of its last 10%).
+  const std::size_t tail = std::max<std::size_t>(1, m / 10);
+  if (m < tail + 3) return false;
+  const std::size_t b = argmin(p.smooth, 0, m - 1 - tail);
+  const double lowest = p.smooth[b], end = p.end_level();
+  const double start = median(std::vector<double>(
+      p.by.begin(), p.by.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(3, m / 20))));
+  const double rise = end - lowest;
+  const auto [lo, hi] = std::minmax_element(p.smooth.begin(), p.smooth.end());
+  // The scale the curve is read in: logarithmic for a positive curve spanning
+  // more than two decades (a loss near zero that wanders by 2x is not a rise
+  // on it).
+  const bool log_scale = p.positive && *lo > 0 && *hi / *lo > kLogScaleSpan;
+  const double range = log_scale ? std::log(*hi / *lo) : *hi - *lo;
+  const double seen_rise = log_scale ? std::log(end / lowest) : rise;
+  const bool doubled = lowest > 0 && end >= o.divergence_factor * lowest && seen_rise >= o.divergence_visible * range;
+  const bool gave_back = lowest > 0 && start - lowest >= o.plateau_drop * start &&
+                         end >= o.divergence_partial_factor * lowest &&
+                         rise >= o.divergence_partial_progress * (start - lowest);
+  // A loss that is not positive: back to where it started, or doubled, with
+  // an upward trend.
+  bool back = false;
+  std::string trend;
+  if (!(lowest > 0)) {
+    const TrendTest t = mann_kendall(std::span<const double>(p.by).subspan(b));
+    trend = "; Mann-Kendall z = " + general(t.z, 4) + ", " + pval(t.p_increasing);
+    back = rise >= o.divergence_rise * std::max({std::abs(lowest), start - lowest, 1e-12}) &&
+           t.p_increasing < o.significance;
+  }
+  if (!doubled && !gave_back && !back) return false;
+  // Onset: where the curve leaves its bottom for good, the last point after
+  // the lowest that is still within kLeaveBottom of the rise above it.
+  std::size_t onset = b;
+  for (std::size_t k = b; k < m; ++k) {
+    const double above = log_scale ? std::log(std::max(p.smooth[k], *lo) / lowest) : p.smooth[k] - lowest;
+    if (above <= kLeaveBottom * seen_rise) onset = k;
+  }
+  std::string how = doubled ? "x" + general(end / lowest, 4) + (log_scale ? ", on a log scale" : "")
+                  : gave_back ? "x" + general(end / lowest, 4) + ", giving back " + percent(rise / std::max(start - lowest, 1e-300), 1) +
+                                    " of its fall from " + general(start, 4)
+                              : "back to its start " + general(start, 4) + trend;
+  out.push_back(make(SymptomKind::divergence, p.name, p.bsteps[onset], last, Severity::error,
+                     "the loss rose from its lowest level " + general(lowest, 4) + " at " + step_text(p.bsteps[b]) +
+                         " and ends at " + general(end, 4) + " (" + how + "), leaving its bottom at " +
+                         step_text(p.bsteps[onset]) + "; it has not come back"));
   return true;
 }
 
-bool detect_oscillation(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out) {
-  const std::size_t m = p.m();
+// Whether the last half of the raw curve moves deterministically: it repeats a
+// cycle of k <= kMaxCycle steps, or turns (up then down, or down then up) at
+// oscillation_turning of its steps or more, as full-batch training with too
+// large a step does (independent minibatch noise turns at 2/3 of the steps and
+// never repeats). Such a curve is judged point by point.
+struct Determinism {
+  std::size_t period = 0;  // the cycle's length, 0 when none
+  double turning = 0;      // the share of turning steps
+  bool deterministic = false;
+};
+
+Determinism find_determinism(const Prepared& p, const DiagnoseOptions& o) {
+  Determinism d;
+  const std::size_t n = p.y.size(), half = n / 2;
+  if (n - half < kOscillationMinTurns + 2) return d;
+  const std::vector<double> tail = thinned(p.y.begin() + static_cast<std::ptrdiff_t>(half), p.y.end());
+  const double level = std::max(std::abs(median(tail)), 1e-300);
+  if (quantile(tail, 0.9) - quantile(tail, 0.1) < kCycleMinSpread * level) return d;  // it stands still
+  std::size_t turns = 0, judged = 0;
+  for (std::size_t i = half + 1; i + 1 < n; ++i) {
+    const double d1 = p.y[i] - p.y[i - 1], d2 = p.y[i + 1] - p.y[i];
+    if (d1 != 0 && d2 != 0) {
+      ++judged;
+      turns += (d1 > 0) != (d2 > 0) ? 1 : 0;
+    }
+  }
+  d.turning = judged ? static_cast<double>(turns) / static_cast<double>(judged) : 0.0;
+  if (n - half > 4 * kMaxCycle) {
+    auto repeats = [&](std::size_t i, std::size_t k) {
+      return std::abs(p.y[i + k] - p.y[i]) <= kCycleTolerance * std::abs(p.y[i]);
+    };
+    for (std::size_t k = 2; k <= kMaxCycle && d.period == 0; ++k) {
+      // A cheap look at the start of the last half rules out most periods.
+      std::size_t hits = 0;
+      const std::size_t probe = std::min<std::size_t>(kCycleProbe, n - half - k);
+      for (std::size_t i = half; i < half + probe; ++i) hits += repeats(i, k) ? 1 : 0;
+      if (static_cast<double>(hits) < kOnsetPersistence * static_cast<double>(probe)) continue;
+      std::size_t ok = 0;
+      for (std::size_t i = half; i + k < n; ++i) ok += repeats(i, k) ? 1 : 0;
+      if (static_cast<double>(ok) >= kOnsetPersistence * static_cast<double>(n - half - k)) d.period = k;
+    }
+  }
+  d.deterministic = d.period > 0 || (judged >= kOscillationMinTurns && d.turning >= o.oscillation_turning);
+  return d;
+}
+
+// An up-swing of the judged curve: from a trough to the peak that follows.
+struct Swing {
+  std::size_t trough = 0, peak = 0;  // indices into the judged curve
+};
+
+// The up-swings of `v` (already in the scale it is judged in): a zigzag that
+// counts a rise from the lowest point since the last fall when it reaches
+// `big(from)`, and a fall from the highest point since then when it reaches
+// `big(to)`, so that only moves up and down by a large amount count.
+template <class Big>
+std::vector<Swing> up_swings(const std::vector<double>& v, Big big) {
+  std::vector<Swing> out;
+  if (v.empty()) return out;
+  bool rising = true;  // looking for a rise from `lo`, else for a fall from `hi`
+  std::size_t lo = 0, hi = 0;
+  for (std::size_t i = 1; i < v.size(); ++i) {
+    if (rising) {
+      if (v[i] <= v[lo]) lo = i;  // the last of equal lows: where the rise starts
+      if (v[i] - v[lo] >= big(v[lo])) {
+        out.push_back({lo, i});
+        rising = false;
+        hi = i;
+      }
+    } else {
+      if (v[i] > v[hi]) {
+        hi = i;
+        out.back().peak = i;
+      }
+      if (v[hi] - v[i] >= big(v[i])) {
+        rising = true;
+        lo = i;
+      }
+    }
+  }
+  return out;
+}
+
+// Oscillation: over the last half the loss keeps moving up and down by a
+// large amount and does not settle, on the curve a person reads: the logged
+// points of a full-batch run or of a per-epoch log, the epoch means (at least
+// kSwingGroup points) of a per-step minibatch log, whose single batches
+// scatter without the model oscillating. `group`: the points per epoch of the
+// log (0: not known).
+bool detect_oscillation(const Prepared& p, std::size_t group, const DiagnoseOptions& o, std::vector<Symptom>& out) {
   const std::size_t n = p.y.size();
+  if (p.m() < o.min_points) return false;
+  const Determinism det = find_determinism(p, o);
+  // Points per judged value.
+  std::size_t g = 1;
+  if (!det.deterministic) {
+    if (group >= 2) {
+      g = group * ((kSwingGroup + group - 1) / group);
+    } else if (group == 0) {
+      // Epochs not known: enough points that a mean's noise is at most
+      // kMeanNoise of the level (a third of a swing), at least kSwingGroup,
+      // and still 20 judged values.
+      const std::vector<double> tail = thinned(p.y.begin() + static_cast<std::ptrdiff_t>(n / 2), p.y.end());
+      const double rel = noise_sd(tail) / std::max(std::abs(median(tail)), 1e-300);
+      const double needed = std::ceil(rel * rel / (kMeanNoise * kMeanNoise));
+      g = std::clamp<std::size_t>(static_cast<std::size_t>(std::min(needed, 1e9)), kSwingGroup,
+                                  std::max(kSwingGroup, n / 20));
+    }
+  }
+  std::vector<double> v;
+  std::vector<std::size_t> first;  // the raw index where each judged value starts
+  for (std::size_t i = 0; i + g <= n || (i < n && v.empty()); i += g) {
+    const std::size_t end = std::min(n, i + g);
+    double sum = 0;
+    for (std::size_t j = i; j < end; ++j) sum += p.y[j];
+    v.push_back(sum / static_cast<double>(end - i));
+    first.push_back(i);
+  }
+  const std::size_t m = v.size();
   if (m < o.min_points) return false;
-  const std::vector<double> tail = thinned(p.y.begin() + static_cast<std::ptrdiff_t>(n / 2), p.y.end());
-  const double q10 = quantile(tail, 0.1), q90 = quantile(tail, 0.9), med = median(tail);
-  const double swing = q90 - q10;
-  const double start = p.start_level();
-  const double progress = std::max(0.0, start - med);
-  if (!(swing > o.oscillation_progress * progress && swing > o.oscillation_level * std::abs(med))) return false;
-  const TrendTest t = mann_kendall(std::span<const double>(p.by).subspan(m / 2));
-  if (t.p_decreasing < o.significance) return false;
-  out.push_back(make("oscillation", p.name, p.steps[n / 2], p.steps[n - 1], Severity::warning,
-                     "over the last half the loss swings between " + general(q10, 4) + " and " + general(q90, 4) +
-                         " (10-90%) around " + general(med, 4) + ", a spread of " + percent(swing / std::max(std::abs(med), 1e-300), 1) +
-                         " of its level, while it fell only " + general(progress, 4) + " from its start " + general(start, 4) +
-                         " and shows no significant decrease (Mann-Kendall " + pval(t.p_decreasing) + ")"));
+  // The scale the curve is read in: logarithmic for a positive curve spanning
+  // more than two decades.
+  const auto [mn, mx] = std::minmax_element(v.begin(), v.end());
+  const bool log_scale = p.positive && *mn > 0 && *mx / *mn > kLogScaleSpan;
+  if (log_scale)
+    for (double& x : v) x = std::log(x);
+  const double range = *std::max_element(v.begin(), v.end()) - *std::min_element(v.begin(), v.end());
+  auto big = [&](double from) {
+    return std::max(log_scale ? std::log1p(o.oscillation_level) : o.oscillation_level * std::abs(from),
+                    o.oscillation_visible * range);
+  };
+  // On a log scale, a loss that converged close to zero wanders by ratios no
+  // plot shows: swings that stay below kVisibleFloor of the curve's highest
+  // level do not count.
+  const double floor = log_scale ? std::log(kVisibleFloor) + *std::max_element(v.begin(), v.end()) : -INFINITY;
+  std::vector<Swing> swings = up_swings(v, big);
+  std::erase_if(swings, [&](const Swing& sw) { return v[sw.peak] < floor; });
+  if (swings.empty()) return false;
+  std::size_t late = 0;
+  bool last_quarter = false;
+  for (const auto& sw : swings) {
+    late += sw.trough >= m / 2 ? 1 : 0;
+    last_quarter = last_quarter || sw.peak >= m - m / 4;
+  }
+  if (late < kMinSwings || !last_quarter) return false;
+  // Onset: the first swing of the unbroken chain that runs to the end.
+  std::size_t k = swings.size() - 1;
+  while (k > 0 && static_cast<double>(swings[k].trough - swings[k - 1].peak) <= kSwingGap * static_cast<double>(m)) --k;
+  std::size_t onset = first[swings[k].trough];
+  if (static_cast<double>(swings[k].trough) <= kSwingEarly * static_cast<double>(m)) onset = 0;
+  const Swing& widest = *std::max_element(swings.begin() + static_cast<std::ptrdiff_t>(k), swings.end(),
+                                          [&](const Swing& a, const Swing& b) {
+                                            return v[a.peak] - v[a.trough] < v[b.peak] - v[b.trough];
+                                          });
+  auto value = [&](std::size_t j) { return general(log_scale ? std::exp(v[j]) : v[j], 4); };
+  std::string judged =
+      g == 1 ? "its logged points" : "its means over " + std::to_string(g) + " points (" +
+                                         (group >= 2 ? "epochs" : "the scatter of single batches averaged out") + ")";
+  std::string cause;
+  if (det.period > 0) cause = "; it repeats a cycle of " + std::to_string(det.period) + " steps: the steps overshoot";
+  else if (det.deterministic) cause = "; it turns at " + percent(det.turning, 1) + " of its steps: the steps overshoot";
+  out.push_back(make(SymptomKind::oscillation, p.name, p.steps[onset], p.steps[n - 1], Severity::warning,
+                     std::to_string(late) + " up-swings over the last half, each at least " + percent(o.oscillation_level, 1) +
+                         " of the level it starts from (judged on " + judged +
+                         (log_scale ? ", on a log scale" : "") + "), the widest from " + value(widest.trough) +
+                         " to " + value(widest.peak) + " at " + step_text(p.steps[first[widest.peak]]) +
+                         ", and still in the last quarter: the loss does not settle; swinging from " +
+                         step_text(p.steps[onset]) + cause));
   return true;
 }
 
-void detect_plateau(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out) {
+
+// A training loss that stopped changing: its longest stretch of values equal
+// within stuck_tolerance, and what explains it.
+struct Stuck {
+  std::size_t first = 0, last = 0;  // indices into Prepared::y, inclusive
+  double value = 0;
+  double deviation = 0;  // largest relative difference from `value` in the stretch
+  std::vector<std::string> causes;  // the evidence that the model's output froze ("" none)
+};
+
+// The fewest significant digits that print `v` back exactly (what the log wrote).
+int significant_digits(double v) {
+  for (int d = 1; d < 17; ++d) {
+    const std::string text = general(v, d);
+    double back = 0;
+    std::from_chars(text.data(), text.data() + text.size(), back);
+    if (back == v) return d;
+  }
+  return 17;
+}
+
+// Median of the values of `s` with steps in [a, b] (NaN when none).
+double median_between(const logs::Series& s, std::int64_t a, std::int64_t b) {
+  std::vector<double> v;
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (s.steps[i] >= a && s.steps[i] <= b && std::isfinite(s.values[i])) v.push_back(s.values[i]);
+  return median(std::move(v));
+}
+
+std::optional<Stuck> find_stuck(const Prepared& p, const logs::Run& run, const DiagnoseOptions& o) {
+  const std::size_t n = p.y.size();
+  if (n < kStuckMinPoints) return std::nullopt;
+  std::size_t best_a = 0, best_len = 0;
+  for (std::size_t a = 0; a < n;) {
+    const double v = p.y[a], tol = o.stuck_tolerance * std::abs(v);
+    std::size_t b = a + 1;
+    while (b < n && std::abs(p.y[b] - v) <= tol) ++b;
+    if (b - a > best_len) best_a = a, best_len = b - a;
+    a = b;
+  }
+  const double needed = std::max(static_cast<double>(kStuckMinPoints), o.stuck_fraction * static_cast<double>(n));
+  if (static_cast<double>(best_len) < needed) return std::nullopt;
+  Stuck s;
+  s.first = best_a;
+  s.last = best_a + best_len - 1;
+  s.value = p.y[best_a];
+  const double start = std::abs(p.y.front());
+  if (s.value == 0 || std::abs(s.value) < kStuckMinLevel * start) return std::nullopt;  // it reached ~0
+  for (std::size_t i = s.first; i <= s.last; ++i)
+    s.deviation = std::max(s.deviation, std::abs(p.y[i] - s.value) / std::abs(s.value));
+  // A log that rounds the loss repeats values by construction.
+  std::vector<double> digits;
+  for (std::size_t i = s.first > 64 ? s.first - 64 : 0; i < std::max<std::size_t>(s.first, 1); ++i)
+    digits.push_back(significant_digits(p.y[i]));
+  if (median(digits) < kStuckMinDigits) return std::nullopt;
+
+  // What says the model froze (rather than converged to a fixed point).
+  if (s.first >= 2) {
+    std::vector<double> moves;
+    for (std::size_t i = s.first > kStuckContext ? s.first - kStuckContext : 1; i <= s.first; ++i)
+      moves.push_back(std::abs(p.y[i] - p.y[i - 1]) / std::abs(s.value));
+    const double move = median(moves);
+    if (move >= kStuckMoving)
+      s.causes.push_back("it was still changing by a median " + percent(move, 1) + " per step over the " +
+                         std::to_string(moves.size()) + " steps before: it froze, it did not slow down into it");
+  }
+  struct Landmark {
+    double value;
+    std::string what;
+  };
+  std::vector<Landmark> landmarks = {{0.25, "0.25, the squared error of predicting 0.5 for 0/1 targets"},
+                                     {std::log(2.0), "ln 2, the cross-entropy of predicting p = 0.5"}};
+  if (o.classes > 2)
+    landmarks.push_back({std::log(static_cast<double>(o.classes)),
+                         "ln(" + std::to_string(o.classes) + "), the cross-entropy of a uniform guess"});
+  for (const auto& l : landmarks)
+    if (std::abs(s.value - l.value) <= kStuckLandmark * l.value)
+      s.causes.push_back(general(s.value, 4) + " is " + l.what + ": the model predicts a constant");
+  // (A zero gradient norm is no evidence: a full-batch run at its optimum has
+  // one too.)
+  const std::int64_t a = p.steps[s.first], b = p.steps[s.last];
+  for (const auto& series : run.series) {
+    std::string l(series.name);
+    for (auto& ch : l) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (l.find("dead") == std::string::npos) continue;
+    const double dead = median_between(series, a, b);
+    if (dead >= kDeadFraction && dead <= 1)
+      s.causes.push_back(series.name + " is " + percent(dead, 1) + " there: those units are dead");
+  }
+  return s;
+}
+
+std::string describe_stuck(const Prepared& p, const Stuck& s) {
+  std::string same;
+  if (s.deviation == 0) {
+    same = "bit-identical";
+  } else {
+    const int digits = std::clamp(static_cast<int>(std::floor(-std::log10(s.deviation))), 1, 15);
+    same = "identical to " + std::to_string(digits) + " significant digits";
+  }
+  const std::int64_t a = p.steps[s.first], b = p.steps[s.last];
+  // The value with as many digits as the claim is about (float32 needs 7).
+  char value[32];
+  std::snprintf(value, sizeof value, "%.7g", s.value);
+  std::string ev = "the loss is " + same + " (" + value + ") for " + std::to_string(s.last - s.first + 1) +
+                   " points, " + step_text(a) + " to " + std::to_string(b) + " (" +
+                   percent(static_cast<double>(s.last - s.first + 1) / static_cast<double>(p.y.size()), 1) + " of the log)";
+  if (s.first > 0) ev += ", after falling from " + general(p.y.front(), 4);
+  return ev;
+}
+
+constexpr const char* kStuckAdvice =
+    "the model's output stopped changing: look for dead ReLUs (units that are never positive: lower the learning "
+    "rate, use LeakyReLU or GELU, He initialisation, a bias that does not start negative), a saturated sigmoid or tanh "
+    "output, or zero gradients (a detached tensor, frozen parameters, an optimizer not given the model's "
+    "parameters); overfit one batch to check";
+
+// `diverged`: the loss is diverging, so only a loss that froze is judged (a
+// rise is no failure to make progress).
+void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::optional<Stuck>& stuck, bool diverged,
+                    std::vector<Symptom>& out) {
   const std::size_t m = p.m();
   if (m < o.min_points) return;
-  const double start = p.start_level();
   const double best = *std::min_element(p.smooth.begin(), p.smooth.end());
+  // The start is the median of the first points, which noise cannot fake: of
+  // the first 2% of the run, or of its first kStartPoints when higher (a run
+  // that converged within its first 1% made its progress there; at
+  // initialisation the loss is about the same on every batch). The first value
+  // alone is the start when it stands out of the noise, far above the best.
+  double start = p.start_level();
+  start = std::max(start, median(std::vector<double>(
+                              p.y.begin(), p.y.begin() + static_cast<std::ptrdiff_t>(std::min(kStartPoints, p.y.size())))));
+  const double y0 = p.y.front();
+  const bool first_stands_out = y0 > start && y0 - best > kFirstValueNoise * noise_sd(p.by);
+  if (first_stands_out) start = p.y.front();
   const double drop = (start - best) / std::max(std::abs(start), 1e-12);
-  const std::int64_t a = p.bsteps.front(), b = p.bsteps.back();
-  if (drop < o.plateau_drop) {
+  const std::int64_t a = p.bsteps.front(), b = p.steps.back();
+  const bool frozen = stuck && !stuck->causes.empty();
+  std::string stuck_ev;
+  if (frozen) {
+    stuck_ev = describe_stuck(p, *stuck);
+    for (const auto& c : stuck->causes) stuck_ev += "; " + c;
+  }
+  if (drop < o.plateau_drop && !diverged) {
     const TrendTest t = mann_kendall(p.by);
-    out.push_back(make("plateau", p.name, a, b, Severity::warning,
-                       "the smoothed loss never fell more than " + percent(std::max(drop, 0.0), 1) + " below its start " +
-                           general(start, 4) + " (best " + general(best, 4) + ", end " + general(p.end_level(), 4) +
-                           "; Mann-Kendall z = " + general(t.z, 4) + ")"));
+    Symptom s = make(SymptomKind::plateau, p.name, a, b, Severity::warning,
+                     "the smoothed loss never fell more than " + percent(std::max(drop, 0.0), 1) + " below its start " +
+                         general(start, 4) + " (best " + general(best, 4) + ", end " + general(p.end_level(), 4) +
+                         "; Mann-Kendall z = " + general(t.z, 4) + ")" + (frozen ? "; " + stuck_ev : std::string()));
+    if (frozen) s.advice = kStuckAdvice;
+    out.push_back(std::move(s));
     return;
   }
-  if (o.classes > 1) {
+  if (frozen) {
+    Symptom s = make(SymptomKind::plateau, p.name, p.steps[stuck->first], b, Severity::warning, stuck_ev);
+    s.advice = kStuckAdvice;
+    out.push_back(std::move(s));
+    return;
+  }
+  if (o.classes > 1 && !diverged) {
     const double chance = std::log(static_cast<double>(o.classes));
     const double end = p.end_level();
-    if (std::abs(end - chance) <= 0.1 * chance)
-      out.push_back(make("plateau", p.name, a, b, Severity::warning,
+    if (std::abs(end - chance) <= 0.1 * chance) {
+      std::vector<std::uint8_t> near(m);
+      for (std::size_t k = 0; k < m; ++k) near[k] = std::abs(p.smooth[k] - chance) <= 0.1 * chance;
+      const std::size_t onset = std::min(persistent_onset(near, kOnsetPersistence), m - 1);
+      out.push_back(make(SymptomKind::plateau, p.name, p.bsteps[onset], b, Severity::warning,
                          "the loss ends at " + general(end, 4) + ", within 10% of ln(" + std::to_string(o.classes) +
-                             ") = " + general(chance, 4) + ", the loss of a uniform guess over the classes"));
+                             ") = " + general(chance, 4) + ", the loss of a uniform guess over the classes, from " +
+                             step_text(p.bsteps[onset]) + " on"));
+    }
   }
 }
 
-constexpr std::size_t kSide = 4;  // points on each side that define a spike's surroundings
+// Median of v[first, last) (a copy; for the few points that are spike candidates).
+double median_of(const std::vector<double>& v, std::size_t first, std::size_t last) {
+  return median(std::vector<double>(v.begin() + static_cast<std::ptrdiff_t>(first),
+                                    v.begin() + static_cast<std::ptrdiff_t>(last)));
+}
 
-void detect_spikes(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out) {
+// Whether the learning rate (series `lr`) was restarted in the kLrWindow
+// share of the run up to `step`: it rose kLrJump-fold or more back to a rate
+// the run had used before (a warm restart, which the loss follows up and back
+// down). A rise to a rate never used before is a bump, not a schedule.
+bool lr_restarted_before(const logs::Series* lr, const Prepared& p, std::int64_t step) {
+  if (lr == nullptr || lr->size() < 2) return false;
+  const auto w = static_cast<std::int64_t>(kLrWindow * static_cast<double>(p.steps.back() - p.steps.front()));
+  double before = NAN, earlier = 0, peak = 0;
+  for (std::size_t i = 0; i < lr->size(); ++i) {
+    const std::int64_t s = lr->steps[i];
+    const double v = lr->values[i];
+    if (!std::isfinite(v)) continue;
+    if (s <= step - w - 1) {
+      before = v;  // the last rate before the window
+      earlier = std::max(earlier, v);
+    } else if (s <= step) {
+      peak = std::max(peak, v);
+    }
+  }
+  return before > 0 && peak >= kLrJump * before && peak <= kLrSameRate * earlier;
+}
+
+void detect_spikes(const Prepared& p, const logs::Series* lr, const DiagnoseOptions& o,
+                   std::vector<std::string>& notes, std::vector<Symptom>& out) {
   const std::size_t n = p.y.size();
   if (n < o.min_points) return;
-  bool positive = true;
-  for (double v : p.y)
-    if (v <= 0) {
-      positive = false;
-      break;
-    }
-  // Reference level of point i: the larger of the medians of the points just
-  // before and just after it, so a steep start or a recovery is not a spike.
-  // Residuals of a positive loss are taken in log space, where minibatch noise
-  // is close to symmetric (it is multiplicative).
-  std::vector<double> ref(n);
-  // Median of at most kSide values without allocating: this runs for every point.
-  auto small_median = [](const double* first, std::size_t count) {
-    std::array<double, kSide> a{};
-    const std::size_t k = std::min(count, kSide);
-    for (std::size_t i = 0; i < k; ++i) {  // insertion sort of <= 4 values
-      std::size_t j = i;
-      for (; j > 0 && a[j - 1] > first[i]; --j) a[j] = a[j - 1];
-      a[j] = first[i];
-    }
-    return k % 2 ? a[k / 2] : 0.5 * (a[k / 2 - 1] + a[k / 2]);
+  const bool positive = p.positive;
+  // The band before a point: the kSpikeBand share of the run before it (at
+  // least kSpikeBandMin points), ending kSpikeGap points before it, so that a
+  // jump that takes a step or two is judged against the level it left.
+  const std::size_t band = std::max(kSpikeBandMin, static_cast<std::size_t>(kSpikeBand * static_cast<double>(n)));
+  // The scale the curve is read in: logarithmic for a positive curve spanning
+  // more than two decades (a jump of decades is a spike however small it looks
+  // on a linear plot).
+  const auto [lo, hi] = std::minmax_element(p.y.begin(), p.y.end());
+  const bool log_scale = positive && *hi / *lo > kLogScaleSpan;
+  auto seen = [&](double v) { return log_scale ? std::log(v) : v; };
+  const std::size_t back_within = std::max(kSpikeBackMin, static_cast<std::size_t>(kSpikeBack * static_cast<double>(n)));
+  struct Spike {
+    std::size_t start, peak, back;  // back: where it was back down
+    double level;                   // the median of the band before it
   };
-  // left[i]: the median of the kSide points before i. The kSide points after
-  // i are the points before i + kSide + 1, so a full right window is read
-  // from `left` instead of being sorted a second time.
-  std::vector<double> left(n);
-  for (std::size_t i = 1; i < n; ++i) {
-    const std::size_t lo = i >= kSide ? i - kSide : 0;
-    left[i] = small_median(p.y.data() + lo, i - lo);
-  }
-  for (std::size_t i = 1; i + 1 < n; ++i) {
-    const double right = i + kSide + 1 < n ? left[i + kSide + 1]
-                                           : small_median(p.y.data() + i + 1, std::min(n, i + 1 + kSide) - (i + 1));
-    ref[i] = std::max(left[i], right);
-  }
-  auto residual = [&](std::size_t i) { return positive ? std::log(p.y[i] / ref[i]) : p.y[i] - ref[i]; };
-  // The robust scale needs the residuals of a deterministic thinning only
-  // (thinned() of r[1 .. n-2], computed for the points it keeps).
-  std::vector<double> kept;
-  {
-    const std::size_t inner = n - 2, limit = 200000;
-    const std::size_t stride = inner > limit ? (inner + limit - 1) / limit : 1;
-    kept.reserve(inner / stride + 1);
-    for (std::size_t k = 0; k < inner; k += stride) kept.push_back(residual(1 + k));
-  }
-  const double scale = std::max(1.4826 * mad(kept), 1e-12);
-  // A point is a spike when r / scale > spike_z. For a positive loss,
-  // r = log(y / ref) > spike_z * scale needs y / ref > exp(spike_z * scale):
-  // a multiplication rules out most points before the logarithm is taken
-  // (with a margin, so the decision is the logarithm's).
-  const double ratio_floor = std::exp(o.spike_z * scale) * (1 - 1e-9);
-  const bool prefilter = positive && std::isfinite(ratio_floor);
-  std::size_t count = 0, worst = 0;
-  double worst_z = 0;
-  std::int64_t first = 0, last = 0;
-  for (std::size_t i = 2; i + 1 < n; ++i) {
-    if (prefilter && !(p.y[i] > ref[i] * ratio_floor)) continue;
-    const double z = residual(i) / scale;
-    if (z <= o.spike_z) continue;
-    if (positive && p.y[i] < o.spike_ratio * ref[i]) continue;
-    if (count == 0) first = p.steps[i];
-    last = p.steps[i];
-    ++count;
-    if (z > worst_z) {
-      worst_z = z;
-      worst = i;
+  std::vector<Spike> spikes;
+  std::size_t scheduled = 0;  // jumps that follow a rise of the learning rate
+  // The running maximum of the band (a monotone deque of indices): a point
+  // must stand spike_band times above it, which rules out all but a few points
+  // before any median is taken.
+  std::deque<std::size_t> top;
+  std::size_t added = 0;  // points [0, added) have entered the band
+  for (std::size_t i = kSpikeGap + 1; i < n; ++i) {
+    const std::size_t end = i - kSpikeGap;  // the band is [end - band, end)
+    for (; added < end; ++added) {
+      while (!top.empty() && p.y[top.back()] <= p.y[added]) top.pop_back();
+      top.push_back(added);
     }
+    while (!top.empty() && top.front() + band < end) top.pop_front();
+    if (top.empty()) continue;
+    const double band_top = p.y[top.front()];
+    const std::size_t from = end > band ? end - band : 0;
+    const bool stands_out = positive ? p.y[i] >= o.spike_band * band_top
+                                     : p.y[i] > band_top;  // refined against the level below
+    if (!stands_out) continue;
+    const double level = median_of(p.y, from, end);
+    if (positive ? p.y[i] < o.spike_ratio * level
+                 : p.y[i] - level < o.spike_band * (band_top - level) || band_top <= level)
+      continue;
+    // The jump's peak: the highest point while it stays above the band.
+    std::size_t peak = i, j = i;
+    while (j + 1 < n && p.y[j + 1] > band_top) {
+      ++j;
+      if (p.y[j] > p.y[peak]) peak = j;
+    }
+    // Back down: within back_within points of the peak, a median of
+    // kSpikeBackPoints is down by kSpikeBackShare of the jump (on the scale
+    // the curve is read in).
+    const double down_to = seen(p.y[peak]) - kSpikeBackShare * (seen(p.y[peak]) - seen(level));
+    std::size_t back = 0;
+    for (std::size_t k = peak + 1; k + kSpikeBackPoints <= n && k <= peak + back_within; ++k)
+      if (seen(median_of(p.y, k, k + kSpikeBackPoints)) <= down_to) {
+        back = k;
+        break;
+      }
+    if (back > 0) {
+      if (lr_restarted_before(lr, p, p.steps[i])) ++scheduled;
+      else spikes.push_back({i, peak, back, level});
+    }
+    i = std::max(i, j);  // the rest of this jump is the same spike (or a level shift)
   }
-  if (count == 0) return;
-  std::string ev = std::to_string(count) + (count == 1 ? " spike" : " spikes") + "; the largest " + general(p.y[worst], 4) +
-                   " at step " + std::to_string(p.steps[worst]) + " is " +
-                   (positive ? general(p.y[worst] / ref[worst], 4) + "x the surrounding level " + general(ref[worst], 4)
-                             : general(p.y[worst] - ref[worst], 4) + " above the surrounding level " + general(ref[worst], 4)) +
-                   " (" + general(worst_z, 4) + " robust standard deviations), and the loss came back down";
-  out.push_back(make("spike", p.name, first, last, Severity::warning, ev));
+  if (scheduled > 0)
+    notes.push_back(std::to_string(scheduled) + " jump" + (scheduled == 1 ? "" : "s") + " of " + p.name +
+                    " right after a warm restart of the learning rate (it rose " + general(kLrJump, 4) +
+                    "-fold or more, back to a rate used before), recovered: not counted as spikes");
+  if (spikes.empty()) return;
+  // Spikes of the first steps (warm-up, the first batches of a fresh model)
+  // are transient: the loss is still settling.
+  const double early_end = static_cast<double>(p.steps.front()) +
+                           o.spike_early_fraction * static_cast<double>(p.steps.back() - p.steps.front());
+  std::size_t early = 0;
+  while (early < spikes.size() && static_cast<double>(p.steps[spikes[early].start]) <= early_end) ++early;
+  auto ratio = [&](const Spike& s) { return positive ? p.y[s.peak] / s.level : p.y[s.peak] - s.level; };
+  auto describe = [&](const Spike& s) {
+    return general(p.y[s.peak], 4) + " at " + step_text(p.steps[s.peak]) + " is " +
+           (positive ? general(p.y[s.peak] / s.level, 4) + "x the level " + general(s.level, 4) + " before it"
+                     : general(p.y[s.peak] - s.level, 4) + " above the level " + general(s.level, 4) + " before it");
+  };
+  auto largest = [&](auto first, auto last) {
+    return *std::max_element(first, last, [&](const Spike& a, const Spike& b) { return ratio(a) < ratio(b); });
+  };
+  const std::string scale_text =
+      log_scale ? "on a log scale: the loss spans " + general(std::log10(*hi / *lo), 4) + " decades" : "on a linear scale";
+  if (early == spikes.size()) {
+    notes.push_back(std::to_string(spikes.size()) + " transient " + (spikes.size() == 1 ? "spike" : "spikes") +
+                    " of " + p.name + " in the first " + percent(o.spike_early_fraction, 1) + " of the run (the largest " +
+                    describe(largest(spikes.begin(), spikes.end())) + "), recovered and not repeated: not counted");
+    return;
+  }
+  const std::span<const Spike> late(spikes.data() + early, spikes.size() - early);
+  std::int64_t longest = 0;
+  for (const auto& s : late) longest = std::max(longest, p.steps[s.back] - p.steps[s.start]);
+  const std::int64_t first = p.steps[late.front().start], last = p.steps[late.back().start];
+  std::string ev = std::to_string(late.size()) + (late.size() == 1 ? " spike" : " spikes") + " (judged " + scale_text +
+                   "); the largest " + describe(largest(late.begin(), late.end())) + "; " +
+                   (late.size() == 1 ? "it" : "each") + " came back down within " + std::to_string(longest) +
+                   " steps (transient)";
+  if (late.size() > 1)
+    ev += ", and they recur from " + step_text(first) + " to " + step_text(last) + " (" + percent(p.position(last), 1) +
+          " into the run)";
+  if (early > 0) ev += "; " + std::to_string(early) + " more in the first " + percent(o.spike_early_fraction, 1) + ", not counted";
+  // The range ends at the last point of the last spike that was still up.
+  out.push_back(make(SymptomKind::spike, p.name, first, p.steps[std::max(late.back().peak, late.back().back - 1)],
+                     Severity::warning, ev));
 }
 
 void detect_overfitting(const Prepared& v, const Prepared* train, const DiagnoseOptions& o, std::vector<Symptom>& out) {
   const std::size_t m = v.m();
   if (m < 5) return;
-  const std::size_t b = static_cast<std::size_t>(std::min_element(v.smooth.begin(), v.smooth.end()) - v.smooth.begin());
-  // A rise over the last two or three evaluations is noise until it lasts.
+  // The best: the lowest running median (one low evaluation in a scattering
+  // curve is not the best), before the last evaluations that show the rise.
+  const std::size_t b = argmin(v.smooth, 0, m - 1);
+  const std::size_t last = std::max<std::size_t>(kOverfitEndPoints, m / 5);
   if (m - 1 - b < std::max<std::size_t>(4, m / 5)) return;
-  const double best = v.smooth[b], end = v.smooth[m - 1];
+  const double best = v.smooth[b];
+  // Where it ends: the median of its last 20% of evaluations (a rise over one
+  // or two evaluations is noise until it lasts).
+  const double end = median(std::vector<double>(v.by.end() - static_cast<std::ptrdiff_t>(last), v.by.end()));
   const double rise = end - best;
   if (rise < o.overfit_rise * std::max(std::abs(best), 1e-12)) return;
-  const TrendTest t = mann_kendall(std::span<const double>(v.by).subspan(b));
-  if (t.p_increasing >= o.overfit_significance) return;
-  const std::int64_t sb = v.bsteps[b], se = v.bsteps[m - 1];
+  // Out of its noise: the rise against the standard error of the difference of
+  // two medians (of the best's window and of the end) of a curve this noisy.
+  const std::size_t window = std::max<std::size_t>(3, m / 10) | 1;
+  const double sd = noise_sd(v.by);
+  const double se = kMedianEfficiency * sd * std::sqrt(1.0 / static_cast<double>(std::min(window, m)) +
+                                                       1.0 / static_cast<double>(last));
+  if (rise < o.overfit_noise_z * se) return;
+  const std::int64_t sb = v.bsteps[b], se_step = v.bsteps[m - 1];
   std::string train_ev;
-  if (train != nullptr) {
-    std::vector<double> ty;
-    for (std::size_t i = 0; i < train->m(); ++i)
-      if (train->bsteps[i] >= sb) ty.push_back(train->by[i]);
-    if (ty.size() >= 3) {
-      const TrendTest tt = mann_kendall(ty);
-      if (tt.p_increasing < o.significance) return;  // training loss rising too: not overfitting
-      train_ev = " while the training loss went from " + general(ty.front(), 4) + " to " + general(ty.back(), 4);
+  if (train != nullptr && train->m() >= 3) {
+    // The training loss must not rise with it (that is divergence): its end
+    // level against its level around the best validation step.
+    const std::int64_t lo = v.bsteps[b >= window / 2 ? b - window / 2 : 0];
+    const std::int64_t hi = v.bsteps[std::min(m - 1, b + window / 2)];
+    std::vector<double> at_best;
+    std::size_t nearest = 0;
+    for (std::size_t i = 0; i < train->m(); ++i) {
+      if (train->bsteps[i] >= lo && train->bsteps[i] <= hi) at_best.push_back(train->by[i]);
+      if (std::abs(train->bsteps[i] - sb) < std::abs(train->bsteps[nearest] - sb)) nearest = i;
     }
+    if (at_best.empty()) at_best.push_back(train->by[nearest]);
+    const double then = median(at_best), now = train->end_level();
+    if (now >= kTrainRiseWithVal * then) return;  // training loss rising too: not overfitting
+    train_ev = " while the training loss went from " + general(then, 4) + " to " + general(now, 4);
   }
-  out.push_back(make("overfitting", v.name, sb, se, Severity::warning,
+  out.push_back(make(SymptomKind::overfitting, v.name, sb, se_step, Severity::warning,
                      "validation loss rose from its best " + general(best, 4) + " at step " + std::to_string(sb) + " to " +
-                         general(end, 4) + " at step " + std::to_string(se) + " (+" + percent(rise / std::max(std::abs(best), 1e-12), 1) +
-                         ", Mann-Kendall " + pval(t.p_increasing) + ")" + train_ev + "; best checkpoint: step " +
-                         std::to_string(sb)));
+                         general(end, 4) + " over its last " + std::to_string(last) + " evaluations (+" +
+                         percent(rise / std::max(std::abs(best), 1e-12), 1) + ", " + general(rise / std::max(se, 1e-300), 4) +
+                         " standard errors of its noise)" + train_ev +
+                         "; best checkpoint: step " + std::to_string(sb)));
 }
 
-void detect_gradients(const Prepared& g, const Prepared* loss, const DiagnoseOptions& o, std::vector<Symptom>& out) {
+// The exploding rule on one gradient-norm curve: it reaches exploding_growth
+// times its usual level (the larger of its early median and its median over
+// the run, so a norm that grew early and settled is not exploding) at
+// kExplodingPoints points or more after the run's first kExplodingSettle (one
+// fewer before the first non-finite value), or its level at the end is
+// exploding_growth^2 times its early level.
+struct Growth {
+  double early = 0, usual = 0, late = 0, peak = 0;
+  std::size_t above = 0;   // points at exploding_growth x the usual level
+  std::size_t onset = 0;   // index into y: the first of them (or of the sustained rise)
+  bool sustained = false;  // the end-level rule
+  bool exploding = false;
+};
+
+Growth growth_of(const Prepared& g, const DiagnoseOptions& o) {
+  Growth r;
+  const std::size_t n = g.y.size();
+  if (g.m() < 3) return r;
+  r.early = g.head_level();
+  r.usual = std::max(r.early, median(thinned(g.y.begin(), g.y.end())));
+  r.late = g.end_level();
+  r.peak = *std::max_element(g.y.begin(), g.y.end());
+  if (!(r.early > 0)) return r;
+  const std::size_t after = static_cast<std::size_t>(kExplodingSettle * static_cast<double>(n));
+  const double high = o.exploding_growth * r.usual;
+  for (std::size_t i = after; i < n; ++i)
+    if (g.y[i] >= high && r.above++ == 0) r.onset = i;
+  const std::size_t needed = g.first_bad != SIZE_MAX ? kExplodingPoints - 1 : kExplodingPoints;
+  r.sustained = r.late >= o.exploding_growth * o.exploding_growth * r.early;
+  if (r.above < needed && r.sustained) {
+    // A sustained rise starts where it first reached exploding_growth x its early level.
+    r.onset = after;
+    while (r.onset + 1 < n && g.y[r.onset] < o.exploding_growth * r.early) ++r.onset;
+  }
+  r.exploding = r.above >= needed || r.sustained;
+  return r;
+}
+
+std::string growth_text(const Prepared& g, const Growth& gr, const DiagnoseOptions& o) {
+  return "median " + general(gr.early, 4) + " early, " + general(gr.late, 4) + " late (x" + general(gr.late / gr.early, 4) + "), peak " +
+         general(gr.peak, 4) + "; " + std::to_string(gr.above) + " points at " + general(o.exploding_growth, 4) +
+         "x its usual level " + general(gr.usual, 4) + " or more; from " + step_text(g.steps[gr.onset]) + " (" +
+         percent(g.position(g.steps[gr.onset]), 1) + " into the run)";
+}
+
+// `converged`: the loss reached a fixed point, so a gradient norm that fell is
+// the convergence itself, not a gradient that vanished.
+bool detect_gradients(const Prepared& g, const Prepared* loss, bool converged, const DiagnoseOptions& o,
+                      std::vector<Symptom>& out) {
   const std::size_t m = g.m();
-  if (m < o.min_points) return;
-  const double early = g.head_level(), late = g.end_level();
-  const double peak = *std::max_element(g.smooth.begin(), g.smooth.end());
-  if (early > 0) {
-    const TrendTest t = mann_kendall(g.by);
-    const double growth = late / early;
-    if ((growth >= o.exploding_growth && t.p_increasing < o.significance) ||
-        peak >= o.exploding_growth * o.exploding_growth * early) {
-      out.push_back(make("exploding_gradient", g.name, g.bsteps.front(), g.bsteps.back(), Severity::error,
-                         "gradient norm grew from a median of " + general(early, 4) + " early to " + general(late, 4) +
-                             " late (x" + general(growth, 4) + ", peak " + general(peak, 4) + "; Mann-Kendall z = " + general(t.z, 4) + ")"));
-      return;
+  if (m < o.min_points) return false;
+  const Growth gr = growth_of(g, o);
+  if (gr.exploding) {
+    out.push_back(make(SymptomKind::exploding_gradient, g.name, g.steps[gr.onset], g.steps.back(), Severity::error,
+                       "the gradient norm exploded: " + growth_text(g, gr, o)));
+    return true;
+  }
+  if (loss == nullptr || loss->m() < o.min_points || converged) return false;
+  const double ls = loss->start_level(), le = loss->end_level();
+  const double loss_drop = (ls - le) / std::max(std::abs(ls), 1e-12);
+  if (gr.early > 0 && gr.late <= o.vanishing_ratio * gr.early && loss_drop < kStalledLossDrop) {
+    const std::size_t onset = g.rise_start(0, /*falling=*/true);
+    out.push_back(make(SymptomKind::vanishing_gradient, g.name, g.bsteps[onset], g.steps.back(), Severity::warning,
+                       "gradient norm fell from a median of " + general(gr.early, 4) + " early to " + general(gr.late, 4) +
+                           " late (x" + general(gr.late / gr.early, 4) + ") from " + step_text(g.bsteps[onset]) +
+                           " on, while the loss fell only " + percent(std::max(loss_drop, 0.0), 1)));
+  }
+  return false;
+}
+
+// Biases and normalisation parameters (LayerNorm/BatchNorm scale and shift)
+// carry small gradients by nature; the layer comparison is between weights.
+bool is_bias_or_norm(const std::string& layer) {
+  std::string l(layer);
+  for (auto& ch : l) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  std::size_t a = 0;
+  while (a <= l.size()) {
+    std::size_t b = l.find_first_of("._/-", a);
+    if (b == std::string::npos) b = l.size();
+    const std::string t = l.substr(a, b - a);
+    if (t == "bias" || t == "b" || t == "beta" || t == "gamma" || t.find("norm") != std::string::npos) return true;
+    // ln, ln1, ln_f, bn2, gn: normalisation layers by their usual short names
+    if (t.size() >= 2 && (t[0] == 'l' || t[0] == 'b' || t[0] == 'g') && t[1] == 'n' &&
+        std::all_of(t.begin() + 2, t.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+      return true;
+    a = b + 1;
+  }
+  return false;
+}
+
+// Median of the last half of a curve's finite values: the state a run ends in.
+double late_median(const Prepared& p) {
+  return median(thinned(p.y.begin() + static_cast<std::ptrdiff_t>(p.y.size() / 2), p.y.end()));
+}
+
+// The step from which `a` stays below `ratio` times `b` (at the steps both
+// curves have), or `fallback` when they share too few steps.
+std::int64_t below_from(const Prepared& a, const Prepared& b, double ratio, std::size_t min_points,
+                        std::int64_t fallback) {
+  std::vector<std::uint8_t> below;
+  std::vector<std::int64_t> at;
+  for (std::size_t i = 0, j = 0; i < a.y.size() && j < b.y.size();) {
+    if (a.steps[i] < b.steps[j]) ++i;
+    else if (b.steps[j] < a.steps[i]) ++j;
+    else {
+      below.push_back(a.y[i] < ratio * b.y[j]);
+      at.push_back(a.steps[i]);
+      ++i, ++j;
     }
   }
-  if (loss == nullptr || loss->m() < o.min_points) return;
-  const double ls = loss->start_level(), le = loss->end_level();
-  const double loss_drop = (ls - le) / std::max(std::abs(ls), 1e-12);
-  if (early > 0 && late <= o.vanishing_ratio * early && loss_drop < 0.5)
-    out.push_back(make("vanishing_gradient", g.name, g.bsteps.front(), g.bsteps.back(), Severity::warning,
-                       "gradient norm fell from a median of " + general(early, 4) + " early to " + general(late, 4) + " late (x" +
-                           general(late / early, 4) + ") while the loss fell only " + percent(std::max(loss_drop, 0.0), 1)));
+  if (below.size() < min_points) return fallback;
+  const std::size_t k = persistent_onset(below, kOnsetPersistence);
+  return k < at.size() ? at[k] : fallback;
 }
 
-void detect_layer_vanishing(const logs::Run& run, const logs::Roles& roles, const Prepared* loss,
-                            const DiagnoseOptions& o, std::vector<Symptom>& out) {
-  if (roles.tensor_grad_norms.size() < 2 || loss == nullptr || loss->m() < o.min_points) return;
-  const double ls = loss->start_level(), le = loss->end_level();
-  const double loss_drop = (ls - le) / std::max(std::abs(ls), 1e-12);
-  if (loss_drop >= 0.5) return;
-  // Biases often carry much smaller gradients than weights; compare weights.
-  auto is_bias = [](const std::string& n) {
-    return n.size() >= 4 && (n.compare(n.size() - 4, 4, "bias") == 0 || n.compare(n.size() - 2, 2, ".b") == 0);
+// Per-layer gradient norms: a layer that gets almost none of the gradient while
+// the loss stalls (vanishing), and a layer whose gradient explodes when the
+// global norm is not logged or does not show it.
+void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepared& loss, const Prepared* grad,
+                   bool global_exploded, std::int64_t until, const DiagnoseOptions& o, std::vector<Symptom>& out) {
+  struct Layer {
+    std::string layer;
+    Prepared p;
+    double late = 0;
+    bool weight = true;
   };
-  std::string lo_name, hi_name;
-  double lo = INFINITY, hi = 0;
-  std::int64_t a = 0, b = 0;
-  for (const auto& name : roles.tensor_grad_norms) {
-    if (is_bias(name)) continue;
-    const logs::Series* s = run.find(name);
-    std::vector<double> f;
-    for (double v : s->values)
-      if (std::isfinite(v)) f.push_back(v);
-    if (f.size() < o.min_points) continue;
-    const double med = median(f);
-    if (med < lo) lo = med, lo_name = name;
-    if (med > hi) hi = med, hi_name = name;
-    if (!s->steps.empty()) a = s->steps.front(), b = s->steps.back();
+  std::vector<Layer> layers;
+  for (std::size_t i = 0; i < roles.tensor_grad_norms.size(); ++i) {
+    const logs::Series* s = run.find(roles.tensor_grad_norms[i]);
+    if (s == nullptr) continue;
+    Layer l;
+    l.layer = i < roles.tensor_names.size() ? roles.tensor_names[i] : s->name;
+    l.p = prepare(*s, o.max_trend_points, until);
+    if (l.p.y.size() < o.min_points) continue;
+    l.late = late_median(l.p);
+    l.weight = !is_bias_or_norm(l.layer);
+    layers.push_back(std::move(l));
   }
-  if (lo_name.empty() || hi <= 0 || lo_name == hi_name || lo > o.vanishing_ratio * hi) return;
-  out.push_back(make("vanishing_gradient", lo_name, a, b, Severity::warning,
-                     "median gradient norm of " + lo_name + " is " + general(lo, 4) + ", " + general(lo / hi, 4) + " of " + hi_name +
-                         "'s " + general(hi, 4) + ", while the loss fell only " + percent(std::max(loss_drop, 0.0), 1)));
+  if (layers.empty()) return;
+  auto named = [](const Layer& l) { return l.layer == l.p.name ? l.p.name : l.layer + " (" + l.p.name + ")"; };
+
+  // Vanishing: while the loss stalls, the smallest weight layer against the
+  // largest one and against the global norm.
+  if (loss.m() >= o.min_points) {
+    const double ls = loss.start_level(), le = loss.end_level();
+    const double loss_drop = (ls - le) / std::max(std::abs(ls), 1e-12);
+    const Layer *lo = nullptr, *hi = nullptr;
+    for (const auto& l : layers) {
+      if (!l.weight) continue;
+      if (lo == nullptr || l.late < lo->late) lo = &l;
+      if (hi == nullptr || l.late > hi->late) hi = &l;
+    }
+    const double total = grad != nullptr && grad->y.size() >= o.min_points ? late_median(*grad) : 0.0;
+    if (lo != nullptr && loss_drop < kStalledLossDrop) {
+      const double to_layer = hi != lo && hi->late > 0 ? lo->late / hi->late : INFINITY;
+      const double to_total = total > 0 ? lo->late / total : INFINITY;
+      if (std::min(to_layer, to_total) < o.vanishing_ratio) {
+        const bool vs_total = to_total < o.vanishing_ratio;
+        const std::int64_t onset = below_from(lo->p, vs_total ? *grad : hi->p, o.vanishing_ratio, o.min_points,
+                                              lo->p.steps.front());
+        const std::string stalled = " while the loss fell only " + percent(std::max(loss_drop, 0.0), 1) + " (" + general(ls, 4) +
+                                    " to " + general(le, 4) + "): ";
+        std::string ev;
+        if (lo->late == 0) {
+          // Exactly zero: dead units upstream, or a layer cut off from the loss.
+          ev = named(*lo) + " gets no gradient at all from " + step_text(onset) +
+               " on (0, median over the last half; " +
+               (total > 0 ? "the global gradient norm " + grad->name + " is " + general(total, 4)
+                          : "the largest layer's, " + named(*hi) + ", is " + general(hi->late, 4)) +
+               ")" + stalled + "dead units or a detached layer stop the gradient before " + lo->layer;
+        } else {
+          ev = "the gradient norm of " + named(*lo) + " is " + general(lo->late, 4) + " (median over the last half)";
+          if (total > 0) ev += ", " + general(to_total, 4) + " of the global gradient norm " + grad->name + " (" + general(total, 4) + ")";
+          if (hi != lo && hi->late > 0)
+            ev += (total > 0 ? " and " : ", ") + general(to_layer, 4) + " of the largest layer's, " + named(*hi) + " (" +
+                  general(hi->late, 4) + ")";
+          ev += ", below " + general(o.vanishing_ratio, 4) + " of it from " + step_text(onset) + " on," + stalled +
+                "almost no gradient reaches " + lo->layer;
+        }
+        out.push_back(make(SymptomKind::vanishing_gradient, lo->p.name, onset, lo->p.steps.back(), Severity::warning, ev));
+      }
+    }
+  }
+
+  // Exploding: the global rule on each layer, for a layer that comes to
+  // dominate; reported once, for the layer whose peak stands highest.
+  if (global_exploded) return;
+  double largest = 0;
+  for (const auto& l : layers) largest = std::max(largest, l.p.end_level());
+  const Layer* worst = nullptr;
+  Growth worst_growth;
+  std::size_t count = 0;
+  for (const auto& l : layers) {
+    const Growth gr = growth_of(l.p, o);
+    if (!gr.exploding || std::max(gr.late, gr.peak) < o.exploding_layer_share * largest) continue;
+    ++count;
+    if (worst == nullptr || gr.peak / gr.usual > worst_growth.peak / worst_growth.usual) worst = &l, worst_growth = gr;
+  }
+  if (worst == nullptr) return;
+  out.push_back(make(SymptomKind::exploding_gradient, worst->p.name, worst->p.steps[worst_growth.onset], worst->p.steps.back(),
+                     Severity::error,
+                     "the gradient norm of " + named(*worst) + " exploded: " + growth_text(worst->p, worst_growth, o) +
+                         "; " + std::to_string(count) + " of " + std::to_string(layers.size()) +
+                         " layers' gradient norms did"));
+}
+
+// Training-loss points per epoch: from an `epoch` series logged with the loss
+// (1 when the step is the epoch), else the points between validation
+// evaluations (usually one per epoch); 0 when the log does not say.
+std::size_t points_per_epoch(const logs::Run& run, const logs::Roles& roles, const Prepared& loss) {
+  std::string step(run.step_name);
+  for (auto& ch : step) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (step == "epoch") return 1;
+  if (const logs::Series* e = run.find("epoch"); e != nullptr && e->size() > 0) {
+    // Epoch of each loss point, by step (both in step order in the usual log).
+    std::vector<std::size_t> counts;
+    std::size_t j = 0, count = 0;
+    double current = std::numeric_limits<double>::quiet_NaN();
+    for (const std::int64_t s : loss.steps) {
+      while (j + 1 < e->size() && e->steps[j + 1] <= s) ++j;
+      if (e->steps[j] > s) continue;
+      const double epoch = e->values[j];
+      if (epoch != current) {
+        if (count > 0) counts.push_back(count);
+        current = epoch;
+        count = 0;
+      }
+      ++count;
+    }
+    if (count > 0) counts.push_back(count);
+    if (counts.size() >= 2) return static_cast<std::size_t>(median(std::vector<double>(counts.begin(), counts.end())));
+  }
+  if (const logs::Series* v = roles.val_loss.empty() ? nullptr : run.find(roles.val_loss); v != nullptr && v->size() >= 3)
+    return std::max<std::size_t>(1, (loss.y.size() + v->size() / 2) / v->size());
+  return 0;
 }
 
 Curve make_curve(const logs::Series& s, const std::string& role) {
@@ -386,30 +1161,24 @@ Curve make_curve(const logs::Series& s, const std::string& role) {
   c.name = s.name;
   c.role = role;
   c.points = s.size();
-  const bool sorted = std::is_sorted(s.steps.begin(), s.steps.end());
-  std::vector<std::size_t> order;
-  if (!sorted) {
-    order.resize(s.size());
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.steps[a] < s.steps[b]; });
-  }
+  const StepOrder order = step_order(s);
   // The finite values in step order: the series itself when it is in order
   // and finite (the usual case for a long log: no copy), else a copy.
-  bool all_finite = sorted;
+  bool all_finite = order.sorted();
   for (std::size_t k = 0; all_finite && k < s.size(); ++k) all_finite = std::isfinite(s.values[k]);
   std::vector<double> copy;
   if (!all_finite) {
     copy.reserve(s.size());
     for (std::size_t k = 0; k < s.size(); ++k) {
-      const double v = s.values[sorted ? k : order[k]];
+      const double v = s.values[order[k]];
       if (std::isfinite(v)) copy.push_back(v);
       else ++c.non_finite;
     }
   }
   const std::vector<double>& f = all_finite ? s.values : copy;
   if (s.size() > 0) {
-    c.first_step = sorted ? s.steps.front() : s.steps[order.front()];
-    c.last_step = sorted ? s.steps.back() : s.steps[order.back()];
+    c.first_step = s.steps[order[0]];
+    c.last_step = s.steps[order[s.size() - 1]];
   }
   if (!f.empty()) {
     c.first = f.front();
@@ -435,29 +1204,54 @@ bool is_lossish(const std::string& name) {
 
 }  // namespace
 
-std::string advice_for(const std::string& kind) {
-  if (kind == "nan")
-    return "lower the learning rate by 10x and clip gradients (e.g. global norm 1.0); look for log(0), "
+namespace {
+// The contract's spelling of each SymptomKind, in the enum's order.
+constexpr const char* kSymptomKindNames[] = {"nan",         "divergence",         "oscillation",
+                                             "plateau",     "overfitting",        "exploding_gradient",
+                                             "vanishing_gradient", "spike",       "initial_loss_mismatch",
+                                             "cannot_overfit_batch"};
+static_assert(std::size(kSymptomKindNames) == static_cast<std::size_t>(SymptomKind::cannot_overfit_batch) + 1);
+}  // namespace
+
+const char* to_string(SymptomKind k) noexcept {
+  const auto i = static_cast<std::size_t>(k);
+  return i < std::size(kSymptomKindNames) ? kSymptomKindNames[i] : "?";
+}
+
+SymptomKind symptom_kind_from_string(std::string_view name) {
+  for (std::size_t i = 0; i < std::size(kSymptomKindNames); ++i)
+    if (name == kSymptomKindNames[i]) return static_cast<SymptomKind>(i);
+  throw std::invalid_argument("unknown symptom kind '" + std::string(name) + "'");
+}
+
+std::string advice_for(SymptomKind kind) {
+  switch (kind) {
+    case SymptomKind::nan:
+      return "lower the learning rate by 10x and clip gradients (e.g. global norm 1.0); look for log(0), "
            "division by zero or sqrt of 0 in the loss, and for NaN or inf in the input data";
-  if (kind == "divergence")
-    return "lower the learning rate by 10x (or add warm-up), clip gradients, and check input scaling";
-  if (kind == "oscillation")
-    return "lower the learning rate by 3-10x or increase the batch size; use a decaying schedule";
-  if (kind == "plateau")
-    return "check that the loss is wired to the outputs and labels (overfit one batch first), raise the learning "
+    case SymptomKind::divergence:
+      return "lower the learning rate by 10x (or add warm-up), clip gradients, and check input scaling";
+    case SymptomKind::oscillation:
+      return "lower the learning rate by 3-10x or increase the batch size; use a decaying schedule";
+    case SymptomKind::plateau:
+      return "check that the loss is wired to the outputs and labels (overfit one batch first), raise the learning "
            "rate by 3-10x, check the initialisation and input scaling";
-  if (kind == "overfitting")
-    return "stop at the best validation step (early stopping) and add regularisation: weight decay, dropout, "
+    case SymptomKind::overfitting:
+      return "stop at the best validation step (early stopping) and add regularisation: weight decay, dropout, "
            "data augmentation or more data";
-  if (kind == "exploding_gradient")
-    return "clip gradients, lower the learning rate by 10x, and check the initialisation (He/Xavier scale) and "
+    case SymptomKind::exploding_gradient:
+      return "clip gradients, lower the learning rate by 10x, and check the initialisation (He/Xavier scale) and "
            "normalisation layers";
-  if (kind == "vanishing_gradient")
-    return "use ReLU-family activations instead of sigmoid/tanh in deep stacks, He/Xavier initialisation, "
+    case SymptomKind::vanishing_gradient:
+      return "use ReLU-family activations instead of sigmoid/tanh in deep stacks, He/Xavier initialisation, "
            "normalisation layers or residual connections";
-  if (kind == "spike")
-    return "clip gradients and look at the batches at those steps (bad samples, label errors); with Adam, a larger "
+    case SymptomKind::spike:
+      return "clip gradients and look at the batches at those steps (bad samples, label errors); with Adam, a larger "
            "epsilon or a lower learning rate";
+    case SymptomKind::initial_loss_mismatch:
+    case SymptomKind::cannot_overfit_batch:
+      break;  // the active checks write their own advice
+  }
   return "";
 }
 
@@ -476,6 +1270,12 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
   }
 
   const Prepared loss = prepare(*run.find(d.roles.loss), o.max_trend_points);
+  // A loss that stopped changing: frozen (a symptom, with plateau) or at a
+  // fixed point that full-batch training reaches when it converges, after
+  // which gradient norms are rounding noise.
+  const std::optional<Stuck> stuck = loss.y.size() >= o.min_points ? find_stuck(loss, run, o) : std::nullopt;
+  const bool converged = stuck && stuck->causes.empty();
+  const std::int64_t until = converged ? loss.steps[stuck->first] : std::numeric_limits<std::int64_t>::max();
   std::optional<Prepared> val, grad;
   if (!d.roles.val_loss.empty()) val = prepare(*run.find(d.roles.val_loss), o.max_trend_points);
   if (!d.roles.grad_norm.empty()) grad = prepare(*run.find(d.roles.grad_norm), o.max_trend_points);
@@ -500,11 +1300,19 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
     d.notes.push_back("only " + std::to_string(loss.y.size()) + " finite points of " + loss.name +
                       ": too few to judge trends (at least " + std::to_string(o.min_points) + " needed)");
   } else {
+    // Each rule on its own: a run that diverges may oscillate too, one that
+    // oscillates may never have made progress.
     const bool diverged = detect_divergence(loss, o, d.symptoms);
-    bool oscillating = false;
-    if (!diverged) oscillating = detect_oscillation(loss, o, d.symptoms);
-    if (!diverged && !oscillating) detect_plateau(loss, o, d.symptoms);
-    detect_spikes(loss, o, d.symptoms);
+    detect_oscillation(loss, points_per_epoch(run, d.roles, loss), o, d.symptoms);
+    detect_plateau(loss, o, stuck, diverged, d.symptoms);
+    detect_spikes(loss, d.roles.lr.empty() ? nullptr : run.find(d.roles.lr), o, d.notes, d.symptoms);
+  }
+  if (converged) {
+    d.notes.push_back(describe_stuck(loss, *stuck) +
+                      ": a full-batch run that converged to a fixed point, or a model whose output stopped "
+                      "changing; nothing logged says which (no sudden stop, no constant prediction's loss, no dead "
+                      "units), not counted; gradient norms are judged before it");
+    if (grad) grad = prepare(*run.find(d.roles.grad_norm), o.max_trend_points, until);
   }
   if (val) {
     if (val->y.size() < 5)
@@ -513,14 +1321,15 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
     else
       detect_overfitting(*val, loss.m() > 0 ? &loss : nullptr, o, d.symptoms);
   }
+  bool exploded = false;
   if (grad) {
     if (grad->y.size() < o.min_points)
       d.notes.push_back("only " + std::to_string(grad->y.size()) + " finite points of " + grad->name +
                         ": too few to judge gradients");
     else
-      detect_gradients(*grad, &loss, o, d.symptoms);
+      exploded = detect_gradients(*grad, &loss, converged, o, d.symptoms);
   }
-  detect_layer_vanishing(run, d.roles, &loss, o, d.symptoms);
+  detect_layers(run, d.roles, loss, grad ? &*grad : nullptr, exploded, until, o, d.symptoms);
 
   d.curves.push_back(make_curve(*run.find(d.roles.loss), "loss"));
   if (!d.roles.val_loss.empty()) d.curves.push_back(make_curve(*run.find(d.roles.val_loss), "val_loss"));

@@ -90,6 +90,58 @@ void TrainingMonitor::write_line(const StepStats& s) {
   std::fwrite(line.data(), 1, line.size(), log_);
 }
 
+// Why tensor t's update ratio is low, from the numbers the loop gave: no
+// gradient reaches it (zero or vanished, with the dead units of the step), or
+// its gradient is healthy and the learning rate is too low.
+std::string TrainingMonitor::low_ratio_cause(const TensorStep& t, const StepStats& s) const {
+  const MonitorOptions& o = options_;
+  // Dead units anywhere in the network, most first.
+  std::string dead_text;
+  double worst_dead = 0;
+  for (const auto& [name, h] : history_) {
+    if (h.recent_dead.empty()) continue;
+    const double d = median(h.recent_dead);
+    if (d > o.dead_fraction && d > worst_dead) {
+      worst_dead = d;
+      dead_text = general(100 * d, 4) + "% of the units of " + name + " are dead";
+    }
+  }
+  const auto it = history_.find(t.name);
+  const bool measured = it != history_.end() && !it->second.recent_grad.empty();
+  if (!measured) {
+    if (!dead_text.empty())
+      return ": " + dead_text + ", and dead ReLUs pass no gradient: the units died (often after a learning rate "
+             "too high), this is not a learning rate too low; use LeakyReLU, lower the peak learning rate, check the bias "
+             "initialisation";
+    return ": the learning rate is probably too low, or no gradient reaches the tensor (log its gradient norm to "
+           "tell which)";
+  }
+  const History& h = it->second;
+  const double now = median(h.recent_grad);
+  const double early = h.early_grad.empty() ? 0.0 : median(h.early_grad);
+  // The largest tensor gradient of this step: what a layer that learns gets.
+  double largest = 0;
+  for (const auto& other : s.tensors)
+    if (std::isfinite(other.grad_norm)) largest = std::max(largest, other.grad_norm);
+  std::string why;
+  if (now == 0)
+    why = "it gets no gradient (its gradient norm is 0" + (early > 0 ? ", " + general(early, 4) + " early" : std::string()) + ")";
+  else if (early > 0 && now <= o.gradient_faded * early)
+    why = "its gradient vanished (norm " + general(now, 4) + ", " + general(now / early, 4) + " of its early " + general(early, 4) + ")";
+  else if (largest > 0 && now <= o.vanishing_gradient * largest)
+    why = "its gradient vanished (norm " + general(now, 4) + ", " + general(now / largest, 4) + " of the largest tensor's " + general(largest, 4) + ")";
+  if (!why.empty())
+    return ": " + why + (dead_text.empty() ? std::string() : " and " + dead_text) +
+           ": no gradient reaches it (dead units or vanishing gradients), which a larger learning rate cannot fix; " +
+           (dead_text.empty() ? "use ReLU-family activations with He initialisation, normalisation or residual "
+                                "connections"
+                              : "dead ReLUs often follow a learning rate too high: lower it, use LeakyReLU, check the "
+                                "bias initialisation");
+  return " while its gradient is healthy (norm " + general(now, 4) +
+         (early > 0 ? ", " + general(now / early, 4) + " of its early " + general(early, 4) : std::string()) +
+         "): the learning rate is probably too low";
+}
+
 void TrainingMonitor::record(const StepStats& s) {
   write_line(s);
   ++steps_;
@@ -134,6 +186,22 @@ void TrainingMonitor::record(const StepStats& s) {
     }
   }
 
+  // What explains a tensor's update ratio: its gradient norms and the dead
+  // units of the step (activations may be listed after the weights).
+  for (const auto& t : s.tensors) {
+    if (!std::isfinite(t.grad_norm) && !std::isfinite(t.dead_fraction)) continue;
+    History& h = history_[t.name];
+    if (std::isfinite(t.grad_norm)) {
+      if (h.early_grad.size() < o.warmup) h.early_grad.push_back(t.grad_norm);
+      h.recent_grad.push_back(t.grad_norm);
+      if (h.recent_grad.size() > o.ratio_window) h.recent_grad.erase(h.recent_grad.begin());
+    }
+    if (std::isfinite(t.dead_fraction)) {
+      h.recent_dead.push_back(t.dead_fraction);
+      if (h.recent_dead.size() > o.ratio_window) h.recent_dead.erase(h.recent_dead.begin());
+    }
+  }
+
   for (const auto& t : s.tensors) {
     // Biases start at zero (or one), so their ratio says nothing about the
     // learning rate; the 1e-3 rule of thumb is about weight matrices.
@@ -152,7 +220,7 @@ void TrainingMonitor::record(const StepStats& s) {
         else if (r < o.update_ratio_low)
           alert("update_ratio_low", t.name, s.step,
                 "update/weight ratio " + general(r, 4) + " (median of " + std::to_string(w.size()) +
-                    " steps) is far below ~1e-3: the learning rate is probably too low, or the tensor does not learn");
+                    " steps) is far below ~1e-3" + low_ratio_cause(t, s));
       }
     }
     if (std::isfinite(t.dead_fraction) && t.dead_fraction > o.dead_fraction)

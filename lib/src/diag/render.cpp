@@ -91,7 +91,7 @@ std::string runs_verdict_line(const std::vector<RunDiagnosis>& runs, bool color)
     if (!r.healthy()) ++bad_runs;
     for (const auto& s : r.symptoms) {
       error = error || s.severity == Severity::error;
-      if (seen.insert(s.kind).second) kinds.push_back(s.kind);
+      if (seen.insert(to_string(s.kind)).second) kinds.push_back(to_string(s.kind));
     }
   }
   const std::string n = std::to_string(runs.size()) + (runs.size() == 1 ? " run" : " runs");
@@ -124,7 +124,7 @@ std::string runs_text(const std::vector<RunDiagnosis>& runs, bool color) {
       out += line + "\n";
     }
     for (const auto& s : r.symptoms) {
-      const std::string tag = s.severity == Severity::error ? st.red("✗ " + s.kind) : st.yellow("! " + s.kind);
+      const std::string tag = s.severity == Severity::error ? st.red(std::string("✗ ") + to_string(s.kind)) : st.yellow(std::string("! ") + to_string(s.kind));
       out += "  " + tag + "  " + s.metric + ", steps " + std::to_string(s.step_start) + "–" +
              std::to_string(s.step_end) + "\n";
       out += "      " + s.evidence + "\n";

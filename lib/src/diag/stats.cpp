@@ -109,4 +109,81 @@ void bucket_medians(std::span<const double> x, std::span<const double> y, std::s
   }
 }
 
+std::size_t rise_onset(std::span<const double> v) {
+  const std::size_t n = v.size();
+  if (n < 3) return 0;
+  const double base = v[0], top = *std::max_element(v.begin(), v.end());
+  if (!(top > base)) return 0;
+  // The fit covers the rise up to 90% of its height: what comes after (a
+  // plateau at the top, a fall back) is not part of the take-off.
+  constexpr double kCoveredRise = 0.9;
+  std::size_t cut = 0;
+  while (cut + 1 < n && v[cut] - base < kCoveredRise * (top - base)) ++cut;
+  // A few points past it, so that a jump has a level after it to fit.
+  const std::size_t len = std::min(n, cut + 1 + std::max<std::size_t>(2, (cut + 1) / 10));
+  if (len < 3) return cut;
+  // Suffix sums over k in [t, cut] of 1, k, k^2, y, k*y, y^2, and prefix sums
+  // of y and y^2, so that every change point costs O(1).
+  std::vector<double> sk(len + 1, 0), skk(len + 1, 0), sy(len + 1, 0), sky(len + 1, 0), syy(len + 1, 0);
+  for (std::size_t i = len; i-- > 0;) {
+    const double k = static_cast<double>(i), y = v[i];
+    sk[i] = sk[i + 1] + k;
+    skk[i] = skk[i + 1] + k * k;
+    sy[i] = sy[i + 1] + y;
+    sky[i] = sky[i + 1] + k * y;
+    syy[i] = syy[i + 1] + y * y;
+  }
+  const double total_y = sy[0], total_yy = syy[0], dn = static_cast<double>(len);
+  double best_sse = INFINITY;
+  std::size_t best_t = 0;
+  for (std::size_t t = 0; t + 1 < len; ++t) {
+    const double dt = static_cast<double>(t), cnt = static_cast<double>(len - t);
+    // Flat, then a ramp x = max(0, k - t): least squares on [1, x] over all points.
+    const double sx = sk[t] - dt * cnt;
+    const double sxx = skk[t] - 2 * dt * sk[t] + dt * dt * cnt;
+    const double sxy = sky[t] - dt * sy[t];
+    const double det = dn * sxx - sx * sx;
+    double sse = total_yy - total_y * total_y / dn;  // the flat fit when the ramp does not help
+    if (det > 0) {
+      const double c = (dn * sxy - sx * total_y) / det;
+      if (c > 0) {
+        const double a = (total_y - c * sx) / dn;
+        sse = total_yy - a * total_y - c * sxy;
+      }
+    }
+    if (sse < best_sse) best_sse = sse, best_t = t;
+    // Flat, then a step at t (t >= 1): two means.
+    if (t >= 1) {
+      const double n1 = dt, s1 = total_y - sy[t], q1 = total_yy - syy[t];
+      const double step_sse = (q1 - s1 * s1 / n1) + (syy[t] - sy[t] * sy[t] / cnt);
+      if (sy[t] / cnt > s1 / n1 && step_sse < best_sse) best_sse = step_sse, best_t = t;
+    }
+  }
+  return best_t;
+}
+
+std::size_t persistent_onset(std::span<const std::uint8_t> flags, double fraction) {
+  const std::size_t n = flags.size();
+  std::size_t set_after = 0, onset = n;  // flags set in [i, n)
+  for (std::size_t i = n; i-- > 0;) {
+    set_after += flags[i] ? 1 : 0;
+    if (flags[i] && static_cast<double>(set_after) >= fraction * static_cast<double>(n - i)) onset = i;
+  }
+  return onset;
+}
+
+double lag1_autocorrelation(std::span<const double> v) {
+  const std::size_t n = v.size();
+  if (n < 3) return 0;
+  double mean = 0;
+  for (double x : v) mean += x;
+  mean /= static_cast<double>(n);
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    den += (v[i] - mean) * (v[i] - mean);
+    if (i + 1 < n) num += (v[i] - mean) * (v[i + 1] - mean);
+  }
+  return den > 0 ? num / den : 0.0;
+}
+
 }  // namespace gradcheck::diag

@@ -2,6 +2,7 @@
 // Robust statistics the detectors use on noisy training curves.
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -43,5 +44,24 @@ double theil_sen_slope(std::span<const double> x, std::span<const double> y);
 /// Shorter inputs are returned unchanged.
 void bucket_medians(std::span<const double> x, std::span<const double> y, std::size_t max_points,
                     std::vector<double>& out_x, std::vector<double>& out_y);
+
+/// Where a rise began: `v` stays flat (callers start it at a curve's best
+/// point), then rises, in the scale the caller chose (the logarithm of a
+/// positive curve). The prefix of `v` up to the first point that has covered
+/// 90% of the rise from v[0] to max(v), and a few points more, is fitted by
+/// least squares with two shapes, each with a change point t: flat then a
+/// straight ramp from t (a gradual take-off), and flat then a step at t (a
+/// jump); the better fit's t is returned (0 when v does not rise). O(n).
+std::size_t rise_onset(std::span<const double> v);
+
+/// The first index i with flags[i] set from which at least `fraction` of the
+/// flags to the end are set: where a condition began and then (mostly) held.
+/// flags.size() when there is none. O(n).
+std::size_t persistent_onset(std::span<const std::uint8_t> flags, double fraction);
+
+/// Lag-1 autocorrelation of `v` around its mean (0 for fewer than 3 points or
+/// a constant input): near 0 for independent noise, near -1 for values that
+/// alternate up and down, near +1 for slow waves or a level that wanders.
+double lag1_autocorrelation(std::span<const double> v);
 
 }  // namespace gradcheck::diag

@@ -11,7 +11,7 @@ namespace gradcheck::diag::internal {
 
 inline nlohmann::ordered_json symptom_json(const Symptom& s) {
   nlohmann::ordered_json j;
-  j["kind"] = s.kind;
+  j["kind"] = to_string(s.kind);
   j["metric"] = s.metric;
   j["step_start"] = s.step_start;
   j["step_end"] = s.step_end;

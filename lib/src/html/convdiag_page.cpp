@@ -48,7 +48,7 @@ void symptom_note(Page& page, const d::Symptom& s) {
   std::vector<std::string> lines;
   if (!s.evidence.empty()) lines.push_back(s.evidence);
   if (!s.advice.empty()) lines.push_back("Advice: " + s.advice);
-  page.note(s.kind + " in " + s.metric + ", " + step_range(s), lines,
+  page.note(std::string(to_string(s.kind)) + " in " + s.metric + ", " + step_range(s), lines,
             s.severity == d::Severity::error ? "error" : "warning");
 }
 
@@ -72,7 +72,7 @@ void curve_chart(Page& page, const d::RunDiagnosis& r, const logs::Run* run, con
   for (std::size_t i = 0; i < r.symptoms.size(); ++i) {
     const auto& s = r.symptoms[i];
     if (std::find(names.begin(), names.end(), s.metric) == names.end()) continue;
-    o.spans.push_back({static_cast<double>(s.step_start), static_cast<double>(s.step_end), s.kind,
+    o.spans.push_back({static_cast<double>(s.step_start), static_cast<double>(s.step_end), to_string(s.kind),
                        s.severity == d::Severity::error ? "error" : "warning"});
     mine.push_back(&s);
     symptom_shown[i] = true;
@@ -105,7 +105,7 @@ void active_section(Page& page, const d::ActiveReport& active) {
       if (m.expected_initial_loss) {
         r.bound = *m.expected_initial_loss;
         r.tooltip = "ln(C) = " + format_number(*m.expected_initial_loss);
-        for (const auto& s : m.symptoms) off = off || s.kind == "initial_loss_mismatch";
+        for (const auto& s : m.symptoms) off = off || s.kind == diag::SymptomKind::initial_loss_mismatch;
       }
       r.category = off ? 1 : 0;
       rows.push_back(r);

@@ -1,6 +1,9 @@
 #include <algorithm>
 #include <iterator>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "builder.hpp"
 #include "gradcheck/errors.hpp"
@@ -85,7 +88,81 @@ std::string resolve_override(const Run& run, const std::string& name, const char
                                    (have.empty() ? "no numeric series" : have) + ")");
 }
 
+// Names that mark a gradient (norm) series: as a path component
+// (`grad_norm/<layer>`, `gradients/<layer>`), as the prefix of the last
+// component (`grad_norm_<layer>`) or as its suffix (`<layer>_grad_norm`). The
+// generic words (`grad`, `grads`, `gradients`) only as a path component, where
+// they cannot be part of another metric's name (`grad_scale`).
+constexpr std::string_view kComponentMarkers[] = {"grad_2.0_norm", "gradient_norm", "grad_norm", "gradnorm",
+                                                  "gradients", "grads", "grad"};
+constexpr std::string_view kAffixMarkers[] = {"grad_2.0_norm", "gradient_norm", "grad_norm", "gradnorm"};
+
+// What follows or precedes a marker without naming a layer: aggregates over
+// all layers, clipping variants, and the split or group prefixes of a global
+// norm (`train/grad_norm`).
+bool is_aggregate_word(const std::string& w) {
+  static constexpr std::string_view kWords[] = {
+      "total", "global", "all", "sum", "mean", "avg", "average", "max", "min", "median", "std", "var",
+      "norm", "clip", "clipped", "unclipped", "pre_clip", "post_clip", "preclip", "postclip", "before_clip",
+      "after_clip", "ratio", "scale", "step", "epoch", "train", "training", "val", "valid", "validation", "eval",
+      "test", "metrics", "optim", "optimizer", "model"};
+  for (auto k : kWords)
+    if (w == k) return true;
+  return w.find("loss") != std::string::npos || w.rfind("total", 0) == 0 || w.rfind("global", 0) == 0 ||
+         w.rfind("clip", 0) == 0;
+}
+
+// `name` without leading and trailing separators ('_', '.', '/', '-').
+std::string trim_separators(std::string_view name) {
+  std::size_t a = 0, b = name.size();
+  auto sep = [](char c) { return c == '_' || c == '.' || c == '/' || c == '-'; };
+  while (a < b && sep(name[a])) ++a;
+  while (b > a && sep(name[b - 1])) --b;
+  return std::string(name.substr(a, b - a));
+}
+
 }  // namespace
+
+std::string gradient_layer(std::string_view name) {
+  const std::string l = lower(name);
+  // Path components of the name, by '/' (positions into `name`).
+  std::vector<std::pair<std::size_t, std::size_t>> parts;  // [begin, end)
+  for (std::size_t a = 0;;) {
+    const std::size_t b = l.find('/', a);
+    parts.emplace_back(a, b == std::string::npos ? l.size() : b);
+    if (b == std::string::npos) break;
+    a = b + 1;
+  }
+  auto part = [&](std::size_t i) { return l.substr(parts[i].first, parts[i].second - parts[i].first); };
+  auto accept = [&](std::size_t begin, std::size_t end) -> std::string {
+    if (end <= begin) return {};
+    const std::string layer = trim_separators(std::string_view(name).substr(begin, end - begin));
+    if (layer.empty() || is_aggregate_word(lower(layer))) return {};
+    return layer;
+  };
+  // A marker component followed by the layer's name (which may hold '/').
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i)
+    for (auto m : kComponentMarkers)
+      if (part(i) == m) return accept(parts[i + 1].first, l.size());
+  const std::size_t last = parts.size() - 1;
+  const std::string tail = part(last);
+  // The layer's name, then a marker as the last component: `fc1.weight/grad_norm`.
+  if (last >= 1)
+    for (auto m : kAffixMarkers)
+      if (tail == m) return accept(parts[last - 1].first, parts[last - 1].second);
+  for (auto m : kAffixMarkers) {
+    // `grad_norm_layer0`, `grad_norm.fc1`
+    if (tail.size() > m.size() + 1 && tail.compare(0, m.size(), m) == 0 &&
+        (tail[m.size()] == '_' || tail[m.size()] == '.'))
+      return accept(parts[last].first + m.size() + 1, parts[last].second);
+    // `fc1_grad_norm`, `encoder.layer.0.grad_norm`
+    if (tail.size() > m.size() + 1 && tail.compare(tail.size() - m.size(), m.size(), m) == 0) {
+      const char sep = tail[tail.size() - m.size() - 1];
+      if (sep == '_' || sep == '.' || sep == '-') return accept(parts[last].first, parts[last].second - m.size() - 1);
+    }
+  }
+  return {};
+}
 
 Roles recognise_roles(const Run& run, const ColumnOverrides& overrides) {
   Roles roles;
@@ -136,9 +213,13 @@ Roles recognise_roles(const Run& run, const ColumnOverrides& overrides) {
         roles.lr = s.name;
         break;
       }
-  for (const auto& s : run.series)
-    if (s.name.rfind("grad_norm/", 0) == 0 && s.name != roles.grad_norm && s.name != "grad_norm/total")
-      roles.tensor_grad_norms.push_back(s.name);
+  for (const auto& s : run.series) {
+    if (s.name == roles.grad_norm || s.name == roles.loss || s.name == roles.val_loss || s.name == roles.lr) continue;
+    std::string layer = gradient_layer(s.name);
+    if (layer.empty()) continue;
+    roles.tensor_grad_norms.push_back(s.name);
+    roles.tensor_names.push_back(std::move(layer));
+  }
   return roles;
 }
 

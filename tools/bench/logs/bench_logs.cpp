@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
       cpu_read = std::min(cpu_read, read_cpu);
       cpu_diag = std::min(cpu_diag, diag_cpu);
       cpu_all = std::min(cpu_all, read_cpu + diag_cpu);
-      verdict = d.healthy() ? "healthy" : d.symptoms.front().kind + ": " + d.symptoms.front().evidence;
+      verdict = d.healthy() ? "healthy" : std::string(gradcheck::diag::to_string(d.symptoms.front().kind)) + ": " + d.symptoms.front().evidence;
     }
     std::printf("file: %ld rows, %.1f MB (%s)\n", rows, mb, file.c_str());
     std::printf("%-18s %9s %9s %9s %9s\n", "", "wall s", "MB/s", "cpu s", "MB/s(cpu)");

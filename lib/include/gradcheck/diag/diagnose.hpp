@@ -8,14 +8,17 @@
 // How the detectors see a curve: points are sorted by step; a curve is cut at
 // its first non-finite value (reported as `nan`); curves longer than
 // `max_trend_points` are reduced to bucket medians; a centred running median
-// over ~10% of the points (at least 3) is the smoothed curve. Trend claims need
-// a one-sided Mann-Kendall p-value below `significance` in addition to a size
-// threshold, so stochastic minibatch noise alone does not raise a symptom.
-// Quantiles of more than 100,000 raw points (200,000 for the spike scale) are
-// taken over an evenly strided subset.
+// over ~10% of the points (at least 3) is the smoothed curve. Levels are
+// medians of stretches of points, so single minibatches do not move them; a
+// positive curve that spans more than two decades is judged on a log scale,
+// as a person reads its plot. Each rule is applied on its own (a run that
+// diverges may also oscillate), and each symptom's step_start is where it
+// began. Quantiles of more than 100,000 raw points are taken over an evenly
+// strided subset.
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gradcheck/errors.hpp"
@@ -26,11 +29,32 @@ namespace gradcheck::diag {
 
 enum class Severity { warning, error };
 
-/// One finding. `kind` is one of the contract's symptom kinds.
+/// What a finding is: the tools' contract's symptom kinds, spelled in reports
+/// exactly as to_string returns them (the enumerators' names). The first eight
+/// come from a log's curves; the last two from the active checks on a model
+/// (gradcheck/diag/active.hpp).
+enum class SymptomKind {
+  nan,                    ///< a NaN or infinite loss or gradient norm
+  divergence,             ///< the loss rose for good
+  oscillation,            ///< the loss swings without settling
+  plateau,                ///< the loss never fell, or froze, or sits at a uniform guess's loss
+  overfitting,            ///< the validation loss rose while the training loss did not
+  exploding_gradient,     ///< a gradient norm far above its usual level
+  vanishing_gradient,     ///< a gradient norm, or one layer's, faded to nothing
+  spike,                  ///< the loss jumped and came back down
+  initial_loss_mismatch,  ///< the loss at initialisation is far from ln(classes)
+  cannot_overfit_batch,   ///< the model cannot fit one fixed batch
+};
+/// The kind's name in reports (one table for JSON, text and HTML).
+const char* to_string(SymptomKind k) noexcept;
+/// The kind `to_string` spells `name`. Throws std::invalid_argument for any other string.
+SymptomKind symptom_kind_from_string(std::string_view name);
+
+/// One finding.
 struct Symptom {
-  std::string kind;    ///< nan, divergence, oscillation, plateau, overfitting, exploding_gradient, vanishing_gradient, spike
+  SymptomKind kind = SymptomKind::nan;
   std::string metric;  ///< the series it was found in
-  std::int64_t step_start = 0;
+  std::int64_t step_start = 0;  ///< where it began (the onset a person would mark), not the log's first step
   std::int64_t step_end = 0;
   Severity severity = Severity::warning;
   std::string evidence;  ///< the numbers behind the claim
@@ -50,40 +74,93 @@ struct DiagnoseOptions {
   std::size_t max_trend_points = 400;
   /// One-sided Mann-Kendall p-value a trend must beat.
   double significance = 0.01;
-  /// divergence: after its best (smoothed) point the loss rises by at least this
-  /// times max(|best|, start - best), i.e. back to its starting level or doubled.
-  /// Also divergence: a positive loss whose last half stays above its first
-  /// value (10% quantile above it) with a median (1 + divergence_rise) times it.
+  /// divergence: the loss ends (the median of its last 10%) at least this many
+  /// times its lowest level (the smoothed curve's minimum before the last 10%),
+  /// by a rise of at least divergence_visible of the curve's range (on a log
+  /// scale when it is positive and spans more than two decades) ...
+  double divergence_factor = 2.0;
+  double divergence_visible = 0.1;
+  /// ... or at least divergence_partial_factor times it, giving back at least
+  /// divergence_partial_progress of the fall from its start to it (a short
+  /// log's last epochs climbing). A jump that does not come back counts as much
+  /// as a steady climb.
+  double divergence_partial_factor = 1.5;
+  double divergence_partial_progress = 0.2;
+  /// divergence: a positive loss whose last half stays above its first value
+  /// (10% quantile above it) with a median (1 + divergence_rise) times it; for
+  /// a loss that is not positive, a rise after its lowest level of this times
+  /// max(|lowest|, start - lowest) with an upward trend.
   double divergence_rise = 1.0;
   /// plateau: the smoothed loss never gets more than this fraction below its
   /// starting level, (start - best) / |start| < plateau_drop.
   double plateau_drop = 0.10;
-  /// oscillation: over the last half, the 10-90% spread of the loss exceeds this
-  /// fraction of the progress made (start - median of the last half) ...
-  double oscillation_progress = 0.5;
-  /// ... and this fraction of the loss level, with no significant decrease.
+  /// plateau, a stuck loss: consecutive training-loss values that all lie
+  /// within this relative difference of the first of them (float32 rounding of a
+  /// mean: the output no longer changes) ...
+  double stuck_tolerance = 1e-6;
+  /// ... over at least this fraction of the points (and at least 10), reported
+  /// when a cause is evident: the loss was still moving just before it froze, it
+  /// froze at a constant prediction's loss, the gradient norm is zero there, or
+  /// a dead-unit series says so. Otherwise a note (full-batch training that
+  /// converged also reaches a fixed point).
+  double stuck_fraction = 0.05;
+  /// oscillation: over the last half the loss keeps swinging up and down: at
+  /// least 3 up-swings (one in the last quarter), each at least this fraction of
+  /// the level it starts from (a ratio of 1 + this on a log scale, used when the
+  /// curve is positive and spans more than two decades) ...
   double oscillation_level = 0.3;
-  /// overfitting: validation loss rises by at least this fraction of its best
-  /// value over at least max(4, 20%) of its evaluations after the best
-  /// (significant at `overfit_significance`: fewer epochs are logged) while the
-  /// training loss does not rise.
+  /// ... and at least this fraction of the judged curve's range (a swing a plot
+  /// shows). The curve judged: the logged points of a per-epoch or full-batch
+  /// log, or of a curve that moves deterministically (see oscillation_turning);
+  /// else means over an epoch (at least 10 points; 10 points when epochs are not
+  /// known and the log has more than 200 points), where single batches scatter.
+  double oscillation_visible = 0.1;
+  /// oscillation: a curve moves deterministically, and is judged point by point,
+  /// when its last half repeats a cycle of k <= 32 steps (to 1e-4, at 90% of its
+  /// points) or turns (up then down or down then up) at this fraction of its
+  /// steps or more (independent noise turns at 2/3): full-batch training whose
+  /// steps overshoot.
+  double oscillation_turning = 0.9;
+  /// overfitting: the validation loss's end level (the median of its last 20%
+  /// of evaluations, at least 2) is at least this fraction above its best (the
+  /// lowest running median over 10% of them, at least 3, before the last 20%),
+  /// while the training loss does not rise with it (its end level below 1.2x
+  /// its level at the best validation step). No trend is required: a loss that
+  /// jumps up after its best and stays there is as overfit as one that climbs.
   double overfit_rise = 0.10;
-  double overfit_significance = 0.05;
-  /// spike: a point above its surroundings (the larger of the medians of the 4
-  /// points before and the 4 after) by more than spike_z robust standard
-  /// deviations (1.4826 MAD of the log-ratio residuals over the run) and at
-  /// least spike_ratio times that level.
-  double spike_z = 8.0;
-  double spike_ratio = 2.0;
-  /// exploding_gradient: the gradient norm grows by this factor from its early
-  /// median (first 10%) to its late median (last 10%) with a significant upward
-  /// trend, or its smoothed peak reaches 100x the early median.
+  /// overfitting: the rise is also at least this many standard errors of the
+  /// difference of those two medians, from the validation loss's noise (a
+  /// robust SD of its second differences), so a noisy curve that stays within
+  /// its noise is not overfitting.
+  double overfit_noise_z = 2.5;
+  /// spike: a jump to at least spike_ratio times the level before it (the
+  /// median of the 5% of the run before it, at least 20 points, ending 2 points
+  /// before it) and spike_band times the highest of those points (it stands
+  /// out of the noise band), that comes back down by three quarters of the
+  /// jump (a median of 5 points, on a log scale when the loss is positive and
+  /// spans more than two decades) within 10% of the run.
+  double spike_ratio = 3.0;
+  double spike_band = 2.0;
+  /// spike: spikes that all start within this first fraction of the run (the
+  /// first steps, warm-up) and recover are transient: a note, not a symptom.
+  double spike_early_fraction = 0.05;
+  /// exploding_gradient: the gradient norm reaches this many times its usual
+  /// level (the larger of its early median, first 10%, and its median over the
+  /// run) at 3 points or more after the first 5% of the run (2 before a
+  /// non-finite value), or its late median (last 10%) reaches this squared
+  /// times its early median. It starts at the first such point.
   double exploding_growth = 10.0;
   /// vanishing_gradient: the gradient norm falls to this fraction of its early
-  /// median while the loss has fallen by less than half; or, with per-tensor
-  /// gradient norms, the smallest tensor's median is below this fraction of the
-  /// largest one's.
+  /// median while the loss has fallen by less than half; or, with per-layer
+  /// gradient norms, the smallest layer's median over the last half is below
+  /// this fraction of the largest layer's or of the global norm's (weights only:
+  /// biases and normalisation parameters carry small gradients by nature).
   double vanishing_ratio = 1e-3;
+  /// exploding_gradient per layer (when the global norm does not show it): a
+  /// layer's norm explodes as `exploding_growth` says and its late median or
+  /// peak is at least this fraction of the largest layer's late median (it
+  /// dominates; a layer growing from a tiny start is not exploding).
+  double exploding_layer_share = 0.1;
 };
 
 /// A compact view of one curve for presentation.
@@ -114,6 +191,6 @@ struct RunDiagnosis {
 RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& options = {});
 
 /// The advice text attached to each symptom kind.
-std::string advice_for(const std::string& kind);
+std::string advice_for(SymptomKind kind);
 
 }  // namespace gradcheck::diag

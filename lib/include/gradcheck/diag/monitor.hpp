@@ -58,13 +58,25 @@ struct MonitorOptions {
   double exploding_factor = 100.0;
   /// Dead units: a tensor's dead_fraction above this is reported.
   double dead_fraction = 0.5;
+  /// Why an update ratio is low: a tensor's gradient norm (median over the
+  /// last `ratio_window` steps) that is 0, below this fraction of its own early
+  /// median (first `warmup` values) ...
+  double gradient_faded = 0.1;
+  /// ... or below this fraction of the step's largest tensor gradient has
+  /// vanished: the tensor does not learn because no gradient reaches it (dead
+  /// units, saturated activations), which a larger learning rate cannot fix.
+  /// A gradient above both is healthy: then the learning rate is too low.
+  double vanishing_gradient = 1e-3;
   /// Write warnings through spdlog (alerts are collected either way).
   bool warn = true;
 };
 
 /// A warning raised during training. `kind` is a convdiag symptom kind (`nan`,
 /// `divergence`, `exploding_gradient`) or a monitor-only kind
-/// (`update_ratio_high`, `update_ratio_low`, `dead_units`).
+/// (`update_ratio_high`, `update_ratio_low`, `dead_units`). An
+/// `update_ratio_low` message says which cause the numbers show: no gradient
+/// reaches the tensor (zero or vanished gradient, dead units) or a healthy
+/// gradient with a learning rate too low.
 struct Alert {
   std::string kind;
   std::string subject;  ///< the metric or tensor
@@ -103,6 +115,13 @@ class TrainingMonitor {
   std::size_t above_ = 0;
   std::vector<double> early_grad_;
   std::map<std::string, std::vector<double>> ratios_;
+  // Per tensor: its first `warmup` gradient norms, and its last `ratio_window`
+  // gradient norms and dead fractions (what explains an update ratio).
+  struct History {
+    std::vector<double> early_grad, recent_grad, recent_dead;
+  };
+  std::map<std::string, History> history_;
+  std::string low_ratio_cause(const TensorStep& t, const StepStats& s) const;
 };
 
 }  // namespace gradcheck::diag

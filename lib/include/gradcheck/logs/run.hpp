@@ -51,8 +51,18 @@ struct Roles {
   std::string val_loss;   ///< validation loss
   std::string grad_norm;  ///< global gradient norm
   std::string lr;         ///< learning rate
-  /// Per-tensor gradient norms (`grad_norm/<tensor>` as the monitor writes them).
+  /// Per-layer (per-tensor) gradient norms, in the log's order: series named
+  /// in the usual ways, `grad_norm/<layer>` (as the monitor writes them),
+  /// `grad_norm_<layer>` (`grad_norm_layer0`), `gradients/<layer>`,
+  /// `grads/<layer>`, `gradient_norm/<layer>`, Lightning's
+  /// `grad_2.0_norm/<layer>`, `<layer>_grad_norm`, `<layer>/grad_norm`, with any
+  /// directory prefix (TensorBoard's `train/grad_norm/fc1.weight`). Aggregates
+  /// (`grad_norm_total`, `grad_norm/max`, `grad_norm_clipped`, ...) and the global
+  /// gradient norm are not layers.
   std::vector<std::string> tensor_grad_norms;
+  /// The layer each entry of tensor_grad_norms names (`fc1.weight`, `layer0`,
+  /// `layer.0`), in the same order.
+  std::vector<std::string> tensor_names;
 };
 
 /// Recognises roles by their usual names: loss (`loss`, `train_loss`,
@@ -61,8 +71,15 @@ struct Roles {
 /// (`val_loss`, `validation_loss`, `valid_loss`, `eval_loss`, `val/loss`,
 /// `validation/epoch_loss`, ...), gradient norm (`grad_norm`, `gradient_norm`,
 /// `grad_2.0_norm_total`, ...), learning rate (`lr`, `learning_rate`, `lr-Adam`,
-/// ...). Matching ignores case. An override naming a series the run does not
+/// ...), per-layer gradient norms (see Roles::tensor_grad_norms). Matching
+/// ignores case. An override naming a series the run does not
 /// have throws InputError(run.source, ...) listing the series it has.
 Roles recognise_roles(const Run& run, const ColumnOverrides& overrides = {});
+
+/// The layer a per-layer gradient-norm series names (`grad_norm_layer0` ->
+/// `layer0`, `train/gradients/fc1.weight` -> `fc1.weight`, `fc1_grad_norm` ->
+/// `fc1`), or "" when `name` is not one (a global or aggregate norm, another
+/// metric).
+std::string gradient_layer(std::string_view name);
 
 }  // namespace gradcheck::logs
