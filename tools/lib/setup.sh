@@ -14,8 +14,8 @@ GRADCHECK_PACKAGES=(
 )
 # What only the test suite needs on top: a real browser for the HTML report
 # tests (headless Chromium), python3 for the convdiag corpus benchmark, and
-# what the Python package and its tests need (pybind11, NumPy, pytest).
-GRADCHECK_TEST_PACKAGES=(chromium python3 python3-dev pybind11-dev python3-numpy python3-pytest)
+# what the Python package and its tests need (pybind11, NumPy, PyTorch, pytest).
+GRADCHECK_TEST_PACKAGES=(chromium python3 python3-dev pybind11-dev python3-numpy python3-torch python3-pytest)
 # The Python the Debian packages above install into (a pyenv or venv python
 # first on PATH has neither NumPy nor pytest).
 GRADCHECK_PYTHON=${GRADCHECK_PYTHON:-/usr/bin/python3}
