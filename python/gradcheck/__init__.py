@@ -13,9 +13,16 @@ from bugs, and a failing tensor comes with a hint at the kind of bug.
 Each check_* takes the options of the C++ CheckOptions as keywords (mode,
 method, rtol, atol, safety, max_per_block, seed, batch_size, ...) and returns a
 Result. The dtype of the arrays (float32 or float64) is the dtype checked.
+
+gradcheck.weights.report(path) and gradcheck.logs.diagnose(paths) answer the
+other two questions (are my weights reasonable? why isn't it converging?) with
+the reports of the weightstats and convdiag tools; gradcheck.torch checks
+PyTorch code (import it explicitly).
 """
 
+from . import logs, weights
 from ._api import Result, check_gradient, check_jacobian, check_layer, check_loss
+from ._core import InputError
 
-__all__ = ["Result", "check_gradient", "check_loss", "check_jacobian", "check_layer"]
+__all__ = ["Result", "InputError", "check_gradient", "check_loss", "check_jacobian", "check_layer", "weights", "logs"]
 __version__ = "0.1.0"

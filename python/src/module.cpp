@@ -16,8 +16,14 @@
 #include <vector>
 
 #include "gradcheck/check.hpp"
+#include "gradcheck/diag/render.hpp"
+#include "gradcheck/diag/report.hpp"
+#include "gradcheck/errors.hpp"
 #include "gradcheck/output.hpp"
 #include "gradcheck/report.hpp"
+#include "gradcheck/weights/checkpoint.hpp"
+#include "gradcheck/weights/render.hpp"
+#include "gradcheck/weights/report.hpp"
 
 namespace py = pybind11;
 
@@ -169,10 +175,56 @@ CheckResult dispatch(const py::array& x, const std::vector<std::pair<std::string
 
 using Blocks = std::vector<std::pair<std::string, std::vector<std::int64_t>>>;
 
+// A report in its three shapes, for the Python side's Report (a dict of the JSON).
+struct Rendered {
+  std::string json, text, html;
+  int exit_code = 0;
+};
+
+Rendered weights_report(const std::vector<std::string>& paths, bool spectral, const std::string& filter, int threads) {
+  namespace w = gradcheck::weights;
+  w::ReportOptions options;
+  options.spectral = spectral;
+  options.filter = filter;
+  options.threads = threads;
+  w::WeightsReport report;
+  {
+    py::gil_scoped_release unlocked;
+    w::Checkpoint all;
+    for (const auto& p : paths) all.append(w::open_checkpoint(p));
+    report = w::report_checkpoint(all, options);
+  }
+  return {w::to_json(report), w::to_text(report), w::to_html(report, options.thresholds),
+          static_cast<int>(w::exit_code(report))};
+}
+
+Rendered diagnose_logs(const std::vector<std::string>& paths, int classes, int threads) {
+  namespace d = gradcheck::diag;
+  d::DiagnoseOptions options;
+  options.classes = classes;
+  d::Report report;
+  {
+    py::gil_scoped_release unlocked;
+    report = d::diagnose_sources(paths, {}, options, threads, /*keep_logs=*/true);
+  }
+  return {d::to_json(report), d::to_text(report), d::to_html(report), static_cast<int>(d::exit_code(report))};
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "gradcheck's C++ checker (use the gradcheck package, not this module)";
+
+  // A file that cannot be read or is malformed: the message names the file and the reason.
+  py::register_exception<gradcheck::InputError>(m, "InputError", PyExc_ValueError);
+
+  py::class_<Rendered>(m, "Rendered")
+      .def_readonly("json", &Rendered::json)
+      .def_readonly("text", &Rendered::text)
+      .def_readonly("html", &Rendered::html)
+      .def_readonly("exit_code", &Rendered::exit_code);
+  m.def("weights_report", &weights_report, py::arg("paths"), py::arg("spectral"), py::arg("filter"), py::arg("threads"));
+  m.def("diagnose_logs", &diagnose_logs, py::arg("paths"), py::arg("classes"), py::arg("threads"));
 
   py::class_<CheckResult>(m, "CheckResult")
       .def_property_readonly("passed", [](const CheckResult& r) { return r.passed; })
