@@ -140,8 +140,10 @@ def check_loss(fg, params, **options):
     flat, blocks, unflatten, flatten = _flat_params(params, "params")
 
     def call(v):
-        value, grads = fg(unflatten(v))
-        return value, flatten(grads, "fg's gradients")
+        out = fg(unflatten(v))
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise TypeError("fg must return (loss, gradients), the gradients a dict of the parameters' names")
+        return out[0], flatten(out[1], "fg's gradients")
 
     return Result(_core.check_loss(call, flat, blocks, options))
 

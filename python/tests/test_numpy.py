@@ -164,6 +164,10 @@ def test_misuse_is_a_clear_error():
         gradcheck.check_gradient(lambda v: 0.0, lambda v: v, np.array(["a"]))
     with pytest.raises(ValueError, match="shape"):
         gradcheck.check_loss(lambda p: (0.0, {"w": np.zeros(2)}), {"w": np.zeros(3)})
+    with pytest.raises(TypeError, match="f must return a number"):
+        gradcheck.check_gradient(lambda v: v, lambda v: v, np.ones(3))
+    with pytest.raises(TypeError, match="fg must return \\(loss, gradients\\)"):
+        gradcheck.check_loss(lambda p: 1.0, {"w": np.ones(3)})
     with pytest.raises(TypeError, match="mixes dtypes"):
         gradcheck.check_loss(lambda p: (0.0, p), {"a": np.zeros(2, np.float32), "b": np.zeros(2)})
 
@@ -172,5 +176,6 @@ def test_an_exception_in_user_code_reaches_the_caller():
     def f(v):
         raise RuntimeError("boom in f")
 
-    with pytest.raises(RuntimeError, match="boom in f"):
+    with pytest.raises(RuntimeError, match="boom in f") as caught:
         gradcheck.check_gradient(f, lambda v: v, np.ones(2))
+    assert any(entry.name == "f" for entry in caught.traceback)  # the user's frame is in the traceback
