@@ -71,15 +71,9 @@ gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
   diagnose.columns = {o.loss_col, o.val_col, o.step_col, o.grad_col};
   diagnose.classes = o.classes;
   // A directory may hold several runs (an MLflow store) or name the log it
-  // holds (a Hugging Face output folder's latest checkpoint): each log read is
-  // one run of the report, with a note saying how it was chosen.
-  const std::vector<gradcheck::logs::LogSource> sources = gradcheck::logs::expand_log_sources(o.logs);
-  std::vector<std::string> paths;
-  for (const auto& source : sources) paths.push_back(source.path);
-  // The HTML report draws the whole curves, so the logs are kept for it.
-  d::Report report = d::diagnose_logs(paths, read, diagnose, o.threads, !o.output.html_path.empty());
-  for (std::size_t i = 0; i < sources.size(); ++i)
-    if (!sources[i].note.empty()) report.runs[i].notes.insert(report.runs[i].notes.begin(), sources[i].note);
+  // holds (a Hugging Face output folder's latest checkpoint). The HTML report
+  // draws the whole curves, so the logs are kept for it.
+  d::Report report = d::diagnose_sources(o.logs, read, diagnose, o.threads, !o.output.html_path.empty());
 
   // The model runs only in forked children, after the reader threads ended.
   if (!o.model_plugin.empty()) {

@@ -13,8 +13,13 @@ GRADCHECK_PACKAGES=(
   libeigen3-dev libspdlog-dev libcli11-dev catch2 nlohmann-json3-dev zlib1g-dev
 )
 # What only the test suite needs on top: a real browser for the HTML report
-# tests (headless Chromium), and python3 for the convdiag corpus benchmark.
-GRADCHECK_TEST_PACKAGES=(chromium python3)
+# tests (headless Chromium), python3 for the convdiag corpus benchmark, and
+# what the Python package and its tests need (pybind11, NumPy, PyTorch, pytest).
+GRADCHECK_TEST_PACKAGES=(chromium python3 python3-dev pybind11-dev python3-numpy python3-torch python3-pytest
+  python3-pip python3-venv)
+# The Python the Debian packages above install into (a pyenv or venv python
+# first on PATH has neither NumPy nor pytest).
+GRADCHECK_PYTHON=${GRADCHECK_PYTHON:-/usr/bin/python3}
 
 gradcheck_install_missing() {
   local missing=() p

@@ -78,7 +78,7 @@ std::string verdict_line(const CheckResult& r, bool color) {
   if (!bad.empty()) s += std::to_string(bad.size()) + " of " + std::to_string(r.blocks.size()) + " tensors mismatch: " + join(bad);
   else if (!r.problems.empty()) s += std::string(to_string(r.problems.front().kind)) + ": " + r.problems.front().message;
   else {
-    s += "all " + std::to_string(r.blocks.size()) + " tensors agree";
+    s += r.blocks.size() == 1 ? "its tensor agrees" : "all " + std::to_string(r.blocks.size()) + " tensors agree";
     if (!kinks.empty()) s += " (kinks in " + join(kinks) + ")";
     if (!unsure.empty()) s += "; inconclusive: " + join(unsure);
   }

@@ -1359,4 +1359,15 @@ Report diagnose_logs(const std::vector<std::string>& paths, const logs::ReadOpti
   return out;
 }
 
+Report diagnose_sources(const std::vector<std::string>& paths, const logs::ReadOptions& read,
+                        const DiagnoseOptions& options, int threads, bool keep_logs) {
+  const std::vector<logs::LogSource> sources = logs::expand_log_sources(paths);
+  std::vector<std::string> logs;
+  for (const auto& source : sources) logs.push_back(source.path);
+  Report report = diagnose_logs(logs, read, options, threads, keep_logs);
+  for (std::size_t i = 0; i < sources.size(); ++i)
+    if (!sources[i].note.empty()) report.runs[i].notes.insert(report.runs[i].notes.begin(), sources[i].note);
+  return report;
+}
+
 }  // namespace gradcheck::diag

@@ -37,6 +37,13 @@ struct Report {
 Report diagnose_logs(const std::vector<std::string>& paths, const logs::ReadOptions& read = {},
                      const DiagnoseOptions& options = {}, int threads = 0, bool keep_logs = false);
 
+/// diagnose_logs of what convdiag takes as its LOG arguments: each path a log
+/// file, or a folder logs::expand_log_sources expands (a Hugging Face output
+/// folder to its latest checkpoint's trainer_state.json, an MLflow store to
+/// one log per run). A run chosen so starts its notes with how it was chosen.
+Report diagnose_sources(const std::vector<std::string>& paths, const logs::ReadOptions& read = {},
+                        const DiagnoseOptions& options = {}, int threads = 0, bool keep_logs = false);
+
 /// The exit code of convdiag (docs/tools-contract.md): user_code when the
 /// model's own code failed in the active checks, problem when anything is
 /// unhealthy, ok otherwise.

@@ -1,0 +1,61 @@
+"""gradcheck.weights and gradcheck.logs give the tools' JSON reports as dicts."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+import gradcheck
+
+SOURCE = os.environ["GRADCHECK_SOURCE_DIR"]
+WEIGHTSTATS = os.environ["GRADCHECK_WEIGHTSTATS"]
+CONVDIAG = os.environ["GRADCHECK_CONVDIAG"]
+
+
+def tool_json(tool, *args):
+    out = subprocess.run([tool, "--json", "-", "--quiet", *args], capture_output=True, text=True)
+    assert out.returncode in (0, 1), out.stderr
+    return json.loads(out.stdout), out.returncode
+
+
+def without_time(d):
+    """The report without its wall-clock fields."""
+    if isinstance(d, dict):
+        return {k: without_time(v) for k, v in d.items() if k not in ("seconds", "version")}
+    if isinstance(d, list):
+        return [without_time(v) for v in d]
+    return d
+
+
+@pytest.mark.parametrize("name", ["tiny_mlp.safetensors", "broken_mlp.safetensors", "tiny_mlp.pt", "tiny_mlp.npz"])
+def test_weights_report_is_weightstats_json(name):
+    path = os.path.join(SOURCE, "samples", "checkpoints", name)
+    r = gradcheck.weights.report(path)
+    expected, code = tool_json(WEIGHTSTATS, path)
+    assert without_time(dict(r)) == without_time(expected)
+    assert r.exit_code == code
+    assert r.to_text() == subprocess.run([WEIGHTSTATS, "--no-color", path], capture_output=True, text=True).stdout
+    assert "</html>" in r._repr_html_()
+
+
+def test_logs_diagnose_is_convdiag_json():
+    paths = [os.path.join(SOURCE, "tests", "data", "real", "trainlogs", p)
+             for p in ("mnist_lightning-020.csv", "whisper-large-v2-japanese-5k-steps")]
+    r = gradcheck.logs.diagnose(paths)
+    expected, code = tool_json(CONVDIAG, *paths)
+    assert without_time(dict(r)) == without_time(expected)
+    assert r.exit_code == code == 1
+    assert [s["kind"] for run in r["runs"] for s in run["symptoms"]] == ["overfitting", "overfitting"]
+    assert "</html>" in r._repr_html_()
+    assert json.loads(r.to_json()) == dict(r)
+    assert r.to_text() == subprocess.run([CONVDIAG, "--no-color", *paths], capture_output=True, text=True).stdout
+
+
+def test_an_unreadable_file_is_an_input_error_naming_it(tmp_path):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
+    with pytest.raises(gradcheck.InputError, match="broken.safetensors"):
+        gradcheck.weights.report(bad)
+    with pytest.raises(ValueError, match="missing.csv"):
+        gradcheck.logs.diagnose(str(tmp_path / "missing.csv"))
