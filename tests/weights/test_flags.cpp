@@ -207,3 +207,52 @@ TEST_CASE("to_text gives the verdict line first and last, exit_code follows the 
   }
   CHECK(to_text(bad).find("all_zero: all 16 values are 0") != std::string::npos);
 }
+
+TEST_CASE("tensor_role: torch.optim's state.<index>.<key>, saved alone, under a key or by Lightning", "[flags][optimizer]") {
+  for (const char* name : {"state.0.exp_avg", "optimizer.state.3.exp_avg_sq", "optimizer_states.0.state.12.momentum_buffer",
+                           "opt.state.1.step", "state.0.max_exp_avg_sq", "state.7.square_avg"})
+    CHECK(tensor_role(name) == TensorRole::optimizer_state);
+  for (const char* name : {"fc1.weight", "state.0.weight", "encoder.state.x.exp_avg", "state.exp_avg", "exp_avg",
+                           "model.state.0", "layers.0.step"})
+    CHECK(tensor_role(name) == TensorRole::weight);
+  CHECK(std::string(to_string(TensorRole::optimizer_state)) == "optimizer_state");
+}
+
+TEST_CASE("a training checkpoint written by torch.save: the optimizer's state is not a weight", "[flags][optimizer][real]") {
+  for (const char* file : {"adam.pt", "sgd_momentum.pt"}) {
+    INFO(file);
+    const WeightsReport r =
+        report_checkpoint(open_checkpoint(std::string(GRADCHECK_REAL_DATA_DIR) + "/torch_training/" + file));
+    std::size_t weights = 0, state = 0;
+    for (const auto& t : r.tensors) {
+      INFO(t.name);
+      const bool optimizer = t.name.rfind("optimizer.state.", 0) == 0;
+      CHECK(t.role == (optimizer ? TensorRole::optimizer_state : TensorRole::weight));
+      CHECK(t.flags.empty());
+      (optimizer ? state : weights) += 1;
+    }
+    CHECK(weights == 4);
+    CHECK(state == (std::string(file) == "adam.pt" ? 12u : 4u));
+    CHECK(r.passed());
+    const bool noted = to_text(r).find("12 tensors are an optimizer's state") != std::string::npos;
+    CHECK(noted == (std::string(file) == "adam.pt"));
+  }
+}
+
+TEST_CASE("optimizer state keeps the nan and inf flags, and only them", "[flags][optimizer]") {
+  TensorReport t;
+  t.name = "optimizer.state.0.exp_avg_sq";
+  t.role = TensorRole::optimizer_state;
+  t.shape = {32, 16};
+  t.stats.count = 512;
+  t.stats.finite_count = 511;
+  t.stats.nan_count = 1;
+  t.stats.std = 1e-7;
+  t.stats.abs_max = 1e9;  // far beyond any weight's scale: not a weight flag here
+  assign_flags(t, Thresholds{});
+  REQUIRE(t.flags.size() == 1);
+  CHECK(t.flags[0] == Flag::nan);
+  t.role = TensorRole::weight;
+  assign_flags(t, Thresholds{});
+  CHECK(std::find(t.flags.begin(), t.flags.end(), Flag::exploding) != t.flags.end());
+}

@@ -6,6 +6,7 @@
 
 #include "charts.hpp"
 #include "page.hpp"
+#include "../weights/report_notes.hpp"
 #include "gradcheck/version.hpp"
 #include "gradcheck/weights/render.hpp"
 
@@ -136,12 +137,14 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
       }
     }
     page.raw(table({"tensor", "dtype", "shape", "mean", "std", "min", "max", "zeros", "flags"}, rows, classes));
+    if (const std::string note = gradcheck::internal::optimizer_state_note(report); !note.empty())
+      page.paragraph(note, "muted");
   }
 
   // Initialisation scale: std / He std per matrix, thresholds marked.
   std::vector<BarRow> ratio_rows;
   for (const auto& t : report.tensors) {
-    if (!t.matrix || !(t.matrix->he_std > 0)) continue;
+    if (!t.matrix || !(t.matrix->he_std > 0) || t.role == w::TensorRole::optimizer_state) continue;
     BarRow r;
     r.label = t.name;
     r.value = t.matrix->ratio_he;

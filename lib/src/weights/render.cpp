@@ -2,6 +2,7 @@
 #include "gradcheck/utf8.hpp"
 #include "../core/format.hpp"
 #include "../core/json_out.hpp"
+#include "report_notes.hpp"
 
 #include <cmath>
 
@@ -76,6 +77,7 @@ std::string to_json(const WeightsReport& r) {
     o["zero_fraction"] = json_number(s.zero_fraction);
     o["nan_count"] = s.nan_count;
     o["inf_count"] = s.inf_count;
+    o["role"] = to_string(t.role);
     o["flags"] = flags_json(t.flags);
     o["evidence"] = t.evidence;
     o["finite_count"] = s.finite_count;
@@ -198,6 +200,7 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
                                      num(sp.power_law.xmin))) + "\n";
       }
     }
+    if (const std::string note = internal::optimizer_state_note(r); !note.empty()) out += style.dim(note) + "\n";
     if (r.has_diff) {
       out += style.bold(fmt::format("diff {} -> {}", r.diff_before, r.diff_after)) + "\n";
       for (const auto& d : r.diff) {

@@ -1,6 +1,7 @@
 #include "gradcheck/weights/report.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <cmath>
 #include <map>
 #include <regex>
@@ -56,6 +57,30 @@ ExitCode exit_code(const WeightsReport& report) noexcept {
   return report.passed() ? ExitCode::ok : ExitCode::problem;
 }
 
+const char* to_string(TensorRole role) noexcept {
+  return role == TensorRole::optimizer_state ? "optimizer_state" : "weight";
+}
+
+TensorRole tensor_role(std::string_view name) {
+  static constexpr std::string_view keys[] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer",
+                                              "step",    "square_avg", "acc_delta",      "sum",
+                                              "mu",      "eta",        "ax",             "prev",
+                                              "step_size"};
+  // The last three dot-separated parts: state, an index, a key.
+  std::string_view parts[3];
+  std::string_view rest = name;
+  for (int k = 2; k >= 0; --k) {
+    const std::size_t dot = rest.rfind('.');
+    if (dot == std::string_view::npos && k > 0) return TensorRole::weight;
+    parts[k] = dot == std::string_view::npos ? rest : rest.substr(dot + 1);
+    rest = dot == std::string_view::npos ? std::string_view() : rest.substr(0, dot);
+  }
+  const bool index = !parts[1].empty() && std::all_of(parts[1].begin(), parts[1].end(),
+                                                      [](char c) { return c >= '0' && c <= '9'; });
+  const bool key = std::find(std::begin(keys), std::end(keys), parts[2]) != std::end(keys);
+  return parts[0] == "state" && index && key ? TensorRole::optimizer_state : TensorRole::weight;
+}
+
 void assign_flags(TensorReport& t, const Thresholds& th) {
   t.flags.clear();
   t.evidence.clear();
@@ -67,6 +92,7 @@ void assign_flags(TensorReport& t, const Thresholds& th) {
   if (!is_floating(t.dtype)) return;
   if (s.nan_count > 0) flag(Flag::nan, fmt::format("{} of {} values are NaN", s.nan_count, s.count));
   if (s.inf_count > 0) flag(Flag::inf, fmt::format("{} of {} values are infinite", s.inf_count, s.count));
+  if (t.role == TensorRole::optimizer_state) return;  // its scale is not a weight's
   const bool matrix = t.shape.size() >= 2 && s.count > 0;
   bool degenerate = false;
   if (matrix && s.finite_count == s.count && s.zero_count == s.count) {
@@ -169,6 +195,7 @@ WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOption
     r.shape = selected[i]->shape;
     r.stats = std::move(analyses[i].stats);
     r.matrix = analyses[i].matrix;
+    r.role = tensor_role(r.name);
     assign_flags(r, options.thresholds);
     report.tensors.push_back(std::move(r));
   }

@@ -17,6 +17,20 @@
 
 namespace gradcheck::weights {
 
+/// What a checkpoint's tensor holds. An optimizer's state (Adam's moments,
+/// a momentum buffer, a step count) is not a weight: its scale says nothing of
+/// initialisation, so it gets statistics and the nan and inf flags only.
+enum class TensorRole { weight, optimizer_state };
+/// "weight" or "optimizer_state", as reports spell it.
+const char* to_string(TensorRole role) noexcept;
+/// The role a tensor's name shows: optimizer_state when it ends in
+/// `state.<index>.<key>` with a key torch.optim writes (exp_avg, exp_avg_sq,
+/// max_exp_avg_sq, momentum_buffer, step, square_avg, acc_delta, sum, mu, eta,
+/// ax, prev, step_size): an optimizer's state_dict saved alone (`state.0.exp_avg`),
+/// under a key (`optimizer.state.0.exp_avg`), or by Lightning
+/// (`optimizer_states.0.state.0.exp_avg`). Every other name is a weight.
+TensorRole tensor_role(std::string_view name);
+
 /// Health flags, spelled in reports exactly as to_string returns them: the
 /// tools' contract's names, "nan", "inf", "all_zero", "constant",
 /// "identical_rows", "exploding", "vanishing_init_scale", "unchanged" and
@@ -90,6 +104,7 @@ struct TensorReport {
   TensorStats stats;
   std::optional<MatrixStats> matrix;
   std::optional<SpectralStats> spectral;  ///< with ReportOptions::spectral
+  TensorRole role = TensorRole::weight;
   std::vector<Flag> flags;
   std::vector<std::string> evidence;  ///< one line per flag, same order
 };
