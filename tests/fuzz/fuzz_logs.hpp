@@ -4,6 +4,8 @@
 #include <string>
 
 #include "fuzz_common.hpp"
+#include "gradcheck/diag/diagnose.hpp"
+#include "gradcheck/errors.hpp"
 #include "gradcheck/logs/run.hpp"
 
 namespace gradcheck::fuzz {
@@ -15,6 +17,13 @@ inline void check_run(const logs::Run& run) {
   }
   check_name(run.step_name, /*printable=*/true);
   (void)run.distinct_steps();
+  // Whatever a reader accepts, the detectors diagnose: a result, or an
+  // InputError when no training loss can be recognised.
+  try {
+    const diag::RunDiagnosis d = diag::diagnose(run);
+    for (const auto& s : d.symptoms) GRADCHECK_FUZZ_CHECK(s.step_start <= s.step_end, d.source);
+  } catch (const InputError&) {
+  }
 }
 
 // Bitwise equality (NaN payloads included): the same bytes must parse to the
