@@ -255,3 +255,57 @@ TEST_CASE("a scale deviation that rounding makes (it shrinks with the step) is n
   REQUIRE_FALSE(r.notes.empty());
   CHECK_THAT(r.notes.back(), Catch::Contains("rounding in the function, not the gradient"));
 }
+
+namespace {
+// GELU with the tanh approximation, computed in double and rounded to T.
+template <class T>
+Vector<T> gelu_tanh(const Vector<T>& x) {
+  Vector<T> y(x.size());
+  const double k = std::sqrt(2 / M_PI);
+  for (Eigen::Index i = 0; i < x.size(); ++i) {
+    const double z = x(i);
+    y(i) = static_cast<T>(0.5 * z * (1 + std::tanh(k * (z + 0.044715 * z * z * z))));
+  }
+  return y;
+}
+}  // namespace
+
+TEST_CASE("an approximate derivative is caught in f32: a wider one-sided estimate does not overrule the central one",
+          "[checker][bugs][precision]") {
+  // The forward pass uses tanh-GELU; the buggy backward pass the exact (erf)
+  // GELU derivative, 0.04-1.1% off. The correct backward is tanh-GELU's own.
+  auto exact_derivative = [](const Vector<float>& x, const Vector<float>& dy) {
+    Vector<float> dx(x.size());
+    for (Eigen::Index i = 0; i < x.size(); ++i) {
+      const double z = x(i);
+      const double g = 0.5 * (1 + std::erf(z / std::sqrt(2.0))) + z * std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI);
+      dx(i) = static_cast<float>(dy(i) * g);
+    }
+    return dx;
+  };
+  auto own_derivative = [](const Vector<float>& x, const Vector<float>& dy) {
+    Vector<float> dx(x.size());
+    const double k = std::sqrt(2 / M_PI);
+    for (Eigen::Index i = 0; i < x.size(); ++i) {
+      const double z = x(i);
+      const double t = std::tanh(k * (z + 0.044715 * z * z * z));
+      dx(i) = static_cast<float>(dy(i) * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * k * (1 + 3 * 0.044715 * z * z)));
+    }
+    return dx;
+  };
+  int caught = 0, false_alarms = 0;
+  const int seeds = 6;
+  for (int seed = 0; seed < seeds; ++seed) {
+    const auto z = detail::normal_vector(static_cast<std::uint64_t>(seed) + 1, 64);
+    Vector<float> x(64);
+    for (Eigen::Index i = 0; i < x.size(); ++i) x(i) = static_cast<float>(2 * z[static_cast<std::size_t>(i)]);
+    const CheckResult bug = check_layer<float>(gelu_tanh<float>, exact_derivative, x);
+    INFO(to_text(bug));
+    caught += !bug.passed;
+    const CheckResult right = check_layer<float>(gelu_tanh<float>, own_derivative, x);
+    INFO(to_text(right));
+    false_alarms += !right.passed;
+  }
+  CHECK(caught == seeds);
+  CHECK(false_alarms == 0);
+}

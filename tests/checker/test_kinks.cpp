@@ -54,10 +54,21 @@ TEMPLATE_TEST_CASE("ReLU, abs and max at exact kinks give kink", "[checker][kink
         if (v(i) == T(0)) s(i) = T(1.5);  // outside [0, 1]
       return s;
     };
-    const CheckResult r = check_gradient<T>(f, g, x);
+    CheckOptions strict;
+    strict.recheck_kinks = false;
+    const CheckResult r = check_gradient<T>(f, g, x, {}, strict);
     INFO(to_text(r));
     CHECK_FALSE(r.passed);
     CHECK(r.blocks[0].mismatches == 2);
+    // By default the coordinates are decided at a nearby generic point, where
+    // the derivative is right; the report keeps the kinks and says so.
+    const CheckResult moved = check_gradient<T>(f, g, x);
+    INFO(to_text(moved));
+    CHECK(moved.passed);
+    CHECK(moved.blocks[0].kinks == 2);
+    CHECK(moved.blocks[0].rechecked == 2);
+    REQUIRE(moved.notes.size() == 1);
+    CHECK_THAT(moved.notes[0], Catch::Matchers::Contains("2 had the analytic value outside [left, right]"));
   }
 }
 
@@ -98,4 +109,107 @@ TEST_CASE("non-finite values are reported", "[checker][problems]") {
   CHECK_FALSE(r.passed);
   REQUIRE(!r.problems.empty());
   CHECK(r.problems[0].kind == ProblemKind::non_finite);
+}
+
+namespace {
+
+// A two-layer ReLU regression net, loss = mean_b (w2 . relu(W1 x_b + b1) + c - y_b)^2,
+// parameters [W1 (4x2, row-major), b1 (4), w2 (4), c]; the gradient with the
+// relu'(0) = 0 convention that autodiff frameworks use.
+template <class T>
+struct ReluNet {
+  Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> X;  // batch x 2
+  Vector<T> y;
+  static constexpr int H = 4;
+  T loss(const Vector<T>& p, Vector<T>* grad) const {
+    const auto B = X.rows();
+    T total = 0;
+    if (grad != nullptr) grad->setZero(p.size());
+    for (Eigen::Index b = 0; b < B; ++b) {
+      T pred = p(4 * H);
+      T s[H], h[H];
+      for (int i = 0; i < H; ++i) {
+        s[i] = p(2 * i) * X(b, 0) + p(2 * i + 1) * X(b, 1) + p(2 * H + i);
+        h[i] = s[i] > T(0) ? s[i] : T(0);
+        pred += p(3 * H + i) * h[i];
+      }
+      const T r = pred - y(b);
+      total += r * r / T(B);
+      if (grad == nullptr) continue;
+      const T dr = T(2) * r / T(B);
+      (*grad)(4 * H) += dr;
+      for (int i = 0; i < H; ++i) {
+        (*grad)(3 * H + i) += dr * h[i];
+        const T ds = s[i] > T(0) ? dr * p(3 * H + i) : T(0);
+        (*grad)(2 * i) += ds * X(b, 0);
+        (*grad)(2 * i + 1) += ds * X(b, 1);
+        (*grad)(2 * H + i) += ds;
+      }
+    }
+    return total;
+  }
+};
+
+template <class T>
+Layout relu_net_layout() {
+  Layout l;
+  l.add("W1", {4, 2}).add("b1", {4}).add("w2", {4}).add("c", {});
+  return l;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("kinks that coincide are decided at a nearby generic point, not called a bug", "[checker][kink]", float,
+                   double) {
+  using T = TestType;
+  // Zero biases and rows of W1 of the form (a, -a) with inputs on the line
+  // (1, 1): every pre-activation is exactly 0 for every sample, so moving one
+  // weight crosses several kinks at once (some samples turn on to the right,
+  // others to the left) and relu'(0) = 0 lies outside [left, right], or the
+  // two sides even agree on a value the convention does not give.
+  ReluNet<T> net;
+  net.X.resize(4, 2);
+  net.X << T(1), T(1), T(-1), T(-1), T(2), T(2), T(-0.5), T(-0.5);
+  net.y.resize(4);
+  net.y << T(1), T(-2), T(0.5), T(-1);
+  Vector<T> p(17);
+  p << T(0.7), T(-0.7), T(-0.4), T(0.4), T(1.1), T(-1.1), T(0.3), T(-0.3),  // W1
+      T(0), T(0), T(0), T(0),                                             // b1
+      T(0.9), T(-0.6), T(0.5), T(1.2),                                    // w2
+      T(0.1);                                                             // c
+  auto fg = [&](const Vector<T>& v, Vector<T>* g) { return net.loss(v, g); };
+
+  CheckOptions at_point_only;
+  at_point_only.recheck_kinks = false;
+  const CheckResult before = check_loss<T>(fg, p, relu_net_layout<T>(), at_point_only);
+  INFO(to_text(before));
+  CHECK_FALSE(before.passed);  // what a check that stays at the point says
+
+  const CheckResult r = check_loss<T>(fg, p, relu_net_layout<T>());
+  INFO(to_text(r));
+  CHECK(r.passed);
+  const BlockResult& w1 = r.blocks[0];
+  CHECK(w1.verdict == Verdict::kink);
+  CHECK(w1.rechecked > 0);
+  CHECK(w1.mismatches == 0);
+  bool noted = false;
+  for (const auto& n : r.notes) noted = noted || n.find("W1: ") == 0 && n.find("nearby point") != std::string::npos;
+  CHECK(noted);
+
+  // The same net with a real bug (W1's gradient doubled) is still caught there.
+  auto buggy = [&](const Vector<T>& v, Vector<T>* g) {
+    const T l = net.loss(v, g);
+    if (g != nullptr) g->head(8) *= T(2);
+    return l;
+  };
+  Vector<T> q = p;
+  q.segment(8, 4).setConstant(T(0.05));  // biases on: most units active
+  const CheckResult bug = check_loss<T>(buggy, q, relu_net_layout<T>());
+  INFO(to_text(bug));
+  CHECK_FALSE(bug.passed);
+  CHECK(bug.blocks[0].verdict == Verdict::mismatch);
+  const CheckResult bug_at_kinks = check_loss<T>(buggy, p, relu_net_layout<T>());
+  INFO(to_text(bug_at_kinks));
+  CHECK_FALSE(bug_at_kinks.passed);
+  CHECK(bug_at_kinks.blocks[0].verdict == Verdict::mismatch);
 }

@@ -49,7 +49,8 @@ TEST_CASE("verdicts, modes, dtypes and methods are named as in the tools' contra
     CHECK(method_from_string(name) == m);
   }
   for (HintKind k : {HintKind::none, HintKind::constant_ratio, HintKind::missing_term, HintKind::transposed,
-                     HintKind::confined, HintKind::approximate, HintKind::varying, HintKind::constant_offset})
+                     HintKind::confined, HintKind::approximate, HintKind::varying, HintKind::constant_offset,
+                     HintKind::constant_per_line, HintKind::two_constants, HintKind::proportional})
     CHECK(hint_kind_from_string(to_string(k)) == k);
   CHECK_THROWS_AS(verdict_from_string("fine"), std::invalid_argument);
   CHECK_THROWS_AS(mode_from_string("slow"), std::invalid_argument);

@@ -335,3 +335,29 @@ TEST_CASE("starting weights load tensors by name and refuses a shape mismatch", 
   CHECK(none.exit_code == 2);
   CHECK_THAT(none.err, Catch::Contains("no tensor of model 'mlp_f64' is in the file"));
 }
+
+TEST_CASE("auto mode follows up what fast mode left coarse or inconclusive; what stays so exits 4", "[tool][fast]") {
+  // A 197k-value f32 model: fast mode verifies b1 only to a few percent, so
+  // b1's gradient x1.001 passes along random directions; the follow-up
+  // compares all of b1's coordinates and its scale fit finds the factor.
+  const ToolRun bug = run_gradcheck("'" + test_plugin("wide_plugin") + "' -m wide_b1_scaled");
+  INFO(bug.out << bug.err);
+  CHECK(bug.exit_code == 1);
+  const auto& m = bug.report.at("models")[0];
+  CHECK(m.at("mode").get<std::string>() == "fast");
+  CHECK(m.at("tensors")[1].at("name").get<std::string>() == "b1");
+  CHECK(m.at("tensors")[1].at("verdict").get<std::string>() == "mismatch");
+  CHECK(m.at("tensors")[1].at("checked").get<std::int64_t>() == 512);
+  CHECK_THAT(r_text(bug), Catch::Contains("b1: verified along random directions only to"));
+
+  // The correct model: W1's derivatives are within float32's noise even one
+  // coordinate at a time. That is not a pass: INCONCLUSIVE, exit 4.
+  const ToolRun right = run_gradcheck("'" + test_plugin("wide_plugin") + "' -m wide_f32");
+  INFO(right.out << right.err);
+  CHECK(right.exit_code == 4);
+  CHECK(right.report.at("passed").get<bool>());
+  CHECK(right.report.at("models")[0].at("verdict").get<std::string>() == "inconclusive");
+  CHECK(r_text(right).rfind("INCONCLUSIVE ", 0) == 0);
+  CHECK_THAT(r_text(right), Catch::Contains("tensors inconclusive (their derivatives are within the function's noise): W1"));
+  CHECK_THAT(r_text(right), !Catch::Contains("all 3 tensors agree"));
+}

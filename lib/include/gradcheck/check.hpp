@@ -90,6 +90,14 @@ CheckResult check_gradient(F&& f, G&& g, const Vector<T>& x, const Layout& layou
   }
   detail::check_finite(task.f0, grad, task);
   detail::set_gradient(task, std::move(grad));
+  task.at_point = [&f, &g](const std::vector<double>& xs, std::vector<double>* f0, detail::Analytic* an) {
+    const Vector<T> v = detail::from_std<T>(xs);
+    *f0 = detail::evaluate_once<T>(f, v);
+    std::vector<double> gv = detail::to_std<T>(g(v));
+    if (gv.size() != xs.size() || !detail::all_finite(*f0) || !detail::all_finite(gv)) return false;
+    *an = detail::gradient_analytic(std::move(gv));
+    return true;
+  };
   return detail::run_check(std::move(task), detail::raw(evaluators), options);
 }
 
@@ -128,6 +136,15 @@ CheckResult check_loss(FG&& fg, const Vector<T>& x, const Layout& layout = {}, c
   }
   detail::check_finite(task.f0, grad, task);
   detail::set_gradient(task, std::move(grad));
+  task.at_point = [&main](const std::vector<double>& xs, std::vector<double>* f0, detail::Analytic* an) {
+    const Vector<T> v = detail::from_std<T>(xs);
+    Vector<T> gv = Vector<T>::Constant(v.size(), std::numeric_limits<T>::quiet_NaN());
+    *f0 = {static_cast<double>(main(v, &gv))};
+    std::vector<double> grad_at = detail::to_std<T>(gv);
+    if (!detail::all_finite(*f0) || !detail::all_finite(grad_at)) return false;
+    *an = detail::gradient_analytic(std::move(grad_at));
+    return true;
+  };
   return detail::run_check(std::move(task), detail::raw(evaluators), options);
 }
 
@@ -152,13 +169,17 @@ CheckResult check_jacobian(F&& f, J&& jacobian, const Vector<T>& x, const Layout
     ++task.evaluations;
   }
   detail::check_finite(task.f0, std::vector<double>(jac.data(), jac.data() + jac.size()), task);
-  task.analytic.column = [jac](std::int64_t i, double* out) {
-    for (Eigen::Index k = 0; k < jac.rows(); ++k) out[k] = jac(k, static_cast<Eigen::Index>(i));
-  };
-  task.analytic.along = [jac](const std::vector<double>& v, double* out) {
-    Eigen::Map<const Vector<double>> vm(v.data(), static_cast<Eigen::Index>(v.size()));
-    Vector<double> r = jac * vm;
-    for (Eigen::Index k = 0; k < r.size(); ++k) out[k] = r(k);
+  task.analytic = detail::jacobian_analytic(std::move(jac));
+  const std::size_t m = task.f0.size();
+  task.at_point = [&f, &jacobian, m](const std::vector<double>& xs, std::vector<double>* f0, detail::Analytic* an) {
+    const Vector<T> v = detail::from_std<T>(xs);
+    *f0 = detail::evaluate_once<T>(f, v);
+    Matrix<double> j = jacobian(v).template cast<double>();
+    if (f0->size() != m || j.rows() != static_cast<Eigen::Index>(m) || j.cols() != v.size() ||
+        !detail::all_finite(*f0) || !j.allFinite())
+      return false;
+    *an = detail::jacobian_analytic(std::move(j));
+    return true;
   };
   return detail::run_check(std::move(task), detail::raw(evaluators), options);
 }

@@ -14,6 +14,8 @@ enum class ExitCode : int {
   problem = 1,    ///< a problem was found in what was inspected
   bad_input = 2,  ///< a usage error or an input that cannot be read
   user_code = 3,  ///< the user's own model code failed (error, crash, time-out)
+  inconclusive = 4,  ///< gradcheck: nothing disagrees, but a tensor could not be judged (its
+                     ///< derivatives are within the function's noise)
 };
 
 /// An input that cannot be used: a file that cannot be read or is malformed, or

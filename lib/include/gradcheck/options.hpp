@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "gradcheck/estimators.hpp"
 
@@ -79,6 +80,26 @@ struct CheckOptions {
   double scale_sigmas = 6;
   std::int64_t scale_min_entries = 32;
   std::int64_t scale_check_entries = 1024;
+  /// Full mode: coordinates at or next to a kink are decided again at a nearby
+  /// generic point, where the function is differentiable: every value of the
+  /// point moved by a seeded normal draw times recheck_distance times its
+  /// scale (see relative_step), the value and the claimed derivatives taken
+  /// there, and those coordinates compared again. Such coordinates are those
+  /// whose one-sided derivatives differ (a kink, or kinks that coincide, where
+  /// the analytic value may lie outside [left, right] although it is the
+  /// convention every autodiff framework returns), and those where only a
+  /// one-sided estimate agrees with the analytic value. A mismatch there, and
+  /// again at a second such point, is a mismatch; otherwise a kink at the point
+  /// given stays a kink and the rest are decided where they were compared. At
+  /// most recheck_max coordinates are moved (a seeded sample beyond). False
+  /// keeps every verdict at the point given and trusts a one-sided agreement.
+  bool recheck_kinks = true;
+  double recheck_distance = 0.01;
+  std::int64_t recheck_max = 1024;
+  /// Full mode: only the blocks with these names are compared (the others are
+  /// reported with nothing checked); empty compares every block. The follow-up
+  /// of tensors that fast mode left inconclusive uses it.
+  std::vector<std::string> only_blocks;
   /// Coordinates compared per block: 0 compares all; otherwise a seeded random
   /// sample of this many (the block's first and last element always included).
   std::int64_t max_per_block = 0;

@@ -41,8 +41,9 @@ std::string to_json(const CheckResult& result, int indent = -1);
 /// that is not ok; problems and notes. What `gradcheck --html` shows per model.
 std::string to_html(const CheckResult& result);
 
-/// ok when the check passed, user_code when the function's own code failed (a
-/// model_error problem), problem otherwise: the tools' contract's exit codes.
+/// user_code when the function's own code failed (a model_error problem),
+/// problem when the check failed, inconclusive when it passed with a tensor
+/// that could not be judged, ok otherwise: the tools' contract's exit codes.
 ExitCode exit_code(const CheckResult& result) noexcept;
 
 /// Parses what to_json wrote. Throws std::invalid_argument on malformed input.

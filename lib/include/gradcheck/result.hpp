@@ -38,6 +38,11 @@ struct Entry {
   double rel_error = 0;    ///< |analytic - numeric| / max(|analytic|, |numeric|, block scale)
   double left = 0, right = 0;  ///< one-sided derivatives, when a kink analysis ran
   Verdict verdict = Verdict::ok;
+  /// Decided at a nearby generic point (CheckOptions::recheck_kinks): the
+  /// point given was at or next to a kink for this coordinate. A kink keeps
+  /// the values found at the point given; any other verdict shows the values
+  /// found at the nearby point.
+  bool rechecked = false;
   /// A directional comparison (fast mode, JVP checks): `position` numbers the
   /// direction, `index` is empty, and analytic/numeric are derivatives along it.
   bool directional = false;
@@ -53,10 +58,15 @@ enum class HintKind {
   approximate,        ///< a small steady relative error: an approximate derivative
   varying,            ///< no simple pattern: a per-entry factor (activation derivative, mask) is wrong
   constant_offset,    ///< analytic - numeric is one constant: a term missing or extra (one-hot target)
+  constant_per_line,  ///< analytic - numeric is constant along each row (or column): a mean or sum term missing
+  two_constants,      ///< analytic - numeric takes two values: a target term off (label smoothing)
+  proportional,       ///< analytic - numeric = c x the tensor's values: a weight decay or regulariser factor
 };
 /// The names reports use, one per HintKind in the enum's order.
-inline constexpr const char* hint_kind_names[] = {"none",     "constant_ratio", "missing_term", "transposed",
-                                                  "confined", "approximate",    "varying",      "constant_offset"};
+inline constexpr const char* hint_kind_names[] = {"none",          "constant_ratio",    "missing_term",
+                                                  "transposed",    "confined",          "approximate",
+                                                  "varying",       "constant_offset",   "constant_per_line",
+                                                  "two_constants", "proportional"};
 /// hint_kind_names[k]; hint_kind_from_string reads one back (std::invalid_argument otherwise).
 const char* to_string(HintKind k);
 HintKind hint_kind_from_string(const std::string& s);
@@ -70,6 +80,7 @@ struct BlockResult {
   std::int64_t mismatches = 0;
   std::int64_t kinks = 0;
   std::int64_t inconclusive = 0;
+  std::int64_t rechecked = 0;   ///< coordinates decided at a nearby generic point (Entry::rechecked)
   double max_rel_error = 0;     ///< largest Entry::rel_error over the checked entries
   double max_error_bound = 0;   ///< largest relative error bound (bound / scale) over the entries
   Verdict verdict = Verdict::ok;

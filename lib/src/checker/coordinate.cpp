@@ -82,7 +82,8 @@ std::vector<NoiseLevel> Engine::measure_noise(std::vector<double> d, Evaluator* 
 }
 
 // Judges one output of one coordinate (or direction).
-Entry Engine::judge(double a, const Estimate& c, const Estimate* left, const Estimate* right) const {
+Entry Engine::judge(double a, const Estimate& c, const Estimate* left, const Estimate* right, NearKink* near) const {
+  if (near != nullptr) *near = NearKink::no;
   Entry e;
   e.analytic = a;
   e.numeric = c.value;
@@ -122,6 +123,7 @@ Entry Engine::judge(double a, const Estimate& c, const Estimate* left, const Est
   const bool between = a >= lo - slack && a <= hi + slack;
   if (gap > gap_tol) {
     e.verdict = between ? Verdict::kink : Verdict::mismatch;
+    if (near != nullptr) *near = NearKink::kink;
   } else if (ok) {
     e.verdict = Verdict::ok;
   } else {
@@ -131,7 +133,10 @@ Entry Engine::judge(double a, const Estimate& c, const Estimate* left, const Est
       return std::abs(a - s.value) <= (user_tol ? tol_for(s.error_bound, s.value) : opt.safety * s.error_bound);
     };
     const Estimate* match = agrees(*left) ? left : agrees(*right) ? right : nullptr;
-    if (match != nullptr) {
+    const bool can_know_better = match != nullptr && (gap > opt.safety * std::min(bound_sum, c.error_bound) ||
+                                                      match->error_bound <= c.error_bound);
+    if (match != nullptr && !can_know_better && near != nullptr) *near = NearKink::side;
+    if (match != nullptr && (lenient || can_know_better)) {
       e.verdict = gap > opt.safety * bound_sum ? Verdict::kink : Verdict::ok;
       if (e.verdict == Verdict::ok) {
         e.numeric = match->value;
@@ -153,7 +158,12 @@ Entry Engine::judge(double a, const Estimate& c, const Estimate* left, const Est
 }
 
 // Compares every output of coordinate i.
-std::vector<Entry> Engine::check_coordinate(Evaluator* ev, std::int64_t i, const BlockPlan& plan, std::int64_t* evals) const {
+std::vector<Entry> Engine::check_coordinate(Evaluator* ev, std::int64_t i, const BlockPlan& plan, std::int64_t* evals,
+                                            std::vector<NearKink>* near) const {
+  if (near != nullptr) near->assign(m, NearKink::no);
+  auto judged = [&](std::size_t k, double a_k, const Estimate& c, const Estimate& l, const Estimate& r) {
+    return judge(a_k, c, &l, &r, near != nullptr ? &(*near)[k] : nullptr);
+  };
   const double xi = task.x[static_cast<std::size_t>(i)];
   const double rel = opt.relative_step > 0 ? opt.relative_step : default_step(opt.method, task.dtype);
   const double h = rel * scale_of(xi, plan.rms) * plan.step_factor;
@@ -182,13 +192,13 @@ std::vector<Entry> Engine::check_coordinate(Evaluator* ev, std::int64_t i, const
       const SidedEstimates est = estimate_sided(phi, task.f0, h, plan.noise, few, evals);
       bool settled = true;
       for (std::size_t k = 0; k < m; ++k) {
-        out[k] = judge(a[k], est.central[k], &est.left[k], &est.right[k]);
+        out[k] = judged(k, a[k], est.central[k], est.left[k], est.right[k]);
         settled = settled && settled_early(out[k]);
       }
       if (settled) return finish(out);
     }
     const SidedEstimates est = estimate_sided(phi, task.f0, h, plan.noise, settings, evals);
-    for (std::size_t k = 0; k < m; ++k) out[k] = judge(a[k], est.central[k], &est.left[k], &est.right[k]);
+    for (std::size_t k = 0; k < m; ++k) out[k] = judged(k, a[k], est.central[k], est.left[k], est.right[k]);
   } else {
     const auto est = estimate_derivative(phi, task.f0, h, plan.noise, settings, evals);
     for (std::size_t k = 0; k < m; ++k) out[k] = judge(a[k], est[k], nullptr, nullptr);
@@ -200,8 +210,10 @@ std::vector<Entry> Engine::check_coordinate(Evaluator* ev, std::int64_t i, const
       const auto sided = estimate_sided(phi, task.f0, hs, plan.noise, settings, evals);
       for (std::size_t k = 0; k < m; ++k)
         if (out[k].verdict == Verdict::mismatch) {
-          Entry e2 = judge(a[k], est[k], &sided.left[k], &sided.right[k]);
+          NearKink why = NearKink::no;
+          Entry e2 = judge(a[k], est[k], &sided.left[k], &sided.right[k], &why);
           if (e2.verdict == Verdict::kink) out[k] = e2;
+          if (why == NearKink::kink && near != nullptr) (*near)[k] = why;
         }
     }
   }

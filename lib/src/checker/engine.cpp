@@ -33,6 +33,8 @@ bool CheckOptions::is_valid(std::string* error) const {
   if (!(quick_precision >= 0 && quick_precision < 1)) return fail("quick_precision must be in [0, 1)");
   if (worst_entries < 0) return fail("worst_entries must be >= 0");
   if (!(inconclusive_ratio > 0)) return fail("inconclusive_ratio must be positive");
+  if (!(recheck_distance > 0 && recheck_distance < 1)) return fail("recheck_distance must be in (0, 1)");
+  if (recheck_max < 0) return fail("recheck_max must be >= 0");
   if (!(scale_sigmas >= 0)) return fail("scale_sigmas must be >= 0 (0 switches the scale test off)");
   if (scale_min_entries < 2) return fail("scale_min_entries must be >= 2");
   if (scale_check_entries < scale_min_entries) return fail("scale_check_entries must be >= scale_min_entries");
@@ -116,6 +118,136 @@ void check_finite(const std::vector<double>& f0, const std::vector<double>& deri
 
 using namespace impl;
 
+namespace {
+
+// The coordinates of `items` (flat indices, with their plans) flagged near a
+// kink, decided again at up to two nearby generic points (see
+// CheckOptions::recheck_kinks). per_item[k] is replaced in place; returns the
+// notes, one per block that had coordinates moved.
+struct Recheck {
+  std::int64_t index;
+  const BlockPlan* plan;
+  std::size_t item;
+};
+
+std::vector<double> nearby_point(const Engine& eng, const std::vector<BlockPlan>& plans, std::uint64_t seed) {
+  const Task& task = eng.task;
+  const auto z = normal_vector(seed, task.x.size());
+  std::vector<double> moved(task.x.size());
+  for (std::size_t j = 0; j < moved.size(); ++j) {
+    const double rms = plans[task.layout.block_of(static_cast<std::int64_t>(j))].rms;
+    double v = task.x[j] + eng.opt.recheck_distance * eng.scale_of(task.x[j], rms) * z[j];
+    if (task.dtype == Dtype::f32) v = static_cast<double>(static_cast<float>(v));
+    moved[j] = v;
+  }
+  return moved;
+}
+
+void recheck_near_kinks(const Engine& eng, const std::vector<Evaluator*>& evaluators, const std::vector<BlockPlan>& plans,
+                        std::vector<Recheck> todo, std::vector<std::vector<Entry>>& per_item,
+                        const std::vector<std::vector<NearKink>>& why, CheckResult& result) {
+  const Task& task = eng.task;
+  const CheckOptions& opt = eng.opt;
+  if (static_cast<std::int64_t>(todo.size()) > opt.recheck_max) {
+    const auto keep = sample_positions(static_cast<std::int64_t>(todo.size()), opt.recheck_max, mix_seed(opt.seed, 0x6b1));
+    std::vector<Recheck> kept;
+    for (auto k : keep) kept.push_back(todo[static_cast<std::size_t>(k)]);
+    todo = std::move(kept);
+  }
+  // still[k][q]: output q of todo[k] not yet decided (a mismatch at every point so far).
+  std::vector<std::vector<bool>> still(todo.size(), std::vector<bool>(eng.m, true));
+  std::vector<std::vector<Entry>> found(todo.size());
+  bool moved_ok = true;
+  for (int attempt = 0; attempt < 2 && !todo.empty(); ++attempt) {
+    std::vector<std::size_t> now;
+    for (std::size_t k = 0; k < todo.size(); ++k)
+      for (std::size_t q = 0; q < eng.m; ++q)
+        if (still[k][q] && why[todo[k].item][q] != NearKink::no) {
+          now.push_back(k);
+          break;
+        }
+    if (now.empty()) break;
+    Task at = task;
+    at.x = nearby_point(eng, plans, mix_seed(opt.seed, 0x6b696e6b + static_cast<std::uint64_t>(attempt)));
+    if (!task.at_point(at.x, &at.f0, &at.analytic) || at.f0.size() != eng.m) {
+      moved_ok = false;
+      break;
+    }
+    Engine there = make_engine(at, opt, evaluators);
+    for (Evaluator* ev : evaluators) ev->move_to(at.x);
+    const auto entries = check_coordinates(
+        there, evaluators, now.size(),
+        [&](std::size_t n) { return std::pair{todo[now[n]].index, todo[now[n]].plan}; }, &result.evaluations);
+    for (Evaluator* ev : evaluators) ev->move_to(task.x);
+    for (std::size_t n = 0; n < now.size(); ++n) {
+      const std::size_t k = now[n];
+      for (std::size_t q = 0; q < eng.m; ++q) {
+        if (!still[k][q]) continue;
+        if (attempt == 0 || found[k].empty()) found[k].resize(eng.m);
+        found[k][q] = entries[n][q];
+        still[k][q] = entries[n][q].verdict == Verdict::mismatch;
+      }
+    }
+  }
+  if (!moved_ok) {
+    result.notes.push_back("coordinates at or next to kinks could not be decided at a nearby point: the value or the "
+                           "derivatives are not finite there; their verdicts are those at the point given");
+    return;
+  }
+  // Per block: moved, and how many of them disagree there.
+  std::vector<std::int64_t> moved(task.layout.blocks().size(), 0), bad(moved.size(), 0), kinks(moved.size(), 0),
+      outside(moved.size(), 0);
+  for (std::size_t k = 0; k < todo.size(); ++k) {
+    if (found[k].empty()) continue;
+    auto& given = per_item[todo[k].item];
+    const std::size_t b = task.layout.block_of(todo[k].index);
+    bool any_bad = false, any_kink = false;
+    for (std::size_t q = 0; q < eng.m; ++q) {
+      const NearKink w = why[todo[k].item][q];
+      if (w == NearKink::no) continue;
+      Entry e = found[k][q];
+      if (e.verdict == Verdict::mismatch) {
+        // Wrong at every point: the values at the point given, so that the
+        // block's pattern (its hint) is read from one point.
+        e = given[q];
+        e.verdict = Verdict::mismatch;
+      } else if (w == NearKink::kink) {
+        // The point given is a kink; the analytic value is right nearby.
+        e = given[q];
+        if (e.verdict == Verdict::mismatch) ++outside[b];
+        e.verdict = Verdict::kink;
+        any_kink = true;
+      }
+      e.rechecked = true;
+      e.output = given[q].output;
+      any_bad = any_bad || e.verdict == Verdict::mismatch;
+      given[q] = e;
+    }
+    ++moved[b];
+    bad[b] += any_bad;
+    kinks[b] += any_kink;
+  }
+  char buf[160];
+  for (std::size_t b = 0; b < moved.size(); ++b) {
+    if (moved[b] == 0) continue;
+    std::snprintf(buf, sizeof buf, "%.3g", opt.recheck_distance);
+    std::string note = task.layout.blocks()[b].name + ": " + std::to_string(moved[b]) +
+                       " coordinate(s) at or next to a kink at the point given (" + std::to_string(kinks[b]) +
+                       " with one-sided derivatives that differ) were compared again at a nearby point (every value "
+                       "moved by a seeded " + buf + " of its scale): ";
+    if (bad[b] == 0) note += "all agree there";
+    else note += std::to_string(bad[b]) + " disagree there and at a second such point";
+    if (outside[b] > 0)
+      note += "; at the point given, " + std::to_string(outside[b]) +
+              " had the analytic value outside [left, right]: kinks that coincide do this (several ReLUs at exactly "
+              "0), and so does a value at a kink that neither side supports (recheck_kinks off calls those "
+              "mismatches)";
+    result.notes.push_back(note);
+  }
+}
+
+}  // namespace
+
 CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, const CheckOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   std::string why;
@@ -128,7 +260,9 @@ CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, cons
   if (task.directional || options.mode == Mode::fast) return run_fast(std::move(task), evaluators, options);
 
   CheckResult result = start_result(task, options, Mode::full);
-  const Engine eng = make_engine(task, options, evaluators);
+  Engine eng = make_engine(task, options, evaluators);
+  const bool recheck = options.recheck_kinks && static_cast<bool>(task.at_point);
+  eng.lenient = !recheck;
   const auto& blocks = task.layout.blocks();
   std::vector<BlockPlan> plans(blocks.size());
   std::vector<std::vector<Entry>> entries(blocks.size());
@@ -142,6 +276,9 @@ CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, cons
       BlockPlan& plan = plans[b];
       plan.rms = rms_of(task.x, blk.offset, blk.offset + blk.size());
       if (blk.size() == 0) continue;
+      if (!options.only_blocks.empty() &&
+          std::find(options.only_blocks.begin(), options.only_blocks.end(), blk.name) == options.only_blocks.end())
+        continue;
       plan.positions = sample_positions(blk.size(), options.max_per_block, bseed);
       const auto d = eng.block_direction(blk.offset, blk.offset + blk.size(), plan.rms, mix_seed(bseed, 1));
       const auto levels = eng.measure_noise(d, evaluators[0], &result.evaluations);
@@ -160,10 +297,31 @@ CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, cons
       std::vector<Item> items;
       for (std::size_t b = 0; b < blocks.size(); ++b)
         for (auto p : plans[b].positions) items.push_back({b, p});
+      std::vector<std::vector<NearKink>> why;
       auto per_item = check_coordinates(
           eng, evaluators, items.size(),
           [&](std::size_t k) { return std::pair{blocks[items[k].block].offset + items[k].pos, &plans[items[k].block]}; },
-          &result.evaluations);
+          &result.evaluations, &why);
+      if (recheck) {
+        // Mismatches next to kinks are moved too: kinks that coincide can even
+        // give equal one-sided derivatives that the convention at the kink
+        // (relu'(0) = 0) does not match.
+        std::vector<bool> kinked(blocks.size(), false);
+        for (std::size_t k = 0; k < items.size(); ++k)
+          for (NearKink w : why[k]) kinked[items[k].block] = kinked[items[k].block] || w == NearKink::kink;
+        for (std::size_t k = 0; k < items.size(); ++k)
+          if (kinked[items[k].block])
+            for (std::size_t q = 0; q < why[k].size(); ++q)
+              if (why[k][q] == NearKink::no && per_item[k][q].verdict == Verdict::mismatch) why[k][q] = NearKink::kink;
+        std::vector<Recheck> todo;
+        for (std::size_t k = 0; k < items.size(); ++k)
+          for (NearKink w : why[k])
+            if (w != NearKink::no) {
+              todo.push_back({blocks[items[k].block].offset + items[k].pos, &plans[items[k].block], k});
+              break;
+            }
+        if (!todo.empty()) recheck_near_kinks(eng, evaluators, plans, std::move(todo), per_item, why, result);
+      }
       for (std::size_t k = 0; k < items.size(); ++k) {
         const Item& it = items[k];
         for (auto& e : per_item[k]) {
@@ -180,7 +338,8 @@ CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, cons
     for (const auto& e : es) global_scale = std::max(global_scale, std::abs(e.numeric));
   for (std::size_t b = 0; b < blocks.size(); ++b) {
     const bool full = static_cast<std::int64_t>(plans[b].positions.size()) == blocks[b].size();
-    summarize_block(result.blocks[b], entries[b], blocks[b], global_scale, options, task.dtype, full);
+    summarize_block(result.blocks[b], entries[b], blocks[b], global_scale, options, task.dtype, full,
+                    task.x.data() + blocks[b].offset);
     if (!scale_pending(result.blocks[b], options, task.dtype)) continue;
     // The scale fit deviates: a second opinion at 4x larger steps, over a
     // seeded sample of the coordinates already compared.
@@ -199,7 +358,8 @@ CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, cons
     const ScaleFit fit = fit_scale(second);
     result.blocks[b].scale_check = fit.scale;
     result.blocks[b].scale_check_error = fit.error;
-    summarize_block(result.blocks[b], entries[b], blocks[b], global_scale, options, task.dtype, full);
+    summarize_block(result.blocks[b], entries[b], blocks[b], global_scale, options, task.dtype, full,
+                    task.x.data() + blocks[b].offset);
     if (result.blocks[b].verdict != Verdict::mismatch) {
       char note[300];
       std::snprintf(note, sizeof note,

@@ -44,6 +44,13 @@ struct BlockPlan {
   double step_factor = 1;
 };
 
+// Why an entry is decided again at a nearby generic point.
+enum class NearKink : char {
+  no,
+  kink,  // the one-sided derivatives differ beyond their bounds: a kink (or kinks that coincide)
+  side,  // only a one-sided estimate agrees, and it cannot know better than the central one
+};
+
 struct Engine {
   const Task& task;
   const CheckOptions& opt;
@@ -69,11 +76,25 @@ struct Engine {
   // coordinate scale (see checker_noise).
   std::vector<NoiseLevel> measure_noise(std::vector<double> d, Evaluator* ev, std::int64_t* evals) const;
 
-  // Judges one output of one coordinate (or direction).
-  Entry judge(double a, const Estimate& c, const Estimate* left, const Estimate* right) const;
+  // Where a one-sided agreement may be trusted without a re-check (see
+  // judge): fast mode's directions, and checks that cannot move the point.
+  bool lenient = false;
 
-  // Compares every output of coordinate i.
-  std::vector<Entry> check_coordinate(Evaluator* ev, std::int64_t i, const BlockPlan& plan, std::int64_t* evals) const;
+  // Judges one output of one coordinate (or direction). When the central
+  // estimate disagrees and the one-sided ones do not differ beyond their
+  // bounds (no kink found), a one-sided estimate that agrees may overrule the
+  // central one only where it can know better: when the sides differ by more
+  // than the tighter of the two bounds (a kink within the step spoils one side
+  // and the central estimate), or when its own bound is no wider than the
+  // central one (or with `lenient`). Otherwise a wider, less accurate estimate
+  // would hide a mismatch the tighter one found. *near (when given) says
+  // whether the entry should be decided at a nearby generic point.
+  Entry judge(double a, const Estimate& c, const Estimate* left, const Estimate* right, NearKink* near = nullptr) const;
+
+  // Compares every output of coordinate i; *near (when given) gets one flag
+  // per output (see judge).
+  std::vector<Entry> check_coordinate(Evaluator* ev, std::int64_t i, const BlockPlan& plan, std::int64_t* evals,
+                                      std::vector<NearKink>* near = nullptr) const;
 
   // Stage 0 of Richardson in f64: one central difference c (2 evaluations) at
   // the step u^(1/4) x scale (1.2e-4: its truncation, about h^2/6 = 2e-9 of
@@ -108,13 +129,16 @@ Engine make_engine(const Task& task, const CheckOptions& options, const std::vec
 // evaluations are added to *evaluations in item order.
 template <class At>
 std::vector<std::vector<Entry>> check_coordinates(const Engine& eng, const std::vector<Evaluator*>& evaluators,
-                                                  std::size_t count, At&& at, std::int64_t* evaluations) {
+                                                  std::size_t count, At&& at, std::int64_t* evaluations,
+                                                  std::vector<std::vector<NearKink>>* near = nullptr) {
   std::vector<std::vector<Entry>> per_item(count);
   std::vector<std::int64_t> item_evals(count, 0);
+  if (near != nullptr) near->assign(count, {});
   // Each item's result depends only on the item, so any thread count gives the same.
   gradcheck::internal::parallel_for(count, static_cast<int>(evaluators.size()), [&](std::size_t k, std::size_t w) {
     const auto [index, plan] = at(k);
-    per_item[k] = eng.check_coordinate(evaluators[w], index, *plan, &item_evals[k]);
+    per_item[k] = eng.check_coordinate(evaluators[w], index, *plan, &item_evals[k],
+                                       near != nullptr ? &(*near)[k] : nullptr);
   });
   for (std::int64_t e : item_evals) *evaluations += e;
   return per_item;
@@ -154,8 +178,9 @@ bool scale_pending(const BlockResult& br, const CheckOptions& opt, Dtype dtype);
 
 // The block's verdict, counts, worst entries, hint and scale fit from its
 // entries; may be called again (everything it sets is reset first).
+// `values`: the block's values at the point (for hints), or null.
 void summarize_block(BlockResult& br, std::vector<Entry>& entries, const Block& block, double global_scale,
-                            const CheckOptions& opt, Dtype dtype, bool full_coverage);
+                            const CheckOptions& opt, Dtype dtype, bool full_coverage, const double* values);
 
 // A result with the task's identity and one empty BlockResult per block.
 CheckResult start_result(const Task& task, const CheckOptions& options, Mode mode);

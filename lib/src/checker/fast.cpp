@@ -121,7 +121,8 @@ struct Fast {
 CheckResult run_fast(Task task, const std::vector<Evaluator*>& evaluators, const CheckOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   CheckResult result = start_result(task, options, Mode::fast);
-  const Engine eng = make_engine(task, options, evaluators);
+  Engine eng = make_engine(task, options, evaluators);
+  eng.lenient = true;  // directions and the few localised coordinates are not moved
   const auto& blocks = task.layout.blocks();
   std::vector<BlockPlan> plans(blocks.size());
   std::vector<std::vector<Entry>> entries(blocks.size());
@@ -269,7 +270,8 @@ CheckResult run_fast(Task task, const std::vector<Evaluator*>& evaluators, const
   for (const auto& es : entries)
     for (const auto& e : es) global_scale = std::max(global_scale, std::abs(e.numeric));
   for (std::size_t b = 0; b < blocks.size(); ++b) {
-    summarize_block(result.blocks[b], entries[b], blocks[b], global_scale, options, task.dtype, false);
+    summarize_block(result.blocks[b], entries[b], blocks[b], global_scale, options, task.dtype, false,
+                    task.x.data() + blocks[b].offset);
     // A few directions cannot average the noise away; every coordinate can.
     if (result.blocks[b].verdict == Verdict::inconclusive)
       result.notes.push_back(blocks[b].name +

@@ -41,9 +41,47 @@ std::string list_indices(const std::set<std::int64_t>& s) {
 // against its own tolerance.
 bool determined(const Entry& e) { return std::abs(e.numeric) > 4 * e.tolerance && e.numeric != 0; }
 
+// analytic - numeric of every entry, against what its comparison could
+// resolve: an error "equals" another when they differ by no more than both
+// tolerances and 2% of their size.
+bool same_error(double d1, double t1, double d2, double t2) {
+  return std::abs(d1 - d2) <= t1 + t2 + 0.02 * std::max(std::abs(d1), std::abs(d2));
+}
+
+// Whether the mismatching entries' errors are constant along lines of `axis`
+// (0: each row, 1: each column) of a matrix block, with at least two lines and
+// different constants on different lines (one constant everywhere is a
+// constant offset). Every compared entry takes part: an entry of a mismatching
+// line whose error is small can still carry its line's constant.
+bool constant_per_line(const std::vector<Entry>& entries, std::size_t axis, std::int64_t* lines) {
+  std::map<std::int64_t, std::vector<const Entry*>> by_line;
+  for (const auto& e : entries)
+    if (e.index.size() == 2 && e.output < 0) by_line[e.index[axis]].push_back(&e);
+  std::vector<double> constants;
+  std::int64_t bad_lines = 0;
+  for (const auto& [line, es] : by_line) {
+    bool any_bad = false;
+    for (auto* e : es) any_bad = any_bad || e->verdict == Verdict::mismatch;
+    if (!any_bad) continue;
+    if (es.size() < 3) return false;
+    std::vector<double> d;
+    for (auto* e : es) d.push_back(e->analytic - e->numeric);
+    const double med = median(d);
+    for (auto* e : es)
+      if (!same_error(e->analytic - e->numeric, e->tolerance, med, 0)) return false;
+    constants.push_back(med);
+    ++bad_lines;
+  }
+  if (bad_lines < 2) return false;
+  const auto [lo, hi] = std::minmax_element(constants.begin(), constants.end());
+  *lines = bad_lines;
+  return !same_error(*lo, 0, *hi, 0);
+}
+
 }  // namespace
 
-Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::int64_t batch_size, bool full) {
+Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::int64_t batch_size, bool full,
+                  const double* values) {
   std::vector<const Entry*> bad;
   for (const auto& e : entries)
     if (e.verdict == Verdict::mismatch) bad.push_back(&e);
@@ -182,6 +220,88 @@ Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::in
     }
   }
 
+  // 6b. Constant along each row (or column), another constant on another:
+  // a term that depends on the row only, such as the mean of dy over a
+  // LayerNorm row or softmax's sum, is missing or extra.
+  if (block.shape.size() == 2) {
+    std::int64_t lines = 0;
+    if (constant_per_line(entries, 0, &lines))
+      return {HintKind::constant_per_line,
+              "analytic - numeric is one constant along each row, a different one per row (" + std::to_string(lines) +
+                  " rows): a term that depends on the row only is missing or extra, such as the mean (or sum) over "
+                  "the row of the upstream gradient (LayerNorm's mean of dy, softmax's sum of p * dy)"};
+    if (constant_per_line(entries, 1, &lines))
+      return {HintKind::constant_per_line,
+              "analytic - numeric is one constant down each column, a different one per column (" +
+                  std::to_string(lines) + " columns): a term that depends on the column only is missing or extra, "
+                  "such as a mean or sum over the rows (the batch) of the upstream gradient"};
+  }
+
+  // 6c. Two values of the error over the whole block, the rarer one at most
+  // once per row: a target term is off where the target is and elsewhere
+  // (cross-entropy's gradient p - onehot where the loss uses a smoothed target).
+  if (bad.size() >= 4) {
+    std::vector<double> d;
+    for (const auto& e : entries) d.push_back(e.analytic - e.numeric);
+    std::vector<double> sorted = d;
+    std::sort(sorted.begin(), sorted.end());
+    // Two clusters: split at the largest gap.
+    std::size_t cut = 0;
+    double gap = 0;
+    for (std::size_t k = 1; k < sorted.size(); ++k)
+      if (sorted[k] - sorted[k - 1] > gap) gap = sorted[k] - sorted[k - 1], cut = k;
+    if (cut > 0) {
+      const std::vector<double> a(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(cut));
+      const std::vector<double> b(sorted.begin() + static_cast<std::ptrdiff_t>(cut), sorted.end());
+      const double ma = median(a), mb = median(b);
+      bool tight = ma != 0 && mb != 0;
+      for (const auto& e : entries) {
+        const double de = e.analytic - e.numeric;
+        tight = tight && (same_error(de, e.tolerance, ma, 0) || same_error(de, e.tolerance, mb, 0));
+      }
+      if (tight) {
+        const bool a_rare = a.size() <= b.size();
+        const double rare = a_rare ? ma : mb, common = a_rare ? mb : ma;
+        const std::size_t n_rare = a_rare ? a.size() : b.size();
+        return {HintKind::two_constants,
+                "analytic - numeric takes two values: " + general(rare, 4) + " at " + std::to_string(n_rare) +
+                    " entries and " + general(common, 4) + " at the other " + std::to_string(entries.size() - n_rare) +
+                    ": a target term is off where the target is and elsewhere, e.g. label smoothing left out of the "
+                    "cross-entropy gradient (p - onehot instead of p - the smoothed target)"};
+      }
+    }
+  }
+
+  // 6d. The error is proportional to the tensor's own values: a weight decay
+  // or regulariser term with the wrong factor (d(lambda ||w||^2) = 2 lambda w).
+  if (values != nullptr && bad.size() >= 3) {
+    double sxx = 0, sxd = 0, sdd = 0;
+    std::size_t n = 0;
+    for (const auto& e : entries) {
+      if (e.output >= 0 || e.position < 0 || e.position >= block.size()) continue;
+      const double v = values[e.position], d = e.analytic - e.numeric;
+      sxx += v * v, sxd += v * d, sdd += d * d;
+      ++n;
+    }
+    if (n >= 3 && sxx > 0 && sdd > 0) {
+      const double c = sxd / sxx;
+      // Share of the error's energy the fit explains.
+      const double explained = c * sxd / sdd;
+      bool tight = explained > 0.98;
+      for (const auto& e : entries) {
+        if (!tight) break;
+        if (e.output >= 0 || e.position < 0 || e.position >= block.size()) continue;
+        tight = same_error(e.analytic - e.numeric, e.tolerance, c * values[e.position], 0);
+      }
+      if (tight)
+        return {HintKind::proportional,
+                "analytic - numeric = " + general(c, 4) +
+                    " x the tensor's own values: a weight-decay or regulariser term has the wrong factor (the "
+                    "gradient of lambda ||w||^2 is 2 lambda w; a missing 2, or lambda applied twice, gives exactly "
+                    "this)"};
+    }
+  }
+
   // 7. Errors confined to some rows, columns or one element.
   if (bad.size() == 1) {
     return {HintKind::confined, "only " + block.label(bad[0]->position) +
@@ -223,8 +343,9 @@ Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::in
   // 9. No simple pattern: ratios that vary entry to entry.
   return {HintKind::varying, std::to_string(bad.size()) + " of " + std::to_string(entries.size()) +
                                  " entries mismatch with no single ratio between analytic and numeric: a factor that "
-                                 "varies per entry is missing or wrong (an activation's derivative, a mask, a sum over the batch, "
-                                 "a term of the product rule)"};
+                                 "varies per entry is missing or wrong (an activation's derivative, a mask, a term of the "
+                                 "product rule), or the backward pass reads the wrong elements (a stride, a row pitch or "
+                                 "an offset in its index arithmetic)"};
 }
 
 }  // namespace detail

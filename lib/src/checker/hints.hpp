@@ -15,7 +15,9 @@ struct Hint {
 };
 
 /// `entries`: every compared entry of the block (verdicts final). `full`: every
-/// coordinate was compared (needed to recognise a transpose).
-Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::int64_t batch_size, bool full);
+/// coordinate was compared (needed to recognise a transpose). `values`: the
+/// block's values at the point (block.size() of them), or null.
+Hint analyze_hint(const Block& block, const std::vector<Entry>& entries, std::int64_t batch_size, bool full,
+                  const double* values = nullptr);
 
 }  // namespace gradcheck::detail

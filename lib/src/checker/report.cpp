@@ -61,14 +61,16 @@ std::string scale_fit_text(const BlockResult& b) {
 
 std::string verdict_line(const CheckResult& r, bool color) {
   Style st{color};
-  std::string head = r.passed ? st.green("PASS") : st.red("FAIL");
-  std::string s = head + " " + r.name + " (" + to_string(r.dtype) + ", " + to_string(r.mode) + "): ";
   std::vector<std::string> bad, kinks, unsure;
   for (const auto& b : r.blocks) {
     if (b.verdict == Verdict::mismatch) bad.push_back(b.name);
     if (b.verdict == Verdict::kink) kinks.push_back(b.name);
     if (b.verdict == Verdict::inconclusive) unsure.push_back(b.name);
   }
+  // Passing with a tensor nobody could judge is not a pass: the line says so.
+  const bool undecided = r.passed && !unsure.empty();
+  std::string head = !r.passed ? st.red("FAIL") : undecided ? st.yellow("INCONCLUSIVE") : st.green("PASS");
+  std::string s = head + " " + r.name + " (" + to_string(r.dtype) + ", " + to_string(r.mode) + "): ";
   auto join = [](const std::vector<std::string>& v) {
     std::string o;
     for (std::size_t k = 0; k < v.size() && k < 4; ++k) o += (k ? ", " : "") + v[k];
@@ -77,10 +79,15 @@ std::string verdict_line(const CheckResult& r, bool color) {
   };
   if (!bad.empty()) s += std::to_string(bad.size()) + " of " + std::to_string(r.blocks.size()) + " tensors mismatch: " + join(bad);
   else if (!r.problems.empty()) s += std::string(to_string(r.problems.front().kind)) + ": " + r.problems.front().message;
-  else {
+  else if (undecided) {
+    s += std::to_string(unsure.size()) + " of " + std::to_string(r.blocks.size()) +
+         " tensors inconclusive (their derivatives are within the function's noise): " + join(unsure);
+    const std::size_t agree = r.blocks.size() - unsure.size();
+    if (agree > 0) s += "; the other " + (agree == 1 ? std::string("agrees") : std::to_string(agree) + " agree");
+    if (!kinks.empty()) s += " (kinks in " + join(kinks) + ")";
+  } else {
     s += r.blocks.size() == 1 ? "its tensor agrees" : "all " + std::to_string(r.blocks.size()) + " tensors agree";
     if (!kinks.empty()) s += " (kinks in " + join(kinks) + ")";
-    if (!unsure.empty()) s += "; inconclusive: " + join(unsure);
   }
   if (!bad.empty() && !r.problems.empty()) s += std::string("; ") + to_string(r.problems.front().kind);
   return s;
@@ -176,6 +183,7 @@ std::string to_json(const CheckResult& r, int indent) {
     t["mismatches"] = b.mismatches;
     t["kinks"] = b.kinks;
     t["inconclusive"] = b.inconclusive;
+    t["rechecked"] = b.rechecked;
     t["hint"] = b.hint;
     t["hint_kind"] = to_string(b.hint_kind);
     t["scale"] = json_number(b.scale);
@@ -198,6 +206,7 @@ std::string to_json(const CheckResult& r, int indent) {
       w["right"] = json_number(e.right);
       w["verdict"] = to_string(e.verdict);
       w["directional"] = e.directional;
+      w["rechecked"] = e.rechecked;
       t["worst"].push_back(std::move(w));
     }
     j["tensors"].push_back(std::move(t));
@@ -210,7 +219,8 @@ std::string to_html(const CheckResult& result) { return html::check_page(result)
 ExitCode exit_code(const CheckResult& result) noexcept {
   for (const auto& p : result.problems)
     if (p.kind == ProblemKind::model_error) return ExitCode::user_code;
-  return result.passed ? ExitCode::ok : ExitCode::problem;
+  if (!result.passed) return ExitCode::problem;
+  return result.verdict == Verdict::inconclusive ? ExitCode::inconclusive : ExitCode::ok;
 }
 
 CheckResult check_result_from_json(const std::string& text) {
@@ -242,6 +252,7 @@ CheckResult check_result_from_json(const std::string& text) {
       b.mismatches = t.at("mismatches").get<std::int64_t>();
       b.kinks = t.at("kinks").get<std::int64_t>();
       b.inconclusive = t.at("inconclusive").get<std::int64_t>();
+      b.rechecked = t.value("rechecked", std::int64_t{0});
       b.hint = t.at("hint").get<std::string>();
       b.hint_kind = hint_kind_from_string(t.at("hint_kind").get<std::string>());
       // Reports written before the scale test have no fit.
@@ -266,6 +277,7 @@ CheckResult check_result_from_json(const std::string& text) {
         e.right = get_number(w.at("right"));
         e.verdict = verdict_from_string(w.at("verdict").get<std::string>());
         e.directional = w.value("directional", false);
+        e.rechecked = w.value("rechecked", false);
         b.worst.push_back(std::move(e));
       }
       r.blocks.push_back(std::move(b));

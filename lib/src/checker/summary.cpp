@@ -79,8 +79,8 @@ bool scale_pending(const BlockResult& br, const CheckOptions& opt, Dtype dtype) 
 // The block's verdict, counts, worst entries, hint and scale fit from its
 // entries; may be called again (everything it sets is reset first).
 void summarize_block(BlockResult& br, std::vector<Entry>& entries, const Block& block, double global_scale,
-                            const CheckOptions& opt, Dtype dtype, bool full_coverage) {
-  br.mismatches = br.kinks = br.inconclusive = 0;
+                            const CheckOptions& opt, Dtype dtype, bool full_coverage, const double* values) {
+  br.mismatches = br.kinks = br.inconclusive = br.rechecked = 0;
   br.max_rel_error = br.max_error_bound = 0;
   br.worst.clear();
   br.hint_kind = HintKind::none;
@@ -103,6 +103,7 @@ void summarize_block(BlockResult& br, std::vector<Entry>& entries, const Block& 
     br.mismatches += e.verdict == Verdict::mismatch;
     br.kinks += e.verdict == Verdict::kink;
     br.inconclusive += e.verdict == Verdict::inconclusive;
+    br.rechecked += e.rechecked && e.output <= 0;  // per coordinate, not per output
   }
   const ScaleFit fit = fit_scale(entries);
   br.scale = fit.scale;
@@ -138,7 +139,7 @@ void summarize_block(BlockResult& br, std::vector<Entry>& entries, const Block& 
     std::vector<Entry> coords;
     for (const auto& e : entries)
       if (!e.directional) coords.push_back(e);
-    auto hint = coords.empty() ? Hint{} : analyze_hint(block, coords, opt.batch_size, full_coverage);
+    auto hint = coords.empty() ? Hint{} : analyze_hint(block, coords, opt.batch_size, full_coverage, values);
     br.hint_kind = hint.kind;
     br.hint = hint.text;
   }

@@ -74,6 +74,9 @@ struct PluginReport {
 
   /// No model failed and nothing failed while loading.
   bool passed() const;
+  /// Passed, but some model has a tensor left inconclusive (its derivatives
+  /// within the function's noise, even after auto mode's full follow-up).
+  bool inconclusive() const;
   /// Some model's own code failed (error return, crash, exception, time-out):
   /// a model_error problem, or a load failure.
   bool user_code_failed() const;
@@ -93,7 +96,8 @@ std::vector<ModelInfo> list_models(const std::string& plugin_path, double timeou
 /// is part of the report.
 PluginReport check_plugin(const std::string& plugin_path, const PluginCheckOptions& options = {});
 
-/// ok (0) when passed, user_code (3) when a model's code failed, else problem (1).
+/// user_code (3) when a model's code failed, problem (1) when a model failed,
+/// inconclusive (4) when one passed with a tensor nobody could judge, else ok (0).
 ExitCode exit_code(const PluginReport& report);
 
 // Presentation, in the shape every result type shares (gradcheck/report.hpp):

@@ -49,6 +49,9 @@ class Evaluator {
   virtual bool complex() const { return false; }
   virtual void complex_at_coordinate(std::int64_t, double, double*) {}
   virtual void complex_along(const std::vector<double>&, double, double*) {}
+  /// Makes `x` (exact values of the dtype) the point that steps are taken from:
+  /// the re-check of kinks at a nearby point, and back.
+  virtual void move_to(const std::vector<double>& x) = 0;
 };
 
 /// The claimed derivatives.
@@ -71,6 +74,10 @@ struct Task {
   bool skip_numeric = false;      ///< the function cannot be compared (e.g. nondeterministic)
   bool directional = false;       ///< random directions per block instead of coordinates
   std::int64_t evaluations = 0;   ///< evaluations already spent by the adapter
+  /// The value and the claimed derivatives at another point `x` (exact values
+  /// of the dtype), for re-checking kinks at a nearby generic point; false when
+  /// they are not finite there. Empty when the adapter cannot move (JVP checks).
+  std::function<bool(const std::vector<double>& x, std::vector<double>* f0, Analytic* analytic)> at_point;
 };
 
 CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, const CheckOptions& options);
@@ -127,6 +134,11 @@ class FunctionEvaluator final : public Evaluator {
     last_ = -1;
   }
   bool complex() const override { return is_complex_step<F>::value; }
+  void move_to(const std::vector<double>& x) override {
+    for (Eigen::Index j = 0; j < base_.size(); ++j) base_(j) = static_cast<T>(x[static_cast<std::size_t>(j)]);
+    x_ = base_;
+    last_ = -1;
+  }
   void complex_at_coordinate(std::int64_t i, double t, double* out) override {
     if constexpr (is_complex_step<F>::value) {
       Vec<std::complex<T>> z = base_.template cast<std::complex<T>>();
@@ -223,15 +235,43 @@ Task make_task(const Vec<T>& x, const Layout& layout) {
   return task;
 }
 
-/// Sets a scalar function's claimed gradient as the analytic derivatives.
-inline void set_gradient(Task& task, std::vector<double> grad) {
+/// A scalar function's claimed gradient as analytic derivatives.
+inline Analytic gradient_analytic(std::vector<double> grad) {
   auto shared = std::make_shared<const std::vector<double>>(std::move(grad));
-  task.analytic.column = [shared](std::int64_t i, double* out) { out[0] = (*shared)[static_cast<std::size_t>(i)]; };
-  task.analytic.along = [shared](const std::vector<double>& v, double* out) {
+  Analytic an;
+  an.column = [shared](std::int64_t i, double* out) { out[0] = (*shared)[static_cast<std::size_t>(i)]; };
+  an.along = [shared](const std::vector<double>& v, double* out) {
     double s = 0;
     for (std::size_t j = 0; j < v.size(); ++j) s += (*shared)[j] * v[j];
     out[0] = s;
   };
+  return an;
+}
+
+/// A Jacobian (m x n) as analytic derivatives.
+inline Analytic jacobian_analytic(Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic> jac) {
+  auto shared = std::make_shared<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic>>(std::move(jac));
+  Analytic an;
+  an.column = [shared](std::int64_t i, double* out) {
+    for (Eigen::Index k = 0; k < shared->rows(); ++k) out[k] = (*shared)(k, static_cast<Eigen::Index>(i));
+  };
+  an.along = [shared](const std::vector<double>& v, double* out) {
+    Eigen::Map<const Vec<double>> vm(v.data(), static_cast<Eigen::Index>(v.size()));
+    Vec<double> r = (*shared) * vm;
+    for (Eigen::Index k = 0; k < r.size(); ++k) out[k] = r(k);
+  };
+  return an;
+}
+
+/// Sets a scalar function's claimed gradient as the analytic derivatives.
+inline void set_gradient(Task& task, std::vector<double> grad) { task.analytic = gradient_analytic(std::move(grad)); }
+
+/// x as the dtype's values.
+template <class T>
+Vec<T> from_std(const std::vector<double>& x) {
+  Vec<T> v(static_cast<Eigen::Index>(x.size()));
+  for (Eigen::Index j = 0; j < v.size(); ++j) v(j) = static_cast<T>(x[static_cast<std::size_t>(j)]);
+  return v;
 }
 
 /// A loss callable's value at v (no gradient), given the Changes hint when it takes one.
