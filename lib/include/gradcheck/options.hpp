@@ -36,7 +36,8 @@ struct CheckOptions {
   /// Richardson in f64: rows of the table tried first (2 evaluations a row). A
   /// coordinate that these settle (ok, with a tolerance below 1e-7 of its
   /// derivative) stops there; the rest get all rows. 0 always uses all rows.
-  /// f32 always uses all rows (the first rows rarely settle it).
+  /// f32 always uses all rows (the first rows rarely settle it), and its table
+  /// has at most 4 rows: past them the function's rounding dominates.
   int early_rows = 3;
   /// Richardson in f64: before any table, one central difference at the step
   /// u^(1/4) x scale (2 evaluations) settles a coordinate when it agrees with
