@@ -130,8 +130,6 @@ TEST_CASE("weightstats refuses every malformed checkpoint with exit 2 and one li
   const std::string pt = sample("samples/checkpoints/tiny_mlp.pt");
   const std::string f32x2 = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
   const std::string ok_npy = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", std::string(8, '\0'));
-  // A pickle that asks for os.system: must be refused, never run.
-  const std::string evil_pkl = std::string("\x80\x02" "cos\nsystem\nq\x00X\x05\x00\x00\x00touchq\x01\x85q\x02Rq\x03.", 34);
   fs::create_directories(corpus() / "folder.safetensors");
 
   std::vector<Case> cases = {
@@ -187,7 +185,7 @@ TEST_CASE("weightstats refuses every malformed checkpoint with exit 2 and one li
       {"pt that is not a zip", put("text.pt", "\x80\x02}q\x00.")},
       {"pt cut in half", put("cut.pt", head(pt, pt.size() / 2))},
       {"pt zip without data.pkl", put("nopkl.pt", zip({{"archive/version", "3\n"}}))},
-      {"pt pickle calling os.system", put("evil.pt", zip({{"archive/data.pkl", evil_pkl}, {"archive/version", "3\n"}}))},
+      {"pt pickle with an opcode of no protocol", put("opcode.pt", zip({{"archive/data.pkl", std::string("\x80\x02\xff.")}}))},
       {"pt pickle cut short", put("cut_pkl.pt", zip({{"archive/data.pkl", "\x80\x02}q\x00(X\x01"}}))},
       {"index that is not JSON", put("bad.safetensors.index.json", "{\"weight_map\": ")},
       {"index without weight_map", put("nomap.safetensors.index.json", "{\"metadata\": {}}")},
@@ -202,6 +200,26 @@ TEST_CASE("weightstats refuses every malformed checkpoint with exit 2 and one li
   const std::string good = put("good.safetensors", safetensors(f32x2, std::string(8, '\0')));
   expect_all_refused(WEIGHTSTATS_TOOL, {{"diff against a cut file", "--diff", corpus() / "cut_data.safetensors",
                                          quote(good) + " " + quote((corpus() / "cut_data.safetensors").string())}});
+}
+
+TEST_CASE("weightstats reads a pickle that calls os.system without running it: unsafe_pickle, exit 1",
+          "[malformed]") {
+  // os.system("touch <marker>"): reported with its offset, never run.
+  const fs::path marker = scratch_root() / "ran";
+  const std::string arg = "touch " + marker.string();
+  std::string pkl = std::string("\x80\x02" "cos\nsystem\nq\x00X", 16);
+  for (int k = 0; k < 4; ++k) pkl += static_cast<char>((arg.size() >> (8 * k)) & 0xff);
+  pkl += arg + std::string("q\x01\x85q\x02Rq\x03.", 9);
+  const std::string evil = put("evil.pt", zip({{"archive/data.pkl", pkl}, {"archive/version", "3\n"}}));
+  const fs::path json = scratch_root() / "evil.json";
+  const ToolRun r = run_tool(WEIGHTSTATS_TOOL, quote(evil) + " --json " + quote(json));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.signal == 0);
+  CHECK_THAT(r.out, Catch::Contains("unsafe_pickle: " + evil + ": its pickle calls os.system (byte 2 of data.pkl)"));
+  CHECK_THAT(r.out, Catch::Contains("0 tensors in 1 file"));
+  CHECK_FALSE(fs::exists(marker));
+  CHECK(fs::exists(json));
 }
 
 TEST_CASE("convdiag refuses every malformed log with exit 2 and one line", "[malformed]") {

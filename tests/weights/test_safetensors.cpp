@@ -155,8 +155,10 @@ TEST_CASE("malformed safetensors files are refused with the file and the reason"
   expect_refused(dir / "entry.safetensors", "entry is not an object");
 
   expect_refused(dir / "absent.safetensors", "cannot open");
-  write_bytes(dir / "weights.ckpt", "neither zip, npy nor safetensors");
-  expect_refused(dir / "weights.ckpt", "unknown checkpoint format");
+  write_bytes(dir / "weights.dat", "neither zip, npy nor safetensors");
+  expect_refused(dir / "weights.dat", "unknown checkpoint format");
+  write_bytes(dir / "weights.ckpt", "a Lightning name, not a torch.save zip");
+  expect_refused(dir / "weights.ckpt", "not a zip archive");
 }
 
 TEST_CASE("a sharded checkpoint is read through its index", "[safetensors][sharded]") {

@@ -94,8 +94,8 @@ expect 2 "trunc.safetensors: .*beyond the data section" -- trunc.safetensors
 printf 'xx' >tiny.safetensors
 expect 2 "tiny.safetensors: too short" -- tiny.safetensors
 expect 2 "missing.safetensors: cannot open" -- missing.safetensors
-echo "not a checkpoint" >model.ckpt
-expect 2 "model.ckpt: unknown checkpoint format" -- model.ckpt
+echo "not a checkpoint" >model.dat
+expect 2 "model.dat: unknown checkpoint format" -- model.dat
 expect 2 "no checkpoint given" --
 expect 2 "not a valid regular expression" -- --filter '(' "$data/bogoai-model.safetensors"
 # --html is implemented now (tests/html checks the page): it writes a file.

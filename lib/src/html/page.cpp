@@ -28,7 +28,7 @@ table{border-collapse:collapse;margin:8px 0 12px;font-size:13px}
 th,td{padding:3px 8px;border-bottom:1px solid var(--grid);text-align:left;vertical-align:top}
 th{background:var(--panel);position:sticky;top:0}
 td.num{text-align:right;font-variant-numeric:tabular-nums;font-family:ui-monospace,"DejaVu Sans Mono",monospace}
-td.flag,td.bad{color:var(--bad);font-weight:600}td.warn{color:var(--warn);font-weight:600}td.ok{color:var(--ok)}
+td.flag,td.bad,p.flag{color:var(--bad);font-weight:600}td.warn{color:var(--warn);font-weight:600}td.ok{color:var(--ok)}
 td.hint{font-weight:600;max-width:70ch}tr.flagged td{background:var(--span-err)}tr.evidence td{color:var(--muted);font-size:12px;border-bottom-style:dashed}
 .note{border-left:4px solid var(--warn);background:var(--panel);padding:6px 10px;margin:8px 0;border-radius:4px}
 .note.error{border-color:var(--bad)}.note .title{font-weight:600}.note p{margin:2px 0}

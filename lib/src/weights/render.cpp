@@ -4,6 +4,7 @@
 #include "../core/json_out.hpp"
 #include "report_notes.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <nlohmann/json.hpp>
@@ -59,6 +60,14 @@ std::string to_json(const WeightsReport& r) {
   j["version"] = version_string;
   j["passed"] = r.passed();
   j["files"] = r.files;
+  nlohmann::json file_flags = nlohmann::json::array();
+  for (const auto& f : r.unsafe_pickle)
+    file_flags.push_back({{"file", f.file}, {"flag", to_string(Flag::unsafe_pickle)}, {"global", f.global},
+                          {"offset", f.offset}, {"reason", f.reason}});
+  j["file_flags"] = std::move(file_flags);
+  nlohmann::json uninterpreted = nlohmann::json::array();
+  for (const auto& u : r.uninterpreted) uninterpreted.push_back({{"file", u.file}, {"classes", u.classes}});
+  j["uninterpreted"] = std::move(uninterpreted);
   nlohmann::json tensors = nlohmann::json::array();
   for (const auto& t : r.tensors) {
     const TensorStats& s = t.stats;
@@ -162,6 +171,12 @@ std::string verdict_line(const WeightsReport& r, bool color) {
                               r.tensors.size(), r.tensors.size() == 1 ? "" : "s", r.files.size(),
                               r.files.size() == 1 ? "" : "s", flagged);
   if (r.has_diff) s += fmt::format("; diff: {} compared, {} flagged", r.diff.size(), diff_flagged);
+  if (!r.unsafe_pickle.empty()) {
+    std::size_t files = 0;
+    for (const auto& f : r.files)
+      files += std::any_of(r.unsafe_pickle.begin(), r.unsafe_pickle.end(), [&](const auto& u) { return u.file == f; });
+    s += fmt::format("; unsafe pickle in {} file{}", files, files == 1 ? "" : "s");
+  }
   const Style style{color};
   return r.passed() ? style.green(s) : style.red(s);
 }
@@ -201,6 +216,8 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
       }
     }
     if (const std::string note = internal::optimizer_state_note(r); !note.empty()) out += style.dim(note) + "\n";
+    for (const auto& line : internal::unsafe_pickle_lines(r)) out += style.red(std::string("unsafe_pickle: ") + line) + "\n";
+    for (const auto& line : internal::pickle_notes(r)) out += style.dim(line) + "\n";
     if (r.has_diff) {
       out += style.bold(fmt::format("diff {} -> {}", r.diff_before, r.diff_after)) + "\n";
       for (const auto& d : r.diff) {

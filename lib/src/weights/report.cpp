@@ -29,6 +29,7 @@ constexpr std::pair<Flag, const char*> kFlagNames[] = {
     {Flag::vanishing_init_scale, "vanishing_init_scale"},
     {Flag::unchanged, "unchanged"},
     {Flag::large_update, "large_update"},
+    {Flag::unsafe_pickle, "unsafe_pickle"},
 };
 
 }  // namespace
@@ -50,7 +51,7 @@ bool WeightsReport::passed() const noexcept {
     if (!t.flags.empty()) return false;
   for (const auto& d : diff)
     if (!d.flags.empty()) return false;
-  return true;
+  return unsafe_pickle.empty();
 }
 
 ExitCode exit_code(const WeightsReport& report) noexcept {
@@ -182,6 +183,8 @@ detail::ProgressFn phase_progress(const ReportOptions& options, std::string_view
 WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOptions& options) {
   WeightsReport report;
   report.files = checkpoint.files();
+  report.unsafe_pickle = checkpoint.unsafe_globals();
+  report.uninterpreted = checkpoint.uninterpreted();
   const auto selected = select(checkpoint, options.filter);
   std::vector<TensorView> views;
   views.reserve(selected.size());

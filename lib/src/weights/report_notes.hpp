@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "gradcheck/weights/report.hpp"
 
@@ -17,6 +18,41 @@ inline std::string optimizer_state_note(const weights::WeightsReport& report) {
   return std::to_string(n) + (n == 1 ? " tensor is" : " tensors are") +
          " an optimizer's state (torch.optim's state.<index>.<key>: Adam's moments, momentum buffers, step "
          "counts): statistics and the nan and inf flags only, no weight flags";
+}
+
+/// One line per unsafe global of a pickle: where, what it does, and why it
+/// matters (torch.load unpickles, so it would call it).
+inline std::vector<std::string> unsafe_pickle_lines(const weights::WeightsReport& report) {
+  std::vector<std::string> out;
+  for (const auto& f : report.unsafe_pickle)
+    out.push_back(f.file + ": its pickle calls " + f.global + " (byte " + std::to_string(f.offset) + " of data.pkl), which " +
+                  f.reason + ": torch.load on this file would run it. Nothing was run here; load only files you trust, "
+                  "and with torch.load(..., weights_only=True)");
+  return out;
+}
+
+/// One line per file whose pickle held classes read as inert placeholders,
+/// and one per file with no tensor at all.
+inline std::vector<std::string> pickle_notes(const weights::WeightsReport& report) {
+  std::vector<std::string> out;
+  for (const auto& u : report.uninterpreted) {
+    std::string classes;
+    for (std::size_t k = 0; k < u.classes.size(); ++k) {
+      if (k == 8) {
+        classes += ", and " + std::to_string(u.classes.size() - 8) + " more";
+        break;
+      }
+      classes += (k ? ", " : "") + u.classes[k];
+    }
+    out.push_back(u.file + ": not interpreted, read as inert placeholders (never called; tensors inside them are "
+                  "reported): " + classes);
+  }
+  for (const auto& f : report.files) {
+    bool any = false;
+    for (const auto& t : report.tensors) any = any || t.file == f;
+    if (!any) out.push_back(f + ": no tensor in this file");
+  }
+  return out;
 }
 
 }  // namespace gradcheck::internal

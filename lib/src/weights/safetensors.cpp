@@ -82,6 +82,8 @@ void Checkpoint::append(Checkpoint&& other) {
   for (auto& t : other.tensors_) tensors_.push_back(std::move(t));
   for (auto& f : other.files_) files_.push_back(std::move(f));
   for (auto& s : other.storage_) storage_.push_back(std::move(s));
+  for (auto& u : other.unsafe_) unsafe_.push_back(std::move(u));
+  for (auto& u : other.uninterpreted_) uninterpreted_.push_back(std::move(u));
   other = Checkpoint{};
 }
 

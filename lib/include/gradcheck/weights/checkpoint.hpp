@@ -32,11 +32,33 @@ struct TensorEntry {
   std::size_t nbytes = 0;           ///< numel * dtype_size(dtype)
 };
 
+/// A global a pickle names whose unpickling runs code or touches the system
+/// (os.system, builtins.eval, subprocess, a getattr chain...): loading the file
+/// with torch.load (which unpickles it) would call it. Reading it here calls
+/// nothing; the report flags the file `unsafe_pickle`.
+struct PickleFinding {
+  std::string file;
+  std::string global;         ///< "posix.system", "builtins.eval" (Python 2's __builtin__ shown as builtins)
+  std::uint64_t offset = 0;   ///< byte offset of the opcode that names it, in the pickle (data.pkl)
+  std::string reason;         ///< what it does, e.g. "runs commands and touches files"
+};
+
+/// Classes of a file's pickle that were kept as inert placeholders (never
+/// called): an nn.Module saved whole, argparse.Namespace hyper-parameters...
+struct Uninterpreted {
+  std::string file;
+  std::vector<std::string> classes;  ///< "module.name", sorted
+};
+
 /// The tensors of one or more files, and what keeps their bytes alive.
 class Checkpoint {
  public:
   const std::vector<TensorEntry>& tensors() const noexcept { return tensors_; }
   const std::vector<std::string>& files() const noexcept { return files_; }
+  /// Unsafe globals found in the files' pickles (torch.save files only).
+  const std::vector<PickleFinding>& unsafe_globals() const noexcept { return unsafe_; }
+  /// Per file, the pickled classes read as inert placeholders.
+  const std::vector<Uninterpreted>& uninterpreted() const noexcept { return uninterpreted_; }
   /// Appends another checkpoint's tensors (and keeps its storage alive).
   void append(Checkpoint&& other);
 
@@ -44,10 +66,16 @@ class Checkpoint {
   void keep_alive(std::shared_ptr<const void> storage) { storage_.push_back(std::move(storage)); }
   void add_file(std::string file) { files_.push_back(std::move(file)); }
   void add_tensor(TensorEntry entry) { tensors_.push_back(std::move(entry)); }
+  void add_unsafe(PickleFinding finding) { unsafe_.push_back(std::move(finding)); }
+  void add_uninterpreted(std::string file, std::vector<std::string> classes) {
+    uninterpreted_.push_back({std::move(file), std::move(classes)});
+  }
 
  private:
   std::vector<TensorEntry> tensors_;
   std::vector<std::string> files_;
+  std::vector<PickleFinding> unsafe_;
+  std::vector<Uninterpreted> uninterpreted_;
   std::vector<std::shared_ptr<const void>> storage_;
 };
 
@@ -77,13 +105,17 @@ Checkpoint read_npy(const std::string& path);
 Checkpoint read_npz(const std::string& path);
 
 /// A PyTorch checkpoint written by torch.save (the zip format of PyTorch >=
-/// 1.6; `.pt`, `.pth`, `.bin`). Its `data.pkl` is interpreted, never executed:
-/// only the opcodes and globals torch.save emits for tensors in (nested) dicts
-/// are understood (collections.OrderedDict, torch._utils._rebuild_tensor_v2,
-/// _rebuild_parameter, torch.*Storage); anything else is refused. Storage
+/// 1.6; `.pt`, `.pth`, `.bin`, `.ckpt`). Its `data.pkl` is interpreted, never
+/// executed: the tensor rebuilds, torch.*Storage and OrderedDict are
+/// understood, and every other class or function becomes an inert placeholder
+/// that keeps its arguments and state and is never called (listed in
+/// uninterpreted()). Tensors are found anywhere: in (nested) dicts, lists and
+/// tuples, named with '.' joins ("model.fc1.weight", "state_dict.layer.weight"
+/// in a Lightning file), and inside placeholders (a whole nn.Module's
+/// `_parameters`, `_buffers` and `_modules` add no name: "fc.weight"). Globals
+/// that would run code on torch.load are reported in unsafe_globals(). Storage
 /// type, offset, shape and strides are honoured (non-contiguous tensors are
-/// copied into C order). Tensors in nested dicts are named with '.' joins
-/// ("model.fc1.weight"); values that are not tensors are skipped.
+/// copied into C order); values that are not tensors are skipped.
 Checkpoint read_torch(const std::string& path);
 
 /// Product of `shape` times `element_size`, or throws InputError(file, ...) when

@@ -45,6 +45,7 @@ enum class Flag {
   vanishing_init_scale,  ///< std far below every initialisation scheme's
   unchanged,             ///< diff: no value changed
   large_update,          ///< diff: the change is larger than the weights
+  unsafe_pickle,         ///< a file: its pickle would run code on torch.load (WeightsReport::unsafe_pickle)
 };
 /// The flag's name in reports (one table for JSON, text and HTML).
 const char* to_string(Flag f) noexcept;
@@ -129,8 +130,13 @@ struct WeightsReport {
   std::vector<DiffEntry> diff;
   std::vector<std::string> only_in_before, only_in_after;
   std::vector<ShapeChange> shape_changed;
+  /// File-level findings: globals of a pickle that torch.load would call to run
+  /// code or touch the system (Flag::unsafe_pickle). The tensors are still read.
+  std::vector<PickleFinding> unsafe_pickle;
+  /// Per file, the pickled classes read as inert placeholders (not a finding).
+  std::vector<Uninterpreted> uninterpreted;
 
-  /// No flag on any tensor or diff entry.
+  /// No flag on any tensor or diff entry, and no unsafe pickle.
   bool passed() const noexcept;
 };
 
