@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "gradcheck/errors.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
@@ -237,6 +240,66 @@ TEST_CASE("a training checkpoint written by torch.save: the optimizer's state is
     const bool noted = to_text(r).find("12 tensors are an optimizer's state") != std::string::npos;
     CHECK(noted == (std::string(file) == "adam.pt"));
   }
+}
+
+TEST_CASE("a checkpoint alone says whether the learning rate is sane: the optimizer's last step over each weight",
+          "[flags][optimizer][real]") {
+  const std::string dir = std::string(GRADCHECK_REAL_DATA_DIR) + "/torch_training/";
+  // Ratios recomputed independently with python3-torch from the same files
+  // (torch.load, then lr * m_hat / (sqrt(v_hat) + eps), or lr * momentum_buffer).
+  struct Case {
+    const char* file;
+    const char* kind;
+    std::vector<double> ratios;
+    std::optional<Flag> flag;
+  };
+  const Case cases[] = {
+      {"adam.pt", "Adam", {0.0067, 0.0073, 0.0091, 0.012}, std::nullopt},
+      {"sgd_momentum.pt", "SGD with momentum", {0.0083, 0.0069, 0.028, 0.017}, std::nullopt},
+      {"adam_lr1.pt", "Adam", {}, Flag::update_ratio_high},
+      {"sgd_lr1e-7.pt", "SGD with momentum", {}, Flag::update_ratio_low},
+  };
+  for (const auto& c : cases) {
+    INFO(c.file);
+    const WeightsReport r = report_checkpoint(open_checkpoint(dir + c.file));
+    REQUIRE(r.optimizers.size() == 1);
+    const OptimizerReport& o = r.optimizers[0];
+    CHECK(o.prefix == "optimizer");
+    CHECK(o.kind == c.kind);
+    REQUIRE(o.steps.size() == 4);
+    const char* params[] = {"model.0.weight", "model.0.bias", "model.2.weight", "model.2.bias"};
+    for (std::size_t k = 0; k < 4; ++k) {
+      CHECK(o.steps[k].parameter == params[k]);
+      CHECK(o.steps[k].state == "optimizer.state." + std::to_string(k));
+      if (!c.ratios.empty()) CHECK(o.steps[k].update_ratio == Approx(c.ratios[k]).epsilon(0.08));
+    }
+    CHECK(r.passed() == !c.flag.has_value());
+    for (const auto& t : r.tensors) {
+      if (t.role != TensorRole::weight) {
+        CHECK(t.flags.empty());
+        continue;
+      }
+      INFO(t.name);
+      if (c.flag) {
+        REQUIRE(t.flags.size() == 1);
+        CHECK(t.flags[0] == *c.flag);
+        CHECK_THAT(t.evidence[0], Catch::Contains("last step, recomputed from optimizer.state."));
+      } else {
+        CHECK(t.flags.empty());
+      }
+    }
+    const std::string text = to_text(r);
+    CHECK_THAT(text, Catch::Contains(std::string("optimizer optimizer (") + c.kind));
+    const auto j = nlohmann::json::parse(to_json(r));
+    CHECK(j["optimizers"][0]["parameters"].size() == 4);
+  }
+  // A Lightning checkpoint: the optimizer under optimizer_states.0, the model under state_dict.
+  const WeightsReport l = report_checkpoint(open_checkpoint(std::string(GRADCHECK_REAL_DATA_DIR) + "/torch_pickles/lightning.ckpt"));
+  REQUIRE(l.optimizers.size() == 1);
+  CHECK(l.optimizers[0].prefix == "optimizer_states.0");
+  REQUIRE(l.optimizers[0].steps.size() == 4);
+  CHECK(l.optimizers[0].steps[0].parameter == "state_dict.model.fc.weight");  // the buffer before it is skipped
+  CHECK(l.optimizers[0].steps[3].parameter == "state_dict.model.head.1.bias");
 }
 
 TEST_CASE("optimizer state keeps the nan and inf flags, and only them", "[flags][optimizer]") {

@@ -140,6 +140,7 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
     if (const std::string note = gradcheck::internal::optimizer_state_note(report); !note.empty())
       page.paragraph(note, "muted");
   }
+  for (const auto& line : gradcheck::internal::optimizer_lines(report)) page.paragraph(line);
   for (const auto& line : gradcheck::internal::unsafe_pickle_lines(report)) page.paragraph("unsafe_pickle: " + line, "flag");
   for (const auto& line : gradcheck::internal::pickle_notes(report)) page.paragraph(line, "muted");
 

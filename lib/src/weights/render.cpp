@@ -68,6 +68,17 @@ std::string to_json(const WeightsReport& r) {
   nlohmann::json uninterpreted = nlohmann::json::array();
   for (const auto& u : r.uninterpreted) uninterpreted.push_back({{"file", u.file}, {"classes", u.classes}});
   j["uninterpreted"] = std::move(uninterpreted);
+  nlohmann::json optimizers = nlohmann::json::array();
+  for (const auto& o : r.optimizers) {
+    nlohmann::json steps = nlohmann::json::array();
+    for (const auto& st : o.steps)
+      steps.push_back({{"parameter", st.parameter}, {"state", st.state}, {"step_norm", internal::json_number(st.step_norm)},
+                       {"weight_norm", internal::json_number(st.weight_norm)},
+                       {"update_ratio", internal::json_number(st.update_ratio)}});
+    optimizers.push_back({{"prefix", o.prefix}, {"kind", o.kind}, {"lr", internal::json_number(o.lr)},
+                          {"parameters", std::move(steps)}, {"note", o.note}});
+  }
+  j["optimizers"] = std::move(optimizers);
   nlohmann::json tensors = nlohmann::json::array();
   for (const auto& t : r.tensors) {
     const TensorStats& s = t.stats;
@@ -216,6 +227,7 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
       }
     }
     if (const std::string note = internal::optimizer_state_note(r); !note.empty()) out += style.dim(note) + "\n";
+    for (const auto& line : internal::optimizer_lines(r)) out += line + "\n";
     for (const auto& line : internal::unsafe_pickle_lines(r)) out += style.red(std::string("unsafe_pickle: ") + line) + "\n";
     for (const auto& line : internal::pickle_notes(r)) out += style.dim(line) + "\n";
     if (r.has_diff) {

@@ -12,6 +12,7 @@
 
 #include "gradcheck/errors.hpp"
 #include "../core/parallel.hpp"
+#include "optimizer.hpp"
 #include "progress.hpp"
 
 namespace gradcheck::weights {
@@ -30,6 +31,8 @@ constexpr std::pair<Flag, const char*> kFlagNames[] = {
     {Flag::unchanged, "unchanged"},
     {Flag::large_update, "large_update"},
     {Flag::unsafe_pickle, "unsafe_pickle"},
+    {Flag::update_ratio_high, "update_ratio_high"},
+    {Flag::update_ratio_low, "update_ratio_low"},
 };
 
 }  // namespace
@@ -202,6 +205,7 @@ WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOption
     assign_flags(r, options.thresholds);
     report.tensors.push_back(std::move(r));
   }
+  report.optimizers = detail::analyse_optimizers(checkpoint, report.tensors, options.thresholds);
   if (options.spectral) {
     std::vector<std::size_t> todo;
     for (std::size_t i = 0; i < views.size(); ++i)
@@ -253,8 +257,9 @@ void add_diff(WeightsReport& report, const Checkpoint& before, const Checkpoint&
     DiffEntry e;
     e.name = names[i];
     e.stats = stats[i];
-    // Integer buffers (position ids, counters) are not trained: no flags.
-    if (!is_floating(pairs[i].first.dtype)) {
+    // Integer buffers (position ids, counters) are not trained, and an
+    // optimizer's moments are not weights (they may change by any factor): no flags.
+    if (!is_floating(pairs[i].first.dtype) || tensor_role(e.name) == TensorRole::optimizer_state) {
       report.diff.push_back(std::move(e));
       continue;
     }

@@ -1,11 +1,13 @@
 #pragma once
 // Sentences the text and HTML weight reports share.
 
+#include <cmath>
 #include <cstddef>
 #include <string>
 #include <vector>
 
 #include "gradcheck/weights/report.hpp"
+#include "../core/format.hpp"
 
 namespace gradcheck::internal {
 
@@ -51,6 +53,30 @@ inline std::vector<std::string> pickle_notes(const weights::WeightsReport& repor
     bool any = false;
     for (const auto& t : report.tensors) any = any || t.file == f;
     if (!any) out.push_back(f + ": no tensor in this file");
+  }
+  return out;
+}
+
+/// Per optimizer saved beside the weights, one line: its kind, learning rate,
+/// and each parameter's last step over its norm (or why not).
+inline std::vector<std::string> optimizer_lines(const weights::WeightsReport& report) {
+  std::vector<std::string> out;
+  for (const auto& o : report.optimizers) {
+    std::string line = "optimizer " + (o.prefix.empty() ? std::string("(the file itself)") : o.prefix) + " (" + o.kind +
+                       (std::isnan(o.lr) ? std::string() : ", lr " + general(o.lr, 3)) + "): ";
+    if (o.steps.empty()) {
+      line += o.note;
+    } else {
+      line += "its last step over the weight's norm (healthy training: about 1e-3): ";
+      for (std::size_t k = 0; k < o.steps.size(); ++k) {
+        if (k == 12) {
+          line += ", ...";
+          break;
+        }
+        line += (k ? ", " : "") + o.steps[k].parameter + " " + general(o.steps[k].update_ratio, 2);
+      }
+    }
+    out.push_back(line);
   }
   return out;
 }

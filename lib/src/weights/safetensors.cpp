@@ -84,6 +84,7 @@ void Checkpoint::append(Checkpoint&& other) {
   for (auto& s : other.storage_) storage_.push_back(std::move(s));
   for (auto& u : other.unsafe_) unsafe_.push_back(std::move(u));
   for (auto& u : other.uninterpreted_) uninterpreted_.push_back(std::move(u));
+  for (auto& x : other.scalars_) scalars_.push_back(std::move(x));
   other = Checkpoint{};
 }
 

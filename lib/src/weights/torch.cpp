@@ -547,12 +547,22 @@ std::string key_text(const PValue& k) {
 // Collects tensors from a state_dict, or from dicts and lists that hold
 // state_dicts (a training checkpoint {"model": ..., "epoch": 3}): nested
 // names are joined with '.'; values that are not tensors are skipped.
-void collect(const PValue& v, const std::string& prefix, int depth,
-             std::vector<std::pair<std::string, std::shared_ptr<const Tensor>>>& out) {
+struct Found {
+  std::vector<std::pair<std::string, std::shared_ptr<const Tensor>>> tensors;
+  std::vector<std::pair<std::string, double>> scalars;
+};
+
+void collect(const PValue& v, const std::string& prefix, int depth, Found& out) {
   if (depth > 32) return;
   auto join = [&](const std::string& k) { return prefix.empty() ? k : prefix + "." + k; };
   if (auto* t = std::get_if<std::shared_ptr<const Tensor>>(&v.v)) {
-    out.emplace_back(prefix, *t);
+    out.tensors.emplace_back(prefix, *t);
+  } else if (auto* i = std::get_if<std::int64_t>(&v.v)) {
+    if (out.scalars.size() < 100'000) out.scalars.emplace_back(prefix, static_cast<double>(*i));
+  } else if (auto* d = std::get_if<double>(&v.v)) {
+    if (out.scalars.size() < 100'000) out.scalars.emplace_back(prefix, *d);
+  } else if (auto* b = std::get_if<bool>(&v.v)) {
+    if (out.scalars.size() < 100'000) out.scalars.emplace_back(prefix, *b ? 1.0 : 0.0);
   } else if (auto* d = std::get_if<std::shared_ptr<PDict>>(&v.v)) {
     for (const auto& [k, x] : **d) collect(x, join(key_text(k)), depth + 1, out);
   } else if (auto* l = std::get_if<std::shared_ptr<PList>>(&v.v)) {
@@ -618,8 +628,10 @@ Checkpoint read_torch(const std::string& path) {
   for (auto& f : unpickler.unsafe) ck.add_unsafe(std::move(f));
   if (!unpickler.uninterpreted.empty())
     ck.add_uninterpreted(path, {unpickler.uninterpreted.begin(), unpickler.uninterpreted.end()});
-  std::vector<std::pair<std::string, std::shared_ptr<const Tensor>>> tensors;
-  collect(root, "", 0, tensors);
+  Found found;
+  collect(root, "", 0, found);
+  for (auto& [name, value] : found.scalars) ck.add_scalar(escape_invalid_utf8(name), value);
+  const auto& tensors = found.tensors;
 
   std::map<std::string, std::span<const std::uint8_t>> storages;
   for (const auto& [name, t] : tensors) {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gradcheck/weights/dtype.hpp"
@@ -59,6 +60,11 @@ class Checkpoint {
   const std::vector<PickleFinding>& unsafe_globals() const noexcept { return unsafe_; }
   /// Per file, the pickled classes read as inert placeholders.
   const std::vector<Uninterpreted>& uninterpreted() const noexcept { return uninterpreted_; }
+  /// Numbers saved beside the tensors (torch.save: the ints, floats and bools
+  /// of the pickled containers, named by path like tensors:
+  /// "optimizer.param_groups.0.lr"), in file order; what an optimizer's
+  /// settings are read from.
+  const std::vector<std::pair<std::string, double>>& scalars() const noexcept { return scalars_; }
   /// Appends another checkpoint's tensors (and keeps its storage alive).
   void append(Checkpoint&& other);
 
@@ -67,6 +73,7 @@ class Checkpoint {
   void add_file(std::string file) { files_.push_back(std::move(file)); }
   void add_tensor(TensorEntry entry) { tensors_.push_back(std::move(entry)); }
   void add_unsafe(PickleFinding finding) { unsafe_.push_back(std::move(finding)); }
+  void add_scalar(std::string name, double value) { scalars_.emplace_back(std::move(name), value); }
   void add_uninterpreted(std::string file, std::vector<std::string> classes) {
     uninterpreted_.push_back({std::move(file), std::move(classes)});
   }
@@ -76,6 +83,7 @@ class Checkpoint {
   std::vector<std::string> files_;
   std::vector<PickleFinding> unsafe_;
   std::vector<Uninterpreted> uninterpreted_;
+  std::vector<std::pair<std::string, double>> scalars_;
   std::vector<std::shared_ptr<const void>> storage_;
 };
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,8 @@ enum class Flag {
   unchanged,             ///< diff: no value changed
   large_update,          ///< diff: the change is larger than the weights
   unsafe_pickle,         ///< a file: its pickle would run code on torch.load (WeightsReport::unsafe_pickle)
+  update_ratio_high,     ///< the optimizer's step is a large fraction of the weight (OptimizerReport)
+  update_ratio_low,      ///< the optimizer's step is a vanishing fraction of the weight
 };
 /// The flag's name in reports (one table for JSON, text and HTML).
 const char* to_string(Flag f) noexcept;
@@ -73,6 +76,13 @@ struct Thresholds {
   /// update is larger than the weights themselves (typical per-step ratios are
   /// ~1e-3, and a whole run rarely moves trained layers by more than their norm).
   double large_update = 1.0;
+  /// `update_ratio_high` / `update_ratio_low` when the step an optimizer saved
+  /// beside the weights implies for a parameter, over the parameter's norm,
+  /// is above / below these. Healthy training moves weights by about 1e-3 of
+  /// their scale per step (CS231n, "ratio of weights:updates"); 1e-1 rewrites
+  /// a layer in ten steps, 1e-5 leaves it where it is.
+  double update_ratio_high = 1e-1;
+  double update_ratio_low = 1e-5;
 };
 
 /// The phases ReportOptions::progress names.
@@ -122,6 +132,33 @@ struct ShapeChange {
   std::vector<std::int64_t> before, after;
 };
 
+/// One parameter's step as its optimizer's saved state implies it: the step
+/// the optimizer last took, recomputed from its state.
+///   Adam (and AdamW, without its decay term): lr * m_hat / (sqrt(v_hat) + eps),
+///     m_hat = exp_avg / (1 - beta1^t), v_hat = exp_avg_sq / (1 - beta2^t)
+///     (max_exp_avg_sq with amsgrad), t the saved step count;
+///   SGD with momentum: lr * momentum_buffer.
+struct ParameterStep {
+  std::string parameter;  ///< the weight tensor it updates
+  std::string state;      ///< its state's prefix, e.g. "optimizer.state.0"
+  double step_norm = std::numeric_limits<double>::quiet_NaN();
+  double weight_norm = std::numeric_limits<double>::quiet_NaN();
+  double update_ratio = std::numeric_limits<double>::quiet_NaN();  ///< step_norm / weight_norm
+};
+
+/// A torch.optim state dict saved beside the weights (`<prefix>.state.<i>.<key>`
+/// and `<prefix>.param_groups.<g>.{lr, betas, eps, momentum, params}`), its
+/// parameters matched to the file's weight tensors by order and shape: the
+/// i-th parameter of the groups is the i-th weight (buffers such as
+/// running_mean skipped) whose shape is that of its state.
+struct OptimizerReport {
+  std::string prefix;  ///< where its state dict is: "optimizer", "optimizer_states.0"
+  std::string kind;    ///< "Adam" or "SGD with momentum"
+  double lr = std::numeric_limits<double>::quiet_NaN();  ///< of its first group
+  std::vector<ParameterStep> steps;  ///< empty when the parameters could not be matched
+  std::string note;    ///< why not, or empty
+};
+
 struct WeightsReport {
   std::vector<std::string> files;
   std::vector<TensorReport> tensors;
@@ -135,6 +172,8 @@ struct WeightsReport {
   std::vector<PickleFinding> unsafe_pickle;
   /// Per file, the pickled classes read as inert placeholders (not a finding).
   std::vector<Uninterpreted> uninterpreted;
+  /// Optimizers saved beside the weights, with the steps they imply.
+  std::vector<OptimizerReport> optimizers;
 
   /// No flag on any tensor or diff entry, and no unsafe pickle.
   bool passed() const noexcept;
