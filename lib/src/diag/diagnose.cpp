@@ -100,7 +100,8 @@ constexpr double kMeanNoise = 0.05;
 // more than this many times its smallest (it spans more than two decades).
 constexpr double kLogScaleSpan = 100.0;
 // ... on a log scale, a swing counts when its peak reaches this fraction of
-// the curve's highest level (a loss near zero wanders by ratios no plot shows)
+// the level the curve started from (a loss near zero wanders by ratios no plot
+// shows)
 constexpr double kVisibleFloor = 0.01;
 // ... at least this many up-swings start in the last half, one of them ends in
 // the last quarter ...
@@ -520,9 +521,11 @@ bool detect_oscillation(const Prepared& p, std::size_t group, const DiagnoseOpti
                     o.oscillation_visible * range);
   };
   // On a log scale, a loss that converged close to zero wanders by ratios no
-  // plot shows: swings that stay below kVisibleFloor of the curve's highest
-  // level do not count.
-  const double floor = log_scale ? std::log(kVisibleFloor) + *std::max_element(v.begin(), v.end()) : -INFINITY;
+  // plot shows: swings that stay below kVisibleFloor of the level the loss
+  // started from (its first judged value) do not count. Not of its highest
+  // level: a loss that blew up in its first steps and came back down to bounce
+  // is not close to zero because it is far below that blow-up.
+  const double floor = log_scale ? std::log(kVisibleFloor) + v.front() : -INFINITY;
   std::vector<Swing> swings = up_swings(v, big);
   std::erase_if(swings, [&](const Swing& sw) { return v[sw.peak] < floor; });
   if (swings.empty()) return false;

@@ -114,6 +114,8 @@ struct DiagnoseOptions {
   /// log, or of a curve that moves deterministically (see oscillation_turning);
   /// else means over an epoch (at least 10 points; 10 points when epochs are not
   /// known and the log has more than 200 points), where single batches scatter.
+  /// On a log scale, swings whose peaks stay below 1% of the level the loss
+  /// started from are a loss near zero wandering, not oscillation.
   double oscillation_visible = 0.1;
   /// oscillation: a curve moves deterministically, and is judged point by point,
   /// when its last half repeats a cycle of k <= 32 steps (to 1e-4, at 90% of its
