@@ -635,6 +635,31 @@ TEST_CASE("oscillation: a loss that blew up in its first steps, came back down f
   }
 }
 
+TEST_CASE("oscillation: a validation every few hundred steps is not an epoch; the bounce is judged on means chosen "
+          "from the noise",
+          "[diagnose][oscillation]") {
+  // A loss that bounces between 0.5 and 1.0 with a period of 150 steps (too
+  // high a rate with momentum) under minibatch scatter of 30%, 1,200 steps,
+  // a validation every 300 steps (an evaluation interval; the log does not
+  // say its epochs). Means over 300 points would leave 4 values and hide it;
+  // means over as many points as the noise needs (36) show it.
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    auto run = synth::make_run(seed, 1200, 0.3, [](int i) { return 0.75 + 0.25 * std::sin(2 * M_PI * i / 150.0); });
+    synth::add_series(run, seed + 7, "val_loss", 1200, 300, 0.02, [](int) { return 0.8; });
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK(has(d, "oscillation"));
+  }
+  // The same scatter around a level that does not bounce: not oscillation.
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    auto run = synth::make_run(seed, 1200, 0.3, [](int i) { return 0.5 + 0.5 * std::exp(-i / 300.0); });
+    synth::add_series(run, seed + 7, "val_loss", 1200, 300, 0.02, [](int) { return 0.8; });
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK_FALSE(has(d, "oscillation"));
+  }
+}
+
 TEST_CASE("oscillation: onset where a schedule raised the rate too far", "[diagnose][oscillation][onset]") {
   const auto data = realistic::two_blobs(4, 400, 10, 1.0);
   // A constant 1.0 (converged within 60 steps), then from step 400 a rate of

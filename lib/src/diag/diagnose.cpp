@@ -1129,8 +1129,8 @@ void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepare
 }
 
 // Training-loss points per epoch: from an `epoch` series logged with the loss
-// (1 when the step is the epoch), else the points between validation
-// evaluations (usually one per epoch); 0 when the log does not say.
+// (1 when the step is the epoch), else 1 when a validation loss is logged at
+// every point; 0 when the log does not say.
 std::size_t points_per_epoch(const logs::Run& run, const logs::Roles& roles, const Prepared& loss) {
   std::string step(run.step_name);
   for (auto& ch : step) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -1154,8 +1154,12 @@ std::size_t points_per_epoch(const logs::Run& run, const logs::Roles& roles, con
     if (count > 0) counts.push_back(count);
     if (counts.size() >= 2) return static_cast<std::size_t>(median(std::vector<double>(counts.begin(), counts.end())));
   }
+  // A validation at every logged point: a per-epoch log (or full-batch
+  // training evaluated at every step). A validation every k >= 2 points is an
+  // evaluation interval, not necessarily an epoch (val_check_interval, an
+  // eval_every of a hand-written loop): the epochs are not known.
   if (const logs::Series* v = roles.val_loss.empty() ? nullptr : run.find(roles.val_loss); v != nullptr && v->size() >= 3)
-    return std::max<std::size_t>(1, (loss.y.size() + v->size() / 2) / v->size());
+    return (loss.y.size() + v->size() / 2) / v->size() <= 1 ? 1 : 0;
   return 0;
 }
 

@@ -112,10 +112,13 @@ struct DiagnoseOptions {
   /// ... and at least this fraction of the judged curve's range (a swing a plot
   /// shows). The curve judged: the logged points of a per-epoch or full-batch
   /// log, or of a curve that moves deterministically (see oscillation_turning);
-  /// else means over an epoch (at least 10 points; 10 points when epochs are not
-  /// known and the log has more than 200 points), where single batches scatter.
-  /// On a log scale, swings whose peaks stay below 1% of the level the loss
-  /// started from are a loss near zero wandering, not oscillation.
+  /// else means over an epoch (at least 10 points), where single batches
+  /// scatter. Epochs are known from an `epoch` column; when they are not (a
+  /// validation every few points is an evaluation interval, not an epoch), the
+  /// means are over as many points as make their noise at most 5% of the level
+  /// (at least 10, at most 1/20 of the points). On a log scale, swings whose
+  /// peaks stay below 1% of the level the loss started from are a loss near
+  /// zero wandering, not oscillation.
   double oscillation_visible = 0.1;
   /// oscillation: a curve moves deterministically, and is judged point by point,
   /// when its last half repeats a cycle of k <= 32 steps (to 1e-4, at 90% of its
