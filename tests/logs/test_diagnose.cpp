@@ -194,6 +194,37 @@ TEST_CASE("plateau: the loss never moves from its start", "[diagnose][plateau]")
   }
 }
 
+TEST_CASE("plateau: a resumed run that starts from a trained model and improves little is not a plateau",
+          "[diagnose][plateau][healthy]") {
+  // Logistic regression on separable-enough classes (shift 1) trained with
+  // minibatches of 16 for 2,000 steps; the log of a run resumed at step 1,500
+  // holds the last 500: it starts below 0.5, well below ln 2, where a fresh
+  // classifier starts, and stays there (no chance level is known without
+  // --classes). Where it improves by less than 10% (5 of the 8 seeds), a note
+  // says why that is not a plateau.
+  int resumed_flat = 0;
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    const auto data = realistic::two_blobs(seed, 400, 10, 1.0, 1.0);
+    const auto t = realistic::logistic_regression(data, 2000, 16, seed, [](int) { return 0.1; });
+    const std::vector<double> resumed(t.loss.begin() + 1500, t.loss.end());
+    const auto d = diagnose(realistic::run_of({{"loss", resumed}}));
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK(gradcheck::diag::median(std::vector<double>(resumed.begin(), resumed.begin() + 20)) < 0.5);
+    CHECK_FALSE(has(d, "plateau"));
+    resumed_flat += std::any_of(d.notes.begin(), d.notes.end(), [](const std::string& n) {
+      return n.find("had learned already") != std::string::npos;
+    });
+  }
+  CHECK(resumed_flat >= 4);
+  // A fresh binary classifier that cannot learn (a rate of 1e-6) starts at
+  // ln 2 and stays: still a plateau.
+  const auto data = realistic::two_blobs(1, 400, 10, 1.0, 1.0);
+  const auto t = realistic::logistic_regression(data, 500, 16, 1, [](int) { return 1e-6; });
+  const auto d = diagnose(realistic::run_of({{"loss", t.loss}}));
+  INFO(kinds(d));
+  CHECK(has(d, "plateau"));
+}
+
 TEST_CASE("plateau: near ln(classes) with --classes", "[diagnose][plateau]") {
   // Falls 30% early (so no plain plateau) but ends at chance level for 10 classes.
   auto run = synth::make_run(9, 500, 0.02, [](int i) { return std::log(10.0) * (1.0 + 0.5 * std::exp(-i / 20.0)); });

@@ -49,6 +49,12 @@ constexpr double kLeaveBottom = 0.1;
 // plateau: the run's first value is its start when it lies more than this many
 // robust noise standard deviations above the best (smoothed) level.
 constexpr double kFirstValueNoise = 3.0;
+// plateau (no progress): a loss that starts below this fraction of ln 2 comes
+// from a model that had learned already (fine-tuning, a resumed run): a freshly
+// initialised classifier predicts about uniformly, a cross-entropy of ln C >=
+// ln 2 (a little less at the first logged point when it is a mean over the
+// first steps). Little progress from there is no plateau.
+constexpr double kTrainedStart = 0.8;
 // plateau: the first points whose median may be the start.
 constexpr std::size_t kStartPoints = 5;
 // plateau (stuck loss): at least this many consecutive identical points.
@@ -682,7 +688,7 @@ constexpr const char* kStuckAdvice =
 // `diverged`: the loss is diverging, so only a loss that froze is judged (a
 // rise is no failure to make progress).
 void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::optional<Stuck>& stuck, bool diverged,
-                    std::vector<Symptom>& out) {
+                    std::vector<std::string>& notes, std::vector<Symptom>& out) {
   const std::size_t m = p.m();
   if (m < o.min_points) return;
   const double best = *std::min_element(p.smooth.begin(), p.smooth.end());
@@ -704,6 +710,13 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::opti
   if (frozen) {
     stuck_ev = describe_stuck(p, *stuck);
     for (const auto& c : stuck->causes) stuck_ev += "; " + c;
+  }
+  if (drop < o.plateau_drop && !diverged && !frozen && start > 0 && start < kTrainedStart * std::log(2.0)) {
+    notes.push_back(p.name + " starts at " + general(start, 4) + ", below " + general(kTrainedStart * std::log(2.0), 4) +
+                    " (" + percent(kTrainedStart, 1) + " of ln 2, where a freshly initialised classifier starts): a model "
+                    "that had learned already (fine-tuning, a resumed run); that it improved little (best " +
+                    general(best, 4) + ") is not a plateau");
+    return;
   }
   if (drop < o.plateau_drop && !diverged) {
     const TrendTest t = mann_kendall(p.by);
@@ -1311,7 +1324,7 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
     // oscillates may never have made progress.
     const bool diverged = detect_divergence(loss, o, d.symptoms);
     detect_oscillation(loss, points_per_epoch(run, d.roles, loss), o, d.symptoms);
-    detect_plateau(loss, o, stuck, diverged, d.symptoms);
+    detect_plateau(loss, o, stuck, diverged, d.notes, d.symptoms);
     detect_spikes(loss, d.roles.lr.empty() ? nullptr : run.find(d.roles.lr), o, d.notes, d.symptoms);
   }
   if (converged) {
