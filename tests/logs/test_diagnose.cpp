@@ -841,6 +841,29 @@ TEST_CASE("divergence: a short log's late rise starts at its minimum", "[diagnos
   }
 }
 
+TEST_CASE("divergence: a loss that fell 100-fold in its first points and doubled under a rising rate is judged on "
+          "a log scale",
+          "[diagnose][divergence]") {
+  // Logistic regression on separable classes (shift 1.5, no flipped labels),
+  // minibatches of 16, a learning rate that keeps rising from 0.3 to 3 (a
+  // warm-up that never stops), logged every 10th step: 40 points. The loss
+  // falls from 0.69 to below 0.007 and ends 2-3x above its lowest level: a
+  // rise invisible on a linear plot of the whole run, plain on the log plot
+  // its logged values call for (they span more than two decades; the running
+  // median over 10% of the points, which cuts off the first fall, spans less).
+  for (std::uint64_t seed = 1; seed <= 2; ++seed) {
+    const auto data = realistic::two_blobs(seed, 400, 10, 1.0, 1.5, 0);
+    const auto t = realistic::logistic_regression(data, 400, 16, seed,
+                                                  [](int s) { return 0.3 * std::pow(10.0, s / 400.0); });
+    std::vector<double> logged;
+    for (std::size_t i = 9; i < t.loss.size(); i += 10) logged.push_back(t.loss[i]);
+    const auto d = diagnose(realistic::run_of({{"loss", logged}}, 10));
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK(*std::max_element(logged.begin(), logged.end()) / *std::min_element(logged.begin(), logged.end()) > 100);
+    CHECK(has(d, "divergence"));
+  }
+}
+
 TEST_CASE("divergence: short healthy logs and a restart that recovers are not divergence",
           "[diagnose][divergence][healthy]") {
   int alarms = 0;

@@ -356,10 +356,14 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
       p.by.begin(), p.by.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(3, m / 20))));
   const double rise = end - lowest;
   const auto [lo, hi] = std::minmax_element(p.smooth.begin(), p.smooth.end());
-  // The scale the curve is read in: logarithmic for a positive curve spanning
-  // more than two decades (a loss near zero that wanders by 2x is not a rise
-  // on it).
-  const bool log_scale = p.positive && *lo > 0 && *hi / *lo > kLogScaleSpan;
+  // The scale the curve is read in: logarithmic for a positive curve whose
+  // values span more than two decades (a loss near zero that wanders by 2x is
+  // not a rise on it). The logged values decide, as on a plot, not the
+  // smoothed curve: a loss that fell 100-fold within its first few points
+  // spans the decades on a plot though its running median, over 10% of the
+  // points, cuts off the first of them.
+  const auto [ylo, yhi] = std::minmax_element(p.y.begin(), p.y.end());
+  const bool log_scale = p.positive && *lo > 0 && *yhi / *ylo > kLogScaleSpan;
   const double range = log_scale ? std::log(*hi / *lo) : *hi - *lo;
   const double seen_rise = log_scale ? std::log(end / lowest) : rise;
   const bool doubled = lowest > 0 && end >= o.divergence_factor * lowest && seen_rise >= o.divergence_visible * range;

@@ -77,7 +77,8 @@ struct DiagnoseOptions {
   /// divergence: the loss ends (the median of its last 10%) at least this many
   /// times its lowest level (the smoothed curve's minimum before the last 10%),
   /// by a rise of at least divergence_visible of the curve's range (on a log
-  /// scale when it is positive and spans more than two decades) ...
+  /// scale when its logged values are positive and span more than two
+  /// decades) ...
   double divergence_factor = 2.0;
   double divergence_visible = 0.1;
   /// ... or at least divergence_partial_factor times it, giving back at least
