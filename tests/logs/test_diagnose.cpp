@@ -194,6 +194,23 @@ TEST_CASE("plateau: the loss never moves from its start", "[diagnose][plateau]")
   }
 }
 
+TEST_CASE("plateau: a loss thrown low once in its first points that then sticks above its start is a plateau",
+          "[diagnose][plateau]") {
+  // A 10-class MLP at a momentum rate far too high, logged every 10 steps
+  // (57 points): in its first five points the loss bounces (2.07, 0.66, 1.2,
+  // 2.5, 12.4), then its units are dead and it sits at 2.33, near ln 10, for
+  // the rest of the run. The one low point while it was thrown about is no
+  // progress: the loss never got below its start again.
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    const double first[] = {2.068, 0.6595, 1.205, 2.515, 12.36};
+    auto run = synth::make_run(seed, 57, 0.03, [&](int i) { return i < 5 ? first[i] : 2.33; });
+    for (int i = 0; i < 5; ++i) run.series[0].values[static_cast<std::size_t>(i)] = first[i];
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK(has(d, "plateau"));
+  }
+}
+
 TEST_CASE("plateau: a resumed run that starts from a trained model and improves little is not a plateau",
           "[diagnose][plateau][healthy]") {
   // Logistic regression on separable-enough classes (shift 1) trained with

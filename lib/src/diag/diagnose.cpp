@@ -55,6 +55,9 @@ constexpr double kFirstValueNoise = 3.0;
 // ln 2 (a little less at the first logged point when it is a mean over the
 // first steps). Little progress from there is no plateau.
 constexpr double kTrainedStart = 0.8;
+// plateau: the best level is looked for after this share of the points (the
+// loss is still settling before it, as for spikes).
+constexpr double kSettle = 0.05;
 // plateau: the first points whose median may be the start.
 constexpr std::size_t kStartPoints = 5;
 // plateau (stuck loss): at least this many consecutive identical points.
@@ -695,7 +698,11 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::opti
                     std::vector<std::string>& notes, std::vector<Symptom>& out) {
   const std::size_t m = p.m();
   if (m < o.min_points) return;
-  const double best = *std::min_element(p.smooth.begin(), p.smooth.end());
+  // The best level after the loss settled: a low in its first kSettle share
+  // (a bounce while a rate too high throws it about, before it sticks) that it
+  // never reaches again is no progress.
+  const std::size_t settled = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(kSettle * static_cast<double>(m))));
+  const double best = *std::min_element(p.smooth.begin() + static_cast<std::ptrdiff_t>(std::min(settled, m - 1)), p.smooth.end());
   // The start is the median of the first points, which noise cannot fake: of
   // the first 2% of the run, or of its first kStartPoints when higher (a run
   // that converged within its first 1% made its progress there; at

@@ -93,7 +93,8 @@ struct DiagnoseOptions {
   /// max(|lowest|, start - lowest) with an upward trend.
   double divergence_rise = 1.0;
   /// plateau: the smoothed loss never gets more than this fraction below its
-  /// starting level, (start - best) / |start| < plateau_drop. Not when it
+  /// starting level, (start - best) / |start| < plateau_drop (the best after
+  /// its first 5% of points, where it is still settling). Not when it
   /// starts below 0.8 ln 2 (a note instead): a freshly initialised classifier
   /// starts at ln C >= ln 2, so that is a model that had learned already
   /// (fine-tuning, a resumed run); a stuck loss is still judged.
