@@ -211,6 +211,30 @@ TEST_CASE("plateau: a loss thrown low once in its first points that then sticks 
   }
 }
 
+TEST_CASE("plateau: a first epoch blown up by unscaled features, then the class frequencies' loss held to the end",
+          "[diagnose][plateau]") {
+  // A per-epoch log of 60 epochs (3 classes, unscaled features, a rate too
+  // low to learn more): the first epoch's mean is 15, inflated by its first
+  // batches, and from the second epoch the model predicts the class
+  // frequencies, a loss of 1.08, wandering by 0.5% to the end. The fall from
+  // the first value is not progress: nothing falls after it.
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    auto run = synth::make_run(seed, 60, 0.005, [](int i) { return i == 0 ? 15.25 : 1.08; });
+    run.step_name = "epoch";
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK(has(d, "plateau"));
+  }
+  // The same first epoch followed by a loss that keeps falling: progress.
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    auto run = synth::make_run(seed, 60, 0.005, [](int i) { return i == 0 ? 15.25 : 0.3 + 0.78 * std::exp(-i / 15.0); });
+    run.step_name = "epoch";
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK_FALSE(has(d, "plateau"));
+  }
+}
+
 TEST_CASE("plateau: a resumed run that starts from a trained model and improves little is not a plateau",
           "[diagnose][plateau][healthy]") {
   // Logistic regression on separable-enough classes (shift 1) trained with

@@ -58,6 +58,9 @@ constexpr double kTrainedStart = 0.8;
 // plateau: the best level is looked for after this share of the points (the
 // loss is still settling before it, as for spikes).
 constexpr double kSettle = 0.05;
+// plateau: the first value alone may be the start when the first 1/this of
+// the run holds it alone (a run of fewer than 2x this many points).
+constexpr std::size_t kStartShareInverse = 20;
 // plateau: the first points whose median may be the start.
 constexpr std::size_t kStartPoints = 5;
 // plateau (stuck loss): at least this many consecutive identical points.
@@ -713,7 +716,15 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::opti
                               p.y.begin(), p.y.begin() + static_cast<std::ptrdiff_t>(std::min(kStartPoints, p.y.size())))));
   const double y0 = p.y.front();
   const bool first_stands_out = y0 > start && y0 - best > kFirstValueNoise * noise_sd(p.by);
-  if (first_stands_out) start = p.y.front();
+  // ... when it is the start of a descent: the first 5% of the run is that one
+  // point, or the loss keeps falling after it (a downward trend, Mann-Kendall
+  // p < significance). A loss that goes from a blown-up first value (a first
+  // epoch's mean inflated by its first batches) straight to a level it then
+  // holds made no progress from there.
+  bool descent = p.y.size() < 2 * kStartShareInverse || p.by.size() < 4;
+  if (first_stands_out && !descent)
+    descent = mann_kendall(std::span<const double>(p.by).subspan(1)).p_decreasing < o.significance;
+  if (first_stands_out && descent) start = p.y.front();
   const double drop = (start - best) / std::max(std::abs(start), 1e-12);
   const std::int64_t a = p.bsteps.front(), b = p.steps.back();
   const bool frozen = stuck && !stuck->causes.empty();
