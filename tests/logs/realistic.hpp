@@ -25,14 +25,16 @@ namespace realistic {
 inline double f32(double v) { return static_cast<double>(static_cast<float>(v)); }
 
 /// Two overlapping Gaussian classes in `d` dimensions (the class shifts the
-/// first three features by +-0.5), feature j scaled by spread^(j/(d-1)) (an
-/// ill-conditioned problem when spread > 1), 10% of the labels flipped.
+/// first three features by +-shift), feature j scaled by spread^(j/(d-1)) (an
+/// ill-conditioned problem when spread > 1), every flip_every-th label flipped
+/// (10%; none when 0).
 struct Dataset {
   std::vector<std::vector<double>> x;
   std::vector<int> y;
 };
 
-inline Dataset two_blobs(std::uint64_t seed, int n = 400, int d = 10, double spread = 3.0) {
+inline Dataset two_blobs(std::uint64_t seed, int n = 400, int d = 10, double spread = 3.0, double shift = 0.5,
+                         int flip_every = 10) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> z;
   Dataset data;
@@ -41,8 +43,8 @@ inline Dataset two_blobs(std::uint64_t seed, int n = 400, int d = 10, double spr
   for (int i = 0; i < n; ++i) {
     const int label = i % 2;
     for (int j = 0; j < d; ++j)
-      data.x[i][j] = std::pow(spread, static_cast<double>(j) / (d - 1)) * (z(rng) + (j < 3 ? (label ? 0.5 : -0.5) : 0.0));
-    data.y[i] = i % 10 == 0 ? 1 - label : label;
+      data.x[i][j] = std::pow(spread, static_cast<double>(j) / (d - 1)) * (z(rng) + (j < 3 ? (label ? shift : -shift) : 0.0));
+    data.y[i] = flip_every > 0 && i % flip_every == 0 ? 1 - label : label;
   }
   return data;
 }
@@ -79,7 +81,9 @@ Trace logistic_regression(const Dataset& data, int steps, int batch, std::uint64
       double a = b;
       for (std::size_t j = 0; j < d; ++j) a += w[j] * data.x[i][j];
       const double p = 1 / (1 + std::exp(-a));
-      loss += data.y[i] ? std::log1p(std::exp(-a)) : std::log1p(std::exp(a));
+      // log(1 + e^x), as frameworks compute it without overflow (x for x > 700)
+      auto softplus = [](double x) { return x > 700 ? x : std::log1p(std::exp(x)); };
+      loss += data.y[i] ? softplus(-a) : softplus(a);
       for (std::size_t j = 0; j < d; ++j) g[j] += (p - data.y[i]) * data.x[i][j];
       gb += p - data.y[i];
     }

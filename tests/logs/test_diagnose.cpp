@@ -194,6 +194,78 @@ TEST_CASE("plateau: the loss never moves from its start", "[diagnose][plateau]")
   }
 }
 
+TEST_CASE("plateau: a loss thrown low once in its first points that then sticks above its start is a plateau",
+          "[diagnose][plateau]") {
+  // A 10-class MLP at a momentum rate far too high, logged every 10 steps
+  // (57 points): in its first five points the loss bounces (2.07, 0.66, 1.2,
+  // 2.5, 12.4), then its units are dead and it sits at 2.33, near ln 10, for
+  // the rest of the run. The one low point while it was thrown about is no
+  // progress: the loss never got below its start again.
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    const double first[] = {2.068, 0.6595, 1.205, 2.515, 12.36};
+    auto run = synth::make_run(seed, 57, 0.03, [&](int i) { return i < 5 ? first[i] : 2.33; });
+    for (int i = 0; i < 5; ++i) run.series[0].values[static_cast<std::size_t>(i)] = first[i];
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK(has(d, "plateau"));
+  }
+}
+
+TEST_CASE("plateau: a first epoch blown up by unscaled features, then the class frequencies' loss held to the end",
+          "[diagnose][plateau]") {
+  // A per-epoch log of 60 epochs (3 classes, unscaled features, a rate too
+  // low to learn more): the first epoch's mean is 15, inflated by its first
+  // batches, and from the second epoch the model predicts the class
+  // frequencies, a loss of 1.08, wandering by 0.5% to the end. The fall from
+  // the first value is not progress: nothing falls after it.
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    auto run = synth::make_run(seed, 60, 0.005, [](int i) { return i == 0 ? 15.25 : 1.08; });
+    run.step_name = "epoch";
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK(has(d, "plateau"));
+  }
+  // The same first epoch followed by a loss that keeps falling: progress.
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    auto run = synth::make_run(seed, 60, 0.005, [](int i) { return i == 0 ? 15.25 : 0.3 + 0.78 * std::exp(-i / 15.0); });
+    run.step_name = "epoch";
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK_FALSE(has(d, "plateau"));
+  }
+}
+
+TEST_CASE("plateau: a resumed run that starts from a trained model and improves little is not a plateau",
+          "[diagnose][plateau][healthy]") {
+  // Logistic regression on separable-enough classes (shift 1) trained with
+  // minibatches of 16 for 2,000 steps; the log of a run resumed at step 1,500
+  // holds the last 500: it starts below 0.5, well below ln 2, where a fresh
+  // classifier starts, and stays there (no chance level is known without
+  // --classes). Where it improves by less than 10% (5 of the 8 seeds), a note
+  // says why that is not a plateau.
+  int resumed_flat = 0;
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    const auto data = realistic::two_blobs(seed, 400, 10, 1.0, 1.0);
+    const auto t = realistic::logistic_regression(data, 2000, 16, seed, [](int) { return 0.1; });
+    const std::vector<double> resumed(t.loss.begin() + 1500, t.loss.end());
+    const auto d = diagnose(realistic::run_of({{"loss", resumed}}));
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK(gradcheck::diag::median(std::vector<double>(resumed.begin(), resumed.begin() + 20)) < 0.5);
+    CHECK_FALSE(has(d, "plateau"));
+    resumed_flat += std::any_of(d.notes.begin(), d.notes.end(), [](const std::string& n) {
+      return n.find("had learned already") != std::string::npos;
+    });
+  }
+  CHECK(resumed_flat >= 4);
+  // A fresh binary classifier that cannot learn (a rate of 1e-6) starts at
+  // ln 2 and stays: still a plateau.
+  const auto data = realistic::two_blobs(1, 400, 10, 1.0, 1.0);
+  const auto t = realistic::logistic_regression(data, 500, 16, 1, [](int) { return 1e-6; });
+  const auto d = diagnose(realistic::run_of({{"loss", t.loss}}));
+  INFO(kinds(d));
+  CHECK(has(d, "plateau"));
+}
+
 TEST_CASE("plateau: near ln(classes) with --classes", "[diagnose][plateau]") {
   // Falls 30% early (so no plain plateau) but ends at chance level for 10 classes.
   auto run = synth::make_run(9, 500, 0.02, [](int i) { return std::log(10.0) * (1.0 + 0.5 * std::exp(-i / 20.0)); });
@@ -616,6 +688,50 @@ TEST_CASE("oscillation: a limit cycle of a few percent is not oscillation; one o
   CHECK(get(d, "oscillation").evidence.find("repeats a cycle of 2 steps") != std::string::npos);
 }
 
+TEST_CASE("oscillation: a loss that blew up in its first steps, came back down far below that peak and bounces there",
+          "[diagnose][oscillation]") {
+  // Separable classes (shift 1.5, no flipped labels) on unscaled features
+  // (spread 30): at rates of 3-20 full-batch descent throws the loss from
+  // 0.69 to hundreds within the first steps, then it comes back down and
+  // bounces by 30-100% around 0.3 until the end (the labelling rules on the
+  // logged points: oscillation required). The bounce is far below 1% of that
+  // early peak but not close to zero: it is judged against where the loss
+  // started (0.69), not against the blow-up.
+  for (const double lr : {3.0, 8.0, 20.0}) {
+    const auto data = realistic::two_blobs(4, 400, 10, 30.0, 1.5, 0);
+    const auto t = realistic::logistic_regression(data, 600, 0, 4, [&](int) { return lr; });
+    const auto d = diagnose(full_batch_log(t));
+    INFO("lr " << lr << "\n" << kinds(d));
+    CHECK(*std::max_element(t.loss.begin(), t.loss.end()) > 100);
+    CHECK(has(d, "oscillation"));
+  }
+}
+
+TEST_CASE("oscillation: a validation every few hundred steps is not an epoch; the bounce is judged on means chosen "
+          "from the noise",
+          "[diagnose][oscillation]") {
+  // A loss that bounces between 0.5 and 1.0 with a period of 150 steps (too
+  // high a rate with momentum) under minibatch scatter of 30%, 1,200 steps,
+  // a validation every 300 steps (an evaluation interval; the log does not
+  // say its epochs). Means over 300 points would leave 4 values and hide it;
+  // means over as many points as the noise needs (36) show it.
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    auto run = synth::make_run(seed, 1200, 0.3, [](int i) { return 0.75 + 0.25 * std::sin(2 * M_PI * i / 150.0); });
+    synth::add_series(run, seed + 7, "val_loss", 1200, 300, 0.02, [](int) { return 0.8; });
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK(has(d, "oscillation"));
+  }
+  // The same scatter around a level that does not bounce: not oscillation.
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    auto run = synth::make_run(seed, 1200, 0.3, [](int i) { return 0.5 + 0.5 * std::exp(-i / 300.0); });
+    synth::add_series(run, seed + 7, "val_loss", 1200, 300, 0.02, [](int) { return 0.8; });
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK_FALSE(has(d, "oscillation"));
+  }
+}
+
 TEST_CASE("oscillation: onset where a schedule raised the rate too far", "[diagnose][oscillation][onset]") {
   const auto data = realistic::two_blobs(4, 400, 10, 1.0);
   // A constant 1.0 (converged within 60 steps), then from step 400 a rate of
@@ -763,6 +879,29 @@ TEST_CASE("divergence: a short log's late rise starts at its minimum", "[diagnos
     CHECK(s.metric == "train_loss");
     CHECK(near(s.step_start, 11, 0.1, 18));
     CHECK_FALSE(has(d, "overfitting"));  // the training loss rises too
+  }
+}
+
+TEST_CASE("divergence: a loss that fell 100-fold in its first points and doubled under a rising rate is judged on "
+          "a log scale",
+          "[diagnose][divergence]") {
+  // Logistic regression on separable classes (shift 1.5, no flipped labels),
+  // minibatches of 16, a learning rate that keeps rising from 0.3 to 3 (a
+  // warm-up that never stops), logged every 10th step: 40 points. The loss
+  // falls from 0.69 to below 0.007 and ends 2-3x above its lowest level: a
+  // rise invisible on a linear plot of the whole run, plain on the log plot
+  // its logged values call for (they span more than two decades; the running
+  // median over 10% of the points, which cuts off the first fall, spans less).
+  for (std::uint64_t seed = 1; seed <= 2; ++seed) {
+    const auto data = realistic::two_blobs(seed, 400, 10, 1.0, 1.5, 0);
+    const auto t = realistic::logistic_regression(data, 400, 16, seed,
+                                                  [](int s) { return 0.3 * std::pow(10.0, s / 400.0); });
+    std::vector<double> logged;
+    for (std::size_t i = 9; i < t.loss.size(); i += 10) logged.push_back(t.loss[i]);
+    const auto d = diagnose(realistic::run_of({{"loss", logged}}, 10));
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK(*std::max_element(logged.begin(), logged.end()) / *std::min_element(logged.begin(), logged.end()) > 100);
+    CHECK(has(d, "divergence"));
   }
 }
 

@@ -49,6 +49,18 @@ constexpr double kLeaveBottom = 0.1;
 // plateau: the run's first value is its start when it lies more than this many
 // robust noise standard deviations above the best (smoothed) level.
 constexpr double kFirstValueNoise = 3.0;
+// plateau (no progress): a loss that starts below this fraction of ln 2 comes
+// from a model that had learned already (fine-tuning, a resumed run): a freshly
+// initialised classifier predicts about uniformly, a cross-entropy of ln C >=
+// ln 2 (a little less at the first logged point when it is a mean over the
+// first steps). Little progress from there is no plateau.
+constexpr double kTrainedStart = 0.8;
+// plateau: the best level is looked for after this share of the points (the
+// loss is still settling before it, as for spikes).
+constexpr double kSettle = 0.05;
+// plateau: the first value alone may be the start when the first 1/this of
+// the run holds it alone (a run of fewer than 2x this many points).
+constexpr std::size_t kStartShareInverse = 20;
 // plateau: the first points whose median may be the start.
 constexpr std::size_t kStartPoints = 5;
 // plateau (stuck loss): at least this many consecutive identical points.
@@ -100,7 +112,8 @@ constexpr double kMeanNoise = 0.05;
 // more than this many times its smallest (it spans more than two decades).
 constexpr double kLogScaleSpan = 100.0;
 // ... on a log scale, a swing counts when its peak reaches this fraction of
-// the curve's highest level (a loss near zero wanders by ratios no plot shows)
+// the level the curve started from (a loss near zero wanders by ratios no plot
+// shows)
 constexpr double kVisibleFloor = 0.01;
 // ... at least this many up-swings start in the last half, one of them ends in
 // the last quarter ...
@@ -349,10 +362,14 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
       p.by.begin(), p.by.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(3, m / 20))));
   const double rise = end - lowest;
   const auto [lo, hi] = std::minmax_element(p.smooth.begin(), p.smooth.end());
-  // The scale the curve is read in: logarithmic for a positive curve spanning
-  // more than two decades (a loss near zero that wanders by 2x is not a rise
-  // on it).
-  const bool log_scale = p.positive && *lo > 0 && *hi / *lo > kLogScaleSpan;
+  // The scale the curve is read in: logarithmic for a positive curve whose
+  // values span more than two decades (a loss near zero that wanders by 2x is
+  // not a rise on it). The logged values decide, as on a plot, not the
+  // smoothed curve: a loss that fell 100-fold within its first few points
+  // spans the decades on a plot though its running median, over 10% of the
+  // points, cuts off the first of them.
+  const auto [ylo, yhi] = std::minmax_element(p.y.begin(), p.y.end());
+  const bool log_scale = p.positive && *lo > 0 && *yhi / *ylo > kLogScaleSpan;
   const double range = log_scale ? std::log(*hi / *lo) : *hi - *lo;
   const double seen_rise = log_scale ? std::log(end / lowest) : rise;
   const bool doubled = lowest > 0 && end >= o.divergence_factor * lowest && seen_rise >= o.divergence_visible * range;
@@ -520,9 +537,11 @@ bool detect_oscillation(const Prepared& p, std::size_t group, const DiagnoseOpti
                     o.oscillation_visible * range);
   };
   // On a log scale, a loss that converged close to zero wanders by ratios no
-  // plot shows: swings that stay below kVisibleFloor of the curve's highest
-  // level do not count.
-  const double floor = log_scale ? std::log(kVisibleFloor) + *std::max_element(v.begin(), v.end()) : -INFINITY;
+  // plot shows: swings that stay below kVisibleFloor of the level the loss
+  // started from (its first judged value) do not count. Not of its highest
+  // level: a loss that blew up in its first steps and came back down to bounce
+  // is not close to zero because it is far below that blow-up.
+  const double floor = log_scale ? std::log(kVisibleFloor) + v.front() : -INFINITY;
   std::vector<Swing> swings = up_swings(v, big);
   std::erase_if(swings, [&](const Swing& sw) { return v[sw.peak] < floor; });
   if (swings.empty()) return false;
@@ -679,10 +698,14 @@ constexpr const char* kStuckAdvice =
 // `diverged`: the loss is diverging, so only a loss that froze is judged (a
 // rise is no failure to make progress).
 void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::optional<Stuck>& stuck, bool diverged,
-                    std::vector<Symptom>& out) {
+                    std::vector<std::string>& notes, std::vector<Symptom>& out) {
   const std::size_t m = p.m();
   if (m < o.min_points) return;
-  const double best = *std::min_element(p.smooth.begin(), p.smooth.end());
+  // The best level after the loss settled: a low in its first kSettle share
+  // (a bounce while a rate too high throws it about, before it sticks) that it
+  // never reaches again is no progress.
+  const std::size_t settled = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(kSettle * static_cast<double>(m))));
+  const double best = *std::min_element(p.smooth.begin() + static_cast<std::ptrdiff_t>(std::min(settled, m - 1)), p.smooth.end());
   // The start is the median of the first points, which noise cannot fake: of
   // the first 2% of the run, or of its first kStartPoints when higher (a run
   // that converged within its first 1% made its progress there; at
@@ -693,7 +716,15 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::opti
                               p.y.begin(), p.y.begin() + static_cast<std::ptrdiff_t>(std::min(kStartPoints, p.y.size())))));
   const double y0 = p.y.front();
   const bool first_stands_out = y0 > start && y0 - best > kFirstValueNoise * noise_sd(p.by);
-  if (first_stands_out) start = p.y.front();
+  // ... when it is the start of a descent: the first 5% of the run is that one
+  // point, or the loss keeps falling after it (a downward trend, Mann-Kendall
+  // p < significance). A loss that goes from a blown-up first value (a first
+  // epoch's mean inflated by its first batches) straight to a level it then
+  // holds made no progress from there.
+  bool descent = p.y.size() < 2 * kStartShareInverse || p.by.size() < 4;
+  if (first_stands_out && !descent)
+    descent = mann_kendall(std::span<const double>(p.by).subspan(1)).p_decreasing < o.significance;
+  if (first_stands_out && descent) start = p.y.front();
   const double drop = (start - best) / std::max(std::abs(start), 1e-12);
   const std::int64_t a = p.bsteps.front(), b = p.steps.back();
   const bool frozen = stuck && !stuck->causes.empty();
@@ -701,6 +732,13 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::opti
   if (frozen) {
     stuck_ev = describe_stuck(p, *stuck);
     for (const auto& c : stuck->causes) stuck_ev += "; " + c;
+  }
+  if (drop < o.plateau_drop && !diverged && !frozen && start > 0 && start < kTrainedStart * std::log(2.0)) {
+    notes.push_back(p.name + " starts at " + general(start, 4) + ", below " + general(kTrainedStart * std::log(2.0), 4) +
+                    " (" + percent(kTrainedStart, 1) + " of ln 2, where a freshly initialised classifier starts): a model "
+                    "that had learned already (fine-tuning, a resumed run); that it improved little (best " +
+                    general(best, 4) + ") is not a plateau");
+    return;
   }
   if (drop < o.plateau_drop && !diverged) {
     const TrendTest t = mann_kendall(p.by);
@@ -1126,8 +1164,8 @@ void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepare
 }
 
 // Training-loss points per epoch: from an `epoch` series logged with the loss
-// (1 when the step is the epoch), else the points between validation
-// evaluations (usually one per epoch); 0 when the log does not say.
+// (1 when the step is the epoch), else 1 when a validation loss is logged at
+// every point; 0 when the log does not say.
 std::size_t points_per_epoch(const logs::Run& run, const logs::Roles& roles, const Prepared& loss) {
   std::string step(run.step_name);
   for (auto& ch : step) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -1151,8 +1189,12 @@ std::size_t points_per_epoch(const logs::Run& run, const logs::Roles& roles, con
     if (count > 0) counts.push_back(count);
     if (counts.size() >= 2) return static_cast<std::size_t>(median(std::vector<double>(counts.begin(), counts.end())));
   }
+  // A validation at every logged point: a per-epoch log (or full-batch
+  // training evaluated at every step). A validation every k >= 2 points is an
+  // evaluation interval, not necessarily an epoch (val_check_interval, an
+  // eval_every of a hand-written loop): the epochs are not known.
   if (const logs::Series* v = roles.val_loss.empty() ? nullptr : run.find(roles.val_loss); v != nullptr && v->size() >= 3)
-    return std::max<std::size_t>(1, (loss.y.size() + v->size() / 2) / v->size());
+    return (loss.y.size() + v->size() / 2) / v->size() <= 1 ? 1 : 0;
   return 0;
 }
 
@@ -1304,7 +1346,7 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
     // oscillates may never have made progress.
     const bool diverged = detect_divergence(loss, o, d.symptoms);
     detect_oscillation(loss, points_per_epoch(run, d.roles, loss), o, d.symptoms);
-    detect_plateau(loss, o, stuck, diverged, d.symptoms);
+    detect_plateau(loss, o, stuck, diverged, d.notes, d.symptoms);
     detect_spikes(loss, d.roles.lr.empty() ? nullptr : run.find(d.roles.lr), o, d.notes, d.symptoms);
   }
   if (converged) {

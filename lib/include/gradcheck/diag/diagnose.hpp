@@ -77,7 +77,8 @@ struct DiagnoseOptions {
   /// divergence: the loss ends (the median of its last 10%) at least this many
   /// times its lowest level (the smoothed curve's minimum before the last 10%),
   /// by a rise of at least divergence_visible of the curve's range (on a log
-  /// scale when it is positive and spans more than two decades) ...
+  /// scale when its logged values are positive and span more than two
+  /// decades) ...
   double divergence_factor = 2.0;
   double divergence_visible = 0.1;
   /// ... or at least divergence_partial_factor times it, giving back at least
@@ -92,7 +93,11 @@ struct DiagnoseOptions {
   /// max(|lowest|, start - lowest) with an upward trend.
   double divergence_rise = 1.0;
   /// plateau: the smoothed loss never gets more than this fraction below its
-  /// starting level, (start - best) / |start| < plateau_drop.
+  /// starting level, (start - best) / |start| < plateau_drop (the best after
+  /// its first 5% of points, where it is still settling). Not when it
+  /// starts below 0.8 ln 2 (a note instead): a freshly initialised classifier
+  /// starts at ln C >= ln 2, so that is a model that had learned already
+  /// (fine-tuning, a resumed run); a stuck loss is still judged.
   double plateau_drop = 0.10;
   /// plateau, a stuck loss: consecutive training-loss values that all lie
   /// within this relative difference of the first of them (float32 rounding of a
@@ -112,8 +117,13 @@ struct DiagnoseOptions {
   /// ... and at least this fraction of the judged curve's range (a swing a plot
   /// shows). The curve judged: the logged points of a per-epoch or full-batch
   /// log, or of a curve that moves deterministically (see oscillation_turning);
-  /// else means over an epoch (at least 10 points; 10 points when epochs are not
-  /// known and the log has more than 200 points), where single batches scatter.
+  /// else means over an epoch (at least 10 points), where single batches
+  /// scatter. Epochs are known from an `epoch` column; when they are not (a
+  /// validation every few points is an evaluation interval, not an epoch), the
+  /// means are over as many points as make their noise at most 5% of the level
+  /// (at least 10, at most 1/20 of the points). On a log scale, swings whose
+  /// peaks stay below 1% of the level the loss started from are a loss near
+  /// zero wandering, not oscillation.
   double oscillation_visible = 0.1;
   /// oscillation: a curve moves deterministically, and is judged point by point,
   /// when its last half repeats a cycle of k <= 32 steps (to 1e-4, at 90% of its
