@@ -43,6 +43,14 @@ std::string flag_explanation(w::Flag f, const w::Thresholds& t) {
     case w::Flag::large_update:
       return "diff: ||after - before|| / ||before|| above " + format_number(t.large_update) +
              ": the update is larger than the weights.";
+    case w::Flag::unsafe_pickle:
+      return "a file whose pickle names a call that runs code or touches the system: torch.load would run it.";
+    case w::Flag::update_ratio_high:
+      return "the step the saved optimizer implies is above " + format_number(t.update_ratio_high) +
+             " of the weight's norm (healthy: about 1e-3): the learning rate is probably too high.";
+    case w::Flag::update_ratio_low:
+      return "the step the saved optimizer implies is below " + format_number(t.update_ratio_low) +
+             " of the weight's norm (healthy: about 1e-3): the learning rate is too low, or no gradient arrives.";
   }
   return {};
 }
@@ -112,6 +120,7 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
   std::set<w::Flag> seen;
   for (const auto& t : report.tensors) seen.insert(t.flags.begin(), t.flags.end());
   for (const auto& d : report.diff) seen.insert(d.flags.begin(), d.flags.end());
+  if (!report.unsafe_pickle.empty()) seen.insert(w::Flag::unsafe_pickle);
   if (!seen.empty()) {
     page.heading("Flags found");
     std::vector<std::string> items;
@@ -119,11 +128,17 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
     page.list(items);
   }
 
-  page.heading("Tensors");
-  {
+  // The weights, then an optimizer's state in a section of its own.
+  for (const bool state : {false, true}) {
+    const bool any = std::any_of(report.tensors.begin(), report.tensors.end(), [&](const auto& t) {
+      return (t.role == w::TensorRole::optimizer_state) == state;
+    });
+    if (state && !any) break;
+    page.heading(state ? "Optimizer state" : "Tensors");
     std::vector<std::vector<Cell>> rows;
     std::vector<std::string> classes;
     for (const auto& t : report.tensors) {
+      if ((t.role == w::TensorRole::optimizer_state) != state) continue;
       const auto& s = t.stats;
       rows.push_back({Cell(t.name), Cell(std::string(w::dtype_name(t.dtype))), Cell(shape_text(t.shape)),
                       Cell(format_number(s.mean, 4), "num"), Cell(format_number(s.std, 4), "num"),
@@ -137,10 +152,11 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
       }
     }
     page.raw(table({"tensor", "dtype", "shape", "mean", "std", "min", "max", "zeros", "flags"}, rows, classes));
+    if (!state) continue;
     if (const std::string note = gradcheck::internal::optimizer_state_note(report); !note.empty())
       page.paragraph(note, "muted");
+    for (const auto& line : gradcheck::internal::optimizer_lines(report)) page.paragraph(line);
   }
-  for (const auto& line : gradcheck::internal::optimizer_lines(report)) page.paragraph(line);
   for (const auto& line : gradcheck::internal::unsafe_pickle_lines(report)) page.paragraph("unsafe_pickle: " + line, "flag");
   for (const auto& line : gradcheck::internal::pickle_notes(report)) page.paragraph(line, "muted");
 

@@ -208,7 +208,16 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
       out += style.bold(fmt::format("{:<{}} {:<7} {:<{}} {:>10} {:>10} {:>10} {:>10} {:>6}  {}", "name", name_w, "dtype",
                                     "shape", shape_w, "mean", "std", "min", "max", "zero%", "flags")) + "\n";
     }
-    for (const auto& t : r.tensors) {
+    // The weights, then an optimizer's state in a section of its own.
+    std::vector<const TensorReport*> ordered;
+    for (const auto& t : r.tensors)
+      if (t.role != TensorRole::optimizer_state) ordered.push_back(&t);
+    const std::size_t weights = ordered.size();
+    for (const auto& t : r.tensors)
+      if (t.role == TensorRole::optimizer_state) ordered.push_back(&t);
+    for (std::size_t k = 0; k < ordered.size(); ++k) {
+      const TensorReport& t = *ordered[k];
+      if (k == weights) out += style.bold("optimizer state") + "\n";
       const TensorStats& s = t.stats;
       const std::string zeros = std::isnan(s.zero_fraction) ? "-" : internal::fixed(100.0 * s.zero_fraction, 1);
       std::string line = fmt::format("{:<{}} {:<7} {:<{}} {:>10} {:>10} {:>10} {:>10} {:>6}  {}", t.name, name_w,
@@ -228,6 +237,7 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
     }
     if (const std::string note = internal::optimizer_state_note(r); !note.empty()) out += style.dim(note) + "\n";
     for (const auto& line : internal::optimizer_lines(r)) out += line + "\n";
+
     for (const auto& line : internal::unsafe_pickle_lines(r)) out += style.red(std::string("unsafe_pickle: ") + line) + "\n";
     for (const auto& line : internal::pickle_notes(r)) out += style.dim(line) + "\n";
     if (r.has_diff) {
