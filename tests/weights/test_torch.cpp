@@ -219,3 +219,17 @@ TEST_CASE("an unsafe pickle is a file-level finding: FLAGGED, exit 1, the global
   CHECK_THAT(to_text(none), Catch::Contains("read as inert placeholders (never called; tensors inside them are reported): __main__.Settings"));
   CHECK(nlohmann::json::parse(to_json(none))["uninterpreted"][0]["classes"][0] == "__main__.Settings");
 }
+
+TEST_CASE("a pickle whose containers refer to themselves is read in linear time and freed", "[torch][errors]") {
+  const fs::path dir = temp_dir("torch_cycles");
+  // L = []; L.extend([L, L]) nested 40 deep through the memo: without visiting
+  // each container once, naming would take 2^40 steps; without emptying the
+  // containers at the end, the cycle would leak (the sanitizer job sees it).
+  std::string pkl = std::string("\x80\x02]q\x00", 5);
+  for (int k = 0; k < 40; ++k) pkl += std::string("(h\x00h\x00" "e", 6);
+  pkl += std::string("2a.", 3);  // DUP and APPEND: L holds itself once more
+  write_bytes(dir / "cycle.pt", cw::torch_zip("cycle", pkl, {}));
+  const Checkpoint ck = open_checkpoint((dir / "cycle.pt").string());
+  CHECK(ck.tensors().empty());
+  CHECK(ck.unsafe_globals().empty());
+}

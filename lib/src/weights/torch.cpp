@@ -148,6 +148,13 @@ std::optional<DType> storage_dtype(const std::string& name) {
 class Unpickler {
  public:
   Unpickler(std::string where, std::span<const std::uint8_t> bytes) : where_(std::move(where)), b_(bytes) {}
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
+  ~Unpickler() {
+    for (auto& l : lists_) l->clear();
+    for (auto& d : dicts_) d->clear();
+    for (auto& o : objects_) *o = Object{};
+  }
 
   // After run(): the unsafe globals the pickle names (with the byte offset of
   // their opcode), and the classes kept as inert placeholders.
@@ -257,18 +264,18 @@ class Unpickler {
         case 'd': {  // DICT from the items above a MARK
           PList xs = pop_mark();
           if (xs.size() % 2) fail("DICT with an odd number of items");
-          auto d = std::make_shared<PDict>();
+          auto d = new_dict();
           for (std::size_t i = 0; i < xs.size(); i += 2) d->emplace_back(xs[i], xs[i + 1]);
           push({d});
           break;
         }
-        case 0x8f: push({std::make_shared<PList>()}); break;  // EMPTY_SET (kept as a list)
+        case 0x8f: push({new_list()}); break;  // EMPTY_SET (kept as a list)
         case 0x90: {                                          // ADDITEMS
           auto xs = pop_mark();
           add_elements(top(), xs);
           break;
         }
-        case 0x91: { PValue l{std::make_shared<PList>(pop_mark())}; push(l); break; }  // FROZENSET
+        case 0x91: { PValue l{new_list(pop_mark())}; push(l); break; }  // FROZENSET
         case '0': pop_any(); break;         // POP
         case '1': pop_mark(); break;        // POP_MARK
         case '2': push(top()); break;       // DUP
@@ -287,11 +294,11 @@ class Unpickler {
         case 0x85: { auto a = pop(); push(tuple({a})); break; }
         case 0x86: { auto b2 = pop(), a = pop(); push(tuple({a, b2})); break; }
         case 0x87: { auto c = pop(), b2 = pop(), a = pop(); push(tuple({a, b2, c})); break; }
-        case ']': push({std::make_shared<PList>()}); break;
-        case 'l': { PValue l{std::make_shared<PList>(pop_mark())}; push(l); break; }
+        case ']': push({new_list()}); break;
+        case 'l': { PValue l{new_list(pop_mark())}; push(l); break; }
         case 'a': { auto x = pop(); add_elements(top(), {x}); break; }
         case 'e': { auto xs = pop_mark(); add_elements(top(), xs); break; }
-        case '}': push({std::make_shared<PDict>()}); break;
+        case '}': push({new_dict()}); break;
         case 's': { auto v = pop(), k = pop(); dict(top()).emplace_back(k, v); break; }
         case 'u': {
           auto xs = pop_mark();
@@ -346,8 +353,21 @@ class Unpickler {
   }
   static PValue bool_(bool x) { return {x}; }
   static PValue int_(std::int64_t x) { return {x}; }
-  static PValue tuple(PList items) {
-    PValue v{std::make_shared<PList>(std::move(items))};
+  // Every container the pickle builds, so that the destructor can empty them:
+  // a pickle can make cycles (a list appended to itself, a memo'd dict set
+  // into itself), which shared ownership alone would never free.
+  std::shared_ptr<PList> new_list(PList items = {}) {
+    auto l = std::make_shared<PList>(std::move(items));
+    lists_.push_back(l);
+    return l;
+  }
+  std::shared_ptr<PDict> new_dict() {
+    auto d = std::make_shared<PDict>();
+    dicts_.push_back(d);
+    return d;
+  }
+  PValue tuple(PList items) {
+    PValue v{new_list(std::move(items))};
     v.is_tuple = true;
     return v;
   }
@@ -484,7 +504,7 @@ class Unpickler {
       return placeholder(what, a);
     }
     if (g->module == "collections" && g->name == "OrderedDict") {
-      auto d = std::make_shared<PDict>();
+      auto d = new_dict();
       // OrderedDict(pairs): keep the pairs.
       if (!a.empty())
         if (auto* l = std::get_if<std::shared_ptr<PList>>(&a[0].v))
@@ -496,7 +516,7 @@ class Unpickler {
     if ((g->module == "builtins" || g->module == "__builtin__") &&
         (g->name == "set" || g->name == "frozenset" || g->name == "list" || g->name == "tuple")) {
       // set(list): a container of its argument's elements.
-      auto l = std::make_shared<PList>();
+      auto l = new_list();
       if (!a.empty())
         if (auto* p = std::get_if<std::shared_ptr<PList>>(&a[0].v)) *l = **p;
       return {l};
@@ -526,11 +546,15 @@ class Unpickler {
     const bool unsafe_call = std::any_of(unsafe.begin(), unsafe.end(), [&](const auto& f) { return f.global == cls; });
     if (!unsafe_call) uninterpreted.insert(cls);
     auto o = std::make_shared<Object>();
+    objects_.push_back(o);
     o->cls = std::move(cls);
     o->args = args;
     return {o};
   }
 
+  std::vector<std::shared_ptr<PList>> lists_;
+  std::vector<std::shared_ptr<PDict>> dicts_;
+  std::vector<std::shared_ptr<Object>> objects_;
   std::string where_;
   std::span<const std::uint8_t> b_;
   std::size_t pos_ = 0;
@@ -550,6 +574,9 @@ std::string key_text(const PValue& k) {
 struct Found {
   std::vector<std::pair<std::string, std::shared_ptr<const Tensor>>> tensors;
   std::vector<std::pair<std::string, double>> scalars;
+  // Containers already walked: each is walked once, under its first name, so
+  // that shared or cyclic references (a list holding itself twice) stay linear.
+  std::set<const void*> seen;
 };
 
 void collect(const PValue& v, const std::string& prefix, int depth, Found& out) {
@@ -564,10 +591,13 @@ void collect(const PValue& v, const std::string& prefix, int depth, Found& out) 
   } else if (auto* b = std::get_if<bool>(&v.v)) {
     if (out.scalars.size() < 100'000) out.scalars.emplace_back(prefix, *b ? 1.0 : 0.0);
   } else if (auto* d = std::get_if<std::shared_ptr<PDict>>(&v.v)) {
+    if (!out.seen.insert(d->get()).second) return;
     for (const auto& [k, x] : **d) collect(x, join(key_text(k)), depth + 1, out);
   } else if (auto* l = std::get_if<std::shared_ptr<PList>>(&v.v)) {
+    if (!out.seen.insert(l->get()).second) return;
     for (std::size_t i = 0; i < (*l)->size(); ++i) collect((**l)[i], join(std::to_string(i)), depth + 1, out);
   } else if (auto* o = std::get_if<std::shared_ptr<Object>>(&v.v)) {
+    if (!out.seen.insert(o->get()).second) return;
     // A placeholder: its state (an nn.Module's `_parameters`, `_buffers` and
     // `_modules` add no name, so a whole module's tensors are named as its
     // state_dict names them), its items, elements and arguments.
