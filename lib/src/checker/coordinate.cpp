@@ -138,6 +138,7 @@ Entry Engine::judge(double a, const Estimate& c, const Estimate* left, const Est
     if (match != nullptr && !can_know_better && near != nullptr) *near = NearKink::side;
     if (match != nullptr && (lenient || can_know_better)) {
       e.verdict = gap > opt.safety * bound_sum ? Verdict::kink : Verdict::ok;
+      if (e.verdict == Verdict::kink && near != nullptr) *near = NearKink::kink;  // a kink within the step
       if (e.verdict == Verdict::ok) {
         e.numeric = match->value;
         e.error_bound = match->error_bound;

@@ -270,7 +270,11 @@ gradcheck::ExitCode run_bench(const BenchOptions& o) {
     std::int64_t max_per_tensor;
   };
   std::vector<Case> cases = {{"mlp10k_f64", 0}, {"mlp10k_f32", 0}};
-  if (!o.quick) cases.push_back({"mlp100k_f64", o.max_per_tensor_100k});
+  if (!o.quick) {
+    cases.push_back({"mlp100k_f64", o.max_per_tensor_100k});
+    // Models of other designs: another activation (ReLU: kinks), another layer type (a convolution).
+    for (const char* m : {"relu10k_f64", "relu10k_f32", "conv10k_f64", "conv10k_f32"}) cases.push_back({m, 0});
+  }
   if (o.quick) cases = {{"mlp10k_f64", 300}, {"mlp10k_f32", 300}};
   std::string ranges;
   for (const auto& c : cases) {

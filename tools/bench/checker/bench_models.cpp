@@ -6,8 +6,14 @@
 // twins are for the side-by-side run with torch.autograd.gradcheck
 // (tools/bench/peers), whose default tolerance, rtol 1e-3, lets 1.001 through.
 //
-// tanh rather than ReLU: the overhead and cost figures should measure the
-// checker on smooth code, not the extra evaluations the kink logic spends.
+// tanh rather than ReLU for those: the overhead and cost figures should
+// measure the checker on smooth code. Two models of other designs show what
+// the cost is elsewhere: the 10k MLP with ReLU (kinks near the point, decided
+// at a nearby point), and a 1-D convolution (another layer type) at about 10k
+// values:
+//   z = conv1d(X, K) + b (4 channels in, 16 out, width 5, length 64 -> 60),
+//   a = tanh(z), logits = flatten(a) W^T + c, the same softmax cross-entropy;
+//   dK[o,i,k] = sum_b,t dz[b,o,t] X[b,i,t+k], db[o] = sum_b,t dz[b,o,t].
 //
 //   z1 = X W1^T + b1,  a1 = tanh(z1),  z2 = a1 W2^T + b2,
 //   L = (1/B) sum_i ( logsumexp(z2_i) - z2_i[label_i] )
@@ -50,14 +56,14 @@ struct Large {  // 512*384 + 384 + 384*10 + 10 = 200,842 values
   static constexpr const char* label = "mlp200k";
 };
 
-template <typename T, typename Size, bool ScaledFc1Weight = false>
+template <typename T, typename Size, bool ScaledFc1Weight = false, bool Relu = false>
 class TanhMlp {
  public:
   using Scalar = T;
   static constexpr int batch = 16, in = Size::in, hidden = Size::hidden, classes = Size::classes;
   static std::string name() {
-    return std::string(Size::label) + (ScaledFc1Weight ? "_fc1_weight_x1.001" : "") +
-           (std::is_same_v<T, float> ? "_f32" : "_f64");
+    const std::string label = Relu ? "relu" + std::string(Size::label).substr(3) : std::string(Size::label);
+    return label + (ScaledFc1Weight ? "_fc1_weight_x1.001" : "") + (std::is_same_v<T, float> ? "_f32" : "_f64");
   }
   static std::vector<gradcheck::sdk::TensorSpec> tensors() {
     return {{"fc1.weight", {hidden, in}},
@@ -89,7 +95,8 @@ class TanhMlp {
     const auto b1 = values["fc1.bias"].vec();
     const auto w2 = values["fc2.weight"].mat();
     const auto b2 = values["fc2.bias"].vec();
-    RowMatrix<T> a1 = ((x_ * w1.transpose()).rowwise() + b1.transpose()).array().tanh();
+    const RowMatrix<T> z1 = (x_ * w1.transpose()).rowwise() + b1.transpose();
+    RowMatrix<T> a1 = Relu ? RowMatrix<T>(z1.cwiseMax(T(0))) : RowMatrix<T>(z1.array().tanh());
     RowMatrix<T> z2 = (a1 * w2.transpose()).rowwise() + b2.transpose();
     T total = 0;
     for (int i = 0; i < batch; ++i) {
@@ -106,7 +113,9 @@ class TanhMlp {
       const RowMatrix<T> dz2 = z2 / T(batch);
       (*grads)["fc2.weight"].mat() = dz2.transpose() * a1;
       (*grads)["fc2.bias"].vec() = dz2.colwise().sum().transpose();
-      const RowMatrix<T> dz1 = ((dz2 * w2).array() * (T(1) - a1.array().square())).matrix();
+      const RowMatrix<T> da1 = dz2 * w2;
+      const RowMatrix<T> dz1 = Relu ? RowMatrix<T>((da1.array() * (z1.array() > T(0)).template cast<T>()).matrix())
+                                    : RowMatrix<T>((da1.array() * (T(1) - a1.array().square())).matrix());
       (*grads)["fc1.weight"].mat() = dz1.transpose() * x_;
       if constexpr (ScaledFc1Weight) (*grads)["fc1.weight"].mat() *= T(1.001);  // the planted bug
       (*grads)["fc1.bias"].vec() = dz1.colwise().sum().transpose();
@@ -119,9 +128,94 @@ class TanhMlp {
   std::vector<int> labels_;
 };
 
+template <typename T>
+class Conv1dNet {
+ public:
+  using Scalar = T;
+  static constexpr int batch = 16, cin = 4, cout = 16, width = 5, length = 64, out = length - width + 1,
+                       classes = 10;
+  static std::string name() { return std::string("conv10k") + (std::is_same_v<T, float> ? "_f32" : "_f64"); }
+  static std::vector<gradcheck::sdk::TensorSpec> tensors() {  // 320 + 16 + 9,600 + 10 = 9,946 values
+    return {{"conv.weight", {cout, cin, width}},
+            {"conv.bias", {cout}},
+            {"fc.weight", {classes, cout * out}},
+            {"fc.bias", {classes}}};
+  }
+
+  explicit Conv1dNet(std::uint64_t seed) : labels_(batch) {
+    std::mt19937_64 rng(seed);
+    x_ = normal_matrix<T>(rng, batch, cin * length, 1.0);
+    std::uniform_int_distribution<int> label(0, classes - 1);
+    for (int& l : labels_) l = label(rng);
+    k_ = normal_matrix<T>(rng, cout, cin * width, std::sqrt(1.0 / (cin * width)));
+    kb_ = normal_matrix<T>(rng, cout, 1, 0.1);
+    w_ = normal_matrix<T>(rng, classes, cout * out, std::sqrt(1.0 / (cout * out)));
+    c_ = normal_matrix<T>(rng, classes, 1, 0.1);
+  }
+
+  void init(gradcheck::sdk::Tensors<T>& values) {
+    values["conv.weight"].vec() = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(k_.data(), k_.size());
+    values["conv.bias"].vec() = kb_;
+    values["fc.weight"].mat() = w_;
+    values["fc.bias"].vec() = c_;
+  }
+
+  double loss(const gradcheck::sdk::ConstTensors<T>& values, gradcheck::sdk::Tensors<T>* grads) {
+    const auto k = values["conv.weight"].vec();  // [o][i][w], row-major
+    const auto kb = values["conv.bias"].vec();
+    const auto w = values["fc.weight"].mat();
+    const auto c = values["fc.bias"].vec();
+    RowMatrix<T> a(batch, cout * out);  // [b][o][t]
+    for (int b = 0; b < batch; ++b)
+      for (int o = 0; o < cout; ++o)
+        for (int t = 0; t < out; ++t) {
+          T z = kb[o];
+          for (int i = 0; i < cin; ++i)
+            for (int q = 0; q < width; ++q) z += k[(o * cin + i) * width + q] * x_(b, i * length + t + q);
+          a(b, o * out + t) = std::tanh(z);
+        }
+    RowMatrix<T> z2 = (a * w.transpose()).rowwise() + c.transpose();
+    T total = 0;
+    for (int i = 0; i < batch; ++i) {
+      const T m = z2.row(i).maxCoeff();
+      const auto e = (z2.row(i).array() - m).exp();
+      const T s = e.sum();
+      total += m + std::log(s) - z2(i, labels_[static_cast<std::size_t>(i)]);
+      if (grads) {
+        z2.row(i) = e / s;
+        z2(i, labels_[static_cast<std::size_t>(i)]) -= T(1);
+      }
+    }
+    if (grads) {
+      const RowMatrix<T> dz2 = z2 / T(batch);
+      (*grads)["fc.weight"].mat() = dz2.transpose() * a;
+      (*grads)["fc.bias"].vec() = dz2.colwise().sum().transpose();
+      const RowMatrix<T> dz = ((dz2 * w).array() * (T(1) - a.array().square())).matrix();
+      auto dk = (*grads)["conv.weight"].vec();
+      auto db = (*grads)["conv.bias"].vec();
+      dk.setZero();
+      db.setZero();
+      for (int b = 0; b < batch; ++b)
+        for (int o = 0; o < cout; ++o)
+          for (int t = 0; t < out; ++t) {
+            const T g = dz(b, o * out + t);
+            db[o] += g;
+            for (int i = 0; i < cin; ++i)
+              for (int q = 0; q < width; ++q) dk[(o * cin + i) * width + q] += g * x_(b, i * length + t + q);
+          }
+    }
+    return static_cast<double>(total / T(batch));
+  }
+
+ private:
+  RowMatrix<T> x_, k_, kb_, w_, c_;
+  std::vector<int> labels_;
+};
+
 }  // namespace
 
-GRADCHECK_EXPORT_MODELS(TanhMlp<double, Small>, TanhMlp<float, Small>, TanhMlp<double, Small, true>,
+GRADCHECK_EXPORT_MODELS(TanhMlp<double, Small, false, true>, TanhMlp<float, Small, false, true>, Conv1dNet<double>,
+                        Conv1dNet<float>, TanhMlp<double, Small>, TanhMlp<float, Small>, TanhMlp<double, Small, true>,
                         TanhMlp<float, Small, true>, TanhMlp<double, Medium>,
                         TanhMlp<float, Medium>, TanhMlp<double, Large>, TanhMlp<float, Large>,
                         TanhMlp<double, Large, true>, TanhMlp<float, Large, true>)
