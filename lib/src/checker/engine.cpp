@@ -183,7 +183,7 @@ void recheck_near_kinks(const Engine& eng, const std::vector<Evaluator*>& evalua
       const std::size_t k = now[n];
       for (std::size_t q = 0; q < eng.m; ++q) {
         if (!still[k][q]) continue;
-        if (attempt == 0 || found[k].empty()) found[k].resize(eng.m);
+        if (found[k].empty()) found[k].resize(eng.m);
         found[k][q] = entries[n][q];
         still[k][q] = entries[n][q].verdict == Verdict::mismatch;
       }

@@ -185,7 +185,10 @@ void summarize_block(BlockResult& br, std::vector<Entry>& entries, const Block& 
 // A result with the task's identity and one empty BlockResult per block.
 CheckResult start_result(const Task& task, const CheckOptions& options, Mode mode);
 
-// Overall verdict, passed and timing from the block results.
+// Overall verdict and passed from the block results and problems.
+void settle_verdict(CheckResult& result);
+
+// settle_verdict, and the timing.
 void finalize(CheckResult& result, std::chrono::steady_clock::time_point start);
 
 /// Fast mode (fast.cpp): directional checks per group of blocks, then

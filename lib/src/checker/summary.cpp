@@ -166,7 +166,7 @@ CheckResult start_result(const Task& task, const CheckOptions& options, Mode mod
 }
 
 // Overall verdict, passed and timing from the block results.
-void finalize(CheckResult& result, std::chrono::steady_clock::time_point start) {
+void settle_verdict(CheckResult& result) {
   bool any_mismatch = false, any_inconclusive = false, any_kink = false;
   for (const auto& br : result.blocks) {
     any_mismatch = any_mismatch || br.verdict == Verdict::mismatch;
@@ -178,6 +178,10 @@ void finalize(CheckResult& result, std::chrono::steady_clock::time_point start) 
                    : any_kink ? Verdict::kink
                               : Verdict::ok;
   result.passed = !any_mismatch && result.problems.empty();
+}
+
+void finalize(CheckResult& result, std::chrono::steady_clock::time_point start) {
+  settle_verdict(result);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 

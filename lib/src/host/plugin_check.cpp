@@ -19,6 +19,7 @@
 #include "gradcheck/version.hpp"
 #include "gradcheck/weights/checkpoint.hpp"
 #include "gradcheck/weights/dtype.hpp"
+#include "../checker/engine_impl.hpp"
 #include "../core/format.hpp"
 #include "../core/parallel.hpp"
 #include "../html/pages.hpp"
@@ -151,14 +152,7 @@ void follow_up_coarse(CheckResult& result, Factory& factory, const Vector<T>& x,
   for (const auto& p : full.problems) result.problems.push_back(p);
   result.evaluations += full.evaluations;
   result.seconds += full.seconds;
-  bool mismatch = false, unsure = false, kink = false;
-  for (const auto& b : result.blocks) {
-    mismatch = mismatch || b.verdict == Verdict::mismatch;
-    unsure = unsure || b.verdict == Verdict::inconclusive;
-    kink = kink || b.verdict == Verdict::kink;
-  }
-  result.verdict = mismatch ? Verdict::mismatch : unsure ? Verdict::inconclusive : kink ? Verdict::kink : Verdict::ok;
-  result.passed = !mismatch && result.problems.empty();
+  gradcheck::detail::impl::settle_verdict(result);
 }
 
 CheckResult failed_result(const ModelInfo& info, Mode mode, const std::string& message) {

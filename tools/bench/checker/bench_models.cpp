@@ -42,6 +42,26 @@ RowMatrix<T> normal_matrix(std::mt19937_64& rng, Eigen::Index rows, Eigen::Index
   return m;
 }
 
+// Mean softmax cross-entropy over the rows of `z` (logits, batch x classes);
+// with `gradient`, z becomes dL/dz row by row: (softmax - onehot) / batch.
+template <typename T>
+double softmax_cross_entropy(RowMatrix<T>& z, const std::vector<int>& labels, bool gradient) {
+  T total = 0;
+  for (Eigen::Index i = 0; i < z.rows(); ++i) {
+    const int label = labels[static_cast<std::size_t>(i)];
+    const T m = z.row(i).maxCoeff();
+    const auto e = (z.row(i).array() - m).exp();
+    const T s = e.sum();
+    total += m + std::log(s) - z(i, label);
+    if (gradient) {
+      z.row(i) = e / s;
+      z(i, label) -= T(1);
+    }
+  }
+  if (gradient) z /= T(z.rows());
+  return static_cast<double>(total / T(z.rows()));
+}
+
 // Sizes per model: in, hidden, classes (the batch is 16 for all).
 struct Small {  // 64*128 + 128 + 128*10 + 10 = 9,610 values
   static constexpr int in = 64, hidden = 128, classes = 10;
@@ -98,19 +118,9 @@ class TanhMlp {
     const RowMatrix<T> z1 = (x_ * w1.transpose()).rowwise() + b1.transpose();
     RowMatrix<T> a1 = Relu ? RowMatrix<T>(z1.cwiseMax(T(0))) : RowMatrix<T>(z1.array().tanh());
     RowMatrix<T> z2 = (a1 * w2.transpose()).rowwise() + b2.transpose();
-    T total = 0;
-    for (int i = 0; i < batch; ++i) {
-      const T m = z2.row(i).maxCoeff();
-      const auto e = (z2.row(i).array() - m).exp();
-      const T s = e.sum();
-      total += m + std::log(s) - z2(i, labels_[static_cast<std::size_t>(i)]);
-      if (grads) {
-        z2.row(i) = e / s;  // z2 becomes dz2 row by row
-        z2(i, labels_[static_cast<std::size_t>(i)]) -= T(1);
-      }
-    }
+    const double loss = softmax_cross_entropy(z2, labels_, grads != nullptr);  // z2 becomes dz2
     if (grads) {
-      const RowMatrix<T> dz2 = z2 / T(batch);
+      const RowMatrix<T>& dz2 = z2;
       (*grads)["fc2.weight"].mat() = dz2.transpose() * a1;
       (*grads)["fc2.bias"].vec() = dz2.colwise().sum().transpose();
       const RowMatrix<T> da1 = dz2 * w2;
@@ -120,7 +130,7 @@ class TanhMlp {
       if constexpr (ScaledFc1Weight) (*grads)["fc1.weight"].mat() *= T(1.001);  // the planted bug
       (*grads)["fc1.bias"].vec() = dz1.colwise().sum().transpose();
     }
-    return static_cast<double>(total / T(batch));
+    return loss;
   }
 
  private:
@@ -175,19 +185,9 @@ class Conv1dNet {
           a(b, o * out + t) = std::tanh(z);
         }
     RowMatrix<T> z2 = (a * w.transpose()).rowwise() + c.transpose();
-    T total = 0;
-    for (int i = 0; i < batch; ++i) {
-      const T m = z2.row(i).maxCoeff();
-      const auto e = (z2.row(i).array() - m).exp();
-      const T s = e.sum();
-      total += m + std::log(s) - z2(i, labels_[static_cast<std::size_t>(i)]);
-      if (grads) {
-        z2.row(i) = e / s;
-        z2(i, labels_[static_cast<std::size_t>(i)]) -= T(1);
-      }
-    }
+    const double loss = softmax_cross_entropy(z2, labels_, grads != nullptr);  // z2 becomes dz2
     if (grads) {
-      const RowMatrix<T> dz2 = z2 / T(batch);
+      const RowMatrix<T>& dz2 = z2;
       (*grads)["fc.weight"].mat() = dz2.transpose() * a;
       (*grads)["fc.bias"].vec() = dz2.colwise().sum().transpose();
       const RowMatrix<T> dz = ((dz2 * w).array() * (T(1) - a.array().square())).matrix();
@@ -204,7 +204,7 @@ class Conv1dNet {
               for (int q = 0; q < width; ++q) dk[(o * cin + i) * width + q] += g * x_(b, i * length + t + q);
           }
     }
-    return static_cast<double>(total / T(batch));
+    return loss;
   }
 
  private:
