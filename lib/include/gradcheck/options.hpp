@@ -41,9 +41,10 @@ struct CheckOptions {
   int early_rows = 3;
   /// Richardson in f64: before any table, one central difference at the step
   /// u^(1/4) x scale (2 evaluations) settles a coordinate when it agrees with
-  /// the analytic derivative to this relative precision and its own rounding
-  /// bound is as small: a bug would have to be cancelled by that step's
-  /// truncation error. 0 switches the stage off; ignored with rtol/atol. (In
+  /// the analytic derivative to this precision, relative to the larger of the
+  /// derivative and the RMS of its block's analytic derivatives, and its own
+  /// rounding bound is as small: a bug would have to be cancelled by that
+  /// step's truncation error. 0 switches the stage off; ignored with rtol/atol. (In
   /// f32 one difference's rounding alone is too large for it to settle.)
   double quick_precision = 1e-7;
   /// Largest finite-difference step, relative to the coordinate's scale

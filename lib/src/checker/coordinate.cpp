@@ -185,7 +185,7 @@ std::vector<Entry> Engine::check_coordinate(Evaluator* ev, std::int64_t i, const
     // In f32 the first rows rarely reach a useful precision, so there the
     // rest gets the whole table at once.
     const bool staged = plan.step_factor == 1;
-    if (staged && quick_central(phi, a, scale_of(xi, plan.rms), plan.noise, out, evals)) return finish(out);
+    if (staged && quick_central(phi, a, scale_of(xi, plan.rms), plan, out, evals)) return finish(out);
     if (staged && task.dtype == Dtype::f64 && opt.early_rows > 0 && opt.early_rows < settings.ridders_rows &&
         !user_tolerance()) {
       EstimatorSettings few = settings;
@@ -227,15 +227,18 @@ std::vector<Entry> Engine::check_coordinate(Evaluator* ev, std::int64_t i, const
 // smaller than at the error-optimal step cbrt(3u)), with rounding bound
 // r = 2 kappa sigma / width + 4u|c|. It settles the coordinate (every output)
 // only when
-//   |a - c| <= p max(|a|, |c|)  and  r <= p max(|a|, |c|)
-// with p = CheckOptions::quick_precision: a wrong derivative would then have
-// to be cancelled by this one step's truncation error to within p, a
-// coincidence rather than a risk, and p is below any bug worth reporting.
+//   |a - c| <= p max(|a|, |c|, rho)  and  r <= p max(|a|, |c|, rho)
+// with p = CheckOptions::quick_precision and rho the RMS of the block's
+// analytic derivatives: a wrong derivative would then have to be cancelled by
+// this one step's truncation error to within p of itself or of its block's
+// typical derivative, a coincidence rather than a risk, and p is below any
+// bug worth reporting.
 // Both exactly zero does not settle: |x| at 0 with sign(0) = 0 looks like
 // that, and only the one-sided tables tell it is a kink. Not in f32: there
 // r alone is 1e-3 of a typical gradient entry or more.
-bool Engine::quick_central(const LineFunction& phi, const std::vector<double>& a, double scale,
-                           const std::vector<double>& noise, std::vector<Entry>& out, std::int64_t* evals) const {
+bool Engine::quick_central(const LineFunction& phi, const std::vector<double>& a, double scale, const BlockPlan& plan,
+                           std::vector<Entry>& out, std::int64_t* evals) const {
+  const std::vector<double>& noise = plan.noise;
   const double p = task.dtype == Dtype::f64 ? opt.quick_precision : 0.0;
   if (!(p > 0) || user_tolerance()) return false;
   const double h = std::pow(unit_roundoff(task.dtype), 0.25) * scale;
@@ -250,7 +253,8 @@ bool Engine::quick_central(const LineFunction& phi, const std::vector<double>& a
   for (std::size_t k = 0; k < m; ++k) {
     const double c = (fp[k] - fm[k]) / width;
     const double r = 2.0 * settings.noise_kappa * noise[k] / width + 4 * u * std::abs(c);
-    const double mag = std::max(std::abs(a[k]), std::abs(c));
+    const double rho = k < plan.derivative_rms.size() ? plan.derivative_rms[k] : 0.0;
+    const double mag = std::max({std::abs(a[k]), std::abs(c), rho});
     const double diff = std::abs(a[k] - c);
     if (!std::isfinite(c) || !(diff <= p * mag && r <= p * mag)) return false;
     Entry& e = out[k];

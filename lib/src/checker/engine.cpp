@@ -280,6 +280,18 @@ CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, cons
           std::find(options.only_blocks.begin(), options.only_blocks.end(), blk.name) == options.only_blocks.end())
         continue;
       plan.positions = sample_positions(blk.size(), options.max_per_block, bseed);
+      if (task.analytic.column) {
+        // The block's typical derivative per output (the quick stage's floor).
+        std::vector<double> col(eng.m), sum(eng.m, 0.0);
+        for (auto p : plan.positions) {
+          task.analytic.column(blk.offset + p, col.data());
+          for (std::size_t k = 0; k < eng.m; ++k)
+            if (std::isfinite(col[k])) sum[k] += col[k] * col[k];
+        }
+        plan.derivative_rms.resize(eng.m);
+        for (std::size_t k = 0; k < eng.m; ++k)
+          plan.derivative_rms[k] = std::sqrt(sum[k] / static_cast<double>(plan.positions.size()));
+      }
       const auto d = eng.block_direction(blk.offset, blk.offset + blk.size(), plan.rms, mix_seed(bseed, 1));
       const auto levels = eng.measure_noise(d, evaluators[0], &result.evaluations);
       plan.noise.resize(eng.m);

@@ -42,6 +42,10 @@ struct BlockPlan {
   // Multiplies the largest step; other than 1, every coordinate gets the
   // whole table at it (the scale fit's second opinion).
   double step_factor = 1;
+  // Per output: the RMS of the analytic derivatives over the block's compared
+  // coordinates, the magnitude below which quick_central asks for no more
+  // relative precision (empty: none).
+  std::vector<double> derivative_rms;
 };
 
 // Why an entry is decided again at a nearby generic point.
@@ -102,15 +106,20 @@ struct Engine {
   // smaller than at the error-optimal step cbrt(3u)), with rounding bound
   // r = 2 kappa sigma / width + 4u|c|. It settles the coordinate (every output)
   // only when
-  //   |a - c| <= p max(|a|, |c|)  and  r <= p max(|a|, |c|)
-  // with p = CheckOptions::quick_precision: a wrong derivative would then have
-  // to be cancelled by this one step's truncation error to within p, a
-  // coincidence rather than a risk, and p is below any bug worth reporting.
+  //   |a - c| <= p max(|a|, |c|, rho)  and  r <= p max(|a|, |c|, rho)
+  // with p = CheckOptions::quick_precision and rho the RMS of the block's
+  // analytic derivatives (plan.derivative_rms): a wrong derivative would then
+  // have to be cancelled by this one step's truncation error to within p of
+  // itself or of its block's typical derivative, a coincidence rather than a
+  // risk, and p is below any bug worth reporting. Without rho, a derivative
+  // 1e-3 of its neighbours would need a precision that the step's rounding
+  // alone denies it (r is about 1e-10 absolute on a typical loss), and took
+  // the whole table (4% of a 10k MLP's coordinates, 12 evaluations each).
   // Both exactly zero does not settle: |x| at 0 with sign(0) = 0 looks like
   // that, and only the one-sided tables tell it is a kink. Not in f32: there
   // r alone is 1e-3 of a typical gradient entry or more.
-  bool quick_central(const LineFunction& phi, const std::vector<double>& a, double scale,
-                     const std::vector<double>& noise, std::vector<Entry>& out, std::int64_t* evals) const;
+  bool quick_central(const LineFunction& phi, const std::vector<double>& a, double scale, const BlockPlan& plan,
+                     std::vector<Entry>& out, std::int64_t* evals) const;
 
   std::vector<Entry> finish(std::vector<Entry>& out) const;
 

@@ -6,8 +6,10 @@ torch.autograd.Function: forward calls the model's loss(), backward calls it
 again with gradient buffers and scales them by the incoming gradient. Each
 model is then checked by torch.autograd.gradcheck (its defaults: eps 1e-6,
 atol 1e-5, rtol 1e-3) and by the gradcheck executable, one after the other in
-this run, in full and fast modes. Prints a Markdown table of times and
-verdicts.
+this run, in full and fast modes; gradcheck on one thread and on two (its
+default on this machine: torch.autograd.gradcheck has no parallel evaluation).
+Prints a Markdown table of times and verdicts, and the speed ratio on the
+correct float64 models in full mode.
 
 Usage: torch_gradcheck.py GRADCHECK_EXE PLUGIN.so [--quick]
 (tools/bench/peers/run.sh builds both and installs Debian's python3-torch.)
@@ -101,9 +103,9 @@ def torch_check(model, fast):
     return ok, time.perf_counter() - t0
 
 
-def ours(exe, plugin, name, mode):
+def ours(exe, plugin, name, mode, threads=1):
     t0 = time.perf_counter()
-    out = subprocess.run([exe, plugin, "-m", name, "--mode", mode, "--threads", "1", "--json", "-"],
+    out = subprocess.run([exe, plugin, "-m", name, "--mode", mode, "--threads", str(threads), "--json", "-"],
                          capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if out.returncode not in (0, 1, 4):  # 4: nothing disagrees, a tensor stays inconclusive
@@ -131,15 +133,25 @@ def main():
             ("mlp10k_f32", "fast"), ("mlp10k_fc1_weight_x1.001_f32", "fast")]
     if not quick:
         runs += [("mlp200k_f64", "fast"), ("mlp200k_fc1_weight_x1.001_f64", "fast"),
-                 ("mlp200k_f32", "fast"), ("mlp200k_fc1_weight_x1.001_f32", "fast")]
-    print("| model | truth | mode | torch verdict | torch time | gradcheck verdict | gradcheck evaluations | gradcheck time |")
-    print("|---|---|---|---|---:|---|---:|---:|")
+                 ("mlp200k_f32", "fast"), ("mlp200k_fc1_weight_x1.001_f32", "fast"),
+                 ("relu10k_f64", "full"), ("conv10k_f64", "full")]
+    print("| model | truth | mode | torch verdict | torch time | gradcheck verdict | gradcheck evaluations | "
+          "gradcheck time, 1 thread | gradcheck time, 2 threads | torch / gradcheck (2 threads) |")
+    print("|---|---|---|---|---:|---|---:|---:|---:|---:|")
     right = {"torch": 0, "gradcheck": 0}
     undecided = 0
+    speedups = []
     for name, mode in runs:
         truth_ok = "x1.001" not in name
         t_ok, t_time = torch_check(models[name], mode == "fast")
         g_result, g_bad, g_unsure, g_evals, g_time = ours(exe, plugin, name, mode)
+        # The same check on two threads (results do not depend on the thread count).
+        g2_result, _, _, g2_evals, g2_time = ours(exe, plugin, name, mode, threads=2)
+        if (g2_result, g2_evals) != (g_result, g_evals):
+            raise RuntimeError(f"{name}: two threads gave {g2_result} in {g2_evals} evaluations, "
+                               f"one thread {g_result} in {g_evals}")
+        if mode == "full" and truth_ok and name.endswith("_f64"):
+            speedups.append((name, t_time / g2_time))
         right["torch"] += t_ok == truth_ok
         # INCONCLUSIVE (exit 4) is neither right nor a false verdict: counted apart.
         right["gradcheck"] += (g_result == "pass") == truth_ok and g_result != "inconclusive"
@@ -147,10 +159,12 @@ def main():
         g_verdict = {"pass": "pass", "fail": "fail: " + ", ".join(g_bad),
                      "inconclusive": "INCONCLUSIVE: " + ", ".join(g_unsure)}[g_result]
         print(f"| {name} | {'correct' if truth_ok else 'fc1.weight x1.001'} | {mode} | "
-              f"{'pass' if t_ok else 'fail'} | {t_time:.2f} s | {g_verdict} | {g_evals} | {g_time:.2f} s |",
-              flush=True)
+              f"{'pass' if t_ok else 'fail'} | {t_time:.2f} s | {g_verdict} | {g_evals} | {g_time:.2f} s | "
+              f"{g2_time:.2f} s | {t_time / g2_time:.2f}x |", flush=True)
     print(f"\nRight verdicts: torch.autograd.gradcheck {right['torch']}/{len(runs)}, "
           f"gradcheck {right['gradcheck']}/{len(runs)} ({undecided} INCONCLUSIVE, exit 4, counted as not right)")
+    print("Full checks of the correct float64 models, torch.autograd.gradcheck's time over gradcheck's on two threads "
+          "(target >= 4x): " + ", ".join(f"{n} {r:.2f}x" for n, r in speedups))
     return 0
 
 
