@@ -275,3 +275,30 @@ TEST_CASE("extrapolation is paid for only where the first rows do not settle", "
   const CheckResult s = check_loss<double>(slight.loss_fn(), slight.params(), slight.layout(), quick);
   CHECK(s.blocks[0].verdict == Verdict::mismatch);
 }
+
+TEST_CASE("small derivatives beside large ones are settled by one central difference", "[checker][cost]") {
+  // f = 10 + sum_i c_i sin(x_i), with c_i from 1 down to 1e-5: the smallest
+  // derivatives are far below the rounding of one central difference relative
+  // to themselves, but not relative to their block's typical derivative.
+  const int n = 400;
+  Vector<double> c(n);
+  for (int i = 0; i < n; ++i) c(i) = std::pow(10.0, -5.0 * i / (n - 1));
+  auto f = [&c](const Vector<double>& x) { return 10 + (c.array() * x.array().sin()).sum(); };
+  auto g = [&c](const Vector<double>& x) { return Vector<double>((c.array() * x.array().cos()).matrix()); };
+  const Vector<double> x = Vector<double>::LinSpaced(n, -1, 1);
+  Layout layout;
+  layout.add("w", {n});
+  const CheckResult r = check_gradient<double>(f, g, x, layout);
+  INFO(to_text(r));
+  CHECK(r.passed);
+  CHECK(r.evaluations <= 2 * n + 40);  // one central difference each, and the noise measurement
+  // An error of 1e-6 of the block's typical derivative, in its smallest
+  // derivatives only, is still caught.
+  auto g_bad = [&](const Vector<double>& v) {
+    Vector<double> out = g(v);
+    for (int i = n - 40; i < n; ++i) out(i) += 1e-6 * 0.2;
+    return out;
+  };
+  const CheckResult b = check_gradient<double>(f, g_bad, x, layout);
+  CHECK(b.blocks[0].verdict == Verdict::mismatch);
+}
