@@ -128,6 +128,15 @@ TEST_CASE("weightstats refuses every malformed checkpoint with exit 2 and one li
   const std::string fc1 = sample("samples/checkpoints/fc1.weight.npy");
   const std::string npz = sample("samples/checkpoints/tiny_mlp.npz");
   const std::string pt = sample("samples/checkpoints/tiny_mlp.pt");
+  const std::string onnx = sample("tests/data/real/onnx/torch_mlp.onnx");
+  // A ModelProto whose one initializer (w, F32 [2]) lives in an external file.
+  auto onnx_external = [](const std::string& location) {
+    auto field = [](char key, const std::string& v) { return std::string(1, key) + char(v.size()) + v; };
+    const std::string entry = field('\x0a', "location") + field('\x12', location);
+    const std::string tensor = std::string("\x08\x02\x10\x01", 4) + field('\x42', "w") + field('\x6a', entry) +
+                               std::string("\x70\x01", 2);
+    return std::string("\x08\x08", 2) + field('\x3a', field('\x2a', tensor));
+  };
   const std::string f32x2 = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
   const std::string ok_npy = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", std::string(8, '\0'));
   fs::create_directories(corpus() / "folder.safetensors");
@@ -187,6 +196,13 @@ TEST_CASE("weightstats refuses every malformed checkpoint with exit 2 and one li
       {"pt zip without data.pkl", put("nopkl.pt", zip({{"archive/version", "3\n"}}))},
       {"pt pickle with an opcode of no protocol", put("opcode.pt", zip({{"archive/data.pkl", std::string("\x80\x02\xff.")}}))},
       {"pt pickle cut short", put("cut_pkl.pt", zip({{"archive/data.pkl", "\x80\x02}q\x00(X\x01"}}))},
+      {"empty onnx", put("empty.onnx", "")},
+      {"onnx that is text", put("text.onnx", "ir_version: 8\ngraph { }\n")},
+      {"onnx cut in half", put("cut.onnx", head(onnx, onnx.size() / 2))},
+      {"onnx without a graph", put("nograph.onnx", std::string("\x08\x08", 2))},
+      {"onnx with external data outside its folder", put("escape.onnx", onnx_external("../../etc/passwd"))},
+      {"onnx with external data missing", put("extmissing.onnx", onnx_external("nowhere.bin")),
+       (corpus() / "nowhere.bin").string()},
       {"index that is not JSON", put("bad.safetensors.index.json", "{\"weight_map\": ")},
       {"index without weight_map", put("nomap.safetensors.index.json", "{\"metadata\": {}}")},
       {"index naming a missing shard", put("shardless.safetensors.index.json",

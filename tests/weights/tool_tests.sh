@@ -94,6 +94,9 @@ expect 2 "trunc.safetensors: .*beyond the data section" -- trunc.safetensors
 printf 'xx' >tiny.safetensors
 expect 2 "tiny.safetensors: too short" -- tiny.safetensors
 expect 2 "missing.safetensors: cannot open" -- missing.safetensors
+echo "not a model" >model.onnx
+expect 2 "model.onnx: not an ONNX model" -- model.onnx
+expect 0 "weightstats: ok, 4 tensors in 1 file" -- --no-color "$data/../onnx/torch_mlp.onnx"
 echo "not a checkpoint" >model.dat
 expect 2 "model.dat: unknown checkpoint format" -- model.dat
 expect 2 "no checkpoint given" --

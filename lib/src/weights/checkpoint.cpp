@@ -19,6 +19,7 @@ Checkpoint open_checkpoint(const std::string& path) {
   if (ends_with(path, ".safetensors")) return read_safetensors(path);
   if (ends_with(path, ".npy")) return read_npy(path);
   if (ends_with(path, ".npz")) return read_npz(path);
+  if (ends_with(path, ".onnx")) return read_onnx(path);
   if (ends_with(path, ".pt") || ends_with(path, ".pth") || ends_with(path, ".bin") || ends_with(path, ".ckpt"))
     return read_torch(path);
   // Any other name: recognise the content.
@@ -32,7 +33,7 @@ Checkpoint open_checkpoint(const std::string& path) {
     return read_npz(path);
   }
   if (probe.size() >= 9 && d[8] == '{') return read_safetensors(path);
-  throw InputError(path, "unknown checkpoint format (expected .safetensors, *.safetensors.index.json, .npy, .npz, or a torch.save zip: .pt, .pth, .bin, .ckpt)");
+  throw InputError(path, "unknown checkpoint format (expected .safetensors, *.safetensors.index.json, .npy, .npz, a torch.save zip: .pt, .pth, .bin, .ckpt, or .onnx)");
 }
 
 }  // namespace gradcheck::weights

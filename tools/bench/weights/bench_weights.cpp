@@ -1,10 +1,12 @@
 // Throughput of weightstats' default report on a large F32 safetensors file,
 // beside a floor measured in the same run: a plain single-pass sum over the
 // same mapped bytes with the same threads. Optionally NumPy (python3-numpy)
-// computing the basic statistics on the same file. Prints a Markdown table;
-// exit 1 when a target of issue 4 is missed, 2 on bad arguments.
+// computing the basic statistics on the same file, and the same tensors as an
+// ONNX model (initializers in raw_data, as PyTorch's exporter writes them).
+// Prints a Markdown table; exit 1 when a target is missed, 2 on bad arguments.
 //
-//   bench_weights [--size-mib N] [--file PATH] [--threads N] [--repeat R] [--no-numpy] [--keep-page-cache]
+//   bench_weights [--size-mib N] [--file PATH] [--threads N] [--repeat R] [--no-numpy] [--no-onnx]
+//                 [--keep-page-cache]
 //
 // "Page cache warm" is made a defined state: the file's cached pages are
 // dropped (posix_fadvise DONTNEED, after fdatasync) and read back by the
@@ -54,8 +56,45 @@ struct BenchOptions {
   int threads = 2;
   int repeat = 3;
   bool no_numpy = false;
+  bool no_onnx = false;
   bool keep_page_cache = false;
 };
+
+std::string varint(std::uint64_t v) {
+  std::string out;
+  do {
+    std::uint8_t b = v & 0x7f;
+    v >>= 7;
+    if (v != 0) b |= 0x80;
+    out.push_back(char(b));
+  } while (v != 0);
+  return out;
+}
+
+// The safetensors file's tensors as an ONNX ModelProto (protobuf wire format):
+// ir_version 8, a graph whose initializers hold the same bytes in raw_data.
+void write_onnx_twin(const std::string& safetensors, const std::string& onnx, std::size_t data_start,
+                     std::int64_t count) {
+  const std::uint64_t per = 4096ULL * 4096 * 4;
+  std::vector<std::string> heads;
+  std::uint64_t graph = 0;
+  for (std::int64_t i = 0; i < count; ++i) {
+    const std::string name = "layers." + std::to_string(i) + ".weight";
+    std::string fields = "\x08" + varint(4096) + "\x08" + varint(4096) + std::string("\x10\x01", 2) + "\x42" +
+                         varint(name.size()) + name + "\x4a" + varint(per);
+    const std::uint64_t tensor = fields.size() + per;
+    heads.push_back("\x2a" + varint(tensor) + fields);
+    graph += heads.back().size() + per;
+  }
+  std::ofstream out(onnx, std::ios::binary);
+  out << std::string("\x08\x08", 2) << "\x3a" << varint(graph);
+  gradcheck::MappedFile in(safetensors);
+  for (std::int64_t i = 0; i < count; ++i) {
+    out << heads[std::size_t(i)];
+    out.write(reinterpret_cast<const char*>(in.data() + data_start + std::size_t(i) * per), std::streamsize(per));
+  }
+  if (!out) throw gradcheck::InputError(onnx, "cannot write the benchmark file");
+}
 
 // 4096 x 4096 F32 matrices (64 MiB each), He-scale values from a seeded
 // xorshift (sum of four uniforms: near-Gaussian, cheap), streamed to disk.
@@ -211,6 +250,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "threads for both the floor and the report")->check(CLI::PositiveNumber);
   app.add_option("--repeat", o.repeat, "runs of each measurement; the fastest counts")->check(CLI::PositiveNumber);
   app.add_flag("--no-numpy", o.no_numpy, "skip the NumPy comparison");
+  app.add_flag("--no-onnx", o.no_onnx, "skip the same tensors as an ONNX model");
   app.add_flag("--keep-page-cache", o.keep_page_cache,
                "measure the file as the page cache holds it (default: drop its pages and read them back first)");
   try {
@@ -271,6 +311,31 @@ int main(int argc, char** argv) {
     const double extra_mib = double(anon_peak - anon_before) / 1024.0;
     const double numpy_s = o.no_numpy ? NAN : numpy_seconds(o.file);
 
+    // The same tensors as an ONNX model: its page cache made the same defined
+    // state, then the report timed the same way.
+    double onnx_s = NAN;
+    const std::string onnx_file = o.file + ".onnx";
+    if (!o.no_onnx) {
+      const auto onnx_size = std::filesystem::file_size(onnx_file, ec);
+      if (ec || onnx_size < std::uintmax_t(count * per) || onnx_size > std::uintmax_t(count * per + 65536))
+        write_onnx_twin(o.file, onnx_file, data_start, count);
+      if (!o.keep_page_cache) drop_page_cache(onnx_file);
+      {
+        gradcheck::MappedFile g(onnx_file);
+        sink = sink + floor_pass(g, 0, o.threads);  // reads it back, as the floor did the safetensors file
+      }
+      for (int r = 0; r < o.repeat; ++r) {
+        auto t0 = Clock::now();
+        const auto ck = gradcheck::weights::open_checkpoint(onnx_file);
+        gradcheck::weights::ReportOptions ro;
+        ro.threads = o.threads;
+        const auto report = gradcheck::weights::report_checkpoint(ck, ro);
+        onnx_s = std::min(std::isnan(onnx_s) ? 1e300 : onnx_s, seconds_since(t0));
+        if (report.tensors.size() != std::size_t(count))
+          throw gradcheck::InputError(onnx_file, "the ONNX twin read back with the wrong tensor count");
+      }
+    }
+
     const double gbs = 1e9;
     std::printf("| measurement (%.0f MiB F32, %d threads, page cache warm) | seconds | GB/s | ratio |\n",
                 bytes / 1048576.0, o.threads);
@@ -278,6 +343,9 @@ int main(int argc, char** argv) {
     std::printf("| floor: plain sum over the mapped bytes | %.3f | %.2f | 1 |\n", floor_s, bytes / floor_s / gbs);
     std::printf("| weightstats default report | %.3f | %.2f | %.3f of the floor |\n", report_s,
                 bytes / report_s / gbs, floor_s / report_s);
+    if (!std::isnan(onnx_s))
+      std::printf("| weightstats default report, the same tensors as ONNX (raw_data) | %.3f | %.2f | %.3f of the floor |\n",
+                  onnx_s, bytes / onnx_s / gbs, floor_s / onnx_s);
     if (std::isnan(numpy_s))
       std::printf("| NumPy basic statistics | not run (python3-numpy missing or --no-numpy) | | |\n");
     else
@@ -293,6 +361,10 @@ int main(int argc, char** argv) {
     bool ok = true;
     if (floor_s / report_s < 0.5) {
       std::fprintf(stderr, "bench_weights: target missed: report at %.3f of the floor (>= 0.5)\n", floor_s / report_s);
+      ok = false;
+    }
+    if (!std::isnan(onnx_s) && floor_s / onnx_s < 0.5) {
+      std::fprintf(stderr, "bench_weights: target missed: ONNX report at %.3f of the floor (>= 0.5)\n", floor_s / onnx_s);
       ok = false;
     }
     if (!std::isnan(numpy_s) && numpy_s / report_s < 10) {

@@ -89,7 +89,8 @@ class Checkpoint {
 
 /// Reads a file, choosing the reader by its name, else by its magic bytes:
 /// `*.safetensors.index.json` (sharded safetensors), `.safetensors`,
-/// `.npy`, `.npz`, and zip checkpoints of `torch.save` (`.pt`, `.pth`, `.bin`).
+/// `.npy`, `.npz`, zip checkpoints of `torch.save` (`.pt`, `.pth`, `.bin`,
+/// `.ckpt`) and ONNX models (`.onnx`, by name only: protobuf has no magic).
 Checkpoint open_checkpoint(const std::string& path);
 
 /// A `.safetensors` file: 8-byte little-endian header length N, N bytes of
@@ -125,6 +126,19 @@ Checkpoint read_npz(const std::string& path);
 /// type, offset, shape and strides are honoured (non-contiguous tensors are
 /// copied into C order); values that are not tensors are skipped.
 Checkpoint read_torch(const std::string& path);
+
+/// The initializers of an ONNX model (`.onnx`, a ModelProto): the main graph's,
+/// those of subgraphs held by nodes' attributes (If/Loop/Scan bodies, named
+/// "<node>.<attribute>/<name>"), and sparse initializers (reported dense). Values
+/// in raw_data or in the typed fields (float_data, int32_data for the narrow
+/// integer, bool and 16-bit float types, int64_data, double_data, uint64_data);
+/// external data (data_location EXTERNAL: location, offset, length) is read
+/// from files beside the model, never outside its folder. Types: every ONNX
+/// numeric type but complex, FNUZ float8 and 4-bit ones; STRING tensors are
+/// skipped. Constant nodes' values are not initializers and are not read. The
+/// protobuf wire format is read directly: raw_data and packed float/double
+/// values stay in the mapping (no 2 GB limit, no copy).
+Checkpoint read_onnx(const std::string& path);
 
 /// Product of `shape` times `element_size`, or throws InputError(file, ...) when
 /// an extent is negative or the product overflows 64 bits. `numel` receives the
