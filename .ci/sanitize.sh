@@ -40,6 +40,7 @@ export CMAKE_ARGS="-DGRADCHECK_SANITIZE=ON -DCMAKE_CXX_FLAGS=-O0 -DCMAKE_C_FLAGS
 source "$(dirname "$0")/../tools/lib/setup.sh"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(cd "$(dirname "$0")" && pwd)/lsan-suppressions.txt}
 EXCLUDED='a huge allocation fails inside the child|a model whose code crashes, aborts, exits, hangs or throws exits 3|the adapter turns exceptions into error codes with the message'
 
 gradcheck_install_missing "${GRADCHECK_PACKAGES[@]}" "${GRADCHECK_TEST_PACKAGES[@]}"

@@ -8,7 +8,8 @@ __all__ = ["report"]
 
 def report(paths, *, spectral=False, filter="", threads=0):
     """The weightstats report of one checkpoint, or of several read as one
-    (safetensors, sharded indexes, .npy/.npz, torch.save files, ONNX models): per tensor
+    (safetensors, sharded indexes, .npy/.npz, torch.save files, ONNX models, Keras
+    .h5/.keras files): per tensor
     its statistics and flags, as weightstats --json writes them. Raises
     gradcheck.InputError (a ValueError) naming the file when one cannot be
     read."""

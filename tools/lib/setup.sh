@@ -10,7 +10,7 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 # Everything the build and the tests need, as Debian 12 package names.
 GRADCHECK_PACKAGES=(
   build-essential cmake pkg-config
-  libeigen3-dev libspdlog-dev libcli11-dev catch2 nlohmann-json3-dev zlib1g-dev
+  libeigen3-dev libspdlog-dev libcli11-dev catch2 nlohmann-json3-dev zlib1g-dev libhdf5-dev
 )
 # What only the test suite needs on top: a real browser for the HTML report
 # tests (headless Chromium), python3 for the convdiag corpus benchmark, and

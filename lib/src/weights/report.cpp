@@ -66,6 +66,9 @@ const char* to_string(TensorRole role) noexcept {
 }
 
 TensorRole tensor_role(std::string_view name) {
+  // Keras keeps an optimizer's variables apart: optimizer_weights/ in Keras 2's
+  // model.save files, optimizer/ in Keras 3's .weights.h5.
+  if (name.starts_with("optimizer_weights/") || name.starts_with("optimizer/vars/")) return TensorRole::optimizer_state;
   static constexpr std::string_view keys[] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer",
                                               "step",    "square_avg", "acc_delta",      "sum",
                                               "mu",      "eta",        "ax",             "prev",

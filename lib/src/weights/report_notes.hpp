@@ -18,8 +18,8 @@ inline std::string optimizer_state_note(const weights::WeightsReport& report) {
   for (const auto& t : report.tensors) n += t.role == weights::TensorRole::optimizer_state;
   if (n == 0) return {};
   return std::to_string(n) + (n == 1 ? " tensor is" : " tensors are") +
-         " an optimizer's state (torch.optim's state.<index>.<key>: Adam's moments, momentum buffers, step "
-         "counts): statistics and the nan and inf flags only, no weight flags";
+         " an optimizer's state (torch.optim's state.<index>.<key>, Keras's optimizer variables: Adam's "
+         "moments, momentum buffers, step counts): statistics and the nan and inf flags only, no weight flags";
 }
 
 /// One line per unsafe global of a pickle: where, what it does, and why it

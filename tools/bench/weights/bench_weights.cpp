@@ -2,7 +2,8 @@
 // beside a floor measured in the same run: a plain single-pass sum over the
 // same mapped bytes with the same threads. Optionally NumPy (python3-numpy)
 // computing the basic statistics on the same file, and the same tensors as an
-// ONNX model (initializers in raw_data, as PyTorch's exporter writes them).
+// ONNX model (initializers in raw_data, as PyTorch's exporter writes them) and
+// as an HDF5 file of contiguous datasets.
 // Prints a Markdown table; exit 1 when a target is missed, 2 on bad arguments.
 //
 //   bench_weights [--size-mib N] [--file PATH] [--threads N] [--repeat R] [--no-numpy] [--no-onnx]
@@ -40,6 +41,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <hdf5.h>
 
 #include "gradcheck/errors.hpp"
 #include "gradcheck/mapped_file.hpp"
@@ -69,6 +71,26 @@ std::string varint(std::uint64_t v) {
     out.push_back(char(b));
   } while (v != 0);
   return out;
+}
+
+// The safetensors file's tensors as an HDF5 file of contiguous datasets, as
+// Keras 2's save_weights lays them out (a group per layer).
+void write_hdf5_twin(const std::string& safetensors, const std::string& h5, std::size_t data_start, std::int64_t count) {
+  const std::uint64_t per = 4096ULL * 4096 * 4;
+  gradcheck::MappedFile in(safetensors);
+  const hid_t file = H5Fcreate(h5.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (file < 0) throw gradcheck::InputError(h5, "cannot write the benchmark file");
+  const hsize_t dims[2] = {4096, 4096};
+  for (std::int64_t i = 0; i < count; ++i) {
+    const std::string name = "layers." + std::to_string(i) + ".weight";
+    const hid_t space = H5Screate_simple(2, dims, nullptr);
+    const hid_t d = H5Dcreate2(file, name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const herr_t rc = H5Dwrite(d, H5T_IEEE_F32LE, H5S_ALL, H5S_ALL, H5P_DEFAULT, in.data() + data_start + std::size_t(i) * per);
+    H5Dclose(d);
+    H5Sclose(space);
+    if (rc < 0) throw gradcheck::InputError(h5, "cannot write the benchmark file");
+  }
+  H5Fclose(file);
 }
 
 // The safetensors file's tensors as an ONNX ModelProto (protobuf wire format):
@@ -250,7 +272,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "threads for both the floor and the report")->check(CLI::PositiveNumber);
   app.add_option("--repeat", o.repeat, "runs of each measurement; the fastest counts")->check(CLI::PositiveNumber);
   app.add_flag("--no-numpy", o.no_numpy, "skip the NumPy comparison");
-  app.add_flag("--no-onnx", o.no_onnx, "skip the same tensors as an ONNX model");
+  app.add_flag("--no-onnx", o.no_onnx, "skip the same tensors as an ONNX model and as an HDF5 file");
   app.add_flag("--keep-page-cache", o.keep_page_cache,
                "measure the file as the page cache holds it (default: drop its pages and read them back first)");
   try {
@@ -311,30 +333,33 @@ int main(int argc, char** argv) {
     const double extra_mib = double(anon_peak - anon_before) / 1024.0;
     const double numpy_s = o.no_numpy ? NAN : numpy_seconds(o.file);
 
-    // The same tensors as an ONNX model: its page cache made the same defined
-    // state, then the report timed the same way.
-    double onnx_s = NAN;
-    const std::string onnx_file = o.file + ".onnx";
-    if (!o.no_onnx) {
-      const auto onnx_size = std::filesystem::file_size(onnx_file, ec);
-      if (ec || onnx_size < std::uintmax_t(count * per) || onnx_size > std::uintmax_t(count * per + 65536))
-        write_onnx_twin(o.file, onnx_file, data_start, count);
-      if (!o.keep_page_cache) drop_page_cache(onnx_file);
+    // The same tensors as an ONNX model and as a Keras-style HDF5 file: each
+    // one's page cache made the same defined state, then the report timed the
+    // same way.
+    auto twin = [&](const std::string& file, auto write) {
+      const auto twin_size = std::filesystem::file_size(file, ec);
+      if (ec || twin_size < std::uintmax_t(count * per) || twin_size > std::uintmax_t(count * per + (1 << 20)))
+        write(o.file, file, data_start, count);
+      if (!o.keep_page_cache) drop_page_cache(file);
       {
-        gradcheck::MappedFile g(onnx_file);
+        gradcheck::MappedFile g(file);
         sink = sink + floor_pass(g, 0, o.threads);  // reads it back, as the floor did the safetensors file
       }
+      double best = 1e300;
       for (int r = 0; r < o.repeat; ++r) {
         auto t0 = Clock::now();
-        const auto ck = gradcheck::weights::open_checkpoint(onnx_file);
+        const auto ck = gradcheck::weights::open_checkpoint(file);
         gradcheck::weights::ReportOptions ro;
         ro.threads = o.threads;
         const auto report = gradcheck::weights::report_checkpoint(ck, ro);
-        onnx_s = std::min(std::isnan(onnx_s) ? 1e300 : onnx_s, seconds_since(t0));
+        best = std::min(best, seconds_since(t0));
         if (report.tensors.size() != std::size_t(count))
-          throw gradcheck::InputError(onnx_file, "the ONNX twin read back with the wrong tensor count");
+          throw gradcheck::InputError(file, "the twin read back with the wrong tensor count");
       }
-    }
+      return best;
+    };
+    const double onnx_s = o.no_onnx ? NAN : twin(o.file + ".onnx", write_onnx_twin);
+    const double h5_s = o.no_onnx ? NAN : twin(o.file + ".h5", write_hdf5_twin);
 
     const double gbs = 1e9;
     std::printf("| measurement (%.0f MiB F32, %d threads, page cache warm) | seconds | GB/s | ratio |\n",
@@ -346,6 +371,9 @@ int main(int argc, char** argv) {
     if (!std::isnan(onnx_s))
       std::printf("| weightstats default report, the same tensors as ONNX (raw_data) | %.3f | %.2f | %.3f of the floor |\n",
                   onnx_s, bytes / onnx_s / gbs, floor_s / onnx_s);
+    if (!std::isnan(h5_s))
+      std::printf("| weightstats default report, the same tensors as HDF5 (contiguous datasets) | %.3f | %.2f | %.3f of the floor |\n",
+                  h5_s, bytes / h5_s / gbs, floor_s / h5_s);
     if (std::isnan(numpy_s))
       std::printf("| NumPy basic statistics | not run (python3-numpy missing or --no-numpy) | | |\n");
     else
@@ -365,6 +393,10 @@ int main(int argc, char** argv) {
     }
     if (!std::isnan(onnx_s) && floor_s / onnx_s < 0.5) {
       std::fprintf(stderr, "bench_weights: target missed: ONNX report at %.3f of the floor (>= 0.5)\n", floor_s / onnx_s);
+      ok = false;
+    }
+    if (!std::isnan(h5_s) && floor_s / h5_s < 0.5) {
+      std::fprintf(stderr, "bench_weights: target missed: HDF5 report at %.3f of the floor (>= 0.5)\n", floor_s / h5_s);
       ok = false;
     }
     if (!std::isnan(numpy_s) && numpy_s / report_s < 10) {

@@ -90,7 +90,8 @@ class Checkpoint {
 /// Reads a file, choosing the reader by its name, else by its magic bytes:
 /// `*.safetensors.index.json` (sharded safetensors), `.safetensors`,
 /// `.npy`, `.npz`, zip checkpoints of `torch.save` (`.pt`, `.pth`, `.bin`,
-/// `.ckpt`) and ONNX models (`.onnx`, by name only: protobuf has no magic).
+/// `.ckpt`), ONNX models (`.onnx`, by name only: protobuf has no magic), Keras
+/// HDF5 files (`.h5`, `.hdf5`, or the HDF5 signature) and `.keras` archives.
 Checkpoint open_checkpoint(const std::string& path);
 
 /// A `.safetensors` file: 8-byte little-endian header length N, N bytes of
@@ -139,6 +140,22 @@ Checkpoint read_torch(const std::string& path);
 /// protobuf wire format is read directly: raw_data and packed float/double
 /// values stay in the mapping (no 2 GB limit, no copy).
 Checkpoint read_onnx(const std::string& path);
+
+/// A Keras weights file in HDF5 (`.h5`, `.hdf5`, `.weights.h5`), read through the
+/// HDF5 library. Keras 2's `save_weights` and `save` layouts (the `layer_names`
+/// and `weight_names` attributes; `model_weights/`, and `optimizer_weights/`
+/// whose tensors are named "optimizer_weights/..." and reported as optimizer
+/// state) give tensors named as Keras shows them ("dense/kernel"); Keras 3's
+/// `.weights.h5` and any other HDF5 file give every numeric dataset by its path
+/// ("layers/dense/vars/0"; "optimizer/..." is optimizer state). Float (16, 32,
+/// 64 bits, either byte order), integer and h5py's bool datasets; contiguous,
+/// unfiltered ones are used in place in the mapping, the others are read
+/// (decompressed) into memory, at most 16x the file's size.
+Checkpoint read_keras_h5(const std::string& path);
+
+/// A Keras 3 `.keras` archive: a zip whose `model.weights.h5` is read as by
+/// read_keras_h5 (from memory).
+Checkpoint read_keras_archive(const std::string& path);
 
 /// Product of `shape` times `element_size`, or throws InputError(file, ...) when
 /// an extent is negative or the product overflows 64 bits. `numel` receives the

@@ -29,7 +29,9 @@ const char* to_string(TensorRole role) noexcept;
 /// max_exp_avg_sq, momentum_buffer, step, square_avg, acc_delta, sum, mu, eta,
 /// ax, prev, step_size): an optimizer's state_dict saved alone (`state.0.exp_avg`),
 /// under a key (`optimizer.state.0.exp_avg`), or by Lightning
-/// (`optimizer_states.0.state.0.exp_avg`). Every other name is a weight.
+/// (`optimizer_states.0.state.0.exp_avg`); and Keras's optimizer variables,
+/// named `optimizer_weights/...` (Keras 2) or `optimizer/vars/...` (Keras 3) by
+/// read_keras_h5. Every other name is a weight.
 TensorRole tensor_role(std::string_view name);
 
 /// Health flags, spelled in reports exactly as to_string returns them: the
