@@ -79,7 +79,7 @@ TEST_CASE("malformed Keras files are refused with the file and the reason", "[ke
   refused("text.h5", "model weights, honest\n", "not an HDF5 file");
   refused("cut.h5", good.substr(0, good.size() / 3), "HDF5");
   refused("signature_only.h5", good.substr(0, 64), "not a readable HDF5 file");
-  refused("empty.keras", "", "");
+  refused("empty.keras", "", "not a zip archive");
   refused("nomember.keras", file_bytes(std::string(GRADCHECK_SOURCE_DIR) + "/samples/checkpoints/tiny_mlp.npz"),
           "a .keras archive without model.weights.h5");
 }

@@ -24,6 +24,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <map>
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -472,6 +475,84 @@ class PipeReader {
   bool timed_out_ = false;
 };
 
+// Keras 3 stores a layer's variables by index (layers/dense/vars/0); the
+// archive's config.json says each top-level layer's class and options, which
+// fix the order its build() creates them in (trainable ones first, as
+// Layer.save_own_variables writes them). Renamed for the usual layers when the
+// count matches ("dense/kernel", as Keras names the variable's path); any
+// other layer, or a config that cannot be read, keeps the paths.
+void name_keras3_variables(const MappedFile& zip, std::vector<TensorEntry>& tensors) {
+  nlohmann::json config;
+  try {
+    for (const auto& m : detail::read_zip_directory(zip)) {
+      if (m.name != "config.json") continue;
+      std::shared_ptr<const void> owner;
+      const auto bytes = detail::zip_member_bytes(zip, m, owner);
+      config = nlohmann::json::parse(bytes.begin(), bytes.end());
+    }
+  } catch (const std::exception&) {
+    return;  // the weights are read; only their names stay paths
+  }
+  const nlohmann::json* layers = nullptr;
+  if (config.is_object() && config.contains("config") && config["config"].is_object() &&
+      config["config"].contains("layers") && config["config"]["layers"].is_array())
+    layers = &config["config"]["layers"];
+  if (layers == nullptr) return;
+  auto flag = [](const nlohmann::json& c, const char* key) {
+    return !c.contains(key) || !c[key].is_boolean() || c[key].get<bool>();  // Keras's defaults are true
+  };
+  std::map<std::string, std::vector<std::string>> names;  // layer name -> variable names in order
+  for (const auto& layer : *layers) {
+    if (!layer.is_object() || !layer.contains("class_name") || !layer["class_name"].is_string() ||
+        !layer.contains("config") || !layer["config"].is_object() || !layer["config"].contains("name") ||
+        !layer["config"]["name"].is_string())
+      continue;
+    const std::string cls = layer["class_name"].get<std::string>();
+    const auto& c = layer["config"];
+    std::vector<std::string> vars;
+    if (cls == "Dense" || cls == "EinsumDense" || cls.starts_with("Conv")) {
+      vars = {"kernel"};
+      if (flag(c, "use_bias")) vars.push_back("bias");
+    } else if (cls == "BatchNormalization") {
+      if (flag(c, "scale")) vars.push_back("gamma");
+      if (flag(c, "center")) vars.push_back("beta");
+      vars.push_back("moving_mean");
+      vars.push_back("moving_variance");
+    } else if (cls == "LayerNormalization") {
+      if (flag(c, "scale")) vars.push_back("gamma");
+      if (flag(c, "center")) vars.push_back("beta");
+    } else if (cls == "Embedding") {
+      vars = {"embeddings"};
+    } else {
+      continue;
+    }
+    names[c["name"].get<std::string>()] = std::move(vars);
+  }
+  // Count each layer's variables in the file, then rename where they match.
+  std::map<std::string, std::size_t> count;
+  auto parse = [](const std::string& n, std::string* layer, std::size_t* index) {
+    if (!n.starts_with("layers/")) return false;
+    const auto vars = n.find("/vars/", 7);
+    if (vars == std::string::npos || n.find('/', 7) != vars) return false;
+    const std::string i = n.substr(vars + 6);
+    if (i.empty() || i.size() > 6 || !std::all_of(i.begin(), i.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+      return false;
+    *layer = n.substr(7, vars - 7);
+    *index = std::stoul(i);
+    return true;
+  };
+  std::string layer;
+  std::size_t index = 0;
+  for (const auto& t : tensors)
+    if (parse(t.name, &layer, &index)) ++count[layer];
+  for (auto& t : tensors) {
+    if (!parse(t.name, &layer, &index)) continue;
+    const auto it = names.find(layer);
+    if (it == names.end() || it->second.size() != count[layer] || index >= it->second.size()) continue;
+    t.name = escape_invalid_utf8(layer + "/" + it->second[index]);
+  }
+}
+
 Checkpoint read_isolated(const std::string& path, bool archive) {
   auto mapping = std::make_shared<MappedFile>(path);  // cannot-open errors come from here, in this process
   int fds[2];
@@ -490,6 +571,7 @@ Checkpoint read_isolated(const std::string& path, bool archive) {
   }
   ::close(fds[1]);
   Checkpoint ck;
+  std::vector<TensorEntry> got;
   std::string refusal;
   bool complete = false;
   PipeReader in(fds[0], path, std::chrono::steady_clock::now() + std::chrono::seconds(kChildSeconds));
@@ -531,7 +613,7 @@ Checkpoint read_isolated(const std::string& path, bool archive) {
           e.data = buf->data();
           ck.keep_alive(std::move(buf));
         }
-        ck.add_tensor(std::move(e));
+        got.push_back(std::move(e));
       }
       complete = tag == 'Z';
     }
@@ -550,6 +632,8 @@ Checkpoint read_isolated(const std::string& path, bool archive) {
     throw InputError(path, std::string("the HDF5 library crashed reading it (") + strsignal(WTERMSIG(status)) +
                                "): a malformed HDF5 file");
   if (!complete) throw InputError(path, "the HDF5 library stopped before the end of it: a malformed HDF5 file");
+  if (archive) name_keras3_variables(*mapping, got);
+  for (auto& e : got) ck.add_tensor(std::move(e));
   ck.keep_alive(std::move(mapping));
   return ck;
 }

@@ -154,7 +154,10 @@ Checkpoint read_onnx(const std::string& path);
 Checkpoint read_keras_h5(const std::string& path);
 
 /// A Keras 3 `.keras` archive: a zip whose `model.weights.h5` is read as by
-/// read_keras_h5 (from memory).
+/// read_keras_h5 (from memory). Its `config.json` names the variables of the
+/// usual top-level layers (Dense, EinsumDense, Conv*, BatchNormalization,
+/// LayerNormalization, Embedding) as Keras does ("dense/kernel" for
+/// layers/dense/vars/0); other layers keep their paths.
 Checkpoint read_keras_archive(const std::string& path);
 
 /// Product of `shape` times `element_size`, or throws InputError(file, ...) when

@@ -15,7 +15,8 @@ shows it, its dtype, shape and values as h5py reads them back. Deterministic
   gzip-compressed, chunked float32 datasets (read through HDF5, not in place).
 - keras3.weights.h5 and keras3.keras: Keras 3 (keras/src/saving/saving_lib.py,
   H5IOStore): groups by object path, layers/<name>/vars/<i>, optimizer/vars/<i>;
-  the .keras file is a zip of config.json, metadata.json and model.weights.h5.
+  the .keras file is a zip of config.json, metadata.json and model.weights.h5,
+  whose config names the Dense layers' variables (dense/kernel, dense/bias).
 """
 import io
 import json
@@ -115,9 +116,19 @@ with h5py.File(buf, "w") as f:
     tensors = keras3(f)
 with zipfile.ZipFile(os.path.join(here, "keras3.keras"), "w") as z:
     z.writestr(zipfile.ZipInfo("metadata.json", (2024, 1, 1, 0, 0, 0)), json.dumps({"keras_version": "3.3.3"}))
-    z.writestr(zipfile.ZipInfo("config.json", (2024, 1, 1, 0, 0, 0)), json.dumps({"class_name": "Sequential"}))
+    # config.json as Keras 3 writes a Sequential model's (the parts the reader uses: each
+    # layer's class and name, and the options that decide its variables)
+    config = {"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        {"module": "keras.layers", "class_name": "InputLayer", "config": {"name": "input_layer", "batch_shape": [None, 8]}},
+        {"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense", "units": 16, "use_bias": True}},
+        {"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense_1", "units": 4, "use_bias": True}},
+        {"module": "keras.layers", "class_name": "Dropout", "config": {"name": "dropout", "rate": 0.5}}]}}
+    z.writestr(zipfile.ZipInfo("config.json", (2024, 1, 1, 0, 0, 0)), json.dumps(config))
     z.writestr(zipfile.ZipInfo("model.weights.h5", (2024, 1, 1, 0, 0, 0)), buf.getvalue())
-record("keras3.keras", tensors)
+# In a .keras archive the config names each Dense layer's variables: kernel, bias.
+renamed = [(n.replace("layers/", "", 1).replace("/vars/0", "/kernel").replace("/vars/1", "/bias"), v)
+           if n.startswith("layers/") else (n, v) for n, v in tensors]
+record("keras3.keras", renamed)
 
 with open(os.path.join(here, "expected.json"), "w") as f:
     json.dump(expected, f, indent=1, sort_keys=True)
