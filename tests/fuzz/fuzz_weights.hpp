@@ -19,7 +19,9 @@ inline void check_checkpoint(const weights::Checkpoint& ck) {
       GRADCHECK_FUZZ_CHECK(!__builtin_mul_overflow(numel, static_cast<std::uint64_t>(e), &numel), t.name);
     }
     GRADCHECK_FUZZ_CHECK(numel == t.numel, t.name);
-    GRADCHECK_FUZZ_CHECK(t.nbytes == t.numel * weights::dtype_size(t.dtype), t.name);
+    // Block-quantized tensors (GGUF) are whole blocks of dtype_block values.
+    GRADCHECK_FUZZ_CHECK(t.numel % weights::dtype_block(t.dtype) == 0, t.name);
+    GRADCHECK_FUZZ_CHECK(t.nbytes == t.numel / weights::dtype_block(t.dtype) * weights::dtype_size(t.dtype), t.name);
     GRADCHECK_FUZZ_CHECK(t.nbytes == 0 || t.data != nullptr, t.name);
     unsigned sum = 0;
     for (std::size_t i = 0; i < t.nbytes; ++i) sum += t.data[i];

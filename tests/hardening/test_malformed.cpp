@@ -207,6 +207,12 @@ TEST_CASE("weightstats refuses every malformed checkpoint with exit 2 and one li
       {"onnx with external data outside its folder", put("escape.onnx", onnx_external("../../etc/passwd"))},
       {"onnx with external data missing", put("extmissing.onnx", onnx_external("nowhere.bin")),
        (corpus() / "nowhere.bin").string()},
+      {"empty gguf", put("empty.gguf", "")},
+      {"gguf that is text", put("text.gguf", "general.architecture = llama\n")},
+      {"gguf cut after its header", put("cut.gguf", std::string("GGUF\x03\0\0\0\x01\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0", 24))},
+      {"gguf with an absurd tensor count", put("count.gguf", std::string("GGUF\x03\0\0\0", 8) + std::string(7, '\xff') +
+                                                                 std::string("\x7f", 1) + std::string(40, '\0'))},
+      {"gguf of version 1", put("v1.gguf", std::string("GGUF\x01\0\0\0", 8) + std::string(16, '\0'))},
       {"index that is not JSON", put("bad.safetensors.index.json", "{\"weight_map\": ")},
       {"index without weight_map", put("nomap.safetensors.index.json", "{\"metadata\": {}}")},
       {"index naming a missing shard", put("shardless.safetensors.index.json",

@@ -29,7 +29,7 @@ struct WeightstatsOptions {
 };
 
 void setup_weightstats(CLI::App& app, WeightstatsOptions& o) {
-  app.add_option("FILE", o.files, "checkpoints: .safetensors, *.safetensors.index.json, .npy, .npz, torch.save zips (.pt, .pth, .bin, .ckpt), .onnx, Keras .h5 and .keras");
+  app.add_option("FILE", o.files, "checkpoints: .safetensors, *.safetensors.index.json, .npy, .npz, torch.save zips (.pt, .pth, .bin, .ckpt), .onnx, Keras .h5 and .keras, .gguf");
   app.add_option("--diff", o.diff, "compare two checkpoints tensor by tensor")->expected(2)->type_name("BEFORE AFTER");
   app.add_option("--filter", o.filter, "only tensors whose name matches this regular expression (ECMAScript)");
   app.add_flag("--spectral", o.spectral, "spectral norm, stable rank, condition number, power-law alpha (rank >= 2)");

@@ -51,6 +51,10 @@ std::string flag_explanation(w::Flag f, const w::Thresholds& t) {
     case w::Flag::update_ratio_low:
       return "the step the saved optimizer implies is below " + format_number(t.update_ratio_low) +
              " of the weight's norm (healthy: about 1e-3): the learning rate is too low, or no gradient arrives.";
+    case w::Flag::degenerate_blocks:
+      return "a quantized tensor with blocks whose scale is NaN or infinite (every value of the block is), or more than " +
+             format_number(100 * t.degenerate_zero_scale_fraction) +
+             "% of its blocks with scale 0 (each block one repeated value): a broken quantization.";
   }
   return {};
 }
@@ -128,6 +132,15 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
     page.list(items);
   }
 
+  // A GGUF file's own metadata.
+  if (!report.metadata.empty()) {
+    page.heading("Metadata");
+    std::vector<std::vector<Cell>> rows;
+    for (const auto& m : report.metadata)
+      rows.push_back({Cell(m.key), Cell(m.type), Cell(m.value.size() > 400 ? m.value.substr(0, 397) + "..." : m.value)});
+    page.raw(table({"key", "type", "value"}, rows));
+  }
+
   // The weights, then an optimizer's state in a section of its own.
   for (const bool state : {false, true}) {
     const bool any = std::any_of(report.tensors.begin(), report.tensors.end(), [&](const auto& t) {
@@ -156,6 +169,30 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
     if (const std::string note = gradcheck::internal::optimizer_state_note(report); !note.empty())
       page.paragraph(note, "muted");
     for (const auto& line : gradcheck::internal::optimizer_lines(report)) page.paragraph(line);
+  }
+  // Block scales of the quantized tensors.
+  {
+    std::vector<std::vector<Cell>> rows;
+    std::vector<std::string> classes;
+    for (const auto& t : report.tensors) {
+      if (!t.quant) continue;
+      const auto& q = *t.quant;
+      const bool bad = q.zero_scale_blocks > 0 || q.nonfinite_scale_blocks > 0;
+      rows.push_back({Cell(t.name), Cell(std::string(w::dtype_name(t.dtype))), Cell(std::to_string(q.blocks), "num"),
+                      Cell(format_number(q.scale_min, 4), "num"), Cell(format_number(q.scale_max, 4), "num"),
+                      Cell(format_number(q.scale_mean, 4), "num"), Cell(std::to_string(q.zero_scale_blocks), "num"),
+                      Cell(std::to_string(q.nonfinite_scale_blocks), "num")});
+      classes.push_back(bad ? "flagged" : "");
+    }
+    if (!rows.empty()) {
+      page.heading("Quantization");
+      page.paragraph("Statistics above are of the dequantized values, computed as ggml's reference does. Here, each "
+                     "quantized tensor's block scales |d| (float16; the super-block scale of the K types): a block "
+                     "with scale 0 holds one repeated value, a NaN or infinite scale makes the whole block so.",
+                     "muted");
+      page.raw(table({"tensor", "storage", "blocks", "min |d|", "max |d|", "mean |d|", "scale 0", "NaN/inf"}, rows,
+                     classes));
+    }
   }
   for (const auto& line : gradcheck::internal::unsafe_pickle_lines(report)) page.paragraph("unsafe_pickle: " + line, "flag");
   for (const auto& line : gradcheck::internal::pickle_notes(report)) page.paragraph(line, "muted");
@@ -270,19 +307,25 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
   }
 
   if (report.has_diff) {
-    page.heading("Diff: " + report.diff_before + " -> " + report.diff_after);
+    page.heading((report.diff_quantization ? "Quantization error: " : "Diff: ") + report.diff_before + " -> " +
+                 report.diff_after);
+    if (report.diff_quantization)
+      page.paragraph("||dequantized - original|| / ||original|| per tensor, largest first: the layers that lost most.",
+                     "muted");
     std::vector<BarRow> rows;
     std::vector<std::vector<Cell>> trows;
     std::vector<std::string> classes;
     for (const auto& d : report.diff) {
       BarRow r;
-      r.label = d.name;
+      r.label = d.after_name.empty() ? d.name : d.name + " -> " + d.after_name;
       r.value = d.stats.rel_change;
       r.bound = thresholds.large_update;
       r.category = d.flags.empty() ? 0 : 1;
       r.tooltip = std::to_string(d.stats.changed) + " values changed";
       rows.push_back(std::move(r));
-      trows.push_back({Cell(d.name), Cell(format_number(d.stats.rel_change, 4), "num"),
+      trows.push_back({Cell(d.after_name.empty() ? d.name : d.name + " -> " + d.after_name +
+                                (report.diff_quantization ? " (" + std::string(w::dtype_name(d.after_dtype)) + ")" : "")),
+                       Cell(format_number(d.stats.rel_change, 4), "num"),
                        Cell(format_number(d.stats.diff_norm, 4), "num"), Cell(format_number(d.stats.before_norm, 4), "num"),
                        Cell(std::to_string(d.stats.changed), "num"), Cell(flags_text(d.flags), d.flags.empty() ? "" : "flag")});
       classes.push_back(d.flags.empty() ? "" : "flagged");

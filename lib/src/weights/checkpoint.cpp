@@ -22,6 +22,7 @@ Checkpoint open_checkpoint(const std::string& path) {
   if (ends_with(path, ".onnx")) return read_onnx(path);
   if (ends_with(path, ".h5") || ends_with(path, ".hdf5")) return read_keras_h5(path);
   if (ends_with(path, ".keras")) return read_keras_archive(path);
+  if (ends_with(path, ".gguf")) return read_gguf(path);
   if (ends_with(path, ".pt") || ends_with(path, ".pth") || ends_with(path, ".bin") || ends_with(path, ".ckpt"))
     return read_torch(path);
   // Any other name: recognise the content.
@@ -35,8 +36,9 @@ Checkpoint open_checkpoint(const std::string& path) {
     return read_npz(path);
   }
   if (probe.size() >= 8 && std::memcmp(d, "\x89HDF\r\n\x1a\n", 8) == 0) return read_keras_h5(path);
+  if (probe.size() >= 4 && std::memcmp(d, "GGUF", 4) == 0) return read_gguf(path);
   if (probe.size() >= 9 && d[8] == '{') return read_safetensors(path);
-  throw InputError(path, "unknown checkpoint format (expected .safetensors, *.safetensors.index.json, .npy, .npz, a torch.save zip: .pt, .pth, .bin, .ckpt, .onnx, Keras .h5 or .keras)");
+  throw InputError(path, "unknown checkpoint format (expected .safetensors, *.safetensors.index.json, .npy, .npz, a torch.save zip: .pt, .pth, .bin, .ckpt, .onnx, Keras .h5 or .keras, .gguf)");
 }
 
 }  // namespace gradcheck::weights

@@ -1,5 +1,6 @@
 #include "gradcheck/weights/dtype.hpp"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
@@ -12,15 +13,21 @@ namespace {
 struct DTypeInfo {
   DType type;
   std::string_view name;
-  std::size_t size;
+  std::size_t size;       // bytes per element, or per block
+  std::size_t block = 1;  // values per block
 };
 
-constexpr std::array<DTypeInfo, 15> kTypes{{
+// Block sizes and layouts: ggml's ggml-common.h (block_q8_0 ... block_q6_K).
+constexpr std::array<DTypeInfo, 25> kTypes{{
     {DType::F64, "F64", 8},     {DType::F32, "F32", 4},         {DType::F16, "F16", 2},
     {DType::BF16, "BF16", 2},   {DType::F8_E4M3, "F8_E4M3", 1}, {DType::F8_E5M2, "F8_E5M2", 1},
     {DType::I64, "I64", 8},     {DType::I32, "I32", 4},         {DType::I16, "I16", 2},
     {DType::I8, "I8", 1},       {DType::U64, "U64", 8},         {DType::U32, "U32", 4},
     {DType::U16, "U16", 2},     {DType::U8, "U8", 1},           {DType::BOOL, "BOOL", 1},
+    {DType::Q8_0, "Q8_0", 34, 32},  {DType::Q4_0, "Q4_0", 18, 32},  {DType::Q4_1, "Q4_1", 20, 32},
+    {DType::Q5_0, "Q5_0", 22, 32},  {DType::Q5_1, "Q5_1", 24, 32},  {DType::Q2_K, "Q2_K", 84, 256},
+    {DType::Q3_K, "Q3_K", 110, 256}, {DType::Q4_K, "Q4_K", 144, 256}, {DType::Q5_K, "Q5_K", 176, 256},
+    {DType::Q6_K, "Q6_K", 210, 256},
 }};
 
 // Builds a double from sign, unbiased exponent and a mantissa fraction by
@@ -91,11 +98,13 @@ std::string_view dtype_name(DType t) noexcept { return kTypes[static_cast<std::s
 
 std::optional<DType> parse_dtype(std::string_view name) noexcept {
   for (const auto& info : kTypes)
-    if (info.name == name) return info.type;
+    if (info.name == name && info.block == 1) return info.type;
   return std::nullopt;
 }
 
 std::size_t dtype_size(DType t) noexcept { return kTypes[static_cast<std::size_t>(t)].size; }
+std::size_t dtype_block(DType t) noexcept { return kTypes[static_cast<std::size_t>(t)].block; }
+bool is_block_quantized(DType t) noexcept { return dtype_block(t) > 1; }
 
 bool is_floating(DType t) noexcept {
   switch (t) {
@@ -103,7 +112,7 @@ bool is_floating(DType t) noexcept {
     case DType::F8_E4M3: case DType::F8_E5M2:
       return true;
     default:
-      return false;
+      return is_block_quantized(t);
   }
 }
 
@@ -124,6 +133,17 @@ double load_as_double(DType t, const std::uint8_t* data, std::size_t i) noexcept
 
 void convert_to_double(DType t, const std::uint8_t* data, std::size_t begin, std::size_t end,
                        double* out) noexcept {
+  if (is_block_quantized(t)) {
+    // Block by block through a float buffer: the values are float32 results.
+    const std::size_t block = dtype_block(t), size = dtype_size(t);
+    float values[256];
+    for (std::size_t b = begin / block; b * block < end; ++b) {
+      dequantize_blocks(t, data + b * size, 1, values);
+      const std::size_t lo = std::max(begin, b * block), hi = std::min(end, (b + 1) * block);
+      for (std::size_t i = lo; i < hi; ++i) *out++ = double(values[i - b * block]);
+    }
+    return;
+  }
   switch (t) {
     case DType::F64: convert_loop<double>(data, begin, end, out, [](double v) { return v; }); break;
     case DType::F32: convert_loop<float>(data, begin, end, out, [](float v) { return double(v); }); break;
@@ -141,6 +161,7 @@ void convert_to_double(DType t, const std::uint8_t* data, std::size_t begin, std
     case DType::U8: convert_loop<std::uint8_t>(data, begin, end, out, [](std::uint8_t v) { return double(v); }); break;
     // Any non-zero byte is true, as NumPy and PyTorch read bool storage.
     case DType::BOOL: convert_loop<std::uint8_t>(data, begin, end, out, [](std::uint8_t v) { return v != 0 ? 1.0 : 0.0; }); break;
+    default: break;  // the block types, above
   }
 }
 

@@ -79,6 +79,13 @@ std::string to_json(const WeightsReport& r) {
                           {"parameters", std::move(steps)}, {"note", o.note}});
   }
   j["optimizers"] = std::move(optimizers);
+  nlohmann::json metadata = nlohmann::json::array();
+  for (const auto& m : r.metadata) {
+    nlohmann::json v = m.number ? json_number(*m.number) : nlohmann::json(m.value);
+    if (m.type == "bool") v = m.value == "true";
+    metadata.push_back({{"file", m.file}, {"key", m.key}, {"type", m.type}, {"value", std::move(v)}});
+  }
+  j["metadata"] = std::move(metadata);
   nlohmann::json tensors = nlohmann::json::array();
   for (const auto& t : r.tensors) {
     const TensorStats& s = t.stats;
@@ -132,6 +139,16 @@ std::string to_json(const WeightsReport& r) {
                      {"identical_rows", m.identical_rows}, {"dead_rows", m.dead_rows},
                      {"dead_cols", m.dead_cols}};
     }
+    if (t.quant) {
+      const QuantHealth& q = *t.quant;
+      o["quant"] = {{"blocks", q.blocks},
+                    {"zero_scale_blocks", q.zero_scale_blocks},
+                    {"nonfinite_scale_blocks", q.nonfinite_scale_blocks},
+                    {"scale_min", json_number(q.scale_min)},
+                    {"scale_max", json_number(q.scale_max)},
+                    {"scale_mean", json_number(q.scale_mean)},
+                    {"scale_std", json_number(q.scale_std)}};
+    }
     if (t.spectral) {
       const SpectralStats& sp = *t.spectral;
       o["spectral"] = {{"exact", sp.exact},
@@ -152,6 +169,9 @@ std::string to_json(const WeightsReport& r) {
   nlohmann::json diff = nlohmann::json::array();
   for (const auto& d : r.diff) {
     diff.push_back({{"name", d.name},
+                    {"after_name", d.after_name.empty() ? d.name : d.after_name},
+                    {"before_dtype", std::string(dtype_name(d.before_dtype))},
+                    {"after_dtype", std::string(dtype_name(d.after_dtype))},
                     {"rel_change", json_number(d.stats.rel_change)},
                     {"flags", flags_json(d.flags)},
                     {"evidence", d.evidence},
@@ -162,6 +182,7 @@ std::string to_json(const WeightsReport& r) {
   }
   j["diff"] = std::move(diff);
   if (r.has_diff) {
+    j["diff_quantization"] = r.diff_quantization;
     j["diff_before"] = r.diff_before;
     j["diff_after"] = r.diff_after;
     j["only_in_before"] = r.only_in_before;
@@ -198,6 +219,21 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
   if (!options.quiet) {
     // The verdict first; the table ends with it again as a summary under a long table.
     out += style.bold(verdict_line(r, options.color)) + "\n";
+    // A GGUF file's own metadata: the first keys, the rest in JSON.
+    constexpr std::size_t kShownKeys = 40;
+    for (std::size_t i = 0; i < r.metadata.size();) {
+      const std::string& file = r.metadata[i].file;
+      std::size_t n = 0, shown = 0;
+      while (i + n < r.metadata.size() && r.metadata[i + n].file == file) ++n;
+      out += style.bold(fmt::format("metadata of {} ({} key{})", file, n, n == 1 ? "" : "s")) + "\n";
+      for (; shown < n && shown < kShownKeys; ++shown) {
+        const MetadataEntry& m = r.metadata[i + shown];
+        std::string value = m.value.size() > 160 ? m.value.substr(0, 157) + "..." : m.value;
+        out += fmt::format("  {} = {}", m.key, escape_invalid_utf8(value, true)) + style.dim(" (" + m.type + ")") + "\n";
+      }
+      if (n > shown) out += style.dim(fmt::format("  ... {} more keys (--format json lists them all)", n - shown)) + "\n";
+      i += n;
+    }
     std::size_t name_w = 4, shape_w = 5;
     for (const auto& t : r.tensors) {
       name_w = std::max(name_w, t.name.size());
@@ -226,6 +262,12 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
       out += (t.flags.empty() ? line : style.red(line)) + "\n";
       for (std::size_t i = 0; i < t.flags.size(); ++i)
         out += "    " + style.yellow(to_string(t.flags[i])) + ": " + t.evidence[i] + "\n";
+      if (t.quant && (t.quant->zero_scale_blocks > 0 || t.quant->nonfinite_scale_blocks > 0)) {
+        const QuantHealth& q = *t.quant;
+        out += style.dim(fmt::format("    blocks: {}, scales |d| {} to {} (mean {}), {} with scale 0, {} NaN or infinite",
+                                     q.blocks, num(q.scale_min), num(q.scale_max), num(q.scale_mean),
+                                     q.zero_scale_blocks, q.nonfinite_scale_blocks)) + "\n";
+      }
       if (t.spectral) {
         const SpectralStats& sp = *t.spectral;
         out += style.dim(fmt::format("    spectral{}: ||W||_2 {}, stable rank {}, condition {}, alpha {} +- {} ({} eigenvalues >= {})",
@@ -241,11 +283,27 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
     for (const auto& line : internal::unsafe_pickle_lines(r)) out += style.red(std::string("unsafe_pickle: ") + line) + "\n";
     for (const auto& line : internal::pickle_notes(r)) out += style.dim(line) + "\n";
     if (r.has_diff) {
-      out += style.bold(fmt::format("diff {} -> {}", r.diff_before, r.diff_after)) + "\n";
+      if (r.diff_quantization)
+        out += style.bold(fmt::format("quantization error {} -> {}: ||dequantized - original|| / ||original||, "
+                                      "largest first", r.diff_before, r.diff_after)) + "\n";
+      else
+        out += style.bold(fmt::format("diff {} -> {}", r.diff_before, r.diff_after)) + "\n";
+      // Names matched through a mapping are shown as "before -> after", in a column of their own width.
+      std::size_t diff_w = 4;
+      bool mapped = false;
       for (const auto& d : r.diff) {
-        std::string line = fmt::format("  {:<{}} rel_change {:>10}  {}", d.name, name_w,
-                                       std::isinf(d.stats.rel_change) ? "inf" : num(d.stats.rel_change),
-                                       flags_text(d.flags));
+        diff_w = std::max(diff_w, d.name.size() + (d.after_name.empty() ? 0 : 4 + d.after_name.size()));
+        mapped |= !d.after_name.empty();
+      }
+      diff_w = mapped ? std::min<std::size_t>(diff_w, 80) : name_w;
+      for (const auto& d : r.diff) {
+        const std::string name = d.after_name.empty() ? d.name : d.name + " -> " + d.after_name;
+        const std::string value = std::isinf(d.stats.rel_change) ? "inf" : num(d.stats.rel_change);
+        std::string line =
+            r.diff_quantization
+                ? fmt::format("  {:<{}} rel_error {:>10}  {} -> {}  {}", name, diff_w, value,
+                              dtype_name(d.before_dtype), dtype_name(d.after_dtype), flags_text(d.flags))
+                : fmt::format("  {:<{}} rel_change {:>10}  {}", name, diff_w, value, flags_text(d.flags));
         out += (d.flags.empty() ? line : style.red(line)) + "\n";
         for (std::size_t i = 0; i < d.flags.size(); ++i)
           out += "    " + style.yellow(to_string(d.flags[i])) + ": " + d.evidence[i] + "\n";

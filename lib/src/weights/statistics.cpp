@@ -68,6 +68,8 @@ struct Scratch {
   // One extra bin (kBins) takes the fused kernel's first, empty round of increments.
   std::vector<std::uint32_t> hist = std::vector<std::uint32_t>(kBins + 1, 0);
   std::uint32_t ring[32] = {};  // the fused kernel's keys, counted two rounds later
+  // A block-quantized chunk, dequantized (allocated on the first such chunk).
+  std::vector<float> dequantized;
   std::uint32_t pos_lo = kBins, pos_hi = 0, neg_lo = kBins, neg_hi = 0;
   Job* job = nullptr;
   std::size_t finished = 0;  // tasks of `job` done and not yet published
@@ -159,17 +161,31 @@ void flush_histogram(Scratch& s) {
 
 // Row hashes and dead rows/columns of the rows [begin, end) of a chunk cuts.
 // `pieces`: the row pieces' hashes when the chunk kernel took them, else null.
-void matrix_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros, const std::uint64_t* pieces) {
+// `dequantized`: a block-quantized chunk's values as float32 (element k at
+// k - begin), else null.
+void matrix_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros, const std::uint64_t* pieces,
+                    const float* dequantized) {
   const TensorView& v = *job.view;
-  const std::size_t size = dtype_size(v.dtype);
+  const DType type = dequantized != nullptr ? DType::F32 : v.dtype;
+  // Element k is at base + size * (k - first).
+  const std::uint8_t* base = dequantized != nullptr ? reinterpret_cast<const std::uint8_t*>(dequantized) : v.data;
+  const std::size_t first = dequantized != nullptr ? begin : 0;
+  const std::size_t size = dtype_size(type);
   const auto cols = static_cast<std::size_t>(job.cols);
   // Whether element k is non-zero, from its bits: any bit but a float's sign.
   std::uint64_t value_mask = ~std::uint64_t(0);
   if (size < 8) value_mask = (std::uint64_t(1) << (8 * size)) - 1;
-  if (is_floating(v.dtype)) value_mask &= ~(std::uint64_t(1) << (8 * size - 1));
+  if (is_floating(type)) value_mask &= ~(std::uint64_t(1) << (8 * size - 1));
+  // Fixed-size loads (a memcpy of a run-time size is a library call per value).
   auto nonzero = [&](std::size_t k) {
+    const std::uint8_t* p = base + size * (k - first);
     std::uint64_t w = 0;
-    std::memcpy(&w, v.data + size * k, size);
+    switch (size) {
+      case 1: w = *p; break;
+      case 2: { std::uint16_t h; std::memcpy(&h, p, 2); w = h; break; }
+      case 4: { std::uint32_t u; std::memcpy(&u, p, 4); w = u; break; }
+      default: std::memcpy(&w, p, 8); break;
+    }
     return (w & value_mask) != 0;
   };
   std::size_t i = begin;
@@ -178,7 +194,7 @@ void matrix_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros
     const std::size_t seg_end = std::min(end, (row + 1) * cols);
     const std::size_t col0 = i - row * cols, col_end = seg_end - row * cols;
     const std::uint64_t h =
-        pieces != nullptr ? *pieces++ : row_piece_hash(v.dtype, v.data + size * i, col0, seg_end - i);
+        pieces != nullptr ? *pieces++ : row_piece_hash(type, base + size * (i - first), col0, seg_end - i);
     std::atomic_ref<std::uint32_t>(job.row_hash[2 * row]).fetch_add(std::uint32_t(h), std::memory_order_relaxed);
     std::atomic_ref<std::uint32_t>(job.row_hash[2 * row + 1]).fetch_add(std::uint32_t(h >> 32), std::memory_order_relaxed);
     // Without a zero in the chunk every value is alive: whole bit ranges, or
@@ -190,10 +206,16 @@ void matrix_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros
     for (std::size_t c = col0; c < col_end && !(cols_known && !has_zeros);) {
       const std::size_t w = c >> 6, stop = std::min(col_end, (w + 1) * 64);
       std::uint64_t word = 0;
+      const std::size_t lo = c & 63, n = stop - c;
+      const std::uint64_t range = (n == 64 ? ~std::uint64_t(0) : ((std::uint64_t(1) << n) - 1)) << lo;
       if (!has_zeros) {
-        const std::size_t lo = c & 63, n = stop - c;
-        word = (n == 64 ? ~std::uint64_t(0) : ((std::uint64_t(1) << n) - 1)) << lo;
+        word = range;
       } else {
+        // Columns already known alive, in a row already known alive: nothing to learn here.
+        if (any && (std::atomic_ref<std::uint64_t>(job.col_alive[w]).load(std::memory_order_relaxed) & range) == range) {
+          c = stop;
+          continue;
+        }
         for (std::size_t k = c; k < stop; ++k) word |= std::uint64_t(nonzero(row * cols + k)) << (k & 63);
         any |= word != 0;
       }
@@ -212,15 +234,32 @@ void process_chunk(Job& job, std::size_t chunk, Scratch& s) {
   const std::size_t begin = chunk * kChunkElements;
   const std::size_t end = std::min<std::size_t>(v.numel, begin + kChunkElements);
   RowPieces rows;
-  if (job.is_matrix && v.dtype == DType::F32 && job.cols % 8 == 0) {
+  const bool quantized = is_block_quantized(v.dtype);
+  if (job.is_matrix && (v.dtype == DType::F32 || quantized) && job.cols % 8 == 0) {
     rows.cols = static_cast<std::size_t>(job.cols);
     rows.col0 = begin % rows.cols;
     rows.out = s.pieces.data();
   }
+  if (quantized) {
+    // Chunks hold whole blocks (kChunkElements is a multiple of 256 and a
+    // quantized tensor's size a multiple of its block): dequantized into
+    // float32, the reference's own type, and analysed as float32 from there.
+    if (s.dequantized.empty()) s.dequantized.resize(kChunkElements);
+    const std::size_t block = dtype_block(v.dtype);
+    dequantize_blocks(v.dtype, v.data + begin / block * dtype_size(v.dtype), (end - begin) / block,
+                      s.dequantized.data());
+    const TensorView chunk_view{DType::F32, reinterpret_cast<const std::uint8_t*>(s.dequantized.data()),
+                                end - begin, {}};
+    const ChunkResult r = run_chunk_kernel(chunk_view, 0, end - begin, s.values.data(), s.hist.data(), s.ring, rows);
+    if (r.moments.n > 0) widen_key_range(s, r.min, r.max);
+    job.parts[chunk] = r;
+    if (job.is_matrix) matrix_segment(job, begin, end, r.zeros > 0, rows.out, s.dequantized.data());
+    return;
+  }
   const ChunkResult r = run_chunk_kernel(v, begin, end - begin, s.values.data(), s.hist.data(), s.ring, rows);
   if (r.moments.n > 0) widen_key_range(s, r.min, r.max);
   job.parts[chunk] = r;
-  if (job.is_matrix) matrix_segment(job, begin, end, r.zeros > 0, rows.out);
+  if (job.is_matrix) matrix_segment(job, begin, end, r.zeros > 0, rows.out, nullptr);
 }
 
 // Publishes the worker's finished tasks of its job, counts flushed first;
@@ -313,7 +352,9 @@ void finalize(Job& job) {
   if (job.all_cols_alive) alive_cols = static_cast<std::uint64_t>(job.cols);
   ms.dead_cols = static_cast<std::uint64_t>(job.cols) - alive_cols;
 
-  const std::size_t row_bytes = static_cast<std::size_t>(job.cols) * dtype_size(v.dtype);
+  // Rows are compared by their stored bytes (whole blocks for a quantized
+  // tensor, whose rows are whole blocks).
+  const std::size_t row_bytes = static_cast<std::size_t>(job.cols) / dtype_block(v.dtype) * dtype_size(v.dtype);
   auto row_bytes_of = [&](std::int64_t r) { return v.data + std::size_t(r) * row_bytes; };
   auto hash_of = [&](std::int64_t r) {
     return (std::uint64_t(job.row_hash[2 * std::size_t(r) + 1]) << 32) | job.row_hash[2 * std::size_t(r)];

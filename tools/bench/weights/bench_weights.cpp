@@ -2,8 +2,10 @@
 // beside a floor measured in the same run: a plain single-pass sum over the
 // same mapped bytes with the same threads. Optionally NumPy (python3-numpy)
 // computing the basic statistics on the same file, and the same tensors as an
-// ONNX model (initializers in raw_data, as PyTorch's exporter writes them) and
-// as an HDF5 file of contiguous datasets.
+// ONNX model (initializers in raw_data, as PyTorch's exporter writes them), as
+// an HDF5 file of contiguous datasets and as a GGUF file; and GGUF files of the
+// same shapes block-quantized (Q8_0, Q4_K, Q6_K), whose throughput is counted
+// in bytes of file (target: >= 1 GB/s).
 // Prints a Markdown table; exit 1 when a target is missed, 2 on bad arguments.
 //
 //   bench_weights [--size-mib N] [--file PATH] [--threads N] [--repeat R] [--no-numpy] [--no-onnx]
@@ -116,6 +118,50 @@ void write_onnx_twin(const std::string& safetensors, const std::string& onnx, st
     out.write(reinterpret_cast<const char*>(in.data() + data_start + std::size_t(i) * per), std::streamsize(per));
   }
   if (!out) throw gradcheck::InputError(onnx, "cannot write the benchmark file");
+}
+
+// GGUF (version 3): the tensors' infos, then the data section (32-byte aligned).
+// `type` is ggml's id, `block` and `block_bytes` its layout; F32 copies the
+// safetensors bytes. Quantized blocks carry the safetensors bytes as their
+// quants and a float16 scale of 2^-10 (Q8_0, Q6_K) or 2^-6 and a minimum of
+// 2^-7 (Q4_K) written over them: dequantization costs the same for any
+// quants, and the values stay in a trained layer's range.
+void write_gguf_twin(const std::string& safetensors, const std::string& gguf, std::size_t data_start,
+                     std::int64_t count, std::uint32_t type, std::size_t block, std::size_t block_bytes) {
+  const std::uint64_t values = 4096ULL * 4096, bytes = values / block * block_bytes;
+  std::string head = "GGUF";
+  auto put = [&](auto v) { head.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(std::uint32_t(3));
+  put(std::uint64_t(count));
+  put(std::uint64_t(0));
+  for (std::int64_t i = 0; i < count; ++i) {
+    const std::string name = "layers." + std::to_string(i) + ".weight";
+    put(std::uint64_t(name.size()));
+    head += name;
+    put(std::uint32_t(2));
+    put(std::uint64_t(4096));
+    put(std::uint64_t(4096));
+    put(type);
+    put(std::uint64_t(i) * ((bytes + 31) / 32 * 32));
+  }
+  head.append((32 - head.size() % 32) % 32, '\0');
+  std::ofstream out(gguf, std::ios::binary);
+  out << head;
+  gradcheck::MappedFile in(safetensors);
+  std::vector<char> data(bytes);
+  for (std::int64_t i = 0; i < count; ++i) {
+    std::memcpy(data.data(), in.data() + data_start + std::size_t(i) * values * 4, bytes);
+    for (std::size_t b = 0; type != 0 && b < values / block; ++b) {
+      char* p = data.data() + b * block_bytes;
+      const std::uint16_t d = type == 12 ? 0x2400 : 0x1400, dmin = 0x2000;  // 2^-6, 2^-10, 2^-7
+      const std::size_t at = type == 14 ? 208 : 0;                            // Q6_K keeps d last
+      std::memcpy(p + at, &d, 2);
+      if (type == 12) std::memcpy(p + 2, &dmin, 2);
+    }
+    out.write(data.data(), std::streamsize(bytes));
+    out.write("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", std::streamsize((32 - bytes % 32) % 32));
+  }
+  if (!out) throw gradcheck::InputError(gguf, "cannot write the benchmark file");
 }
 
 // 4096 x 4096 F32 matrices (64 MiB each), He-scale values from a seeded
@@ -272,7 +318,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "threads for both the floor and the report")->check(CLI::PositiveNumber);
   app.add_option("--repeat", o.repeat, "runs of each measurement; the fastest counts")->check(CLI::PositiveNumber);
   app.add_flag("--no-numpy", o.no_numpy, "skip the NumPy comparison");
-  app.add_flag("--no-onnx", o.no_onnx, "skip the same tensors as an ONNX model and as an HDF5 file");
+  app.add_flag("--no-onnx", o.no_onnx, "skip the same tensors as an ONNX model, an HDF5 file and GGUF files");
   app.add_flag("--keep-page-cache", o.keep_page_cache,
                "measure the file as the page cache holds it (default: drop its pages and read them back first)");
   try {
@@ -336,9 +382,10 @@ int main(int argc, char** argv) {
     // The same tensors as an ONNX model and as a Keras-style HDF5 file: each
     // one's page cache made the same defined state, then the report timed the
     // same way.
-    auto twin = [&](const std::string& file, auto write) {
+    auto twin = [&](const std::string& file, auto write, std::uint64_t expected_bytes = 0) {
+      if (expected_bytes == 0) expected_bytes = std::uint64_t(count * per);
       const auto twin_size = std::filesystem::file_size(file, ec);
-      if (ec || twin_size < std::uintmax_t(count * per) || twin_size > std::uintmax_t(count * per + (1 << 20)))
+      if (ec || twin_size < expected_bytes || twin_size > expected_bytes + (1 << 20))
         write(o.file, file, data_start, count);
       if (!o.keep_page_cache) drop_page_cache(file);
       {
@@ -360,6 +407,26 @@ int main(int argc, char** argv) {
     };
     const double onnx_s = o.no_onnx ? NAN : twin(o.file + ".onnx", write_onnx_twin);
     const double h5_s = o.no_onnx ? NAN : twin(o.file + ".h5", write_hdf5_twin);
+    auto gguf = [&](std::uint32_t type, std::size_t block, std::size_t block_bytes) {
+      return [=](const std::string& st, const std::string& g, std::size_t start, std::int64_t n) {
+        write_gguf_twin(st, g, start, n, type, block, block_bytes);
+      };
+    };
+    const double gguf_s = o.no_onnx ? NAN : twin(o.file + ".gguf", gguf(0, 1, 4));
+    struct Quantized {
+      const char* name;
+      std::uint32_t type;
+      std::size_t block, block_bytes;
+      double seconds = NAN, file_bytes = 0;
+    };
+    std::vector<Quantized> quantized = {{"Q8_0", 8, 32, 34}, {"Q4_K", 12, 256, 144}, {"Q6_K", 14, 256, 210}};
+    for (auto& q : quantized) {
+      if (o.no_onnx) break;
+      const std::string file = o.file + "." + q.name + ".gguf";
+      const std::uint64_t tensor_bytes = 4096ULL * 4096 / q.block * q.block_bytes;
+      q.seconds = twin(file, gguf(q.type, q.block, q.block_bytes), std::uint64_t(count) * tensor_bytes);
+      q.file_bytes = double(std::filesystem::file_size(file));
+    }
 
     const double gbs = 1e9;
     std::printf("| measurement (%.0f MiB F32, %d threads, page cache warm) | seconds | GB/s | ratio |\n",
@@ -374,6 +441,15 @@ int main(int argc, char** argv) {
     if (!std::isnan(h5_s))
       std::printf("| weightstats default report, the same tensors as HDF5 (contiguous datasets) | %.3f | %.2f | %.3f of the floor |\n",
                   h5_s, bytes / h5_s / gbs, floor_s / h5_s);
+    if (!std::isnan(gguf_s))
+      std::printf("| weightstats default report, the same tensors as GGUF (F32) | %.3f | %.2f | %.3f of the floor |\n",
+                  gguf_s, bytes / gguf_s / gbs, floor_s / gguf_s);
+    for (const auto& q : quantized)
+      if (!std::isnan(q.seconds))
+        std::printf("| weightstats default report, GGUF %s (%.0f MiB of file, dequantized) | %.3f | %.2f of file | "
+                    "%.2f G values/s |\n",
+                    q.name, q.file_bytes / 1048576.0, q.seconds, q.file_bytes / q.seconds / gbs,
+                    double(count) * 4096 * 4096 / q.seconds / 1e9);
     if (std::isnan(numpy_s))
       std::printf("| NumPy basic statistics | not run (python3-numpy missing or --no-numpy) | | |\n");
     else
@@ -399,6 +475,16 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "bench_weights: target missed: HDF5 report at %.3f of the floor (>= 0.5)\n", floor_s / h5_s);
       ok = false;
     }
+    if (!std::isnan(gguf_s) && floor_s / gguf_s < 0.5) {
+      std::fprintf(stderr, "bench_weights: target missed: GGUF report at %.3f of the floor (>= 0.5)\n", floor_s / gguf_s);
+      ok = false;
+    }
+    for (const auto& q : quantized)
+      if (!std::isnan(q.seconds) && q.file_bytes / q.seconds < 1e9) {
+        std::fprintf(stderr, "bench_weights: target missed: GGUF %s at %.2f GB/s of file (>= 1)\n", q.name,
+                     q.file_bytes / q.seconds / 1e9);
+        ok = false;
+      }
     if (!std::isnan(numpy_s) && numpy_s / report_s < 10) {
       std::fprintf(stderr, "bench_weights: target missed: %.1fx NumPy (>= 10x)\n", numpy_s / report_s);
       ok = false;

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,6 +52,16 @@ struct Uninterpreted {
   std::vector<std::string> classes;  ///< "module.name", sorted
 };
 
+/// One key-value pair of a file's own metadata (a GGUF header's), as text for
+/// reports and, for numbers and bools, as a number for scripts.
+struct MetadataEntry {
+  std::string file;
+  std::string key;              ///< "general.architecture", "llama.context_length"
+  std::string type;             ///< "uint32", "float32", "bool", "string", "array<string>"...
+  std::string value;            ///< the value; an array as its count and first elements
+  std::optional<double> number; ///< a numeric or bool scalar's value
+};
+
 /// The tensors of one or more files, and what keeps their bytes alive.
 class Checkpoint {
  public:
@@ -65,6 +76,8 @@ class Checkpoint {
   /// "optimizer.param_groups.0.lr"), in file order; what an optimizer's
   /// settings are read from.
   const std::vector<std::pair<std::string, double>>& scalars() const noexcept { return scalars_; }
+  /// The files' own metadata, in file order (GGUF files only).
+  const std::vector<MetadataEntry>& metadata() const noexcept { return metadata_; }
   /// Appends another checkpoint's tensors (and keeps its storage alive).
   void append(Checkpoint&& other);
 
@@ -74,6 +87,7 @@ class Checkpoint {
   void add_tensor(TensorEntry entry) { tensors_.push_back(std::move(entry)); }
   void add_unsafe(PickleFinding finding) { unsafe_.push_back(std::move(finding)); }
   void add_scalar(std::string name, double value) { scalars_.emplace_back(std::move(name), value); }
+  void add_metadata(MetadataEntry entry) { metadata_.push_back(std::move(entry)); }
   void add_uninterpreted(std::string file, std::vector<std::string> classes) {
     uninterpreted_.push_back({std::move(file), std::move(classes)});
   }
@@ -84,6 +98,7 @@ class Checkpoint {
   std::vector<PickleFinding> unsafe_;
   std::vector<Uninterpreted> uninterpreted_;
   std::vector<std::pair<std::string, double>> scalars_;
+  std::vector<MetadataEntry> metadata_;
   std::vector<std::shared_ptr<const void>> storage_;
 };
 
@@ -91,7 +106,8 @@ class Checkpoint {
 /// `*.safetensors.index.json` (sharded safetensors), `.safetensors`,
 /// `.npy`, `.npz`, zip checkpoints of `torch.save` (`.pt`, `.pth`, `.bin`,
 /// `.ckpt`), ONNX models (`.onnx`, by name only: protobuf has no magic), Keras
-/// HDF5 files (`.h5`, `.hdf5`, or the HDF5 signature) and `.keras` archives.
+/// HDF5 files (`.h5`, `.hdf5`, or the HDF5 signature), `.keras` archives and
+/// GGUF files (`.gguf`, or the magic "GGUF").
 Checkpoint open_checkpoint(const std::string& path);
 
 /// A `.safetensors` file: 8-byte little-endian header length N, N bytes of
@@ -159,6 +175,18 @@ Checkpoint read_keras_h5(const std::string& path);
 /// LayerNormalization, Embedding) as Keras does ("dense/kernel" for
 /// layers/dense/vars/0); other layers keep their paths.
 Checkpoint read_keras_archive(const std::string& path);
+
+/// A GGUF file (llama.cpp's format, versions 2 and 3, little-endian; ggml's
+/// docs/gguf.md): its metadata (metadata(), every value type, arrays shown by
+/// count and first elements) and its tensors, named as the file names them
+/// ("blk.0.attn_q.weight"), shapes in C order (ggml's ne reversed: a matrix of
+/// ne = [in, out] is out x in). Types F32, F16, BF16, F64, I8, I16, I32, I64
+/// and the block-quantized Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
+/// Q5_K, Q6_K (used in place, dequantized by the statistics pass); other ggml
+/// types (the IQ and ternary families) are refused by name. Tensor data must
+/// lie inside the data section, aligned to general.alignment (default 32),
+/// without overlaps.
+Checkpoint read_gguf(const std::string& path);
 
 /// Product of `shape` times `element_size`, or throws InputError(file, ...) when
 /// an extent is negative or the product overflows 64 bits. `numel` receives the

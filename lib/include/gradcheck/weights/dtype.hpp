@@ -11,18 +11,39 @@ namespace gradcheck::weights {
 /// The element types a checkpoint may hold, named as safetensors names them.
 /// F8_E4M3 is the "fn" variant (no infinities, NaN = S.1111.111, max 448);
 /// F8_E5M2 follows IEEE 754 rules (infinities and NaNs, max 57344).
+///
+/// The block-quantized types are ggml's (GGUF files), named as ggml names
+/// them: a tensor is a sequence of blocks of dtype_block(t) values, each
+/// block dtype_size(t) bytes holding float16 scales and packed integers.
+/// A value is what ggml's reference dequantize_row_* computes for it, in
+/// float32 (then exact in double):
+///   Q8_0 (32 values, 34 bytes): d * q, q int8;
+///   Q4_0 (32, 18) and Q5_0 (32, 22): d * (q - 8) and d * (q - 16), q 4 or 5 bits;
+///   Q4_1 (32, 20) and Q5_1 (32, 24): d * q + m;
+///   Q2_K (256, 84), Q3_K (256, 110), Q4_K (256, 144), Q5_K (256, 176),
+///   Q6_K (256, 210): a super-block scale d (and dmin) times 4- to 8-bit
+///   scales of 16 or 32 values each, times 2- to 6-bit q (minus the scaled
+///   minimum for Q2_K, Q4_K, Q5_K).
 enum class DType : std::uint8_t {
   F64, F32, F16, BF16, F8_E4M3, F8_E5M2,
   I64, I32, I16, I8, U64, U32, U16, U8, BOOL,
+  Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
 };
 
-/// The safetensors spelling ("F32", "BF16", ...).
+/// The safetensors spelling ("F32", "BF16", ...), or ggml's for the block
+/// types ("Q4_K").
 std::string_view dtype_name(DType t) noexcept;
-/// Parses a safetensors dtype name; nullopt when unknown.
+/// Parses a safetensors dtype name; nullopt when unknown (the block types are
+/// not safetensors types and are not parsed).
 std::optional<DType> parse_dtype(std::string_view name) noexcept;
-/// Bytes per element.
+/// Bytes per element; for a block-quantized type, bytes per block.
 std::size_t dtype_size(DType t) noexcept;
-/// True for the floating-point types (the ones health flags apply to).
+/// Values per block: 1 for the element types, 32 or 256 for the block types.
+std::size_t dtype_block(DType t) noexcept;
+/// True for ggml's block-quantized types.
+bool is_block_quantized(DType t) noexcept;
+/// True for the floating-point types (the ones health flags apply to),
+/// including the block-quantized ones.
 bool is_floating(DType t) noexcept;
 
 /// IEEE binary16 bits to double, exact for every one of the 65,536 patterns
@@ -37,11 +58,28 @@ double float8_e5m2_to_double(std::uint8_t bits) noexcept;
 
 /// Element `i` of a little-endian buffer of type `t`, as double. Reads with
 /// memcpy, so `data` need not be aligned (safetensors data often is not).
-/// 64-bit integers beyond 2^53 are rounded to the nearest double.
+/// 64-bit integers beyond 2^53 are rounded to the nearest double. For a
+/// block-quantized type, `data` is the first block and element `i` is
+/// dequantized from its block.
 double load_as_double(DType t, const std::uint8_t* data, std::size_t i) noexcept;
 
-/// Converts elements [begin, end) of a buffer of type `t` to double into `out`.
+/// Converts elements [begin, end) of a buffer of type `t` to double into `out`
+/// (block-quantized types: dequantized from the blocks holding them).
 void convert_to_double(DType t, const std::uint8_t* data, std::size_t begin, std::size_t end,
                        double* out) noexcept;
+
+/// Dequantizes `blocks` whole blocks of a block-quantized type at `data` into
+/// `out` (blocks x dtype_block(t) floats), exactly as ggml's reference
+/// dequantize_row_* does: the same float32 operations in the same order.
+void dequantize_blocks(DType t, const std::uint8_t* data, std::size_t blocks, float* out) noexcept;
+
+/// A block's scale: its float16 `d` (the super-block scale of the K types), and
+/// for the types with a minimum (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K) its `m` or
+/// `dmin` (NaN for the others).
+struct BlockScale {
+  double d = 0;
+  double min = 0;
+};
+BlockScale block_scale(DType t, const std::uint8_t* block) noexcept;
 
 }  // namespace gradcheck::weights

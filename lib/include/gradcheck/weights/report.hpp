@@ -51,6 +51,7 @@ enum class Flag {
   unsafe_pickle,         ///< a file: its pickle would run code on torch.load (WeightsReport::unsafe_pickle)
   update_ratio_high,     ///< the optimizer's step is a large fraction of the weight (OptimizerReport)
   update_ratio_low,      ///< the optimizer's step is a vanishing fraction of the weight
+  degenerate_blocks,     ///< a quantized tensor: blocks with NaN or infinite scales, or many zero scales (QuantHealth)
 };
 /// The flag's name in reports (one table for JSON, text and HTML).
 const char* to_string(Flag f) noexcept;
@@ -85,6 +86,12 @@ struct Thresholds {
   /// a layer in ten steps, 1e-5 leaves it where it is.
   double update_ratio_high = 1e-1;
   double update_ratio_low = 1e-5;
+  /// `degenerate_blocks` when a quantized tensor has a block whose scale is
+  /// NaN or infinite (its values are), or when more than this fraction of its
+  /// blocks have scale 0 while it is not all zero: a block of 32 or 256
+  /// trained weights that are all exactly 0 is rare, and a quantizer that
+  /// underflowed its float16 scales (weights below ~6e-8 x 127) leaves them so.
+  double degenerate_zero_scale_fraction = 0.01;
 };
 
 /// The phases ReportOptions::progress names.
@@ -117,6 +124,7 @@ struct TensorReport {
   TensorStats stats;
   std::optional<MatrixStats> matrix;
   std::optional<SpectralStats> spectral;  ///< with ReportOptions::spectral
+  std::optional<QuantHealth> quant;       ///< block-quantized tensors (GGUF)
   TensorRole role = TensorRole::weight;
   std::vector<Flag> flags;
   std::vector<std::string> evidence;  ///< one line per flag, same order
@@ -124,6 +132,8 @@ struct TensorReport {
 
 struct DiffEntry {
   std::string name;
+  std::string after_name;  ///< the matched tensor's name when a name mapping matched it (llama_cpp_name), else empty
+  DType before_dtype = DType::F32, after_dtype = DType::F32;
   DiffStats stats;
   std::vector<Flag> flags;
   std::vector<std::string> evidence;
@@ -165,6 +175,10 @@ struct WeightsReport {
   std::vector<std::string> files;
   std::vector<TensorReport> tensors;
   bool has_diff = false;
+  /// A quantization diff: one side has block-quantized tensors. Its entries
+  /// are ranked by rel_change (the error quantization introduced), largest
+  /// first, and `unchanged` is not flagged (kept tensors are expected).
+  bool diff_quantization = false;
   std::string diff_before, diff_after;
   std::vector<DiffEntry> diff;
   std::vector<std::string> only_in_before, only_in_after;
@@ -176,6 +190,8 @@ struct WeightsReport {
   std::vector<Uninterpreted> uninterpreted;
   /// Optimizers saved beside the weights, with the steps they imply.
   std::vector<OptimizerReport> optimizers;
+  /// The files' own metadata (GGUF headers), in file order.
+  std::vector<MetadataEntry> metadata;
 
   /// No flag on any tensor or diff entry, and no unsafe pickle.
   bool passed() const noexcept;
@@ -189,10 +205,28 @@ void assign_flags(TensorReport& tensor, const Thresholds& thresholds);
 /// the filter. Throws InputError when the filter is not a valid regex.
 WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOptions& options = {});
 
+/// llama.cpp's name for a Hugging Face Llama-family tensor name (Llama,
+/// Mistral, Qwen2/3, Gemma and others converted by convert_hf_to_gguf.py):
+/// "model.embed_tokens.weight" -> "token_embd.weight",
+/// "model.layers.N.self_attn.{q,k,v,o}_proj" -> "blk.N.attn_{q,k,v,output}",
+/// "model.layers.N.mlp.{gate,up,down}_proj" -> "blk.N.ffn_{gate,up,down}",
+/// "model.layers.N.input_layernorm" -> "blk.N.attn_norm",
+/// "model.layers.N.post_attention_layernorm" -> "blk.N.ffn_norm",
+/// "model.layers.N.self_attn.{q,k}_norm" -> "blk.N.attn_{q,k}_norm",
+/// "model.norm" -> "output_norm", "lm_head" -> "output" (each with .weight or
+/// .bias). nullopt for any other name.
+std::optional<std::string> llama_cpp_name(std::string_view name);
+
 /// Adds to `report` the diff of two checkpoints, tensor by tensor by name:
 /// rel_change = ||after - before|| / ||before||, `unchanged` when no value
 /// changed, `large_update` above Thresholds::large_update. Tensors on one
-/// side only, or whose shapes differ, are listed apart.
+/// side only, or whose shapes differ, are listed apart. Names match exactly,
+/// or through llama_cpp_name (a safetensors checkpoint against its GGUF
+/// conversion). Against a GGUF file whose general.architecture is "llama"
+/// (convert_hf_to_gguf.py reorders the rows of attn_q and attn_k within each
+/// head for its rotary embedding), those rows are put back in the Hugging
+/// Face order before comparing, using llama.attention.head_count and
+/// head_count_kv.
 void add_diff(WeightsReport& report, const Checkpoint& before, const Checkpoint& after,
               const ReportOptions& options = {});
 

@@ -141,6 +141,23 @@ TensorAnalysis statistics(std::span<const float> values, std::vector<std::int64_
 TensorAnalysis statistics(std::span<const double> values, std::vector<std::int64_t> shape = {},
                           const StatsOptions& options = {});
 
+/// The block scales of a block-quantized tensor (GGUF's Q8_0 ... Q6_K): each
+/// block's float16 scale d (the K types' super-block scale), and for the
+/// types with a minimum its m or dmin. A block whose d is 0 holds one value
+/// (0, or its minimum); a NaN or infinite d or minimum makes every value of
+/// the block NaN or infinite.
+struct QuantHealth {
+  std::uint64_t blocks = 0;
+  std::uint64_t zero_scale_blocks = 0;       ///< d == 0
+  std::uint64_t nonfinite_scale_blocks = 0;  ///< d or the minimum NaN or infinite
+  /// Over the finite |d| (NaN when none): smallest, largest, mean, population std.
+  double scale_min = 0, scale_max = 0, scale_mean = 0, scale_std = 0;
+};
+
+/// The block-scale health of a block-quantized tensor (an empty result, 0
+/// blocks, for any other type). Sequential, in block order.
+QuantHealth quantization_health(const TensorView& view);
+
 /// How much a tensor changed between two checkpoints.
 struct DiffStats {
   double diff_norm = 0;    ///< ||after - before||_2 over pairs where both are finite

@@ -1,0 +1,305 @@
+// Dequantization of ggml's block-quantized types, value for value as ggml's
+// reference dequantize_row_* functions (ggml/src/ggml-quants.c) compute them:
+// float32 operations in the same order, so every value is the float the
+// reference gives (this file is compiled without FMA contraction: the x86-64
+// baseline has no fused multiply-add). Block layouts: ggml-common.h.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <cstdlib>
+#include <limits>
+#include <vector>
+
+#include "gradcheck/weights/dtype.hpp"
+#include "gradcheck/weights/statistics.hpp"
+
+namespace gradcheck::weights {
+
+namespace {
+
+// Every float16 as float (exact): one load per block scale.
+const std::vector<float> kHalf = [] {
+  std::vector<float> t(65536);
+  for (std::uint32_t h = 0; h < 65536; ++h) t[h] = static_cast<float>(half_to_double(std::uint16_t(h)));
+  return t;
+}();
+
+#define GRADCHECK_INLINE inline __attribute__((always_inline))
+
+GRADCHECK_INLINE float half_at(const std::uint8_t* p) noexcept {
+  std::uint16_t h;
+  std::memcpy(&h, p, 2);
+  return kHalf[h];
+}
+
+// 32-value blocks: a float16 scale d (and minimum m), then the quants. Byte j
+// of qs holds value j in its low nibble and value j + 16 in its high one.
+GRADCHECK_INLINE void q8_0(const std::uint8_t* __restrict b, float* __restrict y) noexcept {  // d, qs[32] (int8)
+  const float d = half_at(b);
+  for (int j = 0; j < 32; ++j) y[j] = float(static_cast<std::int8_t>(b[2 + j])) * d;
+}
+
+GRADCHECK_INLINE void q4_0(const std::uint8_t* __restrict b, float* __restrict y) noexcept {  // d, qs[16]
+  const float d = half_at(b);
+  const std::uint8_t* qs = b + 2;
+  for (int j = 0; j < 16; ++j) {
+    y[j] = float(int(qs[j] & 0x0F) - 8) * d;
+    y[j + 16] = float(int(qs[j] >> 4) - 8) * d;
+  }
+}
+
+GRADCHECK_INLINE void q4_1(const std::uint8_t* __restrict b, float* __restrict y) noexcept {  // d, m, qs[16]
+  const float d = half_at(b), m = half_at(b + 2);
+  const std::uint8_t* qs = b + 4;
+  for (int j = 0; j < 16; ++j) {
+    y[j] = float(int(qs[j] & 0x0F)) * d + m;
+    y[j + 16] = float(int(qs[j] >> 4)) * d + m;
+  }
+}
+
+// Q5: the fifth bit of value j is bit j of the 32-bit qh.
+GRADCHECK_INLINE void q5_0(const std::uint8_t* __restrict b, float* __restrict y) noexcept {  // d, qh[4], qs[16]
+  const float d = half_at(b);
+  std::uint32_t qh;
+  std::memcpy(&qh, b + 2, 4);
+  const std::uint8_t* qs = b + 6;
+  for (int j = 0; j < 16; ++j) {
+    const int hi0 = int((qh >> j) & 1u) << 4, hi1 = int((qh >> (j + 16)) & 1u) << 4;
+    y[j] = float((int(qs[j] & 0x0F) | hi0) - 16) * d;
+    y[j + 16] = float((int(qs[j] >> 4) | hi1) - 16) * d;
+  }
+}
+
+GRADCHECK_INLINE void q5_1(const std::uint8_t* __restrict b, float* __restrict y) noexcept {  // d, m, qh[4], qs[16]
+  const float d = half_at(b), m = half_at(b + 2);
+  std::uint32_t qh;
+  std::memcpy(&qh, b + 4, 4);
+  const std::uint8_t* qs = b + 8;
+  for (int j = 0; j < 16; ++j) {
+    const int hi0 = int((qh >> j) & 1u) << 4, hi1 = int((qh >> (j + 16)) & 1u) << 4;
+    y[j] = float(int(qs[j] & 0x0F) | hi0) * d + m;
+    y[j + 16] = float(int(qs[j] >> 4) | hi1) * d + m;
+  }
+}
+
+// 256-value super-blocks. Q2_K: scales[16] (low nibble: scale, high: minimum,
+// one pair per 16 values), qs[64] (2 bits each), d, dmin.
+GRADCHECK_INLINE void q2_k(const std::uint8_t* __restrict b, float* __restrict y) noexcept {
+  const std::uint8_t* scales = b;
+  const std::uint8_t* q = b + 16;
+  const float d = half_at(b + 80), dmin = half_at(b + 82);
+  int s = 0;
+  for (int half = 0; half < 2; ++half, q += 32) {
+    for (int shift = 0; shift < 8; shift += 2) {
+      for (int part = 0; part < 2; ++part, ++s) {
+        const float dl = d * float(scales[s] & 0x0F), ml = dmin * float(scales[s] >> 4);
+        for (int l = 0; l < 16; ++l) *y++ = dl * float((q[l + 16 * part] >> shift) & 3) - ml;
+      }
+    }
+  }
+}
+
+// Q3_K: hmask[32] (the third bit), qs[64] (two low bits), scales[12] (sixteen
+// 6-bit scales, biased by 32), d. Scale s has its low four bits in byte s
+// (s < 8: low nibble) or s - 8 (high nibble), its top two in byte 8 + s % 4 at
+// bit 2 * (s / 4).
+GRADCHECK_INLINE void q3_k(const std::uint8_t* __restrict b, float* __restrict y) noexcept {
+  const std::uint8_t* hm = b;
+  const std::uint8_t* q = b + 32;
+  const std::uint8_t* packed = b + 96;
+  const float d = half_at(b + 108);
+  int scale[16];
+  for (int s = 0; s < 16; ++s) {
+    const int low = s < 8 ? (packed[s] & 0x0F) : (packed[s - 8] >> 4);
+    const int high = (packed[8 + s % 4] >> (2 * (s / 4))) & 3;
+    scale[s] = (low | (high << 4)) - 32;
+  }
+  int s = 0;
+  std::uint8_t bit = 1;
+  for (int half = 0; half < 2; ++half, q += 32) {
+    for (int shift = 0; shift < 8; shift += 2, bit = std::uint8_t(bit << 1)) {
+      for (int part = 0; part < 2; ++part, ++s) {
+        const float dl = d * float(scale[s]);
+        for (int l = 0; l < 16; ++l) {
+          const int k = l + 16 * part;
+          *y++ = dl * float(((q[k] >> shift) & 3) - ((hm[k] & bit) ? 0 : 4));
+        }
+      }
+    }
+  }
+}
+
+// The 6-bit scale and minimum of sub-block j (0..7) of Q4_K and Q5_K, packed
+// in 12 bytes: j < 4 in the low six bits of bytes j and j + 4; j >= 4 split
+// between the nibbles of byte j + 4 and the top two bits of bytes j - 4 and j.
+GRADCHECK_INLINE void scale_min_k4(int j, const std::uint8_t* p, int& sc, int& m) noexcept {
+  if (j < 4) {
+    sc = p[j] & 63;
+    m = p[j + 4] & 63;
+  } else {
+    sc = (p[j + 4] & 0x0F) | ((p[j - 4] >> 6) << 4);
+    m = (p[j + 4] >> 4) | ((p[j] >> 6) << 4);
+  }
+}
+
+// Q4_K: d, dmin, scales[12], qs[128]: 64 values per 32 bytes, low nibbles first.
+GRADCHECK_INLINE void q4_k(const std::uint8_t* __restrict b, float* __restrict y) noexcept {
+  const float d = half_at(b), dmin = half_at(b + 2);
+  const std::uint8_t* packed = b + 4;
+  const std::uint8_t* q = b + 16;
+  for (int j = 0; j < 8; j += 2, q += 32) {
+    int sc, m;
+    scale_min_k4(j, packed, sc, m);
+    const float d1 = d * float(sc), m1 = dmin * float(m);
+    scale_min_k4(j + 1, packed, sc, m);
+    const float d2 = d * float(sc), m2 = dmin * float(m);
+    for (int l = 0; l < 32; ++l) *y++ = d1 * float(q[l] & 0x0F) - m1;
+    for (int l = 0; l < 32; ++l) *y++ = d2 * float(q[l] >> 4) - m2;
+  }
+}
+
+// Q5_K: d, dmin, scales[12], qh[32] (the fifth bits, two per 64 values), qs[128].
+GRADCHECK_INLINE void q5_k(const std::uint8_t* __restrict b, float* __restrict y) noexcept {
+  const float d = half_at(b), dmin = half_at(b + 2);
+  const std::uint8_t* packed = b + 4;
+  const std::uint8_t* qh = b + 16;
+  const std::uint8_t* q = b + 48;
+  int bit = 0;
+  for (int j = 0; j < 8; j += 2, q += 32, bit += 2) {
+    int sc, m;
+    scale_min_k4(j, packed, sc, m);
+    const float d1 = d * float(sc), m1 = dmin * float(m);
+    scale_min_k4(j + 1, packed, sc, m);
+    const float d2 = d * float(sc), m2 = dmin * float(m);
+    for (int l = 0; l < 32; ++l) *y++ = d1 * float((q[l] & 0x0F) + (((qh[l] >> bit) & 1) << 4)) - m1;
+    for (int l = 0; l < 32; ++l) *y++ = d2 * float((q[l] >> 4) + (((qh[l] >> (bit + 1)) & 1) << 4)) - m2;
+  }
+}
+
+// Q6_K: ql[128] (low four bits), qh[64] (top two), scales[16] (int8, one per 16
+// values), d. Each half of 128 values: ql 64 bytes, qh 32, scales 8.
+GRADCHECK_INLINE void q6_k(const std::uint8_t* __restrict b, float* __restrict y) noexcept {
+  const std::uint8_t* ql = b;
+  const std::uint8_t* qh = b + 128;
+  const auto* sc = reinterpret_cast<const std::int8_t*>(b + 192);
+  const float d = half_at(b + 208);
+  for (int half = 0; half < 2; ++half, y += 128, ql += 64, qh += 32, sc += 8) {
+    // Values l and l + 32, 64, 96 share qh[l]; sixteen consecutive l share
+    // their scales. The reference multiplies (d * scale) * q: the same here.
+    for (int g = 0; g < 2; ++g) {
+      const float s1 = d * float(sc[g]), s2 = d * float(sc[g + 2]), s3 = d * float(sc[g + 4]),
+                  s4 = d * float(sc[g + 6]);
+      for (int l = 16 * g; l < 16 * g + 16; ++l) {
+        const int q1 = int((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        const int q2 = int((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        const int q3 = int((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        const int q4 = int((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        y[l] = s1 * float(q1);
+        y[l + 32] = s2 * float(q2);
+        y[l + 64] = s3 * float(q3);
+        y[l + 96] = s4 * float(q4);
+      }
+    }
+  }
+}
+
+template <void (*F)(const std::uint8_t*, float*)>
+GRADCHECK_INLINE void each_block(const std::uint8_t* data, std::size_t blocks, std::size_t size, std::size_t values,
+                                 float* out) noexcept {
+  for (std::size_t i = 0; i < blocks; ++i) F(data + i * size, out + i * values);
+}
+
+GRADCHECK_INLINE void dequantize_any(DType t, const std::uint8_t* data, std::size_t blocks, float* out) noexcept {
+  const std::size_t size = dtype_size(t), values = dtype_block(t);
+  switch (t) {
+    case DType::Q8_0: each_block<q8_0>(data, blocks, size, values, out); break;
+    case DType::Q4_0: each_block<q4_0>(data, blocks, size, values, out); break;
+    case DType::Q4_1: each_block<q4_1>(data, blocks, size, values, out); break;
+    case DType::Q5_0: each_block<q5_0>(data, blocks, size, values, out); break;
+    case DType::Q5_1: each_block<q5_1>(data, blocks, size, values, out); break;
+    case DType::Q2_K: each_block<q2_k>(data, blocks, size, values, out); break;
+    case DType::Q3_K: each_block<q3_k>(data, blocks, size, values, out); break;
+    case DType::Q4_K: each_block<q4_k>(data, blocks, size, values, out); break;
+    case DType::Q5_K: each_block<q5_k>(data, blocks, size, values, out); break;
+    case DType::Q6_K: each_block<q6_k>(data, blocks, size, values, out); break;
+    default: break;  // not a block type
+  }
+}
+
+// Compiled twice, like the statistics kernels: for the x86-64 baseline and for
+// AVX2 (chosen at run time). Neither enables FMA, so both round every
+// operation alone, as the reference's C does: the same floats either way.
+void dequantize_baseline(DType t, const std::uint8_t* data, std::size_t blocks, float* out) noexcept {
+  dequantize_any(t, data, blocks, out);
+}
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("avx2"))) void dequantize_avx2(DType t, const std::uint8_t* data, std::size_t blocks,
+                                                     float* out) noexcept {
+  dequantize_any(t, data, blocks, out);
+}
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && std::getenv("GRADCHECK_BASELINE_KERNELS") == nullptr;
+#else
+const bool kHaveAvx2 = false;
+#endif
+
+}  // namespace
+
+void dequantize_blocks(DType t, const std::uint8_t* data, std::size_t blocks, float* out) noexcept {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (kHaveAvx2) return dequantize_avx2(t, data, blocks, out);
+#endif
+  dequantize_baseline(t, data, blocks, out);
+}
+
+BlockScale block_scale(DType t, const std::uint8_t* block) noexcept {
+  const double none = std::numeric_limits<double>::quiet_NaN();
+  switch (t) {
+    case DType::Q8_0: case DType::Q4_0: case DType::Q5_0: return {half_at(block), none};
+    case DType::Q4_1: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K:
+      return {half_at(block), half_at(block + 2)};
+    case DType::Q2_K: return {half_at(block + 80), half_at(block + 82)};
+    case DType::Q3_K: return {half_at(block + 108), none};
+    case DType::Q6_K: return {half_at(block + 208), none};
+    default: return {none, none};
+  }
+}
+
+QuantHealth quantization_health(const TensorView& view) {
+  QuantHealth h;
+  if (!is_block_quantized(view.dtype)) return h;
+  h.blocks = view.numel / dtype_block(view.dtype);
+  const std::size_t size = dtype_size(view.dtype);
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo, sum = 0, sum2 = 0;
+  std::uint64_t finite = 0;
+  const bool has_min = view.dtype == DType::Q4_1 || view.dtype == DType::Q5_1 || view.dtype == DType::Q2_K ||
+                       view.dtype == DType::Q4_K || view.dtype == DType::Q5_K;
+  for (std::uint64_t b = 0; b < h.blocks; ++b) {
+    // The minimum is NaN by construction for the types without one.
+    const BlockScale s = block_scale(view.dtype, view.data + b * size);
+    if (!std::isfinite(s.d) || (has_min && !std::isfinite(s.min))) ++h.nonfinite_scale_blocks;
+    if (!std::isfinite(s.d)) continue;
+    const double a = std::fabs(s.d);
+    h.zero_scale_blocks += a == 0;
+    ++finite;
+    lo = std::min(lo, a);
+    hi = std::max(hi, a);
+    sum += a;
+    sum2 += a * a;
+  }
+  if (finite == 0) {
+    h.scale_min = h.scale_max = h.scale_mean = h.scale_std = std::numeric_limits<double>::quiet_NaN();
+    return h;
+  }
+  h.scale_min = lo;
+  h.scale_max = hi;
+  h.scale_mean = sum / double(finite);
+  // One pass: float16 magnitudes of one tensor lie within a few binades of each
+  // other, so sum(a^2)/n - mean^2 loses nothing a report shows.
+  sum2 = std::max(0.0, sum2 / double(finite) - h.scale_mean * h.scale_mean) * double(finite);
+  h.scale_std = std::sqrt(sum2 / double(finite));
+  return h;
+}
+
+}  // namespace gradcheck::weights

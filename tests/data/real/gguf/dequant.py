@@ -1,0 +1,93 @@
+"""NumPy dequantization of ggml's block types, written from ggml's reference
+dequantize_row_* (ggml/src/ggml-quants.c) and block layouts (ggml-common.h):
+float32 arithmetic in the reference's order, vectorised over blocks."""
+import numpy as np
+
+# type: (values per block, bytes per block)
+BLOCKS = {'Q8_0': (32, 34), 'Q4_0': (32, 18), 'Q4_1': (32, 20), 'Q5_0': (32, 22), 'Q5_1': (32, 24),
+          'Q2_K': (256, 84), 'Q3_K': (256, 110), 'Q4_K': (256, 144), 'Q5_K': (256, 176), 'Q6_K': (256, 210)}
+# byte offsets of the float16 scale d and, for the types with one, the minimum m / dmin
+SCALE_OFFSETS = {'Q8_0': [0], 'Q4_0': [0], 'Q4_1': [0, 2], 'Q5_0': [0], 'Q5_1': [0, 2], 'Q2_K': [80, 82],
+                 'Q3_K': [108], 'Q4_K': [0, 2], 'Q5_K': [0, 2], 'Q6_K': [208]}
+
+f32=np.float32
+def h(raw, off): return raw[:, off:off+2].copy().view('<f2').astype(f32)[:,0]
+def dequantize(t, raw):
+    """The float32 values of the blocks in `raw` (bytes) of type `t`."""
+    raw=np.frombuffer(raw,dtype=np.uint8)
+    if t=='Q8_0':
+        B=raw.reshape(-1,34); d=h(B,0); q=B[:,2:].view(np.int8).astype(f32); return (q*d[:,None]).astype(f32).ravel()
+    if t in ('Q4_0','Q4_1'):
+        n=18 if t=='Q4_0' else 20; B=raw.reshape(-1,n); d=h(B,0); qs=B[:,n-16:]
+        q=np.concatenate([qs&15, qs>>4],axis=1).astype(np.int32)
+        if t=='Q4_0': return ((q-8).astype(f32)*d[:,None]).astype(f32).ravel()
+        m=h(B,2); return ((q.astype(f32)*d[:,None]).astype(f32)+m[:,None]).astype(f32).ravel()
+    if t in ('Q5_0','Q5_1'):
+        n=22 if t=='Q5_0' else 24; B=raw.reshape(-1,n); d=h(B,0); o=2 if t=='Q5_0' else 4
+        qh=B[:,o:o+4].copy().view('<u4')[:,0]; qs=B[:,o+4:]
+        bits=((qh[:,None]>>np.arange(32,dtype=np.uint32))&1).astype(np.int32)
+        q=np.concatenate([qs&15, qs>>4],axis=1).astype(np.int32)|(bits<<4)
+        if t=='Q5_0': return ((q-16).astype(f32)*d[:,None]).astype(f32).ravel()
+        m=h(B,2); return ((q.astype(f32)*d[:,None]).astype(f32)+m[:,None]).astype(f32).ravel()
+    if t=='Q2_K':
+        B=raw.reshape(-1,84); sc=B[:,:16]; qs=B[:,16:80]; d=h(B,80); dm=h(B,82)
+        out=np.empty((B.shape[0],256),f32)
+        for half in range(2):
+            q=qs[:,32*half:32*half+32]
+            for j in range(4):
+                for part in range(2):
+                    s=sc[:,half*8+j*2+part]
+                    dl=(d*(s&15).astype(f32)).astype(f32); ml=(dm*(s>>4).astype(f32)).astype(f32)
+                    v=((q[:,16*part:16*part+16]>>(2*j))&3).astype(f32)
+                    out[:,half*128+j*32+part*16:half*128+j*32+part*16+16]=(dl[:,None]*v).astype(f32)-ml[:,None]
+        return out.ravel()
+    if t=='Q3_K':
+        B=raw.reshape(-1,110); hm=B[:,:32]; qs=B[:,32:96]; p=B[:,96:108].astype(np.int32); d=h(B,108)
+        scale=np.empty((B.shape[0],16),np.int32)
+        for s in range(16):
+            low=(p[:,s]&15) if s<8 else (p[:,s-8]>>4)
+            high=(p[:,8+s%4]>>(2*(s//4)))&3
+            scale[:,s]=(low|(high<<4))-32
+        out=np.empty((B.shape[0],256),f32); bit=0
+        for half in range(2):
+            q=qs[:,32*half:32*half+32]
+            for j in range(4):
+                for part in range(2):
+                    s=half*8+j*2+part
+                    dl=(d*scale[:,s].astype(f32)).astype(f32)
+                    k=slice(16*part,16*part+16)
+                    v=((q[:,k]>>(2*j))&3).astype(np.int32)-np.where(hm[:,k]&(1<<bit),0,4)
+                    out[:,half*128+j*32+part*16:half*128+j*32+part*16+16]=dl[:,None]*v.astype(f32)
+                bit+=1
+        return out.ravel()
+    def scm(p,j):
+        if j<4: return p[:,j]&63, p[:,j+4]&63
+        return (p[:,j+4]&15)|((p[:,j-4]>>6)<<4), (p[:,j+4]>>4)|((p[:,j]>>6)<<4)
+    if t in ('Q4_K','Q5_K'):
+        n=144 if t=='Q4_K' else 176; B=raw.reshape(-1,n); d=h(B,0); dm=h(B,2); p=B[:,4:16].astype(np.int32)
+        qh=B[:,16:48] if t=='Q5_K' else None; qs=B[:,n-128:]
+        out=np.empty((B.shape[0],256),f32)
+        for g in range(4):
+            q=qs[:,32*g:32*g+32].astype(np.int32)
+            for part in range(2):
+                sc,m=scm(p,2*g+part)
+                dl=(d*sc.astype(f32)).astype(f32); ml=(dm*m.astype(f32)).astype(f32)
+                v=(q&15) if part==0 else (q>>4)
+                if qh is not None: v=v+(((qh.astype(np.int32)>>(2*g+part))&1)<<4)
+                out[:,64*g+32*part:64*g+32*part+32]=(dl[:,None]*v.astype(f32)).astype(f32)-ml[:,None]
+        return out.ravel()
+    if t=='Q6_K':
+        B=raw.reshape(-1,210); ql=B[:,:128].astype(np.int32); qh=B[:,128:192].astype(np.int32); sc=B[:,192:208].view(np.int8).astype(f32); d=h(B,208)
+        out=np.empty((B.shape[0],256),f32)
+        for half in range(2):
+            L=ql[:,64*half:64*half+64]; H=qh[:,32*half:32*half+32]; S=sc[:,8*half:8*half+8]
+            for l in range(32):
+                i=l//16
+                q1=((L[:,l]&15)|(((H[:,l]>>0)&3)<<4))-32
+                q2=((L[:,l+32]&15)|(((H[:,l]>>2)&3)<<4))-32
+                q3=((L[:,l]>>4)|(((H[:,l]>>4)&3)<<4))-32
+                q4=((L[:,l+32]>>4)|(((H[:,l]>>6)&3)<<4))-32
+                for k,(q,si) in enumerate([(q1,i),(q2,i+2),(q3,i+4),(q4,i+6)]):
+                    out[:,128*half+32*k+l]=((d*S[:,si]).astype(f32)*q.astype(f32)).astype(f32)
+        return out.ravel()
+    raise ValueError(t)
