@@ -71,7 +71,7 @@ Gguf good() {
 
 }  // namespace
 
-TEST_CASE("GGUF files from the generator read back with NumPy's statistics of the reference dequantization", "[gguf]") {
+TEST_CASE("GGUF files from the generator read back with NumPy's statistics of the reference dequantization", "[gguf][statistics]") {
   std::ifstream in(kGguf + "expected.json");
   REQUIRE(in);
   const auto expected = nlohmann::json::parse(in);
@@ -126,7 +126,7 @@ TEST_CASE("GGUF files from the generator read back with NumPy's statistics of th
   }
 }
 
-TEST_CASE("GGUF values are the reference's floats, element by element", "[gguf]") {
+TEST_CASE("GGUF values are the reference's floats, element by element", "[gguf][statistics]") {
   // Element-wise: the values the generator's NumPy dequantization gives for
   // the first and last elements of every tensor of types_v3.gguf.
   std::ifstream in(kGguf + "expected.json");

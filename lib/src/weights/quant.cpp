@@ -28,6 +28,19 @@ const std::vector<float> kHalf = [] {
 
 #define GRADCHECK_INLINE inline __attribute__((always_inline))
 
+// Eight lanes, written with GCC/Clang vector extensions so that the baseline
+// and AVX2 builds do the same element-wise operations (each lane rounds as the
+// reference's scalar code does).
+typedef std::int32_t v8i __attribute__((vector_size(32)));
+typedef float v8f __attribute__((vector_size(32)));
+
+GRADCHECK_INLINE v8i widen8(const std::uint8_t* p) noexcept {
+  return v8i{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]};
+}
+GRADCHECK_INLINE v8f to_float(v8i v) noexcept { return __builtin_convertvector(v, v8f); }
+GRADCHECK_INLINE v8f splat(float x) noexcept { return v8f{x, x, x, x, x, x, x, x}; }
+GRADCHECK_INLINE void store8(float* y, v8f v) noexcept { std::memcpy(y, &v, sizeof v); }
+
 GRADCHECK_INLINE float half_at(const std::uint8_t* p) noexcept {
   std::uint16_t h;
   std::memcpy(&h, p, 2);
@@ -42,11 +55,12 @@ GRADCHECK_INLINE void q8_0(const std::uint8_t* __restrict b, float* __restrict y
 }
 
 GRADCHECK_INLINE void q4_0(const std::uint8_t* __restrict b, float* __restrict y) noexcept {  // d, qs[16]
-  const float d = half_at(b);
+  const v8f d = splat(half_at(b));
   const std::uint8_t* qs = b + 2;
-  for (int j = 0; j < 16; ++j) {
-    y[j] = float(int(qs[j] & 0x0F) - 8) * d;
-    y[j + 16] = float(int(qs[j] >> 4) - 8) * d;
+  for (int j = 0; j < 16; j += 8) {
+    const v8i q = widen8(qs + j);
+    store8(y + j, to_float((q & 0x0F) - 8) * d);
+    store8(y + j + 16, to_float((q >> 4) - 8) * d);
   }
 }
 
@@ -92,10 +106,13 @@ GRADCHECK_INLINE void q2_k(const std::uint8_t* __restrict b, float* __restrict y
   const float d = half_at(b + 80), dmin = half_at(b + 82);
   int s = 0;
   for (int half = 0; half < 2; ++half, q += 32) {
+    const v8i q0 = widen8(q), q1 = widen8(q + 8), q2 = widen8(q + 16), q3 = widen8(q + 24);
     for (int shift = 0; shift < 8; shift += 2) {
-      for (int part = 0; part < 2; ++part, ++s) {
-        const float dl = d * float(scales[s] & 0x0F), ml = dmin * float(scales[s] >> 4);
-        for (int l = 0; l < 16; ++l) *y++ = dl * float((q[l + 16 * part] >> shift) & 3) - ml;
+      for (int part = 0; part < 2; ++part, ++s, y += 16) {
+        const v8f dl = splat(d * float(scales[s] & 0x0F)), ml = splat(dmin * float(scales[s] >> 4));
+        const v8i a = part == 0 ? q0 : q2, c = part == 0 ? q1 : q3;
+        store8(y, dl * to_float((a >> shift) & 3) - ml);
+        store8(y + 8, dl * to_float((c >> shift) & 3) - ml);
       }
     }
   }
@@ -116,15 +133,18 @@ GRADCHECK_INLINE void q3_k(const std::uint8_t* __restrict b, float* __restrict y
     const int high = (packed[8 + s % 4] >> (2 * (s / 4))) & 3;
     scale[s] = (low | (high << 4)) - 32;
   }
-  int s = 0;
-  std::uint8_t bit = 1;
+  const v8i h[4] = {widen8(hm), widen8(hm + 8), widen8(hm + 16), widen8(hm + 24)};
+  int s = 0, bit = 1;
   for (int half = 0; half < 2; ++half, q += 32) {
-    for (int shift = 0; shift < 8; shift += 2, bit = std::uint8_t(bit << 1)) {
-      for (int part = 0; part < 2; ++part, ++s) {
-        const float dl = d * float(scale[s]);
-        for (int l = 0; l < 16; ++l) {
-          const int k = l + 16 * part;
-          *y++ = dl * float(((q[k] >> shift) & 3) - ((hm[k] & bit) ? 0 : 4));
+    const v8i qv[4] = {widen8(q), widen8(q + 8), widen8(q + 16), widen8(q + 24)};
+    for (int shift = 0; shift < 8; shift += 2, bit <<= 1) {
+      for (int part = 0; part < 2; ++part, ++s, y += 16) {
+        const v8f dl = splat(d * float(scale[s]));
+        for (int k = 0; k < 2; ++k) {
+          // ((q >> shift) & 3) - (the hmask bit set ? 0 : 4); a comparison's lanes are -1 or 0.
+          const v8i low = (qv[2 * part + k] >> shift) & 3;
+          const v8i minus = ((h[2 * part + k] & bit) == 0) & 4;
+          store8(y + 8 * k, dl * to_float(low - minus));
         }
       }
     }
@@ -275,10 +295,13 @@ QuantHealth quantization_health(const TensorView& view) {
   std::uint64_t finite = 0;
   const bool has_min = view.dtype == DType::Q4_1 || view.dtype == DType::Q5_1 || view.dtype == DType::Q2_K ||
                        view.dtype == DType::Q4_K || view.dtype == DType::Q5_K;
+  // Where d (and the minimum, 2 bytes on) sits in a block: ggml-common.h.
+  const std::size_t at = view.dtype == DType::Q2_K ? 80 : view.dtype == DType::Q3_K ? 108
+                         : view.dtype == DType::Q6_K ? 208 : 0;
   for (std::uint64_t b = 0; b < h.blocks; ++b) {
-    // The minimum is NaN by construction for the types without one.
-    const BlockScale s = block_scale(view.dtype, view.data + b * size);
-    if (!std::isfinite(s.d) || (has_min && !std::isfinite(s.min))) ++h.nonfinite_scale_blocks;
+    const std::uint8_t* block = view.data + b * size + at;
+    const BlockScale s{half_at(block), has_min ? half_at(block + 2) : 0.0};
+    if (!std::isfinite(s.d) || !std::isfinite(s.min)) ++h.nonfinite_scale_blocks;
     if (!std::isfinite(s.d)) continue;
     const double a = std::fabs(s.d);
     h.zero_scale_blocks += a == 0;
