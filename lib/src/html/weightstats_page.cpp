@@ -194,6 +194,7 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
                      classes));
     }
   }
+  for (const auto& line : gradcheck::internal::skipped_lines(report)) page.paragraph("Not read: " + line, "flag");
   for (const auto& line : gradcheck::internal::unsafe_pickle_lines(report)) page.paragraph("unsafe_pickle: " + line, "flag");
   for (const auto& line : gradcheck::internal::pickle_notes(report)) page.paragraph(line, "muted");
 

@@ -32,24 +32,28 @@ namespace gradcheck::weights {
 namespace {
 
 // ggml's type ids (ggml.h, enum ggml_type) and names; `read` is the DType
-// this reader gives, or none for a type that is named but not read.
+// this reader gives. The types without one are checked for size and place
+// like the others (values per block, bytes per block: ggml-common.h and
+// gguf-py's GGML_QUANT_SIZES) and listed as skipped.
 struct GgmlType {
   std::uint32_t id;
   const char* name;
   std::optional<DType> read;
+  std::size_t block = 0, bytes = 0;  // for the types not read
 };
 constexpr GgmlType kGgmlTypes[] = {
     {0, "F32", DType::F32},     {1, "F16", DType::F16},     {2, "Q4_0", DType::Q4_0},
     {3, "Q4_1", DType::Q4_1},   {6, "Q5_0", DType::Q5_0},   {7, "Q5_1", DType::Q5_1},
-    {8, "Q8_0", DType::Q8_0},   {9, "Q8_1", std::nullopt},  {10, "Q2_K", DType::Q2_K},
+    {8, "Q8_0", DType::Q8_0},   {9, "Q8_1", std::nullopt, 32, 36},  {10, "Q2_K", DType::Q2_K},
     {11, "Q3_K", DType::Q3_K},  {12, "Q4_K", DType::Q4_K},  {13, "Q5_K", DType::Q5_K},
-    {14, "Q6_K", DType::Q6_K},  {15, "Q8_K", std::nullopt}, {16, "IQ2_XXS", std::nullopt},
-    {17, "IQ2_XS", std::nullopt}, {18, "IQ3_XXS", std::nullopt}, {19, "IQ1_S", std::nullopt},
-    {20, "IQ4_NL", std::nullopt}, {21, "IQ3_S", std::nullopt}, {22, "IQ2_S", std::nullopt},
-    {23, "IQ4_XS", std::nullopt}, {24, "I8", DType::I8},    {25, "I16", DType::I16},
+    {14, "Q6_K", DType::Q6_K},  {15, "Q8_K", std::nullopt, 256, 292}, {16, "IQ2_XXS", std::nullopt, 256, 66},
+    {17, "IQ2_XS", std::nullopt, 256, 74}, {18, "IQ3_XXS", std::nullopt, 256, 98}, {19, "IQ1_S", std::nullopt, 256, 50},
+    {20, "IQ4_NL", DType::IQ4_NL}, {21, "IQ3_S", std::nullopt, 256, 110}, {22, "IQ2_S", std::nullopt, 256, 82},
+    {23, "IQ4_XS", DType::IQ4_XS}, {24, "I8", DType::I8}, {25, "I16", DType::I16},
     {26, "I32", DType::I32},    {27, "I64", DType::I64},    {28, "F64", DType::F64},
-    {29, "IQ1_M", std::nullopt}, {30, "BF16", DType::BF16}, {34, "TQ1_0", std::nullopt},
-    {35, "TQ2_0", std::nullopt}, {39, "MXFP4", std::nullopt},
+    {29, "IQ1_M", std::nullopt, 256, 56}, {30, "BF16", DType::BF16}, {34, "TQ1_0", std::nullopt, 256, 54},
+    {35, "TQ2_0", std::nullopt, 256, 66}, {39, "MXFP4", std::nullopt, 32, 17}, {40, "NVFP4", std::nullopt, 64, 36},
+    {41, "Q1_0", std::nullopt, 128, 18}, {42, "Q2_0", std::nullopt, 64, 18},
 };
 
 // Metadata value types (gguf_metadata_value_type).
@@ -125,6 +129,8 @@ class GgufReader {
       TensorEntry entry;
       std::uint64_t offset;
       std::size_t at;  // where its info starts, for messages
+      const char* type = "";
+      bool read = true;  // false: a ggml type without a dequantizer here, skipped
     };
     std::vector<Info> infos;
     std::set<std::string> names;
@@ -152,25 +158,24 @@ class GgufReader {
       for (const auto& t : kGgmlTypes)
         if (t.id == type) g = &t;
       if (g == nullptr) fail(type_at, fmt::format("tensor '{}' has the unknown ggml type {}", e.name, type));
-      if (!g->read)
-        fail(type_at, fmt::format("tensor '{}' is {}, a ggml type this reader does not dequantize (it reads F32, F16, "
-                                  "BF16, F64, I8-I64, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and Q2_K-Q6_K)",
-                                  e.name, g->name));
-      e.dtype = *g->read;
       info.offset = u64("a tensor offset");
       if (info.offset % alignment != 0)
         fail(pos_ - 8, fmt::format("tensor '{}': offset {} is not a multiple of the alignment {}", e.name, info.offset,
                                    alignment));
-      const std::size_t block = dtype_block(e.dtype);
+      info.type = g->name;
+      info.read = g->read.has_value();
+      e.dtype = g->read.value_or(DType::U8);
+      const std::size_t block = g->read ? dtype_block(e.dtype) : g->block;
+      const std::size_t block_bytes = g->read ? dtype_size(e.dtype) : g->bytes;
       if (!ne.empty() && ne[0] % std::int64_t(block) != 0)
         fail(dims_at, fmt::format("tensor '{}': its first dimension {} is not a multiple of {}'s block of {} values",
                                   e.name, ne[0], g->name, block));
       e.shape.assign(ne.rbegin(), ne.rend());  // ne[0] varies fastest: the last C-order extent
       checked_byte_size(path_, e.name, e.shape, 1, &e.numel);  // the value count, checked for overflow
       const std::uint64_t blocks = e.numel / block;
-      if (blocks > std::numeric_limits<std::uint64_t>::max() / dtype_size(e.dtype))
+      if (blocks > std::numeric_limits<std::uint64_t>::max() / block_bytes)
         fail(dims_at, "tensor '" + e.name + "': the byte size overflows 64 bits");
-      e.nbytes = static_cast<std::size_t>(blocks * dtype_size(e.dtype));
+      e.nbytes = static_cast<std::size_t>(blocks * block_bytes);
       infos.push_back(std::move(info));
     }
     const std::uint64_t data_start = (pos_ + alignment - 1) / alignment * alignment;
@@ -196,7 +201,15 @@ class GgufReader {
       }
       info.entry.data = d_ + data_start + info.offset;
     }
-    for (auto& info : infos) ck_.add_tensor(std::move(info.entry));
+    for (auto& info : infos) {
+      if (info.read) {
+        ck_.add_tensor(std::move(info.entry));
+        continue;
+      }
+      ck_.add_skipped({path_, info.entry.name, info.type, info.entry.nbytes,
+                       std::string(info.type) + " has no dequantization here (read: F32, F16, BF16, F64, I8-I64, "
+                                                "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K-Q6_K, IQ4_NL, IQ4_XS)"});
+    }
     ck_.keep_alive(file_);
     return std::move(ck_);
   }

@@ -15,6 +15,13 @@
 #include "gradcheck/weights/dtype.hpp"
 #include "gradcheck/weights/statistics.hpp"
 
+// The 32-byte vector helpers below are always inlined: their values never
+// cross a call, so GCC's note that such returns change the ABI without AVX
+// does not apply.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 namespace gradcheck::weights {
 
 namespace {
@@ -225,6 +232,51 @@ GRADCHECK_INLINE void q6_k(const std::uint8_t* __restrict b, float* __restrict y
   }
 }
 
+// IQ4: ggml's non-linear 4-bit code book (kvalues_iq4nl, ggml-common.h) is
+// the vector `book` below.
+// The code book's values of 16 nibbles: a byte shuffle (pshufb where the
+// instruction set has it), then widened to two 8-lane int vectors.
+typedef std::int8_t v16b __attribute__((vector_size(16)));
+GRADCHECK_INLINE void iq4_lookup(v16b nibbles, v8i& first, v8i& second) noexcept {
+  const v16b book = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+  const v16b v = __builtin_shuffle(book, nibbles);
+  first = v8i{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+  second = v8i{v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
+}
+
+// 32 values from 16 bytes: value j (j + 16) is the low (high) nibble of byte j,
+// times `scale` (d * code book value, as the reference multiplies).
+GRADCHECK_INLINE void iq4_32(const std::uint8_t* qs, float scale, float* y) noexcept {
+  v16b q;
+  std::memcpy(&q, qs, 16);
+  v8i a, b;
+  iq4_lookup(q & 0x0F, a, b);
+  store8(y, splat(scale) * to_float(a));
+  store8(y + 8, splat(scale) * to_float(b));
+  iq4_lookup((v16b)((__attribute__((vector_size(16))) std::uint8_t)q >> 4), a, b);
+  store8(y + 16, splat(scale) * to_float(a));
+  store8(y + 24, splat(scale) * to_float(b));
+}
+
+// IQ4_NL: d, qs[16].
+GRADCHECK_INLINE void iq4_nl(const std::uint8_t* __restrict b, float* __restrict y) noexcept {
+  iq4_32(b + 2, half_at(b), y);
+}
+
+// IQ4_XS: d, scales_h (uint16: two high bits per 32 values), scales_l[4] (a
+// nibble per 32 values), qs[128]: 32 values per 16 bytes as in IQ4_NL.
+GRADCHECK_INLINE void iq4_xs(const std::uint8_t* __restrict b, float* __restrict y) noexcept {
+  const float d = half_at(b);
+  std::uint16_t high;
+  std::memcpy(&high, b + 2, 2);
+  const std::uint8_t* low = b + 4;
+  const std::uint8_t* qs = b + 8;
+  for (int ib = 0; ib < 8; ++ib, y += 32, qs += 16) {
+    const int ls = ((low[ib / 2] >> (4 * (ib % 2))) & 0x0F) | (((high >> (2 * ib)) & 3) << 4);
+    iq4_32(qs, d * float(ls - 32), y);
+  }
+}
+
 template <void (*F)(const std::uint8_t*, float*)>
 GRADCHECK_INLINE void each_block(const std::uint8_t* data, std::size_t blocks, std::size_t size, std::size_t values,
                                  float* out) noexcept {
@@ -244,6 +296,8 @@ GRADCHECK_INLINE void dequantize_any(DType t, const std::uint8_t* data, std::siz
     case DType::Q4_K: each_block<q4_k>(data, blocks, size, values, out); break;
     case DType::Q5_K: each_block<q5_k>(data, blocks, size, values, out); break;
     case DType::Q6_K: each_block<q6_k>(data, blocks, size, values, out); break;
+    case DType::IQ4_NL: each_block<iq4_nl>(data, blocks, size, values, out); break;
+    case DType::IQ4_XS: each_block<iq4_xs>(data, blocks, size, values, out); break;
     default: break;  // not a block type
   }
 }
@@ -276,7 +330,8 @@ void dequantize_blocks(DType t, const std::uint8_t* data, std::size_t blocks, fl
 BlockScale block_scale(DType t, const std::uint8_t* block) noexcept {
   const double none = std::numeric_limits<double>::quiet_NaN();
   switch (t) {
-    case DType::Q8_0: case DType::Q4_0: case DType::Q5_0: return {half_at(block), none};
+    case DType::Q8_0: case DType::Q4_0: case DType::Q5_0: case DType::IQ4_NL: case DType::IQ4_XS:
+      return {half_at(block), none};
     case DType::Q4_1: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K:
       return {half_at(block), half_at(block + 2)};
     case DType::Q2_K: return {half_at(block + 80), half_at(block + 82)};

@@ -86,6 +86,10 @@ std::string to_json(const WeightsReport& r) {
     metadata.push_back({{"file", m.file}, {"key", m.key}, {"type", m.type}, {"value", std::move(v)}});
   }
   j["metadata"] = std::move(metadata);
+  nlohmann::json skipped = nlohmann::json::array();
+  for (const auto& k : r.skipped)
+    skipped.push_back({{"file", k.file}, {"name", k.name}, {"type", k.type}, {"bytes", k.bytes}, {"reason", k.reason}});
+  j["skipped"] = std::move(skipped);
   nlohmann::json tensors = nlohmann::json::array();
   for (const auto& t : r.tensors) {
     const TensorStats& s = t.stats;
@@ -203,6 +207,7 @@ std::string verdict_line(const WeightsReport& r, bool color) {
                               r.tensors.size(), r.tensors.size() == 1 ? "" : "s", r.files.size(),
                               r.files.size() == 1 ? "" : "s", flagged);
   if (r.has_diff) s += fmt::format("; diff: {} compared, {} flagged", r.diff.size(), diff_flagged);
+  if (!r.skipped.empty()) s += fmt::format("; {} tensor{} not read", r.skipped.size(), r.skipped.size() == 1 ? "" : "s");
   if (!r.unsafe_pickle.empty()) {
     std::size_t files = 0;
     for (const auto& f : r.files)
@@ -280,6 +285,7 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
     if (const std::string note = internal::optimizer_state_note(r); !note.empty()) out += style.dim(note) + "\n";
     for (const auto& line : internal::optimizer_lines(r)) out += line + "\n";
 
+    for (const auto& line : internal::skipped_lines(r)) out += style.yellow("not read: " + line) + "\n";
     for (const auto& line : internal::unsafe_pickle_lines(r)) out += style.red(std::string("unsafe_pickle: ") + line) + "\n";
     for (const auto& line : internal::pickle_notes(r)) out += style.dim(line) + "\n";
     if (r.has_diff) {

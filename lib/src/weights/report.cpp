@@ -209,6 +209,7 @@ WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOption
   report.unsafe_pickle = checkpoint.unsafe_globals();
   report.uninterpreted = checkpoint.uninterpreted();
   report.metadata = checkpoint.metadata();
+  report.skipped = checkpoint.skipped();
   const auto selected = select(checkpoint, options.filter);
   std::vector<TensorView> views;
   views.reserve(selected.size());

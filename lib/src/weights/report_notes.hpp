@@ -1,7 +1,9 @@
 #pragma once
 // Sentences the text and HTML weight reports share.
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -20,6 +22,28 @@ inline std::string optimizer_state_note(const weights::WeightsReport& report) {
   return std::to_string(n) + (n == 1 ? " tensor is" : " tensors are") +
          " an optimizer's state (torch.optim's state.<index>.<key>, Keras's optimizer variables: Adam's "
          "moments, momentum buffers, step counts): statistics and the nan and inf flags only, no weight flags";
+}
+
+/// The tensors not read, grouped by type: "2 tensors of type IQ3_S (1.2 MiB) were not read: ...".
+inline std::vector<std::string> skipped_lines(const weights::WeightsReport& report) {
+  std::vector<std::string> out;
+  std::vector<std::string> types;
+  for (const auto& k : report.skipped)
+    if (std::find(types.begin(), types.end(), k.type) == types.end()) types.push_back(k.type);
+  for (const auto& type : types) {
+    std::size_t n = 0;
+    std::uint64_t bytes = 0;
+    std::string first, reason;
+    for (const auto& k : report.skipped)
+      if (k.type == type) {
+        if (n++ == 0) first = k.name, reason = k.reason;
+        bytes += k.bytes;
+      }
+    out.push_back(std::to_string(n) + (n == 1 ? " tensor" : " tensors") + " of type " + type + " (" +
+                  general(double(bytes) / 1048576.0, 3) + " MiB, first '" + first + "') not read: " + reason +
+                  "; they are not in the statistics or the verdict");
+  }
+  return out;
 }
 
 /// One line per unsafe global of a pickle: where, what it does, and why it

@@ -86,6 +86,7 @@ void Checkpoint::append(Checkpoint&& other) {
   for (auto& u : other.uninterpreted_) uninterpreted_.push_back(std::move(u));
   for (auto& x : other.scalars_) scalars_.push_back(std::move(x));
   for (auto& m : other.metadata_) metadata_.push_back(std::move(m));
+  for (auto& k : other.skipped_) skipped_.push_back(std::move(k));
   other = Checkpoint{};
 }
 

@@ -4,7 +4,7 @@
 // computing the basic statistics on the same file, and the same tensors as an
 // ONNX model (initializers in raw_data, as PyTorch's exporter writes them), as
 // an HDF5 file of contiguous datasets and as a GGUF file; and GGUF files of the
-// same shapes block-quantized (Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, Q6_K), whose throughput is counted
+// same shapes block-quantized (Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, IQ4_XS, Q6_K), whose throughput is counted
 // in bytes of file (target: >= 1 GB/s).
 // Prints a Markdown table; exit 1 when a target is missed, 2 on bad arguments.
 //
@@ -123,7 +123,7 @@ void write_onnx_twin(const std::string& safetensors, const std::string& onnx, st
 // GGUF (version 3): the tensors' infos, then the data section (32-byte aligned).
 // `type` is ggml's id, `block` and `block_bytes` its layout; F32 copies the
 // safetensors bytes. Quantized blocks carry the safetensors bytes as their
-// quants and a float16 scale of 2^-10 (Q8_0, Q4_0, Q3_K, Q6_K) or 2^-6 and a minimum
+// quants and a float16 scale of 2^-10 (Q8_0, Q4_0, Q3_K, IQ4_XS, Q6_K) or 2^-6 and a minimum
 // of 2^-7 (Q2_K, Q4_K) written over them: dequantization costs the same for any
 // quants, and the values stay in a trained layer's range.
 void write_gguf_twin(const std::string& safetensors, const std::string& gguf, std::size_t data_start,
@@ -423,7 +423,7 @@ int main(int argc, char** argv) {
       double seconds = NAN, file_bytes = 0;
     };
     std::vector<Quantized> quantized = {{"Q8_0", 8, 32, 34}, {"Q4_0", 2, 32, 18}, {"Q2_K", 10, 256, 84},
-                                        {"Q3_K", 11, 256, 110}, {"Q4_K", 12, 256, 144}, {"Q6_K", 14, 256, 210}};
+                                        {"Q3_K", 11, 256, 110}, {"Q4_K", 12, 256, 144}, {"IQ4_XS", 23, 256, 136}, {"Q6_K", 14, 256, 210}};
     for (auto& q : quantized) {
       if (o.no_onnx) break;
       const std::string file = o.file + "." + q.name + ".gguf";

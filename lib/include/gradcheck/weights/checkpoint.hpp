@@ -62,6 +62,16 @@ struct MetadataEntry {
   std::optional<double> number; ///< a numeric or bool scalar's value
 };
 
+/// A tensor a reader found but could not read, and why: a GGUF tensor of a
+/// ggml type without a dequantizer here (IQ2_XXS, ...). Reports list them.
+struct SkippedTensor {
+  std::string file;
+  std::string name;
+  std::string type;    ///< the file's name for its type ("IQ3_S")
+  std::uint64_t bytes = 0;
+  std::string reason;
+};
+
 /// The tensors of one or more files, and what keeps their bytes alive.
 class Checkpoint {
  public:
@@ -78,6 +88,8 @@ class Checkpoint {
   const std::vector<std::pair<std::string, double>>& scalars() const noexcept { return scalars_; }
   /// The files' own metadata, in file order (GGUF files only).
   const std::vector<MetadataEntry>& metadata() const noexcept { return metadata_; }
+  /// Tensors found but not read (GGUF types without a dequantizer here).
+  const std::vector<SkippedTensor>& skipped() const noexcept { return skipped_; }
   /// Appends another checkpoint's tensors (and keeps its storage alive).
   void append(Checkpoint&& other);
 
@@ -88,6 +100,7 @@ class Checkpoint {
   void add_unsafe(PickleFinding finding) { unsafe_.push_back(std::move(finding)); }
   void add_scalar(std::string name, double value) { scalars_.emplace_back(std::move(name), value); }
   void add_metadata(MetadataEntry entry) { metadata_.push_back(std::move(entry)); }
+  void add_skipped(SkippedTensor entry) { skipped_.push_back(std::move(entry)); }
   void add_uninterpreted(std::string file, std::vector<std::string> classes) {
     uninterpreted_.push_back({std::move(file), std::move(classes)});
   }
@@ -99,6 +112,7 @@ class Checkpoint {
   std::vector<Uninterpreted> uninterpreted_;
   std::vector<std::pair<std::string, double>> scalars_;
   std::vector<MetadataEntry> metadata_;
+  std::vector<SkippedTensor> skipped_;
   std::vector<std::shared_ptr<const void>> storage_;
 };
 
@@ -182,8 +196,10 @@ Checkpoint read_keras_archive(const std::string& path);
 /// ("blk.0.attn_q.weight"), shapes in C order (ggml's ne reversed: a matrix of
 /// ne = [in, out] is out x in). Types F32, F16, BF16, F64, I8, I16, I32, I64
 /// and the block-quantized Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
-/// Q5_K, Q6_K (used in place, dequantized by the statistics pass); other ggml
-/// types (the IQ and ternary families) are refused by name. Tensor data must
+/// Q5_K, Q6_K, IQ4_NL, IQ4_XS (used in place, dequantized by the statistics
+/// pass). Tensors of the other ggml types (IQ1-IQ3, TQ1_0, TQ2_0, MXFP4,
+/// NVFP4, Q1_0, Q2_0, Q8_1, Q8_K) are checked like the others and listed in
+/// skipped(), not read; a type ggml does not define is refused. Tensor data must
 /// lie inside the data section, aligned to general.alignment (default 32),
 /// without overlaps.
 Checkpoint read_gguf(const std::string& path);

@@ -23,11 +23,14 @@ namespace gradcheck::weights {
 ///   Q2_K (256, 84), Q3_K (256, 110), Q4_K (256, 144), Q5_K (256, 176),
 ///   Q6_K (256, 210): a super-block scale d (and dmin) times 4- to 8-bit
 ///   scales of 16 or 32 values each, times 2- to 6-bit q (minus the scaled
-///   minimum for Q2_K, Q4_K, Q5_K).
+///   minimum for Q2_K, Q4_K, Q5_K);
+///   IQ4_NL (32, 18): d * v[q], v ggml's 16-entry non-linear table
+///   (-127 ... 113); IQ4_XS (256, 136): the same table, a 6-bit scale
+///   (biased by 32) per 32 values times d.
 enum class DType : std::uint8_t {
   F64, F32, F16, BF16, F8_E4M3, F8_E5M2,
   I64, I32, I16, I8, U64, U32, U16, U8, BOOL,
-  Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
+  Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS,
 };
 
 /// The safetensors spelling ("F32", "BF16", ...), or ggml's for the block

@@ -192,6 +192,9 @@ struct WeightsReport {
   std::vector<OptimizerReport> optimizers;
   /// The files' own metadata (GGUF headers), in file order.
   std::vector<MetadataEntry> metadata;
+  /// Tensors found but not read (GGUF types without a dequantizer here): not
+  /// judged, listed so that a report never looks complete when it is not.
+  std::vector<SkippedTensor> skipped;
 
   /// No flag on any tensor or diff entry, and no unsafe pickle.
   bool passed() const noexcept;

@@ -5,10 +5,13 @@ import numpy as np
 
 # type: (values per block, bytes per block)
 BLOCKS = {'Q8_0': (32, 34), 'Q4_0': (32, 18), 'Q4_1': (32, 20), 'Q5_0': (32, 22), 'Q5_1': (32, 24),
-          'Q2_K': (256, 84), 'Q3_K': (256, 110), 'Q4_K': (256, 144), 'Q5_K': (256, 176), 'Q6_K': (256, 210)}
+          'Q2_K': (256, 84), 'Q3_K': (256, 110), 'Q4_K': (256, 144), 'Q5_K': (256, 176), 'Q6_K': (256, 210),
+          'IQ4_NL': (32, 18), 'IQ4_XS': (256, 136)}
 # byte offsets of the float16 scale d and, for the types with one, the minimum m / dmin
 SCALE_OFFSETS = {'Q8_0': [0], 'Q4_0': [0], 'Q4_1': [0, 2], 'Q5_0': [0], 'Q5_1': [0, 2], 'Q2_K': [80, 82],
-                 'Q3_K': [108], 'Q4_K': [0, 2], 'Q5_K': [0, 2], 'Q6_K': [208]}
+                 'Q3_K': [108], 'Q4_K': [0, 2], 'Q5_K': [0, 2], 'Q6_K': [208], 'IQ4_NL': [0], 'IQ4_XS': [0]}
+# ggml's non-linear 4-bit code book (kvalues_iq4nl in ggml-common.h)
+IQ4NL = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.int8)
 
 f32=np.float32
 def h(raw, off): return raw[:, off:off+2].copy().view('<f2').astype(f32)[:,0]
@@ -89,5 +92,20 @@ def dequantize(t, raw):
                 q4=((L[:,l+32]>>4)|(((H[:,l]>>6)&3)<<4))-32
                 for k,(q,si) in enumerate([(q1,i),(q2,i+2),(q3,i+4),(q4,i+6)]):
                     out[:,128*half+32*k+l]=((d*S[:,si]).astype(f32)*q.astype(f32)).astype(f32)
+        return out.ravel()
+    if t == 'IQ4_NL':
+        B = raw.reshape(-1, 18); d = h(B, 0); qs = B[:, 2:]
+        q = np.concatenate([qs & 15, qs >> 4], axis=1)
+        return (d[:, None] * IQ4NL[q].astype(f32)).astype(f32).ravel()
+    if t == 'IQ4_XS':
+        B = raw.reshape(-1, 136); d = h(B, 0); hi = B[:, 2:4].copy().view('<u2')[:, 0].astype(np.int32)
+        lo = B[:, 4:8].astype(np.int32); qs = B[:, 8:]
+        out = np.empty((B.shape[0], 256), f32)
+        for ib in range(8):
+            ls = ((lo[:, ib // 2] >> (4 * (ib % 2))) & 15) | (((hi >> (2 * ib)) & 3) << 4)
+            dl = (d * (ls - 32).astype(f32)).astype(f32)
+            q = qs[:, 16 * ib:16 * ib + 16]
+            out[:, 32 * ib:32 * ib + 16] = dl[:, None] * IQ4NL[q & 15].astype(f32)
+            out[:, 32 * ib + 16:32 * ib + 32] = dl[:, None] * IQ4NL[q >> 4].astype(f32)
         return out.ravel()
     raise ValueError(t)
