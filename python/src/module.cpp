@@ -198,6 +198,25 @@ Rendered weights_report(const std::vector<std::string>& paths, bool spectral, co
           static_cast<int>(w::exit_code(report))};
 }
 
+// weightstats --diff BEFORE AFTER (no FILE): AFTER described, then the diff.
+Rendered weights_diff(const std::string& before_path, const std::string& after_path, const std::string& filter,
+                      int threads) {
+  namespace w = gradcheck::weights;
+  w::ReportOptions options;
+  options.filter = filter;
+  options.threads = threads;
+  w::WeightsReport report;
+  {
+    py::gil_scoped_release unlocked;
+    const w::Checkpoint before = w::open_checkpoint(before_path);
+    const w::Checkpoint after = w::open_checkpoint(after_path);
+    report = w::report_checkpoint(after, options);
+    w::add_diff(report, before, after, options);
+  }
+  return {w::to_json(report), w::to_text(report), w::to_html(report, options.thresholds),
+          static_cast<int>(w::exit_code(report))};
+}
+
 Rendered diagnose_logs(const std::vector<std::string>& paths, int classes, int threads) {
   namespace d = gradcheck::diag;
   d::DiagnoseOptions options;
@@ -224,6 +243,7 @@ PYBIND11_MODULE(_core, m) {
       .def_readonly("html", &Rendered::html)
       .def_readonly("exit_code", &Rendered::exit_code);
   m.def("weights_report", &weights_report, py::arg("paths"), py::arg("spectral"), py::arg("filter"), py::arg("threads"));
+  m.def("weights_diff", &weights_diff, py::arg("before"), py::arg("after"), py::arg("filter"), py::arg("threads"));
   m.def("diagnose_logs", &diagnose_logs, py::arg("paths"), py::arg("classes"), py::arg("threads"));
 
   py::class_<CheckResult>(m, "CheckResult")

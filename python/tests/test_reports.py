@@ -39,6 +39,22 @@ def test_weights_report_is_weightstats_json(name):
     assert "</html>" in r._repr_html_()
 
 
+def test_weights_diff_is_weightstats_diff_json():
+    gguf = os.path.join(SOURCE, "tests", "data", "real", "gguf")
+    before, after = os.path.join(gguf, "tiny_llama.safetensors"), os.path.join(gguf, "tiny_llama.Q4_0.gguf")
+    r = gradcheck.weights.diff(before, after)
+    expected, code = tool_json(WEIGHTSTATS, "--diff", before, after)
+    assert without_time(dict(r)) == without_time(expected)
+    assert r.exit_code == code == 0
+    assert r["diff_quantization"]
+    errors = [d["rel_change"] for d in r["diff"]]
+    assert errors == sorted(errors, reverse=True) and 0.05 < errors[0] < 0.2
+    assert r["diff"][0]["after_dtype"] == "Q4_0" and r["diff"][-1]["after_dtype"] == "F32"
+    assert any(m["key"] == "llama.attention.head_count" and m["value"] == 4 for m in r["metadata"])
+    assert r.to_text() == subprocess.run([WEIGHTSTATS, "--no-color", "--diff", before, after],
+                                         capture_output=True, text=True).stdout
+
+
 def test_logs_diagnose_is_convdiag_json():
     paths = [os.path.join(SOURCE, "tests", "data", "real", "trainlogs", p)
              for p in ("mnist_lightning-020.csv", "whisper-large-v2-japanese-5k-steps")]

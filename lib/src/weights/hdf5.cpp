@@ -86,7 +86,6 @@ class H5Reader {
       : path_(std::move(path)), file_size_(file_size), mapping_(std::move(mapping)) {}
 
   Checkpoint read(hid_t file) {
-    file_ = file;
     ck_.add_file(path_);
     if (has_attribute(file, "layer_names")) {
       keras2(file, "");
@@ -300,7 +299,6 @@ class H5Reader {
   std::string path_;
   std::uint64_t file_size_;
   std::shared_ptr<MappedFile> mapping_;
-  hid_t file_ = H5I_INVALID_HID;
   Checkpoint ck_;
   std::vector<std::string> datasets_;
 };
@@ -439,8 +437,7 @@ void child_main(int fd, const std::string& path, bool archive, const std::shared
 
 class PipeReader {
  public:
-  PipeReader(int fd, const std::string& path, std::chrono::steady_clock::time_point deadline)
-      : fd_(fd), path_(path), deadline_(deadline) {}
+  PipeReader(int fd, std::chrono::steady_clock::time_point deadline) : fd_(fd), deadline_(deadline) {}
   // Reads exactly n bytes; false at end of stream or time-out.
   bool read(void* dst, std::size_t n) {
     auto* p = static_cast<char*>(dst);
@@ -470,7 +467,6 @@ class PipeReader {
 
  private:
   int fd_;
-  const std::string& path_;
   std::chrono::steady_clock::time_point deadline_;
   bool timed_out_ = false;
 };
@@ -574,7 +570,7 @@ Checkpoint read_isolated(const std::string& path, bool archive) {
   std::vector<TensorEntry> got;
   std::string refusal;
   bool complete = false;
-  PipeReader in(fds[0], path, std::chrono::steady_clock::now() + std::chrono::seconds(kChildSeconds));
+  PipeReader in(fds[0], std::chrono::steady_clock::now() + std::chrono::seconds(kChildSeconds));
   const std::uint64_t limit = kMaxExpansion * mapping->size() + (1u << 20);
   std::uint64_t received = 0;
   char tag = 0;
