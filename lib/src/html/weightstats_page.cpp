@@ -135,10 +135,17 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
   // A GGUF file's own metadata.
   if (!report.metadata.empty()) {
     page.heading("Metadata");
+    // A file column when the keys come from more than one file.
+    const bool files = std::any_of(report.metadata.begin(), report.metadata.end(),
+                                   [&](const auto& m) { return m.file != report.metadata.front().file; });
     std::vector<std::vector<Cell>> rows;
-    for (const auto& m : report.metadata)
-      rows.push_back({Cell(m.key), Cell(m.type), Cell(m.value.size() > 400 ? m.value.substr(0, 397) + "..." : m.value)});
-    page.raw(table({"key", "type", "value"}, rows));
+    for (const auto& m : report.metadata) {
+      std::vector<Cell> row;
+      if (files) row.push_back(Cell(m.file));
+      row.insert(row.end(), {Cell(m.key), Cell(m.type), Cell(m.value.size() > 400 ? m.value.substr(0, 397) + "..." : m.value)});
+      rows.push_back(std::move(row));
+    }
+    page.raw(files ? table({"file", "key", "type", "value"}, rows) : table({"key", "type", "value"}, rows));
   }
 
   // The weights, then an optimizer's state in a section of its own.
@@ -194,7 +201,7 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
                      classes));
     }
   }
-  for (const auto& line : gradcheck::internal::skipped_lines(report)) page.paragraph("Not read: " + line, "flag");
+  for (const auto& line : gradcheck::internal::skipped_lines(report)) page.paragraph(line, "flag");
   for (const auto& line : gradcheck::internal::unsafe_pickle_lines(report)) page.paragraph("unsafe_pickle: " + line, "flag");
   for (const auto& line : gradcheck::internal::pickle_notes(report)) page.paragraph(line, "muted");
 
@@ -318,7 +325,8 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
     std::vector<std::string> classes;
     for (const auto& d : report.diff) {
       BarRow r;
-      r.label = d.after_name.empty() ? d.name : d.name + " -> " + d.after_name;
+      // The chart's labels are short: the matched (llama.cpp) name; the table has both.
+      r.label = d.after_name.empty() ? d.name : d.after_name;
       r.value = d.stats.rel_change;
       r.bound = thresholds.large_update;
       r.category = d.flags.empty() ? 0 : 1;
@@ -337,14 +345,18 @@ std::string weightstats_page(const w::WeightsReport& report, const w::Thresholds
     }
     if (!rows.empty()) {
       BarChartOptions bo;
-      bo.title = std::string("Relative change per tensor (tick: ") + w::to_string(w::Flag::large_update) + " threshold)";
-      bo.x_label = "||after - before|| / ||before|| (log; unchanged tensors have no bar)";
+      bo.title = std::string(report.diff_quantization ? "Quantization error per tensor" : "Relative change per tensor") +
+                 " (tick: " + w::to_string(w::Flag::large_update) + " threshold)";
+      bo.x_label = report.diff_quantization ? "||dequantized - original|| / ||original|| (log; tensors kept exact have no bar)"
+                                            : "||after - before|| / ||before|| (log; unchanged tensors have no bar)";
       bo.categories = {"ok", "flagged"};
       std::string left_out;
       page.raw(bar_chart(chart_rows(rows, kMaxChartRows, left_out), bo));
       if (!left_out.empty()) page.paragraph(left_out, "muted");
     }
-    page.raw(table({"tensor", "rel. change", "||after - before||", "||before||", "changed", "flags"}, trows, classes));
+    page.raw(table({"tensor", report.diff_quantization ? "rel. error" : "rel. change", "||after - before||", "||before||",
+                    "changed", "flags"},
+                   trows, classes));
     if (!report.only_in_before.empty()) page.note("Only in " + report.diff_before, report.only_in_before);
     if (!report.only_in_after.empty()) page.note("Only in " + report.diff_after, report.only_in_after);
     for (const auto& c : report.shape_changed)

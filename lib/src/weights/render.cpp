@@ -285,7 +285,7 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
     if (const std::string note = internal::optimizer_state_note(r); !note.empty()) out += style.dim(note) + "\n";
     for (const auto& line : internal::optimizer_lines(r)) out += line + "\n";
 
-    for (const auto& line : internal::skipped_lines(r)) out += style.yellow("not read: " + line) + "\n";
+    for (const auto& line : internal::skipped_lines(r)) out += style.yellow(line) + "\n";
     for (const auto& line : internal::unsafe_pickle_lines(r)) out += style.red(std::string("unsafe_pickle: ") + line) + "\n";
     for (const auto& line : internal::pickle_notes(r)) out += style.dim(line) + "\n";
     if (r.has_diff) {

@@ -39,9 +39,13 @@ inline std::vector<std::string> skipped_lines(const weights::WeightsReport& repo
         if (n++ == 0) first = k.name, reason = k.reason;
         bytes += k.bytes;
       }
-    out.push_back(std::to_string(n) + (n == 1 ? " tensor" : " tensors") + " of type " + type + " (" +
-                  general(double(bytes) / 1048576.0, 3) + " MiB, first '" + first + "') not read: " + reason +
-                  "; they are not in the statistics or the verdict");
+    const std::string size = bytes < 10240 ? std::to_string(bytes) + " bytes"
+                             : bytes < (10u << 20) ? general(double(bytes) / 1024.0, 3) + " KiB"
+                             : bytes < (10ull << 30) ? general(double(bytes) / 1048576.0, 3) + " MiB"
+                                                     : general(double(bytes) / 1073741824.0, 3) + " GiB";
+    out.push_back(std::to_string(n) + (n == 1 ? " tensor" : " tensors") + " of type " + type + " (" + size +
+                  ", first '" + first + "') not read: " + reason +
+                  (n == 1 ? "; it is" : "; they are") + " not in the statistics or the verdict");
   }
   return out;
 }
