@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -236,92 +237,74 @@ TEST_CASE("a safetensors checkpoint against its quantized GGUF: errors by tensor
 
 TEST_CASE("malformed GGUF files are refused with the file and the byte", "[gguf][errors]") {
   const fs::path dir = temp_dir("gguf");
-  auto refused = [&](const std::string& name, const std::string& bytes, const std::string& reason) {
-    write_bytes(dir / name, bytes);
-    expect_refused(dir / name, reason);
-  };
   // The good file reads.
   write_bytes(dir / "good.gguf", good().bytes);
   REQUIRE(open_checkpoint((dir / "good.gguf").string()).tensors().size() == 1);
 
-  refused("magic.gguf", "GGUX" + good().bytes.substr(4), "not a GGUF file");
-  refused("short.gguf", "GGUF\x03\x00", "cut short");
-  {
-    Gguf g;
-    g.header(1, 0, 0);
-    refused("v1.gguf", g.bytes, "version 1");
+  auto big_endian = [] {
     Gguf b;
     b.bytes = "GGUF";
-    b.put<std::uint32_t>(0x03000000u).put<std::uint64_t>(0).put<std::uint64_t>(0);
-    refused("big_endian.gguf", b.bytes, "big-endian");
-    Gguf v;
-    v.header(7, 0, 0);
-    refused("v7.gguf", v.bytes, "unknown GGUF version 7");
-  }
-  {
-    Gguf g;
-    g.header(3, 1ull << 40, 0).data(64);
-    refused("tensor_count.gguf", g.bytes, "a tensor count of 1099511627776 cannot fit");
-    Gguf k;
-    k.header(3, 0, 1ull << 50).data(64);
-    refused("kv_count.gguf", k.bytes, "metadata count");
-  }
-  {
+    return b.put<std::uint32_t>(0x03000000u).put<std::uint64_t>(0).put<std::uint64_t>(0).bytes;
+  };
+  auto key_past_end = [] {
     Gguf g;
     g.header(3, 0, 1).put<std::uint64_t>(1ull << 40).bytes += "general.name";
-    refused("key_length.gguf", g.bytes, "runs past the end of the file");
-    Gguf s;
-    s.header(3, 0, 1).str("general.name").put<std::uint32_t>(8).put<std::uint64_t>(1ull << 33).bytes += "abc";
-    refused("string_length.gguf", s.bytes, "a string value of 8589934592 bytes runs past the end of the file");
-  }
-  {
+    return g.bytes;
+  };
+  auto string_past_end = [] {
     Gguf g;
-    g.header(3, 0, 1).str("x").put<std::uint32_t>(13).put<std::uint32_t>(0);
-    refused("value_type.gguf", g.bytes, "unknown value type 13");
-    Gguf a;
-    a.header(3, 0, 1).str("x").put<std::uint32_t>(9).put<std::uint32_t>(4).put<std::uint64_t>(1ull << 60);
-    refused("array_length.gguf", a.bytes, "cannot fit");
-    Gguf d;
-    d.header(3, 0, 2).str("x").put<std::uint32_t>(7).put<std::uint8_t>(1).str("x").put<std::uint32_t>(7).put<std::uint8_t>(0);
-    refused("duplicate_key.gguf", d.bytes, "appears twice");
-    Gguf b;
-    b.header(3, 0, 1).str("flag").put<std::uint32_t>(7).put<std::uint8_t>(2);
-    refused("bool.gguf", b.bytes, "a bool of value 2");
-    Gguf al;
-    al.header(3, 0, 1).str("general.alignment").put<std::uint32_t>(4).put<std::uint32_t>(24);
-    refused("alignment.gguf", al.bytes, "not a power of two");
-  }
-  {
-    Gguf g;
-    g.header(3, 1, 0).info("w", {8}, 99, 0).align().data(32);
-    refused("unknown_type.gguf", g.bytes, "unknown ggml type 99");
-    Gguf iq;
-    iq.header(3, 1, 0).info("w", {512}, 16, 0).align().data(66);
-    refused("iq_past_end.gguf", iq.bytes, "tensor 'w' (132 bytes at data offset 0) runs past the end of the file");
-    Gguf past;
-    past.header(3, 1, 0).info("w", {1024}, 0, 0).align().data(32);
-    refused("past_end.gguf", past.bytes, "tensor 'w' (4096 bytes at data offset 0) runs past the end of the file");
-    Gguf off;
-    off.header(3, 1, 0).info("w", {8}, 0, 4).align().data(64);
-    refused("unaligned.gguf", off.bytes, "not a multiple of the alignment 32");
-    Gguf blk;
-    blk.header(3, 1, 0).info("w", {40}, 8, 0).align().data(64);
-    refused("partial_block.gguf", blk.bytes, "not a multiple of Q8_0's block of 32 values");
-    Gguf dims;
-    dims.header(3, 1, 0).info("w", {1, 1, 1, 1, 1}, 0, 0).align().data(32);
-    refused("dims.gguf", dims.bytes, "5 dimensions");
-    Gguf over;
-    over.header(3, 2, 0).info("a", {16}, 0, 0).info("b", {8}, 0, 32).align().data(96);
-    refused("overlap.gguf", over.bytes, "tensors 'a' and 'b' overlap");
-    Gguf dup;
-    dup.header(3, 2, 0).info("a", {8}, 0, 0).info("a", {8}, 0, 32).align().data(64);
-    refused("duplicate_tensor.gguf", dup.bytes, "the tensor name 'a' appears twice");
-    Gguf huge;
-    huge.header(3, 1, 0).info("w", {1ull << 62, 1ull << 62}, 0, 0).align().data(32);
-    refused("overflow.gguf", huge.bytes, "overflows 64 bits");
-    Gguf bad;
-    bad.header(3, 1, 0).info(std::string("w\xff", 2), {8}, 0, 0).align().data(32);
-    refused("name_utf8.gguf", bad.bytes, "not printable UTF-8");
+    g.header(3, 0, 1).str("general.name").put<std::uint32_t>(8).put<std::uint64_t>(1ull << 33).bytes += "abc";
+    return g.bytes;
+  };
+  // file name, bytes, what the message must say
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"magic.gguf", "GGUX" + good().bytes.substr(4), "not a GGUF file"},
+      {"short.gguf", "GGUF\x03\x00", "cut short"},
+      {"v1.gguf", Gguf().header(1, 0, 0).bytes, "version 1"},
+      {"big_endian.gguf", big_endian(), "big-endian"},
+      {"v7.gguf", Gguf().header(7, 0, 0).bytes, "unknown GGUF version 7"},
+      {"tensor_count.gguf", Gguf().header(3, 1ull << 40, 0).data(64).bytes,
+       "a tensor count of 1099511627776 cannot fit"},
+      {"kv_count.gguf", Gguf().header(3, 0, 1ull << 50).data(64).bytes, "metadata count"},
+      {"key_length.gguf", key_past_end(), "runs past the end of the file"},
+      {"string_length.gguf", string_past_end(), "a string value of 8589934592 bytes runs past the end of the file"},
+      {"value_type.gguf", Gguf().header(3, 0, 1).str("x").put<std::uint32_t>(13).put<std::uint32_t>(0).bytes,
+       "unknown value type 13"},
+      {"array_length.gguf",
+       Gguf().header(3, 0, 1).str("x").put<std::uint32_t>(9).put<std::uint32_t>(4).put<std::uint64_t>(1ull << 60).bytes,
+       "cannot fit"},
+      {"duplicate_key.gguf",
+       Gguf().header(3, 0, 2).str("x").put<std::uint32_t>(7).put<std::uint8_t>(1).str("x").put<std::uint32_t>(7)
+           .put<std::uint8_t>(0).bytes,
+       "appears twice"},
+      {"bool.gguf", Gguf().header(3, 0, 1).str("flag").put<std::uint32_t>(7).put<std::uint8_t>(2).bytes,
+       "a bool of value 2"},
+      {"alignment.gguf",
+       Gguf().header(3, 0, 1).str("general.alignment").put<std::uint32_t>(4).put<std::uint32_t>(24).bytes,
+       "not a power of two"},
+      {"unknown_type.gguf", Gguf().header(3, 1, 0).info("w", {8}, 99, 0).align().data(32).bytes,
+       "unknown ggml type 99"},
+      {"iq_past_end.gguf", Gguf().header(3, 1, 0).info("w", {512}, 16, 0).align().data(66).bytes,
+       "tensor 'w' (132 bytes at data offset 0) runs past the end of the file"},
+      {"past_end.gguf", Gguf().header(3, 1, 0).info("w", {1024}, 0, 0).align().data(32).bytes,
+       "tensor 'w' (4096 bytes at data offset 0) runs past the end of the file"},
+      {"unaligned.gguf", Gguf().header(3, 1, 0).info("w", {8}, 0, 4).align().data(64).bytes,
+       "not a multiple of the alignment 32"},
+      {"partial_block.gguf", Gguf().header(3, 1, 0).info("w", {40}, 8, 0).align().data(64).bytes,
+       "not a multiple of Q8_0's block of 32 values"},
+      {"dims.gguf", Gguf().header(3, 1, 0).info("w", {1, 1, 1, 1, 1}, 0, 0).align().data(32).bytes, "5 dimensions"},
+      {"overlap.gguf", Gguf().header(3, 2, 0).info("a", {16}, 0, 0).info("b", {8}, 0, 32).align().data(96).bytes,
+       "tensors 'a' and 'b' overlap"},
+      {"duplicate_tensor.gguf", Gguf().header(3, 2, 0).info("a", {8}, 0, 0).info("a", {8}, 0, 32).align().data(64).bytes,
+       "the tensor name 'a' appears twice"},
+      {"overflow.gguf", Gguf().header(3, 1, 0).info("w", {1ull << 62, 1ull << 62}, 0, 0).align().data(32).bytes,
+       "overflows 64 bits"},
+      {"name_utf8.gguf", Gguf().header(3, 1, 0).info(std::string("w\xff", 2), {8}, 0, 0).align().data(32).bytes,
+       "not printable UTF-8"},
+  };
+  for (const auto& [name, bytes, reason] : cases) {
+    write_bytes(dir / name, bytes);
+    expect_refused(dir / name, reason);
   }
 }
 
