@@ -233,6 +233,15 @@ TEST_CASE("a safetensors checkpoint against its quantized GGUF: errors by tensor
     if (d.after_dtype == DType::Q4_0) CHECK((d.stats.rel_change > 0.03 && d.stats.rel_change < 0.3));
     if (d.after_dtype == DType::Q8_0) CHECK((d.stats.rel_change > 1e-4 && d.stats.rel_change < 0.02));
   }
+  // The other way round (the GGUF file first), the rotary rows are put back too.
+  WeightsReport back;
+  add_diff(back, after, before, one);
+  REQUIRE(back.diff.size() == r.diff.size());
+  CHECK(back.diff_quantization);
+  for (const auto& d : back.diff) {
+    INFO(d.name);
+    CHECK(d.stats.rel_change < 0.3);
+  }
 }
 
 TEST_CASE("malformed GGUF files are refused with the file and the byte", "[gguf][errors]") {

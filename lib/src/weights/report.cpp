@@ -360,7 +360,7 @@ void add_diff(WeightsReport& report, const Checkpoint& before, const Checkpoint&
     const bool hf_after = llama_before && !llama_after && u->name != t->name;
     const std::string& gguf_name = hf_before ? u->name : t->name;
     const Checkpoint& gguf = hf_before ? after : before;
-    if ((hf_before || hf_after) && t->shape.size() == 2) {
+    if ((hf_before || hf_after) && !t->shape.empty()) {
       const bool q = gguf_name.ends_with(".attn_q.weight") || gguf_name.ends_with(".attn_q.bias");
       const bool k = gguf_name.ends_with(".attn_k.weight") || gguf_name.ends_with(".attn_k.bias");
       const double heads = metadata_number(gguf, "llama.attention.head_count");
