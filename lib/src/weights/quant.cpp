@@ -18,7 +18,9 @@
 // The 32-byte vector helpers below are always inlined: their values never
 // cross a call, so GCC's note that such returns change the ABI without AVX
 // does not apply.
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
@@ -239,7 +241,12 @@ GRADCHECK_INLINE void q6_k(const std::uint8_t* __restrict b, float* __restrict y
 typedef std::int8_t v16b __attribute__((vector_size(16)));
 GRADCHECK_INLINE void iq4_lookup(v16b nibbles, v8i& first, v8i& second) noexcept {
   const v16b book = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+#if defined(__clang__)
+  v16b v;  // clang has no variable-index shuffle builtin: lane by lane
+  for (int i = 0; i < 16; ++i) v[i] = book[nibbles[i] & 0x0F];
+#else
   const v16b v = __builtin_shuffle(book, nibbles);
+#endif
   first = v8i{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
   second = v8i{v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
 }
