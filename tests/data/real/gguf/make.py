@@ -372,12 +372,18 @@ def main():
             expected.append(e)
     metadata = {}
     for file, (version, meta_, tensors_, alignment) in files.items():
-        metadata[file] = [[k, VALUE_NAMES[t], v if t != ARRAY else [VALUE_NAMES[v[0]], len(v[1])]] for k, t, v in meta_]
+        metadata[file] = [[k, VALUE_NAMES[t], v if t != ARRAY else plain_array(v)] for k, t, v in meta_]
     with open(os.path.join(out, 'expected.json'), 'w') as f:
         json.dump({'tensors': expected, 'metadata': metadata}, f, indent=1)
         f.write('\n')
 
     crosscheck(out, files)
+
+
+def plain_array(v):
+    """An ARRAY value (element type, items) as a JSON list (arrays of arrays as lists of lists)."""
+    et, items = v
+    return [plain_array(x) for x in items] if et == ARRAY else list(items)
 
 
 def crosscheck(out, files):
@@ -393,6 +399,10 @@ def crosscheck(out, files):
         g = got[os.path.join(out, file)]
         if g['version'] != version:
             problems.append(f'{file}: version {g["version"]} != {version}')
+        if int(g['tensor_count']) != len(tensors_) or len(g['tensors']) != len(tensors_):
+            problems.append(f'{file}: {g["tensor_count"]} tensors ({len(g["tensors"])} infos) != {len(tensors_)}')
+        if int(g['kv_count']) != len(meta_) or sorted(g['metadata']) != sorted(k for k, _, _ in meta_):
+            problems.append(f'{file}: metadata keys {sorted(g["metadata"])} != {sorted(k for k, _, _ in meta_)}')
         for k, t, v in meta_:
             if k not in g['metadata']:
                 problems.append(f'{file}: metadata {k} missing')
