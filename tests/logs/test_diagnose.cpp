@@ -1046,3 +1046,104 @@ TEST_CASE("overfitting: a short run whose validation loss climbs while training 
     CHECK(near(s.step_start, 8, 0.1, 18));
   }
 }
+
+namespace {
+
+// A minibatch run logged as a Lightning or JSON Lines logger does: the loss
+// of every `every`-th step (that step's batch) with its epoch, and the
+// validation loss at the last step of each epoch.
+gradcheck::logs::Run sampled_log(const realistic::Trace& t, int steps_per_epoch, int every, double val_level) {
+  gradcheck::logs::Run run;
+  run.source = "sampled";
+  run.step_name = "step";
+  gradcheck::logs::Series loss{"train_loss", {}, {}}, epoch{"epoch", {}, {}}, val{"val_loss", {}, {}};
+  const int steps = static_cast<int>(t.loss.size());
+  for (int s = 0; s < steps; ++s) {
+    const int e = s / steps_per_epoch;
+    if ((s + 1) % every == 0) {
+      loss.steps.push_back(s), loss.values.push_back(t.loss[s]);
+      epoch.steps.push_back(s), epoch.values.push_back(e);
+    }
+    if ((s + 1) % steps_per_epoch == 0) {
+      val.steps.push_back(s), val.values.push_back(val_level * (1 + 0.5 / (1 + e)));
+      epoch.steps.push_back(s), epoch.values.push_back(e);
+    }
+  }
+  run.series = {std::move(epoch), std::move(loss), std::move(val)};
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("oscillation: a loss logged every N steps of minibatch training is single batches, judged on means; a "
+          "per-epoch log is judged point by point",
+          "[diagnose][oscillation][healthy]") {
+  // Logistic regression on 400 examples in batches of 16 (25 steps an
+  // epoch) at a stable rate, its loss logged every 50 steps (each point one
+  // batch, two epochs apart): the points scatter by 30-60% around a level
+  // the run reached. Taken as one point per epoch they would be read as a
+  // loss that swings and does not settle.
+  int alarms = 0;
+  std::string first;
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    const auto data = realistic::two_blobs(seed, 400, 10, 3.0, 0.5, 10);
+    const auto t = realistic::logistic_regression(data, 5000, 16, seed, [](int) { return 0.1; });
+    for (const int every : {50, 30}) {
+      const auto d = diagnose(sampled_log(t, 25, every, 0.5));
+      if (has(d, "oscillation")) {
+        ++alarms;
+        if (first.empty()) first = "seed " + std::to_string(seed) + ", every " + std::to_string(every) + ":\n" + kinds(d);
+      }
+    }
+  }
+  INFO(first);
+  CHECK(alarms == 0);
+  // A per-epoch log (one point at each epoch's last step) of a loss that
+  // swings between 0.4 and 1.0 and does not settle is judged on its points.
+  std::vector<double> swinging;
+  for (int e = 0; e < 120; ++e) swinging.push_back(e % 6 < 3 ? 0.4 + 0.01 * (e % 3) : 1.0 - 0.01 * (e % 3));
+  realistic::Trace per_epoch;
+  for (int s = 0; s < 120 * 25; ++s) per_epoch.loss.push_back(swinging[s / 25]);
+  const auto d = diagnose(sampled_log(per_epoch, 25, 25, 0.5));
+  INFO(kinds(d));
+  CHECK(has(d, "oscillation"));
+}
+
+TEST_CASE("plateau: a loss that learned, came back up to ln(C) and stays there is a collapse to a constant "
+          "prediction, without --classes",
+          "[diagnose][plateau]") {
+  // 10 classes: the loss falls from ln 10 to about 0.3 by step 300, blows up
+  // (a learning-rate spike) and settles at ln 10 to 4 digits, as a network
+  // whose units died predicts the class frequencies, for the last 400 steps.
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> z;
+    std::vector<double> loss;
+    for (int s = 0; s < 300; ++s) loss.push_back((0.3 + 2.0 * std::exp(-s / 60.0)) * std::exp(0.1 * z(rng)));
+    for (int s = 300; s < 310; ++s) loss.push_back(std::exp(3.0 * (s - 299)));
+    for (int s = 310; s < 700; ++s) loss.push_back(realistic::f32(std::log(10.0) * (1 + 2e-4 * z(rng))));
+    const auto d = diagnose(realistic::run_of({{"loss", loss}}));
+    INFO("seed " << seed << "\n" << kinds(d));
+    const auto& p = get(d, "plateau");
+    CHECK(p.evidence.find("ln(10)") != std::string::npos);
+    CHECK(near(p.step_start, 310, 0.1, 700));
+    CHECK(has(d, "divergence"));
+  }
+  // Not a collapse: a loss that converges to about ln 3 from above (it never
+  // was below it), and one that rose after a blow-up to a level near ln 9 but
+  // keeps bouncing there (divergence, not a frozen output).
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> z;
+    std::vector<double> from_above, bouncing;
+    for (int s = 0; s < 600; ++s) from_above.push_back((std::log(3.0) + 1.5 * std::exp(-s / 80.0)) * (1 + 0.002 * z(rng)));
+    for (int s = 0; s < 20; ++s) bouncing.push_back(0.02 + 1.1 * std::exp(-s / 2.0));
+    for (int s = 20; s < 30; ++s) bouncing.push_back(std::log(9.0) * (1 + 0.15 * z(rng)));
+    const auto a = diagnose(realistic::run_of({{"loss", from_above}}));
+    INFO("seed " << seed << "\n" << kinds(a));
+    CHECK_FALSE(has(a, "plateau"));
+    const auto b = diagnose(realistic::run_of({{"loss", bouncing}}));
+    INFO(kinds(b));
+    CHECK_FALSE(has(b, "plateau"));
+  }
+}

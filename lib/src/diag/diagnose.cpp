@@ -8,6 +8,7 @@
 #include <exception>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <optional>
 #include <cstdint>
@@ -126,6 +127,12 @@ constexpr double kSwingEarly = 0.05;
 // overfitting: the end level is the median of at least this many of the last
 // evaluations (and of the last 20%) ...
 constexpr std::size_t kOverfitEndPoints = 2;
+// plateau, a collapse to a uniform guess (collapsed_to_guess).
+constexpr int kGuessMaxClasses = 10;
+constexpr double kGuessTolerance = 0.005;
+constexpr double kGuessFlat = 0.02;
+constexpr double kGuessStretch = 0.2;
+constexpr double kGuessLearned = 0.9;
 // ... a median of k points has a standard error of about this times sigma /
 // sqrt(k) (1.2533 for normal noise) ...
 constexpr double kMedianEfficiency = 1.2533;
@@ -695,6 +702,49 @@ constexpr const char* kStuckAdvice =
     "output, or zero gradients (a detached tensor, frozen parameters, an optimizer not given the model's "
     "parameters); overfit one batch to check";
 
+// A loss that had learned, came back up to the loss of a uniform guess over C
+// classes, ln C, and stays there to the end: the model collapsed to a
+// constant prediction (after a blow-up, with dead units), whether or not the
+// way up counts as divergence. C is --classes, or without it 2 to
+// kGuessMaxClasses: their ln C lie 5% or more apart, so a level within
+// kGuessTolerance of one, held flat (within kGuessFlat) over the last
+// kGuessStretch of the run after the loss was below kGuessLearned of it, is
+// no coincidence.
+bool collapsed_to_guess(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out) {
+  const std::size_t m = p.m();
+  const double end = p.end_level();
+  if (m < o.min_points || !(end > 0)) return false;
+  std::vector<int> classes;
+  if (o.classes > 1) classes.push_back(o.classes);
+  for (int c = 2; c <= kGuessMaxClasses; ++c)
+    if (c != o.classes) classes.push_back(c);
+  int guess = 0;
+  for (const int c : classes)
+    if (std::abs(end - std::log(static_cast<double>(c))) <= kGuessTolerance * std::log(static_cast<double>(c))) {
+      guess = c;
+      break;
+    }
+  if (guess == 0) return false;
+  std::size_t k = m;  // the flat stretch is [k, m)
+  while (k > 0 && std::abs(p.smooth[k - 1] - end) <= kGuessFlat * end) --k;
+  const double run = static_cast<double>(p.bsteps.back() - p.bsteps.front());
+  if (k == 0 || m - k < kStartPoints || static_cast<double>(p.bsteps.back() - p.bsteps[k]) < kGuessStretch * run)
+    return false;
+  const std::size_t low = argmin(p.smooth, 0, k - 1);
+  if (p.smooth[low] > kGuessLearned * end) return false;
+  const double chance = std::log(static_cast<double>(guess));
+  Symptom s = make(SymptomKind::plateau, p.name, p.bsteps[k], p.steps.back(), Severity::warning,
+                   "the loss had reached " + general(p.smooth[low], 4) + " at " + step_text(p.bsteps[low]) +
+                       ", came back up to " + general(end, 4) + ", within " + percent(kGuessTolerance, 1) + " of ln(" +
+                       std::to_string(guess) + ") = " + general(chance, 4) + ", the loss of a uniform guess over " +
+                       std::to_string(guess) + " classes, and stays there from " + step_text(p.bsteps[k]) + " (" +
+                       percent(static_cast<double>(p.bsteps.back() - p.bsteps[k]) / std::max(run, 1.0), 1) +
+                       " of the run): the model predicts a constant");
+  s.advice = kStuckAdvice;
+  out.push_back(std::move(s));
+  return true;
+}
+
 // `diverged`: the loss is diverging, so only a loss that froze is judged (a
 // rise is no failure to make progress).
 void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::optional<Stuck>& stuck, bool diverged,
@@ -756,6 +806,7 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::opti
     out.push_back(std::move(s));
     return;
   }
+  if (collapsed_to_guess(p, o, out)) return;
   if (o.classes > 1 && !diverged) {
     const double chance = std::log(static_cast<double>(o.classes));
     const double end = p.end_level();
@@ -1166,6 +1217,32 @@ void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepare
 // Training-loss points per epoch: from an `epoch` series logged with the loss
 // (1 when the step is the epoch), else 1 when a validation loss is logged at
 // every point; 0 when the log does not say.
+// At most one loss point per epoch: the epoch's own loss (logged at its last
+// step, every epoch) or a step sampled every N steps of mini-batch training (a
+// single batch's loss, or a mean over N steps, which scatter as batches do). A
+// log that skips epochs between points, or whose points fall inside epochs
+// (not at the last step the log records for their epoch), is the second.
+bool sampled_within_epochs(const logs::Series& epoch, const Prepared& loss) {
+  std::map<double, std::int64_t> end;  // epoch -> the last step the log records for it
+  for (std::size_t i = 0; i < epoch.size(); ++i) {
+    auto [it, fresh] = end.emplace(epoch.values[i], epoch.steps[i]);
+    if (!fresh) it->second = std::max(it->second, epoch.steps[i]);
+  }
+  std::size_t skips = 0, inside = 0, judged = 0;
+  double previous = std::numeric_limits<double>::quiet_NaN();
+  std::size_t j = 0;
+  for (const std::int64_t s : loss.steps) {
+    while (j + 1 < epoch.size() && epoch.steps[j + 1] <= s) ++j;
+    if (epoch.steps[j] > s) continue;
+    const double e = epoch.values[j];
+    ++judged;
+    skips += e - previous > 1.5 ? 1 : 0;
+    inside += end[e] != s ? 1 : 0;
+    previous = e;
+  }
+  return judged >= 2 && (skips > judged / 4 || inside > judged / 2);
+}
+
 std::size_t points_per_epoch(const logs::Run& run, const logs::Roles& roles, const Prepared& loss) {
   std::string step(run.step_name);
   for (auto& ch : step) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -1187,7 +1264,11 @@ std::size_t points_per_epoch(const logs::Run& run, const logs::Roles& roles, con
       ++count;
     }
     if (count > 0) counts.push_back(count);
-    if (counts.size() >= 2) return static_cast<std::size_t>(median(std::vector<double>(counts.begin(), counts.end())));
+    if (counts.size() >= 2) {
+      const auto per = static_cast<std::size_t>(median(std::vector<double>(counts.begin(), counts.end())));
+      if (per >= 2 || sampled_within_epochs(*e, loss)) return per >= 2 ? per : 0;
+      return 1;
+    }
   }
   // A validation at every logged point: a per-epoch log (or full-batch
   // training evaluated at every step). A validation every k >= 2 points is an

@@ -3,7 +3,7 @@
 synthetic sequences, written as the logs people have (Lightning CSV, Keras CSV, JSON Lines,
 hand-made CSV), with the condition each run was meant to show.
 
-    /usr/bin/python3 tools/bench/convdiag/generate.py --out DIR [--only REGEX] [--list]
+    /usr/bin/python3 tools/bench/convdiag/generate.py --out DIR [--first N] [--jobs N] [--only REGEX] [--list]
 
 Writes DIR/runs/<file> for every run and DIR/generated.json (the runs' configurations, the
 intended conditions and onsets, the chance level, the generation time). Every random draw is
@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import math
+import multiprocessing
 import os
 import random
 import re
@@ -1189,10 +1190,12 @@ CATALOGUE = [
 ]
 
 
-def all_specs():
+def all_specs(first=0):
+    """The catalogue's runs, numbered from `first` within each scenario: another `first` gives
+    another set of runs (every choice and seed follows from the scenario and the number)."""
     specs = []
     for fn, count in CATALOGUE:
-        for i in range(count):
+        for i in range(first, first + count):
             s = fn(i)
             s["id"] = f"{s['scenario'].replace('_', '-')}-{i:03d}"
             s["seed"] = stable_int(s["id"]) % (2 ** 31)
@@ -1226,13 +1229,22 @@ def run_one(spec, out_dir):
             "steps_trained": len(res["steps"]), "cpu_seconds": round(cpu, 3), "wall_seconds": round(wall, 3)}
 
 
+def _run_one_job(job):
+    spec, out_dir = job
+    info = run_one(spec, out_dir)     # run_one resolves the spec's relative bumps: return it too
+    return spec, info
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="output directory (runs/ and generated.json)")
     ap.add_argument("--only", help="regular expression: only the run ids it matches")
     ap.add_argument("--list", action="store_true", help="print the run ids and scenarios, train nothing")
+    ap.add_argument("--first", type=int, default=0,
+                    help="number the runs of each scenario from N (0: set 1; 1000: set 2, the held-out set)")
+    ap.add_argument("--jobs", type=int, default=1, help="train N runs at once (each on one thread)")
     args = ap.parse_args()
-    specs = all_specs()
+    specs = all_specs(args.first)
     if args.only:
         specs = [s for s in specs if re.search(args.only, s["id"])]
     if args.list:
@@ -1249,16 +1261,17 @@ def main():
         previous = {r["id"]: r for r in old["runs"]}
     t_all = time.time()
     c_all = time.process_time()
-    for k, spec in enumerate(specs):
-        info = run_one(spec, args.out)
-        meta.append({"id": spec["id"], "file": "runs/" + file_name(spec), "spec": spec, "facts": info})
-        print(f"[{k + 1}/{len(specs)}] {spec['id']}: {info['steps_trained']} steps, {info['cpu_seconds']:.1f} s CPU",
-              file=sys.stderr, flush=True)
+    with multiprocessing.get_context("fork").Pool(max(1, args.jobs)) as pool:
+        done = pool.imap(_run_one_job, [(spec, args.out) for spec in specs])
+        for k, (spec, info) in enumerate(done):
+            meta.append({"id": spec["id"], "file": "runs/" + file_name(spec), "spec": spec, "facts": info})
+            print(f"[{k + 1}/{len(specs)}] {spec['id']}: {info['steps_trained']} steps, {info['cpu_seconds']:.1f} s CPU",
+                  file=sys.stderr, flush=True)
     summary = {"torch": torch.__version__, "numpy": np.__version__, "runs": len(meta),
                "wall_seconds": round(time.time() - t_all, 1), "cpu_seconds": round(time.process_time() - c_all, 1)}
     if previous:
         fresh = {r["id"]: r for r in meta}
-        meta = [fresh.get(s["id"]) or previous.get(s["id"]) for s in all_specs()]
+        meta = [fresh.get(s["id"]) or previous.get(s["id"]) for s in all_specs(args.first)]
         meta = [r for r in meta if r is not None]
         summary["runs"] = len(meta)
         summary["regenerated"] = len(fresh)

@@ -3,8 +3,12 @@
 onsets from its curves alone, compares them with the condition the generator meant to cause, and
 writes labels.json. Standard library and NumPy only; convdiag plays no part.
 
-    label.py --gen DIR [--review review.json] [--public public.json] --out labels.json
+    label.py --gen DIR [--gen DIR2 ...] [--review review.json] [--public public.json] --out labels.json
     label.py --gen DIR --show ID      # the rules' numbers for one run
+
+Generated runs of set 1 (numbered from 0) are the calibration half and runs of set 2 (numbered
+from 1000, `generate.py --first 1000`) the held-out half; public logs are split by a hash of
+their id within each stratum.
 
 Where the rules and the intended condition disagree, the run is listed; review.json holds the
 decisions taken after looking at those curves (plot.py), each with its reason.
@@ -490,11 +494,11 @@ def roles_for(spec, series):
     fmt = log["format"]
     if fmt == "lightning":
         loss = log.get("loss_key", "train_loss")
-    elif fmt == "jsonl" and log.get("nested"):
+    elif fmt == "jsonl" and log.get("nested") and log.get("every") != "epoch":   # per-epoch records are flat
         loss = "train/loss"
     else:
         loss = "loss"
-    val = "val/loss" if (fmt == "jsonl" and log.get("nested")) else "val_loss"
+    val = "val/loss" if (fmt == "jsonl" and log.get("nested") and log.get("every") != "epoch") else "val_loss"
     grad_total, layers = None, []
     for k in series:
         base = k.split("/", 1)[1] if k.startswith("train/") else k
@@ -569,6 +573,11 @@ def label_generated(entry, gen_dir):
     return res, first, last, roles
 
 
+def run_set(run_id):
+    """1 for the generator's first set (runs numbered from 0), 2 for the second (from 1000)."""
+    return 2 if int(run_id.rsplit("-", 1)[1]) >= 1000 else 1
+
+
 def split_of(run_id, stratum, members):
     """Calibration or held-out: within each stratum, runs sorted by a hash of their id alternate."""
     order = sorted(members, key=lambda r: hashlib.sha256(r.encode()).hexdigest())
@@ -578,14 +587,20 @@ def split_of(run_id, stratum, members):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--gen", required=True, help="the generator's output directory")
+    ap.add_argument("--gen", required=True, action="append",
+                    help="a generator's output directory (repeat for both sets)")
     ap.add_argument("--review", help="review.json: decisions on the runs where rules and intent disagree")
     ap.add_argument("--public", help="public.json: the labels of the public logs")
     ap.add_argument("--out", help="labels.json to write")
     ap.add_argument("--show", help="print the rules' numbers for this run id")
     args = ap.parse_args()
-    with open(os.path.join(args.gen, "generated.json")) as f:
-        gen = json.load(f)
+    gen = {"runs": []}
+    gen_dir = {}
+    for d in args.gen:
+        with open(os.path.join(d, "generated.json")) as f:
+            runs = json.load(f)["runs"]
+        gen["runs"] += runs
+        gen_dir.update({r["id"]: d for r in runs})
     review = {}
     if args.review:
         with open(args.review) as f:
@@ -596,7 +611,7 @@ def main():
         rid = entry["id"]
         if args.show and rid != args.show:
             continue
-        res, first, last, roles = label_generated(entry, args.gen)
+        res, first, last, roles = label_generated(entry, gen_dir[rid])
         if args.show:
             for k in KINDS:
                 print(f"{k:20s} {str(res[k][0]):9s} onset {res[k][1]}  {res[k][2]}")
@@ -627,7 +642,7 @@ def main():
             note = "; ".join(parts)
         spec = entry["spec"]
         labels.append({
-            "id": rid, "origin": "generated", "format": spec["log"]["format"], "file": entry["file"],
+            "id": rid, "origin": "generated", "set": run_set(rid), "format": spec["log"]["format"], "file": entry["file"],
             "healthy": not required,
             "symptoms": [{"kind": k, "onset": required[k]} for k in KINDS if k in required],
             "accepted": accepted,
@@ -678,7 +693,7 @@ def main():
                 "intended": None, "relabelled": None, "note": note, "roles": roles,
                 "source": e["source"],
             })
-    # stratified split: the stratum of a run is its rarest required symptom (healthy: none), per origin
+    # public logs: a stratified split, the stratum of a run being its rarest required symptom (healthy: none)
     count = {}
     for l in labels:
         for sy in l["symptoms"]:
@@ -691,7 +706,10 @@ def main():
     for l in labels:
         strata.setdefault(stratum(l), []).append(l["id"])
     for l in labels:
-        l["split"] = split_of(l["id"], stratum(l), strata[stratum(l)])
+        if l["origin"] == "generated":
+            l["split"] = "calibration" if l["set"] == 1 else "heldout"
+        else:
+            l["split"] = split_of(l["id"], stratum(l), strata[stratum(l)])
     print(f"{len(labels)} runs, {disagreements} disagreements without a review decision", file=sys.stderr)
     if args.out:
         with open(args.out, "w") as f:
