@@ -129,6 +129,8 @@ constexpr double kSwingEarly = 0.05;
 constexpr std::size_t kOverfitEndPoints = 2;
 // plateau, a collapse to a uniform guess (collapsed_to_guess).
 constexpr int kGuessMaxClasses = 10;
+// plateau: the fewest validation evaluations whose fall says the model learned.
+constexpr std::size_t kValLearnedPoints = 5;
 constexpr double kGuessTolerance = 0.005;
 constexpr double kGuessFlat = 0.02;
 constexpr double kGuessStretch = 0.2;
@@ -513,12 +515,12 @@ bool detect_oscillation(const Prepared& p, std::size_t group, const DiagnoseOpti
     } else if (group == 0) {
       // Epochs not known: enough points that a mean's noise is at most
       // kMeanNoise of the level (a third of a swing), at least kSwingGroup,
-      // and still 20 judged values.
+      // and still 40 judged values (20 in the last half, where the swings are counted).
       const std::vector<double> tail = thinned(p.y.begin() + static_cast<std::ptrdiff_t>(n / 2), p.y.end());
       const double rel = noise_sd(tail) / std::max(std::abs(median(tail)), 1e-300);
       const double needed = std::ceil(rel * rel / (kMeanNoise * kMeanNoise));
       g = std::clamp<std::size_t>(static_cast<std::size_t>(std::min(needed, 1e9)), kSwingGroup,
-                                  std::max(kSwingGroup, n / 20));
+                                  std::max(kSwingGroup, n / 40));
     }
   }
   std::vector<double> v;
@@ -747,7 +749,8 @@ bool collapsed_to_guess(const Prepared& p, const DiagnoseOptions& o, std::vector
 
 // `diverged`: the loss is diverging, so only a loss that froze is judged (a
 // rise is no failure to make progress).
-void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::optional<Stuck>& stuck, bool diverged,
+void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOptions& o, const std::optional<Stuck>& stuck,
+                    bool diverged,
                     std::vector<std::string>& notes, std::vector<Symptom>& out) {
   const std::size_t m = p.m();
   if (m < o.min_points) return;
@@ -789,6 +792,22 @@ void detect_plateau(const Prepared& p, const DiagnoseOptions& o, const std::opti
                     "that had learned already (fine-tuning, a resumed run); that it improved little (best " +
                     general(best, 4) + ") is not a plateau");
     return;
+  }
+  if (drop < o.plateau_drop && !diverged && !frozen && val != nullptr && val->m() >= kValLearnedPoints) {
+    // A validation loss (the whole validation set, not a batch) that fell
+    // from its first evaluation to well below anything the training loss
+    // reached says the model learned: the training points did not show it (a
+    // few sampled batches, noisy labels, dropout). (A validation loss that
+    // falls from a first evaluation above the chance level to it, while the
+    // training loss sits there too, is no progress.)
+    const std::size_t vb = argmin(val->smooth, 1, val->m() - 1);
+    const double vfirst = val->by.front(), vbest = val->smooth[vb];
+    if (vfirst > 0 && vfirst - vbest > o.plateau_drop * vfirst && vbest < (1 - o.plateau_drop) * best) {
+      notes.push_back(p.name + " never fell more than " + percent(std::max(drop, 0.0), 1) + " below its start " +
+                      general(start, 4) + ", but " + val->name + " fell from " + general(vfirst, 4) + " to " +
+                      general(vbest, 4) + " (" + step_text(val->bsteps[vb]) + "): the model learned; not a plateau");
+      return;
+    }
   }
   if (drop < o.plateau_drop && !diverged) {
     const TrendTest t = mann_kendall(p.by);
@@ -1427,7 +1446,7 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
     // oscillates may never have made progress.
     const bool diverged = detect_divergence(loss, o, d.symptoms);
     detect_oscillation(loss, points_per_epoch(run, d.roles, loss), o, d.symptoms);
-    detect_plateau(loss, o, stuck, diverged, d.notes, d.symptoms);
+    detect_plateau(loss, val ? &*val : nullptr, o, stuck, diverged, d.notes, d.symptoms);
     detect_spikes(loss, d.roles.lr.empty() ? nullptr : run.find(d.roles.lr), o, d.notes, d.symptoms);
   }
   if (converged) {

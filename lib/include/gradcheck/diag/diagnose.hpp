@@ -121,7 +121,7 @@ struct DiagnoseOptions {
   /// scatter. Epochs are known from an `epoch` column; when they are not (a
   /// validation every few points is an evaluation interval, not an epoch), the
   /// means are over as many points as make their noise at most 5% of the level
-  /// (at least 10, at most 1/20 of the points). On a log scale, swings whose
+  /// (at least 10, at most 1/40 of the points). On a log scale, swings whose
   /// peaks stay below 1% of the level the loss started from are a loss near
   /// zero wandering, not oscillation.
   double oscillation_visible = 0.1;
