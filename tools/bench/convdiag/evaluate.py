@@ -256,7 +256,8 @@ def main():
             if not part:
                 continue
             r = evaluate(part, reports, paths)
-            name = f"{h} half, {o} runs"
+            which = ("set 2" if h == "heldout" else "set 1") if o == "generated" else "half"
+            name = f"{h} {which}, {o} runs"
             for line in report_text(name, r, a.markdown):
                 print(line)
             if a.details:

@@ -1268,7 +1268,8 @@ def main():
             print(f"[{k + 1}/{len(specs)}] {spec['id']}: {info['steps_trained']} steps, {info['cpu_seconds']:.1f} s CPU",
                   file=sys.stderr, flush=True)
     summary = {"torch": torch.__version__, "numpy": np.__version__, "runs": len(meta),
-               "wall_seconds": round(time.time() - t_all, 1), "cpu_seconds": round(time.process_time() - c_all, 1)}
+               "wall_seconds": round(time.time() - t_all, 1),
+               "cpu_seconds": round(time.process_time() - c_all + sum(r["facts"]["cpu_seconds"] for r in meta), 1)}
     if previous:
         fresh = {r["id"]: r for r in meta}
         meta = [fresh.get(s["id"]) or previous.get(s["id"]) for s in all_specs(args.first)]
