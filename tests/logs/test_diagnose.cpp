@@ -1098,6 +1098,14 @@ TEST_CASE("oscillation: a loss logged every N steps of minibatch training is sin
   }
   INFO(first);
   CHECK(alarms == 0);
+  // An epoch column with a missing (NaN) cell reads the same.
+  {
+    const auto data = realistic::two_blobs(1, 400, 10, 3.0, 0.5, 10);
+    const auto t = realistic::logistic_regression(data, 5000, 16, 1, [](int) { return 0.1; });
+    auto run = sampled_log(t, 25, 50, 0.5);
+    run.series[0].values[7] = std::numeric_limits<double>::quiet_NaN();
+    CHECK_FALSE(has(diagnose(run), "oscillation"));
+  }
   // A per-epoch log (one point at each epoch's last step) of a loss that
   // swings between 0.4 and 1.0 and does not settle is judged on its points.
   std::vector<double> swinging;

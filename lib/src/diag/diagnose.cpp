@@ -127,20 +127,22 @@ constexpr double kSwingEarly = 0.05;
 // overfitting: the end level is the median of at least this many of the last
 // evaluations (and of the last 20%) ...
 constexpr std::size_t kOverfitEndPoints = 2;
-// plateau, a collapse to a uniform guess (collapsed_to_guess).
-constexpr int kGuessMaxClasses = 10;
-// plateau: the fewest validation evaluations whose fall says the model learned.
-constexpr std::size_t kValLearnedPoints = 5;
-constexpr double kGuessTolerance = 0.005;
-constexpr double kGuessFlat = 0.02;
-constexpr double kGuessStretch = 0.2;
-constexpr double kGuessLearned = 0.9;
 // ... a median of k points has a standard error of about this times sigma /
 // sqrt(k) (1.2533 for normal noise) ...
 constexpr double kMedianEfficiency = 1.2533;
 // ... and the training loss "rises with it" when its end level is at least
 // this many times its level around the best validation step.
 constexpr double kTrainRiseWithVal = 1.2;
+// plateau, a collapse to a uniform guess (collapsed_to_guess): ln C for C up
+// to this, a level within kGuessTolerance of it, flat within kGuessFlat over
+// the last kGuessStretch of the run, after the loss was below kGuessLearned of it.
+constexpr int kGuessMaxClasses = 10;
+constexpr double kGuessTolerance = 0.005;
+constexpr double kGuessFlat = 0.02;
+constexpr double kGuessStretch = 0.2;
+constexpr double kGuessLearned = 0.9;
+// plateau: the fewest validation evaluations whose fall says the model learned.
+constexpr std::size_t kValLearnedPoints = 5;
 // spike: a jump within this share of the run after the learning rate rose
 // at least kLrJump-fold back to a rate used before (at most kLrSameRate times
 // the earlier highest: a warm restart) follows the schedule.
@@ -1244,6 +1246,7 @@ void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepare
 bool sampled_within_epochs(const logs::Series& epoch, const Prepared& loss) {
   std::map<double, std::int64_t> end;  // epoch -> the last step the log records for it
   for (std::size_t i = 0; i < epoch.size(); ++i) {
+    if (!std::isfinite(epoch.values[i])) continue;  // (a NaN key would break the map's order)
     auto [it, fresh] = end.emplace(epoch.values[i], epoch.steps[i]);
     if (!fresh) it->second = std::max(it->second, epoch.steps[i]);
   }
@@ -1254,6 +1257,7 @@ bool sampled_within_epochs(const logs::Series& epoch, const Prepared& loss) {
     while (j + 1 < epoch.size() && epoch.steps[j + 1] <= s) ++j;
     if (epoch.steps[j] > s) continue;
     const double e = epoch.values[j];
+    if (!std::isfinite(e)) continue;
     ++judged;
     skips += e - previous > 1.5 ? 1 : 0;
     inside += end[e] != s ? 1 : 0;
