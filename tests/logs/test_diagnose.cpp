@@ -1106,6 +1106,18 @@ TEST_CASE("oscillation: a loss logged every N steps of minibatch training is sin
     run.series[0].values[7] = std::numeric_limits<double>::quiet_NaN();
     CHECK_FALSE(has(diagnose(run), "oscillation"));
   }
+  // Full-batch training (one step an epoch) logged every second step skips
+  // epochs, but each point is the whole data's loss: judged point by point, a
+  // loss bouncing between 0.4 and 1.0 every 3 steps is found.
+  {
+    realistic::Trace full_batch;
+    std::mt19937_64 rng(3);
+    std::normal_distribution<double> z;
+    for (int s = 0; s < 600; ++s) full_batch.loss.push_back((s % 6 < 3 ? 0.4 : 1.0) * (1 + 0.03 * z(rng)));
+    const auto d = diagnose(sampled_log(full_batch, 1, 2, 0.5));
+    INFO(kinds(d));
+    CHECK(get(d, "oscillation").evidence.find("judged on its logged points") != std::string::npos);
+  }
   // A per-epoch log (one point at each epoch's last step) of a loss that
   // swings between 0.4 and 1.0 and does not settle is judged on its points.
   std::vector<double> swinging;

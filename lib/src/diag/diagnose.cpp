@@ -1241,8 +1241,9 @@ void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepare
 // At most one loss point per epoch: the epoch's own loss (logged at its last
 // step, every epoch) or a step sampled every N steps of mini-batch training (a
 // single batch's loss, or a mean over N steps, which scatter as batches do). A
-// log that skips epochs between points, or whose points fall inside epochs
-// (not at the last step the log records for their epoch), is the second.
+// log of several steps an epoch that skips epochs between points, or whose
+// points fall inside epochs (not at the last step the log records for their
+// epoch), is the second.
 bool sampled_within_epochs(const logs::Series& epoch, const Prepared& loss) {
   std::map<double, std::int64_t> end;  // epoch -> the last step the log records for it
   for (std::size_t i = 0; i < epoch.size(); ++i) {
@@ -1250,6 +1251,12 @@ bool sampled_within_epochs(const logs::Series& epoch, const Prepared& loss) {
     auto [it, fresh] = end.emplace(epoch.values[i], epoch.steps[i]);
     if (!fresh) it->second = std::max(it->second, epoch.steps[i]);
   }
+  // Steps an epoch: full-batch training (one step an epoch) logged every N
+  // steps skips epochs, but each point is still the whole data's loss.
+  std::vector<double> per_epoch;
+  for (auto it = end.begin(), prev = it; it != end.end(); prev = it++)
+    if (it != prev) per_epoch.push_back(double(it->second - prev->second) / (it->first - prev->first));
+  if (per_epoch.empty() || median(per_epoch) <= 1.5) return false;
   std::size_t skips = 0, inside = 0, judged = 0;
   double previous = std::numeric_limits<double>::quiet_NaN();
   std::size_t j = 0;
