@@ -718,16 +718,13 @@ bool collapsed_to_guess(const Prepared& p, const DiagnoseOptions& o, std::vector
   const std::size_t m = p.m();
   const double end = p.end_level();
   if (m < o.min_points || !(end > 0)) return false;
-  std::vector<int> classes;
-  if (o.classes > 1) classes.push_back(o.classes);
-  for (int c = 2; c <= kGuessMaxClasses; ++c)
-    if (c != o.classes) classes.push_back(c);
-  int guess = 0;
-  for (const int c : classes)
-    if (std::abs(end - std::log(static_cast<double>(c))) <= kGuessTolerance * std::log(static_cast<double>(c))) {
-      guess = c;
-      break;
-    }
+  auto near_guess = [&](int c) {
+    const double ln_c = std::log(static_cast<double>(c));
+    return std::abs(end - ln_c) <= kGuessTolerance * ln_c;
+  };
+  int guess = o.classes > 1 && near_guess(o.classes) ? o.classes : 0;
+  for (int c = 2; guess == 0 && c <= kGuessMaxClasses; ++c)
+    if (near_guess(c)) guess = c;
   if (guess == 0) return false;
   std::size_t k = m;  // the flat stretch is [k, m)
   while (k > 0 && std::abs(p.smooth[k - 1] - end) <= kGuessFlat * end) --k;
@@ -1235,9 +1232,6 @@ void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepare
                          " layers' gradient norms did"));
 }
 
-// Training-loss points per epoch: from an `epoch` series logged with the loss
-// (1 when the step is the epoch), else 1 when a validation loss is logged at
-// every point; 0 when the log does not say.
 // At most one loss point per epoch: the epoch's own loss (logged at its last
 // step, every epoch) or a step sampled every N steps of mini-batch training (a
 // single batch's loss, or a mean over N steps, which scatter as batches do). A
@@ -1273,6 +1267,9 @@ bool sampled_within_epochs(const logs::Series& epoch, const Prepared& loss) {
   return judged >= 2 && (skips > judged / 4 || inside > judged / 2);
 }
 
+// Training-loss points per epoch: from an `epoch` series logged with the loss
+// (1 when the step is the epoch; 0 when the points are sampled batches), else
+// 1 when a validation loss is logged at every point; 0 when the log does not say.
 std::size_t points_per_epoch(const logs::Run& run, const logs::Roles& roles, const Prepared& loss) {
   std::string step(run.step_name);
   for (auto& ch : step) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -1296,8 +1293,8 @@ std::size_t points_per_epoch(const logs::Run& run, const logs::Roles& roles, con
     if (count > 0) counts.push_back(count);
     if (counts.size() >= 2) {
       const auto per = static_cast<std::size_t>(median(std::vector<double>(counts.begin(), counts.end())));
-      if (per >= 2 || sampled_within_epochs(*e, loss)) return per >= 2 ? per : 0;
-      return 1;
+      if (per >= 2) return per;
+      return sampled_within_epochs(*e, loss) ? 0 : 1;
     }
   }
   // A validation at every logged point: a per-epoch log (or full-batch

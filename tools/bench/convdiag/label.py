@@ -6,8 +6,8 @@ writes labels.json. Standard library and NumPy only; convdiag plays no part.
     label.py --gen DIR [--gen DIR2 ...] [--review review.json] [--public public.json] --out labels.json
     label.py --gen DIR --show ID      # the rules' numbers for one run
 
-Generated runs of set 1 (numbered from 0) are the calibration half and runs of set 2 (numbered
-from 1000, `generate.py --first 1000`) the held-out half; public logs are split by a hash of
+Generated runs of set 1 (numbered from 0) are the calibration set and runs of set 2 (numbered
+from 1000, `generate.py --first 1000`) the held-out set; public logs are split by a hash of
 their id within each stratum.
 
 Where the rules and the intended condition disagree, the run is listed; review.json holds the
@@ -492,13 +492,14 @@ def rule_spike(s, v, restarts_at=()):
 def roles_for(spec, series):
     log = spec["log"]
     fmt = log["format"]
+    nested = fmt == "jsonl" and log.get("nested") and log.get("every") != "epoch"   # per-epoch records are flat
     if fmt == "lightning":
         loss = log.get("loss_key", "train_loss")
-    elif fmt == "jsonl" and log.get("nested") and log.get("every") != "epoch":   # per-epoch records are flat
+    elif nested:
         loss = "train/loss"
     else:
         loss = "loss"
-    val = "val/loss" if (fmt == "jsonl" and log.get("nested") and log.get("every") != "epoch") else "val_loss"
+    val = "val/loss" if nested else "val_loss"
     grad_total, layers = None, []
     for k in series:
         base = k.split("/", 1)[1] if k.startswith("train/") else k
