@@ -235,6 +235,32 @@ TEST_CASE("plateau: a first epoch blown up by unscaled features, then the class 
   }
 }
 
+TEST_CASE("plateau: a first epoch blown up, then a uniform guess that drifts by 0.2% to the end, is a plateau",
+          "[diagnose][plateau]") {
+  // A per-epoch log of 60 epochs (3 classes, unscaled features, a rate too
+  // high for them): the first epoch's mean is 8.7, then every ReLU is dead and
+  // the model outputs a uniform guess, ln 3 = 1.0986, its bias drifting it
+  // down by 0.2% over the run. The drift is a significant trend but no
+  // progress: the loss never left the guess.
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    auto run = synth::make_run(seed, 60, 0.0003, [](int i) { return i == 0 ? 8.711 : std::log(3.0) - 0.00004 * i; });
+    run.step_name = "epoch";
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    const auto& s = get(d, "plateau");
+    CHECK(s.step_start == 10);  // the second epoch
+  }
+  // The same first epoch, then a loss that falls from the guess: progress.
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    auto run = synth::make_run(seed, 60, 0.0003,
+                               [](int i) { return i == 0 ? 8.711 : 0.3 + (std::log(3.0) - 0.3) * std::exp(-i / 15.0); });
+    run.step_name = "epoch";
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK_FALSE(has(d, "plateau"));
+  }
+}
+
 TEST_CASE("plateau: a resumed run that starts from a trained model and improves little is not a plateau",
           "[diagnose][plateau][healthy]") {
   // Logistic regression on separable-enough classes (shift 1) trained with

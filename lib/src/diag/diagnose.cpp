@@ -709,7 +709,9 @@ constexpr const char* kStuckAdvice =
 // A loss that had learned, came back up to the loss of a uniform guess over C
 // classes, ln C, and stays there to the end: the model collapsed to a
 // constant prediction (after a blow-up, with dead units), whether or not the
-// way up counts as divergence. C is --classes, or without it 2 to
+// way up counts as divergence. Or one that went there straight from a
+// blown-up first value and never left it: it never learned (a drift of a
+// fraction of a percent is no progress, though a trend test finds it). C is --classes, or without it 2 to
 // kGuessMaxClasses: their ln C lie 5% or more apart, so a level within
 // kGuessTolerance of one, held flat (within kGuessFlat) over the last
 // kGuessStretch of the run after the loss was below kGuessLearned of it, is
@@ -729,16 +731,31 @@ bool collapsed_to_guess(const Prepared& p, const DiagnoseOptions& o, std::vector
   std::size_t k = m;  // the flat stretch is [k, m)
   while (k > 0 && std::abs(p.smooth[k - 1] - end) <= kGuessFlat * end) --k;
   const double run = static_cast<double>(p.bsteps.back() - p.bsteps.front());
-  if (k == 0 || m - k < kStartPoints || static_cast<double>(p.bsteps.back() - p.bsteps[k]) < kGuessStretch * run)
-    return false;
+  const double chance = std::log(static_cast<double>(guess));
+  const std::string level = general(end, 4) + ", within " + percent(kGuessTolerance, 1) + " of ln(" +
+                            std::to_string(guess) + ") = " + general(chance, 4) + ", the loss of a uniform guess over " +
+                            std::to_string(guess) + " classes";
+  // Never left it: the flat stretch holds everything after the first points
+  // that settle (a first epoch blown up by a rate or features too large, then
+  // the guess from the next point on).
+  const std::size_t settled = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(kSettle * static_cast<double>(m))));
+  if (k <= settled) {
+    if (p.y.front() <= (1 + kGuessFlat) * end) return false;  // a start at the guess: the plateau rule judges it
+    const std::size_t from = std::min(k == 0 ? std::size_t{1} : k, m - 1);
+    Symptom s = make(SymptomKind::plateau, p.name, p.bsteps[from], p.steps.back(), Severity::warning,
+                     "after its first value " + general(p.y.front(), 4) + " the loss went straight to " + level +
+                         ", and stays there from " + step_text(p.bsteps[from]) + " to the end: the model predicts a "
+                         "constant and never learned");
+    s.advice = kStuckAdvice;
+    out.push_back(std::move(s));
+    return true;
+  }
+  if (m - k < kStartPoints || static_cast<double>(p.bsteps.back() - p.bsteps[k]) < kGuessStretch * run) return false;
   const std::size_t low = argmin(p.smooth, 0, k - 1);
   if (p.smooth[low] > kGuessLearned * end) return false;
-  const double chance = std::log(static_cast<double>(guess));
   Symptom s = make(SymptomKind::plateau, p.name, p.bsteps[k], p.steps.back(), Severity::warning,
                    "the loss had reached " + general(p.smooth[low], 4) + " at " + step_text(p.bsteps[low]) +
-                       ", came back up to " + general(end, 4) + ", within " + percent(kGuessTolerance, 1) + " of ln(" +
-                       std::to_string(guess) + ") = " + general(chance, 4) + ", the loss of a uniform guess over " +
-                       std::to_string(guess) + " classes, and stays there from " + step_text(p.bsteps[k]) + " (" +
+                       ", came back up to " + level + ", and stays there from " + step_text(p.bsteps[k]) + " (" +
                        percent(static_cast<double>(p.bsteps.back() - p.bsteps[k]) / std::max(run, 1.0), 1) +
                        " of the run): the model predicts a constant");
   s.advice = kStuckAdvice;
