@@ -256,7 +256,11 @@ def main():
             if not part:
                 continue
             r = evaluate(part, reports, paths)
-            which = ("set 2" if h == "heldout" else "set 1") if o == "generated" else "half"
+            if o == "generated":
+                sets = sorted({l.get("set") for l in part if l.get("set") is not None})
+                which = ("sets " if len(sets) > 1 else "set ") + " and ".join(str(x) for x in sets)
+            else:
+                which = "half"
             name = f"{h} {which}, {o} runs"
             for line in report_text(name, r, a.markdown):
                 print(line)

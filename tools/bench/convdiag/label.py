@@ -6,9 +6,9 @@ writes labels.json. Standard library and NumPy only; convdiag plays no part.
     label.py --gen DIR [--gen DIR2 ...] [--review review.json] [--public public.json] --out labels.json
     label.py --gen DIR --show ID      # the rules' numbers for one run
 
-Generated runs of set 1 (numbered from 0) are the calibration set and runs of set 2 (numbered
-from 1000, `generate.py --first 1000`) the held-out set; public logs are split by a hash of
-their id within each stratum.
+Generated runs come in sets by the number they start from: set 1 (from 0), set 2 (from 1000,
+`generate.py --first 1000`) and set 3 (from 2000). Sets 1 and 2 are the calibration set and set 3
+the held-out set; public logs are split by a hash of their id within each stratum.
 
 Where the rules and the intended condition disagree, the run is listed; review.json holds the
 decisions taken after looking at those curves (plot.py), each with its reason.
@@ -310,6 +310,12 @@ def rule_overfitting(val, train):
     why = f"val best {best:.4g} at step {s[b]:g}, last 20% level {tail:.4g} ({rel:+.1%}); training loss rises: {train_rises}"
     if b >= n - k or train_rises:
         return None, None, why + ("; the best is in the last 20%" if b >= n - k else "")
+    # scatter around a flat level: the end level does not stand above the band the evaluations
+    # from the best on scatter in (their interquartile range)
+    after = v[b:]
+    band = float(np.percentile(after, 75) - np.percentile(after, 25)) if len(after) >= 4 else 0.0
+    if rel >= 0.05 and tail - best < band:
+        return "accepted", float(s[b]), why + f"; within the scatter after the best (IQR {band:.4g})"
     if rel >= 0.10:
         return "required", float(s[b]), why
     if rel >= 0.05:
@@ -575,8 +581,11 @@ def label_generated(entry, gen_dir):
 
 
 def run_set(run_id):
-    """1 for the generator's first set (runs numbered from 0), 2 for the second (from 1000)."""
-    return 2 if int(run_id.rsplit("-", 1)[1]) >= 1000 else 1
+    """The set a generated run belongs to: 1 + its number // 1000 (set 1 from 0, set 2 from 1000, ...)."""
+    return 1 + int(run_id.rsplit("-", 1)[1]) // 1000
+
+
+HELDOUT_SET = 3
 
 
 def split_of(run_id, stratum, members):
@@ -589,7 +598,7 @@ def split_of(run_id, stratum, members):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gen", required=True, action="append",
-                    help="a generator's output directory (repeat for both sets)")
+                    help="a generator's output directory (repeat for each set)")
     ap.add_argument("--review", help="review.json: decisions on the runs where rules and intent disagree")
     ap.add_argument("--public", help="public.json: the labels of the public logs")
     ap.add_argument("--out", help="labels.json to write")
@@ -708,7 +717,7 @@ def main():
         strata.setdefault(stratum(l), []).append(l["id"])
     for l in labels:
         if l["origin"] == "generated":
-            l["split"] = "calibration" if l["set"] == 1 else "heldout"
+            l["split"] = "heldout" if l["set"] == HELDOUT_SET else "calibration"
         else:
             l["split"] = split_of(l["id"], stratum(l), strata[stratum(l)])
     print(f"{len(labels)} runs, {disagreements} disagreements without a review decision", file=sys.stderr)
