@@ -133,7 +133,7 @@ TEST_CASE("GGUF files from the generator read back with NumPy's statistics of th
   CHECK(checked >= 20);
   CHECK(skipped == 1);
   for (const char* t : {"F32", "F16", "BF16", "F64", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K",
-                        "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"}) {
+                        "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "MXFP4", "TQ1_0", "TQ2_0"}) {
     INFO(t);
     CHECK(types.count(t) == 1);
   }
@@ -141,7 +141,8 @@ TEST_CASE("GGUF files from the generator read back with NumPy's statistics of th
 
 TEST_CASE("GGUF values are the reference's floats, element by element", "[gguf][statistics]") {
   // Element-wise: the values the generator's NumPy dequantization gives for
-  // the first and last elements of every tensor of types_v3.gguf.
+  // the first and last elements of every tensor of types_v3.gguf, and a sum
+  // of all of them weighted by their index (a value out of place changes it).
   std::ifstream in(kGguf + "expected.json");
   REQUIRE(in);
   const auto expected = nlohmann::json::parse(in);
@@ -159,10 +160,16 @@ TEST_CASE("GGUF values are the reference's floats, element by element", "[gguf][
       REQUIRE(v.size() >= first.size());
       for (std::size_t i = 0; i < first.size(); ++i) CHECK(v[i] == first[i]);
       for (std::size_t i = 0; i < last.size(); ++i) CHECK(v[v.size() - last.size() + i] == last[i]);
+      // Every value in its place: the finite values weighted by a pseudo-random weight of their index.
+      double weighted = 0;
+      for (std::size_t i = 0; i < v.size(); ++i)
+        if (std::isfinite(v[i])) weighted += v[i] * static_cast<double>((i * 2654435761ull) % 1000) / 1000.0;
+      const double want = e.at("weighted_sum").get<double>();
+      CHECK(std::fabs(weighted - want) <= 1e-12 * std::max(1.0, std::fabs(want)));
       ++checked;
     }
   }
-  CHECK(checked >= 16);
+  CHECK(checked >= 20);
 }
 
 TEST_CASE("GGUF metadata is read with its types", "[gguf]") {

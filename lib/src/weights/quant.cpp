@@ -235,12 +235,12 @@ GRADCHECK_INLINE void q6_k(const std::uint8_t* __restrict b, float* __restrict y
 }
 
 // IQ4: ggml's non-linear 4-bit code book (kvalues_iq4nl, ggml-common.h) is
-// the vector `book` below.
+// kIq4Book below.
 // The code book's values of 16 nibbles: a byte shuffle (pshufb where the
 // instruction set has it), then widened to two 8-lane int vectors.
 typedef std::int8_t v16b __attribute__((vector_size(16)));
-GRADCHECK_INLINE void iq4_lookup(v16b nibbles, v8i& first, v8i& second) noexcept {
-  const v16b book = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+constexpr v16b kIq4Book = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+GRADCHECK_INLINE void book_lookup(v16b book, v16b nibbles, v8i& first, v8i& second) noexcept {
 #if defined(__clang__)
   v16b v;  // clang has no variable-index shuffle builtin: lane by lane
   for (int i = 0; i < 16; ++i) v[i] = book[nibbles[i] & 0x0F];
@@ -252,18 +252,20 @@ GRADCHECK_INLINE void iq4_lookup(v16b nibbles, v8i& first, v8i& second) noexcept
 }
 
 // 32 values from 16 bytes: value j (j + 16) is the low (high) nibble of byte j,
-// times `scale` (d * code book value, as the reference multiplies).
-GRADCHECK_INLINE void iq4_32(const std::uint8_t* qs, float scale, float* y) noexcept {
+// looked up in a 16-entry code book, times `scale` (the reference's
+// d * code book value, or code book value * d: the same product).
+GRADCHECK_INLINE void book_32(v16b book, const std::uint8_t* qs, float scale, float* y) noexcept {
   v16b q;
   std::memcpy(&q, qs, 16);
   v8i a, b;
-  iq4_lookup(q & 0x0F, a, b);
+  book_lookup(book, q & 0x0F, a, b);
   store8(y, splat(scale) * to_float(a));
   store8(y + 8, splat(scale) * to_float(b));
-  iq4_lookup((v16b)((__attribute__((vector_size(16))) std::uint8_t)q >> 4), a, b);
+  book_lookup(book, (v16b)((__attribute__((vector_size(16))) std::uint8_t)q >> 4), a, b);
   store8(y + 16, splat(scale) * to_float(a));
   store8(y + 24, splat(scale) * to_float(b));
 }
+GRADCHECK_INLINE void iq4_32(const std::uint8_t* qs, float scale, float* y) noexcept { book_32(kIq4Book, qs, scale, y); }
 
 // IQ4_NL: d, qs[16].
 GRADCHECK_INLINE void iq4_nl(const std::uint8_t* __restrict b, float* __restrict y) noexcept {
@@ -282,6 +284,56 @@ GRADCHECK_INLINE void iq4_xs(const std::uint8_t* __restrict b, float* __restrict
     const int ls = ((low[ib / 2] >> (4 * (ib % 2))) & 0x0F) | (((high >> (2 * ib)) & 3) << 4);
     iq4_32(qs, d * float(ls - 32), y);
   }
+}
+
+// MXFP4 (OCP microscaling FP4): e (one exponent byte), qs[16] (value j in
+// the low nibble of byte j, j + 16 in its high one). The reference multiplies
+// ggml's doubled E2M1 code book (kvalues_mxfp4) by half the scale, as a
+// float: d = 2^(e - 128), a subnormal for e < 2.
+GRADCHECK_INLINE float e8m0_half(std::uint8_t e) noexcept {
+  const std::uint32_t bits = e < 2 ? 0x00200000u << e : std::uint32_t(e - 1) << 23;
+  float d;
+  std::memcpy(&d, &bits, 4);
+  return d;
+}
+
+GRADCHECK_INLINE void mxfp4(const std::uint8_t* __restrict b, float* __restrict y) noexcept {
+  // ggml's kvalues_mxfp4: E2M1 (0, 0.5, 1, 1.5, 2, 3, 4, 6 and negatives) doubled.
+  constexpr v16b book = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+  book_32(book, b + 1, e8m0_half(b[0]), y);
+}
+
+// Ternary digit n (0 the most significant) of a byte holding five in ggml's
+// fixed-point base 3: the byte times 3^n (mod 256), times 3, over 256.
+GRADCHECK_INLINE float trit(std::uint8_t byte, int n) noexcept {
+  static constexpr std::uint8_t pow3[5] = {1, 3, 9, 27, 81};
+  const auto q = static_cast<std::uint8_t>(byte * pow3[n]);
+  return float(int((unsigned(q) * 3) >> 8) - 1);
+}
+
+// TQ1_0: qs[48] (five values a byte: bytes 0-31 give values n * 32 + m for
+// digit n of byte m, bytes 32-47 the next 80 as n * 16 + m), qh[4] (four
+// values a byte, the last 16: n * 4 + j), d.
+GRADCHECK_INLINE void tq1_0(const std::uint8_t* __restrict b, float* __restrict y) noexcept {
+  const std::uint8_t* qs = b;
+  const std::uint8_t* qh = b + 48;
+  const float d = half_at(b + 52);
+  for (int n = 0; n < 5; ++n)
+    for (int m = 0; m < 32; ++m) *y++ = trit(qs[m], n) * d;
+  for (int n = 0; n < 5; ++n)
+    for (int m = 0; m < 16; ++m) *y++ = trit(qs[32 + m], n) * d;
+  for (int n = 0; n < 4; ++n)
+    for (int j = 0; j < 4; ++j) *y++ = trit(qh[j], n) * d;
+}
+
+// TQ2_0: qs[64] (four values a byte, 2 bits each: for each 32 bytes, the
+// values at shift 0 of all 32, then shift 2, 4, 6), d. The code is t - 1.
+GRADCHECK_INLINE void tq2_0(const std::uint8_t* __restrict b, float* __restrict y) noexcept {
+  const std::uint8_t* qs = b;
+  const float d = half_at(b + 64);
+  for (int j = 0; j < 64; j += 32)
+    for (int shift = 0; shift < 8; shift += 2)
+      for (int m = 0; m < 32; ++m) *y++ = float(int((qs[j + m] >> shift) & 3) - 1) * d;
 }
 
 template <void (*F)(const std::uint8_t*, float*)>
@@ -305,6 +357,9 @@ GRADCHECK_INLINE void dequantize_any(DType t, const std::uint8_t* data, std::siz
     case DType::Q6_K: each_block<q6_k>(data, blocks, size, values, out); break;
     case DType::IQ4_NL: each_block<iq4_nl>(data, blocks, size, values, out); break;
     case DType::IQ4_XS: each_block<iq4_xs>(data, blocks, size, values, out); break;
+    case DType::MXFP4: each_block<mxfp4>(data, blocks, size, values, out); break;
+    case DType::TQ1_0: each_block<tq1_0>(data, blocks, size, values, out); break;
+    case DType::TQ2_0: each_block<tq2_0>(data, blocks, size, values, out); break;
     default: break;  // not a block type
   }
 }
@@ -344,6 +399,9 @@ BlockScale block_scale(DType t, const std::uint8_t* block) noexcept {
     case DType::Q2_K: return {half_at(block + 80), half_at(block + 82)};
     case DType::Q3_K: return {half_at(block + 108), none};
     case DType::Q6_K: return {half_at(block + 208), none};
+    case DType::MXFP4: return {e8m0_half(block[0]), none};
+    case DType::TQ1_0: return {half_at(block + 52), none};
+    case DType::TQ2_0: return {half_at(block + 64), none};
     default: return {none, none};
   }
 }
@@ -357,12 +415,9 @@ QuantHealth quantization_health(const TensorView& view) {
   std::uint64_t finite = 0;
   const bool has_min = view.dtype == DType::Q4_1 || view.dtype == DType::Q5_1 || view.dtype == DType::Q2_K ||
                        view.dtype == DType::Q4_K || view.dtype == DType::Q5_K;
-  // Where d (and the minimum, 2 bytes on) sits in a block: ggml-common.h.
-  const std::size_t at = view.dtype == DType::Q2_K ? 80 : view.dtype == DType::Q3_K ? 108
-                         : view.dtype == DType::Q6_K ? 208 : 0;
   for (std::uint64_t b = 0; b < h.blocks; ++b) {
-    const std::uint8_t* block = view.data + b * size + at;
-    const BlockScale s{half_at(block), has_min ? half_at(block + 2) : 0.0};
+    BlockScale s = block_scale(view.dtype, view.data + b * size);
+    if (!has_min) s.min = 0;
     if (!std::isfinite(s.d) || !std::isfinite(s.min)) ++h.nonfinite_scale_blocks;
     if (!std::isfinite(s.d)) continue;
     const double a = std::fabs(s.d);

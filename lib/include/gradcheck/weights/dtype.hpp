@@ -26,11 +26,22 @@ namespace gradcheck::weights {
 ///   minimum for Q2_K, Q4_K, Q5_K);
 ///   IQ4_NL (32, 18): d * v[q], v ggml's 16-entry non-linear table
 ///   (-127 ... 113); IQ4_XS (256, 136): the same table, a 6-bit scale
-///   (biased by 32) per 32 values times d.
+///   (biased by 32) per 32 values times d;
+///   MXFP4 (32, 17): OCP microscaling FP4, an E2M1 value (0, 0.5, 1, 1.5, 2,
+///   3, 4, 6 and their negatives) times a power-of-two scale 2^(e - 127) from
+///   one exponent byte e, computed as the reference does: d * k[q] with
+///   d = 2^(e - 128) and k the doubled E2M1 table (0 ... 12), so e = 255 is a
+///   finite scale and large codes overflow to infinity in float32;
+///   TQ1_0 (256, 54) and TQ2_0 (256, 66): ternary, d * (t - 1) with t in 0..2
+///   packed five to a byte in base 3 (TQ1_0) or four to a byte in 2 bits
+///   (TQ2_0, where the unused code 3 reads as 2 d, as in the reference).
+/// The block-scale health of MXFP4 reports d = 2^(e - 128); the others their
+/// float16 d.
 enum class DType : std::uint8_t {
   F64, F32, F16, BF16, F8_E4M3, F8_E5M2,
   I64, I32, I16, I8, U64, U32, U16, U8, BOOL,
   Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS,
+  MXFP4, TQ1_0, TQ2_0,
 };
 
 /// The safetensors spelling ("F32", "BF16", ...), or ggml's for the block
@@ -76,8 +87,9 @@ void convert_to_double(DType t, const std::uint8_t* data, std::size_t begin, std
 /// dequantize_row_* does: the same float32 operations in the same order.
 void dequantize_blocks(DType t, const std::uint8_t* data, std::size_t blocks, float* out) noexcept;
 
-/// A block's scale: its float16 `d` (the super-block scale of the K types), and
-/// for the types with a minimum (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K) its `m` or
+/// A block's scale: its float16 `d` (the super-block scale of the K types;
+/// for MXFP4 the float the reference multiplies the codes by, 2^(e - 128)),
+/// and for the types with a minimum (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K) its `m` or
 /// `dmin` (NaN for the others).
 struct BlockScale {
   double d = 0;

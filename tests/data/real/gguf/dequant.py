@@ -6,15 +6,29 @@ import numpy as np
 # type: (values per block, bytes per block)
 BLOCKS = {'Q8_0': (32, 34), 'Q4_0': (32, 18), 'Q4_1': (32, 20), 'Q5_0': (32, 22), 'Q5_1': (32, 24),
           'Q2_K': (256, 84), 'Q3_K': (256, 110), 'Q4_K': (256, 144), 'Q5_K': (256, 176), 'Q6_K': (256, 210),
-          'IQ4_NL': (32, 18), 'IQ4_XS': (256, 136)}
+          'IQ4_NL': (32, 18), 'IQ4_XS': (256, 136), 'MXFP4': (32, 17), 'TQ1_0': (256, 54), 'TQ2_0': (256, 66)}
 # byte offsets of the float16 scale d and, for the types with one, the minimum m / dmin
+# (MXFP4's scale is not a float16: its exponent byte is byte 0, see block_scales)
 SCALE_OFFSETS = {'Q8_0': [0], 'Q4_0': [0], 'Q4_1': [0, 2], 'Q5_0': [0], 'Q5_1': [0, 2], 'Q2_K': [80, 82],
-                 'Q3_K': [108], 'Q4_K': [0, 2], 'Q5_K': [0, 2], 'Q6_K': [208], 'IQ4_NL': [0], 'IQ4_XS': [0]}
+                 'Q3_K': [108], 'Q4_K': [0, 2], 'Q5_K': [0, 2], 'Q6_K': [208], 'IQ4_NL': [0], 'IQ4_XS': [0],
+                 'TQ1_0': [52], 'TQ2_0': [64]}
 # ggml's non-linear 4-bit code book (kvalues_iq4nl in ggml-common.h)
 IQ4NL = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.int8)
+# E2M1 doubled, as ggml stores it (kvalues_mxfp4 in ggml-common.h): 0, 0.5, 1, 1.5, 2, 3, 4, 6 times 2, and negatives
+MXFP4 = np.array([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12], np.int8)
 
 f32=np.float32
 def h(raw, off): return raw[:, off:off+2].copy().view('<f2').astype(f32)[:,0]
+def e8m0_half(e):
+    """ggml_e8m0_to_fp32_half: the float with bits 0x00200000 << e for e < 2, else (e - 1) << 23: 2^(e - 128)."""
+    e = e.astype(np.uint32)
+    return np.where(e < 2, np.uint32(0x00200000) << e, (e - 1) << 23).astype(np.uint32).view(f32)
+def block_scales(t, raw):
+    """Per block: d (and the minimum for the types with one) as the reference uses them, in float64."""
+    B = np.frombuffer(raw, np.uint8).reshape(-1, BLOCKS[t][1])
+    if t == 'MXFP4':
+        return [e8m0_half(B[:, 0]).astype(np.float64)]
+    return [B[:, o:o + 2].copy().view('<f2')[:, 0].astype(np.float64) for o in SCALE_OFFSETS[t]]
 def dequantize(t, raw):
     """The float32 values of the blocks in `raw` (bytes) of type `t`."""
     raw=np.frombuffer(raw,dtype=np.uint8)
@@ -108,4 +122,23 @@ def dequantize(t, raw):
             out[:, 32 * ib:32 * ib + 16] = dl[:, None] * IQ4NL[q & 15].astype(f32)
             out[:, 32 * ib + 16:32 * ib + 32] = dl[:, None] * IQ4NL[q >> 4].astype(f32)
         return out.ravel()
+    if t == 'MXFP4':
+        B = raw.reshape(-1, 17); d = e8m0_half(B[:, 0]); qs = B[:, 1:]
+        q = np.concatenate([qs & 15, qs >> 4], axis=1)
+        with np.errstate(over='ignore'):  # codes times 2^126 or 2^127 overflow to infinity, as in the reference
+            return (MXFP4[q].astype(f32) * d[:, None]).astype(f32).ravel()
+    if t == 'TQ1_0':
+        B = raw.reshape(-1, 54); d = h(B, 52)
+        pow3 = np.array([1, 3, 9, 27, 81], np.uint16)
+        def digits(b, n):  # (uint8(b * 3^n) * 3) >> 8, minus 1
+            return ((((b.astype(np.uint16) * pow3[n]) & 255) * 3) >> 8).astype(np.int16) - 1
+        parts = [digits(B[:, 0:32], n) for n in range(5)] + [digits(B[:, 32:48], n) for n in range(5)] + \
+                [digits(B[:, 48:52], n) for n in range(4)]
+        q = np.concatenate(parts, axis=1)
+        return (q.astype(f32) * d[:, None]).astype(f32).ravel()
+    if t == 'TQ2_0':
+        B = raw.reshape(-1, 66); d = h(B, 64); qs = B[:, :64]
+        parts = [((qs[:, j:j + 32] >> s) & 3).astype(np.int16) - 1 for j in (0, 32) for s in (0, 2, 4, 6)]
+        q = np.concatenate(parts, axis=1)
+        return (q.astype(f32) * d[:, None]).astype(f32).ravel()
     raise ValueError(t)

@@ -15,11 +15,12 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from dequant import dequantize, BLOCKS, SCALE_OFFSETS  # noqa: E402
+from dequant import dequantize, block_scales, BLOCKS, SCALE_OFFSETS  # noqa: E402
 
 # ggml type ids (ggml.h)
 GGML = {'F32': 0, 'F16': 1, 'Q4_0': 2, 'Q4_1': 3, 'Q5_0': 6, 'Q5_1': 7, 'Q8_0': 8, 'Q2_K': 10, 'Q3_K': 11,
-        'Q4_K': 12, 'Q5_K': 13, 'Q6_K': 14, 'IQ4_NL': 20, 'IQ3_S': 21, 'IQ4_XS': 23, 'I8': 24, 'I16': 25, 'I32': 26, 'I64': 27, 'F64': 28, 'BF16': 30}
+        'Q4_K': 12, 'Q5_K': 13, 'Q6_K': 14, 'IQ4_NL': 20, 'IQ3_S': 21, 'IQ4_XS': 23, 'I8': 24, 'I16': 25, 'I32': 26, 'I64': 27, 'F64': 28, 'BF16': 30,
+        'TQ1_0': 34, 'TQ2_0': 35, 'MXFP4': 39}
 PLAIN = {'F32': '<f4', 'F16': '<f2', 'F64': '<f8', 'I8': 'i1', 'I16': '<i2', 'I32': '<i4', 'I64': '<i8'}
 # metadata value types
 U8, I8, U16, I16, U32, I32, F32, BOOL, STRING, ARRAY, U64, I64, F64 = range(13)
@@ -130,18 +131,22 @@ def stats(v):
 
 
 def health(tname, data):
-    size = BLOCKS[tname][1]
-    raw = np.frombuffer(data, np.uint8).reshape(-1, size)
-    offs = SCALE_OFFSETS[tname]
-    d = raw[:, offs[0]:offs[0] + 2].copy().view('<f2')[:, 0].astype(np.float64)
+    scales = block_scales(tname, data)
+    d = scales[0]
     bad = ~np.isfinite(d)
-    if len(offs) > 1:
-        m = raw[:, offs[1]:offs[1] + 2].copy().view('<f2')[:, 0].astype(np.float64)
+    for m in scales[1:]:
         bad |= ~np.isfinite(m)
     a = np.abs(d[np.isfinite(d)])
-    return {'blocks': int(raw.shape[0]), 'zero_scale_blocks': int((a == 0).sum()),
+    return {'blocks': int(d.size), 'zero_scale_blocks': int((a == 0).sum()),
             'nonfinite_scale_blocks': int(bad.sum()),
             'scale_min': float(a.min()), 'scale_max': float(a.max()), 'scale_mean': float(a.mean())}
+
+
+def mxfp4_blocks(rng, nblocks, exponents=None):
+    """Random MXFP4 blocks: exponent bytes in 118..130 (scales 2^-10 to 2^2), or the given ones."""
+    raw = rng.integers(0, 256, nblocks * 17, dtype=np.uint8).reshape(nblocks, 17)
+    raw[:, 0] = rng.integers(118, 131, nblocks) if exponents is None else exponents
+    return raw.tobytes()
 
 
 def train_tiny_llama(hidden, ffn, vocab, heads, kv_heads, steps=400):
@@ -274,7 +279,8 @@ def main():
         tensors.append((tname.lower() + '.weight', tname, ne, a.tobytes()))
     bf = (rng.standard_normal(48).astype(np.float32).view(np.uint32) >> 16).astype('<u2')
     tensors.append(('bf16.weight', 'BF16', [16, 3], bf.tobytes()))
-    for tname, (block, size) in BLOCKS.items():
+    for tname in ['Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'IQ4_NL', 'IQ4_XS']:
+        block = BLOCKS[tname][0]
         ne = [512, 3] if block == 256 else [64, 5]
         if tname == 'Q8_0':
             ne = [32, 2, 3]  # a 3-D tensor
@@ -284,6 +290,16 @@ def main():
         tensors.append((tname.lower() + '.weight', tname, ne, random_blocks(rng, tname, n // block)))
     # A type without a dequantizer in gradcheck (IQ3_S, 256 values in 110 bytes): listed, not read.
     tensors.append(('iq3_s.weight', 'IQ3_S', [256, 2], rng.integers(0, 256, 220, dtype=np.uint8).tobytes()))
+    # Types added later draw from their own generator, so that the tensors above (and the files
+    # below) stay byte for byte what they were.
+    rng2 = np.random.default_rng(20261206)
+    tensors.append(('mxfp4.weight', 'MXFP4', [64, 5], mxfp4_blocks(rng2, 10)))
+    # every kind of exponent byte: subnormal scales (0, 1), 2^-1 and 2^0 (127, 128), and the
+    # largest (253-255), where codes of 4 and more overflow float32 to infinity as in the reference
+    tensors.append(('mxfp4_extremes.weight', 'MXFP4', [32, 8],
+                    mxfp4_blocks(rng2, 8, exponents=[0, 1, 254, 255, 253, 127, 128, 2])))
+    tensors.append(('tq1_0.weight', 'TQ1_0', [512, 3], random_blocks(rng2, 'TQ1_0', 6)))
+    tensors.append(('tq2_0.weight', 'TQ2_0', [512, 3], random_blocks(rng2, 'TQ2_0', 6)))
     write_gguf(os.path.join(out, 'types_v3.gguf'), 3, meta, tensors)
     files['types_v3.gguf'] = (3, meta, tensors, 32)
 
@@ -367,6 +383,11 @@ def main():
             if file == 'types_v3.gguf':
                 e['first'] = [float(x) for x in v[:8]]
                 e['last'] = [float(x) for x in v[-8:]]
+                # every value in its place: the finite values weighted by a pseudo-random weight of their
+                # index, (i * 2654435761 mod 1000) / 1000
+                w = (np.arange(v.size, dtype=np.uint64) * np.uint64(2654435761) % np.uint64(1000)).astype(np.float64) / 1000
+                fin = np.isfinite(v)
+                e['weighted_sum'] = float((v[fin] * w[fin]).sum())
             if tname in BLOCKS:
                 e.update(health(tname, data))
             expected.append(e)
