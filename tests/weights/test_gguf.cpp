@@ -133,7 +133,7 @@ TEST_CASE("GGUF files from the generator read back with NumPy's statistics of th
   CHECK(checked >= 20);
   CHECK(skipped == 1);
   for (const char* t : {"F32", "F16", "BF16", "F64", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K",
-                        "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "MXFP4", "TQ1_0", "TQ2_0"}) {
+                        "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "MXFP4", "NVFP4", "TQ1_0", "TQ2_0"}) {
     INFO(t);
     CHECK(types.count(t) == 1);
   }

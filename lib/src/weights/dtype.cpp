@@ -18,8 +18,8 @@ struct DTypeInfo {
 };
 
 // Block sizes and layouts: ggml's ggml-common.h (block_q8_0 ... block_q6_K,
-// block_iq4_nl, block_iq4_xs, block_mxfp4, block_tq1_0, block_tq2_0).
-constexpr std::array<DTypeInfo, 30> kTypes{{
+// block_iq4_nl, block_iq4_xs, block_mxfp4, block_tq1_0, block_tq2_0, block_nvfp4).
+constexpr std::array<DTypeInfo, 31> kTypes{{
     {DType::F64, "F64", 8},     {DType::F32, "F32", 4},         {DType::F16, "F16", 2},
     {DType::BF16, "BF16", 2},   {DType::F8_E4M3, "F8_E4M3", 1}, {DType::F8_E5M2, "F8_E5M2", 1},
     {DType::I64, "I64", 8},     {DType::I32, "I32", 4},         {DType::I16, "I16", 2},
@@ -30,6 +30,7 @@ constexpr std::array<DTypeInfo, 30> kTypes{{
     {DType::Q3_K, "Q3_K", 110, 256}, {DType::Q4_K, "Q4_K", 144, 256}, {DType::Q5_K, "Q5_K", 176, 256},
     {DType::Q6_K, "Q6_K", 210, 256}, {DType::IQ4_NL, "IQ4_NL", 18, 32}, {DType::IQ4_XS, "IQ4_XS", 136, 256},
     {DType::MXFP4, "MXFP4", 17, 32}, {DType::TQ1_0, "TQ1_0", 54, 256}, {DType::TQ2_0, "TQ2_0", 66, 256},
+    {DType::NVFP4, "NVFP4", 36, 64},
 }};
 
 // Builds a double from sign, unbiased exponent and a mantissa fraction by

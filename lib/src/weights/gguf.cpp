@@ -52,7 +52,7 @@ constexpr GgmlType kGgmlTypes[] = {
     {23, "IQ4_XS", DType::IQ4_XS}, {24, "I8", DType::I8}, {25, "I16", DType::I16},
     {26, "I32", DType::I32},    {27, "I64", DType::I64},    {28, "F64", DType::F64},
     {29, "IQ1_M", std::nullopt, 256, 56}, {30, "BF16", DType::BF16}, {34, "TQ1_0", DType::TQ1_0},
-    {35, "TQ2_0", DType::TQ2_0}, {39, "MXFP4", DType::MXFP4}, {40, "NVFP4", std::nullopt, 64, 36},
+    {35, "TQ2_0", DType::TQ2_0}, {39, "MXFP4", DType::MXFP4}, {40, "NVFP4", DType::NVFP4},
     {41, "Q1_0", std::nullopt, 128, 18}, {42, "Q2_0", std::nullopt, 64, 18},
 };
 
@@ -208,7 +208,7 @@ class GgufReader {
       }
       ck_.add_skipped({path_, info.entry.name, info.type, info.entry.nbytes,
                        std::string(info.type) + " has no dequantization here (read: F32, F16, BF16, F64, I8-I64, "
-                                                "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K-Q6_K, IQ4_NL, IQ4_XS, MXFP4, TQ1_0, TQ2_0)"});
+                                                "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K-Q6_K, IQ4_NL, IQ4_XS, MXFP4, NVFP4, TQ1_0, TQ2_0)"});
     }
     ck_.keep_alive(file_);
     return std::move(ck_);

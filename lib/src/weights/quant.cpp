@@ -303,6 +303,34 @@ GRADCHECK_INLINE void mxfp4(const std::uint8_t* __restrict b, float* __restrict 
   book_32(book, b + 1, e8m0_half(b[0]), y);
 }
 
+// NVFP4: d[4] (one unsigned E4M3 scale byte per 16 values), qs[32] (each 16
+// values from 8 bytes: value j in the low nibble of byte j, j + 8 in its high
+// one), the MXFP4 code book. The reference's ggml_ue4m3_to_fp32: 0x00 and
+// 0x7F are 0; else exponent bits 6-3 (bias 7), mantissa bits 2-0, subnormal
+// at exponent 0, and half of that (for the doubled code book); bit 7 is not
+// read. Every such value is a float, computed exactly here.
+const std::vector<float> kUe4m3Half = [] {
+  std::vector<float> t(256);
+  for (int x = 0; x < 256; ++x) {
+    const int e = (x >> 3) & 0x0F, m = x & 7;
+    const double raw = e == 0 ? std::ldexp(double(m), -9) : std::ldexp(1.0 + m / 8.0, e - 7);
+    t[std::size_t(x)] = x == 0 || x == 0x7F ? 0.0f : static_cast<float>(raw * 0.5);
+  }
+  return t;
+}();
+
+GRADCHECK_INLINE void nvfp4(const std::uint8_t* __restrict b, float* __restrict y) noexcept {
+  static constexpr std::int8_t book[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+  for (int s = 0; s < 4; ++s, y += 16) {
+    const float d = kUe4m3Half[b[s]];
+    const std::uint8_t* qs = b + 4 + 8 * s;
+    for (int j = 0; j < 8; ++j) {
+      y[j] = float(book[qs[j] & 0x0F]) * d;
+      y[j + 8] = float(book[qs[j] >> 4]) * d;
+    }
+  }
+}
+
 // Ternary digit n (0 the most significant) of a byte holding five in ggml's
 // fixed-point base 3: the byte times 3^n (mod 256), times 3, over 256.
 GRADCHECK_INLINE float trit(std::uint8_t byte, int n) noexcept {
@@ -360,6 +388,7 @@ GRADCHECK_INLINE void dequantize_any(DType t, const std::uint8_t* data, std::siz
     case DType::MXFP4: each_block<mxfp4>(data, blocks, size, values, out); break;
     case DType::TQ1_0: each_block<tq1_0>(data, blocks, size, values, out); break;
     case DType::TQ2_0: each_block<tq2_0>(data, blocks, size, values, out); break;
+    case DType::NVFP4: each_block<nvfp4>(data, blocks, size, values, out); break;
     default: break;  // not a block type
   }
 }
@@ -402,6 +431,7 @@ BlockScale block_scale(DType t, const std::uint8_t* block) noexcept {
     case DType::MXFP4: return {e8m0_half(block[0]), none};
     case DType::TQ1_0: return {half_at(block + 52), none};
     case DType::TQ2_0: return {half_at(block + 64), none};
+    case DType::NVFP4: return {kUe4m3Half[block[0]], none};
     default: return {none, none};
   }
 }
@@ -415,8 +445,12 @@ QuantHealth quantization_health(const TensorView& view) {
   std::uint64_t finite = 0;
   const bool has_min = view.dtype == DType::Q4_1 || view.dtype == DType::Q5_1 || view.dtype == DType::Q2_K ||
                        view.dtype == DType::Q4_K || view.dtype == DType::Q5_K;
+  // NVFP4 has a scale per 16-value sub-block, four a block: each is counted.
+  const std::size_t per_block = view.dtype == DType::NVFP4 ? 4 : 1;
+  h.blocks *= per_block;
   for (std::uint64_t b = 0; b < h.blocks; ++b) {
-    BlockScale s = block_scale(view.dtype, view.data + b * size);
+    BlockScale s = per_block == 1 ? block_scale(view.dtype, view.data + b * size)
+                                  : BlockScale{kUe4m3Half[view.data[b / per_block * size + b % per_block]], 0.0};
     if (!has_min) s.min = 0;
     if (!std::isfinite(s.d) || !std::isfinite(s.min)) ++h.nonfinite_scale_blocks;
     if (!std::isfinite(s.d)) continue;

@@ -4,8 +4,8 @@
 // computing the basic statistics on the same file, and the same tensors as an
 // ONNX model (initializers in raw_data, as PyTorch's exporter writes them), as
 // an HDF5 file of contiguous datasets and as a GGUF file; and GGUF files of the
-// same shapes block-quantized (Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, IQ4_XS, Q6_K, MXFP4, TQ2_0), whose throughput is counted
-// in bytes of file (target: >= 1 GB/s).
+// same shapes block-quantized (Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, IQ4_XS, Q6_K, MXFP4,
+// NVFP4, TQ2_0), whose throughput is counted in bytes of file (target: >= 1 GB/s).
 // Prints a Markdown table; exit 1 when a target is missed, 2 on bad arguments.
 //
 //   bench_weights [--size-mib N] [--file PATH] [--threads N] [--repeat R] [--no-numpy] [--no-twins]
@@ -124,7 +124,7 @@ void write_onnx_twin(const std::string& safetensors, const std::string& onnx, st
 // `type` is ggml's id, `block` and `block_bytes` its layout; F32 copies the
 // safetensors bytes. Quantized blocks carry the safetensors bytes as their
 // quants and a float16 scale of 2^-10 (Q8_0, Q4_0, Q3_K, IQ4_XS, Q6_K, TQ2_0; MXFP4 its
-// exponent byte for 2^-10) or 2^-6 and a minimum of 2^-7 (Q2_K, Q4_K) written over them: dequantization costs the same for any
+// exponent byte for 2^-10; NVFP4 its scale bytes for 2^-7) or 2^-6 and a minimum of 2^-7 (Q2_K, Q4_K) written over them: dequantization costs the same for any
 // quants, and the values stay in a trained layer's range.
 void write_gguf_twin(const std::string& safetensors, const std::string& gguf, std::size_t data_start,
                      std::int64_t count, std::uint32_t type, std::size_t block, std::size_t block_bytes) {
@@ -158,6 +158,10 @@ void write_gguf_twin(const std::string& safetensors, const std::string& gguf, st
       char* p = data.data() + b * block_bytes;
       if (type == 39) {  // MXFP4: an exponent byte, 2^-10 as ggml multiplies (e = 118)
         p[0] = char(118);
+        continue;
+      }
+      if (type == 40) {  // NVFP4: four E4M3 scale bytes, 2^-7 as ggml multiplies (0x08)
+        std::memset(p, 0x08, 4);
         continue;
       }
       const std::uint16_t d = has_min ? 0x2400 : 0x1400, dmin = 0x2000;  // 2^-6 or 2^-10; 2^-7
@@ -428,7 +432,7 @@ int main(int argc, char** argv) {
     };
     std::vector<Quantized> quantized = {{"Q8_0", 8, 32, 34}, {"Q4_0", 2, 32, 18}, {"Q2_K", 10, 256, 84},
                                         {"Q3_K", 11, 256, 110}, {"Q4_K", 12, 256, 144}, {"IQ4_XS", 23, 256, 136}, {"Q6_K", 14, 256, 210},
-                                        {"MXFP4", 39, 32, 17}, {"TQ2_0", 35, 256, 66}};
+                                        {"MXFP4", 39, 32, 17}, {"NVFP4", 40, 64, 36}, {"TQ2_0", 35, 256, 66}};
     for (auto& q : quantized) {
       if (o.no_onnx) break;
       const std::string file = o.file + "." + q.name + ".gguf";

@@ -196,9 +196,9 @@ Checkpoint read_keras_archive(const std::string& path);
 /// ("blk.0.attn_q.weight"), shapes in C order (ggml's ne reversed: a matrix of
 /// ne = [in, out] is out x in). Types F32, F16, BF16, F64, I8, I16, I32, I64
 /// and the block-quantized Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
-/// Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4, TQ1_0, TQ2_0 (used in place,
+/// Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4, NVFP4, TQ1_0, TQ2_0 (used in place,
 /// dequantized by the statistics pass). Tensors of the other ggml types
-/// (IQ1-IQ3, NVFP4, Q1_0, Q2_0, Q8_1, Q8_K) are checked like the others and listed in
+/// (IQ1-IQ3, Q1_0, Q2_0, Q8_1, Q8_K) are checked like the others and listed in
 /// skipped(), not read; a type ggml does not define is refused. Tensor data must
 /// lie inside the data section, aligned to general.alignment (default 32),
 /// without overlaps.

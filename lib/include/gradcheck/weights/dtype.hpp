@@ -32,16 +32,19 @@ namespace gradcheck::weights {
 ///   one exponent byte e, computed as the reference does: d * k[q] with
 ///   d = 2^(e - 128) and k the doubled E2M1 table (0 ... 12), so e = 255 is a
 ///   finite scale and large codes overflow to infinity in float32;
+///   NVFP4 (64, 36): the same E2M1 codes in four sub-blocks of 16, each with
+///   an unsigned E4M3 scale byte (bias 7, top bit ignored; 0x00 and 0x7F read
+///   as 0), halved for the doubled code book as the reference does;
 ///   TQ1_0 (256, 54) and TQ2_0 (256, 66): ternary, d * (t - 1) with t in 0..2
 ///   packed five to a byte in base 3 (TQ1_0) or four to a byte in 2 bits
 ///   (TQ2_0, where the unused code 3 reads as 2 d, as in the reference).
-/// The block-scale health of MXFP4 reports d = 2^(e - 128); the others their
-/// float16 d.
+/// The block-scale health of MXFP4 reports d = 2^(e - 128), that of NVFP4
+/// each 16-value sub-block's scale; the others their float16 d.
 enum class DType : std::uint8_t {
   F64, F32, F16, BF16, F8_E4M3, F8_E5M2,
   I64, I32, I16, I8, U64, U32, U16, U8, BOOL,
   Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS,
-  MXFP4, TQ1_0, TQ2_0,
+  MXFP4, TQ1_0, TQ2_0, NVFP4,
 };
 
 /// The safetensors spelling ("F32", "BF16", ...), or ggml's for the block
@@ -88,7 +91,8 @@ void convert_to_double(DType t, const std::uint8_t* data, std::size_t begin, std
 void dequantize_blocks(DType t, const std::uint8_t* data, std::size_t blocks, float* out) noexcept;
 
 /// A block's scale: its float16 `d` (the super-block scale of the K types;
-/// for MXFP4 the float the reference multiplies the codes by, 2^(e - 128)),
+/// for MXFP4 the float the reference multiplies the codes by, 2^(e - 128);
+/// for NVFP4 its first sub-block's),
 /// and for the types with a minimum (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K) its `m` or
 /// `dmin` (NaN for the others).
 struct BlockScale {

@@ -6,7 +6,8 @@ import numpy as np
 # type: (values per block, bytes per block)
 BLOCKS = {'Q8_0': (32, 34), 'Q4_0': (32, 18), 'Q4_1': (32, 20), 'Q5_0': (32, 22), 'Q5_1': (32, 24),
           'Q2_K': (256, 84), 'Q3_K': (256, 110), 'Q4_K': (256, 144), 'Q5_K': (256, 176), 'Q6_K': (256, 210),
-          'IQ4_NL': (32, 18), 'IQ4_XS': (256, 136), 'MXFP4': (32, 17), 'TQ1_0': (256, 54), 'TQ2_0': (256, 66)}
+          'IQ4_NL': (32, 18), 'IQ4_XS': (256, 136), 'MXFP4': (32, 17), 'TQ1_0': (256, 54), 'TQ2_0': (256, 66),
+          'NVFP4': (64, 36)}
 # byte offsets of the float16 scale d and, for the types with one, the minimum m / dmin
 # (MXFP4's scale is not a float16: its exponent byte is byte 0, see block_scales)
 SCALE_OFFSETS = {'Q8_0': [0], 'Q4_0': [0], 'Q4_1': [0, 2], 'Q5_0': [0], 'Q5_1': [0, 2], 'Q2_K': [80, 82],
@@ -23,11 +24,19 @@ def e8m0_half(e):
     """ggml_e8m0_to_fp32_half: the float with bits 0x00200000 << e for e < 2, else (e - 1) << 23: 2^(e - 128)."""
     e = e.astype(np.uint32)
     return np.where(e < 2, np.uint32(0x00200000) << e, (e - 1) << 23).astype(np.uint32).view(f32)
+def ue4m3_half(x):
+    """ggml_ue4m3_to_fp32: 0 for 0x00 and 0x7F, else exponent bits 6-3 (bias 7), mantissa bits 2-0
+    (subnormal at exponent 0), times 0.5; bit 7 is not read."""
+    x = x.astype(np.int64); e = (x >> 3) & 15; m = x & 7
+    raw = np.where(e == 0, np.ldexp(m.astype(np.float64), -9), np.ldexp(1.0 + m / 8.0, e - 7))
+    return np.where((x == 0) | (x == 0x7F), 0.0, raw * 0.5).astype(f32)
 def block_scales(t, raw):
     """Per block: d (and the minimum for the types with one) as the reference uses them, in float64."""
     B = np.frombuffer(raw, np.uint8).reshape(-1, BLOCKS[t][1])
     if t == 'MXFP4':
         return [e8m0_half(B[:, 0]).astype(np.float64)]
+    if t == 'NVFP4':  # one scale per 16-value sub-block, in order
+        return [ue4m3_half(B[:, :4]).astype(np.float64).ravel()]
     return [B[:, o:o + 2].copy().view('<f2')[:, 0].astype(np.float64) for o in SCALE_OFFSETS[t]]
 def dequantize(t, raw):
     """The float32 values of the blocks in `raw` (bytes) of type `t`."""
@@ -127,6 +136,13 @@ def dequantize(t, raw):
         q = np.concatenate([qs & 15, qs >> 4], axis=1)
         with np.errstate(over='ignore'):  # codes times 2^126 or 2^127 overflow to infinity, as in the reference
             return (MXFP4[q].astype(f32) * d[:, None]).astype(f32).ravel()
+    if t == 'NVFP4':
+        B = raw.reshape(-1, 36); d = ue4m3_half(B[:, :4]); out = np.empty((B.shape[0], 64), f32)
+        for s in range(4):
+            qs = B[:, 4 + 8 * s:12 + 8 * s]
+            out[:, 16 * s:16 * s + 8] = MXFP4[qs & 15].astype(f32) * d[:, s:s + 1]
+            out[:, 16 * s + 8:16 * s + 16] = MXFP4[qs >> 4].astype(f32) * d[:, s:s + 1]
+        return out.ravel()
     if t == 'TQ1_0':
         B = raw.reshape(-1, 54); d = h(B, 52)
         pow3 = np.array([1, 3, 9, 27, 81], np.uint16)

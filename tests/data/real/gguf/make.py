@@ -20,7 +20,7 @@ from dequant import dequantize, block_scales, BLOCKS, SCALE_OFFSETS  # noqa: E40
 # ggml type ids (ggml.h)
 GGML = {'F32': 0, 'F16': 1, 'Q4_0': 2, 'Q4_1': 3, 'Q5_0': 6, 'Q5_1': 7, 'Q8_0': 8, 'Q2_K': 10, 'Q3_K': 11,
         'Q4_K': 12, 'Q5_K': 13, 'Q6_K': 14, 'IQ4_NL': 20, 'IQ3_S': 21, 'IQ4_XS': 23, 'I8': 24, 'I16': 25, 'I32': 26, 'I64': 27, 'F64': 28, 'BF16': 30,
-        'TQ1_0': 34, 'TQ2_0': 35, 'MXFP4': 39}
+        'TQ1_0': 34, 'TQ2_0': 35, 'MXFP4': 39, 'NVFP4': 40}
 PLAIN = {'F32': '<f4', 'F16': '<f2', 'F64': '<f8', 'I8': 'i1', 'I16': '<i2', 'I32': '<i4', 'I64': '<i8'}
 # metadata value types
 U8, I8, U16, I16, U32, I32, F32, BOOL, STRING, ARRAY, U64, I64, F64 = range(13)
@@ -298,6 +298,15 @@ def main():
     # largest (253-255), where codes of 4 and more overflow float32 to infinity as in the reference
     tensors.append(('mxfp4_extremes.weight', 'MXFP4', [32, 8],
                     mxfp4_blocks(rng2, 8, exponents=[0, 1, 254, 255, 253, 127, 128, 2])))
+    # NVFP4: scale bytes for 2^-8 to 2^2 (exponents 0-9, the top bit random), and a tensor of
+    # every special byte: 0x00 and 0x7F (read as 0), 0x80 (exponent 0, mantissa 0: 0), 0x01
+    # (subnormal), 0x38 (1), 0x7E and 0xFF (the largest: 224 and 240 as halved), 0x87
+    nv = rng2.integers(0, 256, 5 * 36, dtype=np.uint8).reshape(5, 36)
+    nv[:, :4] = (rng2.integers(0, 10, (5, 4)) << 3) | rng2.integers(0, 8, (5, 4)) | (rng2.integers(0, 2, (5, 4)) << 7)
+    tensors.append(('nvfp4.weight', 'NVFP4', [64, 5], nv.tobytes()))
+    nx = rng2.integers(0, 256, 2 * 36, dtype=np.uint8).reshape(2, 36)
+    nx[:, :4] = [[0x01, 0x00, 0x7F, 0x80], [0x38, 0x7E, 0xFF, 0x87]]
+    tensors.append(('nvfp4_extremes.weight', 'NVFP4', [128], nx.tobytes()))
     tensors.append(('tq1_0.weight', 'TQ1_0', [512, 3], random_blocks(rng2, 'TQ1_0', 6)))
     tensors.append(('tq2_0.weight', 'TQ2_0', [512, 3], random_blocks(rng2, 'TQ2_0', 6)))
     write_gguf(os.path.join(out, 'types_v3.gguf'), 3, meta, tensors)
