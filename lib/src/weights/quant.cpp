@@ -320,14 +320,21 @@ const std::vector<float> kUe4m3Half = [] {
 }();
 
 GRADCHECK_INLINE void nvfp4(const std::uint8_t* __restrict b, float* __restrict y) noexcept {
-  static constexpr std::int8_t book[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
-  for (int s = 0; s < 4; ++s, y += 16) {
-    const float d = kUe4m3Half[b[s]];
-    const std::uint8_t* qs = b + 4 + 8 * s;
-    for (int j = 0; j < 8; ++j) {
-      y[j] = float(book[qs[j] & 0x0F]) * d;
-      y[j + 8] = float(book[qs[j] >> 4]) * d;
-    }
+  constexpr v16b book = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+  // Two sub-blocks (16 bytes) at a time: the low nibbles of bytes 0-7 are
+  // values 0-7 of the first, their high nibbles values 8-15; bytes 8-15 the same
+  // for the second.
+  for (int s = 0; s < 4; s += 2, y += 32) {
+    const v8f d0 = splat(kUe4m3Half[b[s]]), d1 = splat(kUe4m3Half[b[s + 1]]);
+    v16b q;
+    std::memcpy(&q, b + 4 + 8 * s, 16);
+    v8i first, second;
+    book_lookup(book, q & 0x0F, first, second);
+    store8(y, d0 * to_float(first));
+    store8(y + 16, d1 * to_float(second));
+    book_lookup(book, (v16b)((__attribute__((vector_size(16))) std::uint8_t)q >> 4), first, second);
+    store8(y + 8, d0 * to_float(first));
+    store8(y + 24, d1 * to_float(second));
   }
 }
 
