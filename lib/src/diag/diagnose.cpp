@@ -59,6 +59,10 @@ constexpr double kTrainedStart = 0.8;
 // plateau: the best level is looked for after this share of the points (the
 // loss is still settling before it, as for spikes).
 constexpr double kSettle = 0.05;
+// The points of the first kSettle share (at least 1).
+std::size_t settled_points(std::size_t m) {
+  return std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(kSettle * static_cast<double>(m))));
+}
 // plateau: the first value alone may be the start when the first 1/this of
 // the run holds it alone (a run of fewer than 2x this many points).
 constexpr std::size_t kStartShareInverse = 20;
@@ -738,7 +742,7 @@ bool collapsed_to_guess(const Prepared& p, const DiagnoseOptions& o, std::vector
   // Never left it: the flat stretch holds everything after the first points
   // that settle (a first epoch blown up by a rate or features too large, then
   // the guess from the next point on).
-  const std::size_t settled = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(kSettle * static_cast<double>(m))));
+  const std::size_t settled = settled_points(m);
   if (k <= settled) {
     if (p.y.front() <= (1 + kGuessFlat) * end) return false;  // a start at the guess: the plateau rule judges it
     const std::size_t from = std::min(k == 0 ? std::size_t{1} : k, m - 1);
@@ -773,7 +777,7 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   // The best level after the loss settled: a low in its first kSettle share
   // (a bounce while a rate too high throws it about, before it sticks) that it
   // never reaches again is no progress.
-  const std::size_t settled = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(kSettle * static_cast<double>(m))));
+  const std::size_t settled = settled_points(m);
   const double best = *std::min_element(p.smooth.begin() + static_cast<std::ptrdiff_t>(std::min(settled, m - 1)), p.smooth.end());
   // The start is the median of the first points, which noise cannot fake: of
   // the first 2% of the run, or of its first kStartPoints when higher (a run

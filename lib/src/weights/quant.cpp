@@ -240,6 +240,9 @@ GRADCHECK_INLINE void q6_k(const std::uint8_t* __restrict b, float* __restrict y
 // instruction set has it), then widened to two 8-lane int vectors.
 typedef std::int8_t v16b __attribute__((vector_size(16)));
 constexpr v16b kIq4Book = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+// MXFP4's and NVFP4's (kvalues_mxfp4): E2M1 (0, 0.5, 1, 1.5, 2, 3, 4, 6 and
+// their negatives) doubled.
+constexpr v16b kFp4Book = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 GRADCHECK_INLINE void book_lookup(v16b book, v16b nibbles, v8i& first, v8i& second) noexcept {
 #if defined(__clang__)
   v16b v;  // clang has no variable-index shuffle builtin: lane by lane
@@ -298,9 +301,7 @@ GRADCHECK_INLINE float e8m0_half(std::uint8_t e) noexcept {
 }
 
 GRADCHECK_INLINE void mxfp4(const std::uint8_t* __restrict b, float* __restrict y) noexcept {
-  // ggml's kvalues_mxfp4: E2M1 (0, 0.5, 1, 1.5, 2, 3, 4, 6 and negatives) doubled.
-  constexpr v16b book = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
-  book_32(book, b + 1, e8m0_half(b[0]), y);
+  book_32(kFp4Book, b + 1, e8m0_half(b[0]), y);
 }
 
 // NVFP4: d[4] (one unsigned E4M3 scale byte per 16 values), qs[32] (each 16
@@ -320,7 +321,6 @@ const std::vector<float> kUe4m3Half = [] {
 }();
 
 GRADCHECK_INLINE void nvfp4(const std::uint8_t* __restrict b, float* __restrict y) noexcept {
-  constexpr v16b book = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
   // Two sub-blocks (16 bytes) at a time: the low nibbles of bytes 0-7 are
   // values 0-7 of the first, their high nibbles values 8-15; bytes 8-15 the same
   // for the second.
@@ -329,10 +329,10 @@ GRADCHECK_INLINE void nvfp4(const std::uint8_t* __restrict b, float* __restrict 
     v16b q;
     std::memcpy(&q, b + 4 + 8 * s, 16);
     v8i first, second;
-    book_lookup(book, q & 0x0F, first, second);
+    book_lookup(kFp4Book, q & 0x0F, first, second);
     store8(y, d0 * to_float(first));
     store8(y + 16, d1 * to_float(second));
-    book_lookup(book, (v16b)((__attribute__((vector_size(16))) std::uint8_t)q >> 4), first, second);
+    book_lookup(kFp4Book, (v16b)((__attribute__((vector_size(16))) std::uint8_t)q >> 4), first, second);
     store8(y + 8, d0 * to_float(first));
     store8(y + 24, d1 * to_float(second));
   }
