@@ -22,8 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       values.resize(blocks * w::dtype_block(t.dtype));
       w::dequantize_blocks(t.dtype, t.data, blocks, values.data());
       const auto h = w::quantization_health({t.dtype, t.data, t.numel, t.shape});
-      // NVFP4's scales are per 16 values (its own block size; ggml packs four per block).
-      GRADCHECK_FUZZ_CHECK(h.blocks == (t.dtype == w::DType::NVFP4 ? t.numel / 16 : blocks), t.name);
+      GRADCHECK_FUZZ_CHECK(h.blocks == blocks * w::dtype_scale_groups(t.dtype), t.name);
     }
   });
   return 0;

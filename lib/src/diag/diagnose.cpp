@@ -715,8 +715,8 @@ constexpr const char* kStuckAdvice =
 // constant prediction (after a blow-up, with dead units), whether or not the
 // way up counts as divergence. Or one that went there straight from a
 // blown-up first value and never left it: it never learned (a drift of a
-// fraction of a percent is no progress, though a trend test finds it). C is --classes, or without it 2 to
-// kGuessMaxClasses: their ln C lie 5% or more apart, so a level within
+// fraction of a percent is no progress, though a trend test finds it). C is
+// --classes, or without it 2 to kGuessMaxClasses: their ln C lie 5% or more apart, so a level within
 // kGuessTolerance of one, held flat (within kGuessFlat) over the last
 // kGuessStretch of the run after the loss was below kGuessLearned of it, is
 // no coincidence.

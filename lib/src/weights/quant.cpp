@@ -425,7 +425,11 @@ void dequantize_blocks(DType t, const std::uint8_t* data, std::size_t blocks, fl
   dequantize_baseline(t, data, blocks, out);
 }
 
-BlockScale block_scale(DType t, const std::uint8_t* block) noexcept {
+std::size_t dtype_scale_groups(DType t) noexcept {
+  return t == DType::NVFP4 ? 4 : is_block_quantized(t) ? 1 : 0;
+}
+
+BlockScale block_scale(DType t, const std::uint8_t* block, std::size_t group) noexcept {
   const double none = std::numeric_limits<double>::quiet_NaN();
   switch (t) {
     case DType::Q8_0: case DType::Q4_0: case DType::Q5_0: case DType::IQ4_NL: case DType::IQ4_XS:
@@ -438,7 +442,7 @@ BlockScale block_scale(DType t, const std::uint8_t* block) noexcept {
     case DType::MXFP4: return {e8m0_half(block[0]), none};
     case DType::TQ1_0: return {half_at(block + 52), none};
     case DType::TQ2_0: return {half_at(block + 64), none};
-    case DType::NVFP4: return {kUe4m3Half[block[0]], none};
+    case DType::NVFP4: return {kUe4m3Half[block[group]], none};
     default: return {none, none};
   }
 }
@@ -452,12 +456,10 @@ QuantHealth quantization_health(const TensorView& view) {
   std::uint64_t finite = 0;
   const bool has_min = view.dtype == DType::Q4_1 || view.dtype == DType::Q5_1 || view.dtype == DType::Q2_K ||
                        view.dtype == DType::Q4_K || view.dtype == DType::Q5_K;
-  // NVFP4 has a scale per 16-value sub-block, four a block: each is counted.
-  const std::size_t per_block = view.dtype == DType::NVFP4 ? 4 : 1;
-  h.blocks *= per_block;
+  const std::size_t groups = dtype_scale_groups(view.dtype);  // each group's scale is counted
+  h.blocks *= groups;
   for (std::uint64_t b = 0; b < h.blocks; ++b) {
-    BlockScale s = per_block == 1 ? block_scale(view.dtype, view.data + b * size)
-                                  : BlockScale{kUe4m3Half[view.data[b / per_block * size + b % per_block]], 0.0};
+    BlockScale s = block_scale(view.dtype, view.data + b / groups * size, b % groups);
     if (!has_min) s.min = 0;
     if (!std::isfinite(s.d) || !std::isfinite(s.min)) ++h.nonfinite_scale_blocks;
     if (!std::isfinite(s.d)) continue;

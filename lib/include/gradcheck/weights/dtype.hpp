@@ -90,15 +90,20 @@ void convert_to_double(DType t, const std::uint8_t* data, std::size_t begin, std
 /// dequantize_row_* does: the same float32 operations in the same order.
 void dequantize_blocks(DType t, const std::uint8_t* data, std::size_t blocks, float* out) noexcept;
 
-/// A block's scale: its float16 `d` (the super-block scale of the K types;
-/// for MXFP4 the float the reference multiplies the codes by, 2^(e - 128);
-/// for NVFP4 its first sub-block's),
-/// and for the types with a minimum (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K) its `m` or
-/// `dmin` (NaN for the others).
+/// Scale groups per block: 4 for NVFP4 (a scale per 16 values, NVFP4's own
+/// block size; ggml packs four in one block), 1 for the other block types, 0
+/// for the element types.
+std::size_t dtype_scale_groups(DType t) noexcept;
+
+/// The scale of group `group` (< dtype_scale_groups(t)) of a block: its
+/// float16 `d` (the super-block scale of the K types; for MXFP4 the float the
+/// reference multiplies the codes by, 2^(e - 128); for NVFP4 the group's E4M3
+/// scale as the reference reads it), and for the types with a minimum (Q4_1,
+/// Q5_1, Q2_K, Q4_K, Q5_K) its `m` or `dmin` (NaN for the others).
 struct BlockScale {
   double d = 0;
   double min = 0;
 };
-BlockScale block_scale(DType t, const std::uint8_t* block) noexcept;
+BlockScale block_scale(DType t, const std::uint8_t* block, std::size_t group = 0) noexcept;
 
 }  // namespace gradcheck::weights

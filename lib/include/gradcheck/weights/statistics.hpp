@@ -143,11 +143,11 @@ TensorAnalysis statistics(std::span<const double> values, std::vector<std::int64
 
 /// The block scales of a block-quantized tensor (GGUF's Q8_0 ... Q6_K, IQ4,
 /// MXFP4, NVFP4, TQ): each block's scale d (the K types' super-block scale),
-/// and for the types with a minimum its m or dmin. NVFP4's blocks here are
-/// its 16-value groups, each with its own scale (NVFP4's own block size;
-/// ggml packs four of them, 64 values, in 36 bytes). A block whose d is 0 holds one value
-/// (0, or its minimum); a NaN or infinite d or minimum makes every value of
-/// the block NaN or infinite.
+/// and for the types with a minimum its m or dmin. `blocks` counts scale
+/// groups (dtype_scale_groups): NVFP4's 16-value groups, each with its own
+/// scale (NVFP4's own block size; ggml packs four of them in 36 bytes). A
+/// block whose d is 0 holds one value (0, or its minimum); a NaN or infinite
+/// d or minimum makes every value of the block NaN or infinite.
 struct QuantHealth {
   std::uint64_t blocks = 0;
   std::uint64_t zero_scale_blocks = 0;       ///< d == 0
