@@ -733,6 +733,25 @@ TEST_CASE("oscillation: a loss that blew up in its first steps, came back down f
   }
 }
 
+TEST_CASE("oscillation: the last half's swings are counted on that half, a rise from its first point included",
+          "[diagnose][oscillation]") {
+  // A 20-epoch Keras log of Adam warmed up to too high a rate: the loss falls
+  // to 0.044, climbs back to 1.05 by epoch 9, then bounces by 40-130% to the
+  // end. Read on the last half alone (epochs 10-19) it swings up three times:
+  // from 0.82 to 1.19, from 0.66 to 1.17 and from 0.74 to 1.68. The first of
+  // them starts where that half starts; counted from the whole curve, its
+  // trough was the first half's bottom and only two swings were left.
+  auto run = realistic::run_of({{"loss", {2.10, 0.52, 0.15, 0.061, 0.044, 0.058, 0.16, 0.39, 0.71, 1.05, 0.82, 1.19,
+                                          0.86, 0.93, 0.66, 0.81, 1.17, 0.74, 1.02, 1.68}}});
+  run.step_name = "epoch";
+  const auto d = diagnose(run);
+  INFO(kinds(d));
+  CHECK(has(d, "divergence"));
+  const auto& s = get(d, "oscillation");
+  CHECK(s.evidence.find("3 up-swings over the last half") != std::string::npos);
+  CHECK(s.evidence.find("judged on its logged points") != std::string::npos);
+}
+
 TEST_CASE("oscillation: a validation every few hundred steps is not an epoch; the bounce is judged on means chosen "
           "from the noise",
           "[diagnose][oscillation]") {

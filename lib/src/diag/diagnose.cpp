@@ -557,16 +557,25 @@ bool detect_oscillation(const Prepared& p, std::size_t group, const DiagnoseOpti
   // level: a loss that blew up in its first steps and came back down to bounce
   // is not close to zero because it is far below that blow-up.
   const double floor = log_scale ? std::log(kVisibleFloor) + v.front() : -INFINITY;
-  std::vector<Swing> swings = up_swings(v, big);
-  std::erase_if(swings, [&](const Swing& sw) { return v[sw.peak] < floor; });
-  if (swings.empty()) return false;
-  std::size_t late = 0;
+  auto hidden = [&](const Swing& sw) { return v[sw.peak] < floor; };
+  // The swings of the last half are counted on that half alone, as a person
+  // reads it: a rise from its first point counts from there, not from a
+  // trough the first half left behind.
+  const std::size_t half = m / 2;
+  std::vector<Swing> late_swings = up_swings(std::vector<double>(v.begin() + static_cast<std::ptrdiff_t>(half), v.end()), big);
+  std::erase_if(late_swings, [&](Swing& sw) {
+    sw.trough += half;
+    sw.peak += half;
+    return hidden(sw);
+  });
+  const std::size_t late = late_swings.size();
   bool last_quarter = false;
-  for (const auto& sw : swings) {
-    late += sw.trough >= m / 2 ? 1 : 0;
-    last_quarter = last_quarter || sw.peak >= m - m / 4;
-  }
+  for (const auto& sw : late_swings) last_quarter = last_quarter || sw.peak >= m - m / 4;
   if (late < kMinSwings || !last_quarter) return false;
+  // The onset from the swings of the whole curve.
+  std::vector<Swing> swings = up_swings(v, big);
+  std::erase_if(swings, hidden);
+  if (swings.empty()) swings = late_swings;
   // Onset: the first swing of the unbroken chain that runs to the end.
   std::size_t k = swings.size() - 1;
   while (k > 0 && static_cast<double>(swings[k].trough - swings[k - 1].peak) <= kSwingGap * static_cast<double>(m)) --k;

@@ -110,7 +110,8 @@ struct DiagnoseOptions {
   /// converged also reaches a fixed point).
   double stuck_fraction = 0.05;
   /// oscillation: over the last half the loss keeps swinging up and down: at
-  /// least 3 up-swings (one in the last quarter), each at least this fraction of
+  /// least 3 up-swings of that half read on its own (one in the last quarter;
+  /// a rise from the half's first point counts), each at least this fraction of
   /// the level it starts from (a ratio of 1 + this on a log scale, used when the
   /// curve is positive and spans more than two decades) ...
   double oscillation_level = 0.3;
