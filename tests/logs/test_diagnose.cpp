@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -785,6 +786,24 @@ TEST_CASE("oscillation: onset where a schedule raised the rate too far", "[diagn
   const auto d = diagnose(full_batch_log(t, 5));
   INFO(kinds(d));
   CHECK(near(get(d, "oscillation").step_start, 2000, 0.1, 5000));
+}
+
+TEST_CASE("oscillation: the chain of swings starts where they come close together, not at an earlier slow wave",
+          "[diagnose][oscillation][onset]") {
+  // A 60-epoch log: for 30 epochs the loss follows a cyclic rate
+  // of 11 epochs (0.55 to 1.43 and back), then a rate too high makes it
+  // bounce between 0.70 and 1.15 every 3 epochs to the end. The waves' troughs
+  // are 11 epochs apart, more than 10% of the run; the bounce's 3: the
+  // unbroken chain of swings starts at the last wave's trough, epoch 27.
+  std::vector<double> loss;
+  for (int i = 0; i < 60; ++i)
+    loss.push_back(i < 30 ? 1.0 + 0.45 * std::sin(2 * M_PI * (i - 5) / 11.0 - M_PI / 2)
+                          : std::array<double, 3>{0.70, 1.15, 0.95}[static_cast<std::size_t>(i % 3)]);
+  auto run = realistic::run_of({{"loss", loss}});
+  run.step_name = "epoch";
+  const auto d = diagnose(run);
+  INFO(kinds(d));
+  CHECK(get(d, "oscillation").step_start == 27);
 }
 
 TEST_CASE("healthy full-batch and small-batch logistic regression: no oscillation, no plateau",

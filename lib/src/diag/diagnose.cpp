@@ -124,9 +124,11 @@ constexpr double kVisibleFloor = 0.01;
 // the last quarter ...
 constexpr std::size_t kMinSwings = 3;
 // ... and the onset is the first swing of the chain of swings that runs to the
-// end, gaps between swings at most this fraction of the judged points; the
-// first step when the chain starts within this fraction of the run.
+// end, each starting at most this fraction of the judged points (at least
+// kSwingGapMin) after the one before; the first step when the chain starts
+// within this fraction of the run.
 constexpr double kSwingGap = 0.1;
+constexpr std::size_t kSwingGapMin = 5;
 constexpr double kSwingEarly = 0.05;
 // overfitting: the end level is the median of at least this many of the last
 // evaluations (and of the last 20%) ...
@@ -578,7 +580,8 @@ bool detect_oscillation(const Prepared& p, std::size_t group, const DiagnoseOpti
   if (swings.empty()) swings = late_swings;
   // Onset: the first swing of the unbroken chain that runs to the end.
   std::size_t k = swings.size() - 1;
-  while (k > 0 && static_cast<double>(swings[k].trough - swings[k - 1].peak) <= kSwingGap * static_cast<double>(m)) --k;
+  const double gap = std::max(static_cast<double>(kSwingGapMin), kSwingGap * static_cast<double>(m));
+  while (k > 0 && static_cast<double>(swings[k].trough - swings[k - 1].trough) <= gap) --k;
   std::size_t onset = first[swings[k].trough];
   if (static_cast<double>(swings[k].trough) <= kSwingEarly * static_cast<double>(m)) onset = 0;
   const Swing& widest = *std::max_element(swings.begin() + static_cast<std::ptrdiff_t>(k), swings.end(),
