@@ -133,6 +133,9 @@ constexpr double kSwingEarly = 0.05;
 // overfitting: the end level is the median of at least this many of the last
 // evaluations (and of the last 20%) ...
 constexpr std::size_t kOverfitEndPoints = 2;
+// ... a rise of at least this fraction of the best that stands above the
+// scatter after the best counts without a noise estimate ...
+constexpr double kOverfitBandRise = 0.2;
 // ... a median of k points has a standard error of about this times sigma /
 // sqrt(k) (1.2533 for normal noise) ...
 constexpr double kMedianEfficiency = 1.2533;
@@ -1018,8 +1021,8 @@ void detect_overfitting(const Prepared& v, const Prepared* train, const Diagnose
   // The best: the lowest running median (one low evaluation in a scattering
   // curve is not the best), before the last evaluations that show the rise.
   const std::size_t b = argmin(v.smooth, 0, m - 1);
-  const std::size_t last = std::max<std::size_t>(kOverfitEndPoints, m / 5);
-  if (m - 1 - b < std::max<std::size_t>(4, m / 5)) return;
+  const std::size_t last = std::max<std::size_t>(kOverfitEndPoints, (m + 4) / 5);
+  if (b >= m - last) return;
   const double best = v.smooth[b];
   // Where it ends: the median of its last 20% of evaluations (a rise over one
   // or two evaluations is noise until it lasts).
@@ -1032,7 +1035,14 @@ void detect_overfitting(const Prepared& v, const Prepared* train, const Diagnose
   const double sd = noise_sd(v.by);
   const double se = kMedianEfficiency * sd * std::sqrt(1.0 / static_cast<double>(std::min(window, m)) +
                                                        1.0 / static_cast<double>(last));
-  if (rise < o.overfit_noise_z * se) return;
+  // A rise out of its noise (see `se`), or a rise of kOverfitBandRise or more
+  // that stands above the band the evaluations from the best on scatter in
+  // (their interquartile range): a curve of a few evaluations, whose second
+  // differences are mostly its bend, not its noise, shows it that way.
+  const std::vector<double> after(v.by.begin() + static_cast<std::ptrdiff_t>(b), v.by.end());
+  const double band = quantile(after, 0.75) - quantile(after, 0.25);
+  const bool above_band = rise >= kOverfitBandRise * std::max(std::abs(best), 1e-12) && rise >= band;
+  if (rise < o.overfit_noise_z * se && !above_band) return;
   const std::int64_t sb = v.bsteps[b], se_step = v.bsteps[m - 1];
   std::string train_ev;
   if (train != nullptr && train->m() >= 3) {
@@ -1055,7 +1065,11 @@ void detect_overfitting(const Prepared& v, const Prepared* train, const Diagnose
                      "validation loss rose from its best " + general(best, 4) + " at step " + std::to_string(sb) + " to " +
                          general(end, 4) + " over its last " + std::to_string(last) + " evaluations (+" +
                          percent(rise / std::max(std::abs(best), 1e-12), 1) + ", " + general(rise / std::max(se, 1e-300), 4) +
-                         " standard errors of its noise)" + train_ev +
+                         " standard errors of its noise" +
+                         (rise < o.overfit_noise_z * se ? ", above the interquartile range " + general(band, 4) +
+                                                              " of the evaluations from the best on"
+                                                        : "") +
+                         ")" + train_ev +
                          "; best checkpoint: step " + std::to_string(sb)));
 }
 

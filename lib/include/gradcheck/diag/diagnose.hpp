@@ -142,7 +142,10 @@ struct DiagnoseOptions {
   /// overfitting: the rise is also at least this many standard errors of the
   /// difference of those two medians, from the validation loss's noise (a
   /// robust SD of its second differences), so a noisy curve that stays within
-  /// its noise is not overfitting.
+  /// its noise is not overfitting; or, short of that, the rise is 20% or more
+  /// and at least the interquartile range of the evaluations from the best on
+  /// (a curve of a few evaluations, whose second differences are mostly its
+  /// bend, shows a rise that way).
   double overfit_noise_z = 2.5;
   /// spike: a jump to at least spike_ratio times the level before it (the
   /// median of the 5% of the run before it, at least 20 points, ending 2 points
