@@ -5,7 +5,7 @@
 // ONNX model (initializers in raw_data, as PyTorch's exporter writes them), as
 // an HDF5 file of contiguous datasets and as a GGUF file; and GGUF files of the
 // same shapes block-quantized (Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, IQ4_XS, Q6_K, MXFP4,
-// NVFP4, TQ2_0), whose throughput is counted in bytes of file (target: >= 1 GB/s).
+// NVFP4, TQ2_0, TQ1_0), whose throughput is counted in bytes of file (target: >= 1 GB/s).
 // Prints a Markdown table; exit 1 when a target is missed, 2 on bad arguments.
 //
 //   bench_weights [--size-mib N] [--file PATH] [--threads N] [--repeat R] [--no-numpy] [--no-twins]
@@ -123,7 +123,7 @@ void write_onnx_twin(const std::string& safetensors, const std::string& onnx, st
 // GGUF (version 3): the tensors' infos, then the data section (32-byte aligned).
 // `type` is ggml's id, `block` and `block_bytes` its layout; F32 copies the
 // safetensors bytes. Quantized blocks carry the safetensors bytes as their
-// quants and a float16 scale of 2^-10 (Q8_0, Q4_0, Q3_K, IQ4_XS, Q6_K, TQ2_0; MXFP4 its
+// quants and a float16 scale of 2^-10 (Q8_0, Q4_0, Q3_K, IQ4_XS, Q6_K, TQ2_0, TQ1_0; MXFP4 its
 // exponent byte for 2^-10; NVFP4 its scale bytes for 2^-7) or 2^-6 and a minimum of 2^-7 (Q2_K, Q4_K) written over them: dequantization costs the same for any
 // quants, and the values stay in a trained layer's range.
 void write_gguf_twin(const std::string& safetensors, const std::string& gguf, std::size_t data_start,
@@ -153,7 +153,7 @@ void write_gguf_twin(const std::string& safetensors, const std::string& gguf, st
     std::memcpy(data.data(), in.data() + data_start + std::size_t(i) * values * 4, bytes);
     // Where each type keeps d (and its minimum): ggml-common.h.
     const bool has_min = type == 12 || type == 10;
-    const std::size_t at = type == 14 ? 208 : type == 10 ? 80 : type == 11 ? 108 : type == 35 ? 64 : 0;
+    const std::size_t at = type == 14 ? 208 : type == 10 ? 80 : type == 11 ? 108 : type == 35 ? 64 : type == 34 ? 52 : 0;
     for (std::size_t b = 0; type != 0 && b < values / block; ++b) {
       char* p = data.data() + b * block_bytes;
       if (type == 39) {  // MXFP4: an exponent byte, 2^-10 as ggml multiplies (e = 118)
@@ -432,7 +432,7 @@ int main(int argc, char** argv) {
     };
     std::vector<Quantized> quantized = {{"Q8_0", 8, 32, 34}, {"Q4_0", 2, 32, 18}, {"Q2_K", 10, 256, 84},
                                         {"Q3_K", 11, 256, 110}, {"Q4_K", 12, 256, 144}, {"IQ4_XS", 23, 256, 136}, {"Q6_K", 14, 256, 210},
-                                        {"MXFP4", 39, 32, 17}, {"NVFP4", 40, 64, 36}, {"TQ2_0", 35, 256, 66}};
+                                        {"MXFP4", 39, 32, 17}, {"NVFP4", 40, 64, 36}, {"TQ2_0", 35, 256, 66}, {"TQ1_0", 34, 256, 54}};
     for (auto& q : quantized) {
       if (o.no_onnx) break;
       const std::string file = o.file + "." + q.name + ".gguf";
