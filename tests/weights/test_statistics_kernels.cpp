@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gradcheck/weights/statistics.hpp"
+#include "quant_blocks.hpp"
 
 using namespace gradcheck::weights;
 
@@ -372,6 +373,13 @@ TEST_CASE("statistics digest for the kernel comparison", "[.digest]") {
   const std::vector<std::vector<std::int64_t>> shapes = {{1000, 1000}, {}, {}, {777, 1000}, {777, 1001}};
   std::vector<TensorView> views;
   for (std::size_t i = 0; i < data.size(); ++i) views.push_back(f32_view(data[i], shapes[i]));
+  // Quantized tensors: the few-level types read from their codes (one block
+  // with an infinite scale, its chunk dequantized), and a dequantized type.
+  std::vector<quant_test::Blocks> quantized;
+  for (DType t : {DType::Q2_K, DType::TQ1_0, DType::TQ2_0, DType::Q4_0})
+    quantized.push_back(quant_test::random_blocks(t, 96, 1280, 75));
+  quant_test::set_half(quantized[0].block(40, 2) + 80, 0x7C00);
+  for (const auto& q : quantized) views.push_back(q.view());
   const auto results = analyse_tensors(views, {2});
   std::FILE* out = std::fopen(path, "w");
   REQUIRE(out != nullptr);

@@ -14,6 +14,7 @@
 
 #include "gradcheck/weights/dtype.hpp"
 #include "gradcheck/weights/statistics.hpp"
+#include "levels.hpp"
 
 // The 32-byte vector helpers below are always inlined: their values never
 // cross a call, so GCC's note that such returns change the ABI without AVX
@@ -417,6 +418,8 @@ const bool kHaveAvx2 = false;
 #endif
 
 }  // namespace
+
+const float* detail::half_floats() noexcept { return kHalf.data(); }
 
 void dequantize_blocks(DType t, const std::uint8_t* data, std::size_t blocks, float* out) noexcept {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

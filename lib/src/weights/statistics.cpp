@@ -14,6 +14,7 @@
 
 #include "../core/parallel.hpp"
 #include "kernels.hpp"
+#include "levels.hpp"
 #include "progress.hpp"
 
 namespace gradcheck::weights {
@@ -70,6 +71,12 @@ struct Scratch {
   std::uint32_t ring[32] = {};  // the fused kernel's keys, counted two rounds later
   // A block-quantized chunk, dequantized (allocated on the first such chunk).
   std::vector<float> dequantized;
+  // A few-level type's chunk read from its codes: the (level, count) pairs,
+  // each block's non-zero values, and whether each row piece has one.
+  LevelScratch levels;
+  std::vector<std::uint32_t> level_hist;  // three more histograms, added to hist at a flush
+  std::vector<std::uint32_t> nonzero;
+  std::vector<std::uint8_t> piece_alive;
   std::uint32_t pos_lo = kBins, pos_hi = 0, neg_lo = kBins, neg_hi = 0;
   Job* job = nullptr;
   std::size_t finished = 0;  // tasks of `job` done and not yet published
@@ -145,6 +152,18 @@ void drain(std::uint32_t* hist, std::uint32_t lo, std::uint32_t hi, bool descend
 // (raw keys descending: largest magnitude first), then positive ones.
 void flush_histogram(Scratch& s) {
   Job& job = *s.job;
+  // The level path's other histograms, added in (and zeroed) over the touched keys.
+  if (!s.level_hist.empty()) {
+    auto fold = [&](std::uint32_t lo, std::uint32_t hi) {
+      for (std::uint32_t k = lo; k <= hi && lo <= hi; ++k)
+        for (std::size_t c = 0; c < 3; ++c) {
+          s.hist[k] += s.level_hist[c * kBins + k];
+          s.level_hist[c * kBins + k] = 0;
+        }
+    };
+    fold(s.neg_lo, s.neg_hi);
+    fold(s.pos_lo, s.pos_hi);
+  }
   auto& bins = job.out->stats.histogram.bins;
   auto emit = [&](std::uint32_t raw, std::uint32_t count) {
     const std::uint32_t key = ordered_key_of_raw(raw);
@@ -166,7 +185,8 @@ void flush_histogram(Scratch& s) {
 void matrix_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros, const std::uint64_t* pieces,
                     const float* dequantized) {
   const TensorView& v = *job.view;
-  const DType type = dequantized != nullptr ? DType::F32 : v.dtype;
+  // A block-quantized chunk's values are read (only where it has zeros) from `dequantized`.
+  const DType type = is_block_quantized(v.dtype) ? DType::F32 : v.dtype;
   // Element k is at base + size * (k - first).
   const std::uint8_t* base = dequantized != nullptr ? reinterpret_cast<const std::uint8_t*>(dequantized) : v.data;
   const std::size_t first = dequantized != nullptr ? begin : 0;
@@ -229,6 +249,71 @@ void matrix_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros
   }
 }
 
+// Whether every column is known to hold a non-zero value (then remembered in
+// all_cols_alive, which finalize reads the same way).
+bool columns_known_alive(Job& job) {
+  std::atomic_ref<std::uint8_t> all(job.all_cols_alive);
+  if (all.load(std::memory_order_relaxed) != 0) return true;
+  const auto cols = static_cast<std::size_t>(job.cols);
+  for (std::size_t w = 0; w < job.col_alive.size(); ++w) {
+    const std::size_t used = std::min<std::size_t>(64, cols - 64 * w);
+    const std::uint64_t want = used == 64 ? ~std::uint64_t(0) : (std::uint64_t(1) << used) - 1;
+    if ((std::atomic_ref<std::uint64_t>(job.col_alive[w]).load(std::memory_order_relaxed) & want) != want) return false;
+  }
+  all.store(1, std::memory_order_relaxed);
+  return true;
+}
+
+// Row hashes and dead rows/columns of a few-level type's chunk, summarised
+// from its codes (level_chunk): each row piece's hash is the sum of its
+// stored blocks' hashes (finalize compares rows by their stored bytes), and
+// a piece is alive when one of its blocks has a non-zero value. Where the
+// chunk has zeros and some column is not yet known alive, the columns need
+// the values themselves: the chunk is dequantized for matrix_segment (or
+// was already, `dequantized`, when level_chunk declined it).
+void level_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros, const std::uint8_t* blocks,
+                   Scratch& s, bool dequantized) {
+  const TensorView& v = *job.view;
+  const std::size_t block = dtype_block(v.dtype), size = dtype_size(v.dtype);
+  const std::size_t per_row = static_cast<std::size_t>(job.cols) / block;
+  const std::size_t first = begin / block, count = (end - begin) / block;
+  std::size_t pieces = 0;
+  std::uint32_t lo = 0, hi = 0;
+  bool alive = false;
+  for (std::size_t b = 0; b < count; ++b) {
+    const std::size_t index = (first + b) % per_row;
+    const std::uint64_t h = block_hash(blocks + b * size, size, index);
+    lo += std::uint32_t(h);
+    hi += std::uint32_t(h >> 32);
+    alive |= !dequantized && s.nonzero[b] != 0;
+    if (index + 1 == per_row || b + 1 == count) {
+      s.pieces[pieces] = (std::uint64_t(hi) << 32) | lo;
+      s.piece_alive[pieces++] = alive;
+      lo = hi = 0;
+      alive = false;
+    }
+  }
+  if (dequantized || (has_zeros && !columns_known_alive(job))) {
+    if (!dequantized) {
+      if (s.dequantized.empty()) s.dequantized.resize(kChunkElements);
+      dequantize_blocks(v.dtype, blocks, count, s.dequantized.data());
+    }
+    matrix_segment(job, begin, end, has_zeros, s.pieces.data(), s.dequantized.data());
+    return;
+  }
+  if (!has_zeros) {
+    matrix_segment(job, begin, end, false, s.pieces.data(), nullptr);  // values not read: no zeros
+    return;
+  }
+  // Zeros, every column alive: a piece's row is alive if a block of it is.
+  for (std::size_t p = 0, row = first / per_row; p < pieces; ++p, ++row) {
+    std::atomic_ref<std::uint32_t>(job.row_hash[2 * row]).fetch_add(std::uint32_t(s.pieces[p]), std::memory_order_relaxed);
+    std::atomic_ref<std::uint32_t>(job.row_hash[2 * row + 1])
+        .fetch_add(std::uint32_t(s.pieces[p] >> 32), std::memory_order_relaxed);
+    if (s.piece_alive[p]) std::atomic_ref<std::uint8_t>(job.row_alive[row]).store(1, std::memory_order_relaxed);
+  }
+}
+
 void process_chunk(Job& job, std::size_t chunk, Scratch& s) {
   const TensorView& v = *job.view;
   const std::size_t begin = chunk * kChunkElements;
@@ -240,20 +325,43 @@ void process_chunk(Job& job, std::size_t chunk, Scratch& s) {
     rows.col0 = begin % rows.cols;
     rows.out = s.pieces.data();
   }
+  if (quantized && counts_levels(v.dtype)) {
+    const std::size_t block = dtype_block(v.dtype);
+    const std::uint8_t* blocks = v.data + begin / block * dtype_size(v.dtype);
+    if (s.nonzero.empty()) {
+      s.nonzero.resize(kChunkElements / block);
+      s.piece_alive.resize(s.pieces.size());
+      s.level_hist.assign(3 * kBins, 0);
+    }
+    ChunkResult r;
+    std::uint32_t* const hists[4] = {s.hist.data(), s.level_hist.data(), s.level_hist.data() + kBins,
+                                     s.level_hist.data() + 2 * kBins};
+    if (level_chunk(v.dtype, blocks, (end - begin) / block, hists, s.levels, r, s.nonzero.data())) {
+      widen_key_range(s, r.min, r.max);
+      job.parts[chunk] = r;
+      if (job.is_matrix) level_segment(job, begin, end, r.zeros > 0, blocks, s, false);
+      return;
+    }
+    // A block's scale is not finite: value by value below.
+  }
   if (quantized) {
     // Chunks hold whole blocks (kChunkElements is a multiple of 256 and a
     // quantized tensor's size a multiple of its block): dequantized into
     // float32, the reference's own type, and analysed as float32 from there.
     if (s.dequantized.empty()) s.dequantized.resize(kChunkElements);
     const std::size_t block = dtype_block(v.dtype);
-    dequantize_blocks(v.dtype, v.data + begin / block * dtype_size(v.dtype), (end - begin) / block,
-                      s.dequantized.data());
+    const std::uint8_t* blocks = v.data + begin / block * dtype_size(v.dtype);
+    dequantize_blocks(v.dtype, blocks, (end - begin) / block, s.dequantized.data());
     const TensorView chunk_view{DType::F32, reinterpret_cast<const std::uint8_t*>(s.dequantized.data()),
                                 end - begin, {}};
+    // A few-level type's rows are hashed from their stored blocks, in every chunk alike.
+    const bool levels = counts_levels(v.dtype);
+    if (levels) rows.cols = 0;
     const ChunkResult r = run_chunk_kernel(chunk_view, 0, end - begin, s.values.data(), s.hist.data(), s.ring, rows);
     if (r.moments.n > 0) widen_key_range(s, r.min, r.max);
     job.parts[chunk] = r;
-    if (job.is_matrix) matrix_segment(job, begin, end, r.zeros > 0, rows.out, s.dequantized.data());
+    if (job.is_matrix && levels) level_segment(job, begin, end, r.zeros > 0, blocks, s, true);
+    else if (job.is_matrix) matrix_segment(job, begin, end, r.zeros > 0, rows.out, s.dequantized.data());
     return;
   }
   const ChunkResult r = run_chunk_kernel(v, begin, end - begin, s.values.data(), s.hist.data(), s.ring, rows);
