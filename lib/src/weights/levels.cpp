@@ -86,6 +86,15 @@ GRADCHECK_INLINE void q2_k(const float* half, const std::uint8_t* b, Pairs& out)
   const std::uint8_t* q = b + 16;
   const float d = half_at(half, b + 80), dmin = half_at(half, b + 82);
   const v4f codes = {0.0f, 1.0f, 2.0f, 3.0f};
+  // Every sub-block's scale and minimum first, four at a time.
+  float dls[16], mls[16];
+  for (int k = 0; k < 16; k += 4) {
+    const v4i raw = {scales[k], scales[k + 1], scales[k + 2], scales[k + 3]};
+    const v4f dl = splat4(d) * __builtin_convertvector(raw & 0x0F, v4f);
+    const v4f ml = splat4(dmin) * __builtin_convertvector(raw >> 4, v4f);
+    std::memcpy(dls + k, &dl, 16);
+    std::memcpy(mls + k, &ml, 16);
+  }
   int s = 0;
   for (int h = 0; h < 2; ++h, q += 32) {
     const std::uint64_t w0 = load64(q), w1 = load64(q + 8), w2 = load64(q + 16), w3 = load64(q + 24);
@@ -96,8 +105,7 @@ GRADCHECK_INLINE void q2_k(const float* half, const std::uint8_t* b, Pairs& out)
         const std::uint64_t h0 = bits_at(a, shift + 1), h1 = bits_at(c, shift + 1);
         const std::uint32_t both = byte_sum((l0 & h0) + (l1 & h1)), low = byte_sum(l0 + l1), high = byte_sum(h0 + h1);
         const std::uint32_t c1 = low - both, c2 = high - both;
-        const float dl = d * float(scales[s] & 0x0F), ml = dmin * float(scales[s] >> 4);
-        out.put4(splat4(dl) * codes - splat4(ml), 16 - c1 - c2 - both, c1, c2, both);
+        out.put4(splat4(dls[s]) * codes - splat4(mls[s]), 16 - c1 - c2 - both, c1, c2, both);
       }
     }
   }
