@@ -3,15 +3,20 @@
 // statistics are those of its dequantized values: the same histogram,
 // extremes, zeros, dead and identical rows as the float32 analysis of those
 // values, moments to 1e-12; a block whose scale is not finite sends its chunk
-// down the dequantizing path without changing any of that.
+// down the dequantizing path without changing any of that. Tensors in a mapped
+// file are copied from it with pread for the pass: the same results as from
+// memory.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <string>
 #include <vector>
 
+#include "core/mapped_source.hpp"
+#include "gradcheck/weights/checkpoint.hpp"
 #include "gradcheck/weights/statistics.hpp"
 #include "quant_blocks.hpp"
 
@@ -121,5 +126,56 @@ TEST_CASE("few-level quantized statistics are bit-identical for any thread count
     CHECK(std::memcmp(&one.stats.kurtosis, &many.stats.kurtosis, sizeof(double)) == 0);
     CHECK(one.stats.histogram.bins.size() == many.stats.histogram.bins.size());
     CHECK(one.stats.zero_count == many.stats.zero_count);
+  }
+}
+
+TEST_CASE("tensors in a mapped file are copied from the file for the pass: the same results as from memory",
+          "[statistics][gguf][levels]") {
+  // Every GGUF type of the generator's file, and a safetensors checkpoint:
+  // the checkpoint's views lie in its mappings (so their bytes are copied with
+  // pread), copies of their bytes in ordinary memory do not.
+  for (const char* name : {"gguf/types_v3.gguf", "gguf/tiny_llama.safetensors"}) {
+    INFO(name);
+    const Checkpoint ck = open_checkpoint(std::string(GRADCHECK_REAL_DATA_DIR) + "/" + name);
+    std::vector<TensorView> mapped, copied;
+    std::vector<std::vector<std::uint8_t>> bytes;
+    for (const auto& t : ck.tensors()) {
+      CHECK(!gradcheck::internal::mapped_source(t.data, t.nbytes).path.empty());
+      bytes.emplace_back(t.data, t.data + t.nbytes);
+      mapped.push_back({t.dtype, t.data, t.numel, t.shape});
+    }
+    for (std::size_t i = 0; i < mapped.size(); ++i) {
+      copied.push_back(mapped[i]);
+      copied.back().data = bytes[i].data();
+      CHECK(gradcheck::internal::mapped_source(copied.back().data, bytes[i].size()).path.empty());
+    }
+    REQUIRE(mapped.size() >= 2);
+    const auto a = analyse_tensors(mapped, {2}), b = analyse_tensors(copied, {2});
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      INFO(ck.tensors()[i].name);
+      CHECK(std::memcmp(&a[i].stats.mean, &b[i].stats.mean, sizeof(double)) == 0);
+      CHECK(std::memcmp(&a[i].stats.std, &b[i].stats.std, sizeof(double)) == 0);
+      CHECK(a[i].stats.min == b[i].stats.min);
+      CHECK(a[i].stats.max == b[i].stats.max);
+      CHECK(a[i].stats.nan_count == b[i].stats.nan_count);
+      CHECK(a[i].stats.zero_count == b[i].stats.zero_count);
+      CHECK(a[i].stats.histogram.bins.size() == b[i].stats.histogram.bins.size());
+      CHECK(a[i].matrix.has_value() == b[i].matrix.has_value());
+      if (a[i].matrix && b[i].matrix) {
+        CHECK(a[i].matrix->identical_rows == b[i].matrix->identical_rows);
+        CHECK(a[i].matrix->dead_rows == b[i].matrix->dead_rows);
+        CHECK(a[i].matrix->dead_cols == b[i].matrix->dead_cols);
+      }
+      CHECK(a[i].quant.has_value() == is_block_quantized(mapped[i].dtype));
+      if (a[i].quant) {
+        // The scale health, taken in the same pass, is quantization_health's.
+        const QuantHealth h = quantization_health(mapped[i]);
+        CHECK(a[i].quant->blocks == h.blocks);
+        CHECK(a[i].quant->zero_scale_blocks == h.zero_scale_blocks);
+        CHECK(a[i].quant->nonfinite_scale_blocks == h.nonfinite_scale_blocks);
+        CHECK(a[i].quant->scale_max == h.scale_max);
+        CHECK_THAT(a[i].quant->scale_mean, Catch::Matchers::WithinRel(h.scale_mean, 1e-12));
+      }
+    }
   }
 }

@@ -83,6 +83,18 @@ struct RowPieces {
 ChunkResult run_chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* hist,
                              std::uint32_t* ring, const RowPieces& rows);
 
+/// Block-scale tallies of a block-quantized tensor's blocks (QuantHealth's
+/// counts and sums), taken chunk by chunk and merged in chunk order.
+struct ScaleTally {
+  std::uint64_t groups = 0, zero = 0, nonfinite = 0, finite = 0;
+  double lo = std::numeric_limits<double>::infinity(), hi = -std::numeric_limits<double>::infinity();
+  double sum = 0, sum2 = 0;  // of the finite |d|
+  /// Adds `count` whole blocks of type t at `blocks`.
+  void add(DType t, const std::uint8_t* blocks, std::size_t count) noexcept;
+  void merge(const ScaleTally& o) noexcept;
+  QuantHealth health() const noexcept;
+};
+
 /// The hash of a row piece: `n` elements of type `t` at `p`, the first in
 /// column `col0` (see kernels.cpp: additive over a row's pieces).
 std::uint64_t row_piece_hash(DType t, const std::uint8_t* p, std::size_t col0, std::size_t n);

@@ -14,6 +14,7 @@
 
 #include "gradcheck/weights/dtype.hpp"
 #include "gradcheck/weights/statistics.hpp"
+#include "kernels.hpp"
 #include "levels.hpp"
 
 // The 32-byte vector helpers below are always inlined: their values never
@@ -450,30 +451,44 @@ BlockScale block_scale(DType t, const std::uint8_t* block, std::size_t group) no
   }
 }
 
-QuantHealth quantization_health(const TensorView& view) {
+void detail::ScaleTally::add(DType t, const std::uint8_t* blocks, std::size_t count) noexcept {
+  const std::size_t size = dtype_size(t);
+  const bool has_min =
+      t == DType::Q4_1 || t == DType::Q5_1 || t == DType::Q2_K || t == DType::Q4_K || t == DType::Q5_K;
+  const std::size_t per_block = dtype_scale_groups(t);  // each group's scale is counted
+  for (std::size_t b = 0; b < count; ++b)
+    for (std::size_t g = 0; g < per_block; ++g) {
+      BlockScale s = block_scale(t, blocks + b * size, g);
+      if (!has_min) s.min = 0;
+      ++groups;
+      if (!std::isfinite(s.d) || !std::isfinite(s.min)) ++nonfinite;
+      if (!std::isfinite(s.d)) continue;
+      const double a = std::fabs(s.d);
+      zero += a == 0;
+      ++finite;
+      lo = std::min(lo, a);
+      hi = std::max(hi, a);
+      sum += a;
+      sum2 += a * a;
+    }
+}
+
+void detail::ScaleTally::merge(const ScaleTally& o) noexcept {
+  groups += o.groups;
+  zero += o.zero;
+  nonfinite += o.nonfinite;
+  finite += o.finite;
+  lo = std::min(lo, o.lo);
+  hi = std::max(hi, o.hi);
+  sum += o.sum;
+  sum2 += o.sum2;
+}
+
+QuantHealth detail::ScaleTally::health() const noexcept {
   QuantHealth h;
-  if (!is_block_quantized(view.dtype)) return h;
-  h.blocks = view.numel / dtype_block(view.dtype);
-  const std::size_t size = dtype_size(view.dtype);
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo, sum = 0, sum2 = 0;
-  std::uint64_t finite = 0;
-  const bool has_min = view.dtype == DType::Q4_1 || view.dtype == DType::Q5_1 || view.dtype == DType::Q2_K ||
-                       view.dtype == DType::Q4_K || view.dtype == DType::Q5_K;
-  const std::size_t groups = dtype_scale_groups(view.dtype);  // each group's scale is counted
-  h.blocks *= groups;
-  for (std::uint64_t b = 0; b < h.blocks; ++b) {
-    BlockScale s = block_scale(view.dtype, view.data + b / groups * size, b % groups);
-    if (!has_min) s.min = 0;
-    if (!std::isfinite(s.d) || !std::isfinite(s.min)) ++h.nonfinite_scale_blocks;
-    if (!std::isfinite(s.d)) continue;
-    const double a = std::fabs(s.d);
-    h.zero_scale_blocks += a == 0;
-    ++finite;
-    lo = std::min(lo, a);
-    hi = std::max(hi, a);
-    sum += a;
-    sum2 += a * a;
-  }
+  h.blocks = groups;
+  h.zero_scale_blocks = zero;
+  h.nonfinite_scale_blocks = nonfinite;
   if (finite == 0) {
     h.scale_min = h.scale_max = h.scale_mean = h.scale_std = std::numeric_limits<double>::quiet_NaN();
     return h;
@@ -483,9 +498,16 @@ QuantHealth quantization_health(const TensorView& view) {
   h.scale_mean = sum / double(finite);
   // One pass: float16 magnitudes of one tensor lie within a few binades of each
   // other, so sum(a^2)/n - mean^2 loses nothing a report shows.
-  sum2 = std::max(0.0, sum2 / double(finite) - h.scale_mean * h.scale_mean) * double(finite);
-  h.scale_std = std::sqrt(sum2 / double(finite));
+  const double var = std::max(0.0, sum2 / double(finite) - h.scale_mean * h.scale_mean);
+  h.scale_std = std::sqrt(var);
   return h;
+}
+
+QuantHealth quantization_health(const TensorView& view) {
+  if (!is_block_quantized(view.dtype)) return {};
+  detail::ScaleTally tally;
+  tally.add(view.dtype, view.data, view.numel / dtype_block(view.dtype));
+  return tally.health();
 }
 
 }  // namespace gradcheck::weights

@@ -215,16 +215,6 @@ WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOption
   views.reserve(selected.size());
   for (const auto* t : selected) views.push_back(view_of(*t));
   auto analyses = detail::analyse_tensors(views, {options.threads}, phase_progress(options, progress_phase::analysing));
-  // Block scales of the quantized tensors, a tensor per task.
-  std::vector<std::size_t> quantized;
-  for (std::size_t i = 0; i < views.size(); ++i)
-    if (is_block_quantized(views[i].dtype)) quantized.push_back(i);
-  std::vector<QuantHealth> health(quantized.size());
-  gradcheck::internal::parallel_for(quantized.size(), options.threads, [&](std::size_t task, std::size_t) {
-    health[task] = quantization_health(views[quantized[task]]);
-  });
-  std::vector<std::optional<QuantHealth>> quant(views.size());
-  for (std::size_t k = 0; k < quantized.size(); ++k) quant[quantized[k]] = health[k];
   for (std::size_t i = 0; i < selected.size(); ++i) {
     TensorReport r;
     r.name = selected[i]->name;
@@ -233,7 +223,7 @@ WeightsReport report_checkpoint(const Checkpoint& checkpoint, const ReportOption
     r.shape = selected[i]->shape;
     r.stats = std::move(analyses[i].stats);
     r.matrix = analyses[i].matrix;
-    r.quant = quant[i];
+    r.quant = analyses[i].quant;
     r.role = tensor_role(r.name);
     assign_flags(r, options.thresholds);
     report.tensors.push_back(std::move(r));

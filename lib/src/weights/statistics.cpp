@@ -8,10 +8,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 
+#include <unistd.h>
+
+#include "../core/mapped_source.hpp"
 #include "../core/parallel.hpp"
 #include "kernels.hpp"
 #include "levels.hpp"
@@ -77,6 +81,7 @@ struct Scratch {
   std::vector<std::uint32_t> level_hist;  // three more histograms, added to hist at a flush
   std::vector<std::uint32_t> nonzero;
   std::vector<std::uint8_t> piece_alive;
+  std::vector<std::uint8_t> io;  // a task's bytes, copied from their file
   std::uint32_t pos_lo = kBins, pos_hi = 0, neg_lo = kBins, neg_hi = 0;
   Job* job = nullptr;
   std::size_t finished = 0;  // tasks of `job` done and not yet published
@@ -87,6 +92,7 @@ struct Job {
   const TensorView* view = nullptr;
   std::size_t first_task = 0, tasks = 0, chunks = 0;
   std::vector<ChunkResult> parts;
+  std::vector<ScaleTally> scales;  // a block-quantized tensor's, per chunk
   std::atomic<std::size_t> remaining{0};
   std::once_flag alloc_once;
   std::vector<std::uint64_t> dense;  // histogram of a multi-task tensor, while tasks are in flight
@@ -98,7 +104,40 @@ struct Job {
   std::uint8_t all_cols_alive = 0;       // set once a whole row without zeros is seen
   TensorAnalysis* out = nullptr;
   TensorProgress* progress = nullptr;  // told when the job is finalized
+  int fd = -1;                  // the mapped file holding the tensor's bytes (Files), or -1
+  std::uint64_t file_offset = 0;  // of the tensor's first byte in it
 };
+
+// The files jobs copy their bytes from (mapped_source.hpp), each opened once
+// for an analysis and closed after it; past kMaxFiles files, tensors are read
+// from their mappings.
+class Files {
+ public:
+  static constexpr std::size_t kMaxFiles = 256;
+  Files() = default;
+  Files(const Files&) = delete;
+  Files& operator=(const Files&) = delete;
+  ~Files() {
+    for (const auto& [id, fd] : open_)
+      if (fd >= 0) ::close(fd);
+  }
+  int descriptor(const gradcheck::internal::MappedSource& s) {
+    if (s.path.empty()) return -1;
+    const auto id = std::make_pair(s.device, s.inode);
+    const auto it = open_.find(id);
+    if (it != open_.end()) return it->second;
+    if (open_.size() >= kMaxFiles) return -1;
+    return open_[id] = gradcheck::internal::open_mapped_source(s);
+  }
+
+ private:
+  std::map<std::pair<dev_t, ino_t>, int> open_;
+};
+
+// Bytes of elements [0, e) of a tensor of type t (whole blocks for a block type).
+std::size_t bytes_of(DType t, std::size_t e) noexcept {
+  return is_block_quantized(t) ? e / dtype_block(t) * dtype_size(t) : e * dtype_size(t);
+}
 
 void allocate(Job& job) {
   if (job.tasks > 1) job.dense.assign(kBins, 0);
@@ -180,16 +219,14 @@ void flush_histogram(Scratch& s) {
 
 // Row hashes and dead rows/columns of the rows [begin, end) of a chunk cuts.
 // `pieces`: the row pieces' hashes when the chunk kernel took them, else null.
-// `dequantized`: a block-quantized chunk's values as float32 (element k at
-// k - begin), else null.
+// Element k's bytes are at base + size * (k - first): the tensor's own type,
+// or float32 for a block-quantized chunk, dequantized (read only where the
+// chunk has zeros).
 void matrix_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros, const std::uint64_t* pieces,
-                    const float* dequantized) {
+                    const std::uint8_t* base, std::size_t first) {
   const TensorView& v = *job.view;
-  // A block-quantized chunk's values are read (only where it has zeros) from `dequantized`.
+  // A block-quantized chunk's values are read (only where it has zeros) dequantized, as float32.
   const DType type = is_block_quantized(v.dtype) ? DType::F32 : v.dtype;
-  // Element k is at base + size * (k - first).
-  const std::uint8_t* base = dequantized != nullptr ? reinterpret_cast<const std::uint8_t*>(dequantized) : v.data;
-  const std::size_t first = dequantized != nullptr ? begin : 0;
   const std::size_t size = dtype_size(type);
   const auto cols = static_cast<std::size_t>(job.cols);
   // Whether element k is non-zero, from its bits: any bit but a float's sign.
@@ -298,11 +335,12 @@ void level_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros,
       if (s.dequantized.empty()) s.dequantized.resize(kChunkElements);
       dequantize_blocks(v.dtype, blocks, count, s.dequantized.data());
     }
-    matrix_segment(job, begin, end, has_zeros, s.pieces.data(), s.dequantized.data());
+    matrix_segment(job, begin, end, has_zeros, s.pieces.data(),
+                   reinterpret_cast<const std::uint8_t*>(s.dequantized.data()), begin);
     return;
   }
   if (!has_zeros) {
-    matrix_segment(job, begin, end, false, s.pieces.data(), nullptr);  // values not read: no zeros
+    matrix_segment(job, begin, end, false, s.pieces.data(), nullptr, begin);  // values not read: no zeros
     return;
   }
   // Zeros, every column alive: a piece's row is alive if a block of it is.
@@ -314,7 +352,9 @@ void level_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros,
   }
 }
 
-void process_chunk(Job& job, std::size_t chunk, Scratch& s) {
+// The chunk's bytes: element e's (or its block's) at `data`, counted from
+// element `origin` (the tensor's own bytes from 0, or a task's copy).
+void process_chunk(Job& job, std::size_t chunk, Scratch& s, const std::uint8_t* data, std::size_t origin) {
   const TensorView& v = *job.view;
   const std::size_t begin = chunk * kChunkElements;
   const std::size_t end = std::min<std::size_t>(v.numel, begin + kChunkElements);
@@ -325,9 +365,13 @@ void process_chunk(Job& job, std::size_t chunk, Scratch& s) {
     rows.col0 = begin % rows.cols;
     rows.out = s.pieces.data();
   }
+  if (quantized) {
+    const std::size_t block = dtype_block(v.dtype);
+    job.scales[chunk].add(v.dtype, data + (begin - origin) / block * dtype_size(v.dtype), (end - begin) / block);
+  }
   if (quantized && counts_levels(v.dtype)) {
     const std::size_t block = dtype_block(v.dtype);
-    const std::uint8_t* blocks = v.data + begin / block * dtype_size(v.dtype);
+    const std::uint8_t* blocks = data + (begin - origin) / block * dtype_size(v.dtype);
     if (s.nonzero.empty()) {
       s.nonzero.resize(kChunkElements / block);
       s.piece_alive.resize(s.pieces.size());
@@ -350,7 +394,7 @@ void process_chunk(Job& job, std::size_t chunk, Scratch& s) {
     // float32, the reference's own type, and analysed as float32 from there.
     if (s.dequantized.empty()) s.dequantized.resize(kChunkElements);
     const std::size_t block = dtype_block(v.dtype);
-    const std::uint8_t* blocks = v.data + begin / block * dtype_size(v.dtype);
+    const std::uint8_t* blocks = data + (begin - origin) / block * dtype_size(v.dtype);
     dequantize_blocks(v.dtype, blocks, (end - begin) / block, s.dequantized.data());
     const TensorView chunk_view{DType::F32, reinterpret_cast<const std::uint8_t*>(s.dequantized.data()),
                                 end - begin, {}};
@@ -361,13 +405,17 @@ void process_chunk(Job& job, std::size_t chunk, Scratch& s) {
     if (r.moments.n > 0) widen_key_range(s, r.min, r.max);
     job.parts[chunk] = r;
     if (job.is_matrix && levels) level_segment(job, begin, end, r.zeros > 0, blocks, s, true);
-    else if (job.is_matrix) matrix_segment(job, begin, end, r.zeros > 0, rows.out, s.dequantized.data());
+    else if (job.is_matrix)
+      matrix_segment(job, begin, end, r.zeros > 0, rows.out, reinterpret_cast<const std::uint8_t*>(s.dequantized.data()),
+                     begin);
     return;
   }
-  const ChunkResult r = run_chunk_kernel(v, begin, end - begin, s.values.data(), s.hist.data(), s.ring, rows);
+  const TensorView window{v.dtype, data, v.numel - origin, {}};
+  const ChunkResult r =
+      run_chunk_kernel(window, begin - origin, end - begin, s.values.data(), s.hist.data(), s.ring, rows);
   if (r.moments.n > 0) widen_key_range(s, r.min, r.max);
   job.parts[chunk] = r;
-  if (job.is_matrix) matrix_segment(job, begin, end, r.zeros > 0, rows.out, nullptr);
+  if (job.is_matrix) matrix_segment(job, begin, end, r.zeros > 0, rows.out, data, origin);
 }
 
 // Publishes the worker's finished tasks of its job, counts flushed first;
@@ -392,9 +440,23 @@ void process_task(Job& job, std::size_t task, Scratch& s) {
     s.job = &job;
   }
   const std::size_t c0 = task * kChunksPerTask, c1 = std::min(job.chunks, c0 + kChunksPerTask);
-  const std::uint64_t values = std::min<std::uint64_t>(job.view->numel, c1 * kChunkElements) - c0 * kChunkElements;
+  const std::size_t e0 = c0 * kChunkElements, e1 = std::min<std::size_t>(job.view->numel, c1 * kChunkElements);
+  const std::uint64_t values = e1 - e0;
   if (s.held + values > std::numeric_limits<std::uint32_t>::max()) flush_histogram(s);
-  for (std::size_t c = c0; c < c1; ++c) process_chunk(job, c, s);
+  // The task's bytes copied from the file when they are a mapped file's
+  // (mapped_source.hpp: first touches of a fresh mapping can cost more than
+  // the copy), else read in place; a failed copy falls back to the mapping.
+  const std::uint8_t* data = job.view->data;
+  std::size_t origin = 0;
+  if (job.fd >= 0) {
+    const std::size_t b0 = bytes_of(job.view->dtype, e0), b1 = bytes_of(job.view->dtype, e1);
+    if (s.io.size() < b1 - b0) s.io.resize(b1 - b0);
+    if (gradcheck::internal::read_exact(job.fd, job.file_offset + b0, b1 - b0, s.io.data())) {
+      data = s.io.data();
+      origin = e0;
+    }
+  }
+  for (std::size_t c = c0; c < c1; ++c) process_chunk(job, c, s, data, origin);
   s.held += values;
   ++s.finished;
 }
@@ -410,6 +472,12 @@ void finalize(Job& job) {
   }
   const ChunkResult all = job.chunks == 0 ? ChunkResult{} : merge_tree(job.parts, 0, job.chunks);
   std::vector<ChunkResult>().swap(job.parts);
+  if (is_block_quantized(v.dtype)) {
+    ScaleTally tally;
+    for (const ScaleTally& t : job.scales) tally.merge(t);
+    job.out->quant = tally.health();
+    std::vector<ScaleTally>().swap(job.scales);
+  }
   const Moments& m = all.moments;
   st.nan_count = all.nan;
   st.inf_count = all.inf;
@@ -582,6 +650,7 @@ std::vector<TensorAnalysis> detail::analyse_tensors(const std::vector<TensorView
   std::vector<TensorAnalysis> results(views.size());
   std::vector<std::unique_ptr<Job>> jobs;
   jobs.reserve(views.size());
+  Files files;
   TensorProgress progress(progress_fn, static_cast<std::int64_t>(views.size()));
   std::size_t tasks = 0;
   for (std::size_t i = 0; i < views.size(); ++i) {
@@ -593,6 +662,10 @@ std::vector<TensorAnalysis> detail::analyse_tensors(const std::vector<TensorView
     job->chunks = static_cast<std::size_t>((views[i].numel + kChunkElements - 1) / kChunkElements);
     job->tasks = (job->chunks + kChunksPerTask - 1) / kChunksPerTask;
     job->parts.resize(job->chunks);
+    if (is_block_quantized(views[i].dtype)) job->scales.resize(job->chunks);
+    const auto source = gradcheck::internal::mapped_source(views[i].data, bytes_of(views[i].dtype, views[i].numel));
+    job->fd = files.descriptor(source);
+    job->file_offset = source.offset;
     job->remaining = job->tasks;
     if (views[i].shape.size() >= 2 && views[i].numel > 0) {
       job->is_matrix = true;

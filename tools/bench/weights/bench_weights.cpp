@@ -449,7 +449,6 @@ int main(int argc, char** argv) {
       std::uint32_t type;
       std::size_t block, block_bytes;
       double seconds = NAN, file_bytes = 0;
-      std::string file;
     };
     std::vector<Quantized> quantized = {{"Q8_0", 8, 32, 34}, {"Q4_0", 2, 32, 18}, {"Q2_K", 10, 256, 84},
                                         {"Q3_K", 11, 256, 110}, {"Q4_K", 12, 256, 144}, {"IQ4_XS", 23, 256, 136}, {"Q6_K", 14, 256, 210},
@@ -458,7 +457,6 @@ int main(int argc, char** argv) {
       if (o.no_onnx) break;
       const std::string file = o.file + "." + q.name + ".gguf";
       const std::uint64_t tensor_bytes = 4096ULL * 4096 / q.block * q.block_bytes;
-      q.file = file;
       q.seconds = twin(file, gguf(q.type, q.block, q.block_bytes), std::uint64_t(count) * tensor_bytes);
       q.file_bytes = double(std::filesystem::file_size(file));
     }
@@ -487,7 +485,7 @@ int main(int argc, char** argv) {
         std::printf("| weightstats default report, GGUF %s (%.0f MiB of file, dequantized) | %.3f | %.2f of file | "
                     "%.2f G values/s; a plain sum over a fresh mapping of the file %.2f GB/s |\n",
                     q.name, q.file_bytes / 1048576.0, q.seconds, q.file_bytes / q.seconds / gbs,
-                    double(count) * 4096 * 4096 / q.seconds / 1e9, q.file_bytes / fresh[q.file] / gbs);
+                    double(count) * 4096 * 4096 / q.seconds / 1e9, q.file_bytes / fresh[o.file + "." + q.name + ".gguf"] / gbs);
     if (std::isnan(numpy_s))
       std::printf("| NumPy basic statistics | not run (python3-numpy missing or --no-numpy) | | |\n");
     else

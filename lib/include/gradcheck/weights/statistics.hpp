@@ -108,9 +108,25 @@ struct MatrixStats {
   std::uint64_t dead_cols = 0;   ///< columns whose values are all zero
 };
 
+/// The block scales of a block-quantized tensor (GGUF's Q8_0 ... Q6_K, IQ4,
+/// MXFP4, NVFP4, TQ): each block's scale d (the K types' super-block scale),
+/// and for the types with a minimum its m or dmin. `blocks` counts scale
+/// groups (dtype_scale_groups): NVFP4's 16-value groups, each with its own
+/// scale (NVFP4's own block size; ggml packs four of them in 36 bytes). A
+/// block whose d is 0 holds one value (0, or its minimum); a NaN or infinite
+/// d or minimum makes every value of the block NaN or infinite.
+struct QuantHealth {
+  std::uint64_t blocks = 0;
+  std::uint64_t zero_scale_blocks = 0;       ///< d == 0
+  std::uint64_t nonfinite_scale_blocks = 0;  ///< d or the minimum NaN or infinite
+  /// Over the finite |d| (NaN when none): smallest, largest, mean, population std.
+  double scale_min = 0, scale_max = 0, scale_mean = 0, scale_std = 0;
+};
+
 struct TensorAnalysis {
   TensorStats stats;
   std::optional<MatrixStats> matrix;  ///< for rank >= 2 with at least one element
+  std::optional<QuantHealth> quant;   ///< block-quantized tensors: their block scales, in the same pass
 };
 
 /// Values to analyse: `numel` little-endian elements of `dtype`, C order, at
@@ -141,23 +157,9 @@ TensorAnalysis statistics(std::span<const float> values, std::vector<std::int64_
 TensorAnalysis statistics(std::span<const double> values, std::vector<std::int64_t> shape = {},
                           const StatsOptions& options = {});
 
-/// The block scales of a block-quantized tensor (GGUF's Q8_0 ... Q6_K, IQ4,
-/// MXFP4, NVFP4, TQ): each block's scale d (the K types' super-block scale),
-/// and for the types with a minimum its m or dmin. `blocks` counts scale
-/// groups (dtype_scale_groups): NVFP4's 16-value groups, each with its own
-/// scale (NVFP4's own block size; ggml packs four of them in 36 bytes). A
-/// block whose d is 0 holds one value (0, or its minimum); a NaN or infinite
-/// d or minimum makes every value of the block NaN or infinite.
-struct QuantHealth {
-  std::uint64_t blocks = 0;
-  std::uint64_t zero_scale_blocks = 0;       ///< d == 0
-  std::uint64_t nonfinite_scale_blocks = 0;  ///< d or the minimum NaN or infinite
-  /// Over the finite |d| (NaN when none): smallest, largest, mean, population std.
-  double scale_min = 0, scale_max = 0, scale_mean = 0, scale_std = 0;
-};
-
 /// The block-scale health of a block-quantized tensor (an empty result, 0
-/// blocks, for any other type). Sequential, in block order.
+/// blocks, for any other type), alone (analyse_tensors gives it with the
+/// statistics). Sequential, in block order.
 QuantHealth quantization_health(const TensorView& view);
 
 /// How much a tensor changed between two checkpoints.
