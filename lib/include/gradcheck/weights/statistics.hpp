@@ -6,9 +6,13 @@
 // count, mean and central moments M2..M4 are computed in double with a fixed
 // summation order (float32: in one read of the bytes, from power sums about
 // the mean of the chunk's first 64 values, or two passes when the chunk's
-// mean is far from it; other types: two passes over a converted copy), then
-// chunks are merged in a fixed pairwise tree with the exact update formulas
-// of Chan et al. / Pebay (2008). Histogram counts, minima, maxima, row hashes
+// mean is far from it; block-quantized types: dequantized to float32 first,
+// or, for the few-level Q2_K, TQ1_0 and TQ2_0, two passes over each level and
+// the count of values taking it; other types: two passes over a converted
+// copy), then chunks are merged in a fixed pairwise tree with the exact update
+// formulas of Chan et al. / Pebay (2008). Bytes that lie in a MappedFile are
+// copied from its file with pread, a task at a time, instead of being read
+// through the mapping (the same bytes). Histogram counts, minima, maxima, row hashes
 // and dead-row/column bits are integer or order-free, so every result is
 // bit-identical for any number of threads, and for the baseline and AVX2
 // builds of the kernels (no FMA in either).
