@@ -4,10 +4,11 @@
 // extremes, zeros, dead and identical rows as the float32 analysis of those
 // values, moments to 1e-12; a block whose scale is not finite sends its chunk
 // down the dequantizing path without changing any of that. Tensors in a mapped
-// file are copied from it with pread for the pass: the same results as from
-// memory.
+// file are copied from it with pread for the pass (up to 256 files an
+// analysis; the others read in place): the same results as from memory.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include "gradcheck/weights/checkpoint.hpp"
 #include "gradcheck/weights/statistics.hpp"
 #include "quant_blocks.hpp"
+#include "st_writer.hpp"
 
 using namespace gradcheck::weights;
 using quant_test::Blocks;
@@ -177,5 +179,37 @@ TEST_CASE("tensors in a mapped file are copied from the file for the pass: the s
         CHECK_THAT(a[i].quant->scale_mean, Catch::Matchers::WithinRel(h.scale_mean, 1e-12));
       }
     }
+  }
+}
+
+TEST_CASE("tensors of more mapped files than an analysis opens at once: the rest read from their mappings",
+          "[statistics][levels]") {
+  // 300 files, one small matrix each: the first 256 files are opened for the
+  // pass, the others read in place; every result as from memory.
+  const auto dir = st_test::temp_dir("many_mapped_files");
+  std::vector<Checkpoint> files;
+  std::vector<TensorView> mapped, copied;
+  std::vector<std::vector<float>> values;
+  for (int i = 0; i < 300; ++i) {
+    std::vector<float> v(64 * 32);
+    for (std::size_t k = 0; k < v.size(); ++k) v[k] = float((k * 2654435761u + std::size_t(i)) % 1000) / 997.0f - 0.5f;
+    if (i % 7 == 0) std::fill(v.begin(), v.begin() + 32, 0.0f);  // a dead row
+    const auto path = dir / ("w" + std::to_string(i) + ".safetensors");
+    st_test::write_safetensors(path, {st_test::f32("w", {64, 32}, v)});
+    files.push_back(open_checkpoint(path.string()));
+    values.push_back(std::move(v));
+  }
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const auto& t = files[i].tensors().front();
+    mapped.push_back({t.dtype, t.data, t.numel, t.shape});
+    copied.push_back({DType::F32, reinterpret_cast<const std::uint8_t*>(values[i].data()), t.numel, t.shape});
+  }
+  const auto a = analyse_tensors(mapped, {2}), b = analyse_tensors(copied, {2});
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    INFO("file " << i);
+    CHECK(std::memcmp(&a[i].stats.mean, &b[i].stats.mean, sizeof(double)) == 0);
+    CHECK(std::memcmp(&a[i].stats.std, &b[i].stats.std, sizeof(double)) == 0);
+    CHECK(a[i].stats.zero_count == b[i].stats.zero_count);
+    CHECK(a[i].matrix->dead_rows == (i % 7 == 0 ? 1u : 0u));
   }
 }
