@@ -9,7 +9,6 @@
 
 #include "levels.hpp"
 
-#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdlib>
@@ -164,7 +163,7 @@ GRADCHECK_INLINE std::size_t pairs_per_block(DType t) noexcept {
   return t == DType::Q2_K ? 64 : 4;
 }
 
-// The offsets of a block's float16 scales that its values are computed from.
+// Whether the float16 scales a block's values are computed from are finite.
 GRADCHECK_INLINE bool finite_scales(DType t, const float* half, const std::uint8_t* b) noexcept {
   auto ok = [&](std::size_t at) { return std::isfinite(half_at(half, b + at)); };
   switch (t) {
