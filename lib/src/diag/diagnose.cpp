@@ -139,9 +139,14 @@ constexpr double kOverfitBandRise = 0.2;
 // ... a median of k points has a standard error of about this times sigma /
 // sqrt(k) (1.2533 for normal noise) ...
 constexpr double kMedianEfficiency = 1.2533;
-// ... and the training loss "rises with it" when its end level is at least
-// this many times its level around the best validation step.
+// ... the training loss "rises with it" when its end level is at least
+// this many times its level around the best validation step ...
 constexpr double kTrainRiseWithVal = 1.2;
+// ... and it is memorising the training set when its end level is at most
+// this fraction of that level: then a rise of overfit_rise that stands this
+// many interquartile ranges above the scatter after the best counts too.
+constexpr double kMemorising = 0.1;
+constexpr double kMemorisingBands = 1.5;
 // plateau, a collapse to a uniform guess (collapsed_to_guess): ln C for C up
 // to this, a level within kGuessTolerance of it, flat within kGuessFlat over
 // the last kGuessStretch of the run, after the loss was below kGuessLearned of it.
@@ -1041,10 +1046,9 @@ void detect_overfitting(const Prepared& v, const Prepared* train, const Diagnose
   // differences are mostly its bend, not its noise, shows it that way.
   const std::vector<double> after(v.by.begin() + static_cast<std::ptrdiff_t>(b), v.by.end());
   const double band = quantile(after, 0.75) - quantile(after, 0.25);
-  const bool above_band = rise >= kOverfitBandRise * std::max(std::abs(best), 1e-12) && rise >= band;
-  if (rise < o.overfit_noise_z * se && !above_band) return;
   const std::int64_t sb = v.bsteps[b], se_step = v.bsteps[m - 1];
   std::string train_ev;
+  bool memorising = false;
   if (train != nullptr && train->m() >= 3) {
     // The training loss must not rise with it (that is divergence): its end
     // level against its level around the best validation step.
@@ -1059,8 +1063,13 @@ void detect_overfitting(const Prepared& v, const Prepared* train, const Diagnose
     if (at_best.empty()) at_best.push_back(train->by[nearest]);
     const double then = median(at_best), now = train->end_level();
     if (now >= kTrainRiseWithVal * then) return;  // training loss rising too: not overfitting
-    train_ev = " while the training loss went from " + general(then, 4) + " to " + general(now, 4);
+    memorising = then > 0 && now >= 0 && now <= kMemorising * then;
+    train_ev = " while the training loss went from " + general(then, 4) + " to " + general(now, 4) +
+               (memorising ? " (it is memorising the training set)" : "");
   }
+  const bool above_band = (rise >= kOverfitBandRise * std::max(std::abs(best), 1e-12) && rise >= band) ||
+                          (memorising && rise >= kMemorisingBands * band);
+  if (rise < o.overfit_noise_z * se && !above_band) return;
   out.push_back(make(SymptomKind::overfitting, v.name, sb, se_step, Severity::warning,
                      "validation loss rose from its best " + general(best, 4) + " at step " + std::to_string(sb) + " to " +
                          general(end, 4) + " over its last " + std::to_string(last) + " evaluations (+" +

@@ -145,7 +145,9 @@ struct DiagnoseOptions {
   /// its noise is not overfitting; or, short of that, the rise is 20% or more
   /// and at least the interquartile range of the evaluations from the best on
   /// (a curve of a few evaluations, whose second differences are mostly its
-  /// bend, shows a rise that way).
+  /// bend, shows a rise that way); or the training loss ends below a tenth of
+  /// its level at the best validation step (the model is memorising its
+  /// training set) and the rise is at least 1.5x that interquartile range.
   double overfit_noise_z = 2.5;
   /// spike: a jump to at least spike_ratio times the level before it (the
   /// median of the 5% of the run before it, at least 20 points, ending 2 points
