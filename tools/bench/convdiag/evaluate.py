@@ -258,7 +258,8 @@ def main():
             r = evaluate(part, reports, paths)
             if o == "generated":
                 sets = sorted({l.get("set") for l in part if l.get("set") is not None})
-                which = ("sets " if len(sets) > 1 else "set ") + " and ".join(str(x) for x in sets)
+                names = [str(x) for x in sets]
+                which = ("sets " + ", ".join(names[:-1]) + " and " + names[-1]) if len(names) > 1 else "set " + names[0]
             else:
                 which = "half"
             name = f"{h} {which}, {o} runs"
