@@ -885,6 +885,30 @@ TEST_CASE("stuck loss: bit-identical for 10,000 steps after falling is a plateau
   CHECK(get(d, "plateau").evidence.find("it froze") != std::string::npos);
 }
 
+TEST_CASE("stuck loss: a blow-up that kills the units freezes the loss above where it had converged: a plateau",
+          "[diagnose][plateau][stuck]") {
+  // A hinge-loss MLP trained full batch, logged every 10 steps: the loss
+  // creeps down to ~0.49 (by ~3e-4 a step, too slowly for "still moving"),
+  // a 100x learning-rate step blows it up to ~50 and kills every ReLU, and
+  // from then on the output is 0 and the hinge loss exactly 1. Not a landmark
+  // level and no dead-unit series: the evidence is that it froze twice as
+  // high as it had been, which no descent into a fixed point does.
+  for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+    Noise noise(seed);
+    std::vector<double> loss;
+    for (int i = 0; i < 15; ++i) loss.push_back(realistic::f32((0.488 + 0.46 * std::exp(-i / 2.5)) * noise(1e-4)));
+    loss.push_back(realistic::f32(49.57 * noise(0.2)));
+    for (int i = 0; i < 34; ++i) loss.push_back(1.0);
+    const auto d = diagnose(realistic::via_csv(realistic::run_of({{"loss", loss}}, 10), "hinge.csv"));
+    INFO("seed " << seed << "\n" << kinds(d));
+    const auto& s = get(d, "plateau");
+    CHECK(s.step_start == 160);
+    CHECK(s.evidence.find("bit-identical (1) for 34 points") != std::string::npos);
+    CHECK(s.evidence.find("x the level") != std::string::npos);
+    CHECK(s.advice.find("dead ReLUs") != std::string::npos);
+  }
+}
+
 TEST_CASE("stuck loss: within float rounding, and dead units logged by the monitor", "[diagnose][plateau][stuck]") {
   // The frozen value differs in the last float32 bit (a mean over a batch
   // summed in another order), and a dead-unit series says why.

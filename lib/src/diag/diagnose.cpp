@@ -77,6 +77,10 @@ constexpr std::size_t kStuckContext = 5;
 // full-batch run converging into a fixed point slows down geometrically, its
 // last steps changing by ~1e-5 and less).
 constexpr double kStuckMoving = 1e-3;
+// ... or it froze at a level at least this fraction above the median of those
+// steps: descent into a fixed point ends below where it was, a model whose
+// output died (a blow-up killing the ReLUs) can freeze above it.
+constexpr double kStuckJump = 0.1;
 // A level is a constant prediction's loss when within this relative distance
 // of one: 0.25 (squared error of 0.5 on 0/1 targets), ln 2 (cross-entropy of
 // p = 0.5), ln(classes).
@@ -678,6 +682,13 @@ std::optional<Stuck> find_stuck(const Prepared& p, const logs::Run& run, const D
     if (move >= kStuckMoving)
       s.causes.push_back("it was still changing by a median " + percent(move, 1) + " per step over the " +
                          std::to_string(moves.size()) + " steps before: it froze, it did not slow down into it");
+    std::vector<double> before(p.y.begin() + static_cast<std::ptrdiff_t>(s.first > kStuckContext ? s.first - kStuckContext : 0),
+                               p.y.begin() + static_cast<std::ptrdiff_t>(s.first));
+    const double level = median(before);
+    if (s.value > 0 && level > 0 && s.value >= (1 + kStuckJump) * level)
+      s.causes.push_back("it froze at " + general(s.value, 4) + ", " + general(s.value / level, 3) +
+                         "x the level " + general(level, 4) + " of the " + std::to_string(before.size()) +
+                         " points before: a run converging into a fixed point ends below where it was, not above");
   }
   struct Landmark {
     double value;

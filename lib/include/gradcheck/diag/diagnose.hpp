@@ -105,9 +105,10 @@ struct DiagnoseOptions {
   double stuck_tolerance = 1e-6;
   /// ... over at least this fraction of the points (and at least 10), reported
   /// when a cause is evident: the loss was still moving just before it froze, it
-  /// froze at a constant prediction's loss, the gradient norm is zero there, or
-  /// a dead-unit series says so. Otherwise a note (full-batch training that
-  /// converged also reaches a fixed point).
+  /// froze 10% or more above the median of the points just before (a descent
+  /// into a fixed point ends below them), it froze at a constant prediction's
+  /// loss, or a dead-unit series says so. Otherwise a note (full-batch training
+  /// that converged also reaches a fixed point, with a zero gradient norm).
   double stuck_fraction = 0.05;
   /// oscillation: over the last half the loss keeps swinging up and down: at
   /// least 3 up-swings of that half read on its own (one in the last quarter;
