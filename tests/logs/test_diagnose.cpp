@@ -336,6 +336,32 @@ TEST_CASE("exploding gradient: the gradient norm grows by orders of magnitude", 
   }
 }
 
+TEST_CASE("exploding gradient: a run that blows up to NaN within a few logged points", "[diagnose][exploding_gradient]") {
+  // A learning rate warming up without end, logged every 10 steps: the
+  // gradient norm wanders around 1-4, then grows by orders of magnitude for
+  // three points and turns NaN with the loss at step 79. Seven finite points
+  // are too few for the trend rules, not for orders of magnitude before a NaN.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> grad{2.64, 1.06, 1.77, 3.92, 14.9, 6.97e4, 8.21e16, nan};
+  const std::vector<double> loss{0.883, 0.604, 0.681, 1.10, 1.65, 3.55e6, 2.87e23, nan};
+  const auto d = diagnose(realistic::via_csv(realistic::run_of({{"loss", loss}, {"grad_norm", grad}}, 10), "short.csv"));
+  INFO(kinds(d));
+  CHECK(has(d, "nan"));
+  const auto& s = get(d, "exploding_gradient");
+  CHECK(s.step_start == 50);
+  CHECK(s.evidence.find("before the first non-finite value at step 70") != std::string::npos);
+  // Not without orders of magnitude (a NaN from a log(0) in the loss), nor
+  // without a non-finite value (a short log that is judged no further).
+  const std::vector<double> steady{2.64, 1.06, 1.77, 3.92, 2.9, 3.1, 2.2, nan};
+  const auto quiet = diagnose(realistic::run_of({{"loss", loss}, {"grad_norm", steady}}, 10));
+  INFO(kinds(quiet));
+  CHECK_FALSE(has(quiet, "exploding_gradient"));
+  const std::vector<double> finite_grad(grad.begin(), grad.end() - 1), finite_loss(loss.begin(), loss.end() - 1);
+  const auto finite = diagnose(realistic::run_of({{"loss", finite_loss}, {"grad_norm", finite_grad}}, 10));
+  INFO(kinds(finite));
+  CHECK_FALSE(has(finite, "exploding_gradient"));
+}
+
 TEST_CASE("vanishing gradient: gradient norm collapses while the loss is stuck", "[diagnose][vanishing_gradient]") {
   auto run = synth::make_run(5, 1000, 0.02, [](int i) { return 0.69 * (1.0 + 0.2 * std::exp(-i / 30.0)); });
   synth::add_series(run, 6, "grad_norm", 1000, 1, 0.2, [](int i) { return std::pow(10.0, -5.0 * i / 1000.0); });

@@ -1163,6 +1163,28 @@ bool detect_gradients(const Prepared& g, const Prepared* loss, bool converged, c
   return false;
 }
 
+// A log too short for the gradient rules (fewer than min_points finite
+// points) that ends in a blow-up: the gradient norm's last finite value is
+// exploding_growth^2 times its first or more, and the gradient norm or the
+// loss turns non-finite after it. Orders of magnitude in a few points are no
+// noise; onset: the first point at exploding_growth times the first.
+bool detect_short_blow_up(const Prepared& g, const Prepared& loss, const DiagnoseOptions& o, std::vector<Symptom>& out) {
+  const std::size_t n = g.y.size();
+  if (n < 3 || (g.first_bad == SIZE_MAX && loss.first_bad == SIZE_MAX)) return false;
+  const double first = g.y.front(), last = g.y.back();
+  if (!(first > 0) || last < o.exploding_growth * o.exploding_growth * first) return false;
+  std::size_t onset = 1;
+  while (onset < n && g.y[onset] < o.exploding_growth * first) ++onset;
+  const std::int64_t bad = g.first_bad != SIZE_MAX ? g.bad_step : loss.bad_step;
+  out.push_back(make(SymptomKind::exploding_gradient, g.name, g.steps[onset], g.steps.back(), Severity::error,
+                     "the gradient norm exploded: from " + general(first, 4) + " at " + step_text(g.steps.front()) +
+                         " to " + general(last, 4) + " at " + step_text(g.steps.back()) + " (x" +
+                         general(last / first, 4) + ") in " + std::to_string(n) +
+                         " finite points, before the first non-finite value at " + step_text(bad) +
+                         " (a log too short for the usual rule)"));
+  return true;
+}
+
 // Biases and normalisation parameters (LayerNorm/BatchNorm scale and shift)
 // carry small gradients by nature; the layer comparison is between weights.
 bool is_bias_or_norm(const std::string& layer) {
@@ -1540,11 +1562,14 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
   }
   bool exploded = false;
   if (grad) {
-    if (grad->y.size() < o.min_points)
-      d.notes.push_back("only " + std::to_string(grad->y.size()) + " finite points of " + grad->name +
-                        ": too few to judge gradients");
-    else
+    if (grad->y.size() < o.min_points) {
+      exploded = detect_short_blow_up(*grad, loss, o, d.symptoms);
+      if (!exploded)
+        d.notes.push_back("only " + std::to_string(grad->y.size()) + " finite points of " + grad->name +
+                          ": too few to judge gradients");
+    } else {
       exploded = detect_gradients(*grad, &loss, converged, o, d.symptoms);
+    }
   }
   detect_layers(run, d.roles, loss, grad ? &*grad : nullptr, exploded, until, o, d.symptoms);
 
