@@ -362,6 +362,26 @@ TEST_CASE("exploding gradient: a run that blows up to NaN within a few logged po
   CHECK_FALSE(has(finite, "exploding_gradient"));
 }
 
+TEST_CASE("divergence: a loss that climbs for a few logged points and turns NaN", "[diagnose][divergence]") {
+  // Unscaled regression targets, logged every 10 steps: the loss climbs by
+  // orders of magnitude from step 30 and overflows at step 80. Seven finite
+  // points are too few for the trend rules, not for a climb into a NaN.
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> loss{1.97, 2.14, 17.0, 5.49e4, 1.57e10, 2.93e20, 1.98e33, inf, inf, nan};
+  const auto d = diagnose(realistic::via_csv(realistic::run_of({{"loss", loss}}, 10), "short.csv"));
+  INFO(kinds(d));
+  CHECK(has(d, "nan"));
+  const auto& s = get(d, "divergence");
+  CHECK(s.step_start == 20);
+  CHECK(s.evidence.find("turned non-finite at step 70") != std::string::npos);
+  // A loss that was falling when a log(0) made it NaN did not diverge.
+  const std::vector<double> falling{0.69, 0.52, 0.41, 0.35, 0.37, 0.31, nan, nan, nan};
+  const auto f = diagnose(realistic::run_of({{"loss", falling}}, 10));
+  INFO(kinds(f));
+  CHECK(has(f, "nan"));
+  CHECK_FALSE(has(f, "divergence"));
+}
+
 TEST_CASE("vanishing gradient: gradient norm collapses while the loss is stuck", "[diagnose][vanishing_gradient]") {
   auto run = synth::make_run(5, 1000, 0.02, [](int i) { return 0.69 * (1.0 + 0.2 * std::exp(-i / 30.0)); });
   synth::add_series(run, 6, "grad_norm", 1000, 1, 0.2, [](int i) { return std::pow(10.0, -5.0 * i / 1000.0); });

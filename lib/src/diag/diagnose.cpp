@@ -1163,6 +1163,31 @@ bool detect_gradients(const Prepared& g, const Prepared* loss, bool converged, c
   return false;
 }
 
+// A log too short for the trend rules (fewer than min_points finite points)
+// whose loss turns non-finite after climbing: its last finite value is
+// kShortRise times its lowest or more, the lowest before it. Onset: where it
+// leaves its bottom for good (the last point within kLeaveBottom of the rise,
+// on a log scale when the points span more than two decades).
+constexpr double kShortRise = 2.0;
+bool detect_short_divergence(const Prepared& p, std::vector<Symptom>& out) {
+  const std::size_t n = p.y.size();
+  if (n < 3 || p.first_bad == SIZE_MAX) return false;
+  const std::size_t b = static_cast<std::size_t>(std::min_element(p.y.begin(), p.y.end()) - p.y.begin());
+  const double lowest = p.y[b], last = p.y.back();
+  if (!(lowest > 0) || b + 1 >= n || last < kShortRise * lowest) return false;
+  const bool log_scale = *std::max_element(p.y.begin(), p.y.end()) > kLogScaleSpan * lowest;
+  auto seen = [&](double v) { return log_scale ? std::log(v) : v; };
+  std::size_t onset = b;
+  for (std::size_t k = b; k < n; ++k)
+    if (seen(p.y[k]) - seen(lowest) <= kLeaveBottom * (seen(last) - seen(lowest))) onset = k;
+  out.push_back(make(SymptomKind::divergence, p.name, p.steps[onset], p.bad_step, Severity::error,
+                     "the loss rose from " + general(lowest, 4) + " at " + step_text(p.steps[b]) + " to " +
+                         general(last, 4) + " at " + step_text(p.steps.back()) + " (x" + general(last / lowest, 4) +
+                         (log_scale ? ", on a log scale" : "") + ") and turned non-finite at " + step_text(p.bad_step) +
+                         ", leaving its bottom at " + step_text(p.steps[onset]) + " (a log too short for the usual rule)"));
+  return true;
+}
+
 // A log too short for the gradient rules (fewer than min_points finite
 // points) that ends in a blow-up: the gradient norm's last finite value is
 // exploding_growth^2 times its first or more, and the gradient norm or the
@@ -1536,8 +1561,9 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
     }
 
   if (loss.y.size() < o.min_points) {
-    d.notes.push_back("only " + std::to_string(loss.y.size()) + " finite points of " + loss.name +
-                      ": too few to judge trends (at least " + std::to_string(o.min_points) + " needed)");
+    if (!detect_short_divergence(loss, d.symptoms))
+      d.notes.push_back("only " + std::to_string(loss.y.size()) + " finite points of " + loss.name +
+                        ": too few to judge trends (at least " + std::to_string(o.min_points) + " needed)");
   } else {
     // Each rule on its own: a run that diverges may oscillate too, one that
     // oscillates may never have made progress.

@@ -69,7 +69,8 @@ struct DiagnoseOptions {
   /// stays within 10% of ln(classes), the loss of a uniform guess, is a plateau.
   int classes = 0;
   /// Fewer finite loss points than this: only `nan` is judged, with a note, and
-  /// a gradient norm that grew exploding_growth^2-fold before a non-finite value.
+  /// a climb into a non-finite value: a loss that ends 2x its lowest or more
+  /// (divergence), a gradient norm that grew exploding_growth^2-fold (exploding).
   std::size_t min_points = 8;
   /// Longer curves are reduced to this many bucket medians for trend tests.
   std::size_t max_trend_points = 400;
