@@ -151,6 +151,8 @@ constexpr double kTrainRiseWithVal = 1.2;
 // many interquartile ranges above the scatter after the best counts too.
 constexpr double kMemorising = 0.1;
 constexpr double kMemorisingBands = 1.5;
+// ... or, over at least this many evaluations from the best on, they climb.
+constexpr std::size_t kOverfitTrendPoints = 8;
 // plateau, a collapse to a uniform guess (collapsed_to_guess): ln C for C up
 // to this, a level within kGuessTolerance of it, flat within kGuessFlat over
 // the last kGuessStretch of the run, after the loss was below kGuessLearned of it.
@@ -1059,7 +1061,7 @@ void detect_overfitting(const Prepared& v, const Prepared* train, const Diagnose
   const double band = quantile(after, 0.75) - quantile(after, 0.25);
   const std::int64_t sb = v.bsteps[b], se_step = v.bsteps[m - 1];
   std::string train_ev;
-  bool memorising = false;
+  bool memorising = false, train_falling = true;
   if (train != nullptr && train->m() >= 3) {
     // The training loss must not rise with it (that is divergence): its end
     // level against its level around the best validation step.
@@ -1075,20 +1077,28 @@ void detect_overfitting(const Prepared& v, const Prepared* train, const Diagnose
     const double then = median(at_best), now = train->end_level();
     if (now >= kTrainRiseWithVal * then) return;  // training loss rising too: not overfitting
     memorising = then > 0 && now >= 0 && now <= kMemorising * then;
+    train_falling = now <= then;
     train_ev = " while the training loss went from " + general(then, 4) + " to " + general(now, 4) +
                (memorising ? " (it is memorising the training set)" : "");
   }
   const bool above_band = (rise >= kOverfitBandRise * std::max(std::abs(best), 1e-12) && rise >= band) ||
                           (memorising && rise >= kMemorisingBands * band);
-  if (rise < o.overfit_noise_z * se && !above_band) return;
+  // Or the evaluations from the best on climb while the training loss ends no
+  // higher than it was at the best: a significant upward trend (Mann-Kendall)
+  // is no scatter, however noisy its single evaluations.
+  const TrendTest climb = after.size() >= kOverfitTrendPoints ? mann_kendall(after) : TrendTest{};
+  const bool climbing = train_falling && climb.p_increasing < o.significance;
+  if (rise < o.overfit_noise_z * se && !above_band && !climbing) return;
   out.push_back(make(SymptomKind::overfitting, v.name, sb, se_step, Severity::warning,
                      "validation loss rose from its best " + general(best, 4) + " at step " + std::to_string(sb) + " to " +
                          general(end, 4) + " over its last " + std::to_string(last) + " evaluations (+" +
                          percent(rise / std::max(std::abs(best), 1e-12), 1) + ", " + general(rise / std::max(se, 1e-300), 4) +
                          " standard errors of its noise" +
-                         (rise < o.overfit_noise_z * se ? ", above the interquartile range " + general(band, 4) +
-                                                              " of the evaluations from the best on"
-                                                        : "") +
+                         (rise >= o.overfit_noise_z * se ? ""
+                          : above_band ? ", above the interquartile range " + general(band, 4) +
+                                             " of the evaluations from the best on"
+                                       : ", but the " + std::to_string(after.size()) +
+                                             " evaluations from the best on climb: Mann-Kendall " + pval(climb.p_increasing)) +
                          ")" + train_ev +
                          "; best checkpoint: step " + std::to_string(sb)));
 }

@@ -150,7 +150,9 @@ struct DiagnoseOptions {
   /// (a curve of a few evaluations, whose second differences are mostly its
   /// bend, shows a rise that way); or the training loss ends below a tenth of
   /// its level at the best validation step (the model is memorising its
-  /// training set) and the rise is at least 1.5x that interquartile range.
+  /// training set) and the rise is at least 1.5x that interquartile range; or
+  /// the evaluations from the best on (at least 8) climb (Mann-Kendall at
+  /// `significance`) while the training loss ends no higher than at the best.
   double overfit_noise_z = 2.5;
   /// spike: a jump to at least spike_ratio times the level before it (the
   /// median of the 5% of the run before it, at least 20 points, ending 2 points
