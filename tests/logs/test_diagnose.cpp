@@ -1184,6 +1184,23 @@ TEST_CASE("overfitting: 12 evaluations, a steep fall then a rise of a third abov
   CHECK(near(s.step_start, 350, 0.1, 550));
 }
 
+namespace {
+
+// Eight evaluations every 180 steps (`val`), beside a training loss logged
+// every 10 steps that falls a thousandfold (0.8 to 2e-5, minibatch noise).
+gradcheck::logs::Run memorising_run(const std::vector<double>& val, Noise& noise) {
+  std::vector<double> train;
+  for (int k = 0; k < 8 * 18; ++k) train.push_back(0.8 * std::exp(-k / 15.0) * noise(0.3) + 2e-5);
+  gradcheck::logs::Run run = realistic::run_of({{"train_loss", train}}, 10);
+  gradcheck::logs::Series v{"val_loss", {}, {}};
+  for (std::size_t e = 0; e < val.size(); ++e)
+    v.steps.push_back(static_cast<std::int64_t>(e) * 180 + 170), v.values.push_back(val[e]);
+  run.series.push_back(v);
+  return run;
+}
+
+}  // namespace
+
 TEST_CASE("overfitting: 8 evaluations standing 15% above their best while the training loss falls a thousandfold "
           "is memorising",
           "[diagnose][overfitting]") {
@@ -1193,23 +1210,15 @@ TEST_CASE("overfitting: 8 evaluations standing 15% above their best while the tr
   // evaluations give no noise estimate worth the name, and the rise is short
   // of 20%; but a model whose training loss falls a thousandfold while its
   // validation loss stands well above the scatter after its best is
-  // memorising its training set.
-  // One evaluation after the best scatters high (0.058), which makes the
-  // curve's noise estimate as large as the rise.
+  // memorising its training set. One evaluation after the best scatters high
+  // (0.058), which makes the curve's noise estimate as large as the rise.
   constexpr std::array<double, 8> kVal{0.302, 0.0458, 0.058, 0.049, 0.0558, 0.0557, 0.0569, 0.0585};
   int found = 0;
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
     Noise noise(seed);
-    std::vector<double> val, train;
-    for (int e = 0; e < 8; ++e) {
-      val.push_back(kVal[static_cast<std::size_t>(e)] * noise(0.01));
-      for (int k = 0; k < 18; ++k) train.push_back(0.8 * std::exp(-(e * 18 + k) / 15.0) * noise(0.3) + 2e-5);
-    }
-    gradcheck::logs::Run run = realistic::run_of({{"train_loss", train}}, 10);
-    gradcheck::logs::Series v{"val_loss", {}, {}};
-    for (int e = 0; e < 8; ++e) v.steps.push_back(e * 180 + 170), v.values.push_back(val[static_cast<std::size_t>(e)]);
-    run.series.push_back(v);
-    const auto d = diagnose(run);
+    std::vector<double> val;
+    for (double x : kVal) val.push_back(x * noise(0.01));
+    const auto d = diagnose(memorising_run(val, noise));
     if (!has(d, "overfitting")) continue;
     ++found;
     const auto& s = get(d, "overfitting");
@@ -1227,16 +1236,9 @@ TEST_CASE("overfitting: a validation loss scattering flat after its best is not 
   std::string first;
   for (std::uint64_t seed = 1; seed <= 60; ++seed) {
     Noise noise(seed);
-    std::vector<double> scatter, train;
-    for (int e = 0; e < 8; ++e) {
-      scatter.push_back((0.045 + 0.26 * std::exp(-3.0 * e)) * noise(0.05));
-      for (int k = 0; k < 18; ++k) train.push_back(0.8 * std::exp(-(e * 18 + k) / 15.0) * noise(0.3) + 2e-5);
-    }
-    gradcheck::logs::Run run = realistic::run_of({{"train_loss", train}}, 10);
-    gradcheck::logs::Series v{"val_loss", {}, {}};
-    for (int e = 0; e < 8; ++e) v.steps.push_back(e * 180 + 170), v.values.push_back(scatter[static_cast<std::size_t>(e)]);
-    run.series.push_back(v);
-    const auto d = diagnose(run);
+    std::vector<double> scatter;
+    for (int e = 0; e < 8; ++e) scatter.push_back((0.045 + 0.26 * std::exp(-3.0 * e)) * noise(0.05));
+    const auto d = diagnose(memorising_run(scatter, noise));
     if (has(d, "overfitting")) {
       ++alarms;
       if (first.empty()) first = "seed " + std::to_string(seed) + ":\n" + kinds(d);
