@@ -1571,9 +1571,10 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
     }
 
   if (loss.y.size() < o.min_points) {
-    if (!detect_short_divergence(loss, d.symptoms))
-      d.notes.push_back("only " + std::to_string(loss.y.size()) + " finite points of " + loss.name +
-                        ": too few to judge trends (at least " + std::to_string(o.min_points) + " needed)");
+    // Only a climb into a non-finite value can be told from so few points.
+    detect_short_divergence(loss, d.symptoms);
+    d.notes.push_back("only " + std::to_string(loss.y.size()) + " finite points of " + loss.name +
+                      ": too few to judge trends (at least " + std::to_string(o.min_points) + " needed)");
   } else {
     // Each rule on its own: a run that diverges may oscillate too, one that
     // oscillates may never have made progress.
