@@ -1068,6 +1068,43 @@ TEST_CASE("divergence: short healthy logs and a restart that recovers are not di
   CHECK(alarms == 0);
 }
 
+TEST_CASE("divergence: single batches sampled 39 times scatter by 2x; two low batches near the end and a return to "
+          "the scatter are not divergence",
+          "[diagnose][divergence][healthy]") {
+  // Each point is one batch's loss (Lightning's "last" every 10 steps): the
+  // scatter is as wide as the level. Two batches near the end come out low by
+  // chance and the last ones are back in the scatter. The lowest level and the
+  // end level are medians of at least 10% of the points (4 of 39, not 3), as
+  // a person reads them; over 3 points the chance low would count as the
+  // bottom and the scatter after it as a doubling.
+  Noise noise(7);
+  std::vector<double> loss, val;
+  for (int i = 0; i < 32; ++i) loss.push_back((0.095 + 0.45 * std::exp(-i / 4.0)) * noise(0.3));
+  for (double v : {0.131, 0.072, 0.036, 0.051, 0.081, 0.117, 0.124}) loss.push_back(v);
+  for (int e = 0; e < 57; ++e) val.push_back((0.09 + 0.5 * std::exp(-e / 6.0)) * noise(0.01));
+  const auto d = diagnose(realistic::run_of({{"loss", loss}, {"val_loss", val}}));
+  INFO(kinds(d));
+  CHECK_FALSE(has(d, "divergence"));
+}
+
+TEST_CASE("divergence: a warm-up that takes the rate too high makes the loss climb from its first epochs to 1.7x "
+          "with no progress to give back: divergence, not a plateau",
+          "[diagnose][divergence][plateau]") {
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    Noise noise(seed);
+    std::vector<double> loss, lr;
+    for (int e = 0; e < 25; ++e) {
+      const double rate = std::min(3.0, 0.2 * std::exp(e * std::log(15.0) / 14.0));  // warm-up to 3 at epoch 14
+      lr.push_back(rate);
+      loss.push_back((0.95 + 0.7 / (1 + std::exp(-(e - 8) / 2.5))) * noise(0.05));  // epoch means
+    }
+    const auto d = diagnose(realistic::run_of({{"loss", loss}, {"lr", lr}}));
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK(has(d, "divergence"));
+    CHECK_FALSE(has(d, "plateau"));
+  }
+}
+
 TEST_CASE("divergence: a loss that falls until step 120 then climbs above its start is reported from ~120",
           "[diagnose][divergence][onset]") {
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {

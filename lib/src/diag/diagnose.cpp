@@ -199,7 +199,9 @@ struct Prepared {
   bool positive = true;  // every finite value > 0: judged on a log scale
 
   std::size_t m() const { return by.size(); }
-  std::size_t head() const { return std::max<std::size_t>(3, m() / 10); }
+  // The first or last 10% of the points, rounded up (at least 3): a median
+  // of 3 of 39 noisy batches is one chance low away from the bottom.
+  std::size_t head() const { return std::max<std::size_t>(3, (m() + 9) / 10); }
   // The starting level: the median of the first 2% (at least 3 points), short
   // enough that a fast initial drop still counts as progress.
   double start_level() const {
@@ -314,7 +316,8 @@ Prepared prepare(const logs::Series& s, std::size_t max_points,
       p.bsteps.push_back(p.steps[(lo + hi - 1) / 2]);
     }
   }
-  const std::size_t w = std::max<std::size_t>(3, p.by.size() / 10) | 1;
+  // The smoothing window: 10% of the points, rounded, made odd (at least 3).
+  const std::size_t w = std::max<std::size_t>(3, (p.by.size() + 5) / 10) | 1;
   p.smooth = running_median(p.by, w);
   return p;
 }
@@ -409,15 +412,23 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
                          rise >= o.divergence_partial_progress * (start - lowest);
   // A loss that is not positive: back to where it started, or doubled, with
   // an upward trend.
-  bool back = false;
+  bool back = false, climbed = false;
   std::string trend;
   if (!(lowest > 0)) {
     const TrendTest t = mann_kendall(std::span<const double>(p.by).subspan(b));
     trend = "; Mann-Kendall z = " + general(t.z, 4) + ", " + pval(t.p_increasing);
     back = rise >= o.divergence_rise * std::max({std::abs(lowest), start - lowest, 1e-12}) &&
            t.p_increasing < o.significance;
+  } else if (!doubled && !gave_back && end >= o.divergence_partial_factor * lowest) {
+    // A positive loss that climbs from its lowest level to the end (a
+    // significant upward trend, not a dip and a return to the scatter) to
+    // divergence_partial_factor times that level: a learning rate warmed up
+    // past what the model can take, with no progress before it to give back.
+    const TrendTest t = mann_kendall(std::span<const double>(p.by).subspan(b));
+    trend = "; Mann-Kendall z = " + general(t.z, 4) + ", " + pval(t.p_increasing);
+    climbed = t.p_increasing < o.significance;
   }
-  if (!doubled && !gave_back && !back) return false;
+  if (!doubled && !gave_back && !back && !climbed) return false;
   // Onset: where the curve leaves its bottom for good, the last point after
   // the lowest that is still within kLeaveBottom of the rise above it.
   std::size_t onset = b;
@@ -428,6 +439,7 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
   std::string how = doubled ? "x" + general(end / lowest, 4) + (log_scale ? ", on a log scale" : "")
                   : gave_back ? "x" + general(end / lowest, 4) + ", giving back " + percent(rise / std::max(start - lowest, 1e-300), 1) +
                                     " of its fall from " + general(start, 4)
+                  : climbed   ? "x" + general(end / lowest, 4) + ", climbing" + trend
                               : "back to its start " + general(start, 4) + trend;
   out.push_back(make(SymptomKind::divergence, p.name, p.bsteps[onset], last, Severity::error,
                      "the loss rose from its lowest level " + general(lowest, 4) + " at " + step_text(p.bsteps[b]) +

@@ -85,8 +85,12 @@ struct DiagnoseOptions {
   double divergence_visible = 0.1;
   /// ... or at least divergence_partial_factor times it, giving back at least
   /// divergence_partial_progress of the fall from its start to it (a short
-  /// log's last epochs climbing). A jump that does not come back counts as much
-  /// as a steady climb.
+  /// log's last epochs climbing), or at least divergence_partial_factor times
+  /// it with a significant upward trend from the lowest level to the end
+  /// (Mann-Kendall, `significance`: a warm-up past the rate the model can take,
+  /// with no progress before it to give back). A jump that does not come back
+  /// counts as much as a steady climb. "The last 10%" and the smoothing window
+  /// hold at least 10% of the points (3 at least).
   double divergence_partial_factor = 1.5;
   double divergence_partial_progress = 0.2;
   /// divergence: a positive loss whose last half stays above its first value
