@@ -1155,6 +1155,30 @@ TEST_CASE("spike: a loss spanning 14 decades with jumps of orders of magnitude i
   }
 }
 
+TEST_CASE("spike: a jump back down within 10% of the run after its peak is a spike; a bump that takes longer to "
+          "settle is not",
+          "[diagnose][spike]") {
+  // 200 logged batches at a level of 0.01; at point 120 the loss jumps 8-fold
+  // and decays back with time constant tau (points). Back down means a median
+  // of 5 points within 20 points (10% of the run) after the peak at most a
+  // quarter of the jump above the level (on a log scale: 8^0.25 = 1.68x), which
+  // a decay reaches after 2.33 tau: tau = 4 is a spike, tau = 9.5 settles later.
+  for (const double tau : {4.0, 9.5}) {
+    for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+      Noise noise(seed);
+      std::vector<double> loss;
+      for (int i = 0; i < 200; ++i) {
+        const double start = 0.01 * (1 + 300 * std::exp(-i / 6.0));  // 300x the level at first: a log scale
+        const double bump = i < 120 ? 1.0 : 1 + 7 * std::exp(-(i - 120) / tau);
+        loss.push_back(start * bump * noise(0.05));
+      }
+      const auto d = diagnose(realistic::run_of({{"loss", loss}}));
+      INFO("tau " << tau << ", seed " << seed << "\n" << kinds(d));
+      CHECK(has(d, "spike") == (tau < 5));
+    }
+  }
+}
+
 TEST_CASE("spike: a few transient spikes in the first 3% of a healthy run are a note, not a symptom",
           "[diagnose][spike][healthy]") {
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {

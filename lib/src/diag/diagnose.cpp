@@ -175,9 +175,10 @@ constexpr double kSpikeBand = 0.05;
 constexpr std::size_t kSpikeBandMin = 20;
 constexpr std::size_t kSpikeGap = 2;
 // ... and a spike comes back down within this share of the run after its peak
-// (at least kSpikeBackMin points): a median of kSpikeBackPoints points is down
-// by kSpikeBackShare of the jump (a jump that stays up is a level shift,
-// judged by the divergence rule).
+// (at least kSpikeBackMin points): a median of kSpikeBackPoints points, all
+// within that span, is down by kSpikeBackShare of the jump (a jump that stays
+// up is a level shift, judged by the divergence rule; a bump whose scatter
+// takes longer to settle is no spike).
 constexpr double kSpikeBack = 0.1;
 constexpr std::size_t kSpikeBackMin = 5;
 constexpr std::size_t kSpikeBackPoints = 5;
@@ -984,12 +985,12 @@ void detect_spikes(const Prepared& p, const logs::Series* lr, const DiagnoseOpti
       ++j;
       if (p.y[j] > p.y[peak]) peak = j;
     }
-    // Back down: within back_within points of the peak, a median of
-    // kSpikeBackPoints is down by kSpikeBackShare of the jump (on the scale
-    // the curve is read in).
+    // Back down: a median of kSpikeBackPoints points within back_within
+    // points after the peak is down by kSpikeBackShare of the jump (on the
+    // scale the curve is read in).
     const double down_to = seen(p.y[peak]) - kSpikeBackShare * (seen(p.y[peak]) - seen(level));
     std::size_t back = 0;
-    for (std::size_t k = peak + 1; k + kSpikeBackPoints <= n && k <= peak + back_within; ++k)
+    for (std::size_t k = peak + 1; k + kSpikeBackPoints <= n && k + kSpikeBackPoints <= peak + 1 + back_within; ++k)
       if (seen(median_of(p.y, k, k + kSpikeBackPoints)) <= down_to) {
         back = k;
         break;

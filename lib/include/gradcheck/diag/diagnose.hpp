@@ -163,7 +163,8 @@ struct DiagnoseOptions {
   /// before it) and spike_band times the highest of those points (it stands
   /// out of the noise band), that comes back down by three quarters of the
   /// jump (a median of 5 points, on a log scale when the loss is positive and
-  /// spans more than two decades) within 10% of the run.
+  /// spans more than two decades) within 10% of the run after its peak (at
+  /// least 5 points; the 5 points lie within that span).
   double spike_ratio = 3.0;
   double spike_band = 2.0;
   /// spike: spikes that all start within this first fraction of the run (the
