@@ -161,6 +161,12 @@ constexpr double kGuessTolerance = 0.005;
 constexpr double kGuessFlat = 0.02;
 constexpr double kGuessStretch = 0.2;
 constexpr double kGuessLearned = 0.9;
+// ... and a loss that went there straight from a blown-up first value and
+// held it: a constant prediction's loss between (1 - kConstantBelow) ln C (the
+// entropy of moderately imbalanced class frequencies) and (1 + kConstantAbove)
+// ln C (a constant not yet fitted).
+constexpr double kConstantBelow = 0.05;
+constexpr double kConstantAbove = 0.02;
 // plateau: the fewest validation evaluations whose fall says the model learned.
 constexpr std::size_t kValLearnedPoints = 5;
 // spike: a jump within this share of the run after the learning rate rose
@@ -774,17 +780,33 @@ bool collapsed_to_guess(const Prepared& p, const DiagnoseOptions& o, std::vector
     const double ln_c = std::log(static_cast<double>(c));
     return std::abs(end - ln_c) <= kGuessTolerance * ln_c;
   };
+  // ... or, for a loss that never left the level, the loss of a constant
+  // prediction for C classes as it comes: the entropy of the class
+  // frequencies (below ln C on an imbalanced set) or a little above ln C while
+  // the constant is still being fitted.
+  auto near_constant = [&](int c) {
+    const double ln_c = std::log(static_cast<double>(c));
+    return end >= (1 - kConstantBelow) * ln_c && end <= (1 + kConstantAbove) * ln_c;
+  };
   int guess = o.classes > 1 && near_guess(o.classes) ? o.classes : 0;
   for (int c = 2; guess == 0 && c <= kGuessMaxClasses; ++c)
     if (near_guess(c)) guess = c;
+  bool frequencies = false;  // only near_constant: judged for a loss that never left it
+  for (int c = o.classes > 1 ? o.classes : 2; guess == 0 && c <= (o.classes > 1 ? o.classes : kGuessMaxClasses); ++c)
+    if (near_constant(c)) guess = c, frequencies = true;
   if (guess == 0) return false;
   std::size_t k = m;  // the flat stretch is [k, m)
   while (k > 0 && std::abs(p.smooth[k - 1] - end) <= kGuessFlat * end) --k;
   const double run = static_cast<double>(p.bsteps.back() - p.bsteps.front());
   const double chance = std::log(static_cast<double>(guess));
-  const std::string level = general(end, 4) + ", within " + percent(kGuessTolerance, 1) + " of ln(" +
-                            std::to_string(guess) + ") = " + general(chance, 4) + ", the loss of a uniform guess over " +
-                            std::to_string(guess) + " classes";
+  const std::string level =
+      frequencies ? general(end, 4) + ", " + percent(std::abs(end / chance - 1), 1) + (end < chance ? " below" : " above") +
+                        " ln(" + std::to_string(guess) + ") = " + general(chance, 4) +
+                        ", the loss of a constant prediction over " + std::to_string(guess) +
+                        " classes (their frequencies' entropy, or a constant still being fitted)"
+                  : general(end, 4) + ", within " + percent(kGuessTolerance, 1) + " of ln(" + std::to_string(guess) +
+                        ") = " + general(chance, 4) + ", the loss of a uniform guess over " + std::to_string(guess) +
+                        " classes";
   // Never left it: the flat stretch holds everything after the first points
   // that settle (a first epoch blown up by a rate or features too large, then
   // the guess from the next point on).
@@ -800,6 +822,7 @@ bool collapsed_to_guess(const Prepared& p, const DiagnoseOptions& o, std::vector
     out.push_back(std::move(s));
     return true;
   }
+  if (frequencies) return false;
   if (m - k < kStartPoints || static_cast<double>(p.bsteps.back() - p.bsteps[k]) < kGuessStretch * run) return false;
   const std::size_t low = argmin(p.smooth, 0, k - 1);
   if (p.smooth[low] > kGuessLearned * end) return false;
