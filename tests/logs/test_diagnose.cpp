@@ -1461,6 +1461,44 @@ TEST_CASE("plateau: minibatches that go from blown-up first steps straight to a 
   }
 }
 
+TEST_CASE("plateau: a loss that sits at ln 4 for 60% of the run before it falls is a slow start; a trained model's "
+          "slow fine-tuning is not",
+          "[diagnose][plateau]") {
+  // 48 points, one every 50 steps of minibatch training of a 4-class MLP: the
+  // loss stays at the uniform guess, ln 4 = 1.386, for the first 60% of the run
+  // (a rate too low at first), then falls by a fifth. Reported from the first
+  // step to where it began to fall.
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    Noise noise(seed);
+    std::vector<double> loss;
+    for (int i = 0; i < 48; ++i) {
+      const double t = i / 47.0;
+      loss.push_back((t < 0.6 ? std::log(4.0) : 1.08 + (std::log(4.0) - 1.08) * std::exp(-(t - 0.6) / 0.1)) *
+                     noise(0.02));
+    }
+    auto run = realistic::run_of({{"loss", loss}}, 50);
+    for (auto& step : run.series[0].steps) step += 49;
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    const auto& s = get(d, "plateau");
+    CHECK(s.step_start == 49);
+    CHECK(near(s.step_end, 49 + 50 * 28, 0.1, 50 * 47));
+  }
+  // A model that had learned already (it starts at 0.45, below 0.8 ln 2) and
+  // improves slowly, then faster once the rate warms up: fine-tuning.
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    Noise noise(seed);
+    std::vector<double> loss;
+    for (int i = 0; i < 48; ++i) {
+      const double t = i / 47.0;
+      loss.push_back((t < 0.6 ? 0.45 : 0.33 + 0.12 * std::exp(-(t - 0.6) / 0.1)) * noise(0.02));
+    }
+    const auto d = diagnose(realistic::run_of({{"loss", loss}}));
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK_FALSE(has(d, "plateau"));
+  }
+}
+
 TEST_CASE("plateau: a loss that learned, came back up to ln(C) and stays there is a collapse to a constant "
           "prediction, without --classes",
           "[diagnose][plateau]") {

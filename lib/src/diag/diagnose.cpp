@@ -56,6 +56,11 @@ constexpr double kFirstValueNoise = 3.0;
 // ln 2 (a little less at the first logged point when it is a mean over the
 // first steps). Little progress from there is no plateau.
 constexpr double kTrainedStart = 0.8;
+// plateau (a long flat start): the loss stays within plateau_drop of its start
+// for at least this share of the run before it falls ...
+constexpr double kFlatStart = 0.5;
+// ... by at least this many standard errors of the two medians compared.
+constexpr double kRiseNoiseZ = 3.0;
 // plateau: the best level is looked for after this share of the points (the
 // loss is still settling before it, as for spikes).
 constexpr double kSettle = 0.05;
@@ -915,6 +920,38 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
     return;
   }
   if (collapsed_to_guess(p, o, out)) return;
+  // A long flat start: the smoothed loss stays within plateau_drop of its
+  // start for kFlatStart of the run or more before it finally falls (a rate
+  // too low at first, a symmetric or saturated initialisation, a warm-up that
+  // lasts too long): half the run spent learning nothing. Not for a model
+  // that had learned already (a start below kTrainedStart ln 2), whose slow
+  // fine-tuning is no failure to start.
+  if (!diverged && !(start > 0 && start < kTrainedStart * std::log(2.0))) {
+    const double below = start - o.plateau_drop * std::abs(start);
+    std::size_t k = 0;
+    while (k < m && p.smooth[k] >= below) ++k;
+    const double span = static_cast<double>(p.bsteps.back() - p.bsteps.front());
+    // ... and the fall after it stands out of the noise: the flat stretch's
+    // median against the end level, by kRiseNoiseZ standard errors of the two
+    // (a few scattering batches dip by chance); each phase kStartPoints long
+    // at least.
+    bool fell = false;
+    if (k >= kStartPoints && k + kStartPoints <= m) {
+      const double flat = median(std::vector<double>(p.by.begin(), p.by.begin() + static_cast<std::ptrdiff_t>(k)));
+      const double end = p.end_level();
+      const double se = kMedianEfficiency * noise_sd(p.by) *
+                        std::sqrt(1.0 / static_cast<double>(k) + 1.0 / static_cast<double>(std::min(p.head(), m)));
+      fell = flat - end >= kRiseNoiseZ * se;
+    }
+    if (fell && span > 0 && static_cast<double>(p.bsteps[k] - p.bsteps.front()) >= kFlatStart * span) {
+      out.push_back(make(SymptomKind::plateau, p.name, a, p.bsteps[k], Severity::warning,
+                         "the smoothed loss stayed within " + percent(o.plateau_drop, 1) + " of its start " +
+                             general(start, 4) + " for the first " + percent(p.position(p.bsteps[k]), 1) +
+                             " of the run, to " + step_text(p.bsteps[k]) + ", before it fell (best " + general(best, 4) +
+                             "): a slow start"));
+      return;
+    }
+  }
   if (o.classes > 1 && !diverged) {
     const double chance = std::log(static_cast<double>(o.classes));
     const double end = p.end_level();

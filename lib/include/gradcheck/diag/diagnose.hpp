@@ -103,7 +103,10 @@ struct DiagnoseOptions {
   /// its first 5% of points, where it is still settling). Not when it
   /// starts below 0.8 ln 2 (a note instead): a freshly initialised classifier
   /// starts at ln C >= ln 2, so that is a model that had learned already
-  /// (fine-tuning, a resumed run); a stuck loss is still judged.
+  /// (fine-tuning, a resumed run); a stuck loss is still judged. A slow start
+  /// is a plateau too: the smoothed loss stays within plateau_drop of its start
+  /// for the first half of the run or more, then falls by 3 standard errors of
+  /// its noise (each phase at least 5 points; not for a trained model's start).
   double plateau_drop = 0.10;
   /// plateau, a stuck loss: consecutive training-loss values that all lie
   /// within this relative difference of the first of them (float32 rounding of a
