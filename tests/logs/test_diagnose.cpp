@@ -351,15 +351,46 @@ TEST_CASE("exploding gradient: a run that blows up to NaN within a few logged po
   CHECK(s.step_start == 50);
   CHECK(s.evidence.find("before the first non-finite value at step 70") != std::string::npos);
   // Not without orders of magnitude (a NaN from a log(0) in the loss), nor
-  // without a non-finite value (a short log that is judged no further).
+  // without a non-finite value while the loss stays calm (a short log that is
+  // judged no further); ending finite, a loss that climbed two decades beside
+  // it is evidence enough.
   const std::vector<double> steady{2.64, 1.06, 1.77, 3.92, 2.9, 3.1, 2.2, nan};
   const auto quiet = diagnose(realistic::run_of({{"loss", loss}, {"grad_norm", steady}}, 10));
   INFO(kinds(quiet));
   CHECK_FALSE(has(quiet, "exploding_gradient"));
   const std::vector<double> finite_grad(grad.begin(), grad.end() - 1), finite_loss(loss.begin(), loss.end() - 1);
-  const auto finite = diagnose(realistic::run_of({{"loss", finite_loss}, {"grad_norm", finite_grad}}, 10));
-  INFO(kinds(finite));
-  CHECK_FALSE(has(finite, "exploding_gradient"));
+  const std::vector<double> calm_loss{0.883, 0.604, 0.681, 0.62, 0.57, 0.55, 0.51};
+  const auto calm = diagnose(realistic::run_of({{"loss", calm_loss}, {"grad_norm", finite_grad}}, 10));
+  INFO(kinds(calm));
+  CHECK_FALSE(has(calm, "exploding_gradient"));
+  const auto climbed = diagnose(realistic::run_of({{"loss", finite_loss}, {"grad_norm", finite_grad}}, 10));
+  INFO(kinds(climbed));
+  CHECK(has(climbed, "exploding_gradient"));
+  CHECK(has(climbed, "divergence"));
+}
+
+TEST_CASE("divergence and exploding gradient: a run stopped after 7 logged points while its loss climbed 28 decades "
+          "and its gradient norm 15",
+          "[diagnose][divergence][exploding_gradient]") {
+  // A warm-up to a rate 7x too high, logged every 10 steps, stopped by hand
+  // before anything overflowed: too few points for the trend rules, not for a
+  // climb by orders of magnitude. A short healthy log and a short noisy one
+  // that doubles are left alone.
+  const std::vector<double> loss{1.609, 1.611, 1.62, 1.9, 2.1e3, 3.3e11, 1.55e28};
+  const std::vector<double> grad{0.71, 0.086, 0.4, 2.3, 1.9e3, 2.2e7, 7.7e14};
+  const auto d = diagnose(realistic::via_csv(realistic::run_of({{"loss", loss}, {"grad_norm", grad}}, 10), "stopped.csv"));
+  INFO(kinds(d));
+  CHECK_FALSE(has(d, "nan"));
+  const auto& s = get(d, "divergence");
+  CHECK(s.step_start == 30);
+  CHECK(s.evidence.find("non-finite") == std::string::npos);
+  CHECK(has(d, "exploding_gradient"));
+  for (const auto& calm : {std::vector<double>{0.026, 0.013, 0.025, 0.055}, std::vector<double>{2.3, 1.1, 0.7, 0.5, 0.45}}) {
+    const auto c = diagnose(realistic::run_of({{"loss", calm}, {"grad_norm", {0.5, 0.4, 0.6, 0.5, 0.5}}}, 10));
+    INFO(kinds(c));
+    CHECK_FALSE(has(c, "divergence"));
+    CHECK_FALSE(has(c, "exploding_gradient"));
+  }
 }
 
 TEST_CASE("divergence: a loss that climbs for a few logged points and turns NaN", "[diagnose][divergence]") {

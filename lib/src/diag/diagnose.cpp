@@ -1248,25 +1248,31 @@ bool detect_gradients(const Prepared& g, const Prepared* loss, bool converged, c
 
 // A log too short for the trend rules (fewer than min_points finite points)
 // whose loss turns non-finite after climbing: its last finite value is
-// kShortRise times its lowest or more, the lowest before it. Onset: where it
-// leaves its bottom for good (the last point within kLeaveBottom of the rise,
-// on a log scale when the points span more than two decades).
+// kShortRise times its lowest or more, the lowest before it; or, ending
+// finite, kShortClimb times it (two decades in a few points are no noise).
+// Onset: where it leaves its bottom for good (the last point within
+// kLeaveBottom of the rise, on a log scale when the points span more than two
+// decades).
 constexpr double kShortRise = 2.0;
+constexpr double kShortClimb = 100.0;
 bool detect_short_divergence(const Prepared& p, std::vector<Symptom>& out) {
   const std::size_t n = p.y.size();
-  if (n < 3 || p.first_bad == SIZE_MAX) return false;
+  if (n < 3) return false;
+  const bool turned = p.first_bad != SIZE_MAX;
   const std::size_t b = static_cast<std::size_t>(std::min_element(p.y.begin(), p.y.end()) - p.y.begin());
   const double lowest = p.y[b], last = p.y.back();
-  if (!(lowest > 0) || b + 1 >= n || last < kShortRise * lowest) return false;
+  if (!(lowest > 0) || b + 1 >= n || last < (turned ? kShortRise : kShortClimb) * lowest) return false;
   const bool log_scale = *std::max_element(p.y.begin(), p.y.end()) > kLogScaleSpan * lowest;
   auto seen = [&](double v) { return log_scale ? std::log(v) : v; };
   std::size_t onset = b;
   for (std::size_t k = b; k < n; ++k)
     if (seen(p.y[k]) - seen(lowest) <= kLeaveBottom * (seen(last) - seen(lowest))) onset = k;
-  out.push_back(make(SymptomKind::divergence, p.name, p.steps[onset], p.bad_step, Severity::error,
+  out.push_back(make(SymptomKind::divergence, p.name, p.steps[onset], turned ? p.bad_step : p.steps.back(),
+                     Severity::error,
                      "the loss rose from " + general(lowest, 4) + " at " + step_text(p.steps[b]) + " to " +
                          general(last, 4) + " at " + step_text(p.steps.back()) + " (x" + general(last / lowest, 4) +
-                         (log_scale ? ", on a log scale" : "") + ") and turned non-finite at " + step_text(p.bad_step) +
+                         (log_scale ? ", on a log scale" : "") + ")" +
+                         (turned ? " and turned non-finite at " + step_text(p.bad_step) : std::string()) +
                          ", leaving its bottom at " + step_text(p.steps[onset]) + " (a log too short for the usual rule)"));
   return true;
 }
@@ -1274,11 +1280,14 @@ bool detect_short_divergence(const Prepared& p, std::vector<Symptom>& out) {
 // A log too short for the gradient rules (fewer than min_points finite
 // points) that ends in a blow-up: the gradient norm's last finite value is
 // exploding_growth^2 times its first or more, and the gradient norm or the
-// loss turns non-finite after it. Orders of magnitude in a few points are no
-// noise; onset: the first point at exploding_growth times the first.
-bool detect_short_blow_up(const Prepared& g, const Prepared& loss, const DiagnoseOptions& o, std::vector<Symptom>& out) {
+// loss turns non-finite after it, or the loss climbed by kShortClimb
+// (`loss_climbed`). Orders of magnitude in a few points are no noise; onset:
+// the first point at exploding_growth times the first.
+bool detect_short_blow_up(const Prepared& g, const Prepared& loss, bool loss_climbed, const DiagnoseOptions& o,
+                          std::vector<Symptom>& out) {
   const std::size_t n = g.y.size();
-  if (n < 3 || (g.first_bad == SIZE_MAX && loss.first_bad == SIZE_MAX)) return false;
+  const bool turned = g.first_bad != SIZE_MAX || loss.first_bad != SIZE_MAX;
+  if (n < 3 || (!turned && !loss_climbed)) return false;
   const double first = g.y.front(), last = g.y.back();
   if (!(first > 0) || last < o.exploding_growth * o.exploding_growth * first) return false;
   std::size_t onset = 1;
@@ -1287,8 +1296,9 @@ bool detect_short_blow_up(const Prepared& g, const Prepared& loss, const Diagnos
   out.push_back(make(SymptomKind::exploding_gradient, g.name, g.steps[onset], g.steps.back(), Severity::error,
                      "the gradient norm exploded: from " + general(first, 4) + " at " + step_text(g.steps.front()) +
                          " to " + general(last, 4) + " at " + step_text(g.steps.back()) + " (x" +
-                         general(last / first, 4) + ") in " + std::to_string(n) +
-                         " finite points, before the first non-finite value at " + step_text(bad) +
+                         general(last / first, 4) + ") in " + std::to_string(n) + " finite points, " +
+                         (turned ? "before the first non-finite value at " + step_text(bad)
+                                 : "while the loss climbed by two decades or more") +
                          " (a log too short for the usual rule)"));
   return true;
 }
@@ -1643,9 +1653,11 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
       if (bad) detect_nan(prepare(s, o.max_trend_points), d.symptoms);
     }
 
+  bool short_climb = false;
   if (loss.y.size() < o.min_points) {
-    // Only a climb into a non-finite value can be told from so few points.
-    detect_short_divergence(loss, d.symptoms);
+    // Only a climb into a non-finite value, or by orders of magnitude, can be
+    // told from so few points.
+    short_climb = detect_short_divergence(loss, d.symptoms);
     d.notes.push_back("only " + std::to_string(loss.y.size()) + " finite points of " + loss.name +
                       ": too few to judge trends (at least " + std::to_string(o.min_points) + " needed)");
   } else {
@@ -1673,7 +1685,7 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
   bool exploded = false;
   if (grad) {
     if (grad->y.size() < o.min_points) {
-      exploded = detect_short_blow_up(*grad, loss, o, d.symptoms);
+      exploded = detect_short_blow_up(*grad, loss, short_climb, o, d.symptoms);
       if (!exploded)
         d.notes.push_back("only " + std::to_string(grad->y.size()) + " finite points of " + grad->name +
                           ": too few to judge gradients");

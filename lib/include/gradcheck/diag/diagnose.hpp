@@ -70,7 +70,9 @@ struct DiagnoseOptions {
   int classes = 0;
   /// Fewer finite loss points than this: only `nan` is judged, with a note, and
   /// a climb into a non-finite value: a loss that ends 2x its lowest or more
-  /// (divergence), a gradient norm that grew exploding_growth^2-fold (exploding).
+  /// (divergence), a gradient norm that grew exploding_growth^2-fold (exploding);
+  /// or, the log ending finite, a climb of two decades: a loss that ends 100x
+  /// its lowest or more, and the gradient norm's exploding_growth^2-fold beside it.
   std::size_t min_points = 8;
   /// Longer curves are reduced to this many bucket medians for trend tests.
   std::size_t max_trend_points = 400;
