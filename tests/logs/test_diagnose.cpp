@@ -722,6 +722,36 @@ TEST_CASE("exploding gradient: the global norm's onset is where it took off, not
   }
 }
 
+TEST_CASE("vanishing gradient: a learning-rate step blows the gradient norm up and kills every unit: exploding, then "
+          "no gradient at all",
+          "[diagnose][vanishing_gradient][exploding_gradient]") {
+  // A ReLU network with a ReLU output and a hinge-like loss that barely
+  // learns (1 to 0.9987) at a small gradient norm; a 100x rate for 50 steps
+  // from step 192 throws the norm up 1000-fold, then every unit is dead: the
+  // loss sits at exactly 1 and the gradient norm is 0 from step 243 to the end.
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    Noise noise(seed);
+    std::vector<double> loss, grad;
+    for (int i = 0; i < 800; ++i) {
+      if (i < 192) {
+        loss.push_back(realistic::f32((1.0 - 0.0013 * i / 192.0) * noise(0.002)));
+        grad.push_back(realistic::f32(0.0037 * noise(0.3)));
+      } else if (i < 243) {
+        loss.push_back(realistic::f32(1.0 + 0.5 * std::exp(-(i - 192) / 15.0) * noise(0.2)));
+        grad.push_back(realistic::f32(2.0 * std::exp(-(i - 192) / 20.0) * noise(0.5)));
+      } else {
+        loss.push_back(1.0);
+        grad.push_back(0.0);
+      }
+    }
+    const auto d = diagnose(realistic::run_of({{"train_loss", loss}, {"grad_norm", grad}}));
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK(has(d, "exploding_gradient"));
+    const auto& v = get(d, "vanishing_gradient");
+    CHECK(near(v.step_start, 243, 0.1, 800));
+  }
+}
+
 TEST_CASE("vanishing gradient: the global norm's onset is where it began to fall", "[diagnose][vanishing_gradient][onset]") {
   auto run = synth::make_run(5, 1000, 0.02, [](int i) { return 0.69 * (1.0 + 0.1 * std::exp(-i / 30.0)); });
   synth::add_series(run, 6, "grad_norm", 1000, 1, 0.2,

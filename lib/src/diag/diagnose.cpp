@@ -1228,22 +1228,25 @@ bool detect_gradients(const Prepared& g, const Prepared* loss, bool converged, c
   const std::size_t m = g.m();
   if (m < o.min_points) return false;
   const Growth gr = growth_of(g, o);
-  if (gr.exploding) {
+  if (gr.exploding)
     out.push_back(make(SymptomKind::exploding_gradient, g.name, g.steps[gr.onset], g.steps.back(), Severity::error,
                        "the gradient norm exploded: " + growth_text(g, gr, o)));
-    return true;
-  }
-  if (loss == nullptr || loss->m() < o.min_points || converged) return false;
+  // Each rule on its own: a blow-up that kills the units leaves no gradient
+  // after it (judged from the explosion on).
+  if (loss == nullptr || loss->m() < o.min_points || converged) return gr.exploding;
   const double ls = loss->start_level(), le = loss->end_level();
   const double loss_drop = (ls - le) / std::max(std::abs(ls), 1e-12);
   if (gr.early > 0 && gr.late <= o.vanishing_ratio * gr.early && loss_drop < kStalledLossDrop) {
-    const std::size_t onset = g.rise_start(0, /*falling=*/true);
+    std::size_t from = 0;
+    if (gr.exploding)
+      while (from + 1 < m && g.bsteps[from] < g.steps[gr.onset]) ++from;
+    const std::size_t onset = g.rise_start(from, /*falling=*/true);
     out.push_back(make(SymptomKind::vanishing_gradient, g.name, g.bsteps[onset], g.steps.back(), Severity::warning,
                        "gradient norm fell from a median of " + general(gr.early, 4) + " early to " + general(gr.late, 4) +
                            " late (x" + general(gr.late / gr.early, 4) + ") from " + step_text(g.bsteps[onset]) +
                            " on, while the loss fell only " + percent(std::max(loss_drop, 0.0), 1)));
   }
-  return false;
+  return gr.exploding;
 }
 
 // A log too short for the trend rules (fewer than min_points finite points)
