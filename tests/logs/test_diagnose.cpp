@@ -1034,6 +1034,26 @@ TEST_CASE("stuck loss: within float rounding, and dead units logged by the monit
   CHECK(s.evidence.find("dead_fraction/act1 is 100.0% there: those units are dead") != std::string::npos);
 }
 
+TEST_CASE("stuck loss: dead from initialisation, it drifts by 1e-4 near ln 3 and freezes: a plateau, and the "
+          "gradient that vanished is judged to the end",
+          "[diagnose][plateau][stuck][vanishing_gradient]") {
+  // A ReLU MLP whose biases start at -4 on 3 imbalanced classes, full batch,
+  // logged every 10 steps: every unit is dead from the start, the output bias
+  // alone drifts the loss from 1.09840 to 1.098231 (0.03% below ln 3: the
+  // class frequencies' pull) and then it is bit-identical; the gradient norm
+  // falls from 5e-3 to 3e-8. Frozen without ever learning is no fixed point
+  // of training: the gradients are judged over the whole run.
+  std::vector<double> loss, grad;
+  for (int i = 0; i < 30; ++i) {
+    loss.push_back(realistic::f32(i < 8 ? 1.098231 + 0.000169 * std::exp(-i / 2.0) : 1.098231));
+    grad.push_back(realistic::f32(0.005 * std::pow(6e-6, i / 29.0)));
+  }
+  const auto d = diagnose(realistic::run_of({{"loss", loss}, {"grad_norm", grad}}, 10));
+  INFO(kinds(d));
+  CHECK(has(d, "plateau"));
+  CHECK(has(d, "vanishing_gradient"));
+}
+
 TEST_CASE("stuck loss: full-batch training that converged to a fixed point is healthy (a note)",
           "[diagnose][plateau][stuck][healthy]") {
   for (std::uint64_t seed = 1; seed <= 4; ++seed)

@@ -728,6 +728,24 @@ std::optional<Stuck> find_stuck(const Prepared& p, const logs::Run& run, const D
   for (const auto& l : landmarks)
     if (std::abs(s.value - l.value) <= kStuckLandmark * l.value)
       s.causes.push_back(general(s.value, 4) + " is " + l.what + ": the model predicts a constant");
+  // Or it froze near a constant prediction's loss for C classes (between the
+  // entropy of imbalanced class frequencies and a constant still being
+  // fitted, as collapsed_to_guess judges it) without having learned anything
+  // before: no descent ends where it started.
+  if (s.causes.empty() && s.value > 0) {
+    const double lowest = *std::min_element(p.y.begin(), p.y.begin() + static_cast<std::ptrdiff_t>(s.first + 1));
+    const bool never_fell = lowest >= (1 - o.plateau_drop) * p.y.front();
+    for (int c = o.classes > 1 ? o.classes : 2; never_fell && c <= (o.classes > 1 ? o.classes : kGuessMaxClasses); ++c) {
+      const double ln_c = std::log(static_cast<double>(c));
+      if (s.value >= (1 - kConstantBelow) * ln_c && s.value <= (1 + kConstantAbove) * ln_c) {
+        s.causes.push_back(general(s.value, 7) + " is within " + percent(std::abs(s.value / ln_c - 1), 2) + " of ln(" +
+                           std::to_string(c) + "), about the loss of a constant prediction over " + std::to_string(c) +
+                           " classes, and the loss never fell more than " + percent(o.plateau_drop, 1) +
+                           " before it: the model never learned");
+        break;
+      }
+    }
+  }
   // (A zero gradient norm is no evidence: a full-batch run at its optimum has
   // one too.)
   const std::int64_t a = p.steps[s.first], b = p.steps[s.last];
