@@ -1186,6 +1186,24 @@ TEST_CASE("divergence: a warm-up that takes the rate too high makes the loss cli
   }
 }
 
+TEST_CASE("divergence: 15 epochs that fall to 0.44 and climb back to 0.71 give back half their progress; the lowest "
+          "is a single epoch",
+          "[diagnose][divergence][onset]") {
+  // A per-epoch log (each point an epoch's mean): the loss falls for 9 epochs,
+  // then a learning rate stepped up makes it climb for 5. A running median
+  // over 3 epochs would fill in the bottom of the V (0.46 instead of 0.44) and
+  // leave the end at 1.45x it; read from single epochs it is 1.5x, half the
+  // progress given back.
+  const std::vector<double> loss{0.98, 0.80, 0.71, 0.65, 0.58, 0.53, 0.47, 0.51, 0.46, 0.44, 0.61, 0.58, 0.63, 0.66, 0.71};
+  const std::vector<double> val{0.81, 0.73, 0.69, 0.65, 0.62, 0.6, 0.58, 0.6, 0.59, 0.58, 0.7, 0.69, 0.74, 0.78, 0.84};
+  auto run = realistic::run_of({{"loss", loss}, {"val_loss", val}});
+  run.step_name = "epoch";
+  const auto d = diagnose(run);
+  INFO(kinds(d));
+  const auto& s = get(d, "divergence");
+  CHECK(s.step_start == 9);
+}
+
 TEST_CASE("divergence: a loss that falls until step 120 then climbs above its start is reported from ~120",
           "[diagnose][divergence][onset]") {
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {

@@ -47,6 +47,9 @@ constexpr double kStalledLossDrop = 0.5;
 // divergence: the onset is the last point after the lowest level that is
 // within this fraction of the rise above it.
 constexpr double kLeaveBottom = 0.1;
+// divergence: a curve of fewer points than this has its lowest level read
+// from single points.
+constexpr std::size_t kShortLog = 20;
 // plateau: the run's first value is its start when it lies more than this many
 // robust noise standard deviations above the best (smoothed) level.
 constexpr double kFirstValueNoise = 3.0;
@@ -402,8 +405,12 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
   // where the loss ends (the median of its last 10%).
   const std::size_t tail = std::max<std::size_t>(1, m / 10);
   if (m < tail + 3) return false;
-  const std::size_t b = argmin(p.smooth, 0, m - 1 - tail);
-  const double lowest = p.smooth[b], end = p.end_level();
+  // Fewer than kShortLog points (per-epoch logs of a few epochs, each an
+  // epoch's mean): the lowest is a single point, as a person reads such a
+  // curve; a running median would fill in the bottom of a V.
+  const std::vector<double>& low_curve = m < kShortLog ? p.by : p.smooth;
+  const std::size_t b = argmin(low_curve, 0, m - 1 - tail);
+  const double lowest = low_curve[b], end = p.end_level();
   const double start = median(std::vector<double>(
       p.by.begin(), p.by.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(3, m / 20))));
   const double rise = end - lowest;
@@ -445,7 +452,8 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
   // the lowest that is still within kLeaveBottom of the rise above it.
   std::size_t onset = b;
   for (std::size_t k = b; k < m; ++k) {
-    const double above = log_scale ? std::log(std::max(p.smooth[k], *lo) / lowest) : p.smooth[k] - lowest;
+    const double above =
+        log_scale ? std::log(std::max(low_curve[k], lowest) / lowest) : low_curve[k] - lowest;
     if (above <= kLeaveBottom * seen_rise) onset = k;
   }
   std::string how = doubled ? "x" + general(end / lowest, 4) + (log_scale ? ", on a log scale" : "")

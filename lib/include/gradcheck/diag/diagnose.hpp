@@ -79,7 +79,8 @@ struct DiagnoseOptions {
   /// One-sided Mann-Kendall p-value a trend must beat.
   double significance = 0.01;
   /// divergence: the loss ends (the median of its last 10%) at least this many
-  /// times its lowest level (the smoothed curve's minimum before the last 10%),
+  /// times its lowest level (the smoothed curve's minimum before the last 10%;
+  /// the lowest single point in a curve of fewer than 20 points),
   /// by a rise of at least divergence_visible of the curve's range (on a log
   /// scale when its logged values are positive and span more than two
   /// decades) ...
