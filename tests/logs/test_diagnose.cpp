@@ -683,6 +683,34 @@ TEST_CASE("vanishing gradient: a layer that saturates mid-run is reported from w
   CHECK(near(s.step_start, 8300, 0.1, 20000));  // below 1e-3 of the total from ~42% of the run
 }
 
+TEST_CASE("exploding gradient: 18 ordinary points, then a last finite norm 1e12 times them before the NaN",
+          "[diagnose][exploding_gradient]") {
+  // A warm-up to a rate 20x too high, logged every 10 steps: the gradient
+  // norm wanders around 0.3 for 18 points, the 19th is 3.8e11 and the next
+  // ones are NaN with the loss. One point of twelve decades before a NaN is
+  // no noise; an ordinary last point before a NaN of the loss (a log(0)) is
+  // no explosion.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Noise noise(3);
+  std::vector<double> grad, loss, calm;
+  for (int i = 0; i < 18; ++i) {
+    grad.push_back(0.3 * noise(0.5));
+    loss.push_back(0.02 + 0.4 * std::exp(-i / 4.0));
+  }
+  calm = grad;
+  grad.push_back(3.8e11);
+  calm.push_back(0.29);
+  loss.push_back(1.1e20);
+  for (int i = 0; i < 5; ++i) grad.push_back(nan), calm.push_back(nan), loss.push_back(nan);
+  const auto d = diagnose(realistic::run_of({{"loss", loss}, {"grad_norm", grad}}, 10));
+  INFO(kinds(d));
+  const auto& s = get(d, "exploding_gradient");
+  CHECK(s.step_start == 180);
+  const auto c = diagnose(realistic::run_of({{"loss", loss}, {"grad_norm", calm}}, 10));
+  INFO(kinds(c));
+  CHECK_FALSE(has(c, "exploding_gradient"));
+}
+
 TEST_CASE("exploding gradient: one layer's gradient takes off with no global norm logged",
           "[diagnose][exploding_gradient][onset]") {
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {

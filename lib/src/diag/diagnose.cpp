@@ -1236,6 +1236,15 @@ Growth growth_of(const Prepared& g, const DiagnoseOptions& o) {
     r.onset = after;
     while (r.onset + 1 < n && g.y[r.onset] < o.exploding_growth * r.early) ++r.onset;
   }
+  // A norm that turns non-finite right after a last finite value at
+  // exploding_growth^2 times its usual level or more blew up within a point or
+  // two: orders of magnitude before a NaN are no noise. Onset: the first of
+  // the last points at exploding_growth times the usual level.
+  if (!(r.above >= needed || r.sustained) && g.first_bad != SIZE_MAX && g.y.back() >= o.exploding_growth * high) {
+    r.onset = n - 1;
+    while (r.onset > after && g.y[r.onset - 1] >= high) --r.onset;
+    r.sustained = true;
+  }
   r.exploding = r.above >= needed || r.sustained;
   return r;
 }
