@@ -175,6 +175,9 @@ constexpr double kGuessLearned = 0.9;
 // ln C (a constant not yet fitted).
 constexpr double kConstantBelow = 0.05;
 constexpr double kConstantAbove = 0.02;
+// ... when the first value is at least this many times that level (a fresh
+// model starts near ln C).
+constexpr double kBlownUp = 3.0;
 // plateau: the fewest validation evaluations whose fall says the model learned.
 constexpr std::size_t kValLearnedPoints = 5;
 // spike: a jump within this share of the run after the learning rate rose
@@ -411,8 +414,11 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
   const std::vector<double>& low_curve = m < kShortLog ? p.by : p.smooth;
   const std::size_t b = argmin(low_curve, 0, m - 1 - tail);
   const double lowest = low_curve[b], end = p.end_level();
+  // The start: the median of the first 5% of the points (rounded up), the
+  // first point alone in a log of 20 or fewer: a short log's fast first drop
+  // is progress, not its start.
   const double start = median(std::vector<double>(
-      p.by.begin(), p.by.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(3, m / 20))));
+      p.by.begin(), p.by.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(1, (m + 19) / 20))));
   const double rise = end - lowest;
   const auto [lo, hi] = std::minmax_element(p.smooth.begin(), p.smooth.end());
   // The scale the curve is read in: logarithmic for a positive curve whose
@@ -844,6 +850,10 @@ bool collapsed_to_guess(const Prepared& p, const DiagnoseOptions& o, std::vector
   const std::size_t settled = settled_points(m);
   if (k <= settled) {
     if (p.y.front() <= (1 + kGuessFlat) * end) return false;  // a start at the guess: the plateau rule judges it
+    // Only near ln C (not at it): from a first value blown up far above any
+    // fresh model's start; a 3-class model that starts at 1.23 and learns to
+    // 0.68 passes 1.2% below ln 2 on its way.
+    if (frequencies && p.y.front() < kBlownUp * end) return false;
     const std::size_t from = std::min(k == 0 ? std::size_t{1} : k, m - 1);
     Symptom s = make(SymptomKind::plateau, p.name, p.bsteps[from], p.steps.back(), Severity::warning,
                      "after its first value " + general(p.y.front(), 4) + " the loss went straight to " + level +
