@@ -517,6 +517,15 @@ struct Noise {
   double operator()(double sigma) { return std::exp(sigma * z(rng)); }
 };
 
+// n points of level(i) times lognormal noise of `sigma`, seeded.
+template <class Level>
+std::vector<double> noisy(std::uint64_t seed, int n, double sigma, Level level) {
+  Noise noise(seed);
+  std::vector<double> v;
+  for (int i = 0; i < n; ++i) v.push_back(level(i) * noise(sigma));
+  return v;
+}
+
 // |a - b| within `tolerance` of `span` (the run's length in steps).
 bool near(std::int64_t a, std::int64_t b, double tolerance, std::int64_t span) {
   return std::abs(static_cast<double>(a - b)) <= tolerance * static_cast<double>(span);
@@ -1590,12 +1599,9 @@ TEST_CASE("plateau: minibatches that go from blown-up first steps straight to a 
   // 0.5%, and the batches scatter around it by 1% (their class mix). Not
   // within 0.5% of ln 3, but a constant prediction's loss all the same.
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-    Noise noise(seed);
-    std::vector<double> loss;
-    for (int i = 0; i < 540; ++i) {
-      const double level = i == 0 ? 27.6 : i == 1 ? 49.1 : i == 2 ? 173.4 : 1.0895 + 0.005 * std::exp(-i / 150.0);
-      loss.push_back(level * noise(0.012));
-    }
+    const auto loss = noisy(seed, 540, 0.012, [](int i) {
+      return i == 0 ? 27.6 : i == 1 ? 49.1 : i == 2 ? 173.4 : 1.0895 + 0.005 * std::exp(-i / 150.0);
+    });
     const auto d = diagnose(realistic::run_of({{"loss", loss}}));
     INFO("seed " << seed << "\n" << kinds(d));
     CHECK(has(d, "plateau"));
@@ -1610,13 +1616,10 @@ TEST_CASE("plateau: a loss that sits at ln 4 for 60% of the run before it falls 
   // (a rate too low at first), then falls by a fifth. Reported from the first
   // step to where it began to fall.
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-    Noise noise(seed);
-    std::vector<double> loss;
-    for (int i = 0; i < 48; ++i) {
+    const auto loss = noisy(seed, 48, 0.02, [](int i) {
       const double t = i / 47.0;
-      loss.push_back((t < 0.6 ? std::log(4.0) : 1.08 + (std::log(4.0) - 1.08) * std::exp(-(t - 0.6) / 0.1)) *
-                     noise(0.02));
-    }
+      return t < 0.6 ? std::log(4.0) : 1.08 + (std::log(4.0) - 1.08) * std::exp(-(t - 0.6) / 0.1);
+    });
     auto run = realistic::run_of({{"loss", loss}}, 50);
     for (auto& step : run.series[0].steps) step += 49;
     const auto d = diagnose(run);
@@ -1628,12 +1631,10 @@ TEST_CASE("plateau: a loss that sits at ln 4 for 60% of the run before it falls 
   // A model that had learned already (it starts at 0.45, below 0.8 ln 2) and
   // improves slowly, then faster once the rate warms up: fine-tuning.
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-    Noise noise(seed);
-    std::vector<double> loss;
-    for (int i = 0; i < 48; ++i) {
+    const auto loss = noisy(seed, 48, 0.02, [](int i) {
       const double t = i / 47.0;
-      loss.push_back((t < 0.6 ? 0.45 : 0.33 + 0.12 * std::exp(-(t - 0.6) / 0.1)) * noise(0.02));
-    }
+      return t < 0.6 ? 0.45 : 0.33 + 0.12 * std::exp(-(t - 0.6) / 0.1);
+    });
     const auto d = diagnose(realistic::run_of({{"loss", loss}}));
     INFO("seed " << seed << "\n" << kinds(d));
     CHECK_FALSE(has(d, "plateau"));
@@ -1649,9 +1650,7 @@ TEST_CASE("plateau: a 3-class model that starts at 1.23 and learns to 0.684, 1.3
   // first value blown up far above the level (3x or more) says the model went
   // straight to a constant prediction.
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-    Noise noise(seed);
-    std::vector<double> loss;
-    for (int e = 0; e < 150; ++e) loss.push_back(e == 0 ? 1.233 : (0.684 + 0.016 * std::exp(-e / 20.0)) * noise(0.003));
+    const auto loss = noisy(seed, 150, 0.003, [](int e) { return e == 0 ? 1.233 : 0.684 + 0.016 * std::exp(-e / 20.0); });
     auto run = realistic::run_of({{"loss", loss}});
     run.step_name = "epoch";
     const auto d = diagnose(run);
