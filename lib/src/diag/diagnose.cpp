@@ -1250,12 +1250,12 @@ Growth growth_of(const Prepared& g, const DiagnoseOptions& o) {
   // exploding_growth^2 times its usual level or more blew up within a point or
   // two: orders of magnitude before a NaN are no noise. Onset: the first of
   // the last points at exploding_growth times the usual level.
-  if (!(r.above >= needed || r.sustained) && g.first_bad != SIZE_MAX && g.y.back() >= o.exploding_growth * high) {
+  const bool before_nan = g.first_bad != SIZE_MAX && g.y.back() >= o.exploding_growth * high;
+  if (before_nan && !(r.above >= needed || r.sustained)) {
     r.onset = n - 1;
     while (r.onset > after && g.y[r.onset - 1] >= high) --r.onset;
-    r.sustained = true;
   }
-  r.exploding = r.above >= needed || r.sustained;
+  r.exploding = r.above >= needed || r.sustained || before_nan;
   return r;
 }
 
