@@ -848,13 +848,22 @@ bool collapsed_to_guess(const Prepared& p, const DiagnoseOptions& o, std::vector
   // that settle (a first epoch blown up by a rate or features too large, then
   // the guess from the next point on).
   const std::size_t settled = settled_points(m);
-  if (k <= settled) {
+  // Near ln C, after a blown-up first value: the constant may still be
+  // fitted into place, drifting by a few percent; it never left the band when
+  // the smoothed loss after the settling points moves by less than
+  // kConstantBelow of its level.
+  bool drifted_in = false;
+  if (frequencies && settled < m) {
+    const auto [lo, hi] = std::minmax_element(p.smooth.begin() + static_cast<std::ptrdiff_t>(settled), p.smooth.end());
+    drifted_in = *hi - *lo <= kConstantBelow * end;
+  }
+  if (k <= settled || drifted_in) {
     if (p.y.front() <= (1 + kGuessFlat) * end) return false;  // a start at the guess: the plateau rule judges it
     // Only near ln C (not at it): from a first value blown up far above any
     // fresh model's start; a 3-class model that starts at 1.23 and learns to
     // 0.68 passes 1.2% below ln 2 on its way.
     if (frequencies && p.y.front() < kBlownUp * end) return false;
-    const std::size_t from = std::min(k == 0 ? std::size_t{1} : k, m - 1);
+    const std::size_t from = std::min(k == 0 || drifted_in ? std::size_t{1} : k, m - 1);
     Symptom s = make(SymptomKind::plateau, p.name, p.bsteps[from], p.steps.back(), Severity::warning,
                      "after its first value " + general(p.y.front(), 4) + " the loss went straight to " + level +
                          ", and stays there from " + step_text(p.bsteps[from]) + " to the end: the model predicts a "
@@ -866,7 +875,20 @@ bool collapsed_to_guess(const Prepared& p, const DiagnoseOptions& o, std::vector
   if (frequencies) return false;
   if (m - k < kStartPoints || static_cast<double>(p.bsteps.back() - p.bsteps[k]) < kGuessStretch * run) return false;
   const std::size_t low = argmin(p.smooth, 0, k - 1);
-  if (p.smooth[low] > kGuessLearned * end) return false;
+  if (p.smooth[low] > kGuessLearned * end) {
+    // It never got below the guess: it fell onto it from above (outputs that
+    // start confident and end uniform) and stays there for kFlatStart of the
+    // run or more.
+    if (static_cast<double>(p.bsteps.back() - p.bsteps[k]) < kFlatStart * run) return false;
+    Symptom s = make(SymptomKind::plateau, p.name, p.bsteps[k], p.steps.back(), Severity::warning,
+                     "the loss fell from " + general(p.y.front(), 4) + " to " + level + ", never below it, and stays "
+                         "there from " + step_text(p.bsteps[k]) + " (" +
+                         percent(static_cast<double>(p.bsteps.back() - p.bsteps[k]) / std::max(run, 1.0), 1) +
+                         " of the run): the model predicts a constant");
+    s.advice = kStuckAdvice;
+    out.push_back(std::move(s));
+    return true;
+  }
   Symptom s = make(SymptomKind::plateau, p.name, p.bsteps[k], p.steps.back(), Severity::warning,
                    "the loss had reached " + general(p.smooth[low], 4) + " at " + step_text(p.bsteps[low]) +
                        ", came back up to " + level + ", and stays there from " + step_text(p.bsteps[k]) + " (" +
