@@ -93,6 +93,8 @@ CheckOptions make_options(const py::dict& kw) {
     else if (k == "quick_precision") o.quick_precision = py::cast<double>(value);
     else if (k == "inconclusive_ratio") o.inconclusive_ratio = py::cast<double>(value);
     else if (k == "scale_sigmas") o.scale_sigmas = py::cast<double>(value);
+    else if (k == "consistency_sd") o.consistency_sd = py::cast<double>(value);
+    else if (k == "consistency_min_entries") o.consistency_min_entries = py::cast<std::int64_t>(value);
     else throw py::type_error("unknown option '" + k + "'");
   }
   if (o.method == gradcheck::Method::complex_step)

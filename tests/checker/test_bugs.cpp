@@ -309,3 +309,88 @@ TEST_CASE("an approximate derivative is caught in f32: a wider one-sided estimat
   CHECK(caught == seeds);
   CHECK(false_alarms == 0);
 }
+
+namespace {
+// A dense layer y = GELU(x w) in float arithmetic (as a float32 framework
+// computes it), x [32 x 5] and w [5 x 4] both checked, reduced to a scalar
+// with seeded weights r. The backward pass uses the exact (erf) GELU
+// derivative under the tanh-approximated forward pass when `erf_backward`.
+CheckResult dense_gelu_f32(std::uint64_t seed, bool erf_backward, double consistency_sd = CheckOptions{}.consistency_sd) {
+  constexpr int B = 32, I = 5, O = 4;
+  const auto z = detail::normal_vector(seed, B * I + I * O + B * O);
+  Vector<float> p(B * I + I * O);
+  for (Eigen::Index k = 0; k < p.size(); ++k) p(k) = static_cast<float>(z[static_cast<std::size_t>(k)]);
+  std::vector<float> r(z.begin() + B * I + I * O, z.end());
+  auto fg = [r, erf_backward](const Vector<float>& v, Vector<float>* g) {
+    const float k = 0.7978845608f, c = 0.044715f;
+    float loss = 0;
+    float s[B][O];  // dloss / d(x w)
+    for (int b = 0; b < B; ++b)
+      for (int o = 0; o < O; ++o) {
+        float a = 0;
+        for (int i = 0; i < I; ++i) a += v(b * I + i) * v(B * I + i * O + o);
+        const float t = std::tanh(k * (a + c * a * a * a));
+        loss += 0.5f * a * (1 + t) * r[static_cast<std::size_t>(b * O + o)];
+        const float d = erf_backward
+                            ? 0.5f * (1 + std::erf(a / std::sqrt(2.0f))) + a * std::exp(-0.5f * a * a) / std::sqrt(2 * 3.14159265f)
+                            : 0.5f * (1 + t) + 0.5f * a * (1 - t * t) * k * (1 + 3 * c * a * a);
+        s[b][o] = d * r[static_cast<std::size_t>(b * O + o)];
+      }
+    if (g != nullptr) {
+      g->setZero(v.size());
+      for (int b = 0; b < B; ++b)
+        for (int o = 0; o < O; ++o)
+          for (int i = 0; i < I; ++i) {
+            (*g)(b * I + i) += s[b][o] * v(B * I + i * O + o);
+            (*g)(B * I + i * O + o) += s[b][o] * v(b * I + i);
+          }
+    }
+    return static_cast<double>(loss);
+  };
+  Layout l;
+  l.add("x", {B, I});
+  l.add("w", {I, O});
+  CheckOptions opt;
+  opt.seed = seed;
+  opt.consistency_sd = consistency_sd;
+  return check_loss<float>(fg, p, l, opt);
+}
+}  // namespace
+
+TEST_CASE("an approximate derivative that no entry shows alone is caught by the consistency of the whole tensor",
+          "[checker][bugs][precision]") {
+  // Computed in float throughout, the layer's own rounding makes each entry's
+  // bound as wide as the error (tanh-GELU against the erf derivative, 0.04-1.1%
+  // off): every entry lies within 3 bounds, but on a correct derivative the
+  // entries lie within a fraction of their bounds.
+  int caught = 0, caught_alone = 0, by_consistency = 0, false_alarms = 0, worst_correct = 0;
+  double largest_correct = 0;
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    const CheckResult bug = dense_gelu_f32(seed, true);
+    INFO("seed " << seed << "\n" << to_text(bug));
+    caught += !bug.passed;
+    caught_alone += !dense_gelu_f32(seed, true, 0).passed;  // the test switched off
+    for (const auto& b : bug.blocks)
+      if (b.verdict == Verdict::mismatch && b.mismatches == 0) {
+        ++by_consistency;
+        CHECK(b.hint_kind == HintKind::approximate);
+        CHECK_THAT(b.hint, Catch::Contains("within its own error bound"));
+        CHECK(b.consistency > b.consistency_limit);
+      }
+    const CheckResult right = dense_gelu_f32(seed, false);
+    INFO(to_text(right));
+    false_alarms += !right.passed;
+    for (const auto& b : right.blocks) {
+      if (b.consistency_entries < CheckOptions{}.consistency_min_entries) continue;  // most bounds are truncation
+      largest_correct = std::max(largest_correct, b.consistency / b.consistency_limit);
+      worst_correct += b.consistency > 0.5 * b.consistency_limit;
+    }
+  }
+  INFO("caught " << caught << ", without the test " << caught_alone << ", largest RMS / limit on the correct layer "
+                 << largest_correct);
+  CHECK(caught == 8);
+  CHECK(caught_alone < caught);  // entry by entry, some of these pass
+  CHECK(by_consistency > 0);
+  CHECK(false_alarms == 0);
+  CHECK(worst_correct == 0);  // a correct derivative stays far below the limit
+}

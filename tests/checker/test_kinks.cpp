@@ -193,7 +193,7 @@ TEMPLATE_TEST_CASE("kinks that coincide are decided at a nearby generic point, n
   CHECK(w1.rechecked > 0);
   CHECK(w1.mismatches == 0);
   bool noted = false;
-  for (const auto& n : r.notes) noted = noted || n.find("W1: ") == 0 && n.find("nearby point") != std::string::npos;
+  for (const auto& n : r.notes) noted = noted || (n.find("W1: ") == 0 && n.find("nearby point") != std::string::npos);
   CHECK(noted);
 
   // The same net with a real bug (W1's gradient doubled) is still caught there.

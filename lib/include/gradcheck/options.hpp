@@ -82,6 +82,22 @@ struct CheckOptions {
   double scale_sigmas = 6;
   std::int64_t scale_min_entries = 32;
   std::int64_t scale_check_entries = 1024;
+  /// The block-wide consistency test. A rounding bound is a worst case (3
+  /// noise levels, summed in the worst way through the table): on a correct
+  /// derivative, z = (numeric - analytic) / error_bound has a spread of about
+  /// 0.05-0.15 where the bound is mostly rounding (measured on every f32 test,
+  /// sample and benchmark model; the theory allows at most about 0.24). Over a
+  /// block's coordinate entries whose bound is at least 80% rounding (a
+  /// truncation estimate can be tight: a step that reaches a kink nearby),
+  /// mismatches, kinks and entries settled by quick_precision left out, the
+  /// block is a mismatch when at least `consistency_min_entries` take part and
+  /// sum z^2 exceeds consistency_sd^2 times the 1 - 1e-6 quantile of a
+  /// chi-square with as many degrees of freedom: errors that each fit within
+  /// their bounds but together are too large for noise of spread consistency_sd
+  /// (an approximate derivative in f32, 0.04-1% off, whose entries lie 1-3
+  /// bounds off each). 0 switches the test off; so do rtol/atol.
+  double consistency_sd = 0.3;
+  std::int64_t consistency_min_entries = 8;
   /// Full mode: coordinates at or next to a kink are decided again at a nearby
   /// generic point, where the function is differentiable: every value of the
   /// point moved by a seeded normal draw times recheck_distance times its

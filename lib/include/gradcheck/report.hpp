@@ -24,6 +24,11 @@ std::string to_text(const CheckResult& result, const TextOptions& options = {});
 /// numeric/analytic). Empty when the block has no fit (fewer than 2 entries).
 std::string scale_fit_text(const BlockResult& block);
 
+/// A block's consistency test in words (see CheckOptions::consistency_sd), e.g.
+/// "as a whole, (numeric - analytic) / error bound has an RMS of 1.06 over 20
+/// coordinates (noise stays below 0.546)". Empty when the test did not run.
+std::string consistency_text(const BlockResult& block);
+
 /// The one-line verdict, e.g. "FAIL mlp (f64, full): 1 of 3 tensors mismatch:
 /// fc1.weight" or "PASS mlp (f64, full): all 3 tensors agree".
 std::string verdict_line(const CheckResult& result, bool color = false);

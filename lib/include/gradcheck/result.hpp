@@ -34,6 +34,7 @@ struct Entry {
   double analytic = 0;
   double numeric = 0;
   double error_bound = 0;  ///< the estimator's bound on |numeric - true|
+  double rounding = 0;     ///< the part of error_bound due to rounding in the function (the rest is truncation)
   double tolerance = 0;    ///< what |analytic - numeric| was judged against
   double rel_error = 0;    ///< |analytic - numeric| / max(|analytic|, |numeric|, block scale)
   double left = 0, right = 0;  ///< one-sided derivatives, when a kink analysis ran
@@ -46,6 +47,9 @@ struct Entry {
   /// A directional comparison (fast mode, JVP checks): `position` numbers the
   /// direction, `index` is empty, and analytic/numeric are derivatives along it.
   bool directional = false;
+  /// Settled by one central difference that agreed to CheckOptions::quick_precision
+  /// (f64): its error bound is that agreement itself, not an independent bound.
+  bool quick = false;
 };
 
 /// The kinds of bug pattern a mismatching block can show (see hints.hpp).
@@ -97,6 +101,13 @@ struct BlockResult {
   /// steps (NaN when it did not run).
   double scale_check = std::numeric_limits<double>::quiet_NaN();
   double scale_check_error = std::numeric_limits<double>::quiet_NaN();
+  /// The consistency test (see CheckOptions::consistency_sd): the root mean
+  /// square of (numeric - analytic) / error_bound over the entries that take
+  /// part, their count, and the root mean square above which the block is a
+  /// mismatch for that count (NaN when too few entries take part).
+  double consistency = std::numeric_limits<double>::quiet_NaN();
+  std::int64_t consistency_entries = 0;
+  double consistency_limit = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// What is wrong with a function itself rather than with its derivative,

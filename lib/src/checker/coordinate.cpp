@@ -88,6 +88,7 @@ Entry Engine::judge(double a, const Estimate& c, const Estimate* left, const Est
   e.analytic = a;
   e.numeric = c.value;
   e.error_bound = c.error_bound;
+  e.rounding = c.rounding;
   const bool user_tol = opt.rtol >= 0 || opt.atol >= 0;
   auto tol_for = [&](double bound, double n) {
     return user_tol ? std::max(opt.atol, 0.0) + std::max(opt.rtol, 0.0) * std::abs(n) : opt.safety * bound;
@@ -142,6 +143,7 @@ Entry Engine::judge(double a, const Estimate& c, const Estimate* left, const Est
       if (e.verdict == Verdict::ok) {
         e.numeric = match->value;
         e.error_bound = match->error_bound;
+        e.rounding = match->rounding;
         e.tolerance = tol_for(match->error_bound, match->value);
       }
       return e;
@@ -153,6 +155,7 @@ Entry Engine::judge(double a, const Estimate& c, const Estimate* left, const Est
     const Estimate& near = std::abs(a - left->value) < std::abs(a - right->value) ? *left : *right;
     e.numeric = near.value;
     e.error_bound = near.error_bound;
+    e.rounding = near.rounding;
     e.tolerance = tol_for(near.error_bound, near.value);
   }
   return e;
@@ -261,8 +264,10 @@ bool Engine::quick_central(const LineFunction& phi, const std::vector<double>& a
     e.analytic = a[k];
     e.numeric = c;
     e.error_bound = std::max(r, diff);  // the truncation is known only to be below the agreement
+    e.rounding = r;
     e.tolerance = p * mag;
     e.verdict = Verdict::ok;
+    e.quick = true;
   }
   return true;
 }

@@ -38,6 +38,8 @@ bool CheckOptions::is_valid(std::string* error) const {
   if (!(scale_sigmas >= 0)) return fail("scale_sigmas must be >= 0 (0 switches the scale test off)");
   if (scale_min_entries < 2) return fail("scale_min_entries must be >= 2");
   if (scale_check_entries < scale_min_entries) return fail("scale_check_entries must be >= scale_min_entries");
+  if (!(consistency_sd >= 0)) return fail("consistency_sd must be >= 0 (0 switches the consistency test off)");
+  if (consistency_min_entries < 2) return fail("consistency_min_entries must be >= 2");
   return true;
 }
 

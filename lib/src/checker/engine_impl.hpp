@@ -166,6 +166,18 @@ struct ScaleFit {
 };
 ScaleFit fit_scale(const std::vector<Entry>& entries);
 
+// The consistency test (CheckOptions::consistency_sd): the RMS of
+// (numeric - analytic) / error_bound over the coordinate entries compared on a
+// table, and the RMS above which noise of spread consistency_sd bounds is
+// ruled out (at a false-alarm rate of 1e-6); NaN with too few entries or the
+// test off.
+struct ConsistencyTest {
+  double rms = std::numeric_limits<double>::quiet_NaN();
+  double limit = std::numeric_limits<double>::quiet_NaN();
+  std::int64_t entries = 0;
+};
+ConsistencyTest consistency_test(const std::vector<Entry>& entries, const CheckOptions& opt);
+
 // Whether the scale fit shows a constant factor no entry shows alone (before
 // the second opinion of scale_confirmed).
 bool scale_is_off(const BlockResult& br, const CheckOptions& opt, Dtype dtype);

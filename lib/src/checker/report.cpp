@@ -59,6 +59,13 @@ std::string scale_fit_text(const BlockResult& b) {
   return s;
 }
 
+std::string consistency_text(const BlockResult& b) {
+  if (b.consistency_entries < 2 || !std::isfinite(b.consistency) || !std::isfinite(b.consistency_limit)) return "";
+  return "as a whole, (numeric - analytic) / error bound has an RMS of " + general(b.consistency, 3) + " over " +
+         std::to_string(b.consistency_entries) + " coordinates (noise stays below " + general(b.consistency_limit, 3) +
+         ")";
+}
+
 std::string verdict_line(const CheckResult& r, bool color) {
   Style st{color};
   std::vector<std::string> bad, kinks, unsure;
@@ -133,6 +140,7 @@ std::string to_text(const CheckResult& r, const TextOptions& opt) {
     // The fit leaves mismatching entries out: it is evidence only when no entry
     // mismatches alone (the scale test's own finding).
     if (b.mismatches == 0 && !scale_fit_text(b).empty()) out += "    " + scale_fit_text(b) + "\n";
+    if (b.mismatches == 0 && !consistency_text(b).empty()) out += "    " + consistency_text(b) + "\n";
     std::size_t wentry = 5;
     for (const auto& e : b.worst) wentry = std::max(wentry, entry_label(b, e).size());
     wentry += 2;
@@ -191,6 +199,9 @@ std::string to_json(const CheckResult& r, int indent) {
     t["scale_entries"] = b.scale_entries;
     t["scale_check"] = json_number(b.scale_check);
     t["scale_check_error"] = json_number(b.scale_check_error);
+    t["consistency"] = json_number(b.consistency);
+    t["consistency_entries"] = b.consistency_entries;
+    t["consistency_limit"] = json_number(b.consistency_limit);
     t["worst"] = json::array();
     for (const auto& e : b.worst) {
       json w;
@@ -200,6 +211,7 @@ std::string to_json(const CheckResult& r, int indent) {
       w["analytic"] = json_number(e.analytic);
       w["numeric"] = json_number(e.numeric);
       w["error_bound"] = json_number(e.error_bound);
+      w["rounding"] = json_number(e.rounding);
       w["tolerance"] = json_number(e.tolerance);
       w["rel_error"] = json_number(e.rel_error);
       w["left"] = json_number(e.left);
@@ -207,6 +219,7 @@ std::string to_json(const CheckResult& r, int indent) {
       w["verdict"] = to_string(e.verdict);
       w["directional"] = e.directional;
       w["rechecked"] = e.rechecked;
+      w["quick"] = e.quick;
       t["worst"].push_back(std::move(w));
     }
     j["tensors"].push_back(std::move(t));
@@ -263,6 +276,12 @@ CheckResult check_result_from_json(const std::string& text) {
         b.scale_check = get_number(t.at("scale_check"));
         b.scale_check_error = get_number(t.at("scale_check_error"));
       }
+      // Reports written before the consistency test have none.
+      if (t.contains("consistency")) {
+        b.consistency = get_number(t.at("consistency"));
+        b.consistency_entries = t.at("consistency_entries").get<std::int64_t>();
+        b.consistency_limit = get_number(t.at("consistency_limit"));
+      }
       for (const auto& w : t.at("worst")) {
         Entry e;
         e.index = w.at("index").get<std::vector<std::int64_t>>();
@@ -271,6 +290,7 @@ CheckResult check_result_from_json(const std::string& text) {
         e.analytic = get_number(w.at("analytic"));
         e.numeric = get_number(w.at("numeric"));
         e.error_bound = get_number(w.at("error_bound"));
+        if (w.contains("rounding")) e.rounding = get_number(w.at("rounding"));
         e.tolerance = get_number(w.at("tolerance"));
         e.rel_error = get_number(w.at("rel_error"));
         e.left = get_number(w.at("left"));
@@ -278,6 +298,7 @@ CheckResult check_result_from_json(const std::string& text) {
         e.verdict = verdict_from_string(w.at("verdict").get<std::string>());
         e.directional = w.value("directional", false);
         e.rechecked = w.value("rechecked", false);
+        e.quick = w.value("quick", false);
         b.worst.push_back(std::move(e));
       }
       r.blocks.push_back(std::move(b));

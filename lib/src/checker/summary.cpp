@@ -8,6 +8,7 @@
 #include "engine_impl.hpp"
 #include "gradcheck/report.hpp"
 #include "hints.hpp"
+#include "../core/format.hpp"
 
 namespace gradcheck::detail::impl {
 
@@ -40,6 +41,39 @@ ScaleFit fit_scale(const std::vector<Entry>& entries) {
   fit.error = std::sqrt(ss / (static_cast<double>(count - 1) * swaa));
   fit.entries = count;
   return fit;
+}
+
+ConsistencyTest consistency_test(const std::vector<Entry>& entries, const CheckOptions& opt) {
+  ConsistencyTest t;
+  if (opt.consistency_sd <= 0 || opt.rtol >= 0 || opt.atol >= 0) return t;
+  double sum = 0;
+  for (const auto& e : entries) {
+    // Only bounds that are mostly rounding: a truncation estimate can be
+    // tight (a step that reaches a kink nearby), a rounding bound is a worst case.
+    const bool usable = !e.directional && !e.quick && (e.verdict == Verdict::ok || e.verdict == Verdict::inconclusive) &&
+                        e.error_bound > 0 && std::isfinite(e.error_bound) && e.rounding >= 0.8 * e.error_bound &&
+                        std::isfinite(e.analytic) && std::isfinite(e.numeric);
+    if (!usable) continue;
+    const double z = (e.numeric - e.analytic) / e.error_bound;
+    sum += z * z;
+    ++t.entries;
+  }
+  if (t.entries < opt.consistency_min_entries || !std::isfinite(sum)) return t;
+  // The 1 - 1e-6 quantile of a chi-square with n degrees of freedom, by the
+  // Wilson-Hilferty cube (at most 3% above the exact quantile at n = 8, 1% at
+  // n = 20, and closer beyond: the limit errs on the side of no alarm).
+  const double n = static_cast<double>(t.entries), z = 4.7534;
+  const double q = n * std::pow(1 - 2 / (9 * n) + z * std::sqrt(2 / (9 * n)), 3);
+  t.rms = std::sqrt(sum / n);
+  t.limit = opt.consistency_sd * std::sqrt(q / n);
+  return t;
+}
+
+std::string consistency_hint(const BlockResult& br) {
+  return consistency_text(br) +
+         ", though each entry is within its own error bound: the derivative is slightly off throughout (an approximate "
+         "derivative, e.g. GELU's erf form under a tanh forward pass, a constant rounded in the backward pass, a float32 "
+         "intermediate)";
 }
 
 // Whether the scale fit shows a constant factor no entry shows alone (before
@@ -110,7 +144,12 @@ void summarize_block(BlockResult& br, std::vector<Entry>& entries, const Block& 
   br.scale_error = fit.error;
   br.scale_entries = fit.entries;
   const bool scale_off = br.mismatches == 0 && scale_is_off(br, opt, dtype) && scale_confirmed(br);
-  if (br.mismatches > 0 || scale_off) br.verdict = Verdict::mismatch;
+  const ConsistencyTest consistency = consistency_test(entries, opt);
+  br.consistency = consistency.rms;
+  br.consistency_entries = consistency.entries;
+  br.consistency_limit = consistency.limit;
+  const bool inconsistent = br.mismatches == 0 && !scale_off && consistency.rms > consistency.limit;
+  if (br.mismatches > 0 || scale_off || inconsistent) br.verdict = Verdict::mismatch;
   else if (br.checked == 0 && br.size > 0) br.verdict = Verdict::inconclusive;
   else if (static_cast<double>(br.inconclusive) > opt.inconclusive_block_fraction * static_cast<double>(entries.size()))
     br.verdict = Verdict::inconclusive;
@@ -134,6 +173,9 @@ void summarize_block(BlockResult& br, std::vector<Entry>& entries, const Block& 
   if (scale_off) {
     br.hint_kind = HintKind::constant_ratio;
     br.hint = scale_hint(br);
+  } else if (inconsistent) {
+    br.hint_kind = HintKind::approximate;
+    br.hint = consistency_hint(br);
   } else if (br.verdict == Verdict::mismatch) {
     // Patterns are read from coordinate entries only (not directions).
     std::vector<Entry> coords;

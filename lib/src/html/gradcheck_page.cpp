@@ -159,6 +159,11 @@ void model_section(Page& page, const CheckResult& m, bool verdict = true) {
                          ". A constant factor in the backward pass moves this away from 1 even when no single "
                          "coordinate shows it; rounding in the function moves it less at larger steps.",
                      "muted");
+    if (b.mismatches == 0 && !consistency_text(b).empty())
+      page.paragraph("Consistency: " + consistency_text(b) +
+                         ". Each error bound is a worst case, several times the typical error; errors that each fit "
+                         "within their bounds but are this large together are a derivative slightly off throughout.",
+                     "muted");
     std::vector<std::vector<Cell>> rows;
     for (const auto& e : b.worst)
       rows.push_back({Cell(entry_position(e)), Cell(format_number(e.analytic, 8), "num"),
