@@ -88,11 +88,12 @@ struct CheckOptions {
   /// 0.05-0.15 where the bound is mostly rounding (measured on every f32 test,
   /// sample and benchmark model; the theory allows at most about 0.24). Over a
   /// block's coordinate entries whose bound is at least 80% rounding (a
-  /// truncation estimate can be tight: a step that reaches a kink nearby),
-  /// mismatches, kinks and entries settled by quick_precision left out, the
+  /// truncation estimate can be tight), mismatches, kinks and entries settled
+  /// by quick_precision left out, and the largest twentieth of z^2 left out
+  /// (a step that reaches a kink of the derivative nearby spoils a few), the
   /// block is a mismatch when at least `consistency_min_entries` take part and
-  /// sum z^2 exceeds consistency_sd^2 times the 1 - 1e-6 quantile of a
-  /// chi-square with as many degrees of freedom: errors that each fit within
+  /// the sum of the rest exceeds consistency_sd^2 times the 1 - 1e-6 quantile
+  /// of a chi-square with as many degrees of freedom: errors that each fit within
   /// their bounds but together are too large for noise of spread consistency_sd
   /// (an approximate derivative in f32, 0.04-1% off, whose entries lie 1-3
   /// bounds off each). 0 switches the test off; so do rtol/atol.

@@ -168,8 +168,9 @@ ScaleFit fit_scale(const std::vector<Entry>& entries);
 
 // The consistency test (CheckOptions::consistency_sd): the RMS of
 // (numeric - analytic) / error_bound over the coordinate entries compared on a
-// table, and the RMS above which noise of spread consistency_sd bounds is
-// ruled out (at a false-alarm rate of 1e-6); NaN with too few entries or the
+// table whose bound is mostly rounding, the largest twentieth left out; their
+// count; and the RMS above which noise of spread consistency_sd bounds is
+// ruled out (at a false-alarm rate of 1e-6). NaN with too few entries or the
 // test off.
 struct ConsistencyTest {
   double rms = std::numeric_limits<double>::quiet_NaN();
