@@ -213,3 +213,52 @@ TEMPLATE_TEST_CASE("kinks that coincide are decided at a nearby generic point, n
   CHECK_FALSE(bug_at_kinks.passed);
   CHECK(bug_at_kinks.blocks[0].verdict == Verdict::mismatch);
 }
+
+TEST_CASE("a correct f32 layer with several kinks within one step passes: decided again with smaller steps",
+          "[checker][kink][f32]") {
+  // Hardswish(3 z) of a dense layer in float: kinks at z = -1 and 1. With
+  // inputs of scale 2, moving one weight by its f32 step (5% of its scale)
+  // moves 32 pre-activations by up to 0.6, so kinks lie within the step on
+  // both sides and neither one-sided table is clean, at the point given or at
+  // a nearby one: only smaller steps see the derivative.
+  constexpr int B = 32, I = 6, O = 6;
+  auto hardswish = [](float z) { return z * std::min(std::max(z + 3, 0.0f), 6.0f) / 6; };
+  auto hardswish_grad = [](float z) { return z < -3 ? 0.0f : z > 3 ? 1.0f : (2 * z + 3) / 6; };
+  int false_alarms = 0, rechecked = 0;
+  for (std::uint64_t seed = 1; seed <= 24; ++seed) {
+    const auto z = detail::normal_vector(seed, B * I + I * O + B * O);
+    Vector<float> p(B * I + I * O);
+    for (Eigen::Index k = 0; k < p.size(); ++k)
+      p(k) = static_cast<float>((k < B * I ? 2.0 : 1 / std::sqrt(double(I))) * z[static_cast<std::size_t>(k)]);
+    std::vector<float> r(z.begin() + B * I + I * O, z.end());
+    auto fg = [&](const Vector<float>& v, Vector<float>* g) {
+      float loss = 0;
+      if (g != nullptr) g->setZero(v.size());
+      for (int b = 0; b < B; ++b)
+        for (int o = 0; o < O; ++o) {
+          float a = 0;
+          for (int i = 0; i < I; ++i) a += v(b * I + i) * v(B * I + i * O + o);
+          const float w = r[static_cast<std::size_t>(b * O + o)];
+          loss += hardswish(3 * a) * w;
+          if (g == nullptr) continue;
+          const float s = 3 * hardswish_grad(3 * a) * w;
+          for (int i = 0; i < I; ++i) {
+            (*g)(b * I + i) += s * v(B * I + i * O + o);
+            (*g)(B * I + i * O + o) += s * v(b * I + i);
+          }
+        }
+      return static_cast<double>(loss);
+    };
+    Layout l;
+    l.add("x", {B, I});
+    l.add("w", {I, O});
+    CheckOptions opt;
+    opt.seed = seed;
+    const CheckResult res = check_loss<float>(fg, p, l, opt);
+    INFO("seed " << seed << "\n" << to_text(res));
+    false_alarms += !res.passed;
+    for (const auto& b : res.blocks) rechecked += b.rechecked > 0;
+  }
+  CHECK(rechecked > 0);
+  CHECK(false_alarms == 0);
+}

@@ -107,8 +107,11 @@ struct CheckOptions {
   /// whose one-sided derivatives differ (a kink, or kinks that coincide, where
   /// the analytic value may lie outside [left, right] although it is the
   /// convention every autodiff framework returns), and those where only a
-  /// one-sided estimate agrees with the analytic value. A mismatch there, and
-  /// again at a second such point, is a mismatch; otherwise a kink at the point
+  /// one-sided estimate agrees with the analytic value. A mismatch there, at
+  /// a second such point, and there again with 10x smaller steps (several
+  /// kinks within the usual step spoil every estimate at it; the smaller
+  /// steps' estimate clears a mismatch only with a bound no wider than the
+  /// usual step's), is a mismatch; otherwise a kink at the point
   /// given stays a kink and the rest are decided where they were compared. At
   /// most recheck_max coordinates are moved (a seeded sample beyond). False
   /// keeps every verdict at the point given and trusts a one-sided agreement.
