@@ -178,6 +178,18 @@ constexpr double kConstantAbove = 0.02;
 // ... when the first value is at least this many times that level (a fresh
 // model starts near ln C).
 constexpr double kBlownUp = 3.0;
+
+// The class count C (--classes, or without it the first of 2 to
+// kGuessMaxClasses) whose constant prediction's loss band holds `level`:
+// between (1 - kConstantBelow) ln C and (1 + kConstantAbove) ln C; 0 for none.
+int constant_prediction_classes(double level, const DiagnoseOptions& o) {
+  const int first = o.classes > 1 ? o.classes : 2, last = o.classes > 1 ? o.classes : kGuessMaxClasses;
+  for (int c = first; c <= last; ++c) {
+    const double ln_c = std::log(static_cast<double>(c));
+    if (level >= (1 - kConstantBelow) * ln_c && level <= (1 + kConstantAbove) * ln_c) return c;
+  }
+  return 0;
+}
 // plateau: the fewest validation evaluations whose fall says the model learned.
 constexpr std::size_t kValLearnedPoints = 5;
 // spike: a jump within this share of the run after the learning rate rose
@@ -749,15 +761,12 @@ std::optional<Stuck> find_stuck(const Prepared& p, const logs::Run& run, const D
   if (s.causes.empty() && s.value > 0) {
     const double lowest = *std::min_element(p.y.begin(), p.y.begin() + static_cast<std::ptrdiff_t>(s.first + 1));
     const bool never_fell = lowest >= (1 - o.plateau_drop) * p.y.front();
-    for (int c = o.classes > 1 ? o.classes : 2; never_fell && c <= (o.classes > 1 ? o.classes : kGuessMaxClasses); ++c) {
+    if (const int c = never_fell ? constant_prediction_classes(s.value, o) : 0; c > 0) {
       const double ln_c = std::log(static_cast<double>(c));
-      if (s.value >= (1 - kConstantBelow) * ln_c && s.value <= (1 + kConstantAbove) * ln_c) {
-        s.causes.push_back(general(s.value, 7) + " is within " + percent(std::abs(s.value / ln_c - 1), 2) + " of ln(" +
-                           std::to_string(c) + "), about the loss of a constant prediction over " + std::to_string(c) +
-                           " classes, and the loss never fell more than " + percent(o.plateau_drop, 1) +
-                           " before it: the model never learned");
-        break;
-      }
+      s.causes.push_back(general(s.value, 7) + " is within " + percent(std::abs(s.value / ln_c - 1), 2) + " of ln(" +
+                         std::to_string(c) + "), about the loss of a constant prediction over " + std::to_string(c) +
+                         " classes, and the loss never fell more than " + percent(o.plateau_drop, 1) +
+                         " before it: the model never learned");
     }
   }
   // (A zero gradient norm is no evidence: a full-batch run at its optimum has
@@ -817,20 +826,18 @@ bool collapsed_to_guess(const Prepared& p, const DiagnoseOptions& o, std::vector
     const double ln_c = std::log(static_cast<double>(c));
     return std::abs(end - ln_c) <= kGuessTolerance * ln_c;
   };
-  // ... or, for a loss that never left the level, the loss of a constant
-  // prediction for C classes as it comes: the entropy of the class
-  // frequencies (below ln C on an imbalanced set) or a little above ln C while
-  // the constant is still being fitted.
-  auto near_constant = [&](int c) {
-    const double ln_c = std::log(static_cast<double>(c));
-    return end >= (1 - kConstantBelow) * ln_c && end <= (1 + kConstantAbove) * ln_c;
-  };
   int guess = o.classes > 1 && near_guess(o.classes) ? o.classes : 0;
   for (int c = 2; guess == 0 && c <= kGuessMaxClasses; ++c)
     if (near_guess(c)) guess = c;
-  bool frequencies = false;  // only near_constant: judged for a loss that never left it
-  for (int c = o.classes > 1 ? o.classes : 2; guess == 0 && c <= (o.classes > 1 ? o.classes : kGuessMaxClasses); ++c)
-    if (near_constant(c)) guess = c, frequencies = true;
+  // ... or, for a loss that never left the level, the loss of a constant
+  // prediction for C classes as it comes: the entropy of the class
+  // frequencies (below ln C on an imbalanced set) or a little above ln C while
+  // the constant is still being fitted (judged for a loss that never left it).
+  bool frequencies = false;
+  if (guess == 0) {
+    guess = constant_prediction_classes(end, o);
+    frequencies = guess > 0;
+  }
   if (guess == 0) return false;
   std::size_t k = m;  // the flat stretch is [k, m)
   while (k > 0 && std::abs(p.smooth[k - 1] - end) <= kGuessFlat * end) --k;
