@@ -7,8 +7,8 @@ writes labels.json. Standard library and NumPy only; convdiag plays no part.
     label.py --gen DIR --show ID      # the rules' numbers for one run
 
 Generated runs come in sets by the number they start from: set 1 (from 0), set 2 (from 1000,
-`generate.py --first 1000`), set 3 (from 2000), ..., set 7 (from 6000) and set 8 (from 7000).
-Sets 1 to 7 are the calibration set and set 8 the held-out set; public logs are split by a hash of
+`generate.py --first 1000`), set 3 (from 2000), ..., set 8 (from 7000) and set 9 (from 8000).
+Sets 1 to 8 are the calibration set and set 9 the held-out set; public logs are split by a hash of
 their id within each stratum.
 
 Where the rules and the intended condition disagree, the run is listed; review.json holds the
@@ -268,6 +268,9 @@ def rule_plateau(s, v, facts, finetune, diverging):
     if finetune:
         return None, None, why + "; fine-tuning run"
     never = c.min() >= 0.9 * start
+    if never and chance is not None and chance > 0 and start <= 0.5 * chance:
+        # a converged run, flat at a low level: it learned before its first points
+        return None, None, why + f"; never 10% below its start, but that start is {start / chance:.0%} of the chance level"
     if never and not diverging:
         return "required", float(s[0]), why + "; never 10% below its start"
     # a flat start lasting a long part of the run
@@ -586,7 +589,7 @@ def run_set(run_id):
     return 1 + int(run_id.rsplit("-", 1)[1]) // 1000
 
 
-HELDOUT_SET = 8
+HELDOUT_SET = 9
 
 
 def split_of(run_id, stratum, members):
