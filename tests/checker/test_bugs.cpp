@@ -311,49 +311,22 @@ TEST_CASE("an approximate derivative is caught in f32: a wider one-sided estimat
 }
 
 namespace {
-// A dense layer y = GELU(x w) in float arithmetic (as a float32 framework
-// computes it), x [32 x 5] and w [5 x 4] both checked, reduced to a scalar
-// with seeded weights r. The backward pass uses the exact (erf) GELU
-// derivative under the tanh-approximated forward pass when `erf_backward`.
+// A dense layer y = GELU(x w) in float arithmetic, x [32 x 5] and w [5 x 4]
+// both checked. The backward pass uses the exact (erf) GELU derivative under
+// the tanh-approximated forward pass when `erf_backward`.
 CheckResult dense_gelu_f32(std::uint64_t seed, bool erf_backward, double consistency_sd = CheckOptions{}.consistency_sd) {
-  constexpr int B = 32, I = 5, O = 4;
-  const auto z = detail::normal_vector(seed, B * I + I * O + B * O);
-  Vector<float> p(B * I + I * O);
-  for (Eigen::Index k = 0; k < p.size(); ++k) p(k) = static_cast<float>(z[static_cast<std::size_t>(k)]);
-  std::vector<float> r(z.begin() + B * I + I * O, z.end());
-  auto fg = [r, erf_backward](const Vector<float>& v, Vector<float>* g) {
-    const float k = 0.7978845608f, c = 0.044715f;
-    float loss = 0;
-    float s[B][O];  // dloss / d(x w)
-    for (int b = 0; b < B; ++b)
-      for (int o = 0; o < O; ++o) {
-        float a = 0;
-        for (int i = 0; i < I; ++i) a += v(b * I + i) * v(B * I + i * O + o);
-        const float t = std::tanh(k * (a + c * a * a * a));
-        loss += 0.5f * a * (1 + t) * r[static_cast<std::size_t>(b * O + o)];
-        const float d = erf_backward
-                            ? 0.5f * (1 + std::erf(a / std::sqrt(2.0f))) + a * std::exp(-0.5f * a * a) / std::sqrt(2 * 3.14159265f)
-                            : 0.5f * (1 + t) + 0.5f * a * (1 - t * t) * k * (1 + 3 * c * a * a);
-        s[b][o] = d * r[static_cast<std::size_t>(b * O + o)];
-      }
-    if (g != nullptr) {
-      g->setZero(v.size());
-      for (int b = 0; b < B; ++b)
-        for (int o = 0; o < O; ++o)
-          for (int i = 0; i < I; ++i) {
-            (*g)(b * I + i) += s[b][o] * v(B * I + i * O + o);
-            (*g)(B * I + i * O + o) += s[b][o] * v(b * I + i);
-          }
-    }
-    return static_cast<double>(loss);
+  const float k = 0.7978845608f, c = 0.044715f;
+  auto gelu = [=](float a) { return 0.5f * a * (1 + std::tanh(k * (a + c * a * a * a))); };
+  auto derivative = [=](float a) {
+    if (erf_backward)
+      return 0.5f * (1 + std::erf(a / std::sqrt(2.0f))) + a * std::exp(-0.5f * a * a) / std::sqrt(2 * 3.14159265f);
+    const float t = std::tanh(k * (a + c * a * a * a));
+    return 0.5f * (1 + t) + 0.5f * a * (1 - t * t) * k * (1 + 3 * c * a * a);
   };
-  Layout l;
-  l.add("x", {B, I});
-  l.add("w", {I, O});
   CheckOptions opt;
   opt.seed = seed;
   opt.consistency_sd = consistency_sd;
-  return check_loss<float>(fg, p, l, opt);
+  return check_dense_f32(seed, 32, 5, 4, 1.0, 1.0, gelu, derivative, opt);
 }
 }  // namespace
 

@@ -212,4 +212,40 @@ class TinyMlp {
   std::vector<int> y_;
 };
 
+// A dense layer act(x w) computed in float throughout (as a float32 framework
+// computes it), reduced to a scalar with seeded weights r: x [B x I] and
+// w [I x O], drawn from `seed` as normals times x_scale and w_scale, are both
+// checked (blocks "x" and "w"); `grad` is the backward pass's act'.
+template <class Act, class Grad>
+CheckResult check_dense_f32(std::uint64_t seed, int B, int I, int O, double x_scale, double w_scale, Act act, Grad grad,
+                            const CheckOptions& opt) {
+  const auto z = detail::normal_vector(seed, static_cast<std::size_t>(B * I + I * O + B * O));
+  Vector<float> p(B * I + I * O);
+  for (Eigen::Index k = 0; k < p.size(); ++k)
+    p(k) = static_cast<float>((k < B * I ? x_scale : w_scale) * z[static_cast<std::size_t>(k)]);
+  const std::vector<float> r(z.begin() + B * I + I * O, z.end());
+  auto fg = [&](const Vector<float>& v, Vector<float>* g) {
+    float loss = 0;
+    if (g != nullptr) g->setZero(v.size());
+    for (int b = 0; b < B; ++b)
+      for (int o = 0; o < O; ++o) {
+        float a = 0;
+        for (int i = 0; i < I; ++i) a += v(b * I + i) * v(B * I + i * O + o);
+        const float w = r[static_cast<std::size_t>(b * O + o)];
+        loss += act(a) * w;
+        if (g == nullptr) continue;
+        const float s = grad(a) * w;
+        for (int i = 0; i < I; ++i) {
+          (*g)(b * I + i) += s * v(B * I + i * O + o);
+          (*g)(B * I + i * O + o) += s * v(b * I + i);
+        }
+      }
+    return static_cast<double>(loss);
+  };
+  Layout l;
+  l.add("x", {B, I});
+  l.add("w", {I, O});
+  return check_loss<float>(fg, p, l, opt);
+}
+
 }  // namespace gradcheck::testing

@@ -2,8 +2,10 @@
 #include <catch2/catch.hpp>
 
 #include "gradcheck/gradcheck.hpp"
+#include "test_functions.hpp"
 
 using namespace gradcheck;
+using gradcheck::testing::check_dense_f32;
 
 TEMPLATE_TEST_CASE("ReLU, abs and max at exact kinks give kink", "[checker][kink]", float, double) {
   using T = TestType;
@@ -221,40 +223,21 @@ TEST_CASE("a correct f32 layer with several kinks within one step passes: decide
   // moves 32 pre-activations by up to 0.6, so kinks lie within the step on
   // both sides and neither one-sided table is clean, at the point given or at
   // a nearby one: only smaller steps see the derivative.
-  constexpr int B = 32, I = 6, O = 6;
-  auto hardswish = [](float z) { return z * std::min(std::max(z + 3, 0.0f), 6.0f) / 6; };
-  auto hardswish_grad = [](float z) { return z < -3 ? 0.0f : z > 3 ? 1.0f : (2 * z + 3) / 6; };
+  constexpr int I = 6;
+  auto hardswish = [](float a) {
+    const float z = 3 * a;
+    return z * std::min(std::max(z + 3, 0.0f), 6.0f) / 6;
+  };
+  auto hardswish_grad = [](float a) {
+    const float z = 3 * a;
+    return 3 * (z < -3 ? 0.0f : z > 3 ? 1.0f : (2 * z + 3) / 6);
+  };
   int false_alarms = 0, rechecked = 0;
   for (std::uint64_t seed = 1; seed <= 24; ++seed) {
-    const auto z = detail::normal_vector(seed, B * I + I * O + B * O);
-    Vector<float> p(B * I + I * O);
-    for (Eigen::Index k = 0; k < p.size(); ++k)
-      p(k) = static_cast<float>((k < B * I ? 2.0 : 1 / std::sqrt(double(I))) * z[static_cast<std::size_t>(k)]);
-    std::vector<float> r(z.begin() + B * I + I * O, z.end());
-    auto fg = [&](const Vector<float>& v, Vector<float>* g) {
-      float loss = 0;
-      if (g != nullptr) g->setZero(v.size());
-      for (int b = 0; b < B; ++b)
-        for (int o = 0; o < O; ++o) {
-          float a = 0;
-          for (int i = 0; i < I; ++i) a += v(b * I + i) * v(B * I + i * O + o);
-          const float w = r[static_cast<std::size_t>(b * O + o)];
-          loss += hardswish(3 * a) * w;
-          if (g == nullptr) continue;
-          const float s = 3 * hardswish_grad(3 * a) * w;
-          for (int i = 0; i < I; ++i) {
-            (*g)(b * I + i) += s * v(B * I + i * O + o);
-            (*g)(B * I + i * O + o) += s * v(b * I + i);
-          }
-        }
-      return static_cast<double>(loss);
-    };
-    Layout l;
-    l.add("x", {B, I});
-    l.add("w", {I, O});
     CheckOptions opt;
     opt.seed = seed;
-    const CheckResult res = check_loss<float>(fg, p, l, opt);
+    const CheckResult res =
+        check_dense_f32(seed, 32, I, 6, 2.0, 1 / std::sqrt(double(I)), hardswish, hardswish_grad, opt);
     INFO("seed " << seed << "\n" << to_text(res));
     false_alarms += !res.passed;
     for (const auto& b : res.blocks) rechecked += b.rechecked > 0;
