@@ -181,8 +181,11 @@ void recheck_near_kinks(const Engine& eng, const std::vector<Evaluator*>& evalua
       break;
     }
     Engine there = make_engine(at, opt, evaluators);
-    std::vector<BlockPlan> smaller = plans;
-    for (auto& p : smaller) p.step_factor = 0.1;
+    std::vector<BlockPlan> smaller;
+    if (attempt == 2) {
+      smaller = plans;
+      for (auto& p : smaller) p.step_factor = 0.1;
+    }
     for (Evaluator* ev : evaluators) ev->move_to(at.x);
     const auto entries = check_coordinates(
         there, evaluators, now.size(),

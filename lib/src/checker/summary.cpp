@@ -8,7 +8,6 @@
 #include "engine_impl.hpp"
 #include "gradcheck/report.hpp"
 #include "hints.hpp"
-#include "../core/format.hpp"
 
 namespace gradcheck::detail::impl {
 
@@ -79,12 +78,17 @@ ConsistencyTest consistency_test(const std::vector<Entry>& entries, const CheckO
   return t;
 }
 
+namespace {
+
+// The hint of a tensor that fails the consistency test alone.
 std::string consistency_hint(const BlockResult& br) {
   return consistency_text(br) +
          ", though each entry is within its own error bound: the derivative is slightly off throughout (an approximate "
          "derivative, e.g. GELU's erf form under a tanh forward pass, a constant rounded in the backward pass, a float32 "
          "intermediate)";
 }
+
+}  // namespace
 
 // Whether the scale fit shows a constant factor no entry shows alone (before
 // the second opinion of scale_confirmed).
