@@ -162,8 +162,9 @@ constexpr double kMemorisingBands = 1.5;
 // ... or, over at least this many evaluations from the best on, they climb.
 constexpr std::size_t kOverfitTrendPoints = 8;
 // plateau, a collapse to a uniform guess (collapsed_to_guess): ln C for C up
-// to this, a level within kGuessTolerance of it, flat within kGuessFlat over
-// the last kGuessStretch of the run, after the loss was below kGuessLearned of it.
+// to this, a level within kGuessTolerance of it (or, after the loss was below
+// kGuessLearned of it, in a constant prediction's band below), flat within
+// kGuessFlat over the last kGuessStretch of the run.
 constexpr int kGuessMaxClasses = 10;
 constexpr double kGuessTolerance = 0.005;
 constexpr double kGuessFlat = 0.02;
@@ -879,9 +880,13 @@ bool collapsed_to_guess(const Prepared& p, const DiagnoseOptions& o, std::vector
     out.push_back(std::move(s));
     return true;
   }
-  if (frequencies) return false;
   if (m - k < kStartPoints || static_cast<double>(p.bsteps.back() - p.bsteps[k]) < kGuessStretch * run) return false;
   const std::size_t low = argmin(p.smooth, 0, k - 1);
+  // A loss that had learned and came back to a constant prediction's loss
+  // band (a blow-up killed the units; the output bias, all that still learns,
+  // fits the class frequencies) counts anywhere in the band; one that fell
+  // onto the level from above only at ln C itself.
+  if (frequencies && p.smooth[low] > kGuessLearned * end) return false;
   if (p.smooth[low] > kGuessLearned * end) {
     // It never got below the guess: it fell onto it from above (outputs that
     // start confident and end uniform) and stays there for kFlatStart of the
