@@ -7,8 +7,8 @@ writes labels.json. Standard library and NumPy only; convdiag plays no part.
     label.py --gen DIR --show ID      # the rules' numbers for one run
 
 Generated runs come in sets by the number they start from: set 1 (from 0), set 2 (from 1000,
-`generate.py --first 1000`), set 3 (from 2000), ..., set 8 (from 7000) and set 9 (from 8000).
-Sets 1 to 8 are the calibration set and set 9 the held-out set; public logs are split by a hash of
+`generate.py --first 1000`), set 3 (from 2000), ..., set 10 (from 9000) and set 11 (from 10000).
+Sets 1 to 10 are the calibration set and set 11 the held-out set; public logs are split by a hash of
 their id within each stratum.
 
 Where the rules and the intended condition disagree, the run is listed; review.json holds the
@@ -199,6 +199,11 @@ def judged_curve(s, v, facts, epochs_of):
     return (np.array([s[g][-1] for g in groups]), np.array([v[g].mean() for g in groups]))
 
 
+# oscillation: a swing whose peak stays below this fraction of the chance level is the wandering of a
+# loss that converged close to zero.
+NEAR_ZERO = 0.01
+
+
 def rule_oscillation(s, v, facts, epochs_of):
     js, jv = judged_curve(s, v, facts, epochs_of)
     n = len(jv)
@@ -221,11 +226,22 @@ def rule_oscillation(s, v, facts, epochs_of):
     else:
         up30 = swings(sec, 0.30, amp)
         up15 = swings(sec, 0.15, amp)
+    # Not oscillation: a loss that converged close to zero wandering by ratios, its swings peaking
+    # below 1% of the chance level (invisible on a curve drawn from the chance level down).
+    chance = facts.get("chance") if facts else None
+    if chance is not None and chance > 0:
+        def visible(curve, troughs):
+            ends = list(troughs[1:]) + [len(curve)]
+            return [t for t, e in zip(troughs, ends)
+                    if not np.all(np.isfinite(curve[t:e])) or curve[t:e].max() >= NEAR_ZERO * chance]
+        up30, up15 = visible(sec, up30), visible(sec, up15)
     last_q = [t for t in up30 if t >= len(sec) - q - 1]
     why = f"second half: {len(up30)} up-swings >= 30% ({len(last_q)} in its last quarter), {len(up15)} >= 15%"
     if len(up30) >= 3:
         # onset: the first swing of the unbroken chain that runs to the end
         allsw = swings_log(cv, math.log(1.30), amp) if logscale else swings(jv, 0.30, amp)
+        if chance is not None and chance > 0:
+            allsw = visible(jv, allsw)
         gap = max(5, int(0.10 * n))
         j = len(allsw) - 1
         while j > 0 and allsw[j] - allsw[j - 1] <= gap:
@@ -589,7 +605,7 @@ def run_set(run_id):
     return 1 + int(run_id.rsplit("-", 1)[1]) // 1000
 
 
-HELDOUT_SET = 9
+HELDOUT_SET = 11
 
 
 def split_of(run_id, stratum, members):
