@@ -53,13 +53,16 @@ inline Dataset two_blobs(std::uint64_t seed, int n = 400, int d = 10, double spr
 /// gradient norm, in float32.
 struct Trace {
   std::vector<double> loss, grad_norm;
+  std::vector<double> whole;  // the whole data's loss after each step (when asked for)
 };
 
 /// Logistic regression (weights and bias from zero) trained by gradient
 /// descent: full batch when batch == 0, else minibatches drawn in shuffled
-/// epochs. `lr_at(step)` is the learning rate schedule.
+/// epochs. `lr_at(step)` is the learning rate schedule; `whole` also records
+/// the whole data's loss after each step, as a validation on fixed data sees it.
 template <class Schedule>
-Trace logistic_regression(const Dataset& data, int steps, int batch, std::uint64_t seed, Schedule lr_at) {
+Trace logistic_regression(const Dataset& data, int steps, int batch, std::uint64_t seed, Schedule lr_at,
+                          bool whole = false) {
   const std::size_t n = data.y.size(), d = data.x[0].size();
   std::vector<double> w(d, 0.0), g(d);
   double b = 0;
@@ -95,6 +98,15 @@ Trace logistic_regression(const Dataset& data, int steps, int batch, std::uint64
     const double lr = lr_at(s);
     for (std::size_t j = 0; j < d; ++j) w[j] -= lr * g[j] / static_cast<double>(bs);
     b -= lr * gb / static_cast<double>(bs);
+    if (whole) {
+      double all = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        double a = b;
+        for (std::size_t j = 0; j < d; ++j) a += w[j] * data.x[i][j];
+        all += data.y[i] ? std::log1p(std::exp(-a)) : std::log1p(std::exp(a));
+      }
+      t.whole.push_back(f32(all / static_cast<double>(n)));
+    }
   }
   return t;
 }

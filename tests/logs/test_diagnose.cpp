@@ -1589,6 +1589,55 @@ TEST_CASE("oscillation: a loss logged every N steps of minibatch training is sin
   CHECK(has(d, "oscillation"));
 }
 
+TEST_CASE("oscillation: single batches logged about once an epoch scatter where the validation loss beside them does "
+          "not: judged on means; a loss that swings with its validation loss is oscillation",
+          "[diagnose][oscillation][healthy]") {
+  // Logistic regression on 400 examples in batches of 16 (25 steps an
+  // epoch) at a stable rate, written as a hand-made JSON Lines loop writes
+  // it: every 20 steps the step's batch loss, the epoch, and the whole data's
+  // loss as the validation. About one point an epoch, no epoch skipped, so
+  // the epoch column alone reads as a per-epoch log; but the points scatter
+  // by 30-60% while the validation loss at the same steps stays smooth: the
+  // batches move, not the model.
+  int alarms = 0;
+  std::string first;
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    const auto data = realistic::two_blobs(seed, 400, 10, 3.0, 0.5, 10);
+    const auto t = realistic::logistic_regression(data, 1500, 16, seed, [](int) { return 0.1; }, true);
+    gradcheck::logs::Run run;
+    run.source = "jsonl";
+    run.step_name = "step";
+    gradcheck::logs::Series loss{"loss", {}, {}}, epoch{"epoch", {}, {}}, val{"val_loss", {}, {}};
+    for (int s = 19; s < 1500; s += 20) {
+      loss.steps.push_back(s), loss.values.push_back(t.loss[s]);
+      epoch.steps.push_back(s), epoch.values.push_back(s / 25);
+      val.steps.push_back(s), val.values.push_back(t.whole[s]);
+    }
+    run.series = {std::move(loss), std::move(epoch), std::move(val)};
+    const auto d = diagnose(run);
+    if (has(d, "oscillation")) {
+      ++alarms;
+      if (first.empty()) first = "seed " + std::to_string(seed) + ":\n" + kinds(d);
+    }
+  }
+  INFO(first);
+  CHECK(alarms == 0);
+  // A per-epoch log whose training loss swings between 0.4 and 1.0 and whose
+  // validation loss swings with it (the model itself overshoots): judged on
+  // its points, oscillation.
+  std::vector<double> train, held;
+  std::mt19937_64 rng(4);
+  std::normal_distribution<double> z;
+  for (int e = 0; e < 120; ++e) {
+    const double level = e % 6 < 3 ? 0.4 : 1.0;
+    train.push_back(level * (1 + 0.02 * z(rng)));
+    held.push_back(1.1 * level * (1 + 0.02 * z(rng)));
+  }
+  const auto d = diagnose(realistic::run_of({{"loss", train}, {"val_loss", held}}, 25));
+  INFO(kinds(d));
+  CHECK(get(d, "oscillation").evidence.find("judged on its logged points") != std::string::npos);
+}
+
 TEST_CASE("plateau: minibatches that go from blown-up first steps straight to a constant prediction's loss, 0.8% "
           "below ln 3, and stay there: the model predicts a constant",
           "[diagnose][plateau]") {

@@ -125,6 +125,10 @@ constexpr std::size_t kSwingGroup = 10;
 // noise of a mean at most this fraction of the level (small batches scatter
 // by more than the level) ...
 constexpr double kMeanNoise = 0.05;
+// ... and a log with a validation at every logged point is judged point by
+// point (a per-epoch log) unless its training points scatter this many times
+// as much as the validation loss does (single batches logged every few steps).
+constexpr double kBatchScatter = 3.0;
 // ... on a log scale when the judged curve is positive and its largest value is
 // more than this many times its smallest (it spans more than two decades).
 constexpr double kLogScaleSpan = 100.0;
@@ -1556,13 +1560,31 @@ bool sampled_within_epochs(const logs::Series& epoch, const Prepared& loss) {
   return judged >= 2 && (skips > judged / 4 || inside > judged / 2);
 }
 
+// Whether the last half of the training points `y` scatters (relative to its
+// level) kBatchScatter times as much as the last half of the validation
+// series `val` and by at least kMeanNoise: batches, not the model, move it.
+bool batch_scatter(const std::vector<double>& y, const logs::Series& val) {
+  auto rel_noise = [](std::vector<double> tail) {
+    std::erase_if(tail, [](double x) { return !std::isfinite(x); });
+    const double level = std::abs(median(tail));
+    return tail.size() >= 5 && level > 0 ? noise_sd(tail) / level : std::numeric_limits<double>::quiet_NaN();
+  };
+  const double train = rel_noise(std::vector<double>(y.begin() + static_cast<std::ptrdiff_t>(y.size() / 2), y.end()));
+  const double held = rel_noise(
+      std::vector<double>(val.values.begin() + static_cast<std::ptrdiff_t>(val.size() / 2), val.values.end()));
+  return train >= kMeanNoise && train >= kBatchScatter * held;
+}
+
 // Training-loss points per epoch: from an `epoch` series logged with the loss
 // (1 when the step is the epoch; 0 when the points are sampled batches), else
-// 1 when a validation loss is logged at every point; 0 when the log does not say.
+// 1 when a validation loss is logged at every point; 0 when the log does not
+// say, or when one point an epoch scatters as single batches do (batch_scatter).
 std::size_t points_per_epoch(const logs::Run& run, const logs::Roles& roles, const Prepared& loss) {
   std::string step(run.step_name);
   for (auto& ch : step) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   if (step == "epoch") return 1;
+  const logs::Series* val = roles.val_loss.empty() ? nullptr : run.find(roles.val_loss);
+  auto scattered = [&] { return val != nullptr && batch_scatter(loss.y, *val); };
   if (const logs::Series* e = run.find("epoch"); e != nullptr && e->size() > 0) {
     // Epoch of each loss point, by step (both in step order in the usual log).
     std::vector<std::size_t> counts;
@@ -1583,15 +1605,18 @@ std::size_t points_per_epoch(const logs::Run& run, const logs::Roles& roles, con
     if (counts.size() >= 2) {
       const auto per = static_cast<std::size_t>(median(std::vector<double>(counts.begin(), counts.end())));
       if (per >= 2) return per;
-      return sampled_within_epochs(*e, loss) ? 0 : 1;
+      return sampled_within_epochs(*e, loss) || scattered() ? 0 : 1;
     }
   }
   // A validation at every logged point: a per-epoch log (or full-batch
   // training evaluated at every step). A validation every k >= 2 points is an
   // evaluation interval, not necessarily an epoch (val_check_interval, an
   // eval_every of a hand-written loop): the epochs are not known.
-  if (const logs::Series* v = roles.val_loss.empty() ? nullptr : run.find(roles.val_loss); v != nullptr && v->size() >= 3)
-    return (loss.y.size() + v->size() / 2) / v->size() <= 1 ? 1 : 0;
+  // Unless the training points scatter where the validation loss, on fixed
+  // data at the same steps, does not: a model that swings moves both, so such
+  // points are single batches (or means of a few) of minibatch training,
+  // logged every few steps.
+  if (val != nullptr && val->size() >= 3) return (loss.y.size() + val->size() / 2) / val->size() > 1 || scattered() ? 0 : 1;
   return 0;
 }
 
