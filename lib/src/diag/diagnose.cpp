@@ -1435,8 +1435,8 @@ std::int64_t below_from(const Prepared& a, const Prepared& b, double ratio, std:
 }
 
 // Per-layer gradient norms: a layer that gets almost none of the gradient while
-// the loss stalls (vanishing), and a layer whose gradient explodes when the
-// global norm is not logged or does not show it.
+// the loss stalls (vanishing), and a layer whose gradient explodes when no
+// global norm is logged.
 void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepared& loss, const Prepared* grad,
                    bool global_exploded, std::int64_t until, const DiagnoseOptions& o, std::vector<Symptom>& out) {
   struct Layer {
@@ -1504,8 +1504,12 @@ void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepare
   }
 
   // Exploding: the global rule on each layer, for a layer that comes to
-  // dominate; reported once, for the layer whose peak stands highest.
-  if (global_exploded) return;
+  // dominate; reported once, for the layer whose peak stands highest. Only
+  // without a global norm to judge: a layer that explodes dominates the global
+  // norm, which then shows it; one whose norm jumps tenfold in ratio while the
+  // global norm holds is a small layer's scatter (a deep network's first
+  // layers at 1e-4 of the rest), not a gradient that blows up training.
+  if (global_exploded || (grad != nullptr && grad->y.size() >= o.min_points)) return;
   double largest = 0;
   for (const auto& l : layers) largest = std::max(largest, l.p.end_level());
   const Layer* worst = nullptr;
