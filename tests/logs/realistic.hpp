@@ -71,6 +71,8 @@ Trace logistic_regression(const Dataset& data, int steps, int batch, std::uint64
   for (std::size_t i = 0; i < n; ++i) order[i] = i;
   std::size_t cursor = n;
   const std::size_t bs = batch == 0 ? n : static_cast<std::size_t>(batch);
+  // log(1 + e^x), as frameworks compute it without overflow (x for x > 700)
+  auto softplus = [](double x) { return x > 700 ? x : std::log1p(std::exp(x)); };
   Trace t;
   for (int s = 0; s < steps; ++s) {
     if (batch != 0 && cursor + bs > n) {
@@ -84,8 +86,6 @@ Trace logistic_regression(const Dataset& data, int steps, int batch, std::uint64
       double a = b;
       for (std::size_t j = 0; j < d; ++j) a += w[j] * data.x[i][j];
       const double p = 1 / (1 + std::exp(-a));
-      // log(1 + e^x), as frameworks compute it without overflow (x for x > 700)
-      auto softplus = [](double x) { return x > 700 ? x : std::log1p(std::exp(x)); };
       loss += data.y[i] ? softplus(-a) : softplus(a);
       for (std::size_t j = 0; j < d; ++j) g[j] += (p - data.y[i]) * data.x[i][j];
       gb += p - data.y[i];
@@ -103,7 +103,7 @@ Trace logistic_regression(const Dataset& data, int steps, int batch, std::uint64
       for (std::size_t i = 0; i < n; ++i) {
         double a = b;
         for (std::size_t j = 0; j < d; ++j) a += w[j] * data.x[i][j];
-        all += data.y[i] ? std::log1p(std::exp(-a)) : std::log1p(std::exp(a));
+        all += data.y[i] ? softplus(-a) : softplus(a);
       }
       t.whole.push_back(f32(all / static_cast<double>(n)));
     }

@@ -375,6 +375,15 @@ double noise_sd(const std::vector<double>& v) {
   return 1.4826 * mad(e) / std::sqrt(1.5);
 }
 
+// The noise of the last half of `v` (its finite values, thinned) relative to
+// its level: NaN with fewer than 5 points or a zero level.
+double late_relative_noise(const std::vector<double>& v) {
+  std::vector<double> tail = thinned(v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+  std::erase_if(tail, [](double x) { return !std::isfinite(x); });
+  const double level = std::abs(median(tail));
+  return tail.size() >= 5 && level > 0 ? noise_sd(tail) / level : std::numeric_limits<double>::quiet_NaN();
+}
+
 void detect_nan(const Prepared& p, std::vector<Symptom>& out) {
   if (p.first_bad == SIZE_MAX) return;
   const std::string what = std::isnan(p.bad_value) ? "NaN" : p.bad_value > 0 ? "+inf" : "-inf";
@@ -593,9 +602,8 @@ bool detect_oscillation(const Prepared& p, std::size_t group, const DiagnoseOpti
       // Epochs not known: enough points that a mean's noise is at most
       // kMeanNoise of the level (a third of a swing), at least kSwingGroup,
       // and still 40 judged values (20 in the last half, where the swings are counted).
-      const std::vector<double> tail = thinned(p.y.begin() + static_cast<std::ptrdiff_t>(n / 2), p.y.end());
-      const double rel = noise_sd(tail) / std::max(std::abs(median(tail)), 1e-300);
-      const double needed = std::ceil(rel * rel / (kMeanNoise * kMeanNoise));
+      const double rel = late_relative_noise(p.y);
+      const double needed = std::isnan(rel) ? 0.0 : std::ceil(rel * rel / (kMeanNoise * kMeanNoise));
       g = std::clamp<std::size_t>(static_cast<std::size_t>(std::min(needed, 1e9)), kSwingGroup,
                                   std::max(kSwingGroup, n / 40));
     }
@@ -1568,15 +1576,8 @@ bool sampled_within_epochs(const logs::Series& epoch, const Prepared& loss) {
 // level) kBatchScatter times as much as the last half of the validation
 // series `val` and by at least kMeanNoise: batches, not the model, move it.
 bool batch_scatter(const std::vector<double>& y, const logs::Series& val) {
-  auto rel_noise = [](std::vector<double> tail) {
-    std::erase_if(tail, [](double x) { return !std::isfinite(x); });
-    const double level = std::abs(median(tail));
-    return tail.size() >= 5 && level > 0 ? noise_sd(tail) / level : std::numeric_limits<double>::quiet_NaN();
-  };
-  const double train = rel_noise(std::vector<double>(y.begin() + static_cast<std::ptrdiff_t>(y.size() / 2), y.end()));
-  const double held = rel_noise(
-      std::vector<double>(val.values.begin() + static_cast<std::ptrdiff_t>(val.size() / 2), val.values.end()));
-  return train >= kMeanNoise && train >= kBatchScatter * held;
+  const double train = late_relative_noise(y);
+  return train >= kMeanNoise && train >= kBatchScatter * late_relative_noise(val.values);
 }
 
 // Training-loss points per epoch: from an `epoch` series logged with the loss

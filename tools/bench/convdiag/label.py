@@ -229,19 +229,17 @@ def rule_oscillation(s, v, facts, epochs_of):
     # Not oscillation: a loss that converged close to zero wandering by ratios, its swings peaking
     # below 1% of the chance level (invisible on a curve drawn from the chance level down).
     chance = facts.get("chance") if facts else None
-    if chance is not None and chance > 0:
-        def visible(curve, troughs):
-            ends = list(troughs[1:]) + [len(curve)]
-            return [t for t, e in zip(troughs, ends)
-                    if not np.all(np.isfinite(curve[t:e])) or curve[t:e].max() >= NEAR_ZERO * chance]
-        up30, up15 = visible(sec, up30), visible(sec, up15)
+    floor = NEAR_ZERO * chance if chance is not None and chance > 0 else -math.inf
+
+    def visible(curve, troughs):
+        ends = list(troughs[1:]) + [len(curve)]
+        return [t for t, e in zip(troughs, ends) if not np.all(np.isfinite(curve[t:e])) or curve[t:e].max() >= floor]
+    up30, up15 = visible(sec, up30), visible(sec, up15)
     last_q = [t for t in up30 if t >= len(sec) - q - 1]
     why = f"second half: {len(up30)} up-swings >= 30% ({len(last_q)} in its last quarter), {len(up15)} >= 15%"
     if len(up30) >= 3:
         # onset: the first swing of the unbroken chain that runs to the end
-        allsw = swings_log(cv, math.log(1.30), amp) if logscale else swings(jv, 0.30, amp)
-        if chance is not None and chance > 0:
-            allsw = visible(jv, allsw)
+        allsw = visible(jv, swings_log(cv, math.log(1.30), amp) if logscale else swings(jv, 0.30, amp))
         gap = max(5, int(0.10 * n))
         j = len(allsw) - 1
         while j > 0 and allsw[j] - allsw[j - 1] <= gap:
