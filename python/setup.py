@@ -26,7 +26,9 @@ class CMakeBuild(build_ext):
         build.mkdir(parents=True, exist_ok=True)
         subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
                         "-DGRADCHECK_BUILD_PYTHON=ON", "-DGRADCHECK_BUILD_TESTS=OFF", "-DGRADCHECK_BUILD_TOOLS=OFF",
-                        "-DGRADCHECK_BUILD_SAMPLES=OFF", f"-DPython_EXECUTABLE={sys.executable}"], check=True)
+                        "-DGRADCHECK_BUILD_SAMPLES=OFF", f"-DPython_EXECUTABLE={sys.executable}",
+                        # a one-off build: source files compiled in batches, in about half the time
+                        "-DCMAKE_UNITY_BUILD=ON"], check=True)
         subprocess.run(["cmake", "--build", str(build), "--target", "gradcheck_python", "-j", str(os.cpu_count() or 2)],
                        check=True)
         suffix = sysconfig.get_config_var("EXT_SUFFIX")

@@ -27,7 +27,6 @@ namespace gradcheck::diag {
 namespace {
 
 using host::Channel;
-using json = nlohmann::json;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 using gradcheck::internal::general;
@@ -406,9 +405,9 @@ ActiveReport run_active_checks(const ActiveOptions& options) {
   co.call_timeout_seconds = options.timeout_seconds;
   host::ModelChildren hooks;
   hooks.run = [&](const host::Plugin& p, std::size_t index, Channel& ch) {
-    return json::parse(detail::model_to_json(check_model(p, index, options, ch)));
+    return nlohmann::json::parse(detail::model_to_json(check_model(p, index, options, ch)));
   };
-  hooks.on_result = [&](const json& j) {
+  hooks.on_result = [&](const nlohmann::json& j) {
     ModelActive m = detail::model_from_json(j.dump());
     done[m.model] = std::move(m);
   };

@@ -37,12 +37,6 @@ std::vector<std::string> legend_for(const std::vector<bool>& present) {
   return out;
 }
 
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 std::string entry_position(const Entry& e) {
   if (e.directional) return "direction " + std::to_string(e.position);
   std::string s = e.index.empty() ? std::to_string(e.position) : shape_text(e.index);

@@ -61,6 +61,15 @@ h2{break-after:avoid}svg.chart,table,.note{break-inside:avoid}th{position:static
 
 }  // namespace
 
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
 std::string escape(std::string_view raw) {
   // Names and paths from users' files: bytes that are not UTF-8 shown as \xNN.
   const std::string text = escape_invalid_utf8(raw, /*printable=*/false);

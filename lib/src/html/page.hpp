@@ -5,6 +5,7 @@
 // functions is HTML-escaped; only the chart functions' SVG (charts.hpp) and
 // fragments built here are inserted as markup.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,6 +15,9 @@ namespace gradcheck::html {
 
 /// Escapes & < > " ' so any text is safe in element content and attributes.
 std::string escape(std::string_view text);
+
+/// A tensor's shape as the pages show it: "[3x4]", "[]" for a scalar.
+std::string shape_text(const std::vector<std::int64_t>& shape);
 
 /// A table cell: text (escaped) and an optional class ("flag", "bad", "ok",
 /// "warn", "num" for right-aligned numbers).

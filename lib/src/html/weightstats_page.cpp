@@ -15,15 +15,6 @@ namespace {
 
 namespace w = gradcheck::weights;
 
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += 'x';
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
 std::string flag_explanation(w::Flag f, const w::Thresholds& t) {
   switch (f) {
     case w::Flag::nan: return "a NaN value: the weights are corrupt, training diverged before the save.";

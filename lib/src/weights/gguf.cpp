@@ -57,10 +57,12 @@ constexpr GgmlType kGgmlTypes[] = {
 };
 
 // Metadata value types (gguf_metadata_value_type).
+namespace meta {
 enum ValueType : std::uint32_t {
   kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7,
   kString = 8, kArray = 9, kU64 = 10, kI64 = 11, kF64 = 12,
 };
+}  // namespace meta
 constexpr const char* kValueNames[] = {"uint8", "int8",  "uint16", "int16",  "uint32", "int32", "float32",
                                        "bool",  "string", "array", "uint64", "int64",  "float64"};
 constexpr std::size_t kValueSizes[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
@@ -117,7 +119,7 @@ class GgufReader {
       const std::uint32_t type = u32("a metadata value type");
       value(type, type_at, m, 0);
       if (m.key == "general.alignment") {
-        if (type != kU32) fail(type_at, "general.alignment must be a uint32, not " + m.type);
+        if (type != meta::kU32) fail(type_at, "general.alignment must be a uint32, not " + m.type);
         const auto a = static_cast<std::uint64_t>(*m.number);
         if (a == 0 || (a & (a - 1)) != 0) fail(type_at, "general.alignment " + m.value + " is not a power of two");
         alignment = a;
@@ -254,21 +256,21 @@ class GgufReader {
 
   // Reads one value of `type` into m (type, value text, number).
   void value(std::uint32_t type, std::size_t type_at, MetadataEntry& m, int depth) {
-    if (type > kF64) fail(type_at, fmt::format("metadata '{}' has the unknown value type {}", m.key, type));
-    if (type == kString) {
+    if (type > meta::kF64) fail(type_at, fmt::format("metadata '{}' has the unknown value type {}", m.key, type));
+    if (type == meta::kString) {
       m.type = "string";
       m.value = shown_string(string("a string value"));
       return;
     }
-    if (type == kArray) {
+    if (type == meta::kArray) {
       if (depth >= kMaxNesting) fail(type_at, fmt::format("metadata '{}' nests arrays more than {} deep", m.key, kMaxNesting));
       const std::size_t elem_at = pos_;
       const std::uint32_t elem = u32("an array's element type");
-      if (elem > kF64) fail(elem_at, fmt::format("metadata '{}' is an array of the unknown value type {}", m.key, elem));
+      if (elem > meta::kF64) fail(elem_at, fmt::format("metadata '{}' is an array of the unknown value type {}", m.key, elem));
       const std::size_t count_at = pos_;
       const std::uint64_t count = u64("an array's length");
       // Each element takes at least a byte (a string or array at least 8, 12).
-      const std::uint64_t least = elem == kString ? 8 : elem == kArray ? 12 : kValueSizes[elem];
+      const std::uint64_t least = elem == meta::kString ? 8 : elem == meta::kArray ? 12 : kValueSizes[elem];
       if (count > (size_ - pos_) / least)
         fail(count_at, fmt::format("metadata '{}': an array of {} {} values cannot fit in the {} bytes left", m.key,
                                    count, kValueNames[elem], size_ - pos_));
@@ -279,7 +281,7 @@ class GgufReader {
         item.key = m.key;
         value(elem, elem_at, item, depth + 1);
         inner_type = item.type;
-        if (i < kShownElements) shown += (i > 0 ? ", " : "") + (elem == kString ? "\"" + item.value + "\"" : item.value);
+        if (i < kShownElements) shown += (i > 0 ? ", " : "") + (elem == meta::kString ? "\"" + item.value + "\"" : item.value);
       }
       m.type = "array<" + inner_type + ">";
       m.value = fmt::format("[{}{}]", shown, count > kShownElements ? fmt::format(", ... ({} in all)", count) : "");
@@ -288,27 +290,27 @@ class GgufReader {
     m.type = kValueNames[type];
     double v = 0;
     switch (type) {
-      case kU8: v = load<std::uint8_t>("a uint8 value"); break;
-      case kI8: v = load<std::int8_t>("an int8 value"); break;
-      case kU16: v = load<std::uint16_t>("a uint16 value"); break;
-      case kI16: v = load<std::int16_t>("an int16 value"); break;
-      case kU32: v = load<std::uint32_t>("a uint32 value"); break;
-      case kI32: v = load<std::int32_t>("an int32 value"); break;
-      case kF32: v = load<float>("a float32 value"); break;
-      case kU64: {
+      case meta::kU8: v = load<std::uint8_t>("a uint8 value"); break;
+      case meta::kI8: v = load<std::int8_t>("an int8 value"); break;
+      case meta::kU16: v = load<std::uint16_t>("a uint16 value"); break;
+      case meta::kI16: v = load<std::int16_t>("an int16 value"); break;
+      case meta::kU32: v = load<std::uint32_t>("a uint32 value"); break;
+      case meta::kI32: v = load<std::int32_t>("an int32 value"); break;
+      case meta::kF32: v = load<float>("a float32 value"); break;
+      case meta::kU64: {
         const auto u = load<std::uint64_t>("a uint64 value");
         m.value = std::to_string(u);
         m.number = double(u);
         return;
       }
-      case kI64: {
+      case meta::kI64: {
         const auto i = load<std::int64_t>("an int64 value");
         m.value = std::to_string(i);
         m.number = double(i);
         return;
       }
-      case kF64: v = load<double>("a float64 value"); break;
-      case kBool: {
+      case meta::kF64: v = load<double>("a float64 value"); break;
+      case meta::kBool: {
         const std::size_t at = pos_;
         const auto b = load<std::uint8_t>("a bool value");
         if (b > 1) fail(at, fmt::format("metadata '{}': a bool of value {} (only 0 and 1 are)", m.key, b));
@@ -318,7 +320,7 @@ class GgufReader {
       }
       default: break;
     }
-    m.value = (type == kF32 || type == kF64) ? number_text(v) : fmt::format("{:.0f}", v);
+    m.value = (type == meta::kF32 || type == meta::kF64) ? number_text(v) : fmt::format("{:.0f}", v);
     m.number = v;
   }
 

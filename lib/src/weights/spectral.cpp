@@ -11,10 +11,10 @@
 namespace gradcheck::weights {
 
 namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-}
 
-namespace {
+// A statistic that is not defined for the matrix (no tail to fit, no positive
+// singular value).
+constexpr double kUndefined = std::numeric_limits<double>::quiet_NaN();
 
 // The Kolmogorov-Smirnov distance between the tail values[start..n) (sorted)
 // and the power law of exponent alpha from xmin = values[start]:
@@ -69,7 +69,7 @@ PowerLawFit fit_power_law(std::vector<double> values, std::int64_t min_tail) {
                values.end());
   std::sort(values.begin(), values.end());
   PowerLawFit best;
-  best.alpha = best.alpha_error = best.xmin = best.ks_distance = kNaN;
+  best.alpha = best.alpha_error = best.xmin = best.ks_distance = kUndefined;
   const auto n = static_cast<std::int64_t>(values.size());
   if (n < min_tail) return best;
   // suffix sums of ln(x) let each candidate's MLE cost O(1).
@@ -142,12 +142,12 @@ SpectralStats spectral_analysis(const TensorView& view, const SpectralOptions& o
   }
   s.eigenvalues = static_cast<std::int64_t>(eig.size());
   s.spectral_norm = std::sqrt(eig.front());
-  s.stable_rank = eig.front() > 0 ? frob2 / eig.front() : kNaN;
+  s.stable_rank = eig.front() > 0 ? frob2 / eig.front() : kUndefined;
   if (s.exact) {
     s.sigma_min = std::sqrt(eig.back());
     s.condition_number = s.sigma_min > 0 ? s.spectral_norm / s.sigma_min : std::numeric_limits<double>::infinity();
   } else {
-    s.sigma_min = s.condition_number = kNaN;
+    s.sigma_min = s.condition_number = kUndefined;
   }
   s.power_law = fit_power_law(eig);
   s.spectrum = std::move(eig);
