@@ -25,4 +25,13 @@ std::string fixed(double v, int decimals) { return to_text(v, std::chars_format:
 std::string scientific(double v, int decimals) { return to_text(v, std::chars_format::scientific, decimals); }
 std::string percent(double fraction, int decimals) { return fixed(100 * fraction, decimals) + "%"; }
 
+std::string shape_text(const std::vector<std::int64_t>& shape, char separator) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += separator;
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
 }  // namespace gradcheck::internal

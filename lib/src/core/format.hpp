@@ -5,7 +5,9 @@
 // on the locale a program that links the library may have set. JSON numbers
 // (null when not finite) are json_number in json_out.hpp.
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace gradcheck::internal {
 
@@ -18,5 +20,8 @@ std::string fixed(double v, int decimals);
 std::string scientific(double v, int decimals);
 /// A fraction as a percentage: fixed(100 * fraction, decimals) + "%".
 std::string percent(double fraction, int decimals);
+/// A tensor's shape in brackets, its sizes joined by `separator`: "[3x4]" with
+/// 'x', "[3,4]" with ','; "[]" for a scalar.
+std::string shape_text(const std::vector<std::int64_t>& shape, char separator);
 
 }  // namespace gradcheck::internal

@@ -1,5 +1,6 @@
 #include "page.hpp"
 #include "gradcheck/utf8.hpp"
+#include "../core/format.hpp"
 
 namespace gradcheck::html {
 namespace {
@@ -61,14 +62,7 @@ h2{break-after:avoid}svg.chart,table,.note{break-inside:avoid}th{position:static
 
 }  // namespace
 
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += 'x';
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
+std::string shape_text(const std::vector<std::int64_t>& shape) { return internal::shape_text(shape, 'x'); }
 
 std::string escape(std::string_view raw) {
   // Names and paths from users' files: bytes that are not UTF-8 shown as \xNN.

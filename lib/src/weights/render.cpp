@@ -30,15 +30,6 @@ nlohmann::json flags_json(const std::vector<Flag>& flags) {
   return a;
 }
 
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ',';
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
 // A statistic in the table: "-" when undefined (a tensor with no finite value).
 std::string num(double v) { return std::isnan(v) ? "-" : internal::general(v, 4); }
 
@@ -242,7 +233,7 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
     std::size_t name_w = 4, shape_w = 5;
     for (const auto& t : r.tensors) {
       name_w = std::max(name_w, t.name.size());
-      shape_w = std::max(shape_w, shape_text(t.shape).size());
+      shape_w = std::max(shape_w, internal::shape_text(t.shape, ',').size());
     }
     name_w = std::min<std::size_t>(name_w, 60);
     if (!r.tensors.empty()) {
@@ -262,7 +253,7 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
       const TensorStats& s = t.stats;
       const std::string zeros = std::isnan(s.zero_fraction) ? "-" : internal::fixed(100.0 * s.zero_fraction, 1);
       std::string line = fmt::format("{:<{}} {:<7} {:<{}} {:>10} {:>10} {:>10} {:>10} {:>6}  {}", t.name, name_w,
-                                     dtype_name(t.dtype), shape_text(t.shape), shape_w, num(s.mean), num(s.std),
+                                     dtype_name(t.dtype), internal::shape_text(t.shape, ','), shape_w, num(s.mean), num(s.std),
                                      num(s.min), num(s.max), zeros, flags_text(t.flags));
       out += (t.flags.empty() ? line : style.red(line)) + "\n";
       for (std::size_t i = 0; i < t.flags.size(); ++i)
@@ -317,7 +308,8 @@ std::string to_text(const WeightsReport& r, const TextOptions& options) {
       for (const auto& n : r.only_in_before) out += "  " + n + ": only in " + r.diff_before + "\n";
       for (const auto& n : r.only_in_after) out += "  " + n + ": only in " + r.diff_after + "\n";
       for (const auto& c : r.shape_changed)
-        out += "  " + c.name + ": shape " + shape_text(c.before) + " -> " + shape_text(c.after) + ", not compared\n";
+        out += "  " + c.name + ": shape " + internal::shape_text(c.before, ',') + " -> " +
+               internal::shape_text(c.after, ',') + ", not compared\n";
     }
   }
   out += verdict_line(r, options.color) + "\n";
