@@ -12,9 +12,11 @@ measurement ran; 1 with --targets, a target missed; 2 bad input (no convdiag, a 
 missing file, an archive that cannot be unpacked).
 """
 import argparse
+import glob
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -33,11 +35,18 @@ def die(msg):
     sys.exit(2)
 
 
+def default_archives():
+    """corpus.tar.xz (sets 1-12) and the later sets' corpus-setN.tar.xz, in set order."""
+    later = glob.glob(os.path.join(HERE, "corpus-set*.tar.xz"))
+    number = lambda p: int(re.fullmatch(r"corpus-set(\d+)\.tar\.xz", os.path.basename(p)).group(1))
+    return [os.path.join(HERE, "corpus.tar.xz")] + sorted(later, key=number)
+
+
 def unpack(archive, work):
     """Unpacks the archive into work unless the same archive is already unpacked there."""
     with open(archive, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
-    stamp = os.path.join(work, ".unpacked")
+    stamp = os.path.join(work, ".unpacked-" + os.path.basename(archive))
     if os.path.exists(stamp) and open(stamp).read().strip() == digest:
         return
     os.makedirs(work, exist_ok=True)
@@ -204,7 +213,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--convdiag", required=True, help="the convdiag executable")
     ap.add_argument("--labels", default=os.path.join(HERE, "labels.json"))
-    ap.add_argument("--archive", default=os.path.join(HERE, "corpus.tar.xz"), help="the generated logs")
+    ap.add_argument("--archive", action="append",
+                    help="an archive of generated logs (repeat for several; default: corpus.tar.xz and every "
+                         "corpus-setN.tar.xz beside it)")
     ap.add_argument("--corpus", help="a directory holding runs/ (the generator's --out) instead of the archive")
     ap.add_argument("--work", default=os.path.join(HERE, "..", "..", "..", "build", "convdiag-corpus"),
                     help="where the archive is unpacked (default: build/convdiag-corpus in the repository)")
@@ -227,9 +238,10 @@ def main():
         labels = [l for l in labels if l["origin"] == a.origin]
     corpus = a.corpus
     if corpus is None and any(l["origin"] == "generated" for l in labels):
-        if not os.path.exists(a.archive):
-            die(f"{a.archive}: no such archive (or give --corpus DIR)")
-        unpack(a.archive, a.work)
+        for archive in a.archive or default_archives():
+            if not os.path.exists(archive):
+                die(f"{archive}: no such archive (or give --corpus DIR)")
+            unpack(archive, a.work)
         corpus = a.work
     paths = {}
     for l in labels:
