@@ -7,8 +7,8 @@ writes labels.json. Standard library and NumPy only; convdiag plays no part.
     label.py --gen DIR --show ID      # the rules' numbers for one run
 
 Generated runs come in sets by the number they start from: set 1 (from 0), set 2 (from 1000,
-`generate.py --first 1000`), set 3 (from 2000), ..., set 11 (from 10000) and set 12 (from 11000).
-Sets 1 to 11 are the calibration set and set 12 the held-out set; public logs are split by a hash of
+`generate.py --first 1000`), set 3 (from 2000), ..., set 12 (from 11000) and set 13 (from 12000).
+Sets 1 to 12 are the calibration set and set 13 the held-out set; public logs are split by a hash of
 their id within each stratum.
 
 Where the rules and the intended condition disagree, the run is listed; review.json holds the
@@ -204,7 +204,35 @@ def judged_curve(s, v, facts, epochs_of):
 NEAR_ZERO = 0.01
 
 
-def rule_oscillation(s, v, facts, epochs_of):
+def val_swings(val):
+    """Up-swings of at least 15% in the second half of the validation loss (visible: 10% of its
+    range, on a log scale when it spans two orders of magnitude); None with fewer than 16
+    finite evaluations."""
+    if val is None:
+        return None
+    vv = val[1][np.isfinite(val[1])]
+    if len(vv) < 16:
+        return None
+    logscale = np.all(vv > 0) and vv.max() / vv.min() > 100
+    cv = np.log(vv) if logscale else vv
+    amp = 0.10 * (cv.max() - cv.min())
+    sec = vv[len(vv) // 2:]
+    return len(swings_log(np.log(sec), math.log(1.15), amp) if logscale else swings(sec, 0.15, amp))
+
+
+def rule_oscillation(s, v, facts, epochs_of, val=None):
+    out = rule_oscillation_shape(s, v, facts, epochs_of)
+    minibatch = facts is not None and facts.get("batch_size", 0) < facts.get("n_train", 0)
+    per_step = facts is not None and facts.get("logged_every") != "epoch"
+    if out[0] == "required" and minibatch and per_step:
+        k = val_swings(val)
+        if k is not None and k < 3:
+            # a model that swings moves its validation loss; the batches' scatter does not
+            return "accepted", out[1], out[2] + f"; the validation loss does not swing ({k} up-swings >= 15%)"
+    return out
+
+
+def rule_oscillation_shape(s, v, facts, epochs_of):
     js, jv = judged_curve(s, v, facts, epochs_of)
     n = len(jv)
     if n < 16:
@@ -255,10 +283,59 @@ def rule_oscillation(s, v, facts, epochs_of):
     return None, None, why
 
 
-def rule_plateau(s, v, facts, finetune, diverging):
+def val_learns(val, lo, hi):
+    """Whether the validation loss falls clearly over the steps [lo, hi]: at least 4 evaluations
+    there, the median of their last quarter at least 10% below the median of their first, and that
+    fall more than twice their scatter (the median relative change between consecutive ones)."""
+    if val is None:
+        return False, ""
+    vs, vv = val
+    keep = np.isfinite(vv) & (vs >= lo) & (vs <= hi)
+    vv = vv[keep]
+    if len(vv) < 4 or not np.all(vv > 0):
+        return False, ""
+    q = max(1, len(vv) // 4)
+    first, last = float(np.median(vv[:q])), float(np.median(vv[-q:]))
+    scatter = float(np.median(np.abs(np.diff(vv)) / vv[:-1]))
+    fall = 1 - last / first
+    return fall >= 0.10 and fall > 2 * scatter, f"; the validation loss fell {fall:.0%} over those steps (scatter {scatter:.1%})"
+
+
+def val_below_chance(val, lo, hi, facts):
+    """For a classifier, whether the validation loss over the steps [lo, hi] (at least 2
+    evaluations) has its median below 80% of the chance level: the model predicts far better than
+    a constant. (A regression's chance level is the training targets' variance, which a small
+    validation set's need not match.)"""
+    chance = facts.get("chance") if facts else None
+    if val is None or chance is None or not chance > 0 or facts.get("task") != "cls":
+        return False, ""
+    vs, vv = val
+    vv = vv[np.isfinite(vv) & (vs >= lo) & (vs <= hi)]
+    if len(vv) < 2:
+        return False, ""
+    m = float(np.median(vv))
+    return m <= 0.8 * chance, f"; the validation loss over those steps is {m / chance:.0%} of the chance level"
+
+
+def rule_plateau(s, v, facts, finetune, diverging, val=None):
+    out, lo, hi = rule_plateau_shape(s, v, facts, finetune, diverging)
+    # values repeated to every digit: updates stopped, whatever the validation loss does
+    if out[0] == "required" and not out[2].endswith("; stuck, repeated"):
+        # the model learns, or has learned, while its training loss stays flat (held up by noisy
+        # labels or regularisation)
+        learns, how = val_learns(val, lo, hi)
+        if not learns:
+            learns, how = val_below_chance(val, lo, hi, facts)
+        if learns:
+            return "accepted", out[1], out[2] + how
+    return out
+
+
+def rule_plateau_shape(s, v, facts, finetune, diverging):
+    """The plateau rule on the training loss: (mark, onset, why) and the steps of the flat stretch."""
     n = len(v)
     if n < 8:
-        return None, None, "too few points"
+        return (None, None, "too few points"), 0, 0
     c = seen_curve(v)
     start = level(v[: head_n(n, 0.05)])
     run = s[-1] - s[0]
@@ -278,25 +355,25 @@ def rule_plateau(s, v, facts, finetune, diverging):
     if stretch >= 0.2 * run and (at_chance or repeated) and not finetune:
         fell_before = c[: max(1, j)].min() < 0.9 * start or c[0] > 1.1 * endlvl
         onset = float(s[j]) if fell_before and j > 0.05 * n else float(s[0])
-        return "required", onset, why + "; stuck"
+        return ("required", onset, why + ("; stuck, repeated" if repeated else "; stuck")), s[j], s[-1]
     if finetune:
-        return None, None, why + "; fine-tuning run"
+        return (None, None, why + "; fine-tuning run"), 0, 0
     never = c.min() >= 0.9 * start
     if never and chance is not None and chance > 0 and start <= 0.5 * chance:
         # a converged run, flat at a low level: it learned before its first points
-        return None, None, why + f"; never 10% below its start, but that start is {start / chance:.0%} of the chance level"
+        return (None, None, why + f"; never 10% below its start, but that start is {start / chance:.0%} of the chance level"), 0, 0
     if never and not diverging:
-        return "required", float(s[0]), why + "; never 10% below its start"
+        return ("required", float(s[0]), why + "; never 10% below its start"), s[0], s[-1]
     # a flat start lasting a long part of the run
     k = 0
     while k < n and c[k] >= 0.9 * start:
         k += 1
     frac = (s[min(k, n - 1)] - s[0]) / run if run else 0
     if frac >= 0.5 and not diverging:
-        return "required", float(s[0]), why + f"; flat start for {frac:.0%} of the run"
+        return ("required", float(s[0]), why + f"; flat start for {frac:.0%} of the run"), s[0], s[min(k, n - 1)]
     if frac >= 0.3 and not diverging:
-        return "accepted", float(s[0]), why + f"; flat start for {frac:.0%} of the run"
-    return None, None, why
+        return ("accepted", float(s[0]), why + f"; flat start for {frac:.0%} of the run"), 0, 0
+    return (None, None, why), 0, 0
 
 
 def rule_overfitting(val, train):
@@ -559,9 +636,9 @@ def apply_rules(series, roles, facts=None, finetune=False, restarts_at=(), epoch
         epochs_of = np.array([mp.get(x, np.nan) for x in ps.tolist()])
         if np.isnan(epochs_of).any():
             epochs_of = None
-    out["oscillation"] = rule_oscillation(ps, pv, facts, epochs_of)
-    out["plateau"] = rule_plateau(ps, pv, facts, finetune, diverging)
     val = series.get(roles["val_loss"]) if roles.get("val_loss") else None
+    out["oscillation"] = rule_oscillation(ps, pv, facts, epochs_of, val)
+    out["plateau"] = rule_plateau(ps, pv, facts, finetune, diverging, val)
     out["overfitting"] = rule_overfitting(val, (ls, lv))
     out["exploding_gradient"] = rule_exploding(grads, roles.get("grad_norm"), roles.get("grad_layers", []))
     out["vanishing_gradient"] = rule_vanishing(grads, roles.get("grad_norm"), roles.get("grad_layers", []), (ls, lv))
@@ -603,7 +680,7 @@ def run_set(run_id):
     return 1 + int(run_id.rsplit("-", 1)[1]) // 1000
 
 
-HELDOUT_SET = 12
+HELDOUT_SET = 13
 
 
 def split_of(run_id, stratum, members):
