@@ -79,9 +79,12 @@ struct RowPieces {
 /// rows, the row pieces' hashes into rows.out): the `n` elements of `v` from
 /// `begin`. `x` is a scratch buffer of kChunkElements doubles; `hist` holds
 /// kBins + 1 counts, indexed by raw key (the last one a spare bin, left 0);
-/// `ring` 32 scratch keys.
+/// `ring` 32 scratch keys. Float32 zeros are counted in a second look at a
+/// chunk whose zero bins grew (rare in trained weights), or with
+/// `zeros_inline` in the fused pass itself (dequantized blocks, where a zero
+/// level is in nearly every chunk).
 ChunkResult run_chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* hist,
-                             std::uint32_t* ring, const RowPieces& rows);
+                             std::uint32_t* ring, const RowPieces& rows, bool zeros_inline = false);
 
 /// Block-scale tallies of a block-quantized tensor's blocks (QuantHealth's
 /// counts and sums), taken chunk by chunk and merged in chunk order.

@@ -401,7 +401,8 @@ void process_chunk(Job& job, std::size_t chunk, Scratch& s, const std::uint8_t* 
     // A few-level type's rows are hashed from their stored blocks, in every chunk alike.
     const bool levels = counts_levels(v.dtype);
     if (levels) rows.cols = 0;
-    const ChunkResult r = run_chunk_kernel(chunk_view, 0, end - begin, s.values.data(), s.hist.data(), s.ring, rows);
+    const ChunkResult r = run_chunk_kernel(chunk_view, 0, end - begin, s.values.data(), s.hist.data(), s.ring, rows,
+                                           /*zeros_inline=*/true);
     if (r.moments.n > 0) widen_key_range(s, r.min, r.max);
     job.parts[chunk] = r;
     if (job.is_matrix && levels) level_segment(job, begin, end, r.zeros > 0, blocks, s, true);
