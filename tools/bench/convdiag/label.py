@@ -318,9 +318,9 @@ def val_below_chance(val, lo, hi, facts):
 
 
 def rule_plateau(s, v, facts, finetune, diverging, val=None):
-    out, lo, hi = rule_plateau_shape(s, v, facts, finetune, diverging)
+    out, lo, hi, stopped = rule_plateau_shape(s, v, facts, finetune, diverging)
     # values repeated to every digit: updates stopped, whatever the validation loss does
-    if out[0] == "required" and not out[2].endswith("; stuck, repeated"):
+    if out[0] == "required" and not stopped:
         # the model learns, or has learned, while its training loss stays flat (held up by noisy
         # labels or regularisation)
         learns, how = val_learns(val, lo, hi)
@@ -332,10 +332,11 @@ def rule_plateau(s, v, facts, finetune, diverging, val=None):
 
 
 def rule_plateau_shape(s, v, facts, finetune, diverging):
-    """The plateau rule on the training loss: (mark, onset, why) and the steps of the flat stretch."""
+    """The plateau rule on the training loss: (mark, onset, why), the steps of the flat stretch,
+    and whether its values are repeated to every digit (updates stopped)."""
     n = len(v)
     if n < 8:
-        return (None, None, "too few points"), 0, 0
+        return (None, None, "too few points"), 0, 0, False
     c = seen_curve(v)
     start = level(v[: head_n(n, 0.05)])
     run = s[-1] - s[0]
@@ -355,25 +356,25 @@ def rule_plateau_shape(s, v, facts, finetune, diverging):
     if stretch >= 0.2 * run and (at_chance or repeated) and not finetune:
         fell_before = c[: max(1, j)].min() < 0.9 * start or c[0] > 1.1 * endlvl
         onset = float(s[j]) if fell_before and j > 0.05 * n else float(s[0])
-        return ("required", onset, why + ("; stuck, repeated" if repeated else "; stuck")), s[j], s[-1]
+        return ("required", onset, why + "; stuck"), s[j], s[-1], repeated
     if finetune:
-        return (None, None, why + "; fine-tuning run"), 0, 0
+        return (None, None, why + "; fine-tuning run"), 0, 0, False
     never = c.min() >= 0.9 * start
     if never and chance is not None and chance > 0 and start <= 0.5 * chance:
         # a converged run, flat at a low level: it learned before its first points
-        return (None, None, why + f"; never 10% below its start, but that start is {start / chance:.0%} of the chance level"), 0, 0
+        return (None, None, why + f"; never 10% below its start, but that start is {start / chance:.0%} of the chance level"), 0, 0, False
     if never and not diverging:
-        return ("required", float(s[0]), why + "; never 10% below its start"), s[0], s[-1]
+        return ("required", float(s[0]), why + "; never 10% below its start"), s[0], s[-1], False
     # a flat start lasting a long part of the run
     k = 0
     while k < n and c[k] >= 0.9 * start:
         k += 1
     frac = (s[min(k, n - 1)] - s[0]) / run if run else 0
     if frac >= 0.5 and not diverging:
-        return ("required", float(s[0]), why + f"; flat start for {frac:.0%} of the run"), s[0], s[min(k, n - 1)]
+        return ("required", float(s[0]), why + f"; flat start for {frac:.0%} of the run"), s[0], s[min(k, n - 1)], False
     if frac >= 0.3 and not diverging:
-        return ("accepted", float(s[0]), why + f"; flat start for {frac:.0%} of the run"), 0, 0
-    return (None, None, why), 0, 0
+        return ("accepted", float(s[0]), why + f"; flat start for {frac:.0%} of the run"), 0, 0, False
+    return (None, None, why), 0, 0, False
 
 
 def rule_overfitting(val, train):
