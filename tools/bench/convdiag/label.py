@@ -204,6 +204,16 @@ def judged_curve(s, v, facts, epochs_of):
 NEAR_ZERO = 0.01
 
 
+def visible_swings(curve, part, frac):
+    """Up-swings of at least `frac` in `part` of `curve` (swings()), visible on the scale the whole
+    curve is read in: at least 10% of its range, in logarithms when every value is positive and
+    they span more than two orders of magnitude."""
+    logscale = np.all(curve > 0) and curve.max() / curve.min() > 100
+    cv = np.log(curve) if logscale else curve
+    amp = 0.10 * (cv.max() - cv.min())
+    return swings_log(np.log(part), math.log(1 + frac), amp) if logscale else swings(part, frac, amp)
+
+
 def val_swings(val):
     """Up-swings of at least 15% in the second half of the validation loss (visible: 10% of its
     range, on a log scale when it spans two orders of magnitude); None with fewer than 16
@@ -213,11 +223,7 @@ def val_swings(val):
     vv = val[1][np.isfinite(val[1])]
     if len(vv) < 16:
         return None
-    logscale = np.all(vv > 0) and vv.max() / vv.min() > 100
-    cv = np.log(vv) if logscale else vv
-    amp = 0.10 * (cv.max() - cv.min())
-    sec = vv[len(vv) // 2:]
-    return len(swings_log(np.log(sec), math.log(1.15), amp) if logscale else swings(sec, 0.15, amp))
+    return len(visible_swings(vv, vv[len(vv) // 2:], 0.15))
 
 
 def rule_oscillation(s, v, facts, epochs_of, val=None):
@@ -243,17 +249,7 @@ def rule_oscillation_shape(s, v, facts, epochs_of):
     if start > 0 and level(sec) < 1e-6 * start:
         return None, None, "the loss is at the floating-point floor (below 1e-6 of its start)"
     q = max(1, len(sec) // 4)
-    # swings must be visible on the scale the curve is read in: at least 10% of its range
-    logscale = np.all(jv > 0) and jv.max() / jv.min() > 100
-    cv = np.log(jv) if logscale else jv
-    amp = 0.10 * (cv.max() - cv.min())
-    if logscale:
-        sec_v = np.log(sec)
-        up30 = swings_log(sec_v, math.log(1.30), amp)
-        up15 = swings_log(sec_v, math.log(1.15), amp)
-    else:
-        up30 = swings(sec, 0.30, amp)
-        up15 = swings(sec, 0.15, amp)
+    up30, up15 = visible_swings(jv, sec, 0.30), visible_swings(jv, sec, 0.15)
     # Not oscillation: a loss that converged close to zero wandering by ratios, its swings peaking
     # below 1% of the chance level (invisible on a curve drawn from the chance level down).
     chance = facts.get("chance") if facts else None
@@ -267,7 +263,7 @@ def rule_oscillation_shape(s, v, facts, epochs_of):
     why = f"second half: {len(up30)} up-swings >= 30% ({len(last_q)} in its last quarter), {len(up15)} >= 15%"
     if len(up30) >= 3:
         # onset: the first swing of the unbroken chain that runs to the end
-        allsw = visible(jv, swings_log(cv, math.log(1.30), amp) if logscale else swings(jv, 0.30, amp))
+        allsw = visible(jv, visible_swings(jv, jv, 0.30))
         gap = max(5, int(0.10 * n))
         j = len(allsw) - 1
         while j > 0 and allsw[j] - allsw[j - 1] <= gap:
