@@ -97,6 +97,16 @@ expect 2 "missing.safetensors: cannot open" -- missing.safetensors
 echo "not a model" >model.onnx
 expect 2 "model.onnx: not an ONNX model" -- model.onnx
 expect 0 "weightstats: ok, 4 tensors in 1 file" -- --no-color "$data/../onnx/torch_mlp.onnx"
+# libhdf5 is opened when an HDF5 file is read, not linked: the tool does not
+# list it among the libraries it needs, reads Keras files through it, and a
+# library that cannot be loaded is a refusal naming the file.
+if readelf -d "$tool" | grep -q 'NEEDED.*hdf5'; then fail "weightstats links libhdf5 (it should open it only to read HDF5)"; fi
+expect 0 "weightstats: ok, 8 tensors in 1 file" -- --no-color "$data/../keras/keras2_weights.h5"
+GRADCHECK_HDF5_LIBRARY=/nonexistent/libhdf5.so \
+  expect 2 "keras2_weights.h5: reading HDF5 needs the HDF5 library \(GRADCHECK_HDF5_LIBRARY\), which cannot be loaded" -- \
+  "$data/../keras/keras2_weights.h5"
+GRADCHECK_HDF5_LIBRARY=libz.so.1 \
+  expect 2 "keras2_weights.h5: the HDF5 library loaded as libz.so.1 has no H5" -- "$data/../keras/keras2_weights.h5"
 echo "not a checkpoint" >model.dat
 expect 2 "model.dat: unknown checkpoint format" -- model.dat
 expect 2 "no checkpoint given" --

@@ -1,4 +1,5 @@
-// Keras HDF5 reader, through the HDF5 C library (Debian's libhdf5-dev).
+// Keras HDF5 reader, through the HDF5 C library (Debian's libhdf5-dev), which
+// is opened with dlopen when the first HDF5 file is read (below).
 //
 // Layouts (Keras's own saving code):
 //  - Keras 2 `model.save_weights("x.h5")` (keras/src/saving/legacy/hdf5_format.py):
@@ -15,6 +16,7 @@
 // Contiguous, unfiltered datasets of a plain file are used in place in the
 // memory-mapped file; the others are read through H5Dread into buffers.
 
+#include <dlfcn.h>
 #include <hdf5.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,6 +26,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -31,6 +34,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -44,6 +48,92 @@
 namespace gradcheck::weights {
 
 namespace {
+
+// --- libhdf5, opened when an HDF5 file is read ------------------------------
+// libhdf5 and the libraries it needs (about 35 on Debian: curl, krb5, ldap,
+// gnutls, ...) take about 30 ms to load and relocate. Linked, they would be
+// paid by every program that links gradcheck, at every start (`--help`
+// included), HDF5 file or not. So libhdf5 is opened with dlopen the first time
+// an HDF5 file is read (by the SONAME the build found, then by the path it
+// found it at), and its functions are called through this table. Types,
+// constants and signatures still come from hdf5.h: decltype(&f) does not refer
+// to f itself, and names the headers version (H5Lvisit) expand alike in the
+// member and in the symbol looked up.
+#define GRADCHECK_HDF5_FUNCTIONS(X) \
+  X(H5Aclose) X(H5Aexists) X(H5Aget_space) X(H5Aget_type) \
+  X(H5Aopen) X(H5Aread) X(H5Dclose) X(H5Dget_create_plist) \
+  X(H5Dget_offset) X(H5Dget_space) X(H5Dget_storage_size) X(H5Dget_type) \
+  X(H5Dopen2) X(H5Dread) X(H5Eset_auto2) X(H5Fclose) \
+  X(H5Fget_create_plist) X(H5Fopen) X(H5Gclose) X(H5Gopen2) \
+  X(H5Iget_type) X(H5Lexists) X(H5Lvisit) X(H5Oclose) \
+  X(H5Oopen) X(H5Pclose) X(H5Pcreate) X(H5Pget_layout) \
+  X(H5Pget_nfilters) X(H5Pget_userblock) X(H5Pset_fapl_core) X(H5Pset_file_image) \
+  X(H5Sclose) X(H5Sget_simple_extent_dims) X(H5Sget_simple_extent_ndims) X(H5Sget_simple_extent_npoints) \
+  X(H5Sget_simple_extent_type) X(H5Tclose) X(H5Tcopy) X(H5Tget_class) \
+  X(H5Tget_ebias) X(H5Tget_fields) X(H5Tget_nmembers) X(H5Tget_norm) \
+  X(H5Tget_offset) X(H5Tget_order) X(H5Tget_precision) X(H5Tget_sign) \
+  X(H5Tget_size) X(H5Tis_variable_str) X(H5Tset_size) X(H5free_memory) \
+  X(H5open)
+
+struct Hdf5Library {
+#define GRADCHECK_HDF5_MEMBER(f) decltype(&::f) f = nullptr;
+  GRADCHECK_HDF5_FUNCTIONS(GRADCHECK_HDF5_MEMBER)
+#undef GRADCHECK_HDF5_MEMBER
+  const hid_t* file_access_class = nullptr;  // H5P_FILE_ACCESS, once H5open ran
+  const hid_t* c_s1 = nullptr;               // H5T_C_S1, once H5open ran
+};
+
+// Filled once, in the process that reads (before it forks its reading child).
+Hdf5Library h5;
+
+// H5F_ACC_RDONLY's value: the macro also calls H5check() and H5open() by name.
+constexpr unsigned kReadOnly = 0x0000u;
+
+#define GRADCHECK_HDF5_NAME_(f) #f
+#define GRADCHECK_HDF5_NAME(f) GRADCHECK_HDF5_NAME_(f)
+
+// Opens libhdf5 and finds every function the reader calls; a refusal naming
+// `path` when it cannot (not installed, or another ABI than the build's).
+void open_hdf5_library(const std::string& path) {
+  static const std::string error = []() -> std::string {
+    // GRADCHECK_HDF5_LIBRARY names another build of the same HDF5 version.
+    const char* chosen = std::getenv("GRADCHECK_HDF5_LIBRARY");
+    const bool env = chosen != nullptr && *chosen != '\0';
+    void* lib = ::dlopen(env ? chosen : GRADCHECK_HDF5_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) {
+      const char* why = ::dlerror();
+      const std::string first = why != nullptr ? why : "not found";
+      if (!env) lib = ::dlopen(GRADCHECK_HDF5_PATH, RTLD_NOW | RTLD_LOCAL);
+      if (lib == nullptr)
+        return std::string("reading HDF5 needs the HDF5 library (") +
+               (env ? "GRADCHECK_HDF5_LIBRARY" : GRADCHECK_HDF5_SONAME ", Debian's libhdf5-103-1") +
+               "), which cannot be loaded: " + escape_invalid_utf8(first);
+    }
+    Hdf5Library found;
+    std::string missing;
+    auto find = [&](const char* name, auto& slot) {
+      void* sym = ::dlsym(lib, name);
+      if (sym == nullptr && missing.empty()) missing = name;
+      slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(sym);
+    };
+#define GRADCHECK_HDF5_FIND(f) find(GRADCHECK_HDF5_NAME(f), found.f);
+    GRADCHECK_HDF5_FUNCTIONS(GRADCHECK_HDF5_FIND)
+#undef GRADCHECK_HDF5_FIND
+    find("H5P_CLS_FILE_ACCESS_ID_g", found.file_access_class);
+    find("H5T_C_S1_g", found.c_s1);
+    if (!missing.empty())
+      return std::string("the HDF5 library loaded as ") + (env ? chosen : GRADCHECK_HDF5_SONAME) + " has no " + missing +
+             ": it is not the HDF5 version gradcheck was built with (" H5_VERS_INFO ")";
+    h5 = found;
+    return "";
+  }();
+  if (!error.empty()) throw InputError(path, error);
+}
+
+#undef GRADCHECK_HDF5_NAME
+#undef GRADCHECK_HDF5_NAME_
+#undef GRADCHECK_HDF5_FUNCTIONS
+
 
 // An HDF5 identifier closed when it goes out of scope.
 class Id {
@@ -117,16 +207,16 @@ class H5Reader {
     return escape_invalid_utf8(s);
   }
 
-  bool has_attribute(hid_t obj, const char* name) const { return H5Aexists(obj, name) > 0; }
+  bool has_attribute(hid_t obj, const char* name) const { return h5.H5Aexists(obj, name) > 0; }
 
   bool group_exists(hid_t loc, const std::string& name) const {
-    if (H5Lexists(loc, name.c_str(), H5P_DEFAULT) <= 0) return false;
-    Id obj(H5Oopen(loc, name.c_str(), H5P_DEFAULT), H5Oclose);
-    return obj.ok() && H5Iget_type(obj.get()) == H5I_GROUP;
+    if (h5.H5Lexists(loc, name.c_str(), H5P_DEFAULT) <= 0) return false;
+    Id obj(h5.H5Oopen(loc, name.c_str(), H5P_DEFAULT), h5.H5Oclose);
+    return obj.ok() && h5.H5Iget_type(obj.get()) == H5I_GROUP;
   }
 
   Id group(hid_t loc, const std::string& name) const {
-    Id g(H5Gopen2(loc, name.c_str(), H5P_DEFAULT), H5Gclose);
+    Id g(h5.H5Gopen2(loc, name.c_str(), H5P_DEFAULT), h5.H5Gclose);
     if (!g.ok()) fail("cannot open the group '" + escape_invalid_utf8(name) + "'");
     return g;
   }
@@ -134,33 +224,33 @@ class H5Reader {
   // An attribute holding an array of strings (fixed-length, as Keras writes
   // them with NumPy bytes, or variable-length).
   std::vector<std::string> strings(hid_t obj, const char* name) const {
-    Id attr(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
+    Id attr(h5.H5Aopen(obj, name, H5P_DEFAULT), h5.H5Aclose);
     if (!attr.ok()) fail(std::string("cannot open the attribute '") + name + "'");
-    Id type(H5Aget_type(attr.get()), H5Tclose);
-    Id space(H5Aget_space(attr.get()), H5Sclose);
-    if (!type.ok() || !space.ok() || H5Tget_class(type.get()) != H5T_STRING)
+    Id type(h5.H5Aget_type(attr.get()), h5.H5Tclose);
+    Id space(h5.H5Aget_space(attr.get()), h5.H5Sclose);
+    if (!type.ok() || !space.ok() || h5.H5Tget_class(type.get()) != H5T_STRING)
       fail(std::string("the attribute '") + name + "' is not an array of strings");
-    const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+    const hssize_t n = h5.H5Sget_simple_extent_npoints(space.get());
     if (n < 0 || static_cast<std::uint64_t>(n) > file_size_)
       fail(std::string("the attribute '") + name + "' has an impossible size");
     std::vector<std::string> out;
-    if (H5Tis_variable_str(type.get()) > 0) {
+    if (h5.H5Tis_variable_str(type.get()) > 0) {
       std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
-      Id mem(H5Tcopy(H5T_C_S1), H5Tclose);
-      H5Tset_size(mem.get(), H5T_VARIABLE);
-      const bool read = n == 0 || H5Aread(attr.get(), mem.get(), ptrs.data()) >= 0;
+      Id mem(h5.H5Tcopy(*h5.c_s1), h5.H5Tclose);
+      h5.H5Tset_size(mem.get(), H5T_VARIABLE);
+      const bool read = n == 0 || h5.H5Aread(attr.get(), mem.get(), ptrs.data()) >= 0;
       if (read)
         for (char* p : ptrs) out.emplace_back(p != nullptr ? p : "");
       // The strings HDF5 allocated, also those of a read that failed halfway.
       for (char* p : ptrs)
-        if (p != nullptr) H5free_memory(p);
+        if (p != nullptr) h5.H5free_memory(p);
       if (!read) fail(std::string("cannot read the attribute '") + name + "'");
     } else {
-      const std::size_t size = H5Tget_size(type.get());
+      const std::size_t size = h5.H5Tget_size(type.get());
       if (size == 0 || size > file_size_ || static_cast<std::uint64_t>(n) * size > 16 * file_size_ + (1 << 20))
         fail(std::string("the attribute '") + name + "' has an impossible size");
       std::vector<char> buf(static_cast<std::size_t>(n) * size);
-      if (n > 0 && H5Aread(attr.get(), type.get(), buf.data()) < 0) fail(std::string("cannot read the attribute '") + name + "'");
+      if (n > 0 && h5.H5Aread(attr.get(), type.get(), buf.data()) < 0) fail(std::string("cannot read the attribute '") + name + "'");
       for (hssize_t i = 0; i < n; ++i) {
         const char* p = buf.data() + static_cast<std::size_t>(i) * size;
         out.emplace_back(p, strnlen(p, size));
@@ -181,13 +271,13 @@ class H5Reader {
   static herr_t visit(hid_t loc, const char* name, const H5L_info_t* info, void* self) {
     auto* r = static_cast<H5Reader*>(self);
     if (info->type != H5L_TYPE_HARD) return 0;  // soft and external links: not followed
-    Id obj(H5Oopen(loc, name, H5P_DEFAULT), H5Oclose);
-    if (obj.ok() && H5Iget_type(obj.get()) == H5I_DATASET) r->datasets_.emplace_back(name);
+    Id obj(h5.H5Oopen(loc, name, H5P_DEFAULT), h5.H5Oclose);
+    if (obj.ok() && h5.H5Iget_type(obj.get()) == H5I_DATASET) r->datasets_.emplace_back(name);
     return 0;
   }
 
   void every_dataset(hid_t file) {
-    if (H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, &H5Reader::visit, this) < 0)
+    if (h5.H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, &H5Reader::visit, this) < 0)
       fail("cannot walk the file's groups: a damaged HDF5 structure");
     for (const auto& d : datasets_) dataset(file, d, escape_invalid_utf8(d), /*skip_other_types=*/true);
   }
@@ -198,19 +288,19 @@ class H5Reader {
   // conversion writes out of bounds on float types with impossible fields
   // (found by fuzzing; tests/fuzz/regressions/keras_h5).
   bool to_dtype(hid_t type, DType* out, bool* big_endian) const {
-    const H5T_class_t cls = H5Tget_class(type);
-    const std::size_t size = H5Tget_size(type);
-    const H5T_order_t order = H5Tget_order(type);
+    const H5T_class_t cls = h5.H5Tget_class(type);
+    const std::size_t size = h5.H5Tget_size(type);
+    const H5T_order_t order = h5.H5Tget_order(type);
     *big_endian = order == H5T_ORDER_BE;
     if (cls == H5T_FLOAT || cls == H5T_INTEGER) {
       if (order != H5T_ORDER_LE && order != H5T_ORDER_BE) return false;
-      if (H5Tget_precision(type) != size * 8 || H5Tget_offset(type) != 0) return false;
+      if (h5.H5Tget_precision(type) != size * 8 || h5.H5Tget_offset(type) != 0) return false;
     }
     if (cls == H5T_FLOAT) {
       std::size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
-      if (H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) < 0) return false;
-      const std::size_t ebias = H5Tget_ebias(type);
-      const bool implied = H5Tget_norm(type) == H5T_NORM_IMPLIED;
+      if (h5.H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) < 0) return false;
+      const std::size_t ebias = h5.H5Tget_ebias(type);
+      const bool implied = h5.H5Tget_norm(type) == H5T_NORM_IMPLIED;
       auto ieee = [&](std::size_t s, std::size_t e, std::size_t es, std::size_t ms, std::size_t bias) {
         return implied && spos == s && epos == e && esize == es && mpos == 0 && msize == ms && ebias == bias;
       };
@@ -221,7 +311,7 @@ class H5Reader {
       return true;
     }
     if (cls == H5T_INTEGER) {
-      const bool is_signed = H5Tget_sign(type) == H5T_SGN_2;
+      const bool is_signed = h5.H5Tget_sign(type) == H5T_SGN_2;
       switch (size) {
         case 1: *out = is_signed ? DType::I8 : DType::U8; return true;
         case 2: *out = is_signed ? DType::I16 : DType::U16; return true;
@@ -230,7 +320,7 @@ class H5Reader {
         default: return false;
       }
     }
-    if (cls == H5T_ENUM && size == 1 && H5Tget_nmembers(type) == 2) {  // h5py's bool
+    if (cls == H5T_ENUM && size == 1 && h5.H5Tget_nmembers(type) == 2) {  // h5py's bool
       *out = DType::BOOL;
       *big_endian = false;
       return true;
@@ -240,12 +330,12 @@ class H5Reader {
 
   void dataset(hid_t loc, const std::string& where, const std::string& name, bool skip_other_types = false) {
     const std::string shown_where = escape_invalid_utf8(where);
-    if (H5Lexists(loc, where.c_str(), H5P_DEFAULT) <= 0)
+    if (h5.H5Lexists(loc, where.c_str(), H5P_DEFAULT) <= 0)
       fail("the weight '" + shown_where + "' named in weight_names is not in the file");
-    Id d(H5Dopen2(loc, where.c_str(), H5P_DEFAULT), H5Dclose);
+    Id d(h5.H5Dopen2(loc, where.c_str(), H5P_DEFAULT), h5.H5Dclose);
     if (!d.ok()) fail("cannot open the dataset '" + shown_where + "'");
-    Id type(H5Dget_type(d.get()), H5Tclose);
-    Id space(H5Dget_space(d.get()), H5Sclose);
+    Id type(h5.H5Dget_type(d.get()), h5.H5Tclose);
+    Id space(h5.H5Dget_space(d.get()), h5.H5Sclose);
     if (!type.ok() || !space.ok()) fail("the dataset '" + shown_where + "' has no readable type or shape");
     TensorEntry e;
     e.name = name;
@@ -255,12 +345,12 @@ class H5Reader {
       if (skip_other_types) return;  // strings, compounds, references: not weights
       fail("the weight '" + shown_where + "' is not a numeric dataset of a standard type (IEEE float, integer, bool)");
     }
-    const H5S_class_t sclass = H5Sget_simple_extent_type(space.get());
+    const H5S_class_t sclass = h5.H5Sget_simple_extent_type(space.get());
     if (sclass == H5S_NULL) return;
-    const int rank = H5Sget_simple_extent_ndims(space.get());
+    const int rank = h5.H5Sget_simple_extent_ndims(space.get());
     if (rank < 0 || rank > H5S_MAX_RANK) fail("the dataset '" + shown_where + "' has an invalid shape");
     std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
-    if (rank > 0 && H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0)
+    if (rank > 0 && h5.H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0)
       fail("the dataset '" + shown_where + "' has an invalid shape");
     for (hsize_t x : dims) {
       if (x > static_cast<hsize_t>(INT64_MAX)) fail("the dataset '" + shown_where + "' has an extent beyond 2^63");
@@ -274,10 +364,10 @@ class H5Reader {
     }
     // In place: a contiguous, unfiltered, little-endian dataset of a plain file.
     if (mapping_ && !big_endian) {
-      Id dcpl(H5Dget_create_plist(d.get()), H5Pclose);
-      const haddr_t offset = H5Dget_offset(d.get());
-      if (dcpl.ok() && H5Pget_layout(dcpl.get()) == H5D_CONTIGUOUS && H5Pget_nfilters(dcpl.get()) == 0 &&
-          offset != HADDR_UNDEF && H5Dget_storage_size(d.get()) == bytes && offset <= mapping_->size() &&
+      Id dcpl(h5.H5Dget_create_plist(d.get()), h5.H5Pclose);
+      const haddr_t offset = h5.H5Dget_offset(d.get());
+      if (dcpl.ok() && h5.H5Pget_layout(dcpl.get()) == H5D_CONTIGUOUS && h5.H5Pget_nfilters(dcpl.get()) == 0 &&
+          offset != HADDR_UNDEF && h5.H5Dget_storage_size(d.get()) == bytes && offset <= mapping_->size() &&
           bytes <= mapping_->size() - offset) {
         e.data = mapping_->data() + offset;
         ck_.add_tensor(std::move(e));
@@ -288,7 +378,7 @@ class H5Reader {
       fail("the dataset '" + shown_where + "' declares " + std::to_string(bytes) + " bytes, far more than the file (" +
            std::to_string(file_size_) + " bytes) can hold");
     auto buf = std::make_shared<std::vector<std::uint8_t>>(static_cast<std::size_t>(bytes));
-    if (H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf->data()) < 0)
+    if (h5.H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf->data()) < 0)
       fail("cannot read the dataset '" + shown_where + "': its data is damaged or truncated");
     if (big_endian) detail::swap_bytes(buf->data(), dtype_size(e.dtype), e.numel);
     e.data = buf->data();
@@ -307,8 +397,8 @@ class H5Reader {
 // once (the reader turns failures into InputError itself).
 void quiet_hdf5() {
   static const bool once = [] {
-    H5open();
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    h5.H5open();
+    h5.H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     return true;
   }();
   (void)once;
@@ -326,14 +416,14 @@ bool has_signature(const std::uint8_t* data, std::size_t size) {
 Checkpoint read_image(const std::string& path, const std::uint8_t* data, std::size_t size) {
   quiet_hdf5();
   if (!has_signature(data, size)) throw InputError(path, "not an HDF5 file (no HDF5 signature)");
-  Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  if (!fapl.ok() || H5Pset_fapl_core(fapl.get(), 1 << 16, 0) < 0 ||
-      H5Pset_file_image(fapl.get(), const_cast<std::uint8_t*>(data), size) < 0)
+  Id fapl(h5.H5Pcreate(*h5.file_access_class), h5.H5Pclose);
+  if (!fapl.ok() || h5.H5Pset_fapl_core(fapl.get(), 1 << 16, 0) < 0 ||
+      h5.H5Pset_file_image(fapl.get(), const_cast<std::uint8_t*>(data), size) < 0)
     throw InputError(path, "cannot open the HDF5 image in memory");
   // The core driver refuses a name that exists on disk (it would be the
   // backing file): the image gets a name of its own.
   const std::string name = "gradcheck-memory-image:" + path + ":model.weights.h5";
-  Id file(H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+  Id file(h5.H5Fopen(name.c_str(), kReadOnly, fapl.get()), h5.H5Fclose);
   if (!file.ok()) throw InputError(path, "model.weights.h5 is not a readable HDF5 file: its superblock or root group is damaged");
   H5Reader reader(path, size, nullptr);
   return reader.read(file.get());
@@ -344,15 +434,15 @@ Checkpoint read_image(const std::string& path, const std::uint8_t* data, std::si
 Checkpoint read_h5_here(const std::string& path, std::shared_ptr<MappedFile> mapping) {
   quiet_hdf5();
   if (!has_signature(mapping->data(), mapping->size())) throw InputError(path, "not an HDF5 file (no HDF5 signature)");
-  Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  Id file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+  Id fapl(h5.H5Pcreate(*h5.file_access_class), h5.H5Pclose);
+  Id file(h5.H5Fopen(path.c_str(), kReadOnly, fapl.get()), h5.H5Fclose);
   if (!file.ok()) throw InputError(path, "not a readable HDF5 file: its superblock or root group is damaged");
   // Dataset offsets are relative to the superblock, which a user block moves:
   // then every dataset is read through HDF5.
-  Id fcpl(H5Fget_create_plist(file.get()), H5Pclose);
+  Id fcpl(h5.H5Fget_create_plist(file.get()), h5.H5Pclose);
   hsize_t userblock = 0;
   const std::uint64_t size = mapping->size();
-  if (!fcpl.ok() || H5Pget_userblock(fcpl.get(), &userblock) < 0 || userblock != 0) mapping.reset();
+  if (!fcpl.ok() || h5.H5Pget_userblock(fcpl.get(), &userblock) < 0 || userblock != 0) mapping.reset();
   H5Reader reader(path, size, mapping);
   return reader.read(file.get());
 }
@@ -373,7 +463,7 @@ Checkpoint read_archive_here(const std::string& path) {
 
 // --- Isolation -------------------------------------------------------------
 // libhdf5 is not hardened against malformed files: fuzzing found a
-// use-after-free in H5Aexists and out-of-bounds writes in its conversions on
+// use-after-free in h5.H5Aexists and out-of-bounds writes in its conversions on
 // crafted headers (tests/fuzz/regressions/keras_h5). So the file is parsed in
 // a forked child, which sends the tensors back through a pipe: each tensor's
 // name, type and shape, and its bytes, or for a dataset used in place its
@@ -551,6 +641,7 @@ void name_keras3_variables(const MappedFile& zip, std::vector<TensorEntry>& tens
 
 Checkpoint read_isolated(const std::string& path, bool archive) {
   auto mapping = std::make_shared<MappedFile>(path);  // cannot-open errors come from here, in this process
+  open_hdf5_library(path);  // here, so that the child only calls it
   int fds[2];
   if (::pipe(fds) != 0) throw InputError(path, std::string("cannot create a pipe: ") + std::strerror(errno));
   std::fflush(nullptr);
