@@ -57,8 +57,8 @@ namespace {
 // an HDF5 file is read (by the SONAME the build found, then by the path it
 // found it at), and its functions are called through this table. Types,
 // constants and signatures still come from hdf5.h: decltype(&f) does not refer
-// to f itself, and names the headers version (H5Lvisit) expand alike in the
-// member and in the symbol looked up.
+// to f itself, and a name the header maps to a versioned one (H5Lvisit)
+// expands alike in the member and in the symbol looked up.
 #define GRADCHECK_HDF5_FUNCTIONS(X) \
   X(H5Aclose) X(H5Aexists) X(H5Aget_space) X(H5Aget_type) \
   X(H5Aopen) X(H5Aread) X(H5Dclose) X(H5Dget_create_plist) \
@@ -122,7 +122,7 @@ void open_hdf5_library(const std::string& path) {
     find("H5P_CLS_FILE_ACCESS_ID_g", found.file_access_class);
     find("H5T_C_S1_g", found.c_s1);
     if (!missing.empty())
-      return std::string("the HDF5 library loaded as ") + (env ? chosen : GRADCHECK_HDF5_SONAME) + " has no " + missing +
+      return std::string("the HDF5 library loaded as ") + (env ? escape_invalid_utf8(chosen) : GRADCHECK_HDF5_SONAME) + " has no " + missing +
              ": it is not the HDF5 version gradcheck was built with (" H5_VERS_INFO ")";
     h5 = found;
     return "";
@@ -133,7 +133,6 @@ void open_hdf5_library(const std::string& path) {
 #undef GRADCHECK_HDF5_NAME
 #undef GRADCHECK_HDF5_NAME_
 #undef GRADCHECK_HDF5_FUNCTIONS
-
 
 // An HDF5 identifier closed when it goes out of scope.
 class Id {
