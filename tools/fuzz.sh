@@ -69,7 +69,7 @@ for t in "${TARGETS[@]}"; do
     result=ok
     contained=$(find "$artifacts" -type f | wc -l)
     [ "$contained" -eq 0 ] ||
-      result="ok ($contained inputs crashed libhdf5 in the reading child, each refused by the reader: see $log)"
+      result="ok ($contained inputs crashed the reader's forked parsing child, each refused by the reader: see $log)"
   else
     cp "$artifacts"/* "$crashes"/ 2>/dev/null || true
     result="FOUND (see $log; input saved in $crashes)"

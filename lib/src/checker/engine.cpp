@@ -293,7 +293,7 @@ CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, cons
   if (!task.skip_numeric) {
     // Plans: sampled positions and the noise level along a random direction
     // inside each block.
-    std::vector<std::size_t> noisy;  // the blocks checked, whose noise is measured
+    std::vector<std::pair<std::size_t, std::uint64_t>> noisy;  // the blocks checked (and their seeds): noise to measure
     for (std::size_t b = 0; b < blocks.size(); ++b) {
       const Block& blk = blocks[b];
       const std::uint64_t bseed = mix_seed(options.seed, hash_name(blk.name));
@@ -316,7 +316,7 @@ CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, cons
         for (std::size_t k = 0; k < eng.m; ++k)
           plan.derivative_rms[k] = std::sqrt(sum[k] / static_cast<double>(plan.positions.size()));
       }
-      noisy.push_back(b);
+      noisy.emplace_back(b, bseed);
     }
     // The noise level along a seeded direction inside each block, the blocks
     // shared among the evaluators (each block's level depends only on the
@@ -324,13 +324,13 @@ CheckResult run_check(Task task, const std::vector<Evaluator*>& evaluators, cons
     std::vector<std::vector<NoiseLevel>> levels(noisy.size());
     std::vector<std::int64_t> noise_evals(noisy.size(), 0);
     gradcheck::internal::parallel_for(noisy.size(), static_cast<int>(evaluators.size()), [&](std::size_t k, std::size_t w) {
-      const Block& blk = blocks[noisy[k]];
-      const std::uint64_t bseed = mix_seed(options.seed, hash_name(blk.name));
-      const auto d = eng.block_direction(blk.offset, blk.offset + blk.size(), plans[noisy[k]].rms, mix_seed(bseed, 1));
+      const auto [b, bseed] = noisy[k];
+      const Block& blk = blocks[b];
+      const auto d = eng.block_direction(blk.offset, blk.offset + blk.size(), plans[b].rms, mix_seed(bseed, 1));
       levels[k] = eng.measure_noise(d, evaluators[w], &noise_evals[k]);
     });
     for (std::size_t k = 0; k < noisy.size(); ++k) {
-      BlockPlan& plan = plans[noisy[k]];
+      BlockPlan& plan = plans[noisy[k].first];
       result.evaluations += noise_evals[k];
       plan.noise.resize(eng.m);
       for (std::size_t q = 0; q < eng.m; ++q) {

@@ -270,10 +270,10 @@ bool columns_known_alive(Job& job);
 void matrix_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros, const std::uint64_t* pieces,
                     const std::uint8_t* base, std::size_t first) {
   const TensorView& v = *job.view;
-  // Once every column is known alive, a chunk with zeros (nearly every
-  // dequantized chunk: a zero level) has only its rows' liveness to tell, and
-  // a row piece's first non-zero value tells it.
-  const bool every_column_alive = has_zeros && columns_known_alive(job);
+  // Once every column is known alive (remembered in all_cols_alive), a chunk
+  // with zeros (nearly every dequantized chunk: a zero level) has only its
+  // rows' liveness to tell, and a row piece's first non-zero value tells it.
+  if (has_zeros) (void)columns_known_alive(job);
   // A block-quantized chunk's values are read (only where it has zeros) dequantized, as float32.
   const DType type = is_block_quantized(v.dtype) ? DType::F32 : v.dtype;
   const std::size_t size = dtype_size(type);
@@ -309,9 +309,9 @@ void matrix_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros
     std::atomic_ref<std::uint8_t> all_cols(job.all_cols_alive);
     if (!has_zeros && col0 == 0 && col_end == cols) all_cols.store(1, std::memory_order_relaxed);
     const bool cols_known = all_cols.load(std::memory_order_relaxed) != 0;
-    if (every_column_alive)
+    if (cols_known && has_zeros)
       for (std::size_t k = i; k < seg_end && !any; ++k) any = nonzero(k);
-    for (std::size_t c = col0; c < col_end && !(cols_known && !has_zeros) && !every_column_alive;) {
+    for (std::size_t c = col0; c < col_end && !cols_known;) {
       const std::size_t w = c >> 6, stop = std::min(col_end, (w + 1) * 64);
       std::uint64_t word = 0;
       const std::size_t lo = c & 63, n = stop - c;
@@ -327,7 +327,7 @@ void matrix_segment(Job& job, std::size_t begin, std::size_t end, bool has_zeros
         for (std::size_t k = c; k < stop; ++k) word |= std::uint64_t(nonzero(row * cols + k)) << (k & 63);
         any |= word != 0;
       }
-      if (word != 0 && !cols_known &&
+      if (word != 0 &&
           (std::atomic_ref<std::uint64_t>(job.col_alive[w]).load(std::memory_order_relaxed) & word) != word)
         std::atomic_ref<std::uint64_t>(job.col_alive[w]).fetch_or(word, std::memory_order_relaxed);
       c = stop;
