@@ -111,10 +111,16 @@ TEST_CASE("run_accuracy covers every estimator, dtype and case, deterministicall
     REQUIRE(c.worst.size() == 5);
     CHECK(c.worst.front().relative_error == c.worst_relative_error);
     for (std::size_t k = 1; k < c.worst.size(); ++k) CHECK(c.worst[k - 1].relative_error >= c.worst[k].relative_error);
-    // Evaluations per derivative are fixed by each method's stencil.
+    // Evaluations per derivative are fixed by each method's stencil; the
+    // sided table evaluates its rows while they can still change a result
+    // (at least 2 rows), and in f32 the rounding makes the last rows useless.
     if (c.method == Method::forward || c.method == Method::complex_step) CHECK(c.evaluations_per_derivative == 2);
     if (c.method == Method::central) CHECK(c.evaluations_per_derivative == 4);
-    if (c.method == Method::richardson && c.sided) CHECK(c.evaluations_per_derivative == 20);
+    if (c.method == Method::richardson && c.sided) {
+      CHECK(c.evaluations_per_derivative >= 4);
+      CHECK(c.evaluations_per_derivative <= 20);
+      if (c.dtype == Dtype::f32) CHECK(c.evaluations_per_derivative < 18);
+    }
     if (c.method == Method::richardson && !c.sided) {
       CHECK(c.evaluations_per_derivative >= 4);
       CHECK(c.evaluations_per_derivative <= 20);

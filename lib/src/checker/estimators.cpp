@@ -53,73 +53,117 @@ double nonzero_step(const LineFunction& phi, double h) {
   throw std::domain_error("gradcheck: no step changes the argument");
 }
 
-// A Neville table of difference quotients extrapolated to step 0. `quotient`
-// returns the row's raw estimates (m values), the applied step and its rounding
-// bound; `power` is the exponent gap between successive error terms (2 for
+// A Neville table of difference quotients extrapolated to step 0, for m
+// outputs at once, filled one row (one step) at a time. Each output keeps the
+// entry with the smallest truncation + rounding; `factor` is ratio^power,
+// where `power` is the exponent gap between successive error terms (2 for
 // central differences, 1 for one-sided).
+class NevilleTable {
+ public:
+  NevilleTable(std::size_t m, int rows, double factor, const EstimatorSettings& s)
+      : m_(m), rows_(rows), factor_(factor), s_(s), a_(static_cast<std::size_t>(rows * rows) * m, 0.0),
+        r_(a_.size(), 0.0), best_(m), best_err_(m, kInf), stopped_(m, false) {}
+
+  // Adds row i (raw quotients, their rounding bounds, the applied step).
+  void add_row(const double* row, const double* rnd, double applied) {
+    const int i = added_++;
+    for (std::size_t k = 0; k < m_; ++k) {
+      a_[at(i, 0, k)] = row[k];
+      r_[at(i, 0, k)] = rnd[k];
+    }
+    if (i == 0) {
+      for (std::size_t k = 0; k < m_; ++k) {
+        best_[k].value = row[k];
+        best_[k].step = applied;
+        best_[k].rounding = rnd[k];
+      }
+    }
+    double fac = factor_;
+    for (int j = 1; j <= i; ++j) {
+      for (std::size_t k = 0; k < m_; ++k) {
+        const double v = (a_[at(i, j - 1, k)] * fac - a_[at(i - 1, j - 1, k)]) / (fac - 1.0);
+        const double rv = (r_[at(i, j - 1, k)] * fac + r_[at(i - 1, j - 1, k)]) / (fac - 1.0);
+        a_[at(i, j, k)] = v;
+        r_[at(i, j, k)] = rv;
+        if (stopped_[k]) continue;
+        const double trunc = std::max(std::abs(v - a_[at(i, j - 1, k)]), std::abs(v - a_[at(i - 1, j - 1, k)]));
+        const double total = trunc + rv;
+        if (total <= best_err_[k]) {
+          best_err_[k] = total;
+          best_[k].value = v;
+          best_[k].truncation = trunc;
+          best_[k].rounding = rv;
+          best_[k].step = applied;
+        }
+      }
+      fac *= factor_;
+    }
+    // Numerical Recipes' stop: the error grew by ridders_safe along the diagonal.
+    if (i > 0)
+      for (std::size_t k = 0; k < m_; ++k)
+        if (!stopped_[k] && std::abs(a_[at(i, i, k)] - a_[at(i - 1, i - 1, k)]) >= s_.ridders_safe * best_err_[k])
+          stopped_[k] = true;
+  }
+
+  int rows_added() const { return added_; }
+  bool all_stopped() const {
+    return added_ > 1 && std::all_of(stopped_.begin(), stopped_.end(), [](bool b) { return b; });
+  }
+
+  // Whether a next row whose raw rounding bounds are `rnd` (and every row
+  // after it, checked by the caller) can change no output's choice: its
+  // entries carry at least the rounding of the first extrapolation,
+  // (r_i f + r_(i-1)) / (f - 1), which only grows along the row; an entry
+  // replaces the choice only when its truncation + rounding is no larger.
+  bool cannot_improve(const double* rnd, const double* prev_rnd) const {
+    for (std::size_t k = 0; k < m_; ++k) {
+      if (stopped_[k]) continue;
+      const double floor = (rnd[k] * factor_ + prev_rnd[k]) / (factor_ - 1.0);
+      if (!(floor > best_err_[k])) return false;
+    }
+    return true;
+  }
+
+  std::vector<Estimate> result() const {
+    std::vector<Estimate> best = best_;
+    for (std::size_t k = 0; k < m_; ++k) {
+      best[k].rounding += 4 * s_.roundoff * std::abs(best[k].value);
+      best[k].error_bound = best[k].truncation + best[k].rounding;
+    }
+    return best;
+  }
+
+ private:
+  std::size_t at(int i, int j, std::size_t k) const { return static_cast<std::size_t>(i * rows_ + j) * m_ + k; }
+  std::size_t m_;
+  int rows_;
+  double factor_;
+  const EstimatorSettings& s_;
+  std::vector<double> a_, r_;
+  std::vector<Estimate> best_;
+  std::vector<double> best_err_;
+  std::vector<bool> stopped_;
+  int added_ = 0;
+};
+
+// The whole table: `quotient(h, out, rnd, applied)` returns a row's raw
+// estimates (m values), their rounding bounds and the applied step; rows
+// stop when every output has stopped.
 template <class Quotient>
 std::vector<Estimate> extrapolate(std::size_t m, double h, const EstimatorSettings& s, int power,
                                   Quotient&& quotient) {
   const int rows = std::max(2, s.ridders_rows);
-  const double ratio = s.ridders_ratio;
-  const double factor = std::pow(ratio, power);
-  // a[i][j], r[i][j] for one output at a time would repeat the evaluations, so
-  // the table keeps all m outputs: index [(i * rows + j) * m + k].
-  std::vector<double> a(static_cast<std::size_t>(rows * rows) * m, 0.0), r(a.size(), 0.0);
-  auto at = [&](int i, int j, std::size_t k) { return (static_cast<std::size_t>(i * rows + j)) * m + k; };
-  std::vector<Estimate> best(m);
-  std::vector<double> best_err(m, kInf);
-  std::vector<bool> stopped(m, false);
+  NevilleTable table(m, rows, std::pow(s.ridders_ratio, power), s);
   std::vector<double> row(m), rnd(m);
   double hh = h;
   for (int i = 0; i < rows; ++i) {
     double applied = 0;
     quotient(hh, row.data(), rnd.data(), &applied);
-    for (std::size_t k = 0; k < m; ++k) {
-      a[at(i, 0, k)] = row[k];
-      r[at(i, 0, k)] = rnd[k];
-    }
-    if (i == 0) {
-      for (std::size_t k = 0; k < m; ++k) {
-        best[k].value = row[k];
-        best[k].step = applied;
-        best[k].rounding = rnd[k];
-      }
-    }
-    double fac = factor;
-    for (int j = 1; j <= i; ++j) {
-      for (std::size_t k = 0; k < m; ++k) {
-        const double v = (a[at(i, j - 1, k)] * fac - a[at(i - 1, j - 1, k)]) / (fac - 1.0);
-        const double rv = (r[at(i, j - 1, k)] * fac + r[at(i - 1, j - 1, k)]) / (fac - 1.0);
-        a[at(i, j, k)] = v;
-        r[at(i, j, k)] = rv;
-        if (stopped[k]) continue;
-        const double trunc = std::max(std::abs(v - a[at(i, j - 1, k)]), std::abs(v - a[at(i - 1, j - 1, k)]));
-        const double total = trunc + rv;
-        if (total <= best_err[k]) {
-          best_err[k] = total;
-          best[k].value = v;
-          best[k].truncation = trunc;
-          best[k].rounding = rv;
-          best[k].step = applied;
-        }
-      }
-      fac *= factor;
-    }
-    bool all_stopped = i > 0;
-    for (std::size_t k = 0; k < m && i > 0; ++k) {
-      if (!stopped[k] && std::abs(a[at(i, i, k)] - a[at(i - 1, i - 1, k)]) >= s.ridders_safe * best_err[k])
-        stopped[k] = true;
-      all_stopped = all_stopped && stopped[k];
-    }
-    if (all_stopped) break;
-    hh /= ratio;
+    table.add_row(row.data(), rnd.data(), applied);
+    if (table.all_stopped()) break;
+    hh /= s.ridders_ratio;
   }
-  for (std::size_t k = 0; k < m; ++k) {
-    best[k].rounding += 4 * s.roundoff * std::abs(best[k].value);
-    best[k].error_bound = best[k].truncation + best[k].rounding;
-  }
-  return best;
+  return table.result();
 }
 
 }  // namespace
@@ -219,47 +263,57 @@ SidedEstimates estimate_sided(const LineFunction& phi, const std::vector<double>
   const std::size_t m = phi.outputs;
   if (f0.size() != m || noise.size() != m) throw std::invalid_argument("gradcheck: output count mismatch");
   const int rows = std::max(2, s.ridders_rows);
-  std::vector<double> plus(static_cast<std::size_t>(rows) * m), minus(plus.size());
+  // The applied steps, and so every row's rounding bounds, are known before
+  // any evaluation.
   std::vector<double> sp(static_cast<std::size_t>(rows)), sm(sp.size());
   double hh = h;
   for (int i = 0; i < rows; ++i) {
     sp[i] = nonzero_step(phi, hh);
     sm[i] = nonzero_step(phi, -hh);
-    phi.eval(sp[i], plus.data() + i * m);
-    phi.eval(sm[i], minus.data() + i * m);
     hh /= s.ridders_ratio;
   }
-  if (evaluations != nullptr) *evaluations += 2 * rows;
-  // Replays the stored rows in order; the tables then see exactly the values a
-  // sequential evaluation would have given them.
+  // Raw rounding bounds of row i: central, right, left, m each.
+  std::vector<double> rnd(static_cast<std::size_t>(rows) * 3 * m);
+  auto rnd_of = [&](int i, int table) { return rnd.data() + (static_cast<std::size_t>(i) * 3 + table) * m; };
+  for (int i = 0; i < rows; ++i)
+    for (std::size_t k = 0; k < m; ++k) {
+      rnd_of(i, 0)[k] = 2.0 * s.noise_kappa * noise[k] / (sp[i] - sm[i]);
+      rnd_of(i, 1)[k] = 2.0 * s.noise_kappa * noise[k] / std::abs(sp[i]);
+      rnd_of(i, 2)[k] = 2.0 * s.noise_kappa * noise[k] / std::abs(sm[i]);
+    }
+  // Every row goes into all three tables (no early stop of their own: the
+  // sides are compared entry for entry), in the order a sequential
+  // evaluation gives them.
   EstimatorSettings all_rows = s;
   all_rows.ridders_safe = std::numeric_limits<double>::infinity();
-  SidedEstimates out;
-  int row = 0;
-  out.central = extrapolate(m, h, all_rows, 2, [&](double, double* q, double* rnd, double* applied) {
-    const double width = sp[row] - sm[row];
-    for (std::size_t k = 0; k < m; ++k) {
-      q[k] = (plus[row * m + k] - minus[row * m + k]) / width;
-      rnd[k] = 2.0 * s.noise_kappa * noise[k] / width;
-    }
-    *applied = 0.5 * width;
-    ++row;
-  });
-  for (int side : {+1, -1}) {
-    row = 0;
-    auto table = extrapolate(m, h, all_rows, 1, [&](double, double* q, double* rnd, double* applied) {
-      const double st = side > 0 ? sp[row] : sm[row];
-      const double* fv = (side > 0 ? plus.data() : minus.data()) + row * m;
-      for (std::size_t k = 0; k < m; ++k) {
-        q[k] = (fv[k] - f0[k]) / st;
-        rnd[k] = 2.0 * s.noise_kappa * noise[k] / std::abs(st);
-      }
-      *applied = st;
-      ++row;
-    });
-    (side > 0 ? out.right : out.left) = std::move(table);
+  NevilleTable central(m, rows, std::pow(s.ridders_ratio, 2), all_rows);
+  NevilleTable right(m, rows, std::pow(s.ridders_ratio, 1), all_rows);
+  NevilleTable left(m, rows, std::pow(s.ridders_ratio, 1), all_rows);
+  constexpr int kFirstRows = 2;  // the rows every coordinate gets
+  auto rest_is_useless = [&](int n) {
+    for (int i = n; i < rows; ++i)
+      if (!central.cannot_improve(rnd_of(i, 0), rnd_of(i - 1, 0)) ||
+          !right.cannot_improve(rnd_of(i, 1), rnd_of(i - 1, 1)) || !left.cannot_improve(rnd_of(i, 2), rnd_of(i - 1, 2)))
+        return false;
+    return true;
+  };
+  std::vector<double> plus(m), minus(m), q(m);
+  int evaluated = 0;
+  for (int i = 0; i < rows; ++i) {
+    if (s.skip_useless_rows && i >= kFirstRows && rest_is_useless(i)) break;
+    phi.eval(sp[i], plus.data());
+    phi.eval(sm[i], minus.data());
+    evaluated = i + 1;
+    const double width = sp[i] - sm[i];
+    for (std::size_t k = 0; k < m; ++k) q[k] = (plus[k] - minus[k]) / width;
+    central.add_row(q.data(), rnd_of(i, 0), 0.5 * width);
+    for (std::size_t k = 0; k < m; ++k) q[k] = (plus[k] - f0[k]) / sp[i];
+    right.add_row(q.data(), rnd_of(i, 1), sp[i]);
+    for (std::size_t k = 0; k < m; ++k) q[k] = (minus[k] - f0[k]) / sm[i];
+    left.add_row(q.data(), rnd_of(i, 2), sm[i]);
   }
-  return out;
+  if (evaluations != nullptr) *evaluations += 2 * evaluated;
+  return {central.result(), left.result(), right.result()};
 }
 
 std::vector<NoiseLevel> estimate_noise(const LineFunction& phi, const std::vector<double>& f0,
