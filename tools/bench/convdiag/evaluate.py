@@ -4,7 +4,7 @@ half and prints, per symptom, precision and recall, the false alarms on healthy 
 error, and every miss and false alarm with its run id. Standard library only.
 
     evaluate.py --convdiag build/tools/convdiag/convdiag [--half heldout|calibration|both]
-                [--origin generated|public|all] [--work DIR] [--markdown] [--json FILE] [--targets]
+                [--origin generated|public|all] [--batch N] [--work DIR] [--markdown] [--json FILE] [--targets]
 
 The generated logs come from corpus.tar.xz (next to this script), unpacked once into --work
 (default: build/convdiag-corpus in the repository); the public logs are read in place from public/. Exit codes: 0 the
@@ -221,6 +221,8 @@ def main():
                     help="where the archive is unpacked (default: build/convdiag-corpus in the repository)")
     ap.add_argument("--half", choices=["heldout", "calibration", "both"], default="both")
     ap.add_argument("--origin", choices=["generated", "public", "all"], default="all")
+    ap.add_argument("--batch", type=int, help="only the public logs of this batch (public.json's `batch`: "
+                                              "1 the first 30, 2 the 33 collected on 2026-12-06)")
     ap.add_argument("--classes", action="store_true", help="pass --classes N for runs whose class count is known")
     ap.add_argument("--markdown", action="store_true", help="tables in Markdown")
     ap.add_argument("--details", action="store_true", help="list every miss, false alarm and far onset")
@@ -236,6 +238,8 @@ def main():
         die(f"{a.labels}: {e}")
     if a.origin != "all":
         labels = [l for l in labels if l["origin"] == a.origin]
+    if a.batch is not None:
+        labels = [l for l in labels if l["origin"] == "public" and l.get("batch", 1) == a.batch]
     corpus = a.corpus
     if corpus is None and any(l["origin"] == "generated" for l in labels):
         for archive in a.archive or default_archives():

@@ -689,8 +689,12 @@ def split_of(run_id, stratum, members):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--gen", required=True, action="append",
-                    help="a generator's output directory (repeat for each set)")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--gen", action="append",
+                     help="a generator's output directory (repeat for each set)")
+    src.add_argument("--keep-generated", metavar="LABELS",
+                     help="take the generated runs' labels from this labels.json as they are (relabel the "
+                          "public logs without the generated logs' directories)")
     ap.add_argument("--review", help="review.json: decisions on the runs where rules and intent disagree")
     ap.add_argument("--public", help="public.json: the labels of the public logs")
     ap.add_argument("--out", help="labels.json to write")
@@ -698,7 +702,7 @@ def main():
     args = ap.parse_args()
     gen = {"runs": []}
     gen_dir = {}
-    for d in args.gen:
+    for d in args.gen or []:
         with open(os.path.join(d, "generated.json")) as f:
             runs = json.load(f)["runs"]
         gen["runs"] += runs
@@ -754,6 +758,9 @@ def main():
             "facts": {k: entry["facts"][k] for k in ("chance", "classes", "task", "n_train", "batch_size", "steps_per_epoch", "steps_trained")},
             "config": {k: spec[k] for k in spec if k not in ("id", "intended")},
         })
+    if args.keep_generated:
+        with open(args.keep_generated) as f:
+            labels += [l for l in json.load(f)["runs"] if l["origin"] == "generated"]
     if args.public:
         pub_dir = os.path.dirname(os.path.abspath(args.public))
         with open(args.public) as f:
@@ -793,17 +800,22 @@ def main():
                 "symptoms": [{"kind": k, "onset": required[k]} for k in KINDS if k in required],
                 "accepted": accepted, "first_step": first, "last_step": last,
                 "intended": None, "relabelled": None, "note": note, "roles": roles,
-                "source": e["source"],
+                "source": e["source"], "batch": e.get("batch", 1),
             })
-    # public logs: a stratified split, the stratum of a run being its rarest required symptom (healthy: none)
+    # public logs: a stratified split, the stratum of a run being its rarest required symptom (healthy:
+    # none) within its batch (the logs collected at one time: a later batch leaves the earlier splits
+    # as they were)
     count = {}
+
+    def group(l):
+        return (l["origin"], l.get("batch", 1) if l["origin"] == "public" else 0)
     for l in labels:
         for sy in l["symptoms"]:
-            count[(l["origin"], sy["kind"])] = count.get((l["origin"], sy["kind"]), 0) + 1
+            count[(group(l), sy["kind"])] = count.get((group(l), sy["kind"]), 0) + 1
 
     def stratum(l):
-        kinds = sorted((count[(l["origin"], sy["kind"])], sy["kind"]) for sy in l["symptoms"])
-        return (l["origin"], kinds[0][1] if kinds else "healthy")
+        kinds = sorted((count[(group(l), sy["kind"])], sy["kind"]) for sy in l["symptoms"])
+        return (group(l), kinds[0][1] if kinds else "healthy")
     strata = {}
     for l in labels:
         strata.setdefault(stratum(l), []).append(l["id"])

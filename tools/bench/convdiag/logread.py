@@ -1,7 +1,8 @@
 """Reads a training log (CSV with a header, JSON Lines) into named series, for labelling and
 plotting. Standard library and NumPy only; independent of convdiag's readers.
 
-A series is (steps, values) as NumPy arrays, in file order; missing cells are left out, non-finite
+A .json file may also be one document: Hugging Face's `trainer_state.json` or a Keras History
+dump. A series is (steps, values) as NumPy arrays, in file order; missing cells are left out, non-finite
 numbers kept. The step of a record is the first present of `step`, `global_step`, `iteration`,
 `iter`, `epoch` (or the column named by `step_col`), else the record index.
 """
@@ -42,7 +43,28 @@ def _flatten(d, prefix=""):
     return out
 
 
+def _whole_json(path):
+    """A .json file that is one document: Hugging Face's trainer_state.json (its `log_history`
+    records) or a Keras History dump (`{"loss": [...], "val_loss": [...]}`, one record per epoch).
+    None for JSON Lines."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except ValueError:
+        return None
+    if isinstance(doc, dict) and isinstance(doc.get("log_history"), list):
+        return [_flatten(r) for r in doc["log_history"] if isinstance(r, dict)]
+    if isinstance(doc, dict) and doc and all(isinstance(v, list) for v in doc.values()):
+        n = max(len(v) for v in doc.values())
+        return [dict({"epoch": i}, **{k: v[i] for k, v in doc.items() if i < len(v)}) for i in range(n)]
+    return None
+
+
 def read_records(path):
+    if path.endswith(".json"):
+        recs = _whole_json(path)
+        if recs is not None:
+            return recs
     if path.endswith((".jsonl", ".ndjson", ".json")):
         recs = []
         with open(path, encoding="utf-8") as f:
