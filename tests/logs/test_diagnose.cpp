@@ -880,6 +880,99 @@ TEST_CASE("oscillation: full-batch logistic regression with too large a learning
   CHECK(found == runs);
 }
 
+namespace {
+
+// PyTorch Lightning's log of `self.log("train_loss", loss, on_step=True,
+// on_epoch=True)` with one point an epoch (log_every_n_steps above the
+// epoch's length): at each epoch's last step, `train_loss_step` is that one
+// batch's loss and `train_loss_epoch` the epoch's mean.
+gradcheck::logs::Run lightning_step_and_epoch(const realistic::Trace& t, std::size_t steps_per_epoch) {
+  gradcheck::logs::Run run;
+  run.source = "metrics.csv";
+  run.step_name = "step";
+  gradcheck::logs::Series epoch{"epoch", {}, {}}, step{"train_loss_step", {}, {}}, mean{"train_loss_epoch", {}, {}};
+  for (std::size_t e = 0; (e + 1) * steps_per_epoch <= t.loss.size(); ++e) {
+    const std::size_t last = (e + 1) * steps_per_epoch - 1;
+    double sum = 0;
+    for (std::size_t i = e * steps_per_epoch; i <= last; ++i) sum += t.loss[i];
+    const auto at = static_cast<std::int64_t>(last);
+    epoch.steps.push_back(at), epoch.values.push_back(static_cast<double>(e));
+    step.steps.push_back(at), step.values.push_back(t.loss[last]);
+    mean.steps.push_back(at), mean.values.push_back(sum / static_cast<double>(steps_per_epoch));
+  }
+  run.series = {epoch, step, mean};
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("plateau: a log that starts after more steps than it covers continues a trained run",
+          "[diagnose][plateau][regression]") {
+  // Found on a public log: a fine-tune logged from step 32,950 to 34,650
+  // (the Trainer's step count carried over) whose loss scatters around 3.9
+  // was called a plateau. Here: logistic regression on noisy labels (a third
+  // flipped: the loss settles near 0.64, above where the trained-start rule
+  // applies), minibatches of 16; the log holds the means of 50 steps from
+  // step 3,000 on, after the loss had settled.
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    const auto data = realistic::two_blobs(seed, 400, 10, 3.0, 0.5, 3);
+    const auto t = realistic::logistic_regression(data, 4500, 16, seed, [](int) { return 0.05; });
+    auto log_from = [&](std::int64_t first) {
+      gradcheck::logs::Run run;
+      run.source = "train_log.jsonl";
+      run.step_name = "step";
+      gradcheck::logs::Series loss{"loss", {}, {}};
+      for (std::size_t i = 3000; i + 50 <= t.loss.size(); i += 50) {
+        double sum = 0;
+        for (std::size_t j = i; j < i + 50; ++j) sum += t.loss[j];
+        loss.steps.push_back(first + static_cast<std::int64_t>(i - 3000) + 49);
+        loss.values.push_back(sum / 50);
+      }
+      run.series = {loss};
+      return run;
+    };
+    const auto resumed = diagnose(log_from(3000));
+    INFO("seed " << seed << "\n" << kinds(resumed));
+    CHECK(t.loss.back() > 0.8 * std::log(2.0));
+    CHECK_FALSE(has(resumed, "plateau"));
+    CHECK(std::any_of(resumed.notes.begin(), resumed.notes.end(),
+                      [](const std::string& n) { return n.find("continues earlier training") != std::string::npos; }));
+    // The same curve logged from the first steps says nothing of earlier
+    // training: a loss that never falls is a plateau there.
+    const auto fresh = diagnose(log_from(0));
+    INFO(kinds(fresh));
+    CHECK(has(fresh, "plateau"));
+  }
+}
+
+TEST_CASE("oscillation: in a Lightning log with train_loss_step and train_loss_epoch, it is judged on the epoch means",
+          "[diagnose][oscillation][regression]") {
+  // Found on public logs: one single batch's loss logged an epoch scatters by
+  // far more than 30% while the epoch means fall smoothly (a healthy run was
+  // called oscillating). Minibatches of 8 from 400 examples: 50 steps an
+  // epoch, 60 epochs.
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    const auto data = realistic::two_blobs(seed);
+    const auto t = realistic::logistic_regression(data, 3000, 8, seed, [](int) { return 0.05; });
+    const auto run = lightning_step_and_epoch(t, 50);
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK_FALSE(has(d, "oscillation"));
+    // The single batches do swing: judged alone (no epoch column), they are
+    // taken for oscillation, as the step column alone would be.
+    auto alone = run;
+    alone.series.pop_back();
+    CHECK(has(diagnose(alone), "oscillation"));
+  }
+  // A run that does oscillate (full batch at too large a rate: one step an
+  // epoch, both columns the same curve) is still found, on the epoch column.
+  const auto data = realistic::two_blobs(2, 400, 10, 1.0);
+  const auto t = realistic::logistic_regression(data, 600, 0, 2, [](int) { return 15.0; });
+  const auto d = diagnose(lightning_step_and_epoch(t, 1));
+  INFO(kinds(d));
+  CHECK(get(d, "oscillation").metric == "train_loss_epoch");
+}
+
 TEST_CASE("oscillation: a limit cycle of a few percent is not oscillation; one of 40% beside a divergence is",
           "[diagnose][oscillation][divergence]") {
   // An ill-conditioned problem at rates 2-3: the loss settles into a cycle of

@@ -589,13 +589,18 @@ std::vector<Swing> up_swings(const std::vector<double>& v, Big big) {
 // kSwingGroup points) of a per-step minibatch log, whose single batches
 // scatter without the model oscillating. `group`: the points per epoch of the
 // log (0: not known).
-bool detect_oscillation(const Prepared& p, std::size_t group, const DiagnoseOptions& o, std::vector<Symptom>& out) {
+// `means_of`: points per judged value when the caller knows them (epoch means
+// of a few batches each), 0 to work them out.
+bool detect_oscillation(const Prepared& p, std::size_t group, const DiagnoseOptions& o, std::vector<Symptom>& out,
+                        std::size_t means_of = 0) {
   const std::size_t n = p.y.size();
   if (p.m() < o.min_points) return false;
   const Determinism det = find_determinism(p, o);
   // Points per judged value.
   std::size_t g = 1;
-  if (!det.deterministic) {
+  if (means_of > 0) {
+    g = means_of;
+  } else if (!det.deterministic) {
     if (group >= 2) {
       g = group * ((kSwingGroup + group - 1) / group);
     } else if (group == 0) {
@@ -667,8 +672,10 @@ bool detect_oscillation(const Prepared& p, std::size_t group, const DiagnoseOpti
                                           });
   auto value = [&](std::size_t j) { return general(log_scale ? std::exp(v[j]) : v[j], 4); };
   std::string judged =
-      g == 1 ? "its logged points" : "its means over " + std::to_string(g) + " points (" +
-                                         (group >= 2 ? "epochs" : "the scatter of single batches averaged out") + ")";
+      g == 1         ? "its logged points"
+      : means_of > 0 ? "its means over " + std::to_string(g) + " epochs (of a few batches each)"
+                     : "its means over " + std::to_string(g) + " points (" +
+                           (group >= 2 ? "epochs" : "the scatter of single batches averaged out") + ")";
   std::string cause;
   if (det.period > 0) cause = "; it repeats a cycle of " + std::to_string(det.period) + " steps: the steps overshoot";
   else if (det.deterministic) cause = "; it turns at " + percent(det.turning, 1) + " of its steps: the steps overshoot";
@@ -962,6 +969,20 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
     stuck_ev = describe_stuck(p, *stuck);
     for (const auto& c : stuck->causes) stuck_ev += "; " + c;
   }
+  // A log that starts after more steps than it covers continues a run that
+  // trained before it (resumed from a checkpoint, or fine-tuned with the step
+  // count carried over, as Lightning and the Hugging Face Trainer do): its
+  // first point is no fresh model's loss, and the log cannot show what the
+  // run learned before.
+  const std::int64_t first_step = p.steps.front(), covered = p.steps.back() - p.steps.front();
+  const bool resumed = first_step > 0 && first_step >= covered;
+  if (drop < o.plateau_drop && !diverged && !frozen && resumed) {
+    notes.push_back(p.name + " is logged from " + step_text(first_step) + ", after more steps than the log covers (" +
+                    std::to_string(covered) + "): a run that continues earlier training (resumed, or fine-tuned with "
+                    "its step count carried over); that it improved little from there (best " + general(best, 4) +
+                    ", start " + general(start, 4) + ") is not a plateau");
+    return;
+  }
   if (drop < o.plateau_drop && !diverged && !frozen && start > 0 && start < kTrainedStart * std::log(2.0)) {
     notes.push_back(p.name + " starts at " + general(start, 4) + ", below " + general(kTrainedStart * std::log(2.0), 4) +
                     " (" + percent(kTrainedStart, 1) + " of ln 2, where a freshly initialised classifier starts): a model "
@@ -1008,7 +1029,7 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   // lasts too long): half the run spent learning nothing. Not for a model
   // that had learned already (a start below kTrainedStart ln 2), whose slow
   // fine-tuning is no failure to start.
-  if (!diverged && !(start > 0 && start < kTrainedStart * std::log(2.0))) {
+  if (!diverged && !resumed && !(start > 0 && start < kTrainedStart * std::log(2.0))) {
     const double below = start - o.plateau_drop * std::abs(start);
     std::size_t k = 0;
     while (k < m && p.smooth[k] >= below) ++k;
@@ -1671,6 +1692,15 @@ bool is_lossish(const std::string& name) {
   return l.find("loss") != std::string::npos;
 }
 
+// The per-epoch twin of a per-step loss column: `<name>_epoch` beside
+// `<name>_step` (PyTorch Lightning's `on_step` and `on_epoch` logging of one
+// value), or nullptr.
+const logs::Series* epoch_twin(const logs::Run& run, const std::string& loss) {
+  constexpr std::string_view kStep = "_step";
+  if (loss.size() <= kStep.size() || !loss.ends_with(kStep)) return nullptr;
+  return run.find(loss.substr(0, loss.size() - kStep.size()) + "_epoch");
+}
+
 }  // namespace
 
 namespace {
@@ -1776,7 +1806,30 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
     // Each rule on its own: a run that diverges may oscillate too, one that
     // oscillates may never have made progress.
     const bool diverged = detect_divergence(loss, o, d.symptoms);
-    detect_oscillation(loss, points_per_epoch(run, d.roles, loss), o, d.symptoms);
+    // Swings are judged on the curve a person reads for them: where the loss
+    // is a per-step column beside its per-epoch twin (Lightning's
+    // `train_loss_step` and `train_loss_epoch`), the epoch means; the step
+    // column holds single batches, whose scatter is no oscillation.
+    // An epoch of a few batches (2 to kSwingGroup - 1 steps) still scatters:
+    // its means are averaged over enough epochs to hold kSwingGroup batches,
+    // as the step column's would be. One step an epoch is full-batch
+    // training: its points are the curve.
+    const logs::Series* twin = epoch_twin(run, d.roles.loss);
+    std::optional<Prepared> epochs;
+    if (twin != nullptr) epochs = prepare(*twin, o.max_trend_points);
+    if (epochs && epochs->m() >= o.min_points) {
+      std::vector<double> gaps;
+      for (std::size_t i = 1; i < epochs->steps.size(); ++i)
+        gaps.push_back(static_cast<double>(epochs->steps[i] - epochs->steps[i - 1]));
+      const double batches = median(gaps);
+      const std::size_t means_of =
+          batches >= 2 && batches < static_cast<double>(kSwingGroup)
+              ? static_cast<std::size_t>(std::ceil(static_cast<double>(kSwingGroup) / batches))
+              : 1;
+      detect_oscillation(*epochs, 1, o, d.symptoms, means_of);
+    } else {
+      detect_oscillation(loss, points_per_epoch(run, d.roles, loss), o, d.symptoms);
+    }
     detect_plateau(loss, val ? &*val : nullptr, o, stuck, diverged, d.notes, d.symptoms);
     detect_spikes(loss, d.roles.lr.empty() ? nullptr : run.find(d.roles.lr), o, d.notes, d.symptoms);
   }
