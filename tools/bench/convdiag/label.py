@@ -7,8 +7,8 @@ writes labels.json. Standard library and NumPy only; convdiag plays no part.
     label.py --gen DIR --show ID      # the rules' numbers for one run
 
 Generated runs come in sets by the number they start from: set 1 (from 0), set 2 (from 1000,
-`generate.py --first 1000`), set 3 (from 2000), ..., set 12 (from 11000) and set 13 (from 12000).
-Sets 1 to 12 are the calibration set and set 13 the held-out set; public logs are split by a hash of
+`generate.py --first 1000`), set 3 (from 2000), ..., set 13 (from 12000) and set 14 (from 13000).
+Sets 1 to 13 are the calibration set and set 14 the held-out set; public logs are split by a hash of
 their id within each stratum.
 
 Where the rules and the intended condition disagree, the run is listed; review.json holds the
@@ -677,7 +677,7 @@ def run_set(run_id):
     return 1 + int(run_id.rsplit("-", 1)[1]) // 1000
 
 
-HELDOUT_SET = 13
+HELDOUT_SET = 14
 
 
 def split_of(run_id, stratum, members):
@@ -689,20 +689,21 @@ def split_of(run_id, stratum, members):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--gen", action="append",
-                     help="a generator's output directory (repeat for each set)")
-    src.add_argument("--keep-generated", metavar="LABELS",
-                     help="take the generated runs' labels from this labels.json as they are (relabel the "
-                          "public logs without the generated logs' directories)")
+    ap.add_argument("--gen", action="append", default=[],
+                    help="a generator's output directory (repeat for each set)")
+    ap.add_argument("--keep-generated", metavar="LABELS",
+                    help="take the generated runs' labels from this labels.json as they are (relabel the "
+                         "public logs, or add a new set with --gen, without the earlier sets' directories)")
     ap.add_argument("--review", help="review.json: decisions on the runs where rules and intent disagree")
     ap.add_argument("--public", help="public.json: the labels of the public logs")
     ap.add_argument("--out", help="labels.json to write")
     ap.add_argument("--show", help="print the rules' numbers for this run id")
     args = ap.parse_args()
+    if not args.gen and not args.keep_generated:
+        ap.error("give --gen DIR (one per set) or --keep-generated LABELS")
     gen = {"runs": []}
     gen_dir = {}
-    for d in args.gen or []:
+    for d in args.gen:
         with open(os.path.join(d, "generated.json")) as f:
             runs = json.load(f)["runs"]
         gen["runs"] += runs
@@ -759,8 +760,10 @@ def main():
             "config": {k: spec[k] for k in spec if k not in ("id", "intended")},
         })
     if args.keep_generated:
+        # the kept labels first, in their order, then the sets labelled now
+        fresh = {l["id"] for l in labels}
         with open(args.keep_generated) as f:
-            labels += [l for l in json.load(f)["runs"] if l["origin"] == "generated"]
+            labels = [l for l in json.load(f)["runs"] if l["origin"] == "generated" and l["id"] not in fresh] + labels
     if args.public:
         pub_dir = os.path.dirname(os.path.abspath(args.public))
         with open(args.public) as f:
