@@ -189,19 +189,43 @@ std::vector<Entry> Engine::check_coordinate(Evaluator* ev, std::int64_t i, const
     // rest gets the whole table at once.
     const bool staged = plan.step_factor == 1;
     if (staged && quick_central(phi, a, scale_of(xi, plan.rms), plan, out, evals)) return finish(out);
+    // The first rows' values are kept for the whole table, whose first rows
+    // take the same steps (the same h, divided the same way): it evaluates
+    // only the rows the early stage did not.
+    struct Kept {
+      double t;
+      std::vector<double> f;
+    };
+    std::vector<Kept> kept;
+    std::int64_t calls = 0;
+    LineFunction line = phi;
+    line.eval = [&](double t, double* f) {
+      for (const Kept& k : kept)
+        if (k.t == t) {
+          std::copy(k.f.begin(), k.f.end(), f);
+          return;
+        }
+      phi.eval(t, f);
+      ++calls;
+      kept.push_back({t, std::vector<double>(f, f + m)});
+    };
     if (staged && task.dtype == Dtype::f64 && opt.early_rows > 0 && opt.early_rows < settings.ridders_rows &&
         !user_tolerance()) {
       EstimatorSettings few = settings;
       few.ridders_rows = opt.early_rows;
-      const SidedEstimates est = estimate_sided(phi, task.f0, h, plan.noise, few, evals);
+      const SidedEstimates est = estimate_sided(line, task.f0, h, plan.noise, few, nullptr);
       bool settled = true;
       for (std::size_t k = 0; k < m; ++k) {
         out[k] = judged(k, a[k], est.central[k], est.left[k], est.right[k]);
         settled = settled && settled_early(out[k]);
       }
-      if (settled) return finish(out);
+      if (settled) {
+        if (evals != nullptr) *evals += calls;
+        return finish(out);
+      }
     }
-    const SidedEstimates est = estimate_sided(phi, task.f0, h, plan.noise, settings, evals);
+    const SidedEstimates est = estimate_sided(line, task.f0, h, plan.noise, settings, nullptr);
+    if (evals != nullptr) *evals += calls;
     for (std::size_t k = 0; k < m; ++k) out[k] = judged(k, a[k], est.central[k], est.left[k], est.right[k]);
   } else {
     const auto est = estimate_derivative(phi, task.f0, h, plan.noise, settings, evals);
