@@ -105,7 +105,6 @@ class NevilleTable {
           stopped_[k] = true;
   }
 
-  int rows_added() const { return added_; }
   bool all_stopped() const {
     return added_ > 1 && std::all_of(stopped_.begin(), stopped_.end(), [](bool b) { return b; });
   }
