@@ -189,14 +189,16 @@ std::vector<Entry> Engine::check_coordinate(Evaluator* ev, std::int64_t i, const
     // rest gets the whole table at once.
     const bool staged = plan.step_factor == 1;
     if (staged && quick_central(phi, a, scale_of(xi, plan.rms), plan, out, evals)) return finish(out);
-    // The first rows' values are kept for the whole table, whose first rows
+    // The early rows' values are kept for the whole table, whose first rows
     // take the same steps (the same h, divided the same way): it evaluates
-    // only the rows the early stage did not.
+    // only the rows the early stage did not. (Only the early stage keeps:
+    // nothing evaluates the whole table's rows twice.)
     struct Kept {
       double t;
       std::vector<double> f;
     };
     std::vector<Kept> kept;
+    bool keeping = true;
     std::int64_t calls = 0;
     LineFunction line = phi;
     line.eval = [&](double t, double* f) {
@@ -207,7 +209,7 @@ std::vector<Entry> Engine::check_coordinate(Evaluator* ev, std::int64_t i, const
         }
       phi.eval(t, f);
       ++calls;
-      kept.push_back({t, std::vector<double>(f, f + m)});
+      if (keeping) kept.push_back({t, std::vector<double>(f, f + m)});
     };
     if (staged && task.dtype == Dtype::f64 && opt.early_rows > 0 && opt.early_rows < settings.ridders_rows &&
         !user_tolerance()) {
@@ -224,6 +226,7 @@ std::vector<Entry> Engine::check_coordinate(Evaluator* ev, std::int64_t i, const
         return finish(out);
       }
     }
+    keeping = false;
     const SidedEstimates est = estimate_sided(line, task.f0, h, plan.noise, settings, nullptr);
     if (evals != nullptr) *evals += calls;
     for (std::size_t k = 0; k < m; ++k) out[k] = judged(k, a[k], est.central[k], est.left[k], est.right[k]);
