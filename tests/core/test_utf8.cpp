@@ -19,7 +19,7 @@ TEST_CASE("escape_invalid_utf8 keeps valid UTF-8, multibyte included", "[utf8]")
   CHECK(escape_invalid_utf8("\xc2\xa0") == "\xc2\xa0");  // U+00A0, the first code point past the C1 controls
 }
 
-TEST_CASE("escape_invalid_utf8 writes each byte outside a valid sequence as \\xNN", "[utf8]") {
+TEST_CASE("escape_invalid_utf8 writes each byte outside a valid sequence as an x-escape", "[utf8]") {
   CHECK(escape_invalid_utf8("w\xff") == "w\\xff");
   CHECK(escape_invalid_utf8("\xfe\xff") == "\\xfe\\xff");
   CHECK(escape_invalid_utf8("\x80x") == "\\x80x");                     // a lone continuation byte

@@ -112,7 +112,7 @@ TEST_CASE("CSV: nan/inf spellings are values, NA and empty are missing, CRLF and
   CHECK(run.find("note") == nullptr);
 }
 
-TEST_CASE("CSV: without a step column the row index is the step; --step-col overrides", "[csv]") {
+TEST_CASE("CSV: without a step column the row index is the step, --step-col overrides", "[csv]") {
   const std::string path = write_temp("nostep.csv", "loss,iteration_count\n3,10\n2,20\n1,30\n");
   const Run a = read_csv(path);
   CHECK(a.find("loss")->steps == std::vector<std::int64_t>{0, 1, 2});
@@ -343,7 +343,7 @@ TEST_CASE("CSV: parallel chunks give exactly the single-thread result and errors
 
 // --- bytes that are not UTF-8 ----------------------------------------------
 
-TEST_CASE("CSV: a column name with bytes that are not UTF-8 is refused, the bytes shown as \\xNN", "[csv][errors][utf8]") {
+TEST_CASE("CSV: a column name with bytes that are not UTF-8 is refused, the bytes shown escaped", "[csv][errors][utf8]") {
   const std::string bad = write_temp("utf8_name.csv", "step,loss,gr\xff\xfe" "ad\n1,0.5,1\n2,0.4,1\n");
   CHECK_THROWS_MATCHES(
       read_csv(bad), InputError,

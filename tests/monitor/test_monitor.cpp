@@ -175,7 +175,7 @@ TEST_CASE("monitor: zero updates after a 100x learning rate killed the ReLUs are
   CHECK(explained);
 }
 
-TEST_CASE("monitor: a tiny update ratio with healthy gradients is a learning rate too low; with vanished gradients "
+TEST_CASE("monitor: a tiny update ratio with healthy gradients is a learning rate too low, with vanished gradients "
           "it is not",
           "[monitor][update_ratio_low]") {
   MonitorOptions o;

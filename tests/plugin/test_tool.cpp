@@ -336,7 +336,7 @@ TEST_CASE("starting weights load tensors by name and refuses a shape mismatch", 
   CHECK_THAT(none.err, Catch::Contains("no tensor of model 'mlp_f64' is in the file"));
 }
 
-TEST_CASE("auto mode follows up what fast mode left coarse or inconclusive; what stays so exits 4", "[tool][fast]") {
+TEST_CASE("auto mode follows up what fast mode left coarse or inconclusive, what stays so exits 4", "[tool][fast]") {
   // A 197k-value f32 model: fast mode verifies b1 only to a few percent, so
   // b1's gradient x1.001 passes along random directions; the follow-up
   // compares all of b1's coordinates and its scale fit finds the factor.

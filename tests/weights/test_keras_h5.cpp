@@ -55,7 +55,7 @@ TEST_CASE("Keras weight files (Keras 2 and 3 layouts, written by h5py) read back
   }
 }
 
-TEST_CASE("Keras optimizer variables are optimizer state; plain datasets are read in place", "[keras]") {
+TEST_CASE("Keras optimizer variables are optimizer state, plain datasets are read in place", "[keras]") {
   CHECK(tensor_role("optimizer_weights/Adam/dense/kernel/m") == TensorRole::optimizer_state);
   CHECK(tensor_role("optimizer/vars/3") == TensorRole::optimizer_state);
   CHECK(tensor_role("layers/optimizer/vars/0") == TensorRole::weight);

@@ -200,7 +200,7 @@ void expect_clean_refusal(const fs::path& path, const std::string& expected) {
 
 }  // namespace
 
-TEST_CASE("safetensors: a header holding the byte 0xff is refused in words, the byte shown as \\xff",
+TEST_CASE("safetensors: a header holding the byte 0xff is refused in words, the byte shown escaped",
           "[safetensors][errors][utf8]") {
   const fs::path dir = temp_dir("st_utf8");
   write_raw(dir / "ff.safetensors", "{\"w\xff\":{}}", "");

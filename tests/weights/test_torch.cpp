@@ -54,7 +54,7 @@ TEST_CASE("a torch.save state_dict is read with offsets, strides and storage typ
   CHECK(values(find_tensor(ck, "bn.num_batches_tracked")) == std::vector<double>{1234567890123.0});
 }
 
-TEST_CASE("a training checkpoint nesting the state_dict names tensors by path; .pth/.bin and sniffing work",
+TEST_CASE("a training checkpoint nesting the state_dict names tensors by path, .pth/.bin and sniffing work",
           "[torch]") {
   const fs::path dir = temp_dir("torch_nested");
   const std::string pkl = cw::TorchPickle().state_dict(kTensors, "model_state_dict");
