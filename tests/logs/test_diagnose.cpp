@@ -973,6 +973,32 @@ TEST_CASE("oscillation: in a Lightning log with train_loss_step and train_loss_e
   CHECK(get(d, "oscillation").metric == "train_loss_epoch");
 }
 
+TEST_CASE("spike: a bad batch between the batches a per-step column samples shows in its epoch's mean",
+          "[diagnose][spike][regression]") {
+  // Found on public logs (PINNs logged with Lightning): a one-epoch jump of the
+  // epoch mean to 8x its level, which the step column, one batch an epoch,
+  // never held. Minibatches of 8 from 400 examples: 50 steps an epoch, 60
+  // epochs; one batch in the middle of epoch 40 has a loss of 250.
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    const auto data = realistic::two_blobs(seed);
+    auto t = realistic::logistic_regression(data, 3000, 8, seed, [](int) { return 0.05; });
+    const auto clean = diagnose(lightning_step_and_epoch(t, 50));
+    INFO("seed " << seed << "\n" << kinds(clean));
+    CHECK_FALSE(has(clean, "spike"));
+    t.loss[40 * 50 + 20] = 250;  // the epoch's mean: about 10x its level
+    const auto run = lightning_step_and_epoch(t, 50);
+    const auto d = diagnose(run);
+    INFO(kinds(d));
+    REQUIRE(has(d, "spike"));
+    CHECK(get(d, "spike").metric == "train_loss_epoch");
+    CHECK(get(d, "spike").step_start == 40 * 50 + 49);
+    // The step column alone never held that batch.
+    auto alone = run;
+    alone.series.pop_back();
+    CHECK_FALSE(has(diagnose(alone), "spike"));
+  }
+}
+
 TEST_CASE("oscillation: a limit cycle of a few percent is not oscillation, one of 40% beside a divergence is",
           "[diagnose][oscillation][divergence]") {
   // An ill-conditioned problem at rates 2-3: the loss settles into a cycle of

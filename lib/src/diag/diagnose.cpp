@@ -1831,7 +1831,16 @@ RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
       detect_oscillation(loss, points_per_epoch(run, d.roles, loss), o, d.symptoms);
     }
     detect_plateau(loss, val ? &*val : nullptr, o, stuck, diverged, d.notes, d.symptoms);
-    detect_spikes(loss, d.roles.lr.empty() ? nullptr : run.find(d.roles.lr), o, d.notes, d.symptoms);
+    const logs::Series* lr = d.roles.lr.empty() ? nullptr : run.find(d.roles.lr);
+    const std::size_t before_spikes = d.symptoms.size();
+    detect_spikes(loss, lr, o, d.notes, d.symptoms);
+    // A per-step column logged every few batches holds only the batches it
+    // sampled: a bad batch between them shows in its epoch's mean alone.
+    if (d.symptoms.size() == before_spikes && epochs && epochs->m() >= o.min_points) {
+      std::vector<std::string> twin_notes;
+      detect_spikes(*epochs, lr, o, twin_notes, d.symptoms);
+      if (d.symptoms.size() > before_spikes) d.notes.insert(d.notes.end(), twin_notes.begin(), twin_notes.end());
+    }
   }
   if (converged) {
     d.notes.push_back(describe_stuck(loss, *stuck) +
