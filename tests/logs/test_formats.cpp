@@ -270,6 +270,22 @@ TEST_CASE("Keras History: one value per epoch, the epoch index as the step", "[k
   CHECK(by_round.find("round") == nullptr);
   o.step_column = "nope";
   expect_refused([&] { (void)read_keras_history(pretty, o); }, pretty, "step metric 'nope' is not in the history");
+
+  // A hand-made loop's history (as a public bike-share GNN saves it): an
+  // epoch's metrics as one object, each number a metric of its own.
+  const std::string objects = write_bytes(
+      dir / "objects.json",
+      R"({"train_loss": [1.03, 0.99, 0.94], "val_loss": [0.54, 0.52, 0.51],)"
+      R"( "train_metrics": [{"mse": 1.03, "r2": -0.61, "split": "train"}, {"mse": 0.99, "r2": -0.5},)"
+      R"( {"mse": 0.94, "r2": -0.4, "per_station": {"a": 0.5}}], "learning_rates": [0.0003, 0.0003, 0.0003]})");
+  CHECK(detect_log_format(objects) == LogFormat::keras_history);
+  const Run h = read_log(objects);
+  CHECK(h.metric_names() == std::vector<std::string>{"learning_rates", "train_loss", "train_metrics/mse",
+                                                     "train_metrics/r2", "train_metrics/per_station/a", "val_loss"});
+  CHECK(series(h, "train_metrics/r2").values == std::vector<double>{-0.61, -0.5, -0.4});
+  CHECK(series(h, "train_metrics/per_station/a").steps == std::vector<std::int64_t>{2});
+  CHECK(recognise_roles(h).loss == "train_loss");
+  CHECK(recognise_roles(h).val_loss == "val_loss");
 }
 
 TEST_CASE("Keras History: a value that is no number is refused naming the metric and epoch", "[keras][errors]") {
@@ -323,7 +339,7 @@ TEST_CASE("MLflow: a run's metric files, names with '/', nan, the roles", "[mlfl
   CHECK(series(by_epoch, "train/loss").steps.back() == 3);
 }
 
-TEST_CASE("MLflow: a store, an experiment and a run folder; deleted runs left out; notes", "[mlflow][dirs]") {
+TEST_CASE("MLflow: a store, an experiment and a run folder, deleted runs left out, notes", "[mlflow][dirs]") {
   const std::string store = kData + "mlruns";
   for (const std::string& p : {store, store + "/1", kHealthyRun}) {
     INFO(p);
@@ -362,7 +378,7 @@ TEST_CASE("MLflow: a store, an experiment and a run folder; deleted runs left ou
   CHECK(read_log((copy / "1" / "0a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c").string()).find("loss")->size() == 2);
 }
 
-TEST_CASE("MLflow: early two-field lines are at step 0; blank lines and CRLF are fine", "[mlflow]") {
+TEST_CASE("MLflow: early two-field lines are at step 0, blank lines and CRLF are fine", "[mlflow]") {
   const fs::path run = gradcheck::test::scratch_dir("mlflow_old");
   write_bytes(run / "meta.yaml", "run_uuid: abc\nlifecycle_stage: active\n");
   write_bytes(run / "metrics" / "loss", "1500000000000 0.5\r\n\r\n1500000000001 0.25\r\n");

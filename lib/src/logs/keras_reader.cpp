@@ -3,7 +3,10 @@
 // "accuracy", "val_loss", "val_accuracy", "learning_rate"/"lr", ...), which
 // people save with json.dump (floats converted from NumPy's), or through
 // pandas (pd.DataFrame(history.history).to_json(): each metric an object keyed
-// by the epoch index as a string).
+// by the epoch index as a string). Hand-made training loops save the same
+// shape with an epoch's several metrics as one object ({"train_loss": [...],
+// "train_metrics": [{"mse": ..., "mae": ...}, ...]}): each of its numbers is a
+// metric of its own, `train_metrics/mse`.
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -49,8 +52,18 @@ Run keras_history_from_json(const std::string& path, const json& doc, const Read
   RunBuilder builder(path);
   for (auto m = doc.begin(); m != doc.end(); ++m) {
     const std::string& name = m.key();
+    // An epoch's metrics as one object: its numbers (nested objects by path),
+    // other values (a name, a list) are no metrics.
+    auto add_object = [&](auto& self, const json& obj, const std::string& prefix, std::int64_t epoch) -> void {
+      for (auto it = obj.begin(); it != obj.end(); ++it) {
+        double x = 0;
+        if (it->is_object()) self(self, *it, prefix + it.key() + "/", epoch);
+        else if (!it->is_boolean() && number_of(*it, x)) builder.add(prefix + it.key(), epoch, x);
+      }
+    };
     auto add = [&](const json& v, std::int64_t epoch, const std::string& place) {
       if (v.is_null()) return;  // pandas writes a missing value (NaN in its frame) as null
+      if (v.is_object()) return add_object(add_object, v, name + "/", epoch);
       double x = 0;
       if (!number_of(v, x)) throw InputError(path, place + ": expected a number, found " + kind_of(v));
       builder.add(name, epoch, x);
