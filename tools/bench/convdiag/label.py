@@ -772,13 +772,19 @@ def main():
             series, step_key = read_series(os.path.join(pub_dir, e["file"]), e["roles"].get("step"))
             roles = dict(e["roles"])
             roles.setdefault("grad_layers", [])
-            # a log with several training points per epoch is taken as mini-batch training logged per step
+            # a log with several training points per epoch, or a per-step column (not Lightning's
+            # `<name>_epoch` means) whose step advances by more than one an epoch (several optimizer
+            # steps an epoch: mini-batches, of which it samples single ones), is taken as mini-batch
+            # training logged per step
             facts = None
             if "epoch" in series and step_key != "epoch":
                 ls_ = series[roles["loss"]][0]
                 ep = dict(zip(series["epoch"][0].tolist(), series["epoch"][1].tolist()))
                 eps = [ep.get(x) for x in ls_.tolist()]
-                if len(set(eps)) < len(eps):
+                known = [(x, e) for x, e in zip(ls_.tolist(), eps) if e is not None and np.isfinite(e)]
+                steps_per_epoch = ((known[-1][0] - known[0][0]) / (known[-1][1] - known[0][1])
+                                   if len(known) >= 2 and known[-1][1] > known[0][1] else 0)
+                if len(set(eps)) < len(eps) or (steps_per_epoch > 1.5 and not roles["loss"].endswith("_epoch")):
                     facts = {"batch_size": 1, "n_train": 2, "logged_every": "step"}
             res, first, last = apply_rules(series, roles, facts, finetune=False, restarts_at=(),
                                            epochs_key="epoch" if step_key != "epoch" else None)
