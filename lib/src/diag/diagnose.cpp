@@ -958,8 +958,20 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   // epoch's mean inflated by its first batches) straight to a level it then
   // holds made no progress from there.
   bool descent = p.y.size() < 2 * kStartShareInverse || p.by.size() < 4;
-  if (first_stands_out && !descent)
-    descent = mann_kendall(std::span<const double>(p.by).subspan(1)).p_decreasing < o.significance;
+  // After a first value blown up kBlownUp times above the level that follows
+  // it, the descent must be progress: the points after it fall by
+  // plateau_drop from their own start (a significant drift of 3% after a
+  // blown-up first epoch is a level held, not learning). A first value
+  // nearer the rest (a fresh model's loss before a fast first step) needs
+  // only the trend.
+  bool blown_first = false;
+  if (first_stands_out && !descent) {
+    const std::size_t k = std::min(p.by.size() - 1, std::max<std::size_t>(3, p.by.size() / 50));
+    const double rest_start = median(std::vector<double>(p.by.begin() + 1, p.by.begin() + 1 + static_cast<std::ptrdiff_t>(k)));
+    blown_first = rest_start > 0 && y0 >= kBlownUp * rest_start;
+    descent = mann_kendall(std::span<const double>(p.by).subspan(1)).p_decreasing < o.significance &&
+              (!blown_first || rest_start - best >= o.plateau_drop * std::abs(rest_start));
+  }
   if (first_stands_out && descent) start = p.y.front();
   const double drop = (start - best) / std::max(std::abs(start), 1e-12);
   const std::int64_t a = p.bsteps.front(), b = p.steps.back();
@@ -1006,12 +1018,23 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
       return;
     }
   }
+  // From a blown-up first value the loss went straight to a level: a
+  // collapse onto a uniform guess says more (dead units), and otherwise the
+  // stall starts at the second point.
+  const bool held_after_first = blown_first && !descent;
+  if (held_after_first && drop < o.plateau_drop && !diverged && !frozen && collapsed_to_guess(p, o, out)) return;
   if (drop < o.plateau_drop && !diverged) {
     const TrendTest t = mann_kendall(p.by);
-    Symptom s = make(SymptomKind::plateau, p.name, a, b, Severity::warning,
+    Symptom s = make(SymptomKind::plateau, p.name, held_after_first && p.steps.size() > 1 ? p.steps[1] : a, b,
+                     Severity::warning,
                      "the smoothed loss never fell more than " + percent(std::max(drop, 0.0), 1) + " below its start " +
                          general(start, 4) + " (best " + general(best, 4) + ", end " + general(p.end_level(), 4) +
-                         "; Mann-Kendall z = " + general(t.z, 4) + ")" + (frozen ? "; " + stuck_ev : std::string()));
+                         "; Mann-Kendall z = " + general(t.z, 4) + ")" +
+                         (held_after_first ? "; the first value " + general(y0, 4) +
+                                                 " is left out: a first epoch inflated by its first batches, " +
+                                                 general(y0 / start, 3) + "x the level after it"
+                                           : std::string()) +
+                         (frozen ? "; " + stuck_ev : std::string()));
     if (frozen) s.advice = kStuckAdvice;
     out.push_back(std::move(s));
     return;
