@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gradcheck/diag/diagnose.hpp"
+#include "gradcheck/diag/report.hpp"
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
 #include "refusal.hpp"
@@ -376,6 +377,52 @@ TEST_CASE("MLflow: a store, an experiment and a run folder, deleted runs left ou
   CHECK(expand_log_sources({copy.string()})[0].path == copy.string());
   // The deleted run itself still reads when named.
   CHECK(read_log((copy / "1" / "0a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c").string()).find("loss")->size() == 2);
+}
+
+TEST_CASE("Lightning CSVLogger: a version folder is its metrics.csv, lightning_logs/ each version's", "[csv][dirs]") {
+  // <save_dir>/lightning_logs/version_N/{metrics.csv,hparams.yaml}, as
+  // Lightning's CSVLogger writes them: rows of step metrics and rows of
+  // epoch metrics, sparse.
+  const fs::path logs = gradcheck::test::scratch_dir("lightning_csv") / "lightning_logs";
+  auto version = [&](const std::string& name, int epochs) {
+    std::string csv = "epoch,step,train_loss,val_loss\n";
+    for (int e = 0; e < epochs; ++e) {
+      csv += std::to_string(e) + "," + std::to_string(10 * e + 9) + "," + std::to_string(1.0 / (1 + e)) + ",\n";
+      csv += std::to_string(e) + "," + std::to_string(10 * e + 9) + ",," + std::to_string(1.2 / (1 + e)) + "\n";
+    }
+    fs::create_directories(logs / name);
+    write_bytes(logs / name / "hparams.yaml", "lr: 0.001\n");
+    return write_bytes(logs / name / "metrics.csv", csv);
+  };
+  const std::string v0 = version("version_0", 12), v2 = version("version_2", 15), v10 = version("version_10", 20);
+  fs::create_directories(logs / "version_5");  // a run that wrote nothing yet
+
+  // A version folder reads as its metrics.csv, named as the file read.
+  CHECK(detect_log_format((logs / "version_2").string()) == detect_log_format(v2));
+  const Run run = read_log((logs / "version_2").string());
+  CHECK(run.source == v2);
+  CHECK(series(run, "train_loss").size() == 15);
+  const auto own = expand_log_sources({(logs / "version_2").string()});
+  REQUIRE(own.size() == 1);
+  CHECK(own[0].path == (logs / "version_2").string());
+  CHECK(own[0].note.empty());
+
+  // lightning_logs/ becomes each version's file, by number, each with a note.
+  const auto sources = expand_log_sources({logs.string()});
+  REQUIRE(sources.size() == 3);
+  CHECK(sources[0].path == v0);
+  CHECK(sources[1].path == v2);
+  CHECK(sources[2].path == v10);
+  CHECK(sources[2].note == "version_10, one of 3 CSVLogger runs in " + logs.string());
+  expect_refused(logs.string(), "holds 3 CSVLogger runs (version_0 to version_10): give one run's folder");
+  const auto report = gradcheck::diag::diagnose_sources({logs.string()});
+  REQUIRE(report.runs.size() == 3);
+  CHECK(report.runs[2].steps == 20);
+
+  // A folder of TensorBoard events is read as one TensorBoard run, as before.
+  write_bytes(logs / "events.out.tfevents.1.host", "");
+  CHECK(detect_log_format(logs.string()) == LogFormat::tfevents);
+  CHECK(expand_log_sources({logs.string()})[0].path == logs.string());
 }
 
 TEST_CASE("MLflow: early two-field lines are at step 0, blank lines and CRLF are fine", "[mlflow]") {

@@ -1,7 +1,9 @@
 // Which reader a path needs, by name and content, and what a path holds as
 // logs (an MLflow store holds many runs; a Hugging Face output folder, the
-// state of its latest checkpoint).
+// state of its latest checkpoint; PyTorch Lightning's CSVLogger folder
+// `lightning_logs/`, a `version_N/metrics.csv` for each run).
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -109,6 +111,49 @@ LogFormat file_log(const std::string& path, const ReadOptions& options, Run* run
   return LogFormat::csv;
 }
 
+// PyTorch Lightning's CSVLogger writes <save_dir>/<name>/version_N/metrics.csv.
+// A folder holding metrics.csv is that run; otherwise each of its folders
+// that holds one (version_2 before version_10), when it holds no TensorBoard
+// events of its own (a TensorBoard folder's runs are read together).
+struct CsvRuns {
+  std::vector<fs::path> files;
+  bool own = false;  // the folder's own metrics.csv
+};
+
+bool number_order(const std::string& a, const std::string& b) {
+  auto split = [](const std::string& s) {
+    std::size_t k = s.size();
+    while (k > 0 && s[k - 1] >= '0' && s[k - 1] <= '9') --k;
+    const std::string digits = s.substr(k).substr(0, 18);
+    return std::pair{s.substr(0, k), digits.empty() ? -1LL : std::stoll(digits)};
+  };
+  const auto [pa, na] = split(a);
+  const auto [pb, nb] = split(b);
+  return pa != pb ? pa < pb : na != nb ? na < nb : a < b;
+}
+
+CsvRuns lightning_csv_runs(const fs::path& dir) {
+  CsvRuns out;
+  std::error_code ec;
+  if (fs::is_regular_file(dir / "metrics.csv", ec)) {
+    out.files.push_back(dir / "metrics.csv");
+    out.own = true;
+    return out;
+  }
+  std::vector<std::string> names;
+  for (fs::directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::error_code fec;
+    const std::string name = it->path().filename().string();
+    if (name.find("tfevents") != std::string::npos) return {};
+    if (!name.empty() && name[0] != '.' && it->is_directory(fec) && fs::is_regular_file(it->path() / "metrics.csv", fec))
+      names.push_back(name);
+  }
+  std::sort(names.begin(), names.end(), number_order);
+  for (const auto& n : names) out.files.push_back(dir / n / "metrics.csv");
+  return out;
+}
+
 }  // namespace
 
 const char* format_name(LogFormat format) {
@@ -129,6 +174,7 @@ LogFormat detect_log_format(const std::string& path) {
   if (fs::is_directory(path, ec)) {
     if (internal::trainer_state_in(path, nullptr)) return LogFormat::trainer_state;
     if (internal::mlflow_runs(path)) return LogFormat::mlflow;
+    if (const auto csv = lightning_csv_runs(path); !csv.files.empty()) return file_log(csv.files[0].string(), {}, nullptr);
     return LogFormat::tfevents;
   }
   return file_log(path, {}, nullptr);
@@ -152,6 +198,16 @@ Run read_log(const std::string& path, const ReadOptions& options) {
     throw InputError(path, "holds " + std::to_string(runs->size()) +
                                " MLflow runs: give one run's folder (expand_log_sources lists them)");
   }
+  if (const auto csv = lightning_csv_runs(path); !csv.files.empty()) {
+    if (csv.files.size() > 1)
+      throw InputError(path, "holds " + std::to_string(csv.files.size()) + " CSVLogger runs (" +
+                                 csv.files.front().parent_path().filename().string() + " to " +
+                                 csv.files.back().parent_path().filename().string() +
+                                 "): give one run's folder (expand_log_sources lists them)");
+    Run run;
+    file_log(csv.files[0].string(), options, &run);
+    return run;
+  }
   return read_tfevents(path, options);
 }
 
@@ -172,6 +228,19 @@ std::vector<LogSource> expand_log_sources(const std::vector<std::string>& paths)
     }
     if (const auto runs = internal::mlflow_runs(path); runs && !runs->empty()) {
       for (const auto& run : *runs) out.push_back({run.dir.string(), run.note});
+      continue;
+    }
+    if (const auto csv = lightning_csv_runs(path); !csv.files.empty()) {
+      // The folder's own metrics.csv is read as the folder; a version's is named.
+      if (csv.own) {
+        out.push_back({path, {}});
+        continue;
+      }
+      for (const auto& f : csv.files)
+        out.push_back({f.string(), csv.files.size() == 1
+                                       ? std::string()
+                                       : f.parent_path().filename().string() + ", one of " +
+                                             std::to_string(csv.files.size()) + " CSVLogger runs in " + path});
       continue;
     }
     out.push_back({path, {}});

@@ -124,9 +124,10 @@ const char* format_name(LogFormat format);
 /// says why).
 LogFormat detect_log_format(const std::string& path);
 
-/// Reads `path` as detect_log_format decides; the run's source is `path`. A
-/// directory holding several MLflow runs is an error (expand_log_sources
-/// lists them).
+/// Reads `path` as detect_log_format decides; the run's source is `path` (the
+/// file read, for a folder holding a Lightning CSVLogger's metrics.csv). A
+/// directory holding several MLflow or CSVLogger runs is an error
+/// (expand_log_sources lists them).
 Run read_log(const std::string& path, const ReadOptions& options = {});
 
 /// One log to read and diagnose: a path read_log reads, and a note saying how
@@ -141,7 +142,10 @@ struct LogSource {
 /// then start time; runs marked deleted or without any metric are left out),
 /// and a Hugging Face output directory without a trainer_state.json of its own
 /// becomes that of its latest checkpoint (`out/checkpoint-1500/
-/// trainer_state.json`, with a note naming the checkpoints it had). MLflow
+/// trainer_state.json`, with a note naming the checkpoints it had), and a
+/// PyTorch Lightning CSVLogger folder (`lightning_logs/`, holding no
+/// TensorBoard events of its own) becomes the `metrics.csv` of each of its
+/// runs' folders (`version_2` before `version_10`, each with a note). MLflow
 /// runs get a note with their run and experiment names. Never throws for what
 /// a path holds: a path that cannot be expanded is returned as it is, and
 /// reading it says why.
