@@ -803,6 +803,13 @@ def main():
                 note = rv["note"]
                 if set(required) != set(proposed):
                     print(f"PUBLIC {e['id']}: reviewed {sorted(required)}, rules {sorted(proposed)}", file=sys.stderr)
+                # an onset the review moved by more than 10% of the run from the rules' (listed, as the
+                # onset error of evaluate.py counts in those units)
+                span = (last - first) or 1.0
+                for k in sorted(set(required) & set(proposed)):
+                    if required[k] is not None and proposed[k] is not None and abs(required[k] - proposed[k]) > 0.1 * span:
+                        print(f"PUBLIC {e['id']}: {k} reviewed from {required[k]:g}, rules from {proposed[k]:g}",
+                              file=sys.stderr)
             labels.append({
                 "id": e["id"], "origin": "public", "format": e["format"], "file": "public/" + e["file"],
                 "healthy": not required,
