@@ -76,6 +76,19 @@ bool internal::read_exact(int fd, std::uint64_t offset, std::size_t size, void* 
   return true;
 }
 
+void internal::populate(const void* p, std::size_t size) noexcept {
+#ifdef MADV_POPULATE_READ
+  if (size == 0) return;
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto first = reinterpret_cast<std::uintptr_t>(p) & ~(page - 1);
+  const auto end = reinterpret_cast<std::uintptr_t>(p) + size;
+  (void)::madvise(reinterpret_cast<void*>(first), end - first, MADV_POPULATE_READ);
+#else
+  (void)p;
+  (void)size;
+#endif
+}
+
 MappedFile::MappedFile(const std::string& path) : path_(path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw InputError(path, std::string("cannot open: ") + std::strerror(errno));
