@@ -13,9 +13,9 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -303,19 +303,18 @@ gradcheck::ExitCode run_bench(const BenchOptions& o) {
             plugin, c.model, [&] { shared = check(o, c.model, Mode::full, 1, c.max_per_tensor); });
         losses.push_back(t_loss);
         ratios.push_back(shared.wall / (static_cast<double>(shared.result.evaluations) * t_loss));
-        same = same && (r == 0 || same_results(one.result, shared.result));
-        if (r == 0) one = shared;
+        if (r == 0) one = shared;  // every later run's results are compared with the first's
+        same = same && same_results(one.result, shared.result);
       }
       const Run run1 = check(o, c.model, Mode::full, 1, c.max_per_tensor);
       const Run run2 = check(o, c.model, Mode::full, 2, c.max_per_tensor);
+      same = same && same_results(one.result, run1.result) && same_results(one.result, run2.result);
       if (r == 0) {
-        same = same_results(one.result, run1.result);
-        one = run1, two = run2;
+        two = run2;
         if (!o.quick)
           pairs = std::clamp(static_cast<int>(std::ceil(kPairSeconds / std::max(run1.wall, 1e-3))), repeats,
                              std::max(repeats, kMaxPairs));
       }
-      same = same && same_results(one.result, run1.result) && same_results(one.result, run2.result);
       walls1.push_back(run1.wall);
       walls2.push_back(run2.wall);
       speedups.push_back(run1.wall / run2.wall);
