@@ -65,7 +65,11 @@ GRADCHECK_INLINE double reduce8(const v4d& a, const v4d& b) noexcept {
 // AVX2 instruction; NaN never gets here, as such a chunk is redone value by
 // value), and each round's keys go through `ring` to be counted two rounds
 // later from plain loads (their stores long done), overlapping with that
-// round's arithmetic.
+// round's arithmetic. Memory operations are the tighter bound (a core here
+// issues three a cycle; each increment is two), so the keys are read back two
+// to a load, and the AVX2 build widens the values to double from the register
+// that holds them rather than loading them again (1.03-1.13x faster than one
+// key a load and the values loaded twice).
 struct FusedF32 {
   double shift = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, min = 0, max = 0;
   std::uint64_t zeros = 0;  // with kZeros only
@@ -126,11 +130,22 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
       const v8u key = u >> 16;
       std::uint32_t* const mine = ring + (i & 24);
       const std::uint32_t* const before = ring + ((i - 16) & 24);
-      for (int j = 0; j < 8; ++j) ++hist[before[j]];
+      for (int j = 0; j < 8; j += 2) {
+        std::uint64_t pair;
+        std::memcpy(&pair, before + j, 8);
+        ++hist[std::uint32_t(pair)];
+        ++hist[pair >> 32];
+      }
       std::memcpy(mine, &key, 32);
       v4d a, b;
-      widen4(p + 4 * i, a);
-      widen4(p + 4 * i + 16, b);
+      if constexpr (kAvx2) {  // vextractf128 and two vcvtps2pd
+        const v8f f = (v8f)u;
+        a = v4d{f[0], f[1], f[2], f[3]};
+        b = v4d{f[4], f[5], f[6], f[7]};
+      } else {
+        widen4(p + 4 * i, a);
+        widen4(p + 4 * i + 16, b);
+      }
       const v4d da = a - mu, db = b - mu;
       const v4d da2 = da * da, db2 = db * db;
       s1 += da + db;
