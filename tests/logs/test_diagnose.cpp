@@ -1940,6 +1940,36 @@ TEST_CASE("plateau: a loss that sits at ln 4 for 60% of the run before it falls 
   }
 }
 
+TEST_CASE("plateau: --from-scratch judges a small regression loss that never falls", "[diagnose][plateau]") {
+  // A forecaster of scaled daily returns whose loss (mean squared error)
+  // starts at the targets' variance, 0.10, and stays there for 10-46 epochs:
+  // the model predicts about their mean. From the log alone that is a trained
+  // model improving little (0.10 < 0.8 ln 2): a note naming --from-scratch.
+  // With it, a plateau from the first epoch; a loss of the same level that
+  // does fall 30% stays healthy.
+  for (int epochs : {10, 32, 46}) {
+    const auto flat = noisy(static_cast<std::uint64_t>(epochs), epochs, 0.01, [](int) { return 0.1015; });
+    auto run = realistic::run_of({{"loss", flat}});
+    run.step_name = "epoch";
+    const auto by_default = diagnose(run);
+    INFO(epochs << " epochs\n" << kinds(by_default));
+    CHECK_FALSE(has(by_default, "plateau"));
+    CHECK(std::any_of(by_default.notes.begin(), by_default.notes.end(), [](const std::string& n) {
+      return n.find("--from-scratch") != std::string::npos;
+    }));
+    gradcheck::diag::DiagnoseOptions o;
+    o.from_scratch = true;
+    const auto d = diagnose(run, o);
+    INFO(kinds(d));
+    CHECK(get(d, "plateau").step_start == run.series[0].steps.front());
+    const auto falls = noisy(static_cast<std::uint64_t>(epochs), epochs, 0.01,
+                             [&](int e) { return 0.07 + 0.03 * std::exp(-e / (epochs / 4.0)); });
+    auto learning = realistic::run_of({{"loss", falls}});
+    learning.step_name = "epoch";
+    CHECK_FALSE(has(diagnose(learning, o), "plateau"));
+  }
+}
+
 TEST_CASE("plateau: a 3-class model that starts at 1.23 and learns to 0.684, 1.3% below ln 2, is no constant "
           "prediction",
           "[diagnose][plateau][healthy]") {

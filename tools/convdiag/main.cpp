@@ -24,6 +24,7 @@ struct ConvdiagOptions {
   std::vector<std::string> logs;
   std::string loss_col, val_col, step_col, grad_col;
   int classes = 0;
+  bool from_scratch = false;
   int threads = 0;
   // Active checks (--model).
   std::string model_plugin;
@@ -45,6 +46,10 @@ void setup_convdiag(CLI::App& app, ConvdiagOptions& o) {
                  "number of classes: a loss stuck near ln(N) is a plateau; with --model, the loss at init is "
                  "checked against ln(N)")
       ->check(CLI::Range(0, 1 << 30));
+  app.add_flag("--from-scratch", o.from_scratch,
+               "the logs start from a freshly initialised model: a loss that never falls 10% below its start is a "
+               "plateau at any level (default: a loss starting below 0.8 ln 2, or logged from a later step, that "
+               "improves little is read as a model that had learned already)");
   auto* model = app.add_option("--model", o.model_plugin,
                                "active checks on a plugin model (.so): loss at init, overfitting its own batch, "
                                "a learning-rate range test");
@@ -70,6 +75,7 @@ gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
   d::DiagnoseOptions diagnose;
   diagnose.columns = {o.loss_col, o.val_col, o.step_col, o.grad_col};
   diagnose.classes = o.classes;
+  diagnose.from_scratch = o.from_scratch;
   // A directory may hold several runs (an MLflow store) or name the log it
   // holds (a Hugging Face output folder's latest checkpoint). The HTML report
   // draws the whole curves, so the logs are kept for it.

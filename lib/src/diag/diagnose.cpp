@@ -987,19 +987,24 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   // first point is no fresh model's loss, and the log cannot show what the
   // run learned before.
   const std::int64_t first_step = p.steps.front(), covered = p.steps.back() - p.steps.front();
-  const bool resumed = first_step > 0 && first_step >= covered;
+  const bool resumed = !o.from_scratch && first_step > 0 && first_step >= covered;
+  // A start below kTrainedStart ln 2: a model that had learned already, unless
+  // the user says the run starts from scratch.
+  const bool trained_start = !o.from_scratch && start > 0 && start < kTrainedStart * std::log(2.0);
   if (drop < o.plateau_drop && !diverged && !frozen && resumed) {
     notes.push_back(p.name + " is logged from " + step_text(first_step) + ", after more steps than the log covers (" +
                     std::to_string(covered) + "): a run that continues earlier training (resumed, or fine-tuned with "
                     "its step count carried over); that it improved little from there (best " + general(best, 4) +
-                    ", start " + general(start, 4) + ") is not a plateau");
+                    ", start " + general(start, 4) + ") is not a plateau (if it starts from a fresh model, "
+                    "--from-scratch judges it)");
     return;
   }
-  if (drop < o.plateau_drop && !diverged && !frozen && start > 0 && start < kTrainedStart * std::log(2.0)) {
+  if (drop < o.plateau_drop && !diverged && !frozen && trained_start) {
     notes.push_back(p.name + " starts at " + general(start, 4) + ", below " + general(kTrainedStart * std::log(2.0), 4) +
                     " (" + percent(kTrainedStart, 1) + " of ln 2, where a freshly initialised classifier starts): a model "
                     "that had learned already (fine-tuning, a resumed run); that it improved little (best " +
-                    general(best, 4) + ") is not a plateau");
+                    general(best, 4) + ") is not a plateau (if the run starts from a fresh model, "
+                    "--from-scratch judges it)");
     return;
   }
   if (drop < o.plateau_drop && !diverged && !frozen && val != nullptr && val->m() >= kValLearnedPoints) {
@@ -1052,7 +1057,7 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   // lasts too long): half the run spent learning nothing. Not for a model
   // that had learned already (a start below kTrainedStart ln 2), whose slow
   // fine-tuning is no failure to start.
-  if (!diverged && !resumed && !(start > 0 && start < kTrainedStart * std::log(2.0))) {
+  if (!diverged && !resumed && !trained_start) {
     const double below = start - o.plateau_drop * std::abs(start);
     std::size_t k = 0;
     while (k < m && p.smooth[k] >= below) ++k;

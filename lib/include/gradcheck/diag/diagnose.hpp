@@ -68,6 +68,15 @@ struct DiagnoseOptions {
   /// Number of classes of a classifier (0: unknown). When given, a loss that
   /// stays within 10% of ln(classes), the loss of a uniform guess, is a plateau.
   int classes = 0;
+  /// The logged run starts from a freshly initialised model (--from-scratch).
+  /// A log alone cannot tell a model that had learned already (fine-tuning, a
+  /// resumed run) from a fresh model whose loss is small because its targets
+  /// are (a regression on scaled data): by default a loss that starts below
+  /// 0.8 ln 2, or a log that starts after more steps than it covers, and
+  /// improves little is read as the former (a note, not a plateau). When set,
+  /// a loss that never falls plateau_drop below its start is a plateau at any
+  /// level, and a long flat start is judged at any level too.
+  bool from_scratch = false;
   /// Fewer finite loss points than this: only `nan` is judged, with a note, and
   /// a climb into a non-finite value: a loss that ends 2x its lowest or more
   /// (divergence), a gradient norm that grew exploding_growth^2-fold (exploding);
