@@ -403,3 +403,36 @@ TEST_CASE("statistics digest for the kernel comparison", "[.digest]") {
   }
   CHECK(std::fclose(out) == 0);
 }
+
+TEST_CASE("dequantized zeros are counted exactly from the zero bins, at the smallest scales of every block type",
+          "[statistics][quant]") {
+  // The zero bins also hold the float32 subnormals below 2^-133; no block
+  // type dequantizes to one (its scales and their products with the codes are
+  // at least 2^-128 when not 0), so their growth is the count. Blocks of bytes
+  // 0x00, 0x01, 0x02, 0x80 and 0x81 give the smallest scales of every kind
+  // (float16 2^-24 and its subnormals, E8M0 2^-127 and UE4M3 2^-9, both halved) and
+  // many zero codes.
+  const DType types[] = {DType::Q8_0, DType::Q4_0, DType::Q4_1,  DType::Q5_0,   DType::Q5_1,  DType::Q2_K,
+                         DType::Q3_K, DType::Q4_K, DType::Q5_K,  DType::Q6_K,   DType::IQ4_NL, DType::IQ4_XS,
+                         DType::MXFP4, DType::TQ1_0, DType::TQ2_0, DType::NVFP4};
+  const std::uint8_t small[] = {0x00, 0x01, 0x02, 0x80, 0x81};
+  for (DType t : types) {
+    quant_test::Blocks b{t, 64, 1024, {}};
+    b.bytes.resize(std::size_t(b.rows) * b.blocks_per_row() * b.block_size());
+    std::mt19937 rng(static_cast<std::uint32_t>(t) + 90);
+    for (auto& x : b.bytes) x = small[rng() % 5];
+    const std::vector<float> values = b.values();
+    std::uint64_t zeros = 0, tiny = 0;
+    for (float v : values) {
+      zeros += v == 0.0f;
+      tiny += v != 0.0f && std::fabs(v) < std::ldexp(1.0f, -133);
+    }
+    INFO(dtype_name(t));
+    CHECK(tiny == 0);
+    REQUIRE(zeros > 0);
+    REQUIRE(zeros < values.size());
+    const auto r = analyse_tensors({b.view()}, {2});
+    CHECK(r[0].stats.zero_count == zeros);
+    CHECK(r[0].stats.finite_count == values.size());
+  }
+}

@@ -72,9 +72,8 @@ GRADCHECK_INLINE double reduce8(const v4d& a, const v4d& b) noexcept {
 // key a load and the values loaded twice).
 struct FusedF32 {
   double shift = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, min = 0, max = 0;
-  std::uint64_t zeros = 0;  // with kZeros only
 };
-template <bool kHash, bool kAvx2, bool kZeros>
+template <bool kHash, bool kAvx2>
 GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::uint32_t* hist, std::uint32_t* ring,
                                     const std::uint8_t* next, const RowPieces& rows) noexcept {
   FusedF32 r;
@@ -98,8 +97,6 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
   v8f fmin = {inf, inf, inf, inf, inf, inf, inf, inf}, fmax = -fmin;
   v4f min_a = {inf, inf, inf, inf}, min_b = min_a, max_a = -min_a, max_b = -min_a;
   const v8u lane = {0, 1, 2, 3, 4, 5, 6, 7};
-  // Zeros (either sign) per lane, as 0 - (count of all-ones comparison lanes).
-  v8u zeros = lane & 0;
   // The first two rounds count keys of rounds before the first: none, so the spare bin.
   for (int j = 0; j < 32; ++j) ring[j] = kBins;
   const std::size_t n8 = n & ~std::size_t(7);
@@ -126,7 +123,6 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
         max_a = fa > max_a ? fa : max_a;
         max_b = fb > max_b ? fb : max_b;
       }
-      if constexpr (kZeros) zeros += (u & 0x7FFFFFFFu) == 0;
       const v8u key = u >> 16;
       std::uint32_t* const mine = ring + (i & 24);
       const std::uint32_t* const before = ring + ((i - 16) & 24);
@@ -190,12 +186,9 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
     mn = fmin[l] < mn ? fmin[l] : mn;
     mx = fmax[l] > mx ? fmax[l] : mx;
   }
-  if constexpr (kZeros)
-    for (int l = 0; l < 8; ++l) r.zeros += std::uint32_t(0) - zeros[l];
   for (; i < n; ++i) {
     std::uint32_t b;
     std::memcpy(&b, p + 4 * i, 4);
-    if constexpr (kZeros) r.zeros += (b & 0x7FFFFFFFu) == 0;
     ++hist[b >> 16];
     const float f = std::bit_cast<float>(b);
     mn = f < mn ? f : mn;
@@ -355,9 +348,10 @@ std::uint64_t count_zeros_f32(const std::uint8_t* p, std::size_t n) noexcept {
 // A chunk's moments and histogram (and, for a float32 matrix of whole-vector
 // rows, the row pieces' hashes). `x` is a scratch buffer of kChunkElements
 // doubles; float32 data is read in place and binned from its own bits.
-template <bool kAvx2, bool kZeros>
+template <bool kAvx2>
 GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x,
-                                          std::uint32_t* hist, std::uint32_t* ring, const RowPieces& rows) noexcept {
+                                          std::uint32_t* hist, std::uint32_t* ring, const RowPieces& rows,
+                                          bool zeros_from_bins) noexcept {
   ChunkResult r;
   const std::uint8_t* raw = v.data + begin * dtype_size(v.dtype);
   // The next chunk, prefetched while this one is worked on (a prefetch never
@@ -368,15 +362,18 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
     // Zeros fall in the bins of +0 and -0 (with the tiniest subnormals):
     // counted exactly only when those bins grew.
     const std::uint32_t around_zero = hist[0x0000] + hist[0x8000];
-    const FusedF32 f = rows.cols != 0 ? fused_f32<true, kAvx2, kZeros>(raw, n, hist, ring, next, rows)
-                                      : fused_f32<false, kAvx2, kZeros>(raw, n, hist, ring, next, rows);
+    const FusedF32 f = rows.cols != 0 ? fused_f32<true, kAvx2>(raw, n, hist, ring, next, rows)
+                                      : fused_f32<false, kAvx2>(raw, n, hist, ring, next, rows);
     // A finite S1 means every value is finite (an infinity or NaN would make
     // it infinite or NaN; float32 values cannot overflow a double sum).
     if (std::fabs(f.s1) <= DBL_MAX) {
       r.min = f.min;
       r.max = f.max;
-      if constexpr (kZeros) r.zeros = f.zeros;
-      else if (hist[0x0000] + hist[0x8000] != around_zero) r.zeros = count_zeros_f32(raw, n);
+      // The bins of +0 and -0 hold the zeros and the subnormals below
+      // 2^-133; a dequantized value is never such a subnormal (see
+      // run_chunk_kernel), so there their growth is the count.
+      const std::uint32_t grew = hist[0x0000] + hist[0x8000] - around_zero;
+      if (grew != 0) r.zeros = zeros_from_bins ? grew : count_zeros_f32(raw, n);
       const double dn = double(n), delta = f.s1 / dn, mean = f.shift + delta;
       double m2 = f.s2 - f.s1 * delta, m3, m4;
       // The power sums lose about (1 + delta^2 / var)^2 ulps to cancellation.
@@ -451,17 +448,15 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
 }
 
 ChunkResult chunk_baseline(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* hist,
-                           std::uint32_t* ring, const RowPieces& rows, bool zeros_inline) {
-  return zeros_inline ? chunk_kernel<false, true>(v, begin, n, x, hist, ring, rows)
-                      : chunk_kernel<false, false>(v, begin, n, x, hist, ring, rows);
+                           std::uint32_t* ring, const RowPieces& rows, bool zeros_from_bins) {
+  return chunk_kernel<false>(v, begin, n, x, hist, ring, rows, zeros_from_bins);
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((target("avx2"))) ChunkResult chunk_avx2(const TensorView& v, std::size_t begin, std::size_t n,
                                                        double* x, std::uint32_t* hist, std::uint32_t* ring,
-                                                       const RowPieces& rows, bool zeros_inline) {
-  return zeros_inline ? chunk_kernel<true, true>(v, begin, n, x, hist, ring, rows)
-                      : chunk_kernel<true, false>(v, begin, n, x, hist, ring, rows);
+                                                       const RowPieces& rows, bool zeros_from_bins) {
+  return chunk_kernel<true>(v, begin, n, x, hist, ring, rows, zeros_from_bins);
 }
 __attribute__((target("avx2"))) std::uint64_t hash_f32_avx2(const std::uint8_t* p, std::size_t col0, std::size_t n) {
   return hash_f32(p, col0, n);
@@ -476,11 +471,11 @@ const bool kHaveAvx2 = false;
 }  // namespace
 
 ChunkResult run_chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* hist,
-                             std::uint32_t* ring, const RowPieces& rows, bool zeros_inline) {
+                             std::uint32_t* ring, const RowPieces& rows, bool zeros_from_bins) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (kHaveAvx2) return chunk_avx2(v, begin, n, x, hist, ring, rows, zeros_inline);
+  if (kHaveAvx2) return chunk_avx2(v, begin, n, x, hist, ring, rows, zeros_from_bins);
 #endif
-  return chunk_baseline(v, begin, n, x, hist, ring, rows, zeros_inline);
+  return chunk_baseline(v, begin, n, x, hist, ring, rows, zeros_from_bins);
 }
 
 std::uint64_t row_piece_hash(DType t, const std::uint8_t* p, std::size_t col0, std::size_t n) {

@@ -79,12 +79,16 @@ struct RowPieces {
 /// rows, the row pieces' hashes into rows.out): the `n` elements of `v` from
 /// `begin`. `x` is a scratch buffer of kChunkElements doubles; `hist` holds
 /// kBins + 1 counts, indexed by raw key (the last one a spare bin, left 0);
-/// `ring` 32 scratch keys. Float32 zeros are counted in a second look at a
-/// chunk whose zero bins grew (rare in trained weights), or with
-/// `zeros_inline` in the fused pass itself (dequantized blocks, where a zero
-/// level is in nearly every chunk).
+/// `ring` 32 scratch keys. Float32 zeros fall in the bins of +0 and -0 with
+/// the subnormals below 2^-133; they are counted in a second look at a chunk
+/// whose zero bins grew (rare in trained weights), or, with `zeros_from_bins`,
+/// taken as the bins' growth: for dequantized blocks, whose nonzero values are
+/// all at least 2^-128 in magnitude (float16 scales are multiples of 2^-24,
+/// and so is every product, sum and difference of them with the blocks'
+/// integers; E8M0 scales are at least 2^-128 as halved, UE4M3 ones 2^-10, times
+/// levels of at least 1), while a zero level is in nearly every chunk.
 ChunkResult run_chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* hist,
-                             std::uint32_t* ring, const RowPieces& rows, bool zeros_inline = false);
+                             std::uint32_t* ring, const RowPieces& rows, bool zeros_from_bins = false);
 
 /// Block-scale tallies of a block-quantized tensor's blocks (QuantHealth's
 /// counts and sums), taken chunk by chunk and merged in chunk order.

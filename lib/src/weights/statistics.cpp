@@ -460,7 +460,7 @@ void process_chunk(Job& job, std::size_t chunk, Scratch& s, const std::uint8_t* 
     const bool levels = counts_levels(v.dtype);
     if (levels) rows.cols = 0;
     const ChunkResult r = run_chunk_kernel(chunk_view, 0, end - begin, s.values.data(), s.hist.data(), s.ring, rows,
-                                           /*zeros_inline=*/true);
+                                           /*zeros_from_bins=*/true);
     if (r.moments.n > 0) widen_key_range(s, r.min, r.max);
     job.parts[chunk] = r;
     if (job.is_matrix && levels) level_segment(job, begin, end, r.zeros > 0, blocks, s, true);
