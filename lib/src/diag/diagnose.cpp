@@ -930,6 +930,23 @@ bool collapsed_to_guess(const Prepared& p, const DiagnoseOptions& o, std::vector
   return true;
 }
 
+// Whether evaluations fall clearly, not by a low one in a scattering curve:
+// the median of their last quarter at least `drop` below that of their first
+// quarter, by more than twice their scatter (the median relative change from
+// one evaluation to the next). At least 4 positive values.
+bool falls_clearly(const std::vector<double>& v, double drop) {
+  if (v.size() < 4) return false;
+  for (double x : v)
+    if (!(x > 0)) return false;
+  const std::size_t q = std::max<std::size_t>(1, v.size() / 4);
+  const double first = median(std::vector<double>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(q)));
+  const double last = median(std::vector<double>(v.end() - static_cast<std::ptrdiff_t>(q), v.end()));
+  std::vector<double> change;
+  for (std::size_t i = 1; i < v.size(); ++i) change.push_back(std::abs(v[i] - v[i - 1]) / v[i - 1]);
+  const double fall = 1 - last / first;
+  return fall >= drop && fall > 2 * median(change);
+}
+
 // `diverged`: the loss is diverging, so only a loss that froze is judged (a
 // rise is no failure to make progress).
 void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOptions& o, const std::optional<Stuck>& stuck,
@@ -1016,7 +1033,8 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
     // training loss sits there too, is no progress.)
     const std::size_t vb = argmin(val->smooth, 1, val->m() - 1);
     const double vfirst = val->by.front(), vbest = val->smooth[vb];
-    if (vfirst > 0 && vfirst - vbest > o.plateau_drop * vfirst && vbest < (1 - o.plateau_drop) * best) {
+    if (vfirst > 0 && vfirst - vbest > o.plateau_drop * vfirst && vbest < (1 - o.plateau_drop) * best &&
+        falls_clearly(val->y, o.plateau_drop)) {
       notes.push_back(p.name + " never fell more than " + percent(std::max(drop, 0.0), 1) + " below its start " +
                       general(start, 4) + ", but " + val->name + " fell from " + general(vfirst, 4) + " to " +
                       general(vbest, 4) + " (" + step_text(val->bsteps[vb]) + "): the model learned; not a plateau");
