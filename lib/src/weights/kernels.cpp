@@ -371,7 +371,7 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
       r.max = f.max;
       // The bins of +0 and -0 hold the zeros and the subnormals below
       // 2^-133; a dequantized value is never such a subnormal (see
-      // run_chunk_kernel), so there their growth is the count.
+      // run_chunk_kernel in kernels.hpp), so there their growth is the count.
       const std::uint32_t grew = hist[0x0000] + hist[0x8000] - around_zero;
       if (grew != 0) r.zeros = zeros_from_bins ? grew : count_zeros_f32(raw, n);
       const double dn = double(n), delta = f.s1 / dn, mean = f.shift + delta;
