@@ -1041,6 +1041,38 @@ TEST_CASE("spike: a bad batch between the batches a per-step column samples show
   }
 }
 
+TEST_CASE("oscillation: a Hugging Face Trainer log every few steps, its epoch fractional, is judged on means of its "
+          "points",
+          "[diagnose][oscillation][healthy]") {
+  // A fine-tune logged every 10 steps of 8-example batches for 3 epochs (128
+  // points, the Trainer's `epoch` 0.0234, 0.0469, ...): each point is the mean
+  // of 10 batches and scatters by 30% around a slowly falling level. The
+  // scatter is not the model swinging: means of 10 points are the curve. The
+  // same swings logged once an epoch (integer epochs) are the curve itself.
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> z;
+    std::vector<double> loss, epoch;
+    for (int i = 0; i < 128; ++i) {
+      loss.push_back((0.6 + 0.4 * std::exp(-i / 30.0)) * std::exp(0.3 * z(rng)));
+      epoch.push_back(3.0 * (i + 1) / 128.0);
+    }
+    auto run = realistic::run_of({{"loss", loss}, {"epoch", epoch}}, 10);
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK_FALSE(has(d, "oscillation"));
+  }
+  std::vector<double> swinging, whole;
+  for (int e = 0; e < 40; ++e) {
+    swinging.push_back((e % 2 == 0 ? 0.5 : 0.9) * (1 + 0.5 * std::exp(-e / 10.0)));
+    whole.push_back(e + 1);
+  }
+  auto per_epoch = realistic::run_of({{"loss", swinging}, {"epoch", whole}}, 25);
+  const auto d = diagnose(per_epoch);
+  INFO(kinds(d));
+  CHECK(has(d, "oscillation"));
+}
+
 TEST_CASE("oscillation: a limit cycle of a few percent is not oscillation, one of 40% beside a divergence is",
           "[diagnose][oscillation][divergence]") {
   // An ill-conditioned problem at rates 2-3: the loss settles into a cycle of

@@ -1609,7 +1609,8 @@ void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepare
 // single batch's loss, or a mean over N steps, which scatter as batches do). A
 // log of several steps an epoch that skips epochs between points, or whose
 // points fall inside epochs (not at the last step the log records for their
-// epoch), is the second.
+// epoch, or at a fractional epoch, as the Hugging Face Trainer logs every N
+// steps), is the second.
 bool sampled_within_epochs(const logs::Series& epoch, const Prepared& loss) {
   std::map<double, std::int64_t> end;  // epoch -> the last step the log records for it
   for (std::size_t i = 0; i < epoch.size(); ++i) {
@@ -1633,7 +1634,7 @@ bool sampled_within_epochs(const logs::Series& epoch, const Prepared& loss) {
     if (!std::isfinite(e)) continue;
     ++judged;
     skips += e - previous > 1.5 ? 1 : 0;
-    inside += end[e] != s ? 1 : 0;
+    inside += end[e] != s || std::abs(e - std::round(e)) > 1e-6 ? 1 : 0;
     previous = e;
   }
   return judged >= 2 && (skips > judged / 4 || inside > judged / 2);
