@@ -2002,6 +2002,36 @@ TEST_CASE("plateau: --from-scratch judges a small regression loss that never fal
   }
 }
 
+TEST_CASE("plateau: with --classes, a loss that starts well below ln(classes) and improves little is a trained "
+          "model's",
+          "[diagnose][plateau]") {
+  // A LoRA fine-tune of a pretrained 1,024-token model: its loss starts at 2.6
+  // (a fresh model starts near ln 1024 = 6.9) and falls 4% over 30 epochs.
+  // Without --classes, 2.6 could be a fresh model stuck (13 classes): a
+  // plateau. With --classes 1024: a note, not a plateau. A fresh 10-class model
+  // held at ln 10 stays a plateau with --classes 10.
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    const auto tuned = noisy(seed, 30, 0.005, [](int e) { return 2.6 - 0.1 * (1 - std::exp(-e / 10.0)); });
+    auto run = realistic::run_of({{"loss", tuned}});
+    run.step_name = "epoch";
+    INFO("seed " << seed);
+    CHECK(has(diagnose(run), "plateau"));
+    gradcheck::diag::DiagnoseOptions o;
+    o.classes = 1024;
+    const auto d = diagnose(run, o);
+    INFO(kinds(d));
+    CHECK_FALSE(has(d, "plateau"));
+    CHECK(std::any_of(d.notes.begin(), d.notes.end(), [](const std::string& n) {
+      return n.find("of ln 1024, where a freshly initialised classifier of 1024 classes starts") != std::string::npos;
+    }));
+    const auto stuck = noisy(seed, 30, 0.005, [](int) { return std::log(10.0); });
+    auto fresh = realistic::run_of({{"loss", stuck}});
+    fresh.step_name = "epoch";
+    o.classes = 10;
+    CHECK(has(diagnose(fresh, o), "plateau"));
+  }
+}
+
 TEST_CASE("plateau: a 3-class model that starts at 1.23 and learns to 0.684, 1.3% below ln 2, is no constant "
           "prediction",
           "[diagnose][plateau][healthy]") {

@@ -43,12 +43,13 @@ void setup_convdiag(CLI::App& app, ConvdiagOptions& o) {
   app.add_option("--step-col", o.step_col, "step column");
   app.add_option("--grad-col", o.grad_col, "gradient-norm column");
   app.add_option("--classes", o.classes,
-                 "number of classes: a loss stuck near ln(N) is a plateau; with --model, the loss at init is "
-                 "checked against ln(N)")
+                 "number of classes: a loss stuck near ln(N) is a plateau, one starting below 0.8 ln(N) that improves "
+                 "little is a trained model's; with --model, the loss at init is checked against ln(N)")
       ->check(CLI::Range(0, 1 << 30));
   app.add_flag("--from-scratch", o.from_scratch,
                "the logs start from a freshly initialised model: a loss that never falls 10% below its start is a "
-               "plateau at any level (default: a loss starting below 0.8 ln 2, or logged from a later step, that "
+               "plateau at any level (default: a loss starting below 0.8 ln 2 (ln N with --classes), or logged from a "
+               "later step, that "
                "improves little is read as a model that had learned already)");
   auto* model = app.add_option("--model", o.model_plugin,
                                "active checks on a plugin model (.so): loss at init, overfitting its own batch, "

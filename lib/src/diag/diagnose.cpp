@@ -1005,9 +1005,12 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   // run learned before.
   const std::int64_t first_step = p.steps.front(), covered = p.steps.back() - p.steps.front();
   const bool resumed = !o.from_scratch && first_step > 0 && first_step >= covered;
-  // A start below kTrainedStart ln 2: a model that had learned already, unless
-  // the user says the run starts from scratch.
-  const bool trained_start = !o.from_scratch && start > 0 && start < kTrainedStart * std::log(2.0);
+  // A start below kTrainedStart ln C (C = --classes, else 2, the fewest): a
+  // model that had learned already, unless the user says the run starts from
+  // scratch.
+  const int fresh_classes = std::max(o.classes, 2);
+  const double trained_below = kTrainedStart * std::log(static_cast<double>(fresh_classes));
+  const bool trained_start = !o.from_scratch && start > 0 && start < trained_below;
   if (drop < o.plateau_drop && !diverged && !frozen && resumed) {
     notes.push_back(p.name + " is logged from " + step_text(first_step) + ", after more steps than the log covers (" +
                     std::to_string(covered) + "): a run that continues earlier training (resumed, or fine-tuned with "
@@ -1017,8 +1020,11 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
     return;
   }
   if (drop < o.plateau_drop && !diverged && !frozen && trained_start) {
-    notes.push_back(p.name + " starts at " + general(start, 4) + ", below " + general(kTrainedStart * std::log(2.0), 4) +
-                    " (" + percent(kTrainedStart, 1) + " of ln 2, where a freshly initialised classifier starts): a model "
+    notes.push_back(p.name + " starts at " + general(start, 4) + ", below " + general(trained_below, 4) + " (" +
+                    percent(kTrainedStart, 1) + " of ln " + std::to_string(fresh_classes) +
+                    ", where a freshly initialised classifier" +
+                    (o.classes > 1 ? " of " + std::to_string(o.classes) + " classes" : std::string()) +
+                    " starts): a model "
                     "that had learned already (fine-tuning, a resumed run); that it improved little (best " +
                     general(best, 4) + ") is not a plateau (if the run starts from a fresh model, "
                     "--from-scratch judges it)");
@@ -1073,7 +1079,7 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   // start for kFlatStart of the run or more before it finally falls (a rate
   // too low at first, a symmetric or saturated initialisation, a warm-up that
   // lasts too long): half the run spent learning nothing. Not for a model
-  // that had learned already (a start below kTrainedStart ln 2), whose slow
+  // that had learned already (a start below kTrainedStart ln C), whose slow
   // fine-tuning is no failure to start.
   if (!diverged && !resumed && !trained_start) {
     const double below = start - o.plateau_drop * std::abs(start);

@@ -66,7 +66,9 @@ struct Symptom {
 struct DiagnoseOptions {
   logs::ColumnOverrides columns;  ///< --loss-col, --val-col, --grad-col (step is the reader's)
   /// Number of classes of a classifier (0: unknown). When given, a loss that
-  /// stays within 10% of ln(classes), the loss of a uniform guess, is a plateau.
+  /// stays within 10% of ln(classes), the loss of a uniform guess, is a plateau,
+  /// and one that starts below 0.8 ln(classes) (0.8 ln 2 when unknown) and
+  /// improves little is a model that had learned already (a note).
   int classes = 0;
   /// The logged run starts from a freshly initialised model (--from-scratch).
   /// A log alone cannot tell a model that had learned already (fine-tuning, a
@@ -113,7 +115,7 @@ struct DiagnoseOptions {
   /// plateau: the smoothed loss never gets more than this fraction below its
   /// starting level, (start - best) / |start| < plateau_drop (the best after
   /// its first 5% of points, where it is still settling). Not when it
-  /// starts below 0.8 ln 2 (a note instead): a freshly initialised classifier
+  /// starts below 0.8 ln 2 (0.8 ln(classes) when given; a note instead): a freshly initialised classifier
   /// starts at ln C >= ln 2, so that is a model that had learned already
   /// (fine-tuning, a resumed run); a stuck loss is still judged. A slow start
   /// is a plateau too: the smoothed loss stays within plateau_drop of its start
