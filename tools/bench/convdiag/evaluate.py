@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Measures convdiag against the labelled corpus: runs `convdiag --json` on every log of the chosen
 half and prints, per symptom, precision and recall, the false alarms on healthy runs, the onset
-error, and every miss and false alarm with its run id. Standard library only.
+error, and every miss and false alarm with its run id; with both halves of the public logs, their
+totals too (the figures quoted for all of them). Standard library only.
 
     evaluate.py --convdiag build/tools/convdiag/convdiag [--half heldout|calibration|both]
                 [--origin generated|public|all] [--batch N] [--work DIR] [--markdown] [--json FILE] [--targets]
@@ -256,6 +257,7 @@ def main():
     halves = ["calibration", "heldout"] if a.half == "both" else [a.half]
     out_json = {"convdiag": a.convdiag, "halves": {}}
     failed = []
+    every_report = {}
     for h in halves:
         sel = [l for l in labels if l["split"] == h]
         reports = {}
@@ -266,6 +268,7 @@ def main():
                 reports.update(run_convdiag(a.convdiag, [paths[l["id"]]], extra))
         else:
             reports = run_convdiag(a.convdiag, [paths[l["id"]] for l in sel], [])
+        every_report.update(reports)
         origins = ["generated", "public"] if a.origin == "all" else [a.origin]
         for o in origins:
             part = [l for l in sel if l["origin"] == o]
@@ -287,6 +290,14 @@ def main():
             print()
             out_json["halves"].setdefault(h, {})[o] = r
             failed += targets_missed(name, r)
+    # The public logs' two halves together: the figures quoted for all of them.
+    both = [l for l in labels if l["origin"] == "public" and l["split"] in halves]
+    if len(halves) == 2 and {l["split"] for l in both} == set(halves):
+        r = evaluate(both, every_report, paths)
+        for line in report_text("both halves, public runs", r, a.markdown):
+            print(line)
+        print()
+        out_json["both_halves"] = {"public": r}
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out_json, f, indent=1)
