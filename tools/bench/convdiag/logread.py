@@ -1,14 +1,18 @@
-"""Reads a training log (CSV with a header, JSON Lines) into named series, for labelling and
-plotting. Standard library and NumPy only; independent of convdiag's readers.
+"""Reads a training log (CSV with a header, JSON Lines, TensorBoard event files) into named series,
+for labelling and plotting. Standard library and NumPy only; independent of convdiag's readers.
 
 A .json file may also be one document: Hugging Face's `trainer_state.json` or a Keras History
-dump. A series is (steps, values) as NumPy arrays, in file order; missing cells are left out, non-finite
+dump. A file named `events.out.tfevents.*` (or a folder holding such files) is read as TensorBoard
+records: each scalar summary value (TF1 `simple_value`, or a TF2 one-element float tensor) becomes
+a record {"step": the event's step, tag: value}. A series is (steps, values) as NumPy arrays, in file order; missing cells are left out, non-finite
 numbers kept. The step of a record is the first present of `step`, `global_step`, `iteration`,
 `iter`, `epoch` (or the column named by `step_col`), else the record index.
 """
 import csv
 import json
 import math
+import os
+import struct
 
 import numpy as np
 
@@ -60,7 +64,134 @@ def _whole_json(path):
     return None
 
 
+def _varint(b, i):
+    shift = value = 0
+    while True:
+        if i >= len(b):
+            raise ValueError("truncated varint")
+        c = b[i]
+        i += 1
+        value |= (c & 0x7F) << shift
+        if c < 0x80:
+            return value, i
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def _fields(b):
+    """(field number, wire type, value) of a protobuf message: ints for varints, bytes for
+    length-delimited fields and for the fixed 32- and 64-bit ones."""
+    i = 0
+    while i < len(b):
+        key, i = _varint(b, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            v, i = _varint(b, i)
+        elif wire == 1:
+            v, i = b[i:i + 8], i + 8
+        elif wire == 2:
+            n, i = _varint(b, i)
+            v, i = b[i:i + n], i + n
+        elif wire == 5:
+            v, i = b[i:i + 4], i + 4
+        else:
+            raise ValueError(f"wire type {wire}")
+        if i > len(b):
+            raise ValueError("truncated field")
+        yield field, wire, v
+
+
+# TensorProto dtypes with a numeric scalar: DT_FLOAT, DT_DOUBLE, DT_INT32, DT_INT64, DT_HALF.
+_TENSOR_DTYPES = {1: ("<f", 4, 5), 2: ("<d", 8, 6), 3: ("<i", 4, 7), 9: ("<q", 8, 10), 19: ("<e", 2, 13)}
+
+
+def _tensor_scalar(b):
+    """The value of a one-element numeric TensorProto, else None."""
+    dtype, content, vals = None, None, []
+    for f, w, v in _fields(b):
+        if f == 1 and w == 0:
+            dtype = v
+        elif f == 4 and w == 2:
+            content = v
+        elif f in (5, 6, 7, 10, 13):
+            vals.append((f, w, v))
+    if dtype not in _TENSOR_DTYPES:
+        return None
+    fmt, size, field = _TENSOR_DTYPES[dtype]
+    if content is not None:
+        return struct.unpack(fmt, content)[0] if len(content) == size else None
+    out = []
+    for f, w, v in vals:
+        if f != field:
+            continue
+        if w == 2 and fmt in ("<f", "<d"):  # packed floats or doubles
+            out += [x for (x,) in struct.iter_unpack(fmt, v)]
+        elif w == 2:  # packed varints
+            j = 0
+            while j < len(v):
+                x, j = _varint(v, j)
+                out.append(x)
+        elif w == 5:
+            out.append(struct.unpack("<f", v)[0])
+        elif w == 1:
+            out.append(struct.unpack("<d", v)[0])
+        else:
+            out.append(v)
+    if len(out) != 1:
+        return None
+    x = out[0]
+    if fmt == "<e" and isinstance(x, int):  # half_val holds the bits
+        return struct.unpack("<e", struct.pack("<H", x & 0xFFFF))[0]
+    if fmt in ("<i", "<q") and isinstance(x, int) and x >= 1 << 63:
+        x -= 1 << 64
+    return float(x)
+
+
+def _tfevents(path):
+    """Records of a TensorBoard event file, or of every event file in a folder (by name)."""
+    if os.path.isdir(path):
+        files = sorted(os.path.join(path, n) for n in os.listdir(path) if n.startswith("events.out.tfevents"))
+    else:
+        files = [path]
+    recs = []
+    for name in files:
+        with open(name, "rb") as f:
+            data = f.read()
+        i = 0
+        while i + 12 <= len(data):
+            (n,) = struct.unpack_from("<Q", data, i)
+            event = data[i + 12:i + 12 + n]
+            if len(event) < n:
+                raise ValueError(f"{name}: record at byte {i} runs past the end")
+            i += 12 + n + 4
+            step, values = 0, {}
+            for f, w, v in _fields(event):
+                if f == 2 and w == 0:
+                    step = v - (1 << 64) if v >= 1 << 63 else v
+                elif f == 5 and w == 2:
+                    for g, gw, val in _fields(v):
+                        if g != 1 or gw != 2:
+                            continue
+                        tag, x = None, None
+                        for h, hw, hv in _fields(val):
+                            if h == 1 and hw == 2:
+                                tag = hv.decode("utf-8", "replace")
+                            elif h == 2 and hw == 5:
+                                x = struct.unpack("<f", hv)[0]
+                            elif h == 8 and hw == 2:
+                                x = _tensor_scalar(hv)
+                        if tag is not None and x is not None:
+                            values[tag] = x
+            if values:
+                recs.append(dict({"step": step}, **values))
+    return recs
+
+
 def read_records(path):
+    if os.path.basename(path.rstrip("/")).startswith("events.out.tfevents") or (
+            os.path.isdir(path) and any(n.startswith("events.out.tfevents") for n in os.listdir(path))):
+        return _tfevents(path)
     if path.endswith(".json"):
         recs = _whole_json(path)
         if recs is not None:

@@ -1,0 +1,109 @@
+#!/usr/bin/python3
+"""Checks logread.py's TensorBoard reader on event files written here byte by byte (TF1
+`simple_value`, TF2 one-element tensors as packed `float_val`, `tensor_content` and `double_val`,
+a non-scalar tensor and a string tensor left out) and on a real Lightning event file of the
+repository's test data. Standard library and NumPy only; exits 1 on a failed check."""
+import os
+import struct
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from logread import read_series  # noqa: E402
+
+
+def varint(n):
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def field(number, wire, payload):
+    key = varint(number << 3 | wire)
+    if wire == 0:
+        return key + varint(payload)
+    if wire == 2:
+        return key + varint(len(payload)) + payload
+    return key + payload  # fixed 32 or 64 bits, already packed
+
+
+def value(tag, simple=None, tensor=None):
+    body = field(1, 2, tag.encode())
+    if simple is not None:
+        body += field(2, 5, struct.pack("<f", simple))
+    if tensor is not None:
+        body += field(8, 2, tensor)
+    return field(1, 2, body)
+
+
+def event(step, *values):
+    body = field(1, 1, struct.pack("<d", 1.7e9)) + field(2, 0, step)
+    if values:
+        body += field(5, 2, b"".join(values))
+    return body
+
+
+def record(data):
+    # length, its CRC, the data, its CRC (the reader does not check the CRCs: zeros here)
+    return struct.pack("<Q", len(data)) + b"\0" * 4 + data + b"\0" * 4
+
+
+def main():
+    failures = []
+
+    def check(what, ok):
+        if not ok:
+            failures.append(what)
+            print("FAILED: " + what)
+
+    float_val = field(1, 0, 1) + field(5, 2, struct.pack("<f", 0.75))            # DT_FLOAT, packed
+    content = field(1, 0, 1) + field(4, 2, struct.pack("<f", 0.5))               # DT_FLOAT, raw bytes
+    double_val = field(1, 0, 2) + field(6, 2, struct.pack("<d", 0.125))          # DT_DOUBLE
+    vector = field(1, 0, 1) + field(5, 2, struct.pack("<ff", 1.0, 2.0))          # two elements: no scalar
+    text = field(1, 0, 7) + field(8, 2, b"hello")                                # DT_STRING: no scalar
+    events = [
+        event(0),                                                                # file_version only
+        event(10, value("loss", simple=2.0), value("lr", simple=0.1)),
+        event(20, value("loss", simple=1.5)),
+        event(30, value("loss", tensor=float_val), value("notes", tensor=text)),
+        event(40, value("loss", tensor=content), value("hist", tensor=vector)),
+        event(50, value("val_loss", tensor=double_val)),
+    ]
+    with tempfile.TemporaryDirectory() as d:
+        run = os.path.join(d, "run")
+        os.mkdir(run)
+        path = os.path.join(run, "events.out.tfevents.1700000000.host.1.0")
+        with open(path, "wb") as f:
+            f.write(b"".join(record(e) for e in events))
+        for where in (path, run):
+            series, step_key = read_series(where)
+            check(f"{where}: step key", step_key == "step")
+            check(f"{where}: series", sorted(series) == ["loss", "lr", "val_loss"])
+            steps, values = series["loss"]
+            check(f"{where}: loss steps", steps.tolist() == [10, 20, 30, 40])
+            check(f"{where}: loss values", values.tolist() == [2.0, 1.5, 0.75, 0.5])
+            check(f"{where}: val_loss", series["val_loss"][1].tolist() == [0.125])
+        with open(path, "ab") as f:
+            f.write(struct.pack("<Q", 100) + b"\0" * 8)                           # a record cut short
+        try:
+            read_series(path)
+            check("a truncated record is refused", False)
+        except ValueError:
+            pass
+
+    real = os.path.join(HERE, "..", "..", "..", "tests", "data", "real", "tfevents", "vicreg-ablation",
+                        "lightning_logs_version_29", "events.out.tfevents.1685262352.lzh.3132.1")
+    series, _ = read_series(real)
+    steps, values = series["train_loss"]
+    check("real Lightning file: steps", steps.tolist() == [99, 149])
+    check("real Lightning file: values", [round(v, 4) for v in values.tolist()] == [21.202, 21.2573])
+    print("test_logread: " + ("ok" if not failures else f"{len(failures)} failed"))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
