@@ -149,13 +149,20 @@ def _tensor_scalar(b):
 
 
 def _tfevents(path):
-    """Records of a TensorBoard event file, or of every event file in a folder (by name)."""
+    """Records of a TensorBoard event file, or of every event file below a folder (by name), whose
+    tags are prefixed with the subfolder that holds them (Keras writes `train/` and `validation/`
+    beside each other: `train/epoch_loss`, `validation/epoch_loss`)."""
     if os.path.isdir(path):
-        files = sorted(os.path.join(path, n) for n in os.listdir(path) if n.startswith("events.out.tfevents"))
+        files = []
+        for d, _, names in os.walk(path):
+            files += [os.path.join(d, n) for n in names if n.startswith("events.out.tfevents")]
+        files.sort()
     else:
         files = [path]
     recs = []
     for name in files:
+        rel = os.path.relpath(os.path.dirname(name), path) if os.path.isdir(path) else "."
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
         with open(name, "rb") as f:
             data = f.read()
         i = 0
@@ -184,13 +191,13 @@ def _tfevents(path):
                         if tag is not None and x is not None:
                             values[tag] = x
             if values:
-                recs.append(dict({"step": step}, **values))
+                recs.append(dict({"step": step}, **{prefix + t: x for t, x in values.items()}))
     return recs
 
 
 def read_records(path):
     if os.path.basename(path.rstrip("/")).startswith("events.out.tfevents") or (
-            os.path.isdir(path) and any(n.startswith("events.out.tfevents") for n in os.listdir(path))):
+            os.path.isdir(path) and any(n.startswith("events.out.tfevents") for _, _, ns in os.walk(path) for n in ns)):
         return _tfevents(path)
     if path.endswith(".json"):
         recs = _whole_json(path)

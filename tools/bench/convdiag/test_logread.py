@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Checks logread.py's TensorBoard reader on event files written here byte by byte (TF1
 `simple_value`, TF2 one-element tensors as packed `float_val`, `tensor_content` and `double_val`,
-a non-scalar tensor and a string tensor left out) and on a real Lightning event file of the
-repository's test data. Standard library and NumPy only; exits 1 on a failed check."""
+a non-scalar tensor and a string tensor left out, a Keras run's `train/` and `validation/`
+folders) and on a real Lightning event file of the repository's test data. Standard library and NumPy only; exits 1 on a failed check."""
 import os
 import struct
 import sys
@@ -87,6 +87,16 @@ def main():
             check(f"{where}: loss steps", steps.tolist() == [10, 20, 30, 40])
             check(f"{where}: loss values", values.tolist() == [2.0, 1.5, 0.75, 0.5])
             check(f"{where}: val_loss", series["val_loss"][1].tolist() == [0.125])
+        # A Keras run: train/ and validation/ folders, tags prefixed with the folder.
+        keras = os.path.join(d, "keras")
+        for sub, losses in (("train", [1.0, 0.5]), ("validation", [1.25, 0.875])):
+            os.makedirs(os.path.join(keras, sub))
+            with open(os.path.join(keras, sub, "events.out.tfevents.1700000001.host.2.v2"), "wb") as f:
+                f.write(b"".join(record(event(e, value("epoch_loss", tensor=field(1, 0, 1) + field(
+                    5, 2, struct.pack("<f", x))))) for e, x in enumerate(losses)))
+        series, _ = read_series(keras)
+        check("keras folder: series", sorted(series) == ["train/epoch_loss", "validation/epoch_loss"])
+        check("keras folder: values", series["validation/epoch_loss"][1].tolist() == [1.25, 0.875])
         with open(path, "ab") as f:
             f.write(struct.pack("<Q", 100) + b"\0" * 8)                           # a record cut short
         try:
