@@ -1972,6 +1972,46 @@ TEST_CASE("plateau: a loss that sits at ln 4 for 60% of the run before it falls 
   }
 }
 
+TEST_CASE("plateau: a first epoch inflated by its first batches, then a loss that creeps 10% down over most of the "
+          "run, is a slow start from the level after it",
+          "[diagnose][plateau]") {
+  // 120 epochs of a regression model, one mean training loss an epoch (as
+  // Lightning logs it, at step 49 of each 50): the first epoch's mean stands
+  // 13% above the level the next epochs hold (7.1), from which the loss
+  // creeps down, crossing 90% of it at 84% of the run. Judged from the first
+  // value the loss fell 24%; from the first 5% of the run, as a person reads
+  // the curve, it stayed flat for most of it.
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    const auto loss = noisy(seed, 120, 0.01, [](int e) {
+      const double t = e / 119.0;
+      return e == 0 ? 8.0 : 7.1 - 1.0 * t * t;
+    });
+    auto run = realistic::run_of({{"train_loss", loss}}, 50);
+    for (auto& step : run.series[0].steps) step += 49;
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    const auto& s = get(d, "plateau");
+    CHECK(s.step_start == 49);
+    CHECK(near(s.step_end, 49 + 50 * 100, 0.1, 50 * 119));
+  }
+  // The same first epoch before a loss that falls by half within its first
+  // epochs: progress, as before. And a 20-epoch log, whose first 5% is its
+  // first value alone, that learned in its first epoch (2.3, then 0.5) and
+  // improves a little after: no plateau, the start is that first value.
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    const auto fast = noisy(seed, 120, 0.01, [](int e) { return e == 0 ? 8.0 : 3.5 + 3.6 * std::exp(-e / 6.0); });
+    const auto d = diagnose(realistic::run_of({{"train_loss", fast}}, 50));
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK_FALSE(has(d, "plateau"));
+    const auto short_log = noisy(seed, 20, 0.01, [](int e) { return e == 0 ? 2.3 : 0.46 + 0.04 * std::exp(-e / 5.0); });
+    auto epochs = realistic::run_of({{"loss", short_log}});
+    epochs.step_name = "epoch";
+    const auto e = diagnose(epochs);
+    INFO(kinds(e));
+    CHECK_FALSE(has(e, "plateau"));
+  }
+}
+
 TEST_CASE("plateau: --from-scratch judges a small regression loss that never falls", "[diagnose][plateau]") {
   // A forecaster of scaled daily returns whose loss (mean squared error)
   // starts at the targets' variance, 0.10, and stays there for 10-46 epochs:

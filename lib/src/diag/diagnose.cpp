@@ -72,8 +72,14 @@ std::size_t settled_points(std::size_t m) {
   return std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(kSettle * static_cast<double>(m))));
 }
 // plateau: the first value alone may be the start when the first 1/this of
-// the run holds it alone (a run of fewer than 2x this many points).
+// the run holds it alone (a run of fewer than 2x this many points); in a
+// longer run a descent's start is the median of that first 1/this.
 constexpr std::size_t kStartShareInverse = 20;
+// ... unless the first value stands this many times above that median: a
+// fall of a third or more within the first point, over three times the
+// progress a plateau lacks, was learned, not a first epoch's mean inflated by
+// a fresh model's first batches (which stands 10-30% above the level after).
+constexpr double kFirstEpochLearned = 1.5;
 // plateau: the first points whose median may be the start.
 constexpr std::size_t kStartPoints = 5;
 // plateau (stuck loss): at least this many consecutive identical points.
@@ -962,8 +968,10 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   // The start is the median of the first points, which noise cannot fake: of
   // the first 2% of the run, or of its first kStartPoints when higher (a run
   // that converged within its first 1% made its progress there; at
-  // initialisation the loss is about the same on every batch). The first value
-  // alone is the start when it stands out of the noise, far above the best.
+  // initialisation the loss is about the same on every batch). When the first
+  // value stands out of the noise, far above the best, and a descent starts
+  // from it, the start is the first 5% of the run (that value alone in a short
+  // log).
   double start = p.start_level();
   start = std::max(start, median(std::vector<double>(
                               p.y.begin(), p.y.begin() + static_cast<std::ptrdiff_t>(std::min(kStartPoints, p.y.size())))));
@@ -989,7 +997,25 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
     descent = mann_kendall(std::span<const double>(p.by).subspan(1)).p_decreasing < o.significance &&
               (!blown_first || rest_start - best >= o.plateau_drop * std::abs(rest_start));
   }
-  if (first_stands_out && descent) start = p.y.front();
+  // The start of a descent is its first value, unless that value alone
+  // stands out: a first epoch's mean inflated by its first batches, the
+  // second point already at the level of the first 1/kStartShareInverse of
+  // the run (within plateau_drop of their median). Then the start is that
+  // level, as a person reads the curve (a curve that creeps down 10% from
+  // there over most of the run is a slow start, not a fast first step),
+  // unless the first value stands kFirstEpochLearned times above it: the
+  // model learned most of what it did in its first epoch (progress). A
+  // descent through several points (a fast first 5% that then converges) is
+  // progress from its first value.
+  if (first_stands_out && descent) {
+    start = y0;
+    const std::size_t share = (m + kStartShareInverse - 1) / kStartShareInverse;
+    if (share > 1) {
+      const double head = median(std::vector<double>(p.by.begin(), p.by.begin() + static_cast<std::ptrdiff_t>(share)));
+      const bool alone = std::abs(p.by[1] - head) <= o.plateau_drop * std::abs(head);
+      if (alone && y0 < kFirstEpochLearned * head) start = head;
+    }
+  }
   const double drop = (start - best) / std::max(std::abs(start), 1e-12);
   const std::int64_t a = p.bsteps.front(), b = p.steps.back();
   const bool frozen = stuck && !stuck->causes.empty();
