@@ -158,6 +158,9 @@ constexpr std::size_t kOverfitEndPoints = 2;
 // ... a rise of at least this fraction of the best that stands above the
 // scatter after the best counts without a noise estimate ...
 constexpr double kOverfitBandRise = 0.2;
+// ... where that scatter is the interquartile range of at least this many
+// evaluations (the quartiles of three are two of them: the rise itself).
+constexpr std::size_t kOverfitBandPoints = 4;
 // ... a median of k points has a standard error of about this times sigma /
 // sqrt(k) (1.2533 for normal noise) ...
 constexpr double kMedianEfficiency = 1.2533;
@@ -1312,7 +1315,8 @@ void detect_overfitting(const Prepared& v, const Prepared* train, const Diagnose
   // (their interquartile range): a curve of a few evaluations, whose second
   // differences are mostly its bend, not its noise, shows it that way.
   const std::vector<double> after(v.by.begin() + static_cast<std::ptrdiff_t>(b), v.by.end());
-  const double band = quantile(after, 0.75) - quantile(after, 0.25);
+  const bool banded = after.size() >= kOverfitBandPoints;
+  const double band = banded ? quantile(after, 0.75) - quantile(after, 0.25) : 0.0;
   const std::int64_t sb = v.bsteps[b], se_step = v.bsteps[m - 1];
   std::string train_ev;
   bool memorising = false, train_falling = true;
@@ -1349,6 +1353,9 @@ void detect_overfitting(const Prepared& v, const Prepared* train, const Diagnose
                          percent(rise / std::max(std::abs(best), 1e-12), 1) + ", " + general(rise / std::max(se, 1e-300), 4) +
                          " standard errors of its noise" +
                          (rise >= o.overfit_noise_z * se ? ""
+                          : above_band && !banded ? ", over " + percent(kOverfitBandRise, 1) + " of the best with only " +
+                                                        std::to_string(after.size()) +
+                                                        " evaluations from the best on, too few for their scatter"
                           : above_band ? ", above the interquartile range " + general(band, 4) +
                                              " of the evaluations from the best on"
                                        : ", but the " + std::to_string(after.size()) +
