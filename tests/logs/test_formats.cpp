@@ -570,6 +570,43 @@ TEST_CASE("Detection: by name and content, folders, and the formats that were th
   CHECK(std::string(format_name(LogFormat::mlflow)) == "MLflow runs");
 }
 
+TEST_CASE("Detection: JSON Lines under another name, as DETR's and timm's log.txt, is read as JSON Lines",
+          "[dirs]") {
+  // DETR's main.py appends one JSON object an epoch to log.txt: the epoch,
+  // the means of its training losses, the evaluation's losses, the COCO
+  // metrics as a list, the parameter count. Read by content: the losses are
+  // series at their epochs, the list is no series.
+  const fs::path dir = gradcheck::test::scratch_dir("detect_txt");
+  std::string text;
+  for (int e = 0; e < 4; ++e)
+    text += "{\"train_lr\": 0.0001, \"train_loss\": " + std::to_string(20.0 - 3 * e) +
+            ", \"train_loss_ce\": 0.4, \"test_loss\": " + std::to_string(18.0 - 2 * e) +
+            ", \"test_coco_eval_bbox\": [0.01, 0.02, -1.0, 0.003], \"epoch\": " + std::to_string(e) +
+            ", \"n_parameters\": 41279238}\n";
+  for (const std::string name : {"log.txt", "train.log", "history"}) {
+    const std::string path = write_bytes(dir / name, "\xEF\xBB\xBF\n" + text);
+    INFO(name);
+    CHECK(detect_log_format(path) == LogFormat::jsonl);
+    const Run run = read_log(path);
+    const Series& loss = series(run, "train_loss");
+    REQUIRE(loss.size() == 4);
+    CHECK(loss.steps == std::vector<std::int64_t>{0, 1, 2, 3});
+    CHECK(loss.values[3] == Approx(11.0));
+    CHECK(series(run, "test_loss").values[0] == Approx(18.0));
+    CHECK(run.find("test_coco_eval_bbox") == nullptr);
+  }
+  // A .txt that is CSV stays CSV; a .csv whose first character is a brace is
+  // CSV as its name says, and refused as such.
+  const std::string csv_txt = write_bytes(dir / "metrics.txt", "step,loss\n0,1.0\n1,0.5\n");
+  CHECK(detect_log_format(csv_txt) == LogFormat::csv);
+  CHECK(series(read_log(csv_txt), "loss").size() == 2);
+  const std::string braced_csv = write_bytes(dir / "odd.csv", text);
+  CHECK(detect_log_format(braced_csv) == LogFormat::csv);
+  // A broken record under another name says where, as a .jsonl file would.
+  expect_refused(write_bytes(dir / "broken.txt", "{\"epoch\": 0, \"train_loss\": 1.0}\n{\"epoch\": 1, \"train_loss\": }\n"),
+                 "line 2: not valid JSON");
+}
+
 TEST_CASE("The new readers never crash on damaged input: seeded random corruption", "[fuzz][errors]") {
   const fs::path dir = gradcheck::test::scratch_dir("corrupt");
   const std::vector<std::pair<std::string, std::string>> seeds{

@@ -126,7 +126,9 @@ Run read_jsonl(const std::string& path, const ReadOptions& options) {
   const std::size_t size = file.size();
   internal::RunBuilder builder(path);
   std::string used_step;
-  std::size_t pos = 0, line_no = 0;
+  // A UTF-8 byte order mark opens the file, not its first record (which may
+  // start on a later line).
+  std::size_t pos = size >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0, line_no = 0;
   std::int64_t index = -1;
   while (pos < size) {
     const void* nl = std::memchr(data + pos, '\n', size - pos);

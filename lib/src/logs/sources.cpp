@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -93,6 +94,18 @@ LogFormat json_log(const std::string& path, bool jsonl_name, const ReadOptions& 
   return LogFormat::jsonl;
 }
 
+// Whether the file's first character, after a UTF-8 byte order mark and
+// white space, is '{'; false for a file that cannot be opened.
+bool starts_with_brace(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char buf[4096];
+  in.read(buf, sizeof buf);
+  const std::string_view head(buf, static_cast<std::size_t>(in.gcount()));
+  std::size_t i = head.starts_with("\xEF\xBB\xBF") ? 3 : 0;
+  while (i < head.size() && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n')) ++i;
+  return i < head.size() && head[i] == '{';
+}
+
 // A file's format; with `run` given, the file is read too.
 LogFormat file_log(const std::string& path, const ReadOptions& options, Run* run) {
   const fs::path p(path);
@@ -107,6 +120,10 @@ LogFormat file_log(const std::string& path, const ReadOptions& options, Run* run
   }
   const std::string ext = lower(p.extension().string());
   if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json") return json_log(path, ext != ".json", options, run);
+  // Under any other name but .csv and .tsv, a file whose first character is
+  // '{' holds JSON (DETR's and timm's `log.txt`, one JSON object per epoch): no
+  // CSV header starts with a brace.
+  if (ext != ".csv" && ext != ".tsv" && starts_with_brace(path)) return json_log(path, true, options, run);
   if (run) *run = read_csv(path, options);
   return LogFormat::csv;
 }

@@ -119,6 +119,9 @@ const char* format_name(LogFormat format);
 ///   list (or an object keyed by epoch numbers) keras_history, any other
 ///   object jsonl. A file that is one JSON document over several lines is
 ///   looked at whole the same way (a list of objects: json_records);
+/// - any other name but `.csv` and `.tsv` whose first character (after a
+///   byte order mark and white space) is `{`: by content as for `.jsonl`
+///   (DETR's and timm's `log.txt`);
 /// - anything else: csv.
 /// A file that cannot be read is judged by its name alone (reading it then
 /// says why).
