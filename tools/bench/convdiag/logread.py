@@ -195,6 +195,15 @@ def _tfevents(path):
     return recs
 
 
+def _starts_with_brace(path):
+    """A file under another name whose first character is '{' holds JSON Lines (DETR's log.txt)."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    return head.lstrip(b" \t\r\n").startswith(b"{")
+
+
 def read_records(path):
     if os.path.basename(path.rstrip("/")).startswith("events.out.tfevents") or (
             os.path.isdir(path) and any(n.startswith("events.out.tfevents") for _, _, ns in os.walk(path) for n in ns)):
@@ -203,9 +212,10 @@ def read_records(path):
         recs = _whole_json(path)
         if recs is not None:
             return recs
-    if path.endswith((".jsonl", ".ndjson", ".json")):
+    if path.endswith((".jsonl", ".ndjson", ".json")) or (not path.lower().endswith((".csv", ".tsv"))
+                                                           and _starts_with_brace(path)):
         recs = []
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:
             for line in f:
                 line = line.strip()
                 if not line:

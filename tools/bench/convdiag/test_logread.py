@@ -2,7 +2,8 @@
 """Checks logread.py's TensorBoard reader on event files written here byte by byte (TF1
 `simple_value`, TF2 one-element tensors as packed `float_val`, `tensor_content` and `double_val`,
 a non-scalar tensor and a string tensor left out, a Keras run's `train/` and `validation/`
-folders) and on a real Lightning event file of the repository's test data. Standard library and NumPy only; exits 1 on a failed check."""
+folders) and on a real Lightning event file of the repository's test data; and JSON Lines under
+another name (DETR's `log.txt`). Standard library and NumPy only; exits 1 on a failed check."""
 import os
 import struct
 import sys
@@ -97,6 +98,18 @@ def main():
         series, _ = read_series(keras)
         check("keras folder: series", sorted(series) == ["train/epoch_loss", "validation/epoch_loss"])
         check("keras folder: values", series["validation/epoch_loss"][1].tolist() == [1.25, 0.875])
+        # JSON Lines under another name (DETR's log.txt), after a byte order mark; a .txt CSV stays CSV.
+        detr = os.path.join(d, "log.txt")
+        with open(detr, "wb") as f:
+            f.write(b"\xef\xbb\xbf" + b"".join(b'{"train_loss": %g, "test_coco_eval_bbox": [0.1, 0.2], "epoch": %d}\n'
+                                               % (2.0 - e, e) for e in range(3)))
+        series, step_key = read_series(detr)
+        check("log.txt JSON Lines: step key", step_key == "epoch")
+        check("log.txt JSON Lines: loss", series["train_loss"][1].tolist() == [2.0, 1.0, 0.0])
+        table = os.path.join(d, "metrics.txt")
+        with open(table, "w") as f:
+            f.write("step,loss\n0,1.5\n1,0.5\n")
+        check("a .txt CSV stays CSV", read_series(table)[0]["loss"][1].tolist() == [1.5, 0.5])
         with open(path, "ab") as f:
             f.write(struct.pack("<Q", 100) + b"\0" * 8)                           # a record cut short
         try:
