@@ -16,7 +16,8 @@ import struct
 
 import numpy as np
 
-STEP_KEYS = ("step", "global_step", "iteration", "iter", "epoch", "_step", "Step")
+# the step column: the first present of these, ignoring case (as convdiag's readers choose it)
+STEP_KEYS = ("step", "global_step", "_step", "iteration", "iter", "epoch")
 MISSING = {"", "na", "n/a", "null", "none"}
 
 
@@ -223,7 +224,7 @@ def read_records(path):
                 r = _flatten(json.loads(line))
                 split = str(r.get("split", r.get("phase", r.get("mode", r.get("stage", ""))))).lower()
                 if split in ("val", "valid", "validation", "eval"):
-                    r = {(k if k in STEP_KEYS or k in ("split", "phase", "mode", "stage") else "val_" + k): v
+                    r = {(k if k.lower() in STEP_KEYS or k in ("split", "phase", "mode", "stage") else "val_" + k): v
                          for k, v in r.items()}
                 recs.append(r)
         return recs
@@ -242,7 +243,7 @@ def read_series(path, step_col=None):
         for k in r:
             if k not in keys:
                 keys.append(k)
-    sk = step_col or next((k for k in STEP_KEYS if k in keys), None)
+    sk = step_col or next((k for want in STEP_KEYS for k in keys if k.lower() == want), None)
     data = {}
     for i, r in enumerate(recs):
         st = _num(r.get(sk)) if sk else None
