@@ -570,7 +570,8 @@ TEST_CASE("Detection: by name and content, folders, and the formats that were th
   CHECK(std::string(format_name(LogFormat::mlflow)) == "MLflow runs");
 }
 
-TEST_CASE("Detection: JSON Lines under another name, as DETR's and timm's log.txt, is read as JSON Lines",
+TEST_CASE("Detection: JSON Lines under another name, as DETR's and timm's log.txt, is read as JSON Lines, and its "
+          "test_loss is the validation loss",
           "[dirs]") {
   // DETR's main.py appends one JSON object an epoch to log.txt: the epoch,
   // the means of its training losses, the evaluation's losses, the COCO
@@ -595,6 +596,18 @@ TEST_CASE("Detection: JSON Lines under another name, as DETR's and timm's log.tx
     CHECK(series(run, "test_loss").values[0] == Approx(18.0));
     CHECK(run.find("test_coco_eval_bbox") == nullptr);
   }
+  // DETR evaluates on the held-out set each epoch and logs it as `test_loss`:
+  // without a validation loss, it is the validation loss. A final test (one
+  // point) is not.
+  const Roles roles = recognise_roles(read_log(dir / "log.txt"));
+  CHECK(roles.loss == "train_loss");
+  CHECK(roles.val_loss == "test_loss");
+  const std::string final_test = write_bytes(dir / "final.txt", "{\"epoch\": 0, \"train_loss\": 2.0}\n"
+                                                                "{\"epoch\": 1, \"train_loss\": 1.0, \"test_loss\": 1.5}\n");
+  CHECK(recognise_roles(read_log(final_test)).val_loss.empty());
+  const std::string both = write_bytes(dir / "both.jsonl", "{\"epoch\": 0, \"loss\": 2.0, \"val_loss\": 2.1, \"test_loss\": 2.2}\n"
+                                                           "{\"epoch\": 1, \"loss\": 1.0, \"val_loss\": 1.1, \"test_loss\": 1.2}\n");
+  CHECK(recognise_roles(read_log(both)).val_loss == "val_loss");
   // A .txt that is CSV stays CSV; a .csv whose first character is a brace is
   // CSV as its name says, and refused as such.
   const std::string csv_txt = write_bytes(dir / "metrics.txt", "step,loss\n0,1.0\n1,0.5\n");

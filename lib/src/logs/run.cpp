@@ -197,6 +197,13 @@ Roles recognise_roles(const Run& run, const ColumnOverrides& overrides) {
           break;
         }
       }
+    // Without a validation loss, a test loss evaluated during training (more
+    // than one point: DETR's and DeiT's `test_loss`, each epoch's evaluation
+    // on the held-out set) plays its part; a final test is one point.
+    if (roles.val_loss.empty()) {
+      const std::string test = first_named(run, {"test_loss", "test/loss", "loss/test", "test_total_loss"});
+      if (!test.empty() && run.find(test)->size() > 1) roles.val_loss = test;
+    }
   }
   if (!overrides.grad.empty()) {
     roles.grad_norm = resolve_override(run, overrides.grad, "--grad-col");
