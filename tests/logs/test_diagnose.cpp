@@ -573,6 +573,14 @@ bool near(std::int64_t a, std::int64_t b, double tolerance, std::int64_t span) {
   return std::abs(static_cast<double>(a - b)) <= tolerance * static_cast<double>(span);
 }
 
+// A per-epoch log as Lightning writes it: one point an epoch of 50 steps, at
+// the epoch's last step (49, 99, ...).
+gradcheck::logs::Run lightning_epochs(const std::string& name, const std::vector<double>& values) {
+  auto run = realistic::run_of({{name, values}}, 50);
+  for (auto& step : run.series[0].steps) step += 49;
+  return run;
+}
+
 // A deep sigmoid network whose gradient shrinks ~200x per layer on its way
 // back: per-step logs of the minibatch loss (stuck near ln 2), the global
 // gradient norm and one norm per layer (layer 0 first), `steps` steps.
@@ -1985,9 +1993,7 @@ TEST_CASE("plateau: a loss that sits at ln 4 for 60% of the run before it falls 
       const double t = i / 47.0;
       return t < 0.6 ? std::log(4.0) : 1.08 + (std::log(4.0) - 1.08) * std::exp(-(t - 0.6) / 0.1);
     });
-    auto run = realistic::run_of({{"loss", loss}}, 50);
-    for (auto& step : run.series[0].steps) step += 49;
-    const auto d = diagnose(run);
+    const auto d = diagnose(lightning_epochs("loss", loss));
     INFO("seed " << seed << "\n" << kinds(d));
     const auto& s = get(d, "plateau");
     CHECK(s.step_start == 49);
@@ -2020,9 +2026,7 @@ TEST_CASE("plateau: a first epoch inflated by its first batches, then a loss tha
       const double t = e / 119.0;
       return e == 0 ? 8.0 : 7.1 - 1.0 * t * t;
     });
-    auto run = realistic::run_of({{"train_loss", loss}}, 50);
-    for (auto& step : run.series[0].steps) step += 49;
-    const auto d = diagnose(run);
+    const auto d = diagnose(lightning_epochs("train_loss", loss));
     INFO("seed " << seed << "\n" << kinds(d));
     const auto& s = get(d, "plateau");
     CHECK(s.step_start == 49);
