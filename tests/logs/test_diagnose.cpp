@@ -2080,6 +2080,34 @@ TEST_CASE("plateau: --from-scratch judges a small regression loss that never fal
   }
 }
 
+TEST_CASE("plateau: with --classes, a loss that ends near ln(classes) while it still swings is no plateau, one that "
+          "sits there is",
+          "[diagnose][plateau]") {
+  // A binary classifier with unscaled inputs, logged every 15 steps: the loss
+  // falls from 12 to about ln 2 and keeps swinging by 35% either way from
+  // point to point (a rate too high for the scale): its end level, a median,
+  // lies within 10% of ln 2, but the loss never sits there. The same fall
+  // onto a loss that stays within 1% of 0.70 for the last 40% of the run is
+  // a model stuck at a constant guess.
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    Noise noise(seed);
+    std::vector<double> swinging, sitting;
+    for (int i = 0; i < 60; ++i) {
+      const double fall = 0.72 + 11.3 * std::exp(-i / 4.0);
+      swinging.push_back(fall * (i % 2 ? 1.35 : 0.65) * noise(0.05));
+      sitting.push_back((i < 36 ? fall : 0.70) * noise(0.003));
+    }
+    gradcheck::diag::DiagnoseOptions o;
+    o.classes = 2;
+    const auto d = diagnose(realistic::run_of({{"loss", swinging}}, 15), o);
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK_FALSE(has(d, "plateau"));
+    const auto stuck = diagnose(realistic::run_of({{"loss", sitting}}, 15), o);
+    INFO(kinds(stuck));
+    CHECK(get(stuck, "plateau").evidence.find("ln(2)") != std::string::npos);
+  }
+}
+
 TEST_CASE("plateau: with --classes, a loss that starts well below ln(classes) and improves little is a trained "
           "model's",
           "[diagnose][plateau]") {

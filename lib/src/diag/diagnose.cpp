@@ -1136,17 +1136,28 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
       return;
     }
   }
+  // With --classes: a loss that ends within 10% of ln C and sits there, its
+  // smoothed curve within kGuessFlat of its end level over the last
+  // kGuessStretch of the run or more (a loss that still swings around that
+  // level is no model stuck at a uniform guess).
   if (o.classes > 1 && !diverged) {
     const double chance = std::log(static_cast<double>(o.classes));
     const double end = p.end_level();
-    if (std::abs(end - chance) <= 0.1 * chance) {
+    std::size_t flat = m;  // the flat final stretch is [flat, m)
+    while (flat > 0 && std::abs(p.smooth[flat - 1] - end) <= kGuessFlat * std::abs(end)) --flat;
+    const double span = static_cast<double>(p.bsteps.back() - p.bsteps.front());
+    const bool sits = flat < m && static_cast<double>(p.bsteps.back() - p.bsteps[flat]) >= kGuessStretch * span;
+    if (std::abs(end - chance) <= 0.1 * chance && sits) {
       std::vector<std::uint8_t> near(m);
       for (std::size_t k = 0; k < m; ++k) near[k] = std::abs(p.smooth[k] - chance) <= 0.1 * chance;
       const std::size_t onset = std::min(persistent_onset(near, kOnsetPersistence), m - 1);
       out.push_back(make(SymptomKind::plateau, p.name, p.bsteps[onset], b, Severity::warning,
                          "the loss ends at " + general(end, 4) + ", within 10% of ln(" + std::to_string(o.classes) +
                              ") = " + general(chance, 4) + ", the loss of a uniform guess over the classes, from " +
-                             step_text(p.bsteps[onset]) + " on"));
+                             step_text(p.bsteps[onset]) + " on, and stays within " + percent(kGuessFlat, 1) +
+                             " of that level from " + step_text(p.bsteps[flat]) + " (" +
+                             percent(static_cast<double>(p.bsteps.back() - p.bsteps[flat]) / span, 1) +
+                             " of the run)"));
     }
   }
 }
