@@ -398,7 +398,8 @@ def rule_overfitting(val, train):
         train_rises = t_at_best > 0 and t_end >= 1.2 * t_at_best
     else:
         train_rises = False
-    rel = (tail - best) / abs(best) if best != 0 else float("inf")
+    # a best of exactly 0 (a loss rounded to 0): only an end above it is a rise
+    rel = (tail - best) / abs(best) if best != 0 else (float("inf") if tail > best else 0.0)
     why = f"val best {best:.4g} at step {s[b]:g}, last 20% level {tail:.4g} ({rel:+.1%}); training loss rises: {train_rises}"
     if b >= n - k or train_rises:
         return None, None, why + ("; the best is in the last 20%" if b >= n - k else "")
