@@ -463,6 +463,68 @@ TEST_CASE("MLflow: a malformed metric file is refused naming the file and the li
 
 // --- W&B ----------------------------------------------------------------------
 
+TEST_CASE("DVCLive: plots/metrics tables by name, the timestamp left out, the roles, from any of three folders",
+          "[dvclive]") {
+  // Live.log_metric("train/loss", ...) and ("val/loss", ...) with timestamps,
+  // and a top-level "lr" without: plots/metrics/train/loss.tsv, val/loss.tsv
+  // and lr.tsv, tab-separated.
+  const fs::path project = gradcheck::test::scratch_dir("dvclive_project");
+  const fs::path metrics = project / "dvclive" / "plots" / "metrics";
+  fs::create_directories(metrics / "train");
+  fs::create_directories(metrics / "val");
+  std::string train = "timestamp\tstep\tloss\n", val = "timestamp\tstep\tloss\n", lr = "step\tlr\n";
+  for (int s = 0; s < 6; ++s) {
+    const std::string t = std::to_string(1623671484747 + 100 * s);
+    train += t + "\t" + std::to_string(s) + "\t" + std::to_string(1.0 / (s + 1)) + "\n";
+    if (s % 2 == 1) val += t + "\t" + std::to_string(s) + "\t" + std::to_string(1.2 / (s + 1)) + "\n";
+    lr += std::to_string(s) + "\t0.001\n";
+  }
+  write_bytes(metrics / "train" / "loss.tsv", train);
+  write_bytes(metrics / "val" / "loss.tsv", val);
+  write_bytes(metrics / "lr.tsv", lr);
+  write_bytes(project / "dvclive" / "metrics.json", "{\"step\": 5, \"train\": {\"loss\": 0.1667}}");
+  for (const fs::path& where : {project, project / "dvclive", metrics.parent_path() / "metrics/"}) {
+    INFO(where);
+    CHECK(detect_log_format(where.string()) == LogFormat::dvclive);
+    const Run run = read_log(where.string());
+    CHECK(run.metric_names() == std::vector<std::string>{"lr", "train/loss", "val/loss"});
+    CHECK(series(run, "train/loss").steps == std::vector<std::int64_t>{0, 1, 2, 3, 4, 5});
+    CHECK(series(run, "val/loss").steps == std::vector<std::int64_t>{1, 3, 5});
+    CHECK(series(run, "val/loss").values[0] == Approx(0.6));
+    const Roles roles = recognise_roles(run);
+    CHECK(roles.loss == "train/loss");
+    CHECK(roles.val_loss == "val/loss");
+    CHECK(roles.lr == "lr");
+  }
+  CHECK(std::string(format_name(LogFormat::dvclive)) == "DVCLive metrics");
+  // A table without its step column, and a malformed line, name the table.
+  const fs::path bad = gradcheck::test::scratch_dir("dvclive_bad");
+  fs::create_directories(bad / "plots" / "metrics");
+  write_bytes(bad / "plots" / "metrics" / "loss.tsv", "timestamp\tloss\n1\t0.5\n");
+  const std::string table = (bad / "plots" / "metrics" / "loss.tsv").string();
+  CHECK_THROWS_WITH(read_log(bad.string()), Catch::StartsWith(table + ": no step column"));
+  write_bytes(table, "step\tloss\n0\t0.5\n1\t0.4\t9\n");
+  CHECK_THROWS_WITH(read_log(bad.string()),
+                    Catch::StartsWith(table + ": line 3: expected 2 fields as in the header, found 3"));
+}
+
+TEST_CASE("CSV: a header without commas but with tabs or semicolons sets the separator", "[csv]") {
+  const fs::path dir = gradcheck::test::scratch_dir("separators");
+  for (const auto& [name, text] : {std::pair<std::string, std::string>{"tabs.tsv", "epoch\tloss\tval_loss\n0\t1.5\t\n1\t1.0\t1.2\n"},
+                                   {"semis.csv", "epoch;loss;val_loss\n0;1.5;\n1;1.0;1.2\n"},
+                                   {"quoted.tsv", "\"epoch\"\t\"loss\"\t\"val_loss\"\n0\t1.5\t\n1\t\"1.0\"\t1.2\n"}}) {
+    INFO(name);
+    const Run run = read_log(write_bytes(dir / name, text));
+    CHECK(run.step_name == "epoch");
+    CHECK(series(run, "loss").values == std::vector<double>{1.5, 1.0});
+    CHECK(series(run, "val_loss").steps == std::vector<std::int64_t>{1});
+  }
+  // A comma in the header keeps commas, even beside tabs.
+  const Run commas = read_log(write_bytes(dir / "mixed.csv", "step,loss\tnote\n0,0.5\n1,0.25\n"));
+  REQUIRE(commas.series.size() == 1);  // named "loss<tab>note", the tab escaped as names are
+  CHECK(commas.series[0].values == std::vector<double>{0.5, 0.25});
+}
+
 TEST_CASE("W&B history JSON Lines: _step is the step, W&B's bookkeeping and media are no series", "[wandb]") {
   const std::string file = kData + "wandb_history.jsonl";
   CHECK(detect_log_format(file) == LogFormat::jsonl);
@@ -630,21 +692,24 @@ TEST_CASE("The new readers never crash on damaged input: seeded random corruptio
       {kData + "wandb_export.csv", "export.csv"},
       {kData + "wandb_history.jsonl", "history.jsonl"},
       {kHealthyRun + "/metrics/loss", "run/metrics/loss"},
-      {kData + "mlruns/1/meta.yaml", "run/meta.yaml"}};
+      {kData + "mlruns/1/meta.yaml", "run/meta.yaml"},
+      {kData + "dvclive/plots/metrics/train/loss.tsv", "dvc/plots/metrics/train/loss.tsv"}};
   std::mt19937_64 rng(2025);
   int thrown = 0, read = 0;
   for (const auto& [source, name] : seeds) {
     const std::string original = read_bytes(source);
     REQUIRE_FALSE(original.empty());
     for (int trial = 0; trial < 100; ++trial) {
-      const std::string bytes = gradcheck::test::corrupt(original, rng, std::string_view("\",\n{}[]0-e\xff :N", 15));
+      const std::string bytes = gradcheck::test::corrupt(original, rng, std::string_view("\",\n{}[]0-e\xff :N\t", 16));
       const fs::path p = dir / name;
       write_bytes(p, bytes);
       // An MLflow file is read through its run folder (meta.yaml beside metrics/).
       const bool mlflow = name.rfind("run/", 0) == 0;
       if (mlflow && !fs::exists(dir / "run" / "meta.yaml")) write_bytes(dir / "run" / "meta.yaml", "run_name: x\n");
       if (mlflow && !fs::exists(dir / "run" / "metrics" / "loss")) write_bytes(dir / "run" / "metrics" / "loss", "1 1 1\n");
-      const std::string target = mlflow ? (dir / "run").string() : p.string();
+      // A DVCLive table is read through its folder.
+      const bool dvclive = name.rfind("dvc/", 0) == 0;
+      const std::string target = mlflow ? (dir / "run").string() : dvclive ? (dir / "dvc").string() : p.string();
       try {
         (void)expand_log_sources({target});
         const Run run = read_log(target);
@@ -661,9 +726,10 @@ TEST_CASE("The new readers never crash on damaged input: seeded random corruptio
         ++thrown;
       }
       if (mlflow) fs::remove_all(dir / "run");
+      if (dvclive) fs::remove_all(dir / "dvc");
     }
   }
   CHECK(thrown > 0);
   CHECK(read > 0);
-  CHECK(read + thrown == 800);
+  CHECK(read + thrown == 900);
 }

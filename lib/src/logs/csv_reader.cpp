@@ -27,16 +27,28 @@ std::string shown(std::string s) {
   return s;
 }
 
-// Splits one line into cells. The fast path (no quote in the line) only looks
-// for commas; quoted cells follow RFC 4180 ("" is a quote inside a quoted cell).
-// Returns false on an unterminated quote. `scratch` holds unquoted text.
+// The separator a header line uses: a comma; a tab in a header without
+// commas (tab-separated values: DVCLive's metrics, pandas' sep="\t"); a
+// semicolon in one without either (pandas' sep=";", spreadsheets set for a
+// decimal comma).
+char header_separator(std::string_view header) {
+  if (header.find(',') != std::string_view::npos) return ',';
+  if (header.find('\t') != std::string_view::npos) return '\t';
+  if (header.find(';') != std::string_view::npos) return ';';
+  return ',';
+}
+
+// Splits one line into cells at `sep`. The fast path (no quote in the line)
+// only looks for separators; quoted cells follow RFC 4180 ("" is a quote
+// inside a quoted cell). Returns false on an unterminated quote. `scratch`
+// holds unquoted text.
 bool split_line(std::string_view line, std::vector<std::string_view>& cells,
-                std::vector<std::string>& scratch) {
+                std::vector<std::string>& scratch, char sep) {
   cells.clear();
   if (std::memchr(line.data(), '"', line.size()) == nullptr) {
     std::size_t start = 0;
     while (true) {
-      const void* p = std::memchr(line.data() + start, ',', line.size() - start);
+      const void* p = std::memchr(line.data() + start, sep, line.size() - start);
       if (p == nullptr) {
         cells.push_back(line.substr(start));
         return true;
@@ -50,7 +62,7 @@ bool split_line(std::string_view line, std::vector<std::string_view>& cells,
   scratch.reserve(line.size() + 1);  // no reallocation: views into scratch stay valid
   std::size_t i = 0;
   while (true) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    while (i < line.size() && (line[i] == ' ' || (line[i] == '\t' && sep != '\t'))) ++i;
     if (i < line.size() && line[i] == '"') {
       std::string cell;
       ++i;
@@ -69,16 +81,16 @@ bool split_line(std::string_view line, std::vector<std::string_view>& cells,
         cell += line[i++];
       }
       if (!closed) return false;
-      while (i < line.size() && line[i] != ',') ++i;  // text after the closing quote is ignored
+      while (i < line.size() && line[i] != sep) ++i;  // text after the closing quote is ignored
       scratch.push_back(std::move(cell));
       cells.push_back(scratch.back());
     } else {
       const std::size_t start = i;
-      while (i < line.size() && line[i] != ',') ++i;
+      while (i < line.size() && line[i] != sep) ++i;
       cells.push_back(line.substr(start, i - start));
     }
     if (i >= line.size()) return true;
-    ++i;  // the comma
+    ++i;  // the separator
   }
 }
 
@@ -153,6 +165,7 @@ struct ChunkSpec {
   std::size_t ncol;
   long step_col;
   const std::vector<char>* skipped;  // columns that are no metric (W&B's companions and bookkeeping)
+  char sep;                          // the cell separator (header_separator)
 };
 
 // A column's bad_line when it is skipped: the reader never looks at its cells
@@ -199,7 +212,7 @@ void parse_chunk(const ChunkSpec& spec, std::size_t begin, std::size_t end, Chun
     while (p < end && lines < 64) {
       const void* nl = std::memchr(data + p, '\n', end - p);
       const std::size_t e = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - data) : end;
-      if (split_line(std::string_view(data + p, e - p), cells, scratch) && cells.size() == ncol)
+      if (split_line(std::string_view(data + p, e - p), cells, scratch, spec.sep) && cells.size() == ncol)
         for (std::size_t i = 0; i < ncol; ++i) filled[i] += !internal::is_missing(trim(cells[i]));
       ++lines;
       p = nl ? e + 1 : end;
@@ -225,7 +238,7 @@ void parse_chunk(const ChunkSpec& spec, std::size_t begin, std::size_t end, Chun
     ++out.lines;
     if (trim(line).empty()) continue;
     ++row;
-    if (!split_line(line, cells, scratch)) {
+    if (!split_line(line, cells, scratch, spec.sep)) {
       out.error_line = out.lines;
       out.error = "unterminated quote";
       return;
@@ -309,7 +322,8 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
 
   std::vector<std::string_view> cells;
   std::vector<std::string> scratch;
-  if (!split_line(line, cells, scratch))
+  const char sep = header_separator(line);
+  if (!split_line(line, cells, scratch, sep))
     throw InputError(path, "line " + std::to_string(line_no) + ": unterminated quote in the header");
   std::vector<std::string> names;
   for (auto c : cells) names.emplace_back(trim(c));
@@ -370,7 +384,7 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
   bounds.push_back(size);
   const std::size_t nchunks = bounds.size() - 1;
   std::vector<Chunk> chunks(nchunks);
-  const ChunkSpec spec{data, ncol, step_col, &skipped};
+  const ChunkSpec spec{data, ncol, step_col, &skipped, sep};
   gradcheck::internal::parallel_for(nchunks, static_cast<int>(nchunks), [&](std::size_t c, std::size_t) {
     parse_chunk(spec, bounds[c], bounds[c + 1], chunks[c], c == 0 ? size : bounds[c + 1]);
   });

@@ -52,4 +52,10 @@ struct MlflowRun {
 /// list).
 std::optional<std::vector<MlflowRun>> mlflow_runs(const std::filesystem::path& dir);
 
+/// The DVCLive metrics folder of `dir`: `dir` itself when it is a
+/// `plots/metrics` folder, `dir/plots/metrics` (a DVCLive output folder) or
+/// `dir/dvclive/plots/metrics` (the project holding it), when it holds a
+/// `.tsv` file; nullopt otherwise.
+std::optional<std::filesystem::path> dvclive_metrics(const std::filesystem::path& dir);
+
 }  // namespace gradcheck::logs::internal

@@ -182,6 +182,7 @@ const char* format_name(LogFormat format) {
     case LogFormat::keras_history: return "Keras History";
     case LogFormat::json_records: return "JSON list of records";
     case LogFormat::mlflow: return "MLflow runs";
+    case LogFormat::dvclive: return "DVCLive metrics";
   }
   return "?";
 }
@@ -191,6 +192,7 @@ LogFormat detect_log_format(const std::string& path) {
   if (fs::is_directory(path, ec)) {
     if (internal::trainer_state_in(path, nullptr)) return LogFormat::trainer_state;
     if (internal::mlflow_runs(path)) return LogFormat::mlflow;
+    if (internal::dvclive_metrics(path)) return LogFormat::dvclive;
     if (const auto csv = lightning_csv_runs(path); !csv.files.empty()) return file_log(csv.files[0].string(), {}, nullptr);
     return LogFormat::tfevents;
   }
@@ -215,6 +217,7 @@ Run read_log(const std::string& path, const ReadOptions& options) {
     throw InputError(path, "holds " + std::to_string(runs->size()) +
                                " MLflow runs: give one run's folder (expand_log_sources lists them)");
   }
+  if (internal::dvclive_metrics(path)) return read_dvclive(path, options);
   if (const auto csv = lightning_csv_runs(path); !csv.files.empty()) {
     if (csv.files.size() > 1)
       throw InputError(path, "holds " + std::to_string(csv.files.size()) + " CSVLogger runs (" +

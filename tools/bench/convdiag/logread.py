@@ -205,7 +205,44 @@ def _starts_with_brace(path):
     return head.lstrip(b" \t\r\n").startswith(b"{")
 
 
+def _dvclive_metrics(path):
+    """DVCLive's plots/metrics folder of a folder (itself, plots/metrics, dvclive/plots/metrics), or None."""
+    if not os.path.isdir(path):
+        return None
+    here = os.path.normpath(path)
+    cands = [os.path.join(path, "plots", "metrics"), os.path.join(path, "dvclive", "plots", "metrics")]
+    if os.path.basename(here) == "metrics" and os.path.basename(os.path.dirname(here)) == "plots":
+        cands.insert(0, here)
+    for c in cands:
+        if os.path.isdir(c) and any(n.endswith(".tsv") for _, _, ns in os.walk(c) for n in ns):
+            return c
+    return None
+
+
+def _dvclive(metrics):
+    """Each plots/metrics/<name>.tsv as the series <name> at its step, merged into records by step."""
+    by_step = {}
+    for root, dirs, names in os.walk(metrics):
+        dirs.sort()
+        for n in sorted(names):
+            if not n.endswith(".tsv") or n.startswith("."):
+                continue
+            name = os.path.relpath(os.path.join(root, n), metrics)[:-4].replace(os.sep, "/")
+            with open(os.path.join(root, n), encoding="utf-8-sig", newline="") as f:
+                rows = list(csv.reader(f, delimiter="\t"))
+            head, values = rows[0], [h for h in rows[0] if h not in ("timestamp", "step")]
+            for r in rows[1:]:
+                rec = dict(zip(head, r))
+                for v in values:
+                    key = name if len(values) == 1 else name + "/" + v
+                    by_step.setdefault(rec["step"], {"step": rec["step"]})[key] = rec.get(v, "")
+    return [by_step[k] for k in sorted(by_step, key=float)]
+
+
 def read_records(path):
+    metrics = _dvclive_metrics(path)
+    if metrics:
+        return _dvclive(metrics)
     if os.path.basename(path.rstrip("/")).startswith("events.out.tfevents") or (
             os.path.isdir(path) and any(n.startswith("events.out.tfevents") for _, _, ns in os.walk(path) for n in ns)):
         return _tfevents(path)
@@ -229,7 +266,11 @@ def read_records(path):
                 recs.append(r)
         return recs
     with open(path, encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f))
+        header = f.readline()
+        f.seek(0)
+        # the separator as convdiag takes it: a comma, else a tab, else a semicolon in the header
+        sep = "," if "," in header else "\t" if "\t" in header else ";" if ";" in header else ","
+        rows = list(csv.reader(f, delimiter=sep))
     if not rows:
         return []
     head = rows[0]

@@ -3,7 +3,7 @@
 `simple_value`, TF2 one-element tensors as packed `float_val`, `tensor_content` and `double_val`,
 a non-scalar tensor and a string tensor left out, a Keras run's `train/` and `validation/`
 folders) and on a real Lightning event file of the repository's test data; and JSON Lines under
-another name (DETR's `log.txt`). Standard library and NumPy only; exits 1 on a failed check."""
+another name (DETR's `log.txt`), a semicolon-separated CSV and a DVCLive folder. Standard library and NumPy only; exits 1 on a failed check."""
 import os
 import struct
 import sys
@@ -110,6 +110,10 @@ def main():
         with open(table, "w") as f:
             f.write("step,loss\n0,1.5\n1,0.5\n")
         check("a .txt CSV stays CSV", read_series(table)[0]["loss"][1].tolist() == [1.5, 0.5])
+        semis = os.path.join(d, "semis.csv")
+        with open(semis, "w") as f:
+            f.write("epoch;loss\n0;1.5\n1;0.5\n")
+        check("a semicolon-separated CSV", read_series(semis)[0]["loss"][1].tolist() == [1.5, 0.5])
         with open(path, "ab") as f:
             f.write(struct.pack("<Q", 100) + b"\0" * 8)                           # a record cut short
         try:
@@ -124,6 +128,11 @@ def main():
     steps, values = series["train_loss"]
     check("real Lightning file: steps", steps.tolist() == [99, 149])
     check("real Lightning file: values", [round(v, 4) for v in values.tolist()] == [21.202, 21.2573])
+    # A DVCLive folder (the repository's test data): each plots/metrics/<name>.tsv is the series <name>.
+    dvc = os.path.join(HERE, "..", "..", "..", "tests", "logs", "data", "dvclive")
+    series, step_key = read_series(dvc)
+    check("DVCLive: series", sorted(series) == ["eval/loss", "lr", "train/loss"] and step_key == "step")
+    check("DVCLive: eval/loss steps", series["eval/loss"][0].tolist() == [4, 9, 14, 19, 24, 29, 34, 39])
     print("test_logread: " + ("ok" if not failures else f"{len(failures)} failed"))
     return 1 if failures else 0
 

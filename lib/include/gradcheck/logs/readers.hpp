@@ -92,6 +92,14 @@ Run read_keras_history(const std::string& path, const ReadOptions& options = {})
 /// the metric file and the line.
 Run read_mlflow_run(const std::string& run_dir, const ReadOptions& options = {});
 
+/// DVCLive's metrics history: the folder DVCLive writes (`dvclive/`, holding
+/// `plots/metrics/`), the folder holding that one, or `plots/metrics/`. Each
+/// `plots/metrics/<name>.tsv` is the metric `<name>` (`train/loss` is
+/// `plots/metrics/train/loss.tsv`): a tab-separated table with `step` and the
+/// value (and `timestamp`, left out), read as CSV is (an error names the
+/// table and the line).
+Run read_dvclive(const std::string& path, const ReadOptions& options = {});
+
 /// What a path holds, as read_log decides it.
 enum class LogFormat {
   csv,            ///< CSV (W&B exports included)
@@ -101,6 +109,7 @@ enum class LogFormat {
   keras_history,  ///< a Keras History dict as JSON
   json_records,   ///< a JSON list of records (e.g. a trainer's log_history on its own)
   mlflow,         ///< an MLflow file store, experiment or run directory
+  dvclive,        ///< a DVCLive folder (plots/metrics/*.tsv)
 };
 
 /// The format's name for messages and notes ("MLflow run", ...).
@@ -111,6 +120,8 @@ const char* format_name(LogFormat format);
 ///   holding one: trainer_state;
 /// - an MLflow run directory (`meta.yaml` and `metrics/`), an experiment
 ///   directory holding runs, or a store holding experiments: mlflow;
+/// - a `plots/metrics` directory holding `.tsv` files, or a directory holding
+///   `plots/metrics/*.tsv` or `dvclive/plots/metrics/*.tsv`: dvclive;
 /// - any other directory: tfevents;
 /// - a file named `*tfevents*`: tfevents; named `trainer_state.json`:
 ///   trainer_state;
