@@ -2050,6 +2050,46 @@ TEST_CASE("plateau: a first epoch inflated by its first batches, then a loss tha
   }
 }
 
+TEST_CASE("a log holding runs appended one after another is diagnosed on the last run, with a note",
+          "[diagnose]") {
+  // DETR appends each run's epochs to output/log.txt: a first try at a rate
+  // too high climbs for 8 epochs and is stopped, then a second run from
+  // epoch 0 learns for 30 epochs. Sorted by epoch the two interleave into a
+  // curve that jumps between them; the last run alone is healthy.
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    Noise noise(seed);
+    gradcheck::logs::Run run;
+    run.source = "output/log.txt";
+    run.step_name = "epoch";
+    gradcheck::logs::Series train{"train_loss", {}, {}}, test{"test_loss", {}, {}};
+    for (int e = 0; e < 8; ++e) {
+      train.steps.push_back(e), train.values.push_back(20.0 * (1 + 0.2 * e) * noise(0.02));
+      test.steps.push_back(e), test.values.push_back(19.0 * (1 + 0.2 * e) * noise(0.02));
+    }
+    for (int e = 0; e < 30; ++e) {
+      train.steps.push_back(e), train.values.push_back((4.0 + 16.0 * std::exp(-e / 6.0)) * noise(0.02));
+      test.steps.push_back(e), test.values.push_back((5.0 + 14.0 * std::exp(-e / 6.0)) * noise(0.02));
+    }
+    run.series = {train, test};
+    const auto d = diagnose(run);
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK(d.healthy());
+    REQUIRE_FALSE(d.notes.empty());
+    CHECK(d.notes.front().find("holds 2 runs one after another") != std::string::npos);
+    CHECK(d.steps == 30);
+  }
+  // A step that restarts every epoch (an iteration counter within 20 epochs)
+  // is no set of appended runs: no such note.
+  gradcheck::logs::Run epochs;
+  epochs.source = "iterations.csv";
+  gradcheck::logs::Series loss{"loss", {}, {}};
+  for (int e = 0; e < 20; ++e)
+    for (int i = 0; i < 10; ++i) loss.steps.push_back(i), loss.values.push_back(1.0 / (1 + e + 0.1 * i));
+  epochs.series = {loss};
+  const auto d = diagnose(epochs);
+  for (const auto& n : d.notes) CHECK(n.find("one after another") == std::string::npos);
+}
+
 TEST_CASE("plateau: --from-scratch judges a small regression loss that never falls", "[diagnose][plateau]") {
   // A forecaster of scaled daily returns whose loss (mean squared error)
   // starts at the targets' variance, 0.10, and stays there for 10-46 epochs:

@@ -1743,6 +1743,40 @@ std::size_t points_per_epoch(const logs::Run& run, const logs::Roles& roles, con
   return 0;
 }
 
+// A log holding several runs one after another (DETR's log.txt is opened to
+// append, as is Keras's CSVLogger(append=True)): the training loss's step goes
+// back to its first step or below, between 1 and kMaxAppendedRuns - 1 times
+// (more restarts are a counter within epochs, not runs). Each series keeps
+// its points from its own last restart on; nullopt when the log holds one run.
+constexpr std::size_t kMaxAppendedRuns = 10;
+
+std::size_t restart_count(const logs::Series& s, std::size_t* last = nullptr) {
+  std::size_t n = 0;
+  for (std::size_t i = 1; i < s.steps.size(); ++i)
+    if (s.steps[i] < s.steps[i - 1] && s.steps[i] <= s.steps[0]) {
+      ++n;
+      if (last) *last = i;
+    }
+  return n;
+}
+
+std::optional<logs::Run> last_appended_run(const logs::Run& run, const logs::Series& loss, std::string& note) {
+  std::size_t at = 0;
+  const std::size_t restarts = restart_count(loss, &at);
+  if (restarts == 0 || restarts + 1 >= kMaxAppendedRuns) return std::nullopt;
+  logs::Run out = run;
+  for (auto& s : out.series) {
+    std::size_t from = 0;
+    if (restart_count(s, &from) == 0) continue;
+    s.steps.erase(s.steps.begin(), s.steps.begin() + static_cast<std::ptrdiff_t>(from));
+    s.values.erase(s.values.begin(), s.values.begin() + static_cast<std::ptrdiff_t>(from));
+  }
+  note = run.source + " holds " + std::to_string(restarts + 1) + " runs one after another (the step of " + loss.name +
+         " goes back to " + std::to_string(loss.steps[at]) + " at its point " + std::to_string(at + 1) +
+         "): the last, from that point on, is diagnosed";
+  return out;
+}
+
 Curve make_curve(const logs::Series& s, const std::string& role) {
   Curve c;
   c.name = s.name;
@@ -1851,12 +1885,18 @@ std::string advice_for(SymptomKind kind) {
   return "";
 }
 
-RunDiagnosis diagnose(const logs::Run& run, const DiagnoseOptions& o) {
+RunDiagnosis diagnose(const logs::Run& input, const DiagnoseOptions& o) {
   RunDiagnosis d;
-  d.source = run.source;
+  d.source = input.source;
+  d.roles = logs::recognise_roles(input, o.columns);
+  // Several runs appended to one log: the last is diagnosed.
+  std::string appended;
+  const std::optional<logs::Run> last =
+      d.roles.loss.empty() ? std::nullopt : last_appended_run(input, *input.find(d.roles.loss), appended);
+  const logs::Run& run = last ? *last : input;
+  if (last) d.notes.push_back(appended);
   d.metrics = run.metric_names();
   d.steps = run.distinct_steps();
-  d.roles = logs::recognise_roles(run, o.columns);
   if (d.roles.loss.empty()) {
     std::string have;
     for (const auto& s : run.series) have += (have.empty() ? "" : ", ") + s.name;
