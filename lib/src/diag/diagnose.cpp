@@ -73,7 +73,8 @@ std::size_t settled_points(std::size_t m) {
 }
 // plateau: the first value alone may be the start when the first 1/this of
 // the run holds it alone (a run of fewer than 2x this many points); in a
-// longer run a descent's start is the median of that first 1/this.
+// longer run whose first value alone stands out (the second point already at
+// the level after it), the start is the median of that first 1/this.
 constexpr std::size_t kStartShareInverse = 20;
 // ... unless the first value stands this many times above that median: a
 // fall of a third or more within the first point, over three times the
@@ -971,10 +972,10 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   // The start is the median of the first points, which noise cannot fake: of
   // the first 2% of the run, or of its first kStartPoints when higher (a run
   // that converged within its first 1% made its progress there; at
-  // initialisation the loss is about the same on every batch). When the first
-  // value stands out of the noise, far above the best, and a descent starts
-  // from it, the start is the first 5% of the run (that value alone in a short
-  // log).
+  // initialisation the loss is about the same on every batch). The first value
+  // is the start when it stands out of the noise, far above the best, and a
+  // descent starts from it (but see below for a first value that stands out
+  // alone).
   double start = p.start_level();
   start = std::max(start, median(std::vector<double>(
                               p.y.begin(), p.y.begin() + static_cast<std::ptrdiff_t>(std::min(kStartPoints, p.y.size())))));
