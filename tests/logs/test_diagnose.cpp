@@ -2053,9 +2053,10 @@ TEST_CASE("plateau: a first epoch inflated by its first batches, then a loss tha
 TEST_CASE("a log holding runs appended one after another is diagnosed on the last run, with a note",
           "[diagnose]") {
   // DETR appends each run's epochs to output/log.txt: a first try at a rate
-  // too high climbs for 8 epochs and is stopped, then a second run from
-  // epoch 0 learns for 30 epochs. Sorted by epoch the two interleave into a
-  // curve that jumps between them; the last run alone is healthy.
+  // too high climbs for 8 epochs and is stopped, a second stops after its
+  // first epoch, then a third from epoch 0 learns for 30 epochs. Sorted by
+  // epoch they interleave into a curve that jumps between them; the last run
+  // alone is healthy.
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
     Noise noise(seed);
     gradcheck::logs::Run run;
@@ -2066,6 +2067,8 @@ TEST_CASE("a log holding runs appended one after another is diagnosed on the las
       train.steps.push_back(e), train.values.push_back(20.0 * (1 + 0.2 * e) * noise(0.02));
       test.steps.push_back(e), test.values.push_back(19.0 * (1 + 0.2 * e) * noise(0.02));
     }
+    train.steps.push_back(0), train.values.push_back(21.0 * noise(0.02));
+    test.steps.push_back(0), test.values.push_back(20.0 * noise(0.02));
     for (int e = 0; e < 30; ++e) {
       train.steps.push_back(e), train.values.push_back((4.0 + 16.0 * std::exp(-e / 6.0)) * noise(0.02));
       test.steps.push_back(e), test.values.push_back((5.0 + 14.0 * std::exp(-e / 6.0)) * noise(0.02));
@@ -2075,9 +2078,16 @@ TEST_CASE("a log holding runs appended one after another is diagnosed on the las
     INFO("seed " << seed << "\n" << kinds(d));
     CHECK(d.healthy());
     REQUIRE_FALSE(d.notes.empty());
-    CHECK(d.notes.front().find("holds 2 runs one after another") != std::string::npos);
+    CHECK(d.notes.front().find("holds 3 runs one after another") != std::string::npos);
     CHECK(d.steps == 30);
   }
+  // A log whose first point is logged twice at its step is one run.
+  gradcheck::logs::Run twice;
+  twice.source = "twice.csv";
+  gradcheck::logs::Series first{"loss", {0, 0}, {1.0, 1.0}};
+  for (int k = 1; k < 30; ++k) first.steps.push_back(k), first.values.push_back(1.0 / (1 + 0.1 * k));
+  twice.series = {first};
+  for (const auto& n : diagnose(twice).notes) CHECK(n.find("one after another") == std::string::npos);
   // A step that restarts every epoch (an iteration counter within 20 epochs)
   // is no set of appended runs: no such note.
   gradcheck::logs::Run epochs;

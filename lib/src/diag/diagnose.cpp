@@ -1747,14 +1747,16 @@ std::size_t points_per_epoch(const logs::Run& run, const logs::Roles& roles, con
 // A log holding several runs one after another (DETR's log.txt is opened to
 // append, as is Keras's CSVLogger(append=True)): the training loss's step goes
 // back to its first step or below, between 1 and kMaxAppendedRuns - 1 times
-// (more restarts are a counter within epochs, not runs). Each series keeps
-// its points from its own last restart on; nullopt when the log holds one run.
+// (more restarts are a counter within epochs, not runs). A run of one point
+// is followed by the same step again; a log's first two points at one step
+// are one point logged twice. Each series keeps its points from its own last
+// restart on; nullopt when the log holds one run.
 constexpr std::size_t kMaxAppendedRuns = 10;
 
 std::size_t restart_count(const logs::Series& s, std::size_t* last = nullptr) {
   std::size_t n = 0;
   for (std::size_t i = 1; i < s.steps.size(); ++i)
-    if (s.steps[i] < s.steps[i - 1] && s.steps[i] <= s.steps[0]) {
+    if ((s.steps[i] < s.steps[i - 1] || (i >= 2 && s.steps[i] == s.steps[i - 1])) && s.steps[i] <= s.steps[0]) {
       ++n;
       if (last) *last = i;
     }
