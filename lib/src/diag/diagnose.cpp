@@ -848,6 +848,14 @@ constexpr const char* kStuckAdvice =
 // kGuessTolerance of one, held flat (within kGuessFlat) over the last
 // kGuessStretch of the run after the loss was below kGuessLearned of it, is
 // no coincidence.
+// The start of the final stretch of the smoothed curve within kGuessFlat of
+// `end`: the stretch is [start, m), empty when start == m.
+std::size_t flat_tail(const Prepared& p, double end) {
+  std::size_t k = p.m();
+  while (k > 0 && std::abs(p.smooth[k - 1] - end) <= kGuessFlat * std::abs(end)) --k;
+  return k;
+}
+
 bool collapsed_to_guess(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out) {
   const std::size_t m = p.m();
   const double end = p.end_level();
@@ -869,8 +877,7 @@ bool collapsed_to_guess(const Prepared& p, const DiagnoseOptions& o, std::vector
     frequencies = guess > 0;
   }
   if (guess == 0) return false;
-  std::size_t k = m;  // the flat stretch is [k, m)
-  while (k > 0 && std::abs(p.smooth[k - 1] - end) <= kGuessFlat * end) --k;
+  std::size_t k = flat_tail(p, end);  // the flat stretch is [k, m)
   const double run = static_cast<double>(p.bsteps.back() - p.bsteps.front());
   const double chance = std::log(static_cast<double>(guess));
   const std::string level =
@@ -1144,8 +1151,7 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   if (o.classes > 1 && !diverged) {
     const double chance = std::log(static_cast<double>(o.classes));
     const double end = p.end_level();
-    std::size_t flat = m;  // the flat final stretch is [flat, m)
-    while (flat > 0 && std::abs(p.smooth[flat - 1] - end) <= kGuessFlat * std::abs(end)) --flat;
+    const std::size_t flat = flat_tail(p, end);  // the flat final stretch is [flat, m)
     const double span = static_cast<double>(p.bsteps.back() - p.bsteps.front());
     const bool sits = flat < m && static_cast<double>(p.bsteps.back() - p.bsteps[flat]) >= kGuessStretch * span;
     if (std::abs(end - chance) <= 0.1 * chance && sits) {

@@ -3,7 +3,6 @@
 // tab-separated table `timestamp  step  <last part of the name>` (the
 // timestamp column only when it was asked for).
 
-#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -16,33 +15,7 @@
 #include "gradcheck/logs/readers.hpp"
 
 namespace gradcheck::logs {
-namespace {
-
 namespace fs = std::filesystem;
-
-// The .tsv files under `metrics`, by their path relative to it without the
-// extension (`train/loss`), in name order; hidden files and folders left out.
-std::vector<std::pair<std::string, fs::path>> tsv_files(const fs::path& metrics, std::size_t limit = SIZE_MAX) {
-  std::vector<std::pair<std::string, fs::path>> out;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(metrics, fs::directory_options::skip_permission_denied, ec), end;
-       !ec && it != end && out.size() < limit; it.increment(ec)) {
-    const std::string leaf = it->path().filename().string();
-    if (!leaf.empty() && leaf[0] == '.') {
-      if (it->is_directory(ec)) it.disable_recursion_pending();
-      continue;
-    }
-    std::error_code fec;
-    if (it->path().extension() != ".tsv" || !fs::is_regular_file(it->path(), fec)) continue;
-    std::string name = fs::relative(it->path(), metrics, fec).replace_extension().generic_string();
-    if (fec || name.empty()) continue;
-    out.emplace_back(std::move(name), it->path());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-}  // namespace
 
 namespace internal {
 
@@ -51,7 +24,7 @@ std::optional<fs::path> dvclive_metrics(const fs::path& dir) {
   const bool is_metrics = plain.filename() == "metrics" && plain.parent_path().filename() == "plots";
   for (const fs::path& metrics : {is_metrics ? plain : dir / "plots" / "metrics", dir / "dvclive" / "plots" / "metrics"}) {
     std::error_code ec;
-    if (fs::is_directory(metrics, ec) && !tsv_files(metrics, 1).empty()) return metrics;
+    if (fs::is_directory(metrics, ec) && !files_below(metrics, ".tsv", 1).empty()) return metrics;
   }
   return std::nullopt;
 }
@@ -68,7 +41,7 @@ Run read_dvclive(const std::string& path, const ReadOptions& options) {
   internal::RunBuilder builder(path);
   ReadOptions one = options;
   one.step_column.clear();  // each table's own `step`; --step-col picks a metric below
-  for (const auto& [name, file] : tsv_files(*metrics)) {
+  for (const auto& [name, file] : internal::files_below(*metrics, ".tsv")) {
     const Run table = read_csv(file.string(), one);
     if (table.step_name != "step")
       throw InputError(file.string(), "no step column: a DVCLive metrics table has `step` and the metric");

@@ -3,6 +3,8 @@
 // a file whose kind is found by looking at its content is parsed once.
 
 #include <cstdint>
+#include <cstddef>
+#include <utility>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -51,6 +53,14 @@ struct MlflowRun {
 /// these (an experiment or store whose runs are all left out gives an empty
 /// list).
 std::optional<std::vector<MlflowRun>> mlflow_runs(const std::filesystem::path& dir);
+
+/// The regular files below `dir` (recursively), as (name, path) sorted by
+/// name, the name being the path relative to `dir` ('/'-separated) without
+/// `extension`; when `extension` is given ("" for any), only files with it.
+/// Hidden files are left out and hidden folders not entered; at most `limit`.
+std::vector<std::pair<std::string, std::filesystem::path>> files_below(const std::filesystem::path& dir,
+                                                                      const std::string& extension = "",
+                                                                      std::size_t limit = SIZE_MAX);
 
 /// The DVCLive metrics folder of `dir`: `dir` itself when it is a
 /// `plots/metrics` folder, `dir/plots/metrics` (a DVCLive output folder) or

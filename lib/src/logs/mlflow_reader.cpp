@@ -79,26 +79,6 @@ void read_metric_file(const fs::path& file, const std::string& name, internal::R
   }
 }
 
-// The metric files below `metrics`: (name, file), sorted by name.
-std::vector<std::pair<std::string, fs::path>> metric_files(const fs::path& metrics, std::size_t limit = SIZE_MAX) {
-  std::vector<std::pair<std::string, fs::path>> out;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(metrics, fs::directory_options::skip_permission_denied, ec), end;
-       !ec && it != end && out.size() < limit; it.increment(ec)) {
-    const std::string leaf = it->path().filename().string();
-    if (!leaf.empty() && leaf[0] == '.') {  // .DS_Store and the like; a hidden folder is not entered
-      if (it->is_directory(ec)) it.disable_recursion_pending();
-      continue;
-    }
-    std::error_code fec;
-    if (!fs::is_regular_file(it->path(), fec)) continue;  // folders, and no FIFO or device is ever opened
-    std::string name = fs::relative(it->path(), metrics, fec).generic_string();
-    if (fec || name.empty()) continue;
-    out.emplace_back(std::move(name), it->path());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 // `key: value` lines of a meta.yaml as MLflow writes them (yaml.safe_dump of
 // a flat dict): the value of `key`, unquoted, or nullopt.
@@ -225,7 +205,7 @@ std::optional<std::vector<MlflowRun>> mlflow_runs(const fs::path& given) {
     std::vector<std::tuple<std::int64_t, fs::path, std::string>> runs;  // by start time, then id
     for (const auto& run_dir : runs_below(experiment)) {
       const Meta meta = read_meta(run_dir / "meta.yaml");
-      if (meta.lifecycle_stage == "deleted" || metric_files(run_dir / "metrics", 1).empty()) continue;
+      if (meta.lifecycle_stage == "deleted" || internal::files_below(run_dir / "metrics", "", 1).empty()) continue;
       runs.emplace_back(meta.start_time, run_dir, run_note(meta, run_dir, exp_meta.name));
     }
     std::sort(runs.begin(), runs.end());
@@ -243,7 +223,7 @@ Run read_mlflow_run(const std::string& run_dir, const ReadOptions& options) {
     if (!fs::exists(run_dir, ec)) throw InputError(run_dir, "cannot open: no such file or directory");
     throw InputError(run_dir, "no metrics folder: not an MLflow run");
   }
-  const auto files = metric_files(metrics);
+  const auto files = internal::files_below(metrics);
   if (files.empty()) throw InputError(run_dir, "metrics/ holds no metric file: the run logged no metric");
   internal::RunBuilder builder(run_dir);
   for (const auto& [name, file] : files) read_metric_file(file, name, builder);

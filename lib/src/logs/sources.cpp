@@ -173,6 +173,34 @@ CsvRuns lightning_csv_runs(const fs::path& dir) {
 
 }  // namespace
 
+namespace internal {
+
+std::vector<std::pair<std::string, fs::path>> files_below(const fs::path& dir, const std::string& extension,
+                                                          std::size_t limit) {
+  std::vector<std::pair<std::string, fs::path>> out;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end && out.size() < limit; it.increment(ec)) {
+    const std::string leaf = it->path().filename().string();
+    if (!leaf.empty() && leaf[0] == '.') {  // .DS_Store and the like; a hidden folder is not entered
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    std::error_code fec;
+    if (!extension.empty() && it->path().extension() != extension) continue;
+    if (!fs::is_regular_file(it->path(), fec)) continue;  // folders, and no FIFO or device is ever opened
+    fs::path rel = fs::relative(it->path(), dir, fec);
+    if (!extension.empty()) rel.replace_extension();
+    std::string name = rel.generic_string();
+    if (fec || name.empty()) continue;
+    out.emplace_back(std::move(name), it->path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace internal
+
 const char* format_name(LogFormat format) {
   switch (format) {
     case LogFormat::csv: return "CSV";
