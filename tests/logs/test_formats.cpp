@@ -229,6 +229,153 @@ TEST_CASE("trainer_state.json: malformed files are refused naming the place", "[
                  "a JSON document that is no training log known here");
 }
 
+TEST_CASE("trainer_state.json: the model's config.json beside it gives the class count", "[hf][context]") {
+  const fs::path dir = gradcheck::test::scratch_dir("hf_context");
+  const std::string entry = "    {\n      \"loss\": 1.0,\n      \"step\": 1\n    }";
+  // A checkpoint folder holding `config`, read as its trainer_state.json.
+  auto context = [&](const std::string& name, const std::string& config) {
+    write_bytes(dir / name / "trainer_state.json", trainer_state(entry));
+    write_bytes(dir / name / "config.json", config);
+    return read_log_context((dir / name / "trainer_state.json").string());
+  };
+  const LogContext gpt2 = context("gpt2", R"({"architectures": ["GPT2LMHeadModel"], "vocab_size": 50257})");
+  CHECK(gpt2.classes == 50257);
+  CHECK(gpt2.base_model.empty());
+  REQUIRE(gpt2.notes.size() == 1);
+  CHECK(gpt2.notes[0] == (dir / "gpt2" / "config.json").string() +
+                             ": a language model (GPT2LMHeadModel) over 50257 tokens, so 50257 classes "
+                             "(--classes overrides)");
+  CHECK(context("t5", R"({"architectures": ["T5ForConditionalGeneration"], "vocab_size": 32128})").classes == 32128);
+  CHECK(context("llava", R"({"architectures": ["LlavaForConditionalGeneration"], "text_config": {"vocab_size": 32064}})")
+            .classes == 32064);
+  CHECK(context("bert-mlm", R"({"architectures": ["BertForMaskedLM"], "vocab_size": 30522})").classes == 30522);
+  // A classifier: its labels, not its vocabulary.
+  CHECK(context("three", R"({"architectures": ["BertForSequenceClassification"], "vocab_size": 30522,
+    "id2label": {"0": "neg", "1": "neu", "2": "pos"}, "problem_type": "single_label_classification"})")
+            .classes == 3);
+  CHECK(context("num", R"({"architectures": ["ViTForImageClassification"], "num_labels": 10})").classes == 10);
+  const LogContext binary = context("default", R"({"architectures": ["BertForSequenceClassification"], "vocab_size": 30522})");
+  CHECK(binary.classes == 2);
+  REQUIRE(binary.notes.size() == 1);
+  CHECK_THAT(binary.notes[0], Catch::Contains("2 labels (transformers' default: the config names none)"));
+  // No cross-entropy over the labels, or nothing that says what the loss is over.
+  CHECK(context("regression", R"({"architectures": ["BertForSequenceClassification"], "num_labels": 1,
+    "problem_type": "regression"})").classes == 0);
+  CHECK(context("multilabel", R"({"architectures": ["BertForSequenceClassification"], "num_labels": 5,
+    "problem_type": "multi_label_classification"})").classes == 0);
+  CHECK(context("qa", R"({"architectures": ["DistilBertForQuestionAnswering"], "vocab_size": 30522})").classes == 0);
+  CHECK(context("noarch", R"({"model_type": "gpt2", "vocab_size": 50257})").classes == 0);
+  CHECK(context("both", R"({"architectures": ["GPT2LMHeadModel", "GPT2ForSequenceClassification"], "vocab_size": 50257})")
+            .classes == 0);
+  CHECK(context("novocab", R"({"architectures": ["GPT2LMHeadModel"], "vocab_size": "many"})").classes == 0);
+  // A config that cannot be used is left out with a note; the log is still read.
+  const LogContext broken = context("broken", "{\"architectures\": [\"GPT2LMHeadModel\"], \"vocab_size\": 5");
+  CHECK(broken.classes == 0);
+  REQUIRE(broken.notes.size() == 1);
+  CHECK_THAT(broken.notes[0], Catch::StartsWith((dir / "broken" / "config.json").string() + " is left out: not valid JSON"));
+  const LogContext list = context("list", "[1, 2]");
+  REQUIRE(list.notes.size() == 1);
+  CHECK_THAT(list.notes[0], Catch::EndsWith("is left out: a list, not a JSON object"));
+  CHECK(read_log((dir / "broken").string()).find("loss") != nullptr);
+  // The folder read_log reads: a checkpoint's, or an output folder's latest checkpoint's.
+  write_bytes(dir / "out" / "checkpoint-10" / "trainer_state.json", trainer_state(entry));
+  write_bytes(dir / "out" / "checkpoint-20" / "trainer_state.json", trainer_state(entry));
+  write_bytes(dir / "out" / "checkpoint-20" / "config.json", R"({"architectures": ["GPT2LMHeadModel"], "vocab_size": 7})");
+  CHECK(read_log_context((dir / "out").string()).classes == 7);
+  CHECK(read_log_context((dir / "out" / "checkpoint-20").string()).classes == 7);
+  CHECK(read_log_context((dir / "out" / "checkpoint-10").string()).classes == 0);
+  // Other logs have no context, whatever lies beside them.
+  write_bytes(dir / "csv" / "config.json", R"({"architectures": ["GPT2LMHeadModel"], "vocab_size": 50257})");
+  const std::string csv = write_bytes(dir / "csv" / "metrics.csv", "step,loss\n1,2.0\n");
+  CHECK(read_log_context(csv).classes == 0);
+  CHECK(read_log_context(csv).notes.empty());
+  CHECK(read_log_context((dir / "missing" / "trainer_state.json").string()).notes.empty());
+}
+
+TEST_CASE("trainer_state.json: a PEFT adapter_config.json beside it says the run starts from a trained model", "[hf][context]") {
+  const fs::path dir = gradcheck::test::scratch_dir("hf_adapter");
+  auto context = [&](const std::string& name, const std::string& adapter) {
+    const std::string state = write_bytes(dir / name / "trainer_state.json", trainer_state("    {\"loss\": 1.0, \"step\": 1}"));
+    write_bytes(dir / name / "adapter_config.json", adapter);
+    return read_log_context(state);
+  };
+  const LogContext lora = context("lora", R"({"base_model_name_or_path": "distilgpt2", "peft_type": "LORA",
+    "task_type": "CAUSAL_LM", "modules_to_save": null, "r": 8})");
+  CHECK(lora.base_model == "distilgpt2");
+  REQUIRE(lora.notes.size() == 1);
+  CHECK(lora.notes[0] == (dir / "lora" / "adapter_config.json").string() +
+                             ": a LORA adapter over distilgpt2, so the run starts from a trained model");
+  // A head trained from scratch beside the adapter: the loss starts where a fresh model's does.
+  const LogContext head = context("head", R"({"base_model_name_or_path": "roberta-base", "peft_type": "LORA",
+    "task_type": "SEQ_CLS", "modules_to_save": ["classifier", "score"]})");
+  CHECK(head.base_model.empty());
+  REQUIRE(head.notes.size() == 1);
+  CHECK_THAT(head.notes[0], Catch::Contains("with a head trained from scratch (modules_to_save: classifier, score)"));
+  CHECK(context("seqcls", R"({"base_model_name_or_path": "bert-base-uncased", "peft_type": "LORA", "task_type": "SEQ_CLS"})")
+            .base_model.empty());
+  CHECK(context("nobase", R"({"peft_type": "IA3", "task_type": "CAUSAL_LM"})").base_model == "a pretrained model");
+  const LogContext other = context("other", R"({"rank": 4})");
+  CHECK(other.base_model.empty());
+  CHECK(other.notes.empty());
+}
+
+TEST_CASE("trainer_state.json: the real LoRA fine-tune of DistilGPT2 improves little and is no plateau", "[hf][context][real]") {
+  using namespace gradcheck::diag;
+  const std::string checkpoint = kReal + "dyt-nonorm-lora/checkpoint-18991";
+  const Report report = diagnose_sources({checkpoint});
+  REQUIRE(report.runs.size() == 1);
+  const RunDiagnosis& run = report.runs[0];
+  CHECK(run.healthy());
+  auto has_note = [&](const RunDiagnosis& r, const std::string& text) {
+    return std::any_of(r.notes.begin(), r.notes.end(),
+                       [&](const std::string& n) { return n.find(text) != std::string::npos; });
+  };
+  CHECK(has_note(run, "adapter_config.json: a LORA adapter over distilgpt2, so the run starts from a trained model"));
+  CHECK(has_note(run, "the run trains an adapter over a pretrained model"));
+  // The same log without its folder (the adapter unknown), and with --from-scratch:
+  // a loss that never fell 10% below its start 2.15 (above 0.8 ln 2).
+  const fs::path copy = gradcheck::test::scratch_dir("hf_lora_copy") / "trainer_state.json";
+  write_bytes(copy, read_bytes(checkpoint + "/trainer_state.json"));
+  const Report bare = diagnose_sources({copy.string()});
+  REQUIRE(bare.runs[0].symptoms.size() == 1);
+  CHECK(bare.runs[0].symptoms[0].kind == SymptomKind::plateau);
+  DiagnoseOptions scratch;
+  scratch.from_scratch = true;
+  const Report fresh = diagnose_sources({checkpoint}, {}, scratch);
+  REQUIRE(fresh.runs[0].symptoms.size() == 1);
+  CHECK(fresh.runs[0].symptoms[0].kind == SymptomKind::plateau);
+}
+
+TEST_CASE("trainer_state.json: a classifier held at ln C is a plateau once config.json gives C", "[hf][context]") {
+  using namespace gradcheck::diag;
+  // A 3-class classifier's loss falls from 2.2 (a poor initialisation) to 4%
+  // above ln 3 and sits there, swinging by 2%: a uniform guess, which only the
+  // class count shows.
+  const fs::path dir = gradcheck::test::scratch_dir("hf_chance");
+  std::string history;
+  std::mt19937 rng(7);
+  std::normal_distribution<double> noise(0.0, 0.02);
+  const double held = 1.04 * std::log(3.0);
+  for (int step = 1; step <= 200; ++step) {
+    const double level = held + (2.2 - held) * std::exp(-step / 10.0);
+    history += std::string(history.empty() ? "" : ",\n") + "    {\"loss\": " + std::to_string(level + noise(rng)) +
+               ", \"step\": " + std::to_string(step) + "}";
+  }
+  write_bytes(dir / "checkpoint-200" / "trainer_state.json", trainer_state(history));
+  const Report unknown = diagnose_sources({dir.string()});
+  CHECK(unknown.runs[0].healthy());
+  write_bytes(dir / "checkpoint-200" / "config.json",
+              R"({"architectures": ["BertForSequenceClassification"], "id2label": {"0": "a", "1": "b", "2": "c"}})");
+  const Report known = diagnose_sources({dir.string()});
+  REQUIRE(known.runs[0].symptoms.size() == 1);
+  CHECK(known.runs[0].symptoms[0].kind == SymptomKind::plateau);
+  CHECK_THAT(known.runs[0].symptoms[0].evidence, Catch::Contains("ln(3)"));
+  // --classes says otherwise: the user's word wins.
+  DiagnoseOptions ten;
+  ten.classes = 10;
+  CHECK(diagnose_sources({dir.string()}, {}, ten).runs[0].healthy());
+}
+
 // --- Keras History ------------------------------------------------------------
 
 TEST_CASE("Keras History: one value per epoch, the epoch index as the step", "[keras]") {

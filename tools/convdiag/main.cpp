@@ -44,7 +44,8 @@ void setup_convdiag(CLI::App& app, ConvdiagOptions& o) {
   app.add_option("--grad-col", o.grad_col, "gradient-norm column");
   app.add_option("--classes", o.classes,
                  "number of classes: a loss stuck near ln(N) is a plateau, one starting below 0.8 ln(N) that improves "
-                 "little is a trained model's; with --model, the loss at init is checked against ln(N)")
+                 "little is a trained model's (default: from a Hugging Face checkpoint's config.json, else "
+                 "unknown); with --model, the loss at init is checked against ln(N)")
       ->check(CLI::Range(0, 1 << 30));
   app.add_flag("--from-scratch", o.from_scratch,
                "the logs start from a freshly initialised model: a loss that never falls 10% below its start is a "

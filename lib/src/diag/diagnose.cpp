@@ -1047,13 +1047,19 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   // scratch.
   const int fresh_classes = std::max(o.classes, 2);
   const double trained_below = kTrainedStart * std::log(static_cast<double>(fresh_classes));
-  const bool trained_start = !o.from_scratch && start > 0 && start < trained_below;
+  const bool trained_start = !o.from_scratch && (o.pretrained || (start > 0 && start < trained_below));
   if (drop < o.plateau_drop && !diverged && !frozen && resumed) {
     notes.push_back(p.name + " is logged from " + step_text(first_step) + ", after more steps than the log covers (" +
                     std::to_string(covered) + "): a run that continues earlier training (resumed, or fine-tuned with "
                     "its step count carried over); that it improved little from there (best " + general(best, 4) +
                     ", start " + general(start, 4) + ") is not a plateau (if it starts from a fresh model, "
                     "--from-scratch judges it)");
+    return;
+  }
+  if (drop < o.plateau_drop && !diverged && !frozen && trained_start && o.pretrained) {
+    notes.push_back(p.name + " improved little from its start " + general(start, 4) + " (best " + general(best, 4) +
+                    "), but the run trains an adapter over a pretrained model: a model that had learned already; "
+                    "not a plateau (if it starts from a fresh model, --from-scratch judges it)");
     return;
   }
   if (drop < o.plateau_drop && !diverged && !frozen && trained_start) {
@@ -2032,7 +2038,12 @@ Report diagnose_logs(const std::vector<std::string>& paths, const logs::ReadOpti
   gradcheck::internal::parallel_for(n, threads, [&](std::size_t i, std::size_t) {
     try {
       logs::Run run = logs::read_log(paths[i], read);
-      out.runs[i] = diagnose(run, options);
+      const logs::LogContext context = logs::read_log_context(paths[i]);
+      DiagnoseOptions o = options;
+      if (o.classes == 0) o.classes = context.classes;
+      o.pretrained = o.pretrained || !context.base_model.empty();
+      out.runs[i] = diagnose(run, o);
+      out.runs[i].notes.insert(out.runs[i].notes.begin(), context.notes.begin(), context.notes.end());
       if (keep_logs) out.logs[i] = std::move(run);
     } catch (...) {
       errors[i] = std::current_exception();  // kept per log: the first in path order is reported

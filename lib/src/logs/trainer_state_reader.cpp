@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -131,6 +133,143 @@ Run read_trainer_state(const std::string& path, const ReadOptions& options) {
   Run run = internal::trainer_state_from_json(file, internal::read_json_document(file), options);
   run.source = path;
   return run;
+}
+
+namespace {
+
+// A class name's ending, among `endings`.
+bool ends_with_any(const std::string& name, std::initializer_list<std::string_view> endings) {
+  return std::any_of(endings.begin(), endings.end(), [&](std::string_view e) {
+    return name.size() >= e.size() && std::string_view(name).substr(name.size() - e.size()) == e;
+  });
+}
+
+// A positive integer field of `doc` that fits an int, or 0.
+int count_field(const nlohmann::json& doc, const char* key) {
+  const auto it = doc.find(key);
+  if (it == doc.end() || !it->is_number_integer()) return 0;
+  const auto v = it->get<std::int64_t>();
+  return v > 0 && v <= (std::int64_t{1} << 30) ? static_cast<int>(v) : 0;
+}
+
+// The JSON document of a small file beside the log, or nullopt with a note.
+std::optional<nlohmann::json> beside(const std::filesystem::path& file, std::vector<std::string>& notes) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) return std::nullopt;
+  const std::string shown = escape_invalid_utf8(file.string());
+  constexpr std::uintmax_t kLargest = std::uintmax_t{16} << 20;  // a model's config is a few kB
+  const std::uintmax_t size = fs::file_size(file, ec);
+  if (ec || size > kLargest) {
+    notes.push_back(shown + " is left out: " + (ec ? "its size cannot be read" : "larger than 16 MiB, no model config"));
+    return std::nullopt;
+  }
+  try {
+    nlohmann::json doc = internal::read_json_document(file.string());
+    if (doc.is_object()) return doc;
+    notes.push_back(shown + " is left out: " + internal::kind_of(doc) + ", not a JSON object");
+  } catch (const InputError& e) {
+    notes.push_back(shown + " is left out: " + e.reason());
+  } catch (const std::exception& e) {
+    notes.push_back(shown + " is left out: " + escape_invalid_utf8(e.what()));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+LogContext read_log_context(const std::string& path) {
+  namespace fs = std::filesystem;
+  LogContext context;
+  std::error_code ec;
+  fs::path folder;
+  if (fs::is_directory(path, ec)) {
+    const auto state = internal::trainer_state_in(path, nullptr);
+    if (!state) return context;
+    folder = state->parent_path();
+  } else if (fs::path(path).filename() == "trainer_state.json") {
+    folder = fs::path(path).parent_path();
+    if (folder.empty()) folder = ".";
+  } else {
+    return context;
+  }
+  if (const auto config = beside(folder / "config.json", context.notes)) {
+    const std::string shown = escape_invalid_utf8((folder / "config.json").string());
+    bool language = false, classifier = false;
+    std::string arch;
+    if (const auto a = config->find("architectures"); a != config->end() && a->is_array()) {
+      for (const auto& name : *a) {
+        if (!name.is_string()) continue;
+        const std::string& n = name.get_ref<const std::string&>();
+        const bool lm = ends_with_any(n, {"ForCausalLM", "LMHeadModel", "ForConditionalGeneration", "ForMaskedLM"});
+        const bool cls = ends_with_any(n, {"ForSequenceClassification", "ForTokenClassification",
+                                           "ForImageClassification", "ForAudioClassification",
+                                           "ForVideoClassification"});
+        language = language || lm;
+        classifier = classifier || cls;
+        if ((lm || cls) && arch.empty()) arch = escape_invalid_utf8(n);
+      }
+    }
+    if (language && !classifier) {
+      int vocab = count_field(*config, "vocab_size");
+      if (vocab == 0)
+        if (const auto t = config->find("text_config"); t != config->end() && t->is_object())
+          vocab = count_field(*t, "vocab_size");
+      if (vocab > 1) {
+        context.classes = vocab;
+        context.notes.push_back(shown + ": a language model (" + arch + ") over " + std::to_string(vocab) +
+                                " tokens, so " + std::to_string(vocab) + " classes (--classes overrides)");
+      }
+    } else if (classifier && !language) {
+      const auto problem = config->find("problem_type");
+      const bool single_label = problem == config->end() || problem->is_null() ||
+                                (problem->is_string() && problem->get_ref<const std::string&>() ==
+                                                             "single_label_classification");
+      int labels = 0;
+      if (const auto l = config->find("id2label"); l != config->end() && l->is_object())
+        labels = static_cast<int>(std::min<std::size_t>(l->size(), std::size_t{1} << 30));
+      if (labels == 0) labels = count_field(*config, "num_labels");
+      // transformers leaves out what is at its default: 2 labels.
+      const bool by_default = labels == 0;
+      if (by_default) labels = 2;
+      if (single_label && labels > 1) {
+        context.classes = labels;
+        context.notes.push_back(shown + ": a classifier (" + arch + ") of " + std::to_string(labels) + " labels" +
+                                (by_default ? " (transformers' default: the config names none)" : "") + ", so " +
+                                std::to_string(labels) + " classes (--classes overrides)");
+      }
+    }
+  }
+  if (const auto adapter = beside(folder / "adapter_config.json", context.notes)) {
+    const std::string shown = escape_invalid_utf8((folder / "adapter_config.json").string());
+    std::string base, type, task, head;
+    auto text = [&](const char* key, std::string& out) {
+      if (const auto v = adapter->find(key); v != adapter->end() && v->is_string())
+        out = escape_invalid_utf8(v->get<std::string>());
+    };
+    text("base_model_name_or_path", base);
+    text("peft_type", type);
+    text("task_type", task);
+    // Modules trained in full beside the adapter (PEFT's modules_to_save): a
+    // classification head, initialised afresh.
+    if (const auto m = adapter->find("modules_to_save"); m != adapter->end() && m->is_array())
+      for (const auto& name : *m)
+        if (name.is_string()) head += (head.empty() ? "" : ", ") + escape_invalid_utf8(name.get<std::string>());
+    const bool fresh_head = !head.empty() || task == "SEQ_CLS" || task == "TOKEN_CLS" || task == "QUESTION_ANS";
+    const std::string what = (type.empty() ? std::string("an adapter") : "a " + type + " adapter") + " over " +
+                             (base.empty() ? std::string("a pretrained model") : base);
+    if (base.empty() && type.empty()) {
+      // Not PEFT's: nothing said.
+    } else if (fresh_head) {
+      context.notes.push_back(shown + ": " + what + " with a head trained from scratch (" +
+                              (head.empty() ? "task " + task : "modules_to_save: " + head) +
+                              "): its loss starts where a fresh model's does");
+    } else {
+      context.base_model = base.empty() ? "a pretrained model" : base;
+      context.notes.push_back(shown + ": " + what + ", so the run starts from a trained model");
+    }
+  }
+  return context;
 }
 
 }  // namespace gradcheck::logs

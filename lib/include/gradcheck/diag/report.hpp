@@ -34,6 +34,11 @@ struct Report {
 /// `paths`; when logs cannot be read, the error of the first of them in that
 /// order is thrown (InputError naming the file), so the outcome does not depend
 /// on the thread count. With `keep_logs`, Report::logs holds the logs read.
+/// What the files beside a log say about its model (logs::read_log_context: a
+/// Hugging Face checkpoint's config.json and adapter_config.json) fills in what
+/// `options` leaves open, for that log: its class count when
+/// DiagnoseOptions::classes is 0, and DiagnoseOptions::pretrained for an
+/// adapter; the run's notes say what was taken from where.
 Report diagnose_logs(const std::vector<std::string>& paths, const logs::ReadOptions& read = {},
                      const DiagnoseOptions& options = {}, int threads = 0, bool keep_logs = false);
 

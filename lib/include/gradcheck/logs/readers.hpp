@@ -76,6 +76,35 @@ Run read_tfevents(const std::string& path, const ReadOptions& options = {});
 /// found a string`).
 Run read_trainer_state(const std::string& path, const ReadOptions& options = {});
 
+/// What the files beside a log say about the model it trained: a Hugging Face
+/// checkpoint or output folder holds, next to `trainer_state.json`, the model's
+/// `config.json` and, for a PEFT adapter (LoRA and the like), its
+/// `adapter_config.json`. Read for a `trainer_state.json` (the file, or a
+/// folder read_log reads it from); other logs have no context.
+/// - `classes`: the outputs a cross-entropy loss is over, so that ln(classes)
+///   is the loss of a uniform guess. A language model's (`architectures`
+///   naming a `...ForCausalLM`, `...LMHeadModel`, `...ForConditionalGeneration`
+///   or `...ForMaskedLM` class): its `vocab_size` (or `text_config.vocab_size`).
+///   A classifier's (`...ForSequenceClassification`, `...ForTokenClassification`,
+///   `...ForImageClassification`, `...ForAudioClassification`,
+///   `...ForVideoClassification`), unless its `problem_type` is regression or
+///   multi-label: the entries of `id2label`, else `num_labels`, else 2
+///   (transformers writes no default). 0 when the config says neither, or
+///   says both.
+/// - `base_model`: the pretrained model a PEFT adapter was trained over
+///   (`base_model_name_or_path`), so that the run starts from a trained model;
+///   empty when the adapter comes with a head trained from scratch
+///   (`modules_to_save`, or a `task_type` of SEQ_CLS, TOKEN_CLS or
+///   QUESTION_ANS), whose loss starts where a fresh model's does.
+/// Never throws: a file beside the log that cannot be read or makes no sense
+/// is left out, with a note saying which and why.
+struct LogContext {
+  int classes = 0;
+  std::string base_model;
+  std::vector<std::string> notes;  ///< what was taken from which file, or why a file was left out
+};
+LogContext read_log_context(const std::string& path);
+
 /// A Keras `History.history` dict saved as JSON (`{"loss": [...], "val_loss":
 /// [...], "accuracy": [...]}`): one value per epoch, the step being the 0-based
 /// epoch index (`epoch`); the same dict saved through pandas
