@@ -25,6 +25,7 @@ struct ConvdiagOptions {
   std::string loss_col, val_col, step_col, grad_col;
   int classes = 0;
   bool from_scratch = false;
+  bool pretrained = false;
   int threads = 0;
   // Active checks (--model).
   std::string model_plugin;
@@ -47,11 +48,16 @@ void setup_convdiag(CLI::App& app, ConvdiagOptions& o) {
                  "little is a trained model's (default: from a Hugging Face checkpoint's config.json, else "
                  "unknown); with --model, the loss at init is checked against ln(N)")
       ->check(CLI::Range(0, 1 << 30));
-  app.add_flag("--from-scratch", o.from_scratch,
+  auto* scratch = app.add_flag("--from-scratch", o.from_scratch,
                "the logs start from a freshly initialised model: a loss that never falls 10% below its start is a "
                "plateau at any level (default: a loss starting below 0.8 ln 2 (ln N with --classes), or logged from a "
                "later step, that "
                "improves little is read as a model that had learned already)");
+  app.add_flag("--pretrained", o.pretrained,
+               "the logs continue from a trained model (fine-tuning, an adapter such as LoRA, a resumed run): a loss "
+               "that improves little from its start is no plateau at any level (a note says so); read from a Hugging "
+               "Face checkpoint's adapter_config.json without this flag")
+      ->excludes(scratch);
   auto* model = app.add_option("--model", o.model_plugin,
                                "active checks on a plugin model (.so): loss at init, overfitting its own batch, "
                                "a learning-rate range test");
@@ -78,6 +84,7 @@ gradcheck::ExitCode run_convdiag(const ConvdiagOptions& o) {
   diagnose.columns = {o.loss_col, o.val_col, o.step_col, o.grad_col};
   diagnose.classes = o.classes;
   diagnose.from_scratch = o.from_scratch;
+  diagnose.pretrained = o.pretrained;
   // A directory may hold several runs (an MLflow store) or name the log it
   // holds (a Hugging Face output folder's latest checkpoint). The HTML report
   // draws the whole curves, so the logs are kept for it.

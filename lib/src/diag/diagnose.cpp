@@ -1058,8 +1058,9 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   }
   if (drop < o.plateau_drop && !diverged && !frozen && trained_start && o.pretrained) {
     notes.push_back(p.name + " improved little from its start " + general(start, 4) + " (best " + general(best, 4) +
-                    "), but the run trains an adapter over a pretrained model: a model that had learned already; "
-                    "not a plateau (if it starts from a fresh model, --from-scratch judges it)");
+                    "), but the run starts from a trained model (--pretrained, or a PEFT adapter beside the log): "
+                    "fine-tuning that improves little is not a plateau (if it starts from a fresh model, "
+                    "--from-scratch judges it)");
     return;
   }
   if (drop < o.plateau_drop && !diverged && !frozen && trained_start) {

@@ -79,12 +79,12 @@ struct DiagnoseOptions {
   /// a loss that never falls plateau_drop below its start is a plateau at any
   /// level, and a long flat start is judged at any level too.
   bool from_scratch = false;
-  /// The run starts from a pretrained model (an adapter trained over it: what
-  /// diagnose_logs reads from an `adapter_config.json` beside the log, see
-  /// logs::read_log_context): a loss that improves little from its start is
-  /// no plateau at any level (a note says so), and a long flat start is no
-  /// slow start. A loss held at a uniform guess's (with `classes`) still is.
-  /// from_scratch wins.
+  /// The run starts from a trained model (--pretrained: fine-tuning, an
+  /// adapter trained over it, a resumed run; diagnose_logs sets it for an
+  /// `adapter_config.json` beside the log, see logs::read_log_context): a
+  /// loss that improves little from its start is no plateau at any level (a
+  /// note says so), and a long flat start is no slow start. A loss held at a
+  /// uniform guess's (with `classes`) still is. from_scratch wins.
   bool pretrained = false;
   /// Fewer finite loss points than this: only `nan` is judged, with a note, and
   /// a climb into a non-finite value: a loss that ends 2x its lowest or more
