@@ -314,6 +314,13 @@ TEST_CASE("trainer_state.json: a PEFT adapter_config.json beside it says the run
   CHECK(context("seqcls", R"({"base_model_name_or_path": "bert-base-uncased", "peft_type": "LORA", "task_type": "SEQ_CLS"})")
             .base_model.empty());
   CHECK(context("nobase", R"({"peft_type": "IA3", "task_type": "CAUSAL_LM"})").base_model == "a pretrained model");
+  // Long names are cut, at a character, and at most four modules are named.
+  const LogContext many = context("many", "{\"base_model_name_or_path\": \"" + std::string(79, 'x') +
+                                              "\u00e9\u00e9\", \"peft_type\": \"LORA\", \"modules_to_save\": "
+                                              "[\"a\", \"b\", \"c\", \"d\", \"e\", \"f\"]}");
+  REQUIRE(many.notes.size() == 1);
+  CHECK_THAT(many.notes[0], Catch::Contains(" over " + std::string(79, 'x') + "... with a head trained from scratch "
+                                            "(modules_to_save: a, b, c, d, ...)"));
   const LogContext other = context("other", R"({"rank": 4})");
   CHECK(other.base_model.empty());
   CHECK(other.notes.empty());

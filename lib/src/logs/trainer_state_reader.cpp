@@ -144,6 +144,15 @@ bool ends_with_any(const std::string& name, std::initializer_list<std::string_vi
   });
 }
 
+// A name from a model file as a note shows it: at most 80 bytes (cut at a
+// character), in printable UTF-8.
+std::string shown_name(const std::string& name) {
+  if (name.size() <= 80) return escape_invalid_utf8(name);
+  std::size_t cut = 80;
+  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
+  return escape_invalid_utf8(std::string_view(name).substr(0, cut)) + "...";
+}
+
 // A positive integer field of `doc` that fits an int, or 0.
 int count_field(const nlohmann::json& doc, const char* key) {
   const auto it = doc.find(key);
@@ -207,7 +216,7 @@ LogContext read_log_context(const std::string& path) {
                                            "ForVideoClassification"});
         language = language || lm;
         classifier = classifier || cls;
-        if ((lm || cls) && arch.empty()) arch = escape_invalid_utf8(n);
+        if ((lm || cls) && arch.empty()) arch = shown_name(n);
       }
     }
     if (language && !classifier) {
@@ -245,16 +254,24 @@ LogContext read_log_context(const std::string& path) {
     std::string base, type, task, head;
     auto text = [&](const char* key, std::string& out) {
       if (const auto v = adapter->find(key); v != adapter->end() && v->is_string())
-        out = escape_invalid_utf8(v->get<std::string>());
+        out = shown_name(v->get_ref<const std::string&>());
     };
     text("base_model_name_or_path", base);
     text("peft_type", type);
     text("task_type", task);
     // Modules trained in full beside the adapter (PEFT's modules_to_save): a
     // classification head, initialised afresh.
-    if (const auto m = adapter->find("modules_to_save"); m != adapter->end() && m->is_array())
-      for (const auto& name : *m)
-        if (name.is_string()) head += (head.empty() ? "" : ", ") + escape_invalid_utf8(name.get<std::string>());
+    if (const auto m = adapter->find("modules_to_save"); m != adapter->end() && m->is_array()) {
+      std::size_t named = 0;
+      for (const auto& name : *m) {
+        if (!name.is_string()) continue;
+        if (++named > 4) {
+          head += ", ...";
+          break;
+        }
+        head += (head.empty() ? "" : ", ") + shown_name(name.get_ref<const std::string&>());
+      }
+    }
     const bool fresh_head = !head.empty() || task == "SEQ_CLS" || task == "TOKEN_CLS" || task == "QUESTION_ANS";
     const std::string what = (type.empty() ? std::string("an adapter") : "a " + type + " adapter") + " over " +
                              (base.empty() ? std::string("a pretrained model") : base);
