@@ -219,10 +219,13 @@ Rendered weights_diff(const std::string& before_path, const std::string& after_p
           static_cast<int>(w::exit_code(report))};
 }
 
-Rendered diagnose_logs(const std::vector<std::string>& paths, int classes, int threads) {
+Rendered diagnose_logs(const std::vector<std::string>& paths, int classes, bool from_scratch, bool pretrained,
+                       int threads) {
   namespace d = gradcheck::diag;
   d::DiagnoseOptions options;
   options.classes = classes;
+  options.from_scratch = from_scratch;
+  options.pretrained = pretrained;
   d::Report report;
   {
     py::gil_scoped_release unlocked;
@@ -246,7 +249,8 @@ PYBIND11_MODULE(_core, m) {
       .def_readonly("exit_code", &Rendered::exit_code);
   m.def("weights_report", &weights_report, py::arg("paths"), py::arg("spectral"), py::arg("filter"), py::arg("threads"));
   m.def("weights_diff", &weights_diff, py::arg("before"), py::arg("after"), py::arg("filter"), py::arg("threads"));
-  m.def("diagnose_logs", &diagnose_logs, py::arg("paths"), py::arg("classes"), py::arg("threads"));
+  m.def("diagnose_logs", &diagnose_logs, py::arg("paths"), py::arg("classes"), py::arg("from_scratch"),
+        py::arg("pretrained"), py::arg("threads"));
 
   py::class_<CheckResult>(m, "CheckResult")
       .def_property_readonly("passed", [](const CheckResult& r) { return r.passed; })

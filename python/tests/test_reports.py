@@ -68,6 +68,21 @@ def test_logs_diagnose_is_convdiag_json():
     assert r.to_text() == subprocess.run([CONVDIAG, "--no-color", *paths], capture_output=True, text=True).stdout
 
 
+def test_logs_diagnose_takes_convdiags_options():
+    flat = os.path.join(SOURCE, "tests", "logs", "data", "finetune_flat.csv")
+    assert [s["kind"] for s in gradcheck.logs.diagnose(flat)["runs"][0]["symptoms"]] == ["plateau"]
+    r = gradcheck.logs.diagnose(flat, pretrained=True)
+    expected, code = tool_json(CONVDIAG, "--pretrained", flat)
+    assert without_time(dict(r)) == without_time(expected)
+    assert r.exit_code == code == 0
+    assert any("starts from a trained model" in n for n in r["runs"][0]["notes"])
+    lora = os.path.join(SOURCE, "tests", "data", "real", "trainlogs", "dyt-nonorm-lora", "checkpoint-18991")
+    assert gradcheck.logs.diagnose(lora).exit_code == 0
+    assert gradcheck.logs.diagnose(lora, from_scratch=True).exit_code == 1
+    with pytest.raises(ValueError, match="exclude each other"):
+        gradcheck.logs.diagnose(flat, from_scratch=True, pretrained=True)
+
+
 def test_an_unreadable_file_is_an_input_error_naming_it(tmp_path):
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
