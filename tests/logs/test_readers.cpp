@@ -125,6 +125,27 @@ TEST_CASE("CSV: without a step column the row index is the step, --step-col over
   CHECK_THROWS_MATCHES(read_csv(path, o), InputError, MessageMatches(Catch::Contains("step column 'missing'")));
 }
 
+TEST_CASE("CSV: a step cell that repeats its column's name (GraphINVENT's Epoch 1, Keras's Epoch 3/50)", "[csv]") {
+  // GraphINVENT's convergence.csv: a space after each comma, `Epoch N` cells.
+  const Run graph = read_csv(write_temp("convergence.csv",
+                                        "epoch, lr, avg_loss, model_score\nEpoch 1, 0.00010000, 4.28309488, NA\n"
+                                        "Epoch 2, 0.00009992, 3.03088856, NA\nEpoch 3, 0.00009968, 2.5, 0.1\n"));
+  CHECK(graph.step_name == "epoch");
+  REQUIRE(graph.find("avg_loss") != nullptr);
+  CHECK(graph.find("avg_loss")->steps == std::vector<std::int64_t>{1, 2, 3});
+  CHECK(graph.find("model_score")->steps == std::vector<std::int64_t>{3});
+  CHECK(gradcheck::logs::recognise_roles(graph).loss == "avg_loss");
+  const Run keras = read_csv(write_temp("printed.csv", "Epoch,loss\nEpoch 1/50,0.9\nepoch: 2/50,0.8\nEPOCH=3,0.7\n"));
+  CHECK(keras.find("loss")->steps == std::vector<std::int64_t>{1, 2, 3});
+  // Only the column's own name, an integer, and a positive total.
+  for (const char* cell : {"Round 1", "Epoch 1.5", "Epoch1", "Epoch 1/0", "Epoch 1/x", "Epoch -", "Epochs 1"}) {
+    INFO(cell);
+    const std::string bad = write_temp("named.csv", std::string("epoch,loss\n") + cell + ",0.9\n");
+    CHECK_THROWS_MATCHES(read_csv(bad), InputError,
+                         MessageMatches(Catch::Contains("line 2: step '" + std::string(cell) + "' is not an integer")));
+  }
+}
+
 TEST_CASE("CSV: malformed input names the file and the line", "[csv][errors]") {
   const std::string ragged = write_temp("ragged.csv", "epoch,loss,val_loss\n0,1,1\n1,0.9\n");
   CHECK_THROWS_MATCHES(read_csv(ragged), InputError,

@@ -2,6 +2,7 @@
 // Private helpers shared by the log readers.
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdint>
 #include <limits>
@@ -85,6 +86,32 @@ inline bool parse_step(std::string_view s, std::int64_t& out) {
   if (!parse_number(s, d) || !(d == d) || d < -9.2e18 || d > 9.2e18) return false;
   out = static_cast<std::int64_t>(d);
   return static_cast<double>(out) == d;
+}
+
+/// A step cell that repeats its column's name before the number, as some
+/// hand-made loggers write it: `Epoch 3` in a column `epoch` (any case), with
+/// spaces, `:` or `=` between them, and optionally the total after a slash as
+/// Keras prints it (`Epoch 3/50`). Only an integer step is one.
+inline bool parse_named_step(std::string_view s, std::string_view name, std::int64_t& out) {
+  if (name.empty() || s.size() <= name.size()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(name[i]))) return false;
+  s.remove_prefix(name.size());
+  std::size_t k = 0;
+  while (k < s.size() && (s[k] == ' ' || s[k] == '\t' || s[k] == ':' || s[k] == '=')) ++k;
+  if (k == 0) return false;
+  s.remove_prefix(k);
+  auto integer = [](std::string_view t, std::int64_t& v) {
+    const auto r = std::from_chars(t.data(), t.data() + t.size(), v);
+    return !t.empty() && r.ec == std::errc() && r.ptr == t.data() + t.size();
+  };
+  const std::size_t slash = s.find('/');
+  if (slash != std::string_view::npos) {
+    std::int64_t total = 0;
+    if (!integer(s.substr(slash + 1), total) || total <= 0) return false;
+    s = s.substr(0, slash);
+  }
+  return integer(s, out);
 }
 
 /// Step-column names in order of preference (`_step` is W&B's).

@@ -164,6 +164,7 @@ struct ChunkSpec {
   const char* data;
   std::size_t ncol;
   long step_col;
+  std::string_view step_name;        // the step column's name (its cells may repeat it: `Epoch 3`)
   const std::vector<char>* skipped;  // columns that are no metric (W&B's companions and bookkeeping)
   char sep;                          // the cell separator (header_separator)
 };
@@ -256,7 +257,7 @@ void parse_chunk(const ChunkSpec& spec, std::size_t begin, std::size_t end, Chun
         // Some loggers leave the step of a row empty: it belongs to the last step seen.
         if (out.has_step) step = out.last_step;
         else inherited = true;
-      } else if (!internal::parse_step(cell, step)) {
+      } else if (!internal::parse_step(cell, step) && !internal::parse_named_step(cell, spec.step_name, step)) {
         out.error_line = out.lines;
         out.error = "step '" + shown(std::string(cell)) + "' is not an integer";
         return;
@@ -384,7 +385,9 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
   bounds.push_back(size);
   const std::size_t nchunks = bounds.size() - 1;
   std::vector<Chunk> chunks(nchunks);
-  const ChunkSpec spec{data, ncol, step_col, &skipped, sep};
+  const ChunkSpec spec{data, ncol, step_col,
+                       step_col >= 0 ? std::string_view(names[static_cast<std::size_t>(step_col)]) : std::string_view(),
+                       &skipped, sep};
   gradcheck::internal::parallel_for(nchunks, static_cast<int>(nchunks), [&](std::size_t c, std::size_t) {
     parse_chunk(spec, bounds[c], bounds[c + 1], chunks[c], c == 0 ? size : bounds[c + 1]);
   });

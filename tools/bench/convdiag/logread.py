@@ -6,12 +6,15 @@ dump. A file named `events.out.tfevents.*` (or a folder holding such files) is r
 records: each scalar summary value (TF1 `simple_value`, or a TF2 one-element float tensor) becomes
 a record {"step": the event's step, tag: value}. A series is (steps, values) as NumPy arrays, in file order; missing cells are left out, non-finite
 numbers kept. The step of a record is the first present of `step`, `global_step`, `iteration`,
-`iter`, `epoch` (or the column named by `step_col`), else the record index.
+`iter`, `epoch` (or the column named by `step_col`), else the record index; a step cell that
+repeats its column's name before the integer (`Epoch 3`, Keras's printed `Epoch 3/50`) is that
+integer, as in convdiag's CSV reader.
 """
 import csv
 import json
 import math
 import os
+import re
 import struct
 
 import numpy as np
@@ -35,6 +38,17 @@ def _num(cell):
         return float(s)
     except ValueError:
         return None
+
+
+def _named_step(cell, name):
+    """A step cell that repeats its column's name before the integer (`Epoch 3`, `epoch: 3`,
+    `Epoch 3/50`), as convdiag's CSV reader takes it; None otherwise."""
+    if not isinstance(cell, str) or not name:
+        return None
+    m = re.fullmatch(re.escape(name.strip()) + r"[ \t:=]+(\d+)(?:/(\d+))?", cell.strip(), re.IGNORECASE)
+    if m is None or (m.group(2) is not None and int(m.group(2)) <= 0):
+        return None
+    return float(m.group(1))
 
 
 def _flatten(d, prefix=""):
@@ -288,6 +302,8 @@ def read_series(path, step_col=None):
     data = {}
     for i, r in enumerate(recs):
         st = _num(r.get(sk)) if sk else None
+        if st is None and sk:
+            st = _named_step(r.get(sk), sk)
         if st is None or not math.isfinite(st):
             st = float(i)
         for k, v in r.items():

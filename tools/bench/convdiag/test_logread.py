@@ -114,6 +114,11 @@ def main():
         with open(semis, "w") as f:
             f.write("epoch;loss\n0;1.5\n1;0.5\n")
         check("a semicolon-separated CSV", read_series(semis)[0]["loss"][1].tolist() == [1.5, 0.5])
+        named = os.path.join(d, "convergence.csv")
+        with open(named, "w") as f:
+            f.write("epoch, avg_loss\nEpoch 1, 1.5\nEpoch 2/9, 0.5\nRound 3, 0.25\n")
+        steps = read_series(named)[0][" avg_loss"][0].tolist()
+        check("a step cell repeating its column's name", steps == [1, 2, 2])  # `Round 3`: the record index
         with open(path, "ab") as f:
             f.write(struct.pack("<Q", 100) + b"\0" * 8)                           # a record cut short
         try:

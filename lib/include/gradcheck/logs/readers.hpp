@@ -31,7 +31,10 @@ struct ReadOptions {
 /// cell is not a number is text and is left out (e.g. a model name); a later
 /// non-number in a numeric column is an error. Handles CRLF, a UTF-8 BOM and
 /// RFC 4180 quoted fields on one line. A row with a different number of fields
-/// than the header is an error naming the line.
+/// than the header is an error naming the line. A step cell may repeat its
+/// column's name before the integer (`Epoch 3`, `epoch: 3`, Keras's printed
+/// `Epoch 3/50` in a column `epoch`); any other step that is not an integer is
+/// an error naming the line.
 ///
 /// W&B exports: a chart export (`"Step","<run> - loss","<run> - loss__MIN",
 /// "<run> - loss__MAX",...`) has the run stripped from the names (`loss`) and
