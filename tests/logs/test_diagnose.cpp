@@ -641,6 +641,23 @@ TEST_CASE("roles: per-layer gradient norms in the usual namings", "[roles][vanis
   CHECK(roles.tensor_names == std::vector<std::string>{"layer0", "layer1"});
 }
 
+TEST_CASE("roles: a validation loss named with an evaluation word after the loss (TensorBoard's Loss/Evaluation)",
+          "[diagnose][roles]") {
+  using gradcheck::logs::recognise_roles;
+  for (const char* val : {"Loss/Evaluation", "loss/validation", "Loss/Val", "loss_eval", "total_loss/dev"}) {
+    INFO(val);
+    // The validation loss first in the log: it is neither taken for the training loss nor missed.
+    const auto run = realistic::run_of({{val, {2, 1.5, 1.6}}, {"Loss/Training", {2, 1, 0.5}}});
+    const auto roles = recognise_roles(run);
+    CHECK(roles.loss == "Loss/Training");
+    CHECK(roles.val_loss == val);
+  }
+  // Words inside other words are no evaluation: `interval_loss` is a training loss.
+  const auto interval = realistic::run_of({{"interval_loss", {2, 1, 0.5}}, {"loss/deviation", {1, 1, 1}}});
+  CHECK(recognise_roles(interval).loss == "interval_loss");
+  CHECK(recognise_roles(interval).val_loss.empty());
+}
+
 TEST_CASE("vanishing gradient: the first layer gets 1e-8 of the gradient while the loss stalls, in every naming",
           "[diagnose][vanishing_gradient]") {
   // {first layer's name pattern with %d, global norm column or ""}

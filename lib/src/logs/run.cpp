@@ -63,10 +63,27 @@ bool starts_with_any(const std::string& s, std::initializer_list<std::string_vie
   return false;
 }
 
+// Whether a word of the lower-cased name `l` (its parts between '/', '_',
+// '-', '.' and spaces) names an evaluation: `loss/evaluation`,
+// `Loss/Validation`, `loss_eval`.
+bool has_eval_word(const std::string& l) {
+  std::size_t a = 0;
+  while (a <= l.size()) {
+    std::size_t b = l.find_first_of("/_-. ", a);
+    if (b == std::string::npos) b = l.size();
+    const std::string_view word(l.data() + a, b - a);
+    if (word == "val" || word == "valid" || word == "validation" || word == "eval" || word == "evaluation" ||
+        word == "dev")
+      return true;
+    a = b + 1;
+  }
+  return false;
+}
+
 bool is_eval_name(const std::string& l) {
   return starts_with_any(l, {"val", "valid", "eval", "test", "dev"}) ||
          l.find("/val") != std::string::npos || l.find("validation") != std::string::npos ||
-         l.find("test") != std::string::npos;
+         l.find("test") != std::string::npos || has_eval_word(l);
 }
 
 // The first series whose lower-cased name is in `names` (in the order of
@@ -193,6 +210,16 @@ Roles recognise_roles(const Run& run, const ColumnOverrides& overrides) {
         const std::string l = lower(s.name);
         if (l.find("loss") != std::string::npos &&
             starts_with_any(l, {"val", "valid", "eval", "validation/", "dev"})) {
+          roles.val_loss = s.name;
+          break;
+        }
+      }
+    // ... or with an evaluation word after the loss (TensorBoard's
+    // `Loss/Evaluation`, `loss/validation`, `loss_eval`).
+    if (roles.val_loss.empty())
+      for (const auto& s : run.series) {
+        const std::string l = lower(s.name);
+        if (l.find("loss") != std::string::npos && has_eval_word(l) && l.find("train") == std::string::npos) {
           roles.val_loss = s.name;
           break;
         }

@@ -69,7 +69,11 @@ struct Roles {
 /// `training_loss`, `train/loss`, `train_loss_step`, `epoch_loss`, ... then any
 /// name containing "loss" that is not validation/test), validation loss
 /// (`val_loss`, `validation_loss`, `valid_loss`, `eval_loss`, `val/loss`,
-/// `validation/epoch_loss`, ...), gradient norm (`grad_norm`, `gradient_norm`,
+/// `validation/epoch_loss`, ..., then a name containing "loss" that starts
+/// with `val`, `valid`, `eval`, `dev`, or holds `val`, `valid`, `validation`,
+/// `eval`, `evaluation` or `dev` as a word between '/', '_', '-', '.' or
+/// spaces without `train`: `Loss/Evaluation`; without one, a `test_loss`
+/// logged more than once), gradient norm (`grad_norm`, `gradient_norm`,
 /// `grad_2.0_norm_total`, ...), learning rate (`lr`, `learning_rate`, `lr-Adam`,
 /// ...), per-layer gradient norms (see Roles::tensor_grad_norms). Matching
 /// ignores case. An override naming a series the run does not
