@@ -193,6 +193,22 @@ TEST_CASE("JSONL: mixed training and validation records, bare NaN/Infinity, nest
   CHECK(recognise_roles(run).val_loss == "val_loss");
 }
 
+TEST_CASE("JSONL: LLaMA-Factory's trainer_log.jsonl steps by current_steps, its fractional epoch a series", "[jsonl]") {
+  const Run run = read_jsonl(write_temp(
+      "trainer_log.jsonl",
+      "{\"current_steps\": 10, \"total_steps\": 6750, \"loss\": 2.219, \"lr\": 1.3e-06, \"epoch\": 0.0044, "
+      "\"percentage\": 0.15, \"elapsed_time\": \"0:00:32\", \"remaining_time\": \"6:01:13\"}\n"
+      "{\"current_steps\": 20, \"total_steps\": 6750, \"loss\": 2.1827, \"lr\": 2.8e-06, \"epoch\": 0.0089, "
+      "\"percentage\": 0.3, \"elapsed_time\": \"0:01:03\", \"remaining_time\": \"5:53:59\"}\n"
+      "{\"current_steps\": 20, \"total_steps\": 6750, \"eval_loss\": 1.64, \"epoch\": 0.0089, "
+      "\"percentage\": 0.3, \"elapsed_time\": \"0:01:05\", \"remaining_time\": \"5:53:57\"}\n"));
+  CHECK(run.step_name == "current_steps");
+  CHECK(run.find("loss")->steps == std::vector<std::int64_t>{10, 20});
+  CHECK(run.find("eval_loss")->steps == std::vector<std::int64_t>{20});
+  CHECK(run.find("epoch")->values.front() == 0.0044);
+  CHECK(gradcheck::logs::recognise_roles(run).val_loss == "eval_loss");
+}
+
 TEST_CASE("JSONL: a bad line or a non-object names the line", "[jsonl][errors]") {
   const std::string bad = write_temp("bad.jsonl", "{\"step\": 0, \"loss\": 1}\n{\"step\": 1, \"loss\": }\n");
   CHECK_THROWS_MATCHES(read_jsonl(bad), InputError, MessageMatches(Catch::Contains(bad + ": line 2: not valid JSON")));

@@ -114,8 +114,10 @@ inline bool parse_named_step(std::string_view s, std::string_view name, std::int
   return integer(s, out);
 }
 
-/// Step-column names in order of preference (`_step` is W&B's).
-inline constexpr std::string_view kStepNames[] = {"step", "global_step", "_step", "iteration", "iter", "epoch"};
+/// Step-column names in order of preference (`_step` is W&B's, `current_steps`
+/// LLaMA-Factory's `trainer_log.jsonl`, whose `epoch` is fractional).
+inline constexpr std::string_view kStepNames[] = {"step",      "global_step", "_step", "current_steps",
+                                                  "iteration", "iter",        "epoch"};
 
 /// Makes the series `name` the step of the others, for formats that carry a
 /// step of their own (TensorBoard events, MLflow metrics, a Keras History):

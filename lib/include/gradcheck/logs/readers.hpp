@@ -14,7 +14,8 @@ namespace gradcheck::logs {
 
 struct ReadOptions {
   /// Column/key used as the step. Empty: the first present of `step`,
-  /// `global_step`, `_step` (W&B), `iteration`, `iter`, `epoch`
+  /// `global_step`, `_step` (W&B), `current_steps` (LLaMA-Factory's
+  /// `trainer_log.jsonl`), `iteration`, `iter`, `epoch`
   /// (case-insensitive); when none is present, the 0-based record index.
   /// Formats that carry a step of their own (TensorBoard, MLflow, a Keras
   /// History) take it as a series whose values become the step of the others.
