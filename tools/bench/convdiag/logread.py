@@ -1,14 +1,17 @@
-"""Reads a training log (CSV with a header, JSON Lines, TensorBoard event files) into named series,
-for labelling and plotting. Standard library and NumPy only; independent of convdiag's readers.
+"""Reads a training log (CSV with a header, JSON Lines, TensorBoard event files, a DVCLive folder)
+into named series, for labelling and plotting. Standard library and NumPy only; independent of
+convdiag's readers.
 
-A .json file may also be one document: Hugging Face's `trainer_state.json` or a Keras History
-dump. A file named `events.out.tfevents.*` (or a folder holding such files) is read as TensorBoard
-records: each scalar summary value (TF1 `simple_value`, or a TF2 one-element float tensor) becomes
-a record {"step": the event's step, tag: value}. A series is (steps, values) as NumPy arrays, in file order; missing cells are left out, non-finite
-numbers kept. The step of a record is the first present of `step`, `global_step`, `_step`, `current_steps`, `iteration`,
-`iter`, `epoch` (or the column named by `step_col`), else the record index; a step cell that
-repeats its column's name before the integer (`Epoch 3`, Keras's printed `Epoch 3/50`) is that
-integer, as in convdiag's CSV reader.
+A .json file may also be one document: Hugging Face's `trainer_state.json`, a Keras History dump
+(also as pandas writes it, and with an epoch's metrics as one object) or a list of records. A
+file named `events.out.tfevents.*` (or a folder holding such files) is read as TensorBoard
+records: each scalar summary value (TF1 `simple_value`, or a TF2 one-element float tensor)
+becomes a record {"step": the event's step, tag: value}. A series is (steps, values) as NumPy
+arrays, in file order; missing cells are left out, non-finite numbers kept. The step of a record
+is the first present of `step`, `global_step`, `_step`, `current_steps`, `iteration`, `iter`,
+`epoch` (or the column named by `step_col`), else the record index; a step cell that repeats its
+column's name before the integer (`Epoch 3`, Keras's printed `Epoch 3/50`) is that integer, as in
+convdiag's CSV reader.
 """
 import csv
 import json
@@ -62,10 +65,17 @@ def _flatten(d, prefix=""):
     return out
 
 
+def _epoch_keyed(v):
+    """pandas' `to_json` of a History: a metric as an object keyed by the epoch index."""
+    return isinstance(v, dict) and bool(v) and all(k.isdigit() and len(k) <= 19 for k in v)
+
+
 def _whole_json(path):
-    """A .json file that is one document: Hugging Face's trainer_state.json (its `log_history`
-    records) or a Keras History dump (`{"loss": [...], "val_loss": [...]}`, one record per epoch).
-    None for JSON Lines."""
+    """A .json file that is one document, as convdiag reads it: Hugging Face's trainer_state.json
+    (its `log_history` records); a Keras History dump (`{"loss": [...], "val_loss": [...]}`, one
+    record per epoch; a metric may also be keyed by epoch, as pandas writes it, and an epoch's
+    value may be an object of several metrics, `train/loss` in `{"train": [{"loss": ...}]}`); or
+    a list of records. None for JSON Lines."""
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
@@ -73,9 +83,21 @@ def _whole_json(path):
         return None
     if isinstance(doc, dict) and isinstance(doc.get("log_history"), list):
         return [_flatten(r) for r in doc["log_history"] if isinstance(r, dict)]
-    if isinstance(doc, dict) and doc and all(isinstance(v, list) for v in doc.values()):
-        n = max(len(v) for v in doc.values())
-        return [dict({"epoch": i}, **{k: v[i] for k, v in doc.items() if i < len(v)}) for i in range(n)]
+    if isinstance(doc, dict) and doc and all(isinstance(v, list) or _epoch_keyed(v) for v in doc.values()):
+        by_epoch = {}
+        for name, v in doc.items():
+            items = enumerate(v) if isinstance(v, list) else ((int(k), x) for k, x in v.items())
+            for i, x in items:
+                if x is None:
+                    continue  # pandas writes a missing value as null
+                rec = by_epoch.setdefault(i, {"epoch": i})
+                if isinstance(x, dict):
+                    rec.update({k: y for k, y in _flatten(x, name + "/").items() if not isinstance(y, (list, str))})
+                else:
+                    rec[name] = x
+        return [by_epoch[i] for i in sorted(by_epoch)]
+    if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
+        return [_flatten(r) for r in doc]
     return None
 
 

@@ -3,7 +3,7 @@
 `simple_value`, TF2 one-element tensors as packed `float_val`, `tensor_content` and `double_val`,
 a non-scalar tensor and a string tensor left out, a Keras run's `train/` and `validation/`
 folders) and on a real Lightning event file of the repository's test data; and JSON Lines under
-another name (DETR's `log.txt`), a semicolon-separated CSV and a DVCLive folder. Standard library and NumPy only; exits 1 on a failed check."""
+another name (DETR's `log.txt`), a semicolon-separated CSV, a DVCLive folder and JSON documents (a list of records, Histories). Standard library and NumPy only; exits 1 on a failed check."""
 import os
 import struct
 import sys
@@ -119,6 +119,25 @@ def main():
             f.write("epoch, avg_loss\nEpoch 1, 1.5\nEpoch 2/9, 0.5\nRound 3, 0.25\n")
         steps = read_series(named)[0][" avg_loss"][0].tolist()
         check("a step cell repeating its column's name", steps == [1, 2, 2])  # `Round 3`: the record index
+        # JSON documents as convdiag reads them: a list of records; a History whose epochs are
+        # objects (`train/loss`); pandas' History, keyed by epoch with a null for a missing value.
+        docs = {
+            "records.json": '[{"step": 5, "loss": 1.5}, {"step": 10, "loss": 0.5, "val_loss": 0.75}]',
+            "history.json": '{"train": [{"loss": 1.5, "acc": 0.5}, {"loss": 0.5, "acc": 0.75}],'
+                            ' "val": [{"loss": 2.0}, {"loss": 1.0}]}',
+            "pandas.json": '{"loss": {"0": 1.5, "1": 0.5, "2": 0.25}, "val_loss": {"0": 2.0, "1": null, "2": 1.0}}',
+        }
+        for name, text in docs.items():
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
+        series, step_key = read_series(os.path.join(d, "records.json"))
+        check("a list of records", step_key == "step" and series["loss"][0].tolist() == [5, 10]
+              and series["val_loss"][0].tolist() == [10])
+        series, step_key = read_series(os.path.join(d, "history.json"))
+        check("a History of objects", step_key == "epoch" and series["train/loss"][1].tolist() == [1.5, 0.5]
+              and series["val/loss"][0].tolist() == [0, 1] and "train/acc" in series)
+        series, _ = read_series(os.path.join(d, "pandas.json"))
+        check("pandas' History", series["loss"][0].tolist() == [0, 1, 2] and series["val_loss"][0].tolist() == [0, 2])
         with open(path, "ab") as f:
             f.write(struct.pack("<Q", 100) + b"\0" * 8)                           # a record cut short
         try:
