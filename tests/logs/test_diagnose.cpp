@@ -2372,3 +2372,65 @@ TEST_CASE("plateau: sampled training batches that show no progress beside a vali
   INFO(kinds(d));
   CHECK(has(d, "plateau"));
 }
+
+namespace {
+
+// A per-step log of minibatch logistic regression as a hand-made loop
+// writes it: each step's batch loss, and the whole data's loss once an epoch
+// as the validation; no epoch column.
+gradcheck::logs::Run per_step_with_epoch_validation(const realistic::Trace& t, int steps_per_epoch) {
+  gradcheck::logs::Run run;
+  run.source = "per-step";
+  run.step_name = "step";
+  gradcheck::logs::Series loss{"loss", {}, {}}, val{"val_loss", {}, {}};
+  for (int s = 0; s < static_cast<int>(t.loss.size()); ++s) {
+    loss.steps.push_back(s), loss.values.push_back(t.loss[s]);
+    if ((s + 1) % steps_per_epoch == 0) val.steps.push_back(s), val.values.push_back(t.whole[s]);
+  }
+  run.series = {std::move(loss), std::move(val)};
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("oscillation: a per-step log whose epochs it does not say, the validation loss swinging with it, is judged "
+          "on means of 10 batches",
+          "[diagnose][oscillation]") {
+  // Logistic regression on unscaled features (the last of 10 spread 30x) in
+  // batches of 8 (50 steps an epoch), every step logged, the whole data's
+  // loss once an epoch. At a rate too high for the widest feature the weights
+  // overshoot from batch to batch: the validation loss, on fixed data, jumps
+  // by 2x and more between epochs, and the means of 10 batches swing with it.
+  // Means over as many batches as their scatter asks for (a fortieth of the
+  // run here) would smooth the swings away.
+  int found = 0;
+  std::string missed;
+  for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+    const auto data = realistic::two_blobs(seed, 400, 10, 30.0, 0.5, 10);
+    const auto t = realistic::logistic_regression(data, 2000, 8, seed, [](int) { return 0.05; }, true);
+    const auto d = diagnose(per_step_with_epoch_validation(t, 50));
+    if (has(d, "oscillation")) {
+      ++found;
+      CHECK_THAT(get(d, "oscillation").evidence, Catch::Contains("val_loss swings too"));
+    } else if (missed.empty()) {
+      missed = "seed " + std::to_string(seed) + ":\n" + kinds(d);
+    }
+  }
+  INFO(missed);
+  CHECK(found == 6);
+  // The same runs at a rate they take: the batches scatter, the validation
+  // loss falls and settles; no oscillation.
+  int alarms = 0;
+  std::string first;
+  for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+    const auto data = realistic::two_blobs(seed, 400, 10, 30.0, 0.5, 10);
+    const auto t = realistic::logistic_regression(data, 2000, 8, seed, [](int) { return 0.0005; }, true);
+    const auto d = diagnose(per_step_with_epoch_validation(t, 50));
+    if (has(d, "oscillation")) {
+      ++alarms;
+      if (first.empty()) first = "seed " + std::to_string(seed) + ":\n" + kinds(d);
+    }
+  }
+  INFO(first);
+  CHECK(alarms == 0);
+}

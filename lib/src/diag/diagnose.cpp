@@ -139,6 +139,14 @@ constexpr double kBatchScatter = 3.0;
 // ... on a log scale when the judged curve is positive and its largest value is
 // more than this many times its smallest (it spans more than two decades).
 constexpr double kLogScaleSpan = 100.0;
+// ... unless a validation loss of at least kValSwingPoints evaluations swings
+// too (kMinSwings up-swings of kValSwingLevel of the level they start from in
+// its last half, visible on its own scale): the model's weights swing, which
+// moves the loss on fixed data, where the scatter of batches does not. Then
+// the training loss is judged on means of kSwingGroup points, as a person
+// reads a per-step log whose epochs it does not say.
+constexpr std::size_t kValSwingPoints = 16;
+constexpr double kValSwingLevel = 0.15;
 // ... on a log scale, a swing counts when its peak reaches this fraction of
 // the level the curve started from (a loss near zero wanders by ratios no plot
 // shows)
@@ -593,6 +601,27 @@ std::vector<Swing> up_swings(const std::vector<double>& v, Big big) {
   return out;
 }
 
+// Whether a validation loss swings (kValSwingPoints evaluations or more,
+// kMinSwings up-swings of kValSwingLevel in its last half, each at least
+// oscillation_visible of its range, on a log scale past kLogScaleSpan).
+bool validation_swings(const Prepared& val, const DiagnoseOptions& o) {
+  std::vector<double> v;
+  for (double x : val.y)
+    if (std::isfinite(x)) v.push_back(x);
+  if (v.size() < kValSwingPoints) return false;
+  const auto [mn, mx] = std::minmax_element(v.begin(), v.end());
+  const bool log_scale = *mn > 0 && *mx / *mn > kLogScaleSpan;
+  if (log_scale)
+    for (double& x : v) x = std::log(x);
+  const double range = *std::max_element(v.begin(), v.end()) - *std::min_element(v.begin(), v.end());
+  auto big = [&](double from) {
+    return std::max(log_scale ? std::log1p(kValSwingLevel) : kValSwingLevel * std::abs(from),
+                    o.oscillation_visible * range);
+  };
+  return up_swings(std::vector<double>(v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end()), big).size() >=
+         kMinSwings;
+}
+
 // Oscillation: over the last half the loss keeps moving up and down by a
 // large amount and does not settle, on the curve a person reads: the logged
 // points of a full-batch run or of a per-epoch log, the epoch means (at least
@@ -600,19 +629,25 @@ std::vector<Swing> up_swings(const std::vector<double>& v, Big big) {
 // scatter without the model oscillating. `group`: the points per epoch of the
 // log (0: not known).
 // `means_of`: points per judged value when the caller knows them (epoch means
-// of a few batches each), 0 to work them out.
+// of a few batches each), 0 to work them out. `val`: the validation loss, if
+// any.
 bool detect_oscillation(const Prepared& p, std::size_t group, const DiagnoseOptions& o, std::vector<Symptom>& out,
-                        std::size_t means_of = 0) {
+                        std::size_t means_of = 0, const Prepared* val = nullptr) {
   const std::size_t n = p.y.size();
   if (p.m() < o.min_points) return false;
   const Determinism det = find_determinism(p, o);
   // Points per judged value.
   std::size_t g = 1;
+  bool val_swung = false;
   if (means_of > 0) {
     g = means_of;
   } else if (!det.deterministic) {
     if (group >= 2) {
       g = group * ((kSwingGroup + group - 1) / group);
+    } else if (group == 0 && val != nullptr && validation_swings(*val, o)) {
+      // Epochs not known, and the validation loss swings: the model does.
+      g = kSwingGroup;
+      val_swung = true;
     } else if (group == 0) {
       // Epochs not known: enough points that a mean's noise is at most
       // kMeanNoise of the level (a third of a swing), at least kSwingGroup,
@@ -684,6 +719,8 @@ bool detect_oscillation(const Prepared& p, std::size_t group, const DiagnoseOpti
   std::string judged =
       g == 1         ? "its logged points"
       : means_of > 0 ? "its means over " + std::to_string(g) + " epochs (of a few batches each)"
+      : val_swung    ? "its means over " + std::to_string(g) + " points; " + val->name +
+                        " swings too, so the model's weights do, not only its batches"
                      : "its means over " + std::to_string(g) + " points (" +
                            (group >= 2 ? "epochs" : "the scatter of single batches averaged out") + ")";
   std::string cause;
@@ -1981,7 +2018,7 @@ RunDiagnosis diagnose(const logs::Run& input, const DiagnoseOptions& o) {
               : 1;
       detect_oscillation(*epochs, 1, o, d.symptoms, means_of);
     } else {
-      detect_oscillation(loss, points_per_epoch(run, d.roles, loss), o, d.symptoms);
+      detect_oscillation(loss, points_per_epoch(run, d.roles, loss), o, d.symptoms, 0, val ? &*val : nullptr);
     }
     detect_plateau(loss, val ? &*val : nullptr, o, stuck, diverged, d.notes, d.symptoms);
     const logs::Series* lr = d.roles.lr.empty() ? nullptr : run.find(d.roles.lr);
