@@ -7,8 +7,8 @@ writes labels.json. Standard library and NumPy only; convdiag plays no part.
     label.py --gen DIR --show ID      # the rules' numbers for one run
 
 Generated runs come in sets by the number they start from: set 1 (from 0), set 2 (from 1000,
-`generate.py --first 1000`), set 3 (from 2000), ..., set 17 (from 16000) and set 18 (from 17000).
-Sets 1 to 17 are the calibration set and set 18 the held-out set; public logs are split by a hash of
+`generate.py --first 1000`), set 3 (from 2000), ..., set 18 (from 17000) and set 19 (from 18000).
+Sets 1 to 18 are the calibration set and set 19 the held-out set; public logs are split by a hash of
 their id within each stratum.
 
 Where the rules and the intended condition disagree, the run is listed; review.json holds the
@@ -678,7 +678,7 @@ def run_set(run_id):
     return 1 + int(run_id.rsplit("-", 1)[1]) // 1000
 
 
-HELDOUT_SET = 18
+HELDOUT_SET = 19
 
 
 def split_of(run_id, stratum, members):
