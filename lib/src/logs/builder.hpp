@@ -114,6 +114,15 @@ inline bool parse_named_step(std::string_view s, std::string_view name, std::int
   return integer(s, out);
 }
 
+/// The prefix of a validation or test split's metrics (a JSON Lines record's
+/// `split`, a long table's split column): `val_` for `val`, `valid`,
+/// `validation`, `eval`, `evaluation`, `dev`; `test_` for `test`; else none.
+inline std::string split_prefix(std::string_view split) {
+  for (std::string_view v : {"val", "valid", "validation", "eval", "evaluation", "dev"})
+    if (iequals(split, v)) return "val_";
+  return iequals(split, "test") ? "test_" : "";
+}
+
 /// Step-column names in order of preference (`_step` is W&B's, `current_steps`
 /// LLaMA-Factory's `trainer_log.jsonl`, whose `epoch` is fractional).
 inline constexpr std::string_view kStepNames[] = {"step",      "global_step", "_step", "current_steps",

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -156,6 +157,118 @@ bool wandb_chart_export(const std::string& path, std::size_t line_no, std::vecto
 // W&B's bookkeeping columns beside its step: wall-clock time, not metrics.
 bool is_wandb_bookkeeping(std::string_view name) {
   return name == "_runtime" || name == "_timestamp" || name == "_step";
+}
+
+// A long ("tidy") table, one value a row, as a pandas frame melted for
+// plotting or a hand-made logger writes it: a step column, a metric-name
+// column, a `value` column, optionally the split (train/val/test), and
+// nothing else but wall-clock time and, first, the row index pandas writes
+// without a name (or as `Unnamed: 0` once read and saved again). Each metric is a series of its own; a
+// validation or test split's metrics are `val_<metric>` and `test_<metric>`,
+// another split's `<split>_<metric>`, as in JSON Lines with a split key.
+struct LongTable {
+  long name = -1, value = -1, split = -1;
+};
+
+bool is_time_column(std::string_view name) {
+  for (std::string_view t : {"wall_time", "wall time", "walltime", "timestamp", "time", "_timestamp", "_runtime"})
+    if (iequals(name, t)) return true;
+  return false;
+}
+
+std::optional<LongTable> long_table(const std::vector<std::string>& names, long step_col) {
+  if (step_col < 0) return std::nullopt;
+  LongTable t;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto col = static_cast<long>(i);
+    if (col == step_col || is_time_column(names[i])) continue;
+    if (i == 0 && (names[0] == "column1" || names[0] == "Unnamed: 0" || iequals(names[0], "index"))) continue;
+    long* slot = nullptr;
+    if (iequals(names[i], "value")) slot = &t.value;
+    for (std::string_view n : {"metric", "metric_name", "name", "key", "tag"})
+      if (iequals(names[i], n)) slot = &t.name;
+    for (std::string_view n : {"split", "phase", "mode", "stage", "subset"})
+      if (iequals(names[i], n)) slot = &t.split;
+    if (slot == nullptr || *slot >= 0) return std::nullopt;  // another column: a wide table
+    *slot = col;
+  }
+  if (t.name < 0 || t.value < 0) return std::nullopt;
+  return t;
+}
+
+// A split's prefix (internal::split_prefix), and for a split other than
+// training its own name: each split's rows are series of their own.
+std::string long_split_prefix(std::string_view split) {
+  std::string prefix = internal::split_prefix(split);
+  if (prefix.empty() && !split.empty() && !iequals(split, "train") && !iequals(split, "training") &&
+      !iequals(split, "fit"))
+    prefix = std::string(split) + "_";
+  return prefix;
+}
+
+// Reads the data rows of a long table (single-threaded: such tables hold a
+// few metrics of a few thousand steps). The same rules as a wide table: an
+// empty step belongs to the last step seen (the row index before any), an
+// empty or missing value is no point, anything else not a number is an error
+// naming the line.
+Run read_long_table(const std::string& path, const char* data, std::size_t size, std::size_t pos, std::size_t line_no,
+                    const std::vector<std::string>& names, long step_col, const LongTable& t, char sep) {
+  internal::RunBuilder builder(path);
+  std::vector<std::string_view> cells;
+  std::vector<std::string> scratch;
+  const std::string_view step_name = names[static_cast<std::size_t>(step_col)];
+  std::int64_t row = -1, last_step = 0;
+  bool have_step = false;
+  auto fail = [&](const std::string& why) { throw InputError(path, "line " + std::to_string(line_no) + ": " + why); };
+  while (pos < size) {
+    const void* nl = std::memchr(data + pos, '\n', size - pos);
+    const std::size_t e = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - data) : size;
+    std::string_view line(data + pos, e - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    pos = nl ? e + 1 : size;
+    ++line_no;
+    if (trim(line).empty()) continue;
+    ++row;
+    if (!split_line(line, cells, scratch, sep)) fail("unterminated quote");
+    if (cells.size() != names.size())
+      fail("expected " + std::to_string(names.size()) + " fields as in the header, found " + std::to_string(cells.size()));
+    const std::string_view step_cell = trim(cells[static_cast<std::size_t>(step_col)]);
+    std::int64_t step = have_step ? last_step : row;
+    if (!internal::is_missing(step_cell)) {
+      if (!internal::parse_step(step_cell, step) && !internal::parse_named_step(step_cell, step_name, step))
+        fail("step '" + shown(std::string(step_cell)) + "' is not an integer");
+      have_step = true;
+      last_step = step;
+    }
+    const std::string_view value = trim(cells[static_cast<std::size_t>(t.value)]);
+    if (internal::is_missing(value)) continue;
+    const std::string_view metric = trim(cells[static_cast<std::size_t>(t.name)]);
+    if (metric.empty()) fail("a value without a metric name in column '" + shown(names[static_cast<std::size_t>(t.name)]) + "'");
+    double v = 0;
+    if (!internal::parse_number(value, v))
+      fail("'" + shown(std::string(value)) + "' in column '" + shown(names[static_cast<std::size_t>(t.value)]) +
+           "' is not a number");
+    const std::string prefix = t.split >= 0 ? long_split_prefix(trim(cells[static_cast<std::size_t>(t.split)])) : "";
+    builder.add(prefix + std::string(metric), step, v);
+  }
+  Run run = builder.take();
+  run.step_name = escape_invalid_utf8(std::string(step_name));
+  return run;
+}
+
+// TensorBoard's "download CSV" of one scalar: `Wall time,Step,Value`, saved as
+// `run-<run>-tag-<tag>.csv` (the tag's '/' written as '_'). The series is
+// named after the tag, else after the file (`loss.csv`: loss).
+bool tensorboard_export(const std::vector<std::string>& names) {
+  return names.size() == 3 && iequals(names[0], "wall time") && iequals(names[1], "step") && iequals(names[2], "value");
+}
+
+std::string tensorboard_export_name(const std::string& path) {
+  std::string file = path.substr(path.find_last_of('/') + 1);
+  if (file.size() > 4 && iequals(std::string_view(file).substr(file.size() - 4), ".csv")) file.resize(file.size() - 4);
+  const std::size_t tag = file.find("-tag-");
+  if (tag != std::string::npos && tag + 5 < file.size()) return file.substr(tag + 5);
+  return file.empty() ? std::string("Value") : file;
 }
 
 enum class Kind : std::uint8_t { unknown, numeric, text };
@@ -361,6 +474,12 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
     }
   }
 
+  if (!wandb)
+    if (const std::optional<LongTable> t = long_table(names, step_col))
+      return read_long_table(path, data, size, pos, line_no, names, step_col, *t, sep);
+  const bool tb_export = tensorboard_export(names);
+  if (tb_export) skipped[0] = 1;  // wall-clock time
+
   // W&B's bookkeeping (its `_runtime` and `_timestamp`, and a `_step` that is
   // not the step) is no metric, in a chart export or in a history saved by
   // pandas (whose step column is `_step`).
@@ -449,7 +568,8 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
   for (std::size_t i = 0; i < ncol; ++i) {
     if (static_cast<long>(i) == step_col || kind[i] != Kind::numeric) continue;
     Series s;
-    s.name = escape_invalid_utf8(names[i]);  // as reports show it: no control characters
+    // as reports show it: no control characters
+    s.name = escape_invalid_utf8(tb_export ? tensorboard_export_name(path) : names[i]);
     // The first chunk's vectors have room for the whole file (as estimated):
     // the other chunks are appended to them.
     s.steps = std::move(chunks[0].cols[i].steps);

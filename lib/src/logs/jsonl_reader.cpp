@@ -12,19 +12,13 @@
 namespace gradcheck::logs {
 namespace {
 
-using internal::iequals;
 using json = nlohmann::json;
 
 std::string split_prefix(const json& record) {
   for (const char* key : {"split", "phase", "mode", "stage", "subset"}) {
     auto it = record.find(key);
     if (it == record.end() || !it->is_string()) continue;
-    const std::string v = it->get<std::string>();
-    if (iequals(v, "val") || iequals(v, "valid") || iequals(v, "validation") || iequals(v, "eval") ||
-        iequals(v, "evaluation") || iequals(v, "dev"))
-      return "val_";
-    if (iequals(v, "test")) return "test_";
-    return "";
+    return internal::split_prefix(it->get<std::string>());
   }
   return "";
 }

@@ -7,6 +7,10 @@
 // shape with an epoch's several metrics as one object ({"train_loss": [...],
 // "train_metrics": [{"mse": ..., "mae": ...}, ...]}): each of its numbers is a
 // metric of its own, `train_metrics/mse`.
+// They also save what describes the run beside the lists ({"backbone":
+// "EfficientNet-B0", "classes": ["angry", ...], "test_acc": 72.7,
+// "train_loss": [...], ...}): scalars and lists without numbers are left out
+// when at least two lists of per-epoch values are there.
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -35,23 +39,50 @@ bool epoch_keyed(const json& v) {
   return true;
 }
 
+// Per-epoch values: a list holding a number (or an epoch's metrics as an
+// object), or an object keyed by epoch.
+bool per_epoch(const json& v) {
+  if (epoch_keyed(v)) return true;
+  if (!v.is_array()) return false;
+  for (const auto& e : v)
+    if (e.is_number() || e.is_object()) return true;
+  return false;
+}
+
+// What a hand-made history saves beside its per-epoch lists: a scalar (the
+// backbone, a time stamp, the test accuracy) or a list without numbers (the
+// class names). Such a history is one when it holds at least two lists of two
+// or more per-epoch values.
+bool metadata(const json& v) { return v.is_primitive() || (v.is_array() && !per_epoch(v)); }
+
+bool history_with_metadata(const json& doc) {
+  std::size_t lists = 0;
+  for (const auto& v : doc) {
+    if (per_epoch(v)) lists += v.size() >= 2 ? 1 : 0;
+    else if (!metadata(v)) return false;
+  }
+  return lists >= 2;
+}
+
 }  // namespace
 
 namespace internal {
 
 bool looks_like_keras_history(const json& doc) {
   if (!doc.is_object() || doc.empty()) return false;
-  for (const auto& v : doc)
-    if (!v.is_array() && !epoch_keyed(v)) return false;
-  return true;
+  bool lists = true;
+  for (const auto& v : doc) lists = lists && (v.is_array() || epoch_keyed(v));
+  return lists || history_with_metadata(doc);
 }
 
 Run keras_history_from_json(const std::string& path, const json& doc, const ReadOptions& options) {
   if (!doc.is_object())
     throw InputError(path, "expected a JSON object of metrics (a Keras History), found " + kind_of(doc));
   RunBuilder builder(path);
+  const bool skip_metadata = history_with_metadata(doc);
   for (auto m = doc.begin(); m != doc.end(); ++m) {
     const std::string& name = m.key();
+    if (skip_metadata && metadata(*m)) continue;
     // An epoch's metrics as one object: its numbers (nested objects by path),
     // other values (a name, a list) are no metrics.
     auto add_object = [&](auto& self, const json& obj, const std::string& prefix, std::int64_t epoch) -> void {

@@ -2,8 +2,10 @@
 into named series, for labelling and plotting. Standard library and NumPy only; independent of
 convdiag's readers.
 
-A .json file may also be one document: Hugging Face's `trainer_state.json`, a Keras History dump
-(also as pandas writes it, and with an epoch's metrics as one object) or a list of records. A
+A CSV file may also be a long table (a metric-name and a value column, one value a row) or
+TensorBoard's CSV download of one tag. A .json file may also be one document: Hugging Face's `trainer_state.json`, a Keras History dump
+(also as pandas writes it, with an epoch's metrics as one object, and with a description of the
+run beside its lists, which is left out) or a list of records. A
 file named `events.out.tfevents.*` (or a folder holding such files) is read as TensorBoard
 records: each scalar summary value (TF1 `simple_value`, or a TF2 one-element float tensor)
 becomes a record {"step": the event's step, tag: value}. A series is (steps, values) as NumPy
@@ -83,6 +85,18 @@ def _whole_json(path):
         return None
     if isinstance(doc, dict) and isinstance(doc.get("log_history"), list):
         return [_flatten(r) for r in doc["log_history"] if isinstance(r, dict)]
+    def per_epoch(v):
+        return _epoch_keyed(v) or (isinstance(v, list) and any(
+            isinstance(x, (dict, int, float)) and not isinstance(x, bool) for x in v))
+
+    def metadata(v):
+        return v is None or isinstance(v, (str, int, float, bool)) or (isinstance(v, list) and not per_epoch(v))
+    # a hand-made history also saves what describes the run beside its lists (the backbone, the
+    # class names, the test accuracy): left out when at least two lists of 2+ per-epoch values are there
+    described = (isinstance(doc, dict) and sum(per_epoch(v) and len(v) >= 2 for v in doc.values()) >= 2
+                 and all(per_epoch(v) or metadata(v) for v in doc.values()))
+    if described:
+        doc = {k: v for k, v in doc.items() if not metadata(v)}
     if isinstance(doc, dict) and doc and all(isinstance(v, list) or _epoch_keyed(v) for v in doc.values()):
         by_epoch = {}
         for name, v in doc.items():
@@ -275,6 +289,51 @@ def _dvclive(metrics):
     return [by_step[k] for k in sorted(by_step, key=float)]
 
 
+LONG_NAMES = ("metric", "metric_name", "name", "key", "tag")
+LONG_SPLITS = ("split", "phase", "mode", "stage", "subset")
+TIME_COLUMNS = ("wall_time", "wall time", "walltime", "timestamp", "time", "_timestamp", "_runtime")
+VAL_SPLITS = ("val", "valid", "validation", "eval", "evaluation", "dev")
+
+
+def _long_table(path, head, rows):
+    """Records of a long table (a step, a metric name and a value column, maybe the split, wall-clock
+    time and pandas' unnamed index: one value a row; a validation split's metrics `val_<name>`,
+    test's `test_<name>`, another's `<split>_<name>`), or of TensorBoard's CSV download (`Wall
+    time,Step,Value`, the series named after the `-tag-<tag>` of its file name, else the file); None
+    for a wide table. As convdiag's CSV reader takes them."""
+    names = [h.strip() for h in head]
+    if [n.lower() for n in names] == ["wall time", "step", "value"]:
+        stem = os.path.basename(path)
+        stem = stem[:-4] if stem.lower().endswith(".csv") else stem
+        tag = stem.split("-tag-", 1)[1] if "-tag-" in stem and stem.split("-tag-", 1)[1] else stem
+        return [{names[1]: r[1], tag or "Value": r[2]} for r in rows if len(r) == 3]
+    step = next((n for want in STEP_KEYS for n in names if n.lower() == want), None)
+    if step is None:
+        return None
+    col = {}
+    for i, n in enumerate(names):
+        low = n.lower()
+        if n == step or low in TIME_COLUMNS or (i == 0 and (n in ("", "Unnamed: 0") or low == "index")):
+            continue
+        role = "value" if low == "value" else "name" if low in LONG_NAMES else "split" if low in LONG_SPLITS else None
+        if role is None or role in col:
+            return None
+        col[role] = i
+    if "name" not in col or "value" not in col:
+        return None
+    si, recs, last = names.index(step), [], None
+    for r in rows:
+        if len(r) != len(names) or not "".join(r).strip():
+            continue
+        st = r[si].strip() or last
+        last = st
+        split = r[col["split"]].strip().lower() if "split" in col else ""
+        prefix = ("val_" if split in VAL_SPLITS else "" if split in ("", "train", "training")
+                  else "test_" if split == "test" else r[col["split"]].strip() + "_")
+        recs.append({step: st, prefix + r[col["name"]].strip(): r[col["value"]]})
+    return recs
+
+
 def read_records(path):
     metrics = _dvclive_metrics(path)
     if metrics:
@@ -310,6 +369,9 @@ def read_records(path):
     if not rows:
         return []
     head = rows[0]
+    long = _long_table(path, head, rows[1:])
+    if long is not None:
+        return long
     return [dict(zip(head, r)) for r in rows[1:]]
 
 

@@ -3,7 +3,8 @@
 `simple_value`, TF2 one-element tensors as packed `float_val`, `tensor_content` and `double_val`,
 a non-scalar tensor and a string tensor left out, a Keras run's `train/` and `validation/`
 folders) and on a real Lightning event file of the repository's test data; and JSON Lines under
-another name (DETR's `log.txt`), a semicolon-separated CSV, a DVCLive folder and JSON documents (a list of records, Histories). Standard library and NumPy only; exits 1 on a failed check."""
+another name (DETR's `log.txt`), a semicolon-separated CSV, a DVCLive folder, JSON documents (a list of records, Histories), a long table and TensorBoard's
+CSV download. Standard library and NumPy only; exits 1 on a failed check."""
 import os
 import struct
 import sys
@@ -126,6 +127,8 @@ def main():
             "history.json": '{"train": [{"loss": 1.5, "acc": 0.5}, {"loss": 0.5, "acc": 0.75}],'
                             ' "val": [{"loss": 2.0}, {"loss": 1.0}]}',
             "pandas.json": '{"loss": {"0": 1.5, "1": 0.5, "2": 0.25}, "val_loss": {"0": 2.0, "1": null, "2": 1.0}}',
+            "described.json": '{"backbone": "b0", "classes": ["a", "b"], "test_acc": 72.7, "loss": [1.5, 0.5],'
+                              ' "val_loss": [2.0, 1.0], "phase_starts": [0, 1]}',
         }
         for name, text in docs.items():
             with open(os.path.join(d, name), "w") as f:
@@ -136,8 +139,27 @@ def main():
         series, step_key = read_series(os.path.join(d, "history.json"))
         check("a History of objects", step_key == "epoch" and series["train/loss"][1].tolist() == [1.5, 0.5]
               and series["val/loss"][0].tolist() == [0, 1] and "train/acc" in series)
+        series, _ = read_series(os.path.join(d, "described.json"))
+        check("a History with a description", sorted(series) == ["loss", "phase_starts", "val_loss"])
         series, _ = read_series(os.path.join(d, "pandas.json"))
         check("pandas' History", series["loss"][0].tolist() == [0, 1, 2] and series["val_loss"][0].tolist() == [0, 2])
+        # A long table and TensorBoard's CSV download, as convdiag reads them.
+        long = os.path.join(d, "long.csv")
+        with open(long, "w") as f:
+            f.write(",epoch,split,metric,value\n0,1,train,loss,1.5\n1,1,val,loss,2.0\n2,2,train,loss,1.0\n"
+                    "3,2,val,loss,\n4,,test,loss,2.5\n")
+        series, step_key = read_series(long)
+        check("a long table", step_key == "epoch" and series["loss"][1].tolist() == [1.5, 1.0]
+              and series["val_loss"][0].tolist() == [1] and series["test_loss"][0].tolist() == [2])
+        tb = os.path.join(d, "run-version_0-tag-train_loss.csv")
+        with open(tb, "w") as f:
+            f.write("Wall time,Step,Value\n1.7e9,49,2.5\n1.7e9,99,2.0\n")
+        series, step_key = read_series(tb)
+        check("TensorBoard's CSV download", step_key == "Step" and series["train_loss"][0].tolist() == [49, 99])
+        wide = os.path.join(d, "wide.csv")
+        with open(wide, "w") as f:
+            f.write("step,metric,value,lr\n0,loss,1.5,0.1\n")
+        check("a wide table stays wide", sorted(read_series(wide)[0]) == ["lr", "value"])
         with open(path, "ab") as f:
             f.write(struct.pack("<Q", 100) + b"\0" * 8)                           # a record cut short
         try:
