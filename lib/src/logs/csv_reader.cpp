@@ -95,6 +95,17 @@ bool split_line(std::string_view line, std::vector<std::string_view>& cells,
   }
 }
 
+// The line at `pos` of data[0, end), without its line end ("\n" or "\r\n");
+// `pos` moves past it. Call while pos < end.
+std::string_view take_line(const char* data, std::size_t end, std::size_t& pos) {
+  const void* nl = std::memchr(data + pos, '\n', end - pos);
+  const std::size_t e = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - data) : end;
+  std::string_view line(data + pos, e - pos);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  pos = nl ? e + 1 : end;
+  return line;
+}
+
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -221,11 +232,7 @@ Run read_long_table(const std::string& path, const char* data, std::size_t size,
   bool have_step = false;
   auto fail = [&](const std::string& why) { throw InputError(path, "line " + std::to_string(line_no) + ": " + why); };
   while (pos < size) {
-    const void* nl = std::memchr(data + pos, '\n', size - pos);
-    const std::size_t e = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - data) : size;
-    std::string_view line(data + pos, e - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    pos = nl ? e + 1 : size;
+    const std::string_view line = take_line(data, size, pos);
     ++line_no;
     if (trim(line).empty()) continue;
     ++row;
@@ -344,11 +351,7 @@ void parse_chunk(const ChunkSpec& spec, std::size_t begin, std::size_t end, Chun
   std::size_t pos = begin;
   std::int64_t row = -1;
   while (pos < end) {
-    const void* nl = std::memchr(data + pos, '\n', end - pos);
-    const std::size_t e = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - data) : end;
-    std::string_view line(data + pos, e - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    pos = nl ? e + 1 : end;
+    const std::string_view line = take_line(data, end, pos);
     ++out.lines;
     if (trim(line).empty()) continue;
     ++row;
@@ -410,12 +413,7 @@ Run read_csv(const std::string& path, const ReadOptions& options) {
 
   auto next_line = [&](std::string_view& line) -> bool {
     if (pos >= size) return false;
-    const void* nl = std::memchr(data + pos, '\n', size - pos);
-    const std::size_t end = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - data) : size;
-    std::size_t stop = end;
-    if (stop > pos && data[stop - 1] == '\r') --stop;
-    line = std::string_view(data + pos, stop - pos);
-    pos = nl ? end + 1 : size;
+    line = take_line(data, size, pos);
     ++line_no;
     return true;
   };
