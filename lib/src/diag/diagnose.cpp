@@ -618,8 +618,8 @@ bool validation_swings(const Prepared& val, const DiagnoseOptions& o) {
     return std::max(log_scale ? std::log1p(kValSwingLevel) : kValSwingLevel * std::abs(from),
                     o.oscillation_visible * range);
   };
-  return up_swings(std::vector<double>(v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end()), big).size() >=
-         kMinSwings;
+  v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2));  // the last half
+  return up_swings(v, big).size() >= kMinSwings;
 }
 
 // Oscillation: over the last half the loss keeps moving up and down by a
