@@ -18,7 +18,7 @@ JOBS=${JOBS:-2}
 CC=${CC:-clang-14}
 CXX=${CXX:-clang++-14}
 ALL_TARGETS=(safetensors safetensors_index npy npz torch csv jsonl tfevents trainer_state keras_history json_log mlflow
-  plugin_validator onnx keras_h5 gguf model_config)
+  plugin_validator onnx keras_h5 gguf model_config text)
 if [ $# -gt 0 ]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 
 command -v "$CXX" >/dev/null || { echo "fuzz.sh: $CXX not found (apt-get install clang-14 libclang-rt-14-dev)" >&2; exit 2; }

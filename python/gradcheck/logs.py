@@ -9,7 +9,8 @@ __all__ = ["diagnose"]
 def diagnose(paths, *, classes=0, from_scratch=False, pretrained=False, threads=0):
     """convdiag's diagnosis of training logs (CSV, JSON Lines, TensorBoard event
     files, trainer_state.json or a Hugging Face output folder, Keras History
-    JSON, an MLflow store, W&B exports, DVCLive): per run its symptoms with
+    JSON, an MLflow store, W&B exports, DVCLive, a training loop's printed
+    output saved to a file): per run its symptoms with
     where they began, the evidence and advice, as convdiag --json writes them.
     The options are convdiag's: classes (--classes), a classifier's class
     count (a loss stuck near ln(classes) is a plateau; 0 takes it from a

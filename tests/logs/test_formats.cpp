@@ -835,6 +835,108 @@ TEST_CASE("W&B chart export of several runs is refused naming them", "[wandb][er
   expect_refused(write_bytes(dir / "six.csv", header + "\n"), "6 runs (run-0, run-1, run-2, run-3, ...)");
 }
 
+// --- printed training logs ----------------------------------------------------
+
+TEST_CASE("Printed logs: a tutorial's loop, its step counted on across epochs from the printed total", "[text]") {
+  const std::string file = kData + "printed/tutorial_steps.log";  // Epoch [e/5], Step [s/600], Loss: x
+  CHECK(detect_log_format(file) == LogFormat::text);
+  const Run run = read_log(file);
+  CHECK(run.step_name == "step");
+  CHECK(run.metric_names() == std::vector<std::string>{"loss"});
+  const Series& loss = series(run, "loss");
+  REQUIRE(loss.size() == 30);
+  CHECK(loss.steps.front() == 100);
+  CHECK(loss.steps[6] == 700);  // epoch 2, step 100
+  CHECK(loss.steps.back() == 3000);
+  CHECK(gradcheck::diag::diagnose(run).healthy());
+}
+
+TEST_CASE("Printed logs: PyTorch's MNIST example, several lines an epoch, its test lines between", "[text]") {
+  const Run run = read_log(kData + "printed/mnist_example.log");
+  // Ten training lines an epoch: the epoch is no step; each line is one.
+  CHECK(run.step_name.empty());
+  // `Test set: Average loss: 0.1017`: a line that opens with an evaluation word.
+  CHECK(run.metric_names() == std::vector<std::string>{"loss", "test_average_loss"});
+  CHECK(series(run, "loss").size() == 140);
+  CHECK(series(run, "loss").values.front() == Approx(0.694593));
+  CHECK(series(run, "test_average_loss").size() == 14);
+  CHECK(series(run, "test_average_loss").steps.front() == 10);  // after the first epoch's ten lines
+  CHECK(recognise_roles(run).loss == "loss");
+}
+
+TEST_CASE("Printed logs: the MetricLogger of DeiT and its kin: evaluation lines apart, set-up and summaries left out",
+          "[text]") {
+  const Run run = read_log(kData + "printed/metric_logger.log");
+  // `Namespace(..., lr=0.004, ...)` before the first loss is set-up: no point of `lr`.
+  CHECK(series(run, "lr").values.front() == Approx(0.00004));
+  // `Test:  [0/4] ... loss: 1.31 (1.31)` is the evaluation's; `* Acc@1 86.1 Acc@5 93.2 loss 1.55` says
+  // nothing of where it is and is left out; `Averaged stats: ... loss:` closes each epoch.
+  CHECK(series(run, "loss").size() == 12 * 6 + 12);
+  CHECK(series(run, "test_loss").size() == 12 * 4);
+  CHECK(run.find("max_mem") != nullptr);  // `max mem: 7967`
+  CHECK(run.find("eta") == nullptr);      // `eta: 0:05:04` is no number
+  const Roles roles = recognise_roles(run);
+  CHECK(roles.loss == "loss");
+  CHECK(roles.val_loss == "test_loss");
+  CHECK(roles.grad_norm == "grad_norm");
+}
+
+TEST_CASE("Printed logs: Keras's progress bar counts by its last drawing, at the epoch printed above it", "[text]") {
+  const Run run = read_log(kData + "printed/keras_progress.log");
+  CHECK(run.step_name == "epoch");
+  CHECK(run.metric_names() == std::vector<std::string>{"loss", "accuracy", "val_loss", "val_accuracy"});
+  const Series& loss = series(run, "loss");
+  REQUIRE(loss.size() == 20);
+  CHECK(loss.steps.front() == 1);
+  CHECK(loss.values.front() == Approx(0.6));  // not the running mean of the first batches (1.0967)
+  const auto d = gradcheck::diag::diagnose(run);
+  REQUIRE(d.symptoms.size() == 1);
+  CHECK(to_string(d.symptoms[0].kind) == std::string("overfitting"));
+}
+
+TEST_CASE("Printed logs: a hand-made loop's `train loss 0.52`, other numbers left out", "[text]") {
+  const Run run = read_log(kData + "printed/handmade.log");
+  CHECK(run.step_name == "epoch");
+  // `params: 11.2M` and `lr 0.001` (no separator, not a loss) are no metrics.
+  CHECK(run.metric_names() == std::vector<std::string>{"train_loss", "val_loss"});
+  CHECK(series(run, "train_loss").steps.front() == 0);
+  CHECK(series(run, "val_loss").steps.back() == 29);
+  const Roles roles = recognise_roles(run);
+  CHECK(roles.loss == "train_loss");
+  CHECK(roles.val_loss == "val_loss");
+}
+
+TEST_CASE("Printed logs: the Trainer's printed dicts between progress bars, colour codes", "[text]") {
+  const Run run = read_log(kData + "printed/trainer_stdout.out");
+  CHECK(run.metric_names() ==
+        std::vector<std::string>{"loss", "grad_norm", "learning_rate", "eval_loss", "eval_runtime"});
+  CHECK(series(run, "loss").size() == 10);
+  CHECK(series(run, "eval_loss").size() == 2);
+  CHECK(recognise_roles(run).val_loss == "eval_loss");
+  const Run colours = read_log(kData + "printed/colours.log");
+  CHECK(colours.step_name == "epoch");
+  CHECK(colours.metric_names() == std::vector<std::string>{"loss"});  // acc=51% is no value
+  CHECK(series(colours, "loss").steps == std::vector<std::int64_t>{1, 2, 3});
+}
+
+TEST_CASE("Printed logs: recognised by a printed loss only; a file without any metric is refused", "[text][errors]") {
+  const fs::path dir = gradcheck::test::scratch_dir("printed");
+  // A CSV under a .txt or .log name stays CSV: no cell holds `name: number`.
+  CHECK(detect_log_format(write_bytes(dir / "metrics.txt", "epoch,loss\n1,0.5\n2,0.4\n")) == LogFormat::csv);
+  CHECK(detect_log_format(write_bytes(dir / "table.log", "epoch\tloss\n1\t0.5\n")) == LogFormat::csv);
+  // ... and a .csv file is CSV whatever it holds.
+  CHECK(detect_log_format(write_bytes(dir / "printed.csv", "epoch 1 loss: 0.5\n")) == LogFormat::csv);
+  CHECK(detect_log_format(write_bytes(dir / "run.out", "Starting\nepoch 1 loss: 0.5\n")) == LogFormat::text);
+  expect_refused([&] { (void)read_text_log(write_bytes(dir / "empty.log", "Starting\nDone in 5s\n")); },
+                 (dir / "empty.log").string(), "no metric found");
+  // --step-col names a metric whose values become the step.
+  ReadOptions o;
+  o.step_column = "round";
+  const Run by_round =
+      read_text_log(write_bytes(dir / "rounds.log", "round: 10 loss: 0.5\nround: 20 loss: 0.4\n"), o);
+  CHECK(series(by_round, "loss").steps == std::vector<std::int64_t>{10, 20});
+}
+
 // --- detection ----------------------------------------------------------------
 
 TEST_CASE("Detection: by name and content, folders, and the formats that were there before", "[dirs]") {
@@ -934,6 +1036,8 @@ TEST_CASE("The new readers never crash on damaged input: seeded random corruptio
       {kData + "wandb_export.csv", "export.csv"},
       {kData + "long_table.csv", "long.csv"},
       {kData + "run-version_0-tag-train_loss.csv", "run-tag-loss.csv"},
+      {kData + "printed/keras_progress.log", "keras.log"},
+      {kData + "printed/mnist_example.log", "mnist.log"},
       {kData + "wandb_history.jsonl", "history.jsonl"},
       {kHealthyRun + "/metrics/loss", "run/metrics/loss"},
       {kData + "mlruns/1/meta.yaml", "run/meta.yaml"},

@@ -38,7 +38,8 @@ struct ConvdiagOptions {
 void setup_convdiag(CLI::App& app, ConvdiagOptions& o) {
   app.add_option("LOG", o.logs,
                  "training logs: CSV, JSON Lines, TensorBoard event files, trainer_state.json, Keras History JSON, "
-                 "W&B exports, or directories (TensorBoard, Hugging Face checkpoints, MLflow runs, DVCLive)");
+                 "W&B exports, a training loop's printed output (train.log), or directories (TensorBoard, Hugging Face "
+                 "checkpoints, MLflow runs, DVCLive)");
   app.add_option("--loss-col", o.loss_col, "training-loss column (default: recognised by name)");
   app.add_option("--val-col", o.val_col, "validation-loss column");
   app.add_option("--step-col", o.step_col, "step column");

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -67,5 +68,10 @@ std::vector<std::pair<std::string, std::filesystem::path>> files_below(const std
 /// `dir/dvclive/plots/metrics` (the project holding it), when it holds a
 /// `.tsv` file; nullopt otherwise.
 std::optional<std::filesystem::path> dvclive_metrics(const std::filesystem::path& dir);
+
+/// Whether `head` (the start of a file) holds a printed training log: a line
+/// with a loss as `name: number`, `name=number` or `... loss number`
+/// (text_reader.cpp).
+bool looks_like_text_log(std::string_view head);
 
 }  // namespace gradcheck::logs::internal

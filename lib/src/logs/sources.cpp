@@ -106,6 +106,16 @@ bool starts_with_brace(const std::string& path) {
   return i < head.size() && head[i] == '{';
 }
 
+// Whether the start of the file holds a printed training log
+// (internal::looks_like_text_log); false for a file that cannot be opened.
+bool printed_log(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(std::size_t{1} << 20, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  return internal::looks_like_text_log(head);
+}
+
 // A file's format; with `run` given, the file is read too.
 LogFormat file_log(const std::string& path, const ReadOptions& options, Run* run) {
   const fs::path p(path);
@@ -124,6 +134,13 @@ LogFormat file_log(const std::string& path, const ReadOptions& options, Run* run
   // '{' holds JSON (DETR's and timm's `log.txt`, one JSON object per epoch): no
   // CSV header starts with a brace.
   if (ext != ".csv" && ext != ".tsv" && starts_with_brace(path)) return json_log(path, true, options, run);
+  // Under any other name, a file whose first MiB holds a line with a loss
+  // printed as `loss: 0.52` or `loss=0.52` is a training loop's output: no
+  // CSV line holds a name, ':' or '=' and a number in one cell.
+  if (ext != ".csv" && ext != ".tsv" && printed_log(path)) {
+    if (run) *run = read_text_log(path, options);
+    return LogFormat::text;
+  }
   if (run) *run = read_csv(path, options);
   return LogFormat::csv;
 }
@@ -211,6 +228,7 @@ const char* format_name(LogFormat format) {
     case LogFormat::json_records: return "JSON list of records";
     case LogFormat::mlflow: return "MLflow runs";
     case LogFormat::dvclive: return "DVCLive metrics";
+    case LogFormat::text: return "printed training log";
   }
   return "?";
 }

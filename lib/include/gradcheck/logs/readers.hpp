@@ -133,6 +133,29 @@ Run read_mlflow_run(const std::string& run_dir, const ReadOptions& options = {})
 /// table and the line).
 Run read_dvclive(const std::string& path, const ReadOptions& options = {});
 
+/// A training loop's printed output saved to a file (`python train.py | tee
+/// train.log`; a Keras progress bar; the Hugging Face Trainer's printed
+/// dicts). Every `name: number` or `name=number` pair on a line (a name of up
+/// to three words, `Train Loss` as `train_loss`, or a quoted name) is a
+/// metric, and so is `... loss 0.52` on a line with an epoch or step mark; a
+/// value followed by a letter, `%`, `/` or `:` (`5s`, `99%`, `9893/10000`) is
+/// none. A line that opens with an evaluation word (`Test:`, `Validation`,
+/// `eval`) has its metrics prefixed `test_` or `val_`; lines before the first
+/// loss (a printed configuration) are set-up, not points. `epoch N`, `step N`, `iter N`,
+/// `iteration N` in their printed forms (`Epoch [1/5]`, `Epoch 1/10`,
+/// `epoch: 3`, `Step [100/600]`) say where a line is, and carry to the lines
+/// after it. The step: the step mark when every line with metrics has one
+/// (counted on across epochs when it starts again each epoch and its total is
+/// printed); else the epoch when every line has one; else the line's index
+/// among those with metrics. A mark is the step only when it never goes back
+/// and holds each metric at most once (one `epoch 100` printed above every
+/// line says nothing). A
+/// progress bar redrawn in place counts by its last drawing; colour codes are
+/// left out; lines without a metric are skipped. A file without any metric is
+/// an error. read_log takes a file for one when its name is none of the CSV
+/// and JSON ones and its first MiB holds a line with a printed loss.
+Run read_text_log(const std::string& path, const ReadOptions& options = {});
+
 /// What a path holds, as read_log decides it.
 enum class LogFormat {
   csv,            ///< CSV (W&B exports included)
@@ -143,6 +166,7 @@ enum class LogFormat {
   json_records,   ///< a JSON list of records (e.g. a trainer's log_history on its own)
   mlflow,         ///< an MLflow file store, experiment or run directory
   dvclive,        ///< a DVCLive folder (plots/metrics/*.tsv)
+  text,           ///< a training loop's printed output (read_text_log)
 };
 
 /// The format's name for messages and notes ("MLflow run", ...).

@@ -1,0 +1,355 @@
+// A training loop's printed output saved to a file (`python train.py | tee
+// train.log`): lines such as
+//   Epoch [1/5], Step [100/600], Loss: 0.2345          (a tutorial's loop)
+//   Train Epoch: 1 [640/60000 (1%)]	Loss: 2.300072      (PyTorch's MNIST example)
+//   [1,  2000] loss: 2.198                             (PyTorch's CIFAR-10 tutorial)
+//   Epoch 3/10 ... - loss: 0.2934 - val_loss: 0.1413   (Keras's progress bar)
+//   epoch 3 | train loss 0.52 | val loss 0.61          (a hand-made loop)
+//   {'loss': 0.6931, 'learning_rate': 5e-05, 'epoch': 0.1}   (the Hugging Face Trainer)
+// Every `name: number` or `name=number` pair (a name of up to three words,
+// or quoted) is a metric, as is `... loss number`; `epoch N`, `step N`,
+// `iter N` and `iteration N` in any of their printed forms (`Epoch [1/5]`,
+// `Epoch 1/10`, `epoch: 3`) say where the line is. Progress bars redrawn in
+// place (carriage returns, backspaces) count by their last state, and
+// terminal colour codes are left out. Lines without a metric are skipped: a
+// text log is never refused for its other lines, only when no line holds one.
+
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "builder.hpp"
+#include "formats.hpp"
+#include "gradcheck/errors.hpp"
+#include "gradcheck/logs/readers.hpp"
+#include "gradcheck/mapped_file.hpp"
+
+namespace gradcheck::logs {
+namespace {
+
+using internal::iequals;
+
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_word(char c) { return is_alpha(c) || is_digit(c) || c == '_'; }
+bool is_key(char c) { return is_word(c) || c == '.' || c == '/'; }
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// What a line says: where it is, and its metrics.
+struct Mark {
+  bool has = false;
+  std::int64_t n = 0, total = 0;  // `Step [100/600]`: 100 of 600 (0: no total)
+};
+struct Line {
+  Mark epoch, step;
+  std::vector<std::pair<std::string, double>> metrics;
+};
+
+// The state a line shows last: a progress bar redrawn with carriage returns
+// or backspaces shows its last drawing; colour codes (ESC [ ... letter) are no
+// text.
+std::string last_state(std::string_view line) {
+  std::size_t cut = 0;
+  for (std::size_t i = 0; i < line.size(); ++i)
+    if ((line[i] == '\r' || line[i] == '\b') && line.find_first_not_of(" \t\r\b", i + 1) != std::string_view::npos)
+      cut = i + 1;
+  std::string out;
+  out.reserve(line.size() - cut);
+  for (std::size_t i = cut; i < line.size(); ++i) {
+    if (line[i] == '\x1b' && i + 1 < line.size() && line[i + 1] == '[') {
+      i += 2;
+      while (i < line.size() && !is_alpha(line[i])) ++i;
+      continue;
+    }
+    if (line[i] == '\r' || line[i] == '\b') continue;
+    out += line[i];
+  }
+  return out;
+}
+
+// A number at s[i]: a decimal (sign, exponent) or nan/inf, not followed by a
+// letter, digit, '%', '/', ':', '_' or '.' (`5s`, `99%`, `9893/10000`, `12:34`
+// are no values).
+bool number_at(std::string_view s, std::size_t i, double& value, std::size_t& end) {
+  if (i < s.size() && s[i] == '+') ++i;
+  if (i >= s.size()) return false;
+  const char* first = s.data() + i;
+  const auto r = std::from_chars(first, s.data() + s.size(), value);
+  if (r.ec != std::errc() || r.ptr == first) return false;
+  end = static_cast<std::size_t>(r.ptr - s.data());
+  if (end < s.size()) {
+    const char c = s[end];
+    if (is_word(c) || c == '%' || c == '/' || c == ':' || c == '.') return false;
+  }
+  return true;
+}
+
+// The name before s[at] (at the separator): a quoted name, or up to three
+// words of name characters separated by single spaces, the first starting
+// with a letter; lower case, spaces as '_'. Empty when there is none.
+std::string name_before(std::string_view s, std::size_t at) {
+  std::size_t k = at;
+  while (k > 0 && (s[k - 1] == ' ' || s[k - 1] == '\t')) --k;
+  if (k > 0 && (s[k - 1] == '\'' || s[k - 1] == '"')) {
+    const char q = s[k - 1];
+    const std::size_t open = s.rfind(q, k >= 2 ? k - 2 : std::string_view::npos);
+    if (open == std::string_view::npos || k < 2 || open + 1 >= k - 1) return {};
+    std::string name(s.substr(open + 1, k - 2 - open));
+    for (char& c : name) c = c == ' ' ? '_' : lower(c);
+    return name;
+  }
+  std::vector<std::string_view> words;
+  while (words.size() < 3) {
+    std::size_t b = k;
+    while (b > 0 && (is_key(s[b - 1]) || (s[b - 1] == '-' && b >= 2 && is_word(s[b - 2]) && b < k && is_word(s[b]))))
+      --b;
+    if (b == k) break;
+    words.insert(words.begin(), s.substr(b, k - b));
+    if (b >= 2 && s[b - 1] == ' ' && is_key(s[b - 2])) k = b - 1;
+    else break;
+  }
+  // A word that does not start with a letter (`3` in `epoch 3 train loss`,
+  // `1/3`) ends what came before it: the name is the words after it.
+  for (std::size_t w = words.size(); w-- > 0;)
+    if (!is_alpha(words[w].front())) {
+      words.erase(words.begin(), words.begin() + static_cast<std::ptrdiff_t>(w) + 1);
+      break;
+    }
+  std::string name;
+  for (const auto& w : words) {
+    if (!name.empty()) name += '_';
+    for (char c : w) name += lower(c);
+  }
+  return name;
+}
+
+bool ends_with_word(const std::string& name, std::string_view word) {
+  if (name.size() < word.size() || name.compare(name.size() - word.size(), word.size(), word) != 0) return false;
+  return name.size() == word.size() || name[name.size() - word.size() - 1] == '_';
+}
+
+// Marks beyond this are no step (and keep epoch x total well inside int64).
+constexpr std::int64_t kMaxMark = 1'000'000'000;
+
+constexpr std::string_view kEpochWords[] = {"epoch"};
+constexpr std::string_view kStepWords[] = {"step", "iter", "iteration", "global_step"};
+
+bool is_mark_name(const std::string& name) {
+  for (auto w : kEpochWords)
+    if (ends_with_word(name, w)) return true;
+  for (auto w : kStepWords)
+    if (ends_with_word(name, w)) return true;
+  return false;
+}
+
+// `word N`, `word: N`, `word=N`, `word [N/M]`, `word N/M`, `'word': N` (any
+// case, a word of its own): the first such mark of any of `words`.
+Mark find_mark(std::string_view s, const std::string_view* words, std::size_t count) {
+  Mark m;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (!is_alpha(s[i]) || (i > 0 && is_word(s[i - 1]))) continue;
+    std::size_t len = 0;
+    for (std::size_t w = 0; w < count && len == 0; ++w) {
+      const auto word = words[w];
+      if (s.size() - i >= word.size() && iequals(s.substr(i, word.size()), word) &&
+          (i + word.size() == s.size() || !is_word(s[i + word.size()])))
+        len = word.size();
+    }
+    if (len == 0) continue;
+    std::size_t j = i + len;
+    if (j < s.size() && (s[j] == '\'' || s[j] == '"')) ++j;
+    while (j < s.size() && s[j] == ' ') ++j;
+    if (j < s.size() && (s[j] == ':' || s[j] == '=' || s[j] == '#')) ++j;
+    while (j < s.size() && s[j] == ' ') ++j;
+    if (j < s.size() && (s[j] == '[' || s[j] == '(')) ++j;
+    while (j < s.size() && s[j] == ' ') ++j;
+    std::int64_t n = 0;
+    const auto r = std::from_chars(s.data() + j, s.data() + s.size(), n);
+    if (r.ec != std::errc() || r.ptr == s.data() + j || n < -kMaxMark || n > kMaxMark) continue;
+    std::size_t e = static_cast<std::size_t>(r.ptr - s.data());
+    if (e < s.size() && (s[e] == '.' || is_alpha(s[e]) || s[e] == '_')) continue;  // 0.1 epochs: no mark
+    std::int64_t total = 0;
+    std::size_t t = e;
+    while (t < s.size() && s[t] == ' ') ++t;
+    if (t < s.size() && s[t] == '/') {
+      ++t;
+      while (t < s.size() && s[t] == ' ') ++t;
+      const auto rt = std::from_chars(s.data() + t, s.data() + s.size(), total);
+      if (rt.ec != std::errc() || total <= 0 || total > kMaxMark) total = 0;
+    }
+    m.has = true;
+    m.n = n;
+    m.total = total;
+    return m;
+  }
+  return m;
+}
+
+// A line that opens with an evaluation word (`Test:  [0/4]  loss: 1.31`,
+// `Validation | loss=0.4`, as the MetricLogger of DeiT, DINO and MAE prints
+// its evaluation): the prefix of its metrics, `val_` or `test_` (none for a
+// name that says its phase already); empty for any other line.
+std::string line_phase(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size() && !is_alpha(s[i])) {
+    if (is_digit(s[i])) return {};
+    ++i;
+  }
+  std::size_t e = i;
+  while (e < s.size() && is_word(s[e])) ++e;
+  const std::string word(s.substr(i, e - i));
+  if (e < s.size() && s[e] != ':' && s[e] != ' ' && s[e] != '\t' && s[e] != '[' && s[e] != '|') return {};
+  std::string prefix = internal::split_prefix(word);
+  if (prefix.empty() && (iequals(word, "testing") || iequals(word, "validating") || iequals(word, "evaluating") ||
+                         iequals(word, "valid")))
+    prefix = iequals(word, "testing") ? "test_" : "val_";
+  return prefix;
+}
+
+bool has_phase(const std::string& name) {
+  for (std::string_view w : {"train", "val", "valid", "validation", "eval", "test", "dev"})
+    if (name.rfind(std::string(w) + "_", 0) == 0 || name.rfind(std::string(w) + "/", 0) == 0) return true;
+  return false;
+}
+
+Line parse_line(std::string_view raw) {
+  const std::string s = last_state(raw);
+  Line line;
+  line.epoch = find_mark(s, kEpochWords, std::size(kEpochWords));
+  line.step = find_mark(s, kStepWords, std::size(kStepWords));
+  const std::string phase = line_phase(s);
+  auto add = [&](std::string name, double value) {
+    if (name.empty() || is_mark_name(name)) return;
+    if (!phase.empty() && !has_phase(name)) name = phase + name;
+    for (const auto& [n, v] : line.metrics)
+      if (n == name) return;  // the first of a name on a line
+    line.metrics.emplace_back(std::move(name), value);
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == ':' || s[i] == '=') {
+      std::size_t j = i + 1;
+      while (j < s.size() && (s[j] == ' ' || s[j] == '\t')) ++j;
+      double v = 0;
+      std::size_t end = 0;
+      if (!number_at(s, j, v, end)) continue;
+      add(name_before(s, i), v);
+      i = end - 1;
+    } else if ((line.epoch.has || line.step.has) && (s[i] == 'l' || s[i] == 'L') && s.size() - i >= 4 && iequals(std::string_view(s).substr(i, 4), "loss") &&
+               (i + 4 == s.size() || s[i + 4] == ' ' || s[i + 4] == '\t')) {
+      // `epoch 3 | train loss 0.52`: a loss with its value after spaces, on a
+      // line that says where it is (a summary such as `* Acc@1 86.1 loss 1.55`
+      // is no point of a curve).
+      std::size_t j = i + 4;
+      while (j < s.size() && (s[j] == ' ' || s[j] == '\t')) ++j;
+      double v = 0;
+      std::size_t end = 0;
+      if (j == i + 4 || !number_at(s, j, v, end)) continue;
+      add(name_before(s, i + 4), v);
+      i = end - 1;
+    }
+  }
+  return line;
+}
+
+bool holds_loss(const Line& line) {
+  for (const auto& [name, v] : line.metrics)
+    if (name.find("loss") != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+namespace internal {
+
+bool looks_like_text_log(std::string_view head) {
+  std::size_t pos = 0;
+  while (pos < head.size()) {
+    std::size_t e = head.find('\n', pos);
+    if (e == std::string_view::npos) e = head.size();
+    if (holds_loss(parse_line(head.substr(pos, e - pos)))) return true;
+    pos = e + 1;
+  }
+  return false;
+}
+
+}  // namespace internal
+
+Run read_text_log(const std::string& path, const ReadOptions& options) {
+  MappedFile file(path);
+  const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
+  // Each line's marks, carried to the lines after it (Keras prints `Epoch 3/10`
+  // on a line of its own, the metrics on the next).
+  struct Record {
+    Mark epoch, step;
+    std::vector<std::pair<std::string, double>> metrics;
+  };
+  std::vector<Record> records;
+  Mark epoch, step;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t e = text.find('\n', pos);
+    if (e == std::string_view::npos) e = text.size();
+    Line line = parse_line(text.substr(pos, e - pos));
+    pos = e + 1;
+    if (line.epoch.has) {
+      epoch = line.epoch;
+      if (!line.step.has) step = Mark{};  // a new epoch's steps start again
+    }
+    if (line.step.has) step = line.step;
+    if (!line.metrics.empty()) records.push_back({epoch, step, std::move(line.metrics)});
+  }
+  // What a log prints before its first loss is set-up (`Namespace(lr=0.004,
+  // batch_size=64)`, a model summary), not points of its curves.
+  std::size_t first_loss = 0;
+  while (first_loss < records.size() && !holds_loss(Line{{}, {}, records[first_loss].metrics})) ++first_loss;
+  if (first_loss < records.size()) records.erase(records.begin(), records.begin() + static_cast<std::ptrdiff_t>(first_loss));
+  if (records.empty())
+    throw InputError(path, "no metric found: a text log needs lines such as 'epoch 3 loss: 0.52' or "
+                           "'step 100, loss=0.52' (a name, ':' or '=', a number)");
+
+  // The step: the step mark when every record has one (counted on across
+  // epochs when it starts again each epoch and its total is printed); else
+  // the epoch when every record has one; else the record's index. A mark is
+  // the step only when it orders the records and holds each metric at most
+  // once (a mark printed once above every line says nothing).
+  const std::int64_t first_epoch = records.front().epoch.n;
+  bool all_steps = true, all_epochs = true, totals = true, restarts = false;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    all_steps = all_steps && records[i].step.has;
+    all_epochs = all_epochs && records[i].epoch.has;
+    totals = totals && records[i].step.total > 0 && records[i].epoch.has;
+    restarts = restarts || (i > 0 && records[i].step.n < records[i - 1].step.n);
+  }
+  auto global_step = [&](const Record& r) {
+    return restarts ? (r.epoch.n - first_epoch) * r.step.total + r.step.n : r.step.n;
+  };
+  auto orders = [&](auto at) {
+    std::map<std::pair<std::int64_t, std::string>, int> seen;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      if (i > 0 && at(records[i]) < at(records[i - 1])) return false;
+      for (const auto& [name, v] : records[i].metrics)
+        if (++seen[{at(records[i]), name}] > 1) return false;
+    }
+    return true;
+  };
+  enum class By { step, epoch, index } by = By::index;
+  if (all_steps && (!restarts || totals) && orders(global_step)) by = By::step;
+  else if (all_epochs && orders([](const Record& r) { return r.epoch.n; })) by = By::epoch;
+  internal::RunBuilder builder(path);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const Record& r = records[i];
+    const std::int64_t at = by == By::step ? global_step(r) : by == By::epoch ? r.epoch.n : static_cast<std::int64_t>(i);
+    for (const auto& [name, v] : r.metrics) builder.add(name, at, v);
+  }
+  Run run = builder.take();
+  run.step_name = by == By::step ? "step" : by == By::epoch ? "epoch" : "";
+  if (!options.step_column.empty() && !internal::use_series_as_step(run, options.step_column))
+    throw InputError(path, "step metric '" + options.step_column + "' is not in the log");
+  return run;
+}
+
+}  // namespace gradcheck::logs
