@@ -304,6 +304,13 @@ TEST_CASE("convdiag refuses every malformed log with exit 2 and one line", "[mal
       {"MLflow store of deleted runs only", (corpus() / "mlruns_deleted").string()},
       {"W&B chart export of two runs",
        put("wandb_two.csv", "Step,a - loss,a - loss__MIN,a - loss__MAX,b - loss,b - loss__MIN,b - loss__MAX\n0,1,1,1,2,2,2\n")},
+      {"a long table with text for a value", put("long.csv", "epoch,metric,value\n1,loss,0.5\n2,loss,high\n")},
+      {"a long table with a value without a metric", put("long_unnamed.csv", "epoch,metric,value\n1,,0.5\n")},
+      {"a History whose lists hold text beside its description",
+       put("described.json", "{\"backbone\": \"b0\", \"loss\": [1.0, 0.5], \"val_loss\": [1.1, \"x\"]}")},
+      {"a printed log with no training loss", put("printed.log", "Epoch 1 val_loss: 0.9\nEpoch 2 val_loss: 0.8\n")},
+      {"a text file that is neither a table nor a printed log",
+       put("notes.txt", "Training notes\nWe used lr=0.1, batch=32 and trained for 3 days.\n")},
       {"a path that does not exist", missing() + ".csv", missing()},
   };
   expect_all_refused(CONVDIAG_TOOL, cases);

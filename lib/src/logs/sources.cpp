@@ -141,7 +141,17 @@ LogFormat file_log(const std::string& path, const ReadOptions& options, Run* run
     if (run) *run = read_text_log(path, options);
     return LogFormat::text;
   }
-  if (run) *run = read_csv(path, options);
+  if (run) {
+    try {
+      *run = read_csv(path, options);
+    } catch (const InputError& e) {
+      // A file named otherwise that is no table (a printed log without a
+      // loss, a README) says what it was read as.
+      if (ext == ".csv" || ext == ".tsv" || e.reason().find("line ") != 0) throw;
+      throw InputError(path, e.reason() + " (read as CSV: no line in its first MiB prints a loss as "
+                                          "'loss: 0.52' or 'loss=0.52', which a training loop's printed output would)");
+    }
+  }
   return LogFormat::csv;
 }
 
