@@ -2,7 +2,8 @@
 into named series, for labelling and plotting. Standard library and NumPy only; independent of
 convdiag's readers.
 
-A CSV file may also be a long table (a metric-name and a value column, one value a row) or
+A file under another name than .csv/.tsv whose first MiB prints a loss (`loss: 0.52`) is a training
+loop's printed output, read as convdiag's text reader reads it. A CSV file may also be a long table (a metric-name and a value column, one value a row) or
 TensorBoard's CSV download of one tag. A .json file may also be one document: Hugging Face's `trainer_state.json`, a Keras History dump
 (also as pandas writes it, with an epoch's metrics as one object, and with a description of the
 run beside its lists, which is left out) or a list of records. A
@@ -334,6 +335,107 @@ def _long_table(path, head, rows):
     return recs
 
 
+_ANSI = re.compile(r"\x1b\[[^A-Za-z]*[A-Za-z]")
+_NUM = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf(?:inity)?"
+_PAIR = re.compile(r"""(?:['"]([^'"]+)['"]|((?:[A-Za-z0-9_./]+ ){0,2}[A-Za-z0-9_./]+))\s*[:=]\s*(""" + _NUM +
+                   r")(?![A-Za-z0-9_%/:.])", re.IGNORECASE)
+_SPACED_LOSS = re.compile(r"((?:[A-Za-z0-9_./]+ ){0,2}loss)[ \t]+(" + _NUM + r")(?![A-Za-z0-9_%/:.])", re.IGNORECASE)
+_MARK = r"""(?<![A-Za-z0-9_])(?:{})['"]?\s*[:=#]?\s*[\[(]?\s*(-?\d+)(?![\d.A-Za-z_])(?:\s*/\s*(\d+))?"""
+_EPOCH = re.compile(_MARK.format("epoch"), re.IGNORECASE)
+_STEP = re.compile(_MARK.format("global_step|iteration|iter|step"), re.IGNORECASE)
+_MARK_NAMES = ("epoch", "step", "iter", "iteration", "global_step")
+
+
+def _printed_name(quoted, words):
+    if quoted is not None:
+        return quoted.lower().replace(" ", "_")
+    ws = words.split(" ")
+    for i in range(len(ws) - 1, -1, -1):  # a word not starting with a letter ends what came before
+        if not ws[i][:1].isalpha():
+            ws = ws[i + 1:]
+            break
+    return "_".join(ws).lower()
+
+
+def _printed_line(raw):
+    """(epoch mark, step mark, [(name, value)]) of one printed line: its last drawing (after the
+    last carriage return or backspace), colour codes left out; marks are (n, total or 0) or None."""
+    segs = [x for x in re.split(r"[\r\b]", raw) if x.strip(" \t")]
+    line = _ANSI.sub("", segs[-1] if segs else "")
+    mark = lambda rx: (lambda m: (int(m.group(1)), int(m.group(2) or 0)) if m and abs(int(m.group(1))) <= 10**9 else None)(rx.search(line))
+    epoch, step = mark(_EPOCH), mark(_STEP)
+    lead = re.match(r"[^A-Za-z0-9]*([A-Za-z_][A-Za-z0-9_]*)(?=$|[:\s\[|])", line)
+    word = lead.group(1).lower() if lead else ""
+    phase = ("val_" if word in ("val", "valid", "validation", "eval", "evaluation", "dev", "validating", "evaluating")
+             else "test_" if word in ("test", "testing") else "")
+    out = []
+
+    def add(name, v):
+        if not name or any(name == m or name.endswith("_" + m) for m in _MARK_NAMES):
+            return
+        if phase and not re.match(r"(train|val|valid|validation|eval|test|dev)[_/]", name):
+            name = phase + name
+        if name not in [n for n, _ in out]:
+            out.append((name, float(v)))
+    found = [(m.start(), _printed_name(m.group(1), m.group(2) or ""), m.group(3)) for m in _PAIR.finditer(line)]
+    if epoch or step:
+        found += [(m.start(), _printed_name(None, m.group(1)), m.group(2)) for m in _SPACED_LOSS.finditer(line)]
+    for _, name, v in sorted(found):
+        add(name, v)
+    return epoch, step, out
+
+
+def _printed(path):
+    """Records of a training loop's printed output, as convdiag's text reader takes them: marks carry
+    to the lines after them, lines before the first loss are set-up, and the step is the step mark
+    (counted on across epochs from its printed total when it starts again), else the epoch mark, each
+    only when it never goes back and holds each metric at most once; else the record index."""
+    with open(path, encoding="utf-8", errors="replace", newline="\n") as f:
+        lines = f.read().split("\n")
+    recs, epoch, step = [], None, None
+    for raw in lines:
+        e, s, metrics = _printed_line(raw)
+        if e is not None:
+            epoch = e
+            if s is None:
+                step = None
+        if s is not None:
+            step = s
+        if metrics:
+            recs.append((epoch, step, metrics))
+    first = next((i for i, r in enumerate(recs) if any("loss" in n for n, _ in r[2])), 0)
+    recs = recs[first:]
+    restarts = any(b[1] and a[1] and b[1][0] < a[1][0] for a, b in zip(recs, recs[1:]))
+    e0 = recs[0][0][0] if recs and recs[0][0] else 0
+
+    def orders(at):
+        seen, prev = set(), None
+        for r in recs:
+            x = at(r)
+            if prev is not None and x < prev:
+                return False
+            prev = x
+            for n, _ in r[2]:
+                if (x, n) in seen:
+                    return False
+                seen.add((x, n))
+        return True
+    glob = lambda r: (r[0][0] - e0) * r[1][1] + r[1][0] if restarts else r[1][0]
+    if recs and all(r[1] for r in recs) and (not restarts or all(r[1][1] > 0 and r[0] for r in recs)) and orders(glob):
+        key, at = "step", glob
+    elif recs and all(r[0] for r in recs) and orders(lambda r: r[0][0]):
+        key, at = "epoch", lambda r: r[0][0]
+    else:
+        return [dict(r[2]) for r in recs]  # the record index is the step
+    return [dict({key: at(r)}, **dict(r[2])) for r in recs]
+
+
+def _is_printed(path):
+    with open(path, "rb") as f:
+        head = f.read(1 << 20).decode("utf-8", "replace")
+    return any(any("loss" in n for n, _ in _printed_line(x)[2]) for x in head.split("\n"))
+
+
 def read_records(path):
     metrics = _dvclive_metrics(path)
     if metrics:
@@ -360,6 +462,8 @@ def read_records(path):
                          for k, v in r.items()}
                 recs.append(r)
         return recs
+    if not path.lower().endswith((".csv", ".tsv")) and _is_printed(path):
+        return _printed(path)
     with open(path, encoding="utf-8-sig", newline="") as f:
         header = f.readline()
         f.seek(0)

@@ -3,8 +3,8 @@
 `simple_value`, TF2 one-element tensors as packed `float_val`, `tensor_content` and `double_val`,
 a non-scalar tensor and a string tensor left out, a Keras run's `train/` and `validation/`
 folders) and on a real Lightning event file of the repository's test data; and JSON Lines under
-another name (DETR's `log.txt`), a semicolon-separated CSV, a DVCLive folder, JSON documents (a list of records, Histories), a long table and TensorBoard's
-CSV download. Standard library and NumPy only; exits 1 on a failed check."""
+another name (DETR's `log.txt`), a semicolon-separated CSV, a DVCLive folder, JSON documents (a list of records, Histories), a long table, TensorBoard's
+CSV download and printed training logs. Standard library and NumPy only; exits 1 on a failed check."""
 import os
 import struct
 import sys
@@ -156,6 +156,20 @@ def main():
             f.write("Wall time,Step,Value\n1.7e9,49,2.5\n1.7e9,99,2.0\n")
         series, step_key = read_series(tb)
         check("TensorBoard's CSV download", step_key == "Step" and series["train_loss"][0].tolist() == [49, 99])
+        # Printed training logs (the repository's test data), as convdiag's text reader takes them.
+        printed = os.path.join(HERE, "..", "..", "..", "tests", "logs", "data", "printed")
+        series, step_key = read_series(os.path.join(printed, "tutorial_steps.log"))
+        check("printed: a tutorial's steps", step_key == "step" and series["loss"][0].tolist()[:7] ==
+              [100, 200, 300, 400, 500, 600, 700])
+        series, step_key = read_series(os.path.join(printed, "keras_progress.log"))
+        check("printed: Keras's progress bar", step_key == "epoch" and len(series["val_loss"][0]) == 20
+              and series["loss"][1][0] == 0.6)
+        series, step_key = read_series(os.path.join(printed, "metric_logger.log"))
+        check("printed: DeiT's MetricLogger", step_key is None and len(series["loss"][0]) == 84
+              and len(series["test_loss"][0]) == 48 and series["lr"][1][0] == 0.00004)
+        series, _ = read_series(os.path.join(printed, "mnist_example.log"))
+        check("printed: PyTorch's MNIST example", sorted(series) == ["loss", "test_average_loss"]
+              and series["test_average_loss"][0][0] == 10)
         wide = os.path.join(d, "wide.csv")
         with open(wide, "w") as f:
             f.write("step,metric,value,lr\n0,loss,1.5,0.1\n")
