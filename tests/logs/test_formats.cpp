@@ -919,7 +919,7 @@ TEST_CASE("Printed logs: the Trainer's printed dicts between progress bars, colo
   CHECK(series(colours, "loss").steps == std::vector<std::int64_t>{1, 2, 3});
 }
 
-TEST_CASE("Printed logs: recognised by a printed loss only; a file without any metric is refused", "[text][errors]") {
+TEST_CASE("Printed logs: recognised by a printed loss only, and a file without any metric is refused", "[text][errors]") {
   const fs::path dir = gradcheck::test::scratch_dir("printed");
   // A CSV under a .txt or .log name stays CSV: no cell holds `name: number`.
   CHECK(detect_log_format(write_bytes(dir / "metrics.txt", "epoch,loss\n1,0.5\n2,0.4\n")) == LogFormat::csv);
