@@ -927,6 +927,12 @@ TEST_CASE("Printed logs: recognised by a printed loss only, and a file without a
   // ... and a .csv file is CSV whatever it holds.
   CHECK(detect_log_format(write_bytes(dir / "printed.csv", "epoch 1 loss: 0.5\n")) == LogFormat::csv);
   CHECK(detect_log_format(write_bytes(dir / "run.out", "Starting\nepoch 1 loss: 0.5\n")) == LogFormat::text);
+  // `... loss 0.5` without a separator: beside an epoch or step mark only, and
+  // only a name that ends in `loss` as a word or after '_' (not `gloss`).
+  const Run spaced = read_text_log(write_bytes(dir / "spaced.log", "epoch 1 train_loss 0.9 gloss 3\n"
+                                                                   "epoch 2 train_loss 0.7 gloss 4\n* loss 0.1\n"));
+  CHECK(spaced.metric_names() == std::vector<std::string>{"train_loss"});
+  CHECK(series(spaced, "train_loss").values == std::vector<double>{0.9, 0.7});
   expect_refused([&] { (void)read_text_log(write_bytes(dir / "empty.log", "Starting\nDone in 5s\n")); },
                  (dir / "empty.log").string(), "no metric found");
   // --step-col names a metric whose values become the step.

@@ -238,7 +238,8 @@ Line parse_line(std::string_view raw) {
       if (!number_at(s, j, v, end)) continue;
       add(name_before(s, i), v);
       i = end - 1;
-    } else if ((line.epoch.has || line.step.has) && (s[i] == 'l' || s[i] == 'L') && s.size() - i >= 4 && iequals(std::string_view(s).substr(i, 4), "loss") &&
+    } else if ((line.epoch.has || line.step.has) && s.size() - i >= 4 &&
+               iequals(std::string_view(s).substr(i, 4), "loss") && (i == 0 || !is_alpha(s[i - 1])) &&
                (i + 4 == s.size() || s[i + 4] == ' ' || s[i + 4] == '\t')) {
       // `epoch 3 | train loss 0.52`: a loss with its value after spaces, on a
       // line that says where it is (a summary such as `* Acc@1 86.1 loss 1.55`
@@ -255,8 +256,8 @@ Line parse_line(std::string_view raw) {
   return line;
 }
 
-bool holds_loss(const Line& line) {
-  for (const auto& [name, v] : line.metrics)
+bool holds_loss(const std::vector<std::pair<std::string, double>>& metrics) {
+  for (const auto& [name, v] : metrics)
     if (name.find("loss") != std::string::npos) return true;
   return false;
 }
@@ -270,7 +271,7 @@ bool looks_like_text_log(std::string_view head) {
   while (pos < head.size()) {
     std::size_t e = head.find('\n', pos);
     if (e == std::string_view::npos) e = head.size();
-    if (holds_loss(parse_line(head.substr(pos, e - pos)))) return true;
+    if (holds_loss(parse_line(head.substr(pos, e - pos)).metrics)) return true;
     pos = e + 1;
   }
   return false;
@@ -281,13 +282,10 @@ bool looks_like_text_log(std::string_view head) {
 Run read_text_log(const std::string& path, const ReadOptions& options) {
   MappedFile file(path);
   const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
-  // Each line's marks, carried to the lines after it (Keras prints `Epoch 3/10`
-  // on a line of its own, the metrics on the next).
-  struct Record {
-    Mark epoch, step;
-    std::vector<std::pair<std::string, double>> metrics;
-  };
-  std::vector<Record> records;
+  // The lines with metrics, each with the marks in force there: a line's
+  // marks carry to the lines after it (Keras prints `Epoch 3/10` on a line of
+  // its own, the metrics on the next).
+  std::vector<Line> records;
   Mark epoch, step;
   std::size_t pos = 0;
   while (pos < text.size()) {
@@ -305,7 +303,7 @@ Run read_text_log(const std::string& path, const ReadOptions& options) {
   // What a log prints before its first loss is set-up (`Namespace(lr=0.004,
   // batch_size=64)`, a model summary), not points of its curves.
   std::size_t first_loss = 0;
-  while (first_loss < records.size() && !holds_loss(Line{{}, {}, records[first_loss].metrics})) ++first_loss;
+  while (first_loss < records.size() && !holds_loss(records[first_loss].metrics)) ++first_loss;
   if (first_loss < records.size()) records.erase(records.begin(), records.begin() + static_cast<std::ptrdiff_t>(first_loss));
   if (records.empty())
     throw InputError(path, "no metric found: a text log needs lines such as 'epoch 3 loss: 0.52' or "
@@ -324,7 +322,7 @@ Run read_text_log(const std::string& path, const ReadOptions& options) {
     totals = totals && records[i].step.total > 0 && records[i].epoch.has;
     restarts = restarts || (i > 0 && records[i].step.n < records[i - 1].step.n);
   }
-  auto global_step = [&](const Record& r) {
+  auto global_step = [&](const Line& r) {
     return restarts ? (r.epoch.n - first_epoch) * r.step.total + r.step.n : r.step.n;
   };
   auto orders = [&](auto at) {
@@ -338,10 +336,10 @@ Run read_text_log(const std::string& path, const ReadOptions& options) {
   };
   enum class By { step, epoch, index } by = By::index;
   if (all_steps && (!restarts || totals) && orders(global_step)) by = By::step;
-  else if (all_epochs && orders([](const Record& r) { return r.epoch.n; })) by = By::epoch;
+  else if (all_epochs && orders([](const Line& r) { return r.epoch.n; })) by = By::epoch;
   internal::RunBuilder builder(path);
   for (std::size_t i = 0; i < records.size(); ++i) {
-    const Record& r = records[i];
+    const Line& r = records[i];
     const std::int64_t at = by == By::step ? global_step(r) : by == By::epoch ? r.epoch.n : static_cast<std::int64_t>(i);
     for (const auto& [name, v] : r.metrics) builder.add(name, at, v);
   }

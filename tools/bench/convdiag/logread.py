@@ -339,7 +339,8 @@ _ANSI = re.compile(r"\x1b\[[^A-Za-z]*[A-Za-z]")
 _NUM = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf(?:inity)?"
 _PAIR = re.compile(r"""(?:['"]([^'"]+)['"]|((?:[A-Za-z0-9_./]+ ){0,2}[A-Za-z0-9_./]+))\s*[:=]\s*(""" + _NUM +
                    r")(?![A-Za-z0-9_%/:.])", re.IGNORECASE)
-_SPACED_LOSS = re.compile(r"((?:[A-Za-z0-9_./]+ ){0,2}loss)[ \t]+(" + _NUM + r")(?![A-Za-z0-9_%/:.])", re.IGNORECASE)
+_SPACED_LOSS = re.compile(r"(?<![A-Za-z0-9_./])((?:[A-Za-z0-9_./]+ ){0,2}(?:[A-Za-z0-9_./]*[0-9_./])?loss)[ \t]+("
+                          + _NUM + r")(?![A-Za-z0-9_%/:.])", re.IGNORECASE)
 _MARK = r"""(?<![A-Za-z0-9_])(?:{})['"]?\s*[:=#]?\s*[\[(]?\s*(-?\d+)(?![\d.A-Za-z_])(?:\s*/\s*(\d+))?"""
 _EPOCH = re.compile(_MARK.format("epoch"), re.IGNORECASE)
 _STEP = re.compile(_MARK.format("global_step|iteration|iter|step"), re.IGNORECASE)
