@@ -933,6 +933,16 @@ TEST_CASE("Printed logs: recognised by a printed loss only, and a file without a
                                                                    "epoch 2 train_loss 0.7 gloss 4\n* loss 0.1\n"));
   CHECK(spaced.metric_names() == std::vector<std::string>{"train_loss"});
   CHECK(series(spaced, "train_loss").values == std::vector<double>{0.9, 0.7});
+  // The words before a line's first metric say its phase, between spaces
+  // only: Python logging's prefix and a module path are none.
+  const Run logged = read_text_log(write_bytes(
+      dir / "app.log",
+      "2024-06-17 22:30:31,153 - models.evaluation - INFO - Epoch: 1 | Train loss: 0.755 | Eval loss: 0.849\n"
+      "2024-06-17 22:31:02,406 - INFO - Evaluation results: {'loss': nan, 'accuracy': 0.35}\n"
+      "2024-06-17 22:40:31,153 - models.evaluation - INFO - Epoch: 2 | Train loss: 0.5 | Eval loss: 0.7\n"));
+  CHECK(logged.metric_names() == std::vector<std::string>{"train_loss", "eval_loss", "val_loss", "val_accuracy"});
+  CHECK(series(logged, "train_loss").steps == std::vector<std::int64_t>{1, 2});
+  CHECK(std::isnan(series(logged, "val_loss").values.front()));
   expect_refused([&] { (void)read_text_log(write_bytes(dir / "empty.log", "Starting\nDone in 5s\n")); },
                  (dir / "empty.log").string(), "no metric found");
   // --step-col names a metric whose values become the step.

@@ -14,6 +14,7 @@
 // terminal colour codes are left out. Lines without a metric are skipped: a
 // text log is never refused for its other lines, only when no line holds one.
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -189,25 +190,29 @@ Mark find_mark(std::string_view s, const std::string_view* words, std::size_t co
   return m;
 }
 
-// A line that opens with an evaluation word (`Test:  [0/4]  loss: 1.31`,
-// `Validation | loss=0.4`, as the MetricLogger of DeiT, DINO and MAE prints
-// its evaluation): the prefix of its metrics, `val_` or `test_` (none for a
-// name that says its phase already); empty for any other line.
+// A line whose words before its first metric name an evaluation (`Test:
+// [0/4]  loss: 1.31`, as the MetricLogger of DeiT, DINO and MAE prints its
+// evaluation; `... - INFO - Evaluation results: {'loss': 0.9}`; `Validation |
+// loss=0.4`): the prefix of its metrics, `val_` or `test_` (none for a name
+// that says its phase already); empty for any other line. Words are taken
+// between spaces, so a module path such as `models.evaluation` is none.
 std::string line_phase(std::string_view s) {
   std::size_t i = 0;
-  while (i < s.size() && !is_alpha(s[i])) {
-    if (is_digit(s[i])) return {};
-    ++i;
+  while (i < s.size()) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    std::size_t e = i;
+    while (e < s.size() && s[e] != ' ' && s[e] != '\t') ++e;
+    std::string_view word = s.substr(i, e - i);
+    while (!word.empty() && std::strchr("[(<*#-|", word.front()) != nullptr) word.remove_prefix(1);
+    while (!word.empty() && std::strchr(":|,]).>-", word.back()) != nullptr) word.remove_suffix(1);
+    i = e;
+    if (iequals(word, "train") || iequals(word, "training")) return {};
+    std::string prefix = internal::split_prefix(word);
+    if (iequals(word, "testing")) prefix = "test_";
+    if (iequals(word, "validating") || iequals(word, "evaluating")) prefix = "val_";
+    if (!prefix.empty()) return prefix;
   }
-  std::size_t e = i;
-  while (e < s.size() && is_word(s[e])) ++e;
-  const std::string word(s.substr(i, e - i));
-  if (e < s.size() && s[e] != ':' && s[e] != ' ' && s[e] != '\t' && s[e] != '[' && s[e] != '|') return {};
-  std::string prefix = internal::split_prefix(word);
-  if (prefix.empty() && (iequals(word, "testing") || iequals(word, "validating") || iequals(word, "evaluating") ||
-                         iequals(word, "valid")))
-    prefix = iequals(word, "testing") ? "test_" : "val_";
-  return prefix;
+  return {};
 }
 
 bool has_phase(const std::string& name) {
@@ -221,14 +226,12 @@ Line parse_line(std::string_view raw) {
   Line line;
   line.epoch = find_mark(s, kEpochWords, std::size(kEpochWords));
   line.step = find_mark(s, kStepWords, std::size(kStepWords));
-  const std::string phase = line_phase(s);
-  auto add = [&](std::string name, double value) {
-    if (name.empty() || is_mark_name(name)) return;
-    if (!phase.empty() && !has_phase(name)) name = phase + name;
-    for (const auto& [n, v] : line.metrics)
-      if (n == name) return;  // the first of a name on a line
-    line.metrics.emplace_back(std::move(name), value);
+  struct Pair {
+    std::size_t at;  // where its separator (or its value) is
+    std::string name;
+    double value;
   };
+  std::vector<Pair> pairs;
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == ':' || s[i] == '=') {
       std::size_t j = i + 1;
@@ -236,7 +239,7 @@ Line parse_line(std::string_view raw) {
       double v = 0;
       std::size_t end = 0;
       if (!number_at(s, j, v, end)) continue;
-      add(name_before(s, i), v);
+      pairs.push_back({i, name_before(s, i), v});
       i = end - 1;
     } else if ((line.epoch.has || line.step.has) && s.size() - i >= 4 &&
                iequals(std::string_view(s).substr(i, 4), "loss") && (i == 0 || !is_alpha(s[i - 1])) &&
@@ -249,9 +252,24 @@ Line parse_line(std::string_view raw) {
       double v = 0;
       std::size_t end = 0;
       if (j == i + 4 || !number_at(s, j, v, end)) continue;
-      add(name_before(s, i + 4), v);
+      pairs.push_back({i + 4, name_before(s, i + 4), v});
       i = end - 1;
     }
+  }
+  // The phase, from the words before the first named value (or a printed dict).
+  std::size_t first = std::min(s.find('{'), s.size());
+  for (const auto& p : pairs)
+    if (!p.name.empty()) {
+      first = std::min(first, p.at);
+      break;
+    }
+  const std::string phase = line_phase(std::string_view(s).substr(0, first));
+  for (auto& p : pairs) {
+    if (p.name.empty() || is_mark_name(p.name)) continue;
+    if (!phase.empty() && !has_phase(p.name)) p.name = phase + p.name;
+    bool seen = false;
+    for (const auto& [n, v] : line.metrics) seen = seen || n == p.name;
+    if (!seen) line.metrics.emplace_back(std::move(p.name), p.value);  // the first of a name on a line
   }
   return line;
 }

@@ -365,10 +365,6 @@ def _printed_line(raw):
     line = _ANSI.sub("", segs[-1] if segs else "")
     mark = lambda rx: (lambda m: (int(m.group(1)), int(m.group(2) or 0)) if m and abs(int(m.group(1))) <= 10**9 else None)(rx.search(line))
     epoch, step = mark(_EPOCH), mark(_STEP)
-    lead = re.match(r"[^A-Za-z0-9]*([A-Za-z_][A-Za-z0-9_]*)(?=$|[:\s\[|])", line)
-    word = lead.group(1).lower() if lead else ""
-    phase = ("val_" if word in ("val", "valid", "validation", "eval", "evaluation", "dev", "validating", "evaluating")
-             else "test_" if word in ("test", "testing") else "")
     out = []
 
     def add(name, v):
@@ -378,10 +374,26 @@ def _printed_line(raw):
             name = phase + name
         if name not in [n for n, _ in out]:
             out.append((name, float(v)))
-    found = [(m.start(), _printed_name(m.group(1), m.group(2) or ""), m.group(3)) for m in _PAIR.finditer(line)]
+    # (where its separator is, name, value)
+    found = [(m.end(1) if m.group(1) is not None else m.end(2), _printed_name(m.group(1), m.group(2) or ""), m.group(3))
+             for m in _PAIR.finditer(line)]
     if epoch or step:
-        found += [(m.start(), _printed_name(None, m.group(1)), m.group(2)) for m in _SPACED_LOSS.finditer(line)]
-    for _, name, v in sorted(found):
+        found += [(m.end(1), _printed_name(None, m.group(1)), m.group(2)) for m in _SPACED_LOSS.finditer(line)]
+    found.sort()
+    # the phase: a word between spaces, before the first named value (or a printed dict), naming an evaluation
+    first = min([line.find("{") if "{" in line else len(line)] + [at for at, name, _ in found if name][:1])
+    phase = ""
+    for word in line[:first].split():
+        word = word.lstrip("[(<*#-|").rstrip(":|,]).>-").lower()
+        if word in ("train", "training"):
+            break
+        if word in ("val", "valid", "validation", "eval", "evaluation", "dev", "validating", "evaluating"):
+            phase = "val_"
+            break
+        if word in ("test", "testing"):
+            phase = "test_"
+            break
+    for _, name, v in found:
         add(name, v)
     return epoch, step, out
 

@@ -139,8 +139,9 @@ Run read_dvclive(const std::string& path, const ReadOptions& options = {});
 /// to three words, `Train Loss` as `train_loss`, or a quoted name) is a
 /// metric, and so is `... loss 0.52` on a line with an epoch or step mark; a
 /// value followed by a letter, `%`, `/` or `:` (`5s`, `99%`, `9893/10000`) is
-/// none. A line that opens with an evaluation word (`Test:`, `Validation`,
-/// `eval`) has its metrics prefixed `test_` or `val_`; lines before the first
+/// none. A line whose words before its first metric (between spaces) name an
+/// evaluation (`Test:`, `Validation`, `INFO - Evaluation results: {...}`) has
+/// its metrics prefixed `test_` or `val_`; lines before the first
 /// loss (a printed configuration) are set-up, not points. `epoch N`, `step N`, `iter N`,
 /// `iteration N` in their printed forms (`Epoch [1/5]`, `Epoch 1/10`,
 /// `epoch: 3`, `Step [100/600]`) say where a line is, and carry to the lines
