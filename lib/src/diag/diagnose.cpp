@@ -601,6 +601,30 @@ std::vector<Swing> up_swings(const std::vector<double>& v, Big big) {
   return out;
 }
 
+// What an up-swing needs on a judged curve read as it is plotted (up_swings'
+// `big`): `level` of the value it starts from, and `visible` of the curve's
+// range. read_as_plotted takes the curve's values to logarithms when they are
+// positive and span more than kLogScaleSpan; a swing then needs a rise of
+// log(1 + level).
+struct SwingSize {
+  bool log_scale = false;
+  double level = 0, at_least = 0;
+  double operator()(double from) const {
+    return std::max(log_scale ? std::log1p(level) : level * std::abs(from), at_least);
+  }
+};
+
+SwingSize read_as_plotted(std::vector<double>& v, bool positive, double level, double visible) {
+  SwingSize size;
+  const auto [mn, mx] = std::minmax_element(v.begin(), v.end());
+  size.log_scale = positive && *mn > 0 && *mx / *mn > kLogScaleSpan;
+  if (size.log_scale)
+    for (double& x : v) x = std::log(x);
+  size.level = level;
+  size.at_least = visible * (*std::max_element(v.begin(), v.end()) - *std::min_element(v.begin(), v.end()));
+  return size;
+}
+
 // Whether a validation loss swings (kValSwingPoints evaluations or more,
 // kMinSwings up-swings of kValSwingLevel in its last half, each at least
 // oscillation_visible of its range, on a log scale past kLogScaleSpan).
@@ -609,15 +633,7 @@ bool validation_swings(const Prepared& val, const DiagnoseOptions& o) {
   for (double x : val.y)
     if (std::isfinite(x)) v.push_back(x);
   if (v.size() < kValSwingPoints) return false;
-  const auto [mn, mx] = std::minmax_element(v.begin(), v.end());
-  const bool log_scale = *mn > 0 && *mx / *mn > kLogScaleSpan;
-  if (log_scale)
-    for (double& x : v) x = std::log(x);
-  const double range = *std::max_element(v.begin(), v.end()) - *std::min_element(v.begin(), v.end());
-  auto big = [&](double from) {
-    return std::max(log_scale ? std::log1p(kValSwingLevel) : kValSwingLevel * std::abs(from),
-                    o.oscillation_visible * range);
-  };
+  const SwingSize big = read_as_plotted(v, /*positive=*/true, kValSwingLevel, o.oscillation_visible);
   v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2));  // the last half
   return up_swings(v, big).size() >= kMinSwings;
 }
@@ -671,15 +687,8 @@ bool detect_oscillation(const Prepared& p, std::size_t group, const DiagnoseOpti
   if (m < o.min_points) return false;
   // The scale the curve is read in: logarithmic for a positive curve spanning
   // more than two decades.
-  const auto [mn, mx] = std::minmax_element(v.begin(), v.end());
-  const bool log_scale = p.positive && *mn > 0 && *mx / *mn > kLogScaleSpan;
-  if (log_scale)
-    for (double& x : v) x = std::log(x);
-  const double range = *std::max_element(v.begin(), v.end()) - *std::min_element(v.begin(), v.end());
-  auto big = [&](double from) {
-    return std::max(log_scale ? std::log1p(o.oscillation_level) : o.oscillation_level * std::abs(from),
-                    o.oscillation_visible * range);
-  };
+  const SwingSize big = read_as_plotted(v, p.positive, o.oscillation_level, o.oscillation_visible);
+  const bool log_scale = big.log_scale;
   // On a log scale, a loss that converged close to zero wanders by ratios no
   // plot shows: swings that stay below kVisibleFloor of the level the loss
   // started from (its first judged value) do not count. Not of its highest

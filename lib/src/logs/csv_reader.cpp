@@ -174,9 +174,10 @@ bool is_wandb_bookkeeping(std::string_view name) {
 // plotting or a hand-made logger writes it: a step column, a metric-name
 // column, a `value` column, optionally the split (train/val/test), and
 // nothing else but wall-clock time and, first, the row index pandas writes
-// without a name (or as `Unnamed: 0` once read and saved again). Each metric is a series of its own; a
-// validation or test split's metrics are `val_<metric>` and `test_<metric>`,
-// another split's `<split>_<metric>`, as in JSON Lines with a split key.
+// without a name (or as `Unnamed: 0` once read and saved again). Each metric
+// is a series of its own; a validation or test split's metrics are
+// `val_<metric>` and `test_<metric>`, another split's `<split>_<metric>`, as
+// in JSON Lines with a split key.
 struct LongTable {
   long name = -1, value = -1, split = -1;
 };

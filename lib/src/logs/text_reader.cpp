@@ -215,10 +215,11 @@ std::string line_phase(std::string_view s) {
   return {};
 }
 
+// Whether a name says its phase already: its first part (up to '_' or '/')
+// is `train` or a split with a prefix of its own (`val_loss`, `test/acc`).
 bool has_phase(const std::string& name) {
-  for (std::string_view w : {"train", "val", "valid", "validation", "eval", "test", "dev"})
-    if (name.rfind(std::string(w) + "_", 0) == 0 || name.rfind(std::string(w) + "/", 0) == 0) return true;
-  return false;
+  const std::string_view first = std::string_view(name).substr(0, name.find_first_of("_/"));
+  return first.size() < name.size() && (iequals(first, "train") || !internal::split_prefix(first).empty());
 }
 
 Line parse_line(std::string_view raw) {

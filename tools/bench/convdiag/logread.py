@@ -370,7 +370,7 @@ def _printed_line(raw):
     def add(name, v):
         if not name or any(name == m or name.endswith("_" + m) for m in _MARK_NAMES):
             return
-        if phase and not re.match(r"(train|val|valid|validation|eval|test|dev)[_/]", name):
+        if phase and not re.match(r"(train|val|valid|validation|eval|evaluation|test|dev)[_/]", name):
             name = phase + name
         if name not in [n for n, _ in out]:
             out.append((name, float(v)))
