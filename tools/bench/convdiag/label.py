@@ -82,6 +82,33 @@ def rule_nan(series):
     return "required", first, f"first non-finite value at step {first:g}"
 
 
+# divergence: a rise stands out of the points' scatter when the end level is at least this many
+# standard errors above the lowest level; between RISE_SCATTER_ACCEPT and RISE_SCATTER it is
+# accepted, below it is noise.
+RISE_SCATTER = 3.0
+RISE_SCATTER_ACCEPT = 1.5
+
+
+def rise_in_scatter(v, tail, k_tail, lowest, k_low, logscale):
+    """(tail - lowest) in standard errors of the two medians (of k_tail and k_low points), the
+    scatter of a point taken from each point's distance to the middle of its neighbours (1.4826
+    MAD / sqrt 1.5, which a straight trend does not inflate), on the scale the curve is read in.
+    inf when the points do not scatter, or are too few (under 10) to tell their scatter from the
+    curve's own bends."""
+    if len(v) < 10:
+        return math.inf
+    x = np.log(v) if logscale else v
+    if logscale:
+        tail, lowest = math.log(tail), math.log(lowest) if lowest > 0 else -math.inf
+    d = x[1:-1] - 0.5 * (x[:-2] + x[2:])
+    sd = 1.4826 * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(1.5)
+    rise = tail - lowest
+    se = 1.2533 * sd * math.sqrt(1.0 / k_tail + 1.0 / k_low)
+    if se <= 0:
+        return math.inf if rise > 0 else 0.0
+    return rise / se
+
+
 def rule_divergence(s, v, nan_after):
     """s, v: the finite training loss before the first NaN; nan_after: the run ends in NaN."""
     n = len(v)
@@ -111,9 +138,16 @@ def rule_divergence(s, v, nan_after):
             visible = top > m and (tail - m) >= 0.1 * (top - m)
     prev = level(v[max(0, n - 2 * k): n - k])
     coming_back = tail < 0.5 * prev
+    # the rise against the scatter of the points: standard errors of the two medians compared
+    z = rise_in_scatter(v, tail, k, m, odd(0.10 * n) if n >= 20 else 1, logscale)
+    # ... unless the whole band moved: nine in ten points of the last half at 2x the lowest level or more
+    if m > 0 and float(np.quantile(v[n // 2:], 0.1)) >= 2 * m:
+        z = math.inf
     why = (f"tail level {tail:.4g} = {ratio:.3g}x the lowest {m:.4g} at step {s[b]:g} (start {start:.4g}, "
-           f"top {top:.4g}, visible {visible}, coming back {coming_back})")
+           f"top {top:.4g}, visible {visible}, coming back {coming_back}, {z:.3g} standard errors)")
     req = (ratio >= 2 and visible) or (ratio >= 1.5 and progress > 0 and tail - m >= 0.2 * progress)
+    if req and z < RISE_SCATTER_ACCEPT:
+        return None, None, why + "; within the scatter of the points"
     # the onset: where the curve leaves the bottom for good, the last point after the lowest level
     # still within 10% of the rise above it (on the curve's scale)
     if logscale and m > 0 and tail > m:
@@ -123,6 +157,8 @@ def rule_divergence(s, v, nan_after):
     after = np.where(c[b: n - k] <= near)[0]
     if len(after):
         b = b + int(after[-1])
+    if req and z < RISE_SCATTER:
+        return "accepted", float(s[b]), why + "; barely out of the scatter of the points"
     if req and nan_after and (n - 1 - b) < 3:
         return "accepted", float(s[b]), why + "; blow-up shorter than 3 points before the NaN"
     if req and coming_back:
@@ -313,8 +349,8 @@ def val_below_chance(val, lo, hi, facts):
     return m <= 0.8 * chance, f"; the validation loss over those steps is {m / chance:.0%} of the chance level"
 
 
-def rule_plateau(s, v, facts, finetune, diverging, val=None):
-    out, lo, hi, stopped = rule_plateau_shape(s, v, facts, finetune, diverging)
+def rule_plateau(s, v, facts, finetune, diverging, val=None, rising=False):
+    out, lo, hi, stopped = rule_plateau_shape(s, v, facts, finetune, diverging, rising)
     # values repeated to every digit: updates stopped, whatever the validation loss does
     if out[0] == "required" and not stopped:
         # the model learns, or has learned, while its training loss stays flat (held up by noisy
@@ -327,9 +363,13 @@ def rule_plateau(s, v, facts, finetune, diverging, val=None):
     return out
 
 
-def rule_plateau_shape(s, v, facts, finetune, diverging):
+def rule_plateau_shape(s, v, facts, finetune, diverging, rising=False):
     """The plateau rule on the training loss: (mark, onset, why), the steps of the flat stretch,
-    and whether its values are repeated to every digit (updates stopped)."""
+    and whether its values are repeated to every digit (updates stopped). `rising`: the
+    divergence rule accepts a rise; no progress is then accepted, not required (a loss that
+    rises is not plainly stuck)."""
+    mark = "accepted" if rising else "required"
+    rises = "; the loss rises (divergence accepted)" if rising else ""
     n = len(v)
     if n < 8:
         return (None, None, "too few points"), 0, 0, False
@@ -360,14 +400,14 @@ def rule_plateau_shape(s, v, facts, finetune, diverging):
         # a converged run, flat at a low level: it learned before its first points
         return (None, None, why + f"; never 10% below its start, but that start is {start / chance:.0%} of the chance level"), 0, 0, False
     if never and not diverging:
-        return ("required", float(s[0]), why + "; never 10% below its start"), s[0], s[-1], False
+        return (mark, float(s[0]), why + "; never 10% below its start" + rises), s[0], s[-1], False
     # a flat start lasting a long part of the run
     k = 0
     while k < n and c[k] >= 0.9 * start:
         k += 1
     frac = (s[min(k, n - 1)] - s[0]) / run if run else 0
     if frac >= 0.5 and not diverging:
-        return ("required", float(s[0]), why + f"; flat start for {frac:.0%} of the run"), s[0], s[min(k, n - 1)], False
+        return (mark, float(s[0]), why + f"; flat start for {frac:.0%} of the run" + rises), s[0], s[min(k, n - 1)], False
     if frac >= 0.3 and not diverging:
         return ("accepted", float(s[0]), why + f"; flat start for {frac:.0%} of the run"), 0, 0, False
     return (None, None, why), 0, 0, False
@@ -627,6 +667,7 @@ def apply_rules(series, roles, facts=None, finetune=False, restarts_at=(), epoch
     ps, pv = ls[:first_bad], lv[:first_bad]
     out["divergence"] = rule_divergence(ps, pv, first_bad < len(lv))
     diverging = out["divergence"][0] == "required"
+    rising = out["divergence"][0] == "accepted"
     epochs_of = None
     if epochs_key in series:
         es, ev = series[epochs_key]
@@ -636,7 +677,7 @@ def apply_rules(series, roles, facts=None, finetune=False, restarts_at=(), epoch
             epochs_of = None
     val = series.get(roles["val_loss"]) if roles.get("val_loss") else None
     out["oscillation"] = rule_oscillation(ps, pv, facts, epochs_of, val)
-    out["plateau"] = rule_plateau(ps, pv, facts, finetune, diverging, val)
+    out["plateau"] = rule_plateau(ps, pv, facts, finetune, diverging, val, rising)
     out["overfitting"] = rule_overfitting(val, (ls, lv))
     out["exploding_gradient"] = rule_exploding(grads, roles.get("grad_norm"), roles.get("grad_layers", []))
     out["vanishing_gradient"] = rule_vanishing(grads, roles.get("grad_norm"), roles.get("grad_layers", []), (ls, lv))
@@ -678,7 +719,7 @@ def run_set(run_id):
     return 1 + int(run_id.rsplit("-", 1)[1]) // 1000
 
 
-HELDOUT_SET = 19
+HELDOUT_SET = 20
 
 
 def split_of(run_id, stratum, members):
@@ -695,6 +736,10 @@ def main():
     ap.add_argument("--keep-generated", metavar="LABELS",
                     help="take the generated runs' labels from this labels.json as they are (relabel the "
                          "public logs, or add a new set with --gen, without the earlier sets' directories)")
+    ap.add_argument("--relabel", metavar="DIR",
+                    help="with --keep-generated: apply the rules again to its generated runs, reading their logs "
+                         "from DIR (the archives unpacked: DIR/runs/...) and their configurations from the labels "
+                         "(after a change to the rules, without generating the sets again)")
     ap.add_argument("--review", help="review.json: decisions on the runs where rules and intent disagree")
     ap.add_argument("--public", help="public.json: the labels of the public logs")
     ap.add_argument("--out", help="labels.json to write")
@@ -702,8 +747,17 @@ def main():
     args = ap.parse_args()
     if not args.gen and not args.keep_generated:
         ap.error("give --gen DIR (one per set) or --keep-generated LABELS")
+    if args.relabel and not args.keep_generated:
+        ap.error("--relabel needs --keep-generated LABELS")
     gen = {"runs": []}
     gen_dir = {}
+    if args.relabel:
+        with open(args.keep_generated) as f:
+            kept = [l for l in json.load(f)["runs"] if l["origin"] == "generated"]
+        for l in kept:
+            spec = dict(l["config"], id=l["id"], intended=l["intended"])
+            gen["runs"].append({"id": l["id"], "spec": spec, "facts": l["facts"], "file": l["file"]})
+            gen_dir[l["id"]] = args.relabel
     for d in args.gen:
         with open(os.path.join(d, "generated.json")) as f:
             runs = json.load(f)["runs"]
