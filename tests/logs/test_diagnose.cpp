@@ -1396,16 +1396,32 @@ TEST_CASE("divergence: a short log's late rise starts at its minimum", "[diagnos
   }
 }
 
-TEST_CASE("divergence: a loss that fell 100-fold in its first points and doubled under a rising rate is judged on "
-          "a log scale",
+TEST_CASE("divergence: a loss that fell 100-fold in its first points and then rose 2.5x is judged on a log scale, "
+          "single batches that scatter over two decades are not judged by their last few",
           "[diagnose][divergence]") {
-  // Logistic regression on separable classes (shift 1.5, no flipped labels),
-  // minibatches of 16, a learning rate that keeps rising from 0.3 to 3 (a
-  // warm-up that never stops), logged every 10th step: 40 points. The loss
-  // falls from 0.69 to below 0.007 and ends 2-3x above its lowest level: a
+  // 40 points: the loss falls from 0.69 to 0.006 within its first 12, holds
+  // there, and from point 25 climbs to 2.5x that level, scattering by 5%: a
   // rise invisible on a linear plot of the whole run, plain on the log plot
-  // its logged values call for (they span more than two decades; the running
-  // median over 10% of the points, which cuts off the first fall, spans less).
+  // its values call for (they span more than two decades; the running median
+  // over 10% of the points, which cuts off the first fall, spans less).
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    Noise noise(seed);
+    std::vector<double> loss;
+    for (int i = 0; i < 40; ++i) {
+      const double base = 0.006 + 0.684 * std::exp(-i / 2.5);
+      loss.push_back((i < 25 ? base : base * std::pow(2.5, (i - 25) / 14.0)) * noise(0.05));
+    }
+    const auto d = diagnose(realistic::run_of({{"loss", loss}}, 10));
+    INFO("seed " << seed << "\n" << kinds(d));
+    REQUIRE(has(d, "divergence"));
+    CHECK(near(get(d, "divergence").step_start, 250, 0.1, 390));
+  }
+  // Logistic regression on separable classes (shift 1.5, no flipped labels),
+  // minibatches of 16, a learning rate that keeps rising from 0.3 to 3,
+  // every 10th step's batch logged: the loss falls from 0.69 towards zero
+  // while single batches scatter over two decades (0.0001 to 0.07 late in
+  // the run). Its last four points' median is 2-3x the lowest running median,
+  // less than one standard error of the two: no rise a plot shows.
   for (std::uint64_t seed = 1; seed <= 2; ++seed) {
     const auto data = realistic::two_blobs(seed, 400, 10, 1.0, 1.5, 0);
     const auto t = realistic::logistic_regression(data, 400, 16, seed,
@@ -1415,7 +1431,7 @@ TEST_CASE("divergence: a loss that fell 100-fold in its first points and doubled
     const auto d = diagnose(realistic::run_of({{"loss", logged}}, 10));
     INFO("seed " << seed << "\n" << kinds(d));
     CHECK(*std::max_element(logged.begin(), logged.end()) / *std::min_element(logged.begin(), logged.end()) > 100);
-    CHECK(has(d, "divergence"));
+    CHECK_FALSE(has(d, "divergence"));
   }
 }
 
@@ -2433,4 +2449,130 @@ TEST_CASE("oscillation: a per-step log whose epochs it does not say, the validat
   }
   INFO(first);
   CHECK(alarms == 0);
+}
+
+namespace {
+
+// A linear regression trained with minibatch SGD from a random start (as a
+// framework's default initialisation leaves it), the squared error of every
+// 5th step's batch of 16 logged (the loss of one batch: it scatters by about
+// a third, a chi-square of 16 residuals), and the error over 200 held-out
+// points after every 12th step, as a validation loop computes it.
+gradcheck::logs::Run minibatch_regression(std::uint64_t seed, double lr, int steps) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> z;
+  constexpr int d = 8, batch = 16;
+  std::vector<double> truth(d), w(d);
+  for (int j = 0; j < d; ++j) truth[j] = z(rng), w[j] = 0.5 * z(rng);
+  const auto sample = [&](std::vector<double>& x) {
+    for (double& v : x) v = z(rng);
+    double y = 0.5 * z(rng);
+    for (int j = 0; j < d; ++j) y += truth[j] * x[j];
+    return y;
+  };
+  std::vector<std::vector<double>> vx(200, std::vector<double>(d));
+  std::vector<double> vy(200);
+  for (std::size_t i = 0; i < vx.size(); ++i) vy[i] = sample(vx[i]);
+  const auto error = [&](const std::vector<double>& x, double y) {
+    double e = -y;
+    for (int j = 0; j < d; ++j) e += w[j] * x[j];
+    return e;
+  };
+  gradcheck::logs::Series train{"train_loss", {}, {}}, val{"val_loss", {}, {}};
+  std::vector<double> x(d), g(d);
+  for (int s = 0; s < steps; ++s) {
+    std::fill(g.begin(), g.end(), 0.0);
+    double loss = 0;
+    for (int k = 0; k < batch; ++k) {
+      const double y = sample(x);
+      const double e = error(x, y);
+      loss += e * e / batch;
+      for (int j = 0; j < d; ++j) g[j] += 2 * e * x[j] / batch;
+    }
+    for (int j = 0; j < d; ++j) w[j] -= lr * g[j];
+    if (s % 5 == 4) train.steps.push_back(s), train.values.push_back(realistic::f32(loss));
+    if (s % 12 == 11) {
+      double all = 0;
+      for (std::size_t i = 0; i < vx.size(); ++i) all += error(vx[i], vy[i]) * error(vx[i], vy[i]);
+      val.steps.push_back(s), val.values.push_back(realistic::f32(all / static_cast<double>(vx.size())));
+    }
+  }
+  gradcheck::logs::Run run;
+  run.source = "minibatch regression";
+  run.step_name = "step";
+  run.series = {train, val};
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("divergence: single batches that scatter by a third around a level held at a rate too low to learn are "
+          "no divergence, the same runs at a rate past the stable one are",
+          "[diagnose][divergence]") {
+  // 240 steps at a rate of 1e-5: the weights hardly move and the validation
+  // error drifts by well under 1%. The medians of a few batches differ by
+  // 1.5-2x by chance (a chi-square of 16 residuals scatters by a third, with a
+  // long upper tail): no rise that stands out of the noise, no divergence
+  // (judged without the noise, 11 of these 20 runs were reported diverging;
+  // one chance cluster of three high batches at the very end, 2x the lowest
+  // median, still is).
+  int alarms = 0;
+  std::string first;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const auto d = diagnose(minibatch_regression(seed, 1e-5, 240));
+    if (has(d, "divergence")) {
+      ++alarms;
+      if (first.empty()) first = "seed " + std::to_string(seed) + ":\n" + kinds(d);
+    }
+  }
+  INFO(first);
+  CHECK(alarms <= 1);
+  // Past the stable rate (2 / the largest curvature, 1 here) the error grows
+  // geometrically: a divergence in every run, from the start.
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const auto d = diagnose(minibatch_regression(seed, 1.05, 240));
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK(has(d, "divergence"));
+  }
+}
+
+TEST_CASE("plateau: a loss held at one level whose only dip below 90% of its start is a passing one late in the run "
+          "made no progress, a loss that falls slowly under the same noise did",
+          "[diagnose][plateau]") {
+  // 48 points logged every 5 steps, scattering by 5% around 1.0 (a rate too
+  // low to learn), five of them from 60% of the run on around 0.8 before the
+  // loss is back at 1.0: the smoothed loss stays within 10% of its start for
+  // 60% of the run, and what follows its dip does not stand below the flat
+  // stretch. Judged by its lowest smoothed level alone, it fell 20%:
+  // progress.
+  // Found in 17 of these 20 runs (none before the dip was judged against the
+  // noise). Two whose noise happens to make a weak downward trend (Mann-
+  // Kendall p < 0.05) are given the benefit of the doubt, progress, and in
+  // one the smoothed loss dips 10% below its start by chance at 40% of the
+  // run, too early for a flat start.
+  int plateaus = 0;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> z;
+    std::vector<double> loss;
+    for (int i = 0; i < 48; ++i) loss.push_back((i >= 29 && i < 34 ? 0.8 : 1.0) * std::exp(0.05 * z(rng)));
+    const auto d = diagnose(realistic::run_of({{"train_loss", loss}}, 5));
+    INFO("seed " << seed << "\n" << kinds(d));
+    if (!has(d, "plateau")) continue;
+    ++plateaus;
+    CHECK(get(d, "plateau").step_start == 0);
+    CHECK_THAT(get(d, "plateau").evidence, Catch::Contains("does not stand out of its noise"));
+  }
+  CHECK(plateaus >= 17);
+  // The same noise around a level that falls steadily from 1.0 to 0.6: a
+  // downward trend, progress.
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> z;
+    std::vector<double> loss;
+    for (int i = 0; i < 48; ++i) loss.push_back((1.0 - 0.4 * i / 47.0) * std::exp(0.1 * z(rng)));
+    const auto d = diagnose(realistic::run_of({{"train_loss", loss}}, 5));
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK_FALSE(has(d, "plateau"));
+  }
 }

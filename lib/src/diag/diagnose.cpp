@@ -64,6 +64,12 @@ constexpr double kTrainedStart = 0.8;
 constexpr double kFlatStart = 0.5;
 // ... by at least this many standard errors of the two medians compared.
 constexpr double kRiseNoiseZ = 3.0;
+// plateau: a curve "has no downward trend" when Mann-Kendall's p for one is
+// at least this (a loose level: a slow fall under heavy noise is progress).
+constexpr double kNoTrend = 0.05;
+// Fewer points than this cannot tell their scatter from the curve's own
+// bends: a rise among them is not judged against their noise.
+constexpr std::size_t kNoiseJudgedPoints = 10;
 // plateau: the best level is looked for after this share of the points (the
 // loss is still settling before it, as for spikes).
 constexpr double kSettle = 0.05;
@@ -249,6 +255,7 @@ struct Prepared {
   std::size_t bad_count = 0;
   std::vector<double> by, smooth;  // trend view
   std::vector<std::int64_t> bsteps;
+  std::size_t window = 1;          // the points of each running median in `smooth`
   bool positive = true;  // every finite value > 0: judged on a log scale
 
   std::size_t m() const { return by.size(); }
@@ -370,8 +377,8 @@ Prepared prepare(const logs::Series& s, std::size_t max_points,
     }
   }
   // The smoothing window: 10% of the points, rounded, made odd (at least 3).
-  const std::size_t w = std::max<std::size_t>(3, (p.by.size() + 5) / 10) | 1;
-  p.smooth = running_median(p.by, w);
+  p.window = std::max<std::size_t>(3, (p.by.size() + 5) / 10) | 1;
+  p.smooth = running_median(p.by, p.window);
   return p;
 }
 
@@ -419,6 +426,22 @@ std::size_t argmin(const std::vector<double>& v, std::size_t from, std::size_t t
                                   v.begin());
 }
 
+// A rise from a level `from` (a median of `from_points` points, 1 for a
+// single point) to a level `to` (a median of `to_points`) in standard errors
+// of the two, the scatter of a point taken from the noise of `points`
+// (noise_sd), on the scale the curve is read in (logarithms when
+// `log_scale`). A loss of single batches that scatter by a third has medians
+// of a few points 1.5x apart by chance.
+double rise_in_noise(std::vector<double> points, bool log_scale, double from, double from_points, double to,
+                     double to_points) {
+  if (log_scale)
+    for (double& x : points) x = std::log(x);
+  const double sd = noise_sd(points);
+  const double rise = log_scale ? std::log(to / from) : to - from;
+  const double se = kMedianEfficiency * sd * std::sqrt(1.0 / from_points + 1.0 / to_points);
+  return se > 0 ? rise / se : (rise > 0 ? HUGE_VAL : 0.0);
+}
+
 bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out) {
   const std::size_t m = p.m();
   if (m < 3) return false;
@@ -430,7 +453,14 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
   if (init > 0 && p.y.size() >= o.min_points) {
     const std::vector<double> tail = thinned(p.y.begin() + static_cast<std::ptrdiff_t>(p.y.size() / 2), p.y.end());
     const double q10 = quantile(tail, 0.1), med = median(tail);
-    if (q10 > init && med >= (1 + o.divergence_rise) * init) {
+    // ... by more than the noise of a single point (a first batch that came
+    // out low by chance is no level the run left).
+    const auto [ylo, yhi] = std::minmax_element(p.y.begin(), p.y.end());
+    const bool log_scale = p.positive && *yhi / *ylo > kLogScaleSpan;
+    const bool beyond_noise = m < kNoiseJudgedPoints || q10 >= (1 + o.divergence_rise) * init ||
+                              rise_in_noise(tail, log_scale, init, 1.0, med, static_cast<double>(tail.size())) >=
+                                  kRiseNoiseZ;
+    if (q10 > init && med >= (1 + o.divergence_rise) * init && beyond_noise) {
       // Onset: the loss went above its first value for good at bucket `above`;
       // it began rising at its best point before that, or where the rise from
       // there took off.
@@ -475,10 +505,24 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
   const bool log_scale = p.positive && *lo > 0 && *yhi / *ylo > kLogScaleSpan;
   const double range = log_scale ? std::log(*hi / *lo) : *hi - *lo;
   const double seen_rise = log_scale ? std::log(end / lowest) : rise;
-  const bool doubled = lowest > 0 && end >= o.divergence_factor * lowest && seen_rise >= o.divergence_visible * range;
+  // ... and the rise stands out of the curve's noise: the end level against
+  // the lowest, by kRiseNoiseZ standard errors of the two (the median of the
+  // last 10% and a running median, or a single point in a short log), unless
+  // it moved the whole band (nine in ten points of the last half at
+  // divergence_factor times the lowest level: a blow-up into swings as wide as
+  // the rise).
+  const double low_points = m < kShortLog ? 1.0 : static_cast<double>(std::min(p.window, m));
+  const bool band_moved =
+      lowest > 0 && quantile(std::vector<double>(p.by.begin() + static_cast<std::ptrdiff_t>(m / 2), p.by.end()), 0.1) >=
+                        o.divergence_factor * lowest;
+  const bool stands_out = m < kNoiseJudgedPoints || !(lowest > 0) || band_moved ||
+                          rise_in_noise(p.by, log_scale, lowest, low_points, end,
+                                        static_cast<double>(std::min(p.head(), m))) >= kRiseNoiseZ;
+  const bool doubled = lowest > 0 && end >= o.divergence_factor * lowest && seen_rise >= o.divergence_visible * range &&
+                       stands_out;
   const bool gave_back = lowest > 0 && start - lowest >= o.plateau_drop * start &&
                          end >= o.divergence_partial_factor * lowest &&
-                         rise >= o.divergence_partial_progress * (start - lowest);
+                         rise >= o.divergence_partial_progress * (start - lowest) && stands_out;
   // A loss that is not positive: back to where it started, or doubled, with
   // an upward trend.
   bool back = false, climbed = false;
@@ -1010,6 +1054,35 @@ bool falls_clearly(const std::vector<double>& v, double drop) {
   return fall >= drop && fall > 2 * median(change);
 }
 
+// The start of a curve as a flat stretch: its first `k` points keep the
+// smoothed loss within plateau_drop of `start`; `longer` when they cover
+// kFlatStart of the run or more (all of it when k = m); `fell` when the fall
+// after them stands out of the noise: the flat stretch's median against the
+// end level, by kRiseNoiseZ standard errors of the two (a few scattering
+// batches dip by chance), each phase kStartPoints long at least.
+struct FlatStart {
+  std::size_t k = 0;
+  bool longer = false, fell = false;
+  double z = 0;  // the fall in standard errors (0 when a phase is too short)
+};
+
+FlatStart flat_start(const Prepared& p, double start, const DiagnoseOptions& o) {
+  const std::size_t m = p.m();
+  FlatStart f;
+  const double below = start - o.plateau_drop * std::abs(start);
+  while (f.k < m && p.smooth[f.k] >= below) ++f.k;
+  const double span = static_cast<double>(p.bsteps.back() - p.bsteps.front());
+  f.longer = span > 0 && (f.k == m || static_cast<double>(p.bsteps[f.k] - p.bsteps.front()) >= kFlatStart * span);
+  if (f.k >= kStartPoints && f.k + kStartPoints <= m) {
+    const double flat = median(std::vector<double>(p.by.begin(), p.by.begin() + static_cast<std::ptrdiff_t>(f.k)));
+    const double se = kMedianEfficiency * noise_sd(p.by) *
+                      std::sqrt(1.0 / static_cast<double>(f.k) + 1.0 / static_cast<double>(std::min(p.head(), m)));
+    f.z = se > 0 ? (flat - p.end_level()) / se : (flat > p.end_level() ? HUGE_VAL : 0.0);
+    f.fell = f.z >= kRiseNoiseZ;
+  }
+  return f;
+}
+
 // `diverged`: the loss is diverging, so only a loss that froze is judged (a
 // rise is no failure to make progress).
 void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOptions& o, const std::optional<Stuck>& stuck,
@@ -1074,6 +1147,25 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
     }
   }
   const double drop = (start - best) / std::max(std::abs(start), 1e-12);
+  // No progress: the smoothed loss never fell plateau_drop below its start,
+  // or it stayed within that for a long flat start (kFlatStart of the run),
+  // what came after does not stand out of the noise and the whole curve has
+  // no downward trend, not even a weak one (Mann-Kendall p >= kNoTrend): the
+  // passing dips of a loss held at one level.
+  const FlatStart flat = flat_start(p, start, o);
+  const bool dips_only = drop >= o.plateau_drop && flat.longer && !flat.fell &&
+                         mann_kendall(p.by).p_decreasing >= kNoTrend;
+  const bool no_progress = drop < o.plateau_drop || dips_only;
+  const auto no_progress_text = [&] {
+    if (!dips_only) return "never fell more than " + percent(std::max(drop, 0.0), 1) + " below its start " + general(start, 4);
+    return "stayed within " + percent(o.plateau_drop, 1) + " of its start " + general(start, 4) + " for " +
+           (flat.k == m ? std::string("the whole run") : "the first " + percent(p.position(p.bsteps[flat.k]), 1) + " of the run") +
+           ", and what came after does not stand out of its noise (end level " + general(p.end_level(), 4) +
+           (flat.z > 0 ? ", " + general(flat.z, 3) + " standard errors below the flat stretch, " +
+                             general(kRiseNoiseZ, 2) + " needed"
+                       : std::string()) +
+           ")";
+  };
   const std::int64_t a = p.bsteps.front(), b = p.steps.back();
   const bool frozen = stuck && !stuck->causes.empty();
   std::string stuck_ev;
@@ -1094,7 +1186,7 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   const int fresh_classes = std::max(o.classes, 2);
   const double trained_below = kTrainedStart * std::log(static_cast<double>(fresh_classes));
   const bool trained_start = !o.from_scratch && (o.pretrained || (start > 0 && start < trained_below));
-  if (drop < o.plateau_drop && !diverged && !frozen && resumed) {
+  if (no_progress && !diverged && !frozen && resumed) {
     notes.push_back(p.name + " is logged from " + step_text(first_step) + ", after more steps than the log covers (" +
                     std::to_string(covered) + "): a run that continues earlier training (resumed, or fine-tuned with "
                     "its step count carried over); that it improved little from there (best " + general(best, 4) +
@@ -1102,14 +1194,14 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
                     "--from-scratch judges it)");
     return;
   }
-  if (drop < o.plateau_drop && !diverged && !frozen && trained_start && o.pretrained) {
+  if (no_progress && !diverged && !frozen && trained_start && o.pretrained) {
     notes.push_back(p.name + " improved little from its start " + general(start, 4) + " (best " + general(best, 4) +
                     "), but the run starts from a trained model (--pretrained, or a PEFT adapter beside the log): "
                     "fine-tuning that improves little is not a plateau (if it starts from a fresh model, "
                     "--from-scratch judges it)");
     return;
   }
-  if (drop < o.plateau_drop && !diverged && !frozen && trained_start) {
+  if (no_progress && !diverged && !frozen && trained_start) {
     notes.push_back(p.name + " starts at " + general(start, 4) + ", below " + general(trained_below, 4) + " (" +
                     percent(kTrainedStart, 1) + " of ln " + std::to_string(fresh_classes) +
                     ", where a freshly initialised classifier" +
@@ -1120,7 +1212,7 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
                     "--from-scratch judges it)");
     return;
   }
-  if (drop < o.plateau_drop && !diverged && !frozen && val != nullptr && val->m() >= kValLearnedPoints) {
+  if (no_progress && !diverged && !frozen && val != nullptr && val->m() >= kValLearnedPoints) {
     // A validation loss (the whole validation set, not a batch) that fell
     // from its first evaluation to well below anything the training loss
     // reached says the model learned: the training points did not show it (a
@@ -1131,8 +1223,7 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
     const double vfirst = val->by.front(), vbest = val->smooth[vb];
     if (vfirst > 0 && vfirst - vbest > o.plateau_drop * vfirst && vbest < (1 - o.plateau_drop) * best &&
         falls_clearly(val->y, o.plateau_drop)) {
-      notes.push_back(p.name + " never fell more than " + percent(std::max(drop, 0.0), 1) + " below its start " +
-                      general(start, 4) + ", but " + val->name + " fell from " + general(vfirst, 4) + " to " +
+      notes.push_back(p.name + " " + no_progress_text() + ", but " + val->name + " fell from " + general(vfirst, 4) + " to " +
                       general(vbest, 4) + " (" + step_text(val->bsteps[vb]) + "): the model learned; not a plateau");
       return;
     }
@@ -1141,13 +1232,12 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   // collapse onto a uniform guess says more (dead units), and otherwise the
   // stall starts at the second point.
   const bool held_after_first = blown_first && !descent;
-  if (held_after_first && drop < o.plateau_drop && !diverged && !frozen && collapsed_to_guess(p, o, out)) return;
-  if (drop < o.plateau_drop && !diverged) {
+  if (held_after_first && no_progress && !diverged && !frozen && collapsed_to_guess(p, o, out)) return;
+  if (no_progress && !diverged) {
     const TrendTest t = mann_kendall(p.by);
     Symptom s = make(SymptomKind::plateau, p.name, held_after_first && p.steps.size() > 1 ? p.steps[1] : a, b,
                      Severity::warning,
-                     "the smoothed loss never fell more than " + percent(std::max(drop, 0.0), 1) + " below its start " +
-                         general(start, 4) + " (best " + general(best, 4) + ", end " + general(p.end_level(), 4) +
+                     "the smoothed loss " + no_progress_text() + " (best " + general(best, 4) + ", end " + general(p.end_level(), 4) +
                          "; Mann-Kendall z = " + general(t.z, 4) + ")" +
                          (held_after_first ? "; the first value " + general(y0, 4) +
                                                  " is left out: a first epoch inflated by its first batches, " +
@@ -1171,31 +1261,13 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   // lasts too long): half the run spent learning nothing. Not for a model
   // that had learned already (a start below kTrainedStart ln C), whose slow
   // fine-tuning is no failure to start.
-  if (!diverged && !resumed && !trained_start) {
-    const double below = start - o.plateau_drop * std::abs(start);
-    std::size_t k = 0;
-    while (k < m && p.smooth[k] >= below) ++k;
-    const double span = static_cast<double>(p.bsteps.back() - p.bsteps.front());
-    // ... and the fall after it stands out of the noise: the flat stretch's
-    // median against the end level, by kRiseNoiseZ standard errors of the two
-    // (a few scattering batches dip by chance); each phase kStartPoints long
-    // at least.
-    bool fell = false;
-    if (k >= kStartPoints && k + kStartPoints <= m) {
-      const double flat = median(std::vector<double>(p.by.begin(), p.by.begin() + static_cast<std::ptrdiff_t>(k)));
-      const double end = p.end_level();
-      const double se = kMedianEfficiency * noise_sd(p.by) *
-                        std::sqrt(1.0 / static_cast<double>(k) + 1.0 / static_cast<double>(std::min(p.head(), m)));
-      fell = flat - end >= kRiseNoiseZ * se;
-    }
-    if (fell && span > 0 && static_cast<double>(p.bsteps[k] - p.bsteps.front()) >= kFlatStart * span) {
-      out.push_back(make(SymptomKind::plateau, p.name, a, p.bsteps[k], Severity::warning,
-                         "the smoothed loss stayed within " + percent(o.plateau_drop, 1) + " of its start " +
-                             general(start, 4) + " for the first " + percent(p.position(p.bsteps[k]), 1) +
-                             " of the run, to " + step_text(p.bsteps[k]) + ", before it fell (best " + general(best, 4) +
-                             "): a slow start"));
-      return;
-    }
+  if (!diverged && !resumed && !trained_start && flat.longer && flat.fell) {
+    out.push_back(make(SymptomKind::plateau, p.name, a, p.bsteps[flat.k], Severity::warning,
+                       "the smoothed loss stayed within " + percent(o.plateau_drop, 1) + " of its start " +
+                           general(start, 4) + " for the first " + percent(p.position(p.bsteps[flat.k]), 1) +
+                           " of the run, to " + step_text(p.bsteps[flat.k]) + ", before it fell (best " +
+                           general(best, 4) + "): a slow start"));
+    return;
   }
   // With --classes: a loss that ends within 10% of ln C and sits there, its
   // smoothed curve within kGuessFlat of its end level over the last

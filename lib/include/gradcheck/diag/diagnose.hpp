@@ -111,11 +111,20 @@ struct DiagnoseOptions {
   /// (Mann-Kendall, `significance`: a warm-up past the rate the model can take,
   /// with no progress before it to give back). A jump that does not come back
   /// counts as much as a steady climb. "The last 10%" and the smoothing window
-  /// hold at least 10% of the points (3 at least).
+  /// hold at least 10% of the points (3 at least). The first two (2x, and
+  /// giving back) need a rise that stands 3 standard errors out of the loss's
+  /// noise: the end level's median against the lowest level's, the noise of a
+  /// point sigma from second differences (1.4826 MAD / sqrt 1.5), a median of
+  /// k points 1.2533 sigma / sqrt(k), on the scale the curve is read in (in a
+  /// curve of 10 points or more; a rise that lifted nine in ten points of the
+  /// last half to divergence_factor times the lowest level needs none).
   double divergence_partial_factor = 1.5;
   double divergence_partial_progress = 0.2;
   /// divergence: a positive loss whose last half stays above its first value
-  /// (10% quantile above it) with a median (1 + divergence_rise) times it; for
+  /// (10% quantile above it) with a median (1 + divergence_rise) times it, by 3
+  /// standard errors of the noise of single points or with a 10% quantile
+  /// itself (1 + divergence_rise) times it (a first batch low by chance is no
+  /// level the run left); for
   /// a loss that is not positive, a rise after its lowest level of this times
   /// max(|lowest|, start - lowest) with an upward trend.
   double divergence_rise = 1.0;
@@ -128,6 +137,9 @@ struct DiagnoseOptions {
   /// is a plateau too: the smoothed loss stays within plateau_drop of its start
   /// for the first half of the run or more, then falls by 3 standard errors of
   /// its noise (each phase at least 5 points; not for a trained model's start).
+  /// When what follows such a flat half does not stand out of the noise and
+  /// the whole curve has no downward trend (Mann-Kendall p >= 0.05), the loss
+  /// made no progress at all: its dips below the start were passing.
   double plateau_drop = 0.10;
   /// plateau, a stuck loss: consecutive training-loss values that all lie
   /// within this relative difference of the first of them (float32 rounding of a
