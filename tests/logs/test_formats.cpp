@@ -919,6 +919,50 @@ TEST_CASE("Printed logs: the Trainer's printed dicts between progress bars, colo
   CHECK(series(colours, "loss").steps == std::vector<std::int64_t>{1, 2, 3});
 }
 
+TEST_CASE("Printed logs: a configuration dump that names a loss is set-up, a step header above one metric a line, "
+          "numbers grouped by thousands, a logging location and a crash trace are no metrics",
+          "[text]") {
+  // As OLMo prints its training: `TrainConfig(..., z_loss_weight=0.0001,
+  // aux_loss_multiplier=0.01, ...)` before the first step, then a
+  // `[step=10/200,epoch=0]` header and one indented `name=value` a line;
+  // each header opens with Python logging's `olmo.train:990<TAB>INFO`.
+  const Run run = read_log(kData + "printed/config_dump_steps.log");
+  CHECK(run.find("olmo.train") == nullptr);
+  CHECK(run.step_name == "step");
+  const Series& loss = series(run, "train/crossentropyloss");
+  REQUIRE(loss.size() == 20);
+  CHECK(loss.steps.front() == 10);
+  CHECK(loss.steps.back() == 200);
+  CHECK(run.find("z_loss_weight") == nullptr);  // the configuration is no point of a curve
+  CHECK(series(run, "throughput/total_tokens").values.back() == 13107200.0);  // 13,107,200
+  CHECK(series(run, "train/perplexity").values.front() > 10000);               // 11,305, not 11
+  const Roles roles = recognise_roles(run);
+  CHECK(roles.loss == "train/crossentropyloss");
+  CHECK(roles.grad_norm == "optim/total_grad_norm");
+  CHECK(gradcheck::diag::diagnose(run).healthy());
+  // The trace of the killed run after the last step, `got signal: 15` then
+  // `got signal: 1`, is printed at one mark only: no curve, and the step stays.
+  CHECK(series(run, "got_signal").size() == 1);
+}
+
+TEST_CASE("Printed logs: a value printed again at the same epoch (a new best model) is that point, not a second",
+          "[text]") {
+  // `Epoch 5/29  train_loss=... val_mse=0.0950 ...`, then `[CHECKPOINT] New
+  // best model at epoch 5  val_mse=0.0950`: the epoch stays the step.
+  const Run run = read_log(kData + "printed/best_checkpoint.log");
+  CHECK(run.step_name == "epoch");
+  CHECK(series(run, "train_loss").size() == 30);
+  const Series& val = series(run, "val_mse");
+  CHECK(val.steps == std::vector<std::int64_t>{0, 5, 10, 15, 20, 25, 29});
+  // A value printed again with another number at the same epoch is a second
+  // point: the epoch no longer orders the log, the record index does.
+  const fs::path dir = gradcheck::test::scratch_dir("printed_again");
+  const Run twice = read_text_log(write_bytes(dir / "twice.log", "Epoch 0 loss=0.9 mse=0.8\nbest at epoch 0 mse=0.7\n"
+                                                                  "Epoch 1 loss=0.8 mse=0.6\n"));
+  CHECK(twice.step_name.empty());
+  CHECK(series(twice, "mse").size() == 3);
+}
+
 TEST_CASE("Printed logs: recognised by a printed loss only, and a file without any metric is refused", "[text][errors]") {
   const fs::path dir = gradcheck::test::scratch_dir("printed");
   // A CSV under a .txt or .log name stays CSV: no cell holds `name: number`.

@@ -237,7 +237,7 @@ Roles recognise_roles(const Run& run, const ColumnOverrides& overrides) {
   } else {
     roles.grad_norm = first_named(run, {"grad_norm", "gradient_norm", "grad_norm/total", "total_grad_norm",
                                         "global_grad_norm", "gradnorm", "grad_2.0_norm_total", "grad_norm_total",
-                                        "train/grad_norm", "grads/norm"});
+                                        "train/grad_norm", "grads/norm", "optim/total_grad_norm", "optim/grad_norm"});
   }
   roles.lr = first_named(run, {"lr", "learning_rate", "train/lr", "train/learning_rate", "lr-adam", "lr-adamw",
                                "lr-sgd", "epoch_learning_rate", "train/epoch_learning_rate"});

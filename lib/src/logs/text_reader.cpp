@@ -74,7 +74,8 @@ std::string last_state(std::string_view line) {
 
 // A number at s[i]: a decimal (sign, exponent) or nan/inf, not followed by a
 // letter, digit, '%', '/', ':', '_' or '.' (`5s`, `99%`, `9893/10000`, `12:34`
-// are no values).
+// are no values). Digits grouped by thousands (`11,633`, `20,971,520.5`: one
+// to three digits, then groups of a comma and three digits) are one number.
 bool number_at(std::string_view s, std::size_t i, double& value, std::size_t& end) {
   if (i < s.size() && s[i] == '+') ++i;
   if (i >= s.size()) return false;
@@ -82,6 +83,28 @@ bool number_at(std::string_view s, std::size_t i, double& value, std::size_t& en
   const auto r = std::from_chars(first, s.data() + s.size(), value);
   if (r.ec != std::errc() || r.ptr == first) return false;
   end = static_cast<std::size_t>(r.ptr - s.data());
+  const std::size_t lead = s[i] == '-' ? i + 1 : i;
+  const auto group_at = [&](std::size_t k) {
+    return k + 3 < s.size() && s[k] == ',' && is_digit(s[k + 1]) && is_digit(s[k + 2]) && is_digit(s[k + 3]) &&
+           (k + 4 == s.size() || !is_digit(s[k + 4]));
+  };
+  bool plain = end - lead >= 1 && end - lead <= 3;
+  for (std::size_t k = lead; k < end && plain; ++k) plain = is_digit(s[k]);
+  if (plain && end < s.size() && group_at(end)) {
+    std::string digits(s.substr(i, end - i));
+    while (end < s.size() && group_at(end)) {
+      digits.append(s.substr(end + 1, 3));
+      end += 4;
+    }
+    if (end + 1 < s.size() && s[end] == '.' && is_digit(s[end + 1])) {
+      const std::size_t f = end;
+      ++end;
+      while (end < s.size() && is_digit(s[end])) ++end;
+      digits.append(s.substr(f, end - f));
+    }
+    const auto g = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (g.ec != std::errc()) return false;
+  }
   if (end < s.size()) {
     const char c = s[end];
     if (is_word(c) || c == '%' || c == '/' || c == ':' || c == '.') return false;
@@ -222,6 +245,20 @@ bool has_phase(const std::string& name) {
   return first.size() < name.size() && (iequals(first, "train") || !internal::split_prefix(first).empty());
 }
 
+// Whether s[at...] is blanks then a logging level (`INFO`, `WARNING`, ...) as
+// a word: Python logging's `%(name)s:%(lineno)d %(levelname)s` (OLMo's
+// `olmo.train:990	INFO`) puts a source location, no metric, before it.
+bool logging_level_after(std::string_view s, std::size_t at) {
+  std::size_t k = at;
+  while (k < s.size() && (s[k] == ' ' || s[k] == '\t')) ++k;
+  if (k == at) return false;
+  for (std::string_view level : {"DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"})
+    if (s.size() - k >= level.size() && s.substr(k, level.size()) == level &&
+        (k + level.size() == s.size() || !is_word(s[k + level.size()])))
+      return true;
+  return false;
+}
+
 Line parse_line(std::string_view raw) {
   const std::string s = last_state(raw);
   Line line;
@@ -240,6 +277,10 @@ Line parse_line(std::string_view raw) {
       double v = 0;
       std::size_t end = 0;
       if (!number_at(s, j, v, end)) continue;
+      if (s[i] == ':' && j == i + 1 && logging_level_after(s, end)) {  // `olmo.train:990 INFO`: where, not what
+        i = end - 1;
+        continue;
+      }
       pairs.push_back({i, name_before(s, i), v});
       i = end - 1;
     } else if ((line.epoch.has || line.step.has) && s.size() - i >= 4 &&
@@ -320,9 +361,17 @@ Run read_text_log(const std::string& path, const ReadOptions& options) {
     if (!line.metrics.empty()) records.push_back({epoch, step, std::move(line.metrics)});
   }
   // What a log prints before its first loss is set-up (`Namespace(lr=0.004,
-  // batch_size=64)`, a model summary), not points of its curves.
+  // batch_size=64)`, a model summary), not points of its curves; in a log
+  // whose lines say where they are, so is what it prints before the first
+  // loss that does (a configuration dump holding `aux_loss_weight=0.01`, as
+  // OLMo and Detectron2 print theirs before training).
+  bool marked = false;
+  for (const auto& r : records) marked = marked || r.epoch.has || r.step.has;
   std::size_t first_loss = 0;
-  while (first_loss < records.size() && !holds_loss(records[first_loss].metrics)) ++first_loss;
+  while (first_loss < records.size() &&
+         !(holds_loss(records[first_loss].metrics) &&
+           (!marked || records[first_loss].epoch.has || records[first_loss].step.has)))
+    ++first_loss;
   if (first_loss < records.size()) records.erase(records.begin(), records.begin() + static_cast<std::ptrdiff_t>(first_loss));
   if (records.empty())
     throw InputError(path, "no metric found: a text log needs lines such as 'epoch 3 loss: 0.52' or "
@@ -332,7 +381,9 @@ Run read_text_log(const std::string& path, const ReadOptions& options) {
   // epochs when it starts again each epoch and its total is printed); else
   // the epoch when every record has one; else the record's index. A mark is
   // the step only when it orders the records and holds each metric at most
-  // once (a mark printed once above every line says nothing).
+  // once (a mark printed once above every line says nothing); a value printed
+  // again at the same mark (`New best model at epoch 10  val_l2re=0.197`
+  // after the epoch's line) is that point again, not a second one.
   const std::int64_t first_epoch = records.front().epoch.n;
   bool all_steps = true, all_epochs = true, totals = true, restarts = false;
   for (std::size_t i = 0; i < records.size(); ++i) {
@@ -344,23 +395,40 @@ Run read_text_log(const std::string& path, const ReadOptions& options) {
   auto global_step = [&](const Line& r) {
     return restarts ? (r.epoch.n - first_epoch) * r.step.total + r.step.n : r.step.n;
   };
+  // (A name printed at one mark only, such as `got signal: 15` in the trace
+  // of a killed run, is no curve: its repeats do not count.)
   auto orders = [&](auto at) {
-    std::map<std::pair<std::int64_t, std::string>, int> seen;
+    std::map<std::pair<std::int64_t, std::string>, double> seen;
+    std::map<std::string, std::pair<std::int64_t, bool>> marks;  // a name's first mark; printed at another
+    bool conflict = false;
+    std::vector<std::string> conflicting;
     for (std::size_t i = 0; i < records.size(); ++i) {
       if (i > 0 && at(records[i]) < at(records[i - 1])) return false;
-      for (const auto& [name, v] : records[i].metrics)
-        if (++seen[{at(records[i]), name}] > 1) return false;
+      for (const auto& [name, v] : records[i].metrics) {
+        const auto [m, first_mark] = marks.emplace(name, std::make_pair(at(records[i]), false));
+        if (!first_mark && m->second.first != at(records[i])) m->second.second = true;
+        const auto [it, fresh] = seen.emplace(std::make_pair(at(records[i]), name), v);
+        if (!fresh && !(it->second == v)) {
+          conflict = true;
+          conflicting.push_back(name);
+        }
+      }
     }
+    if (!conflict) return true;
+    for (const auto& name : conflicting)
+      if (marks[name].second) return false;
     return true;
   };
   enum class By { step, epoch, index } by = By::index;
   if (all_steps && (!restarts || totals) && orders(global_step)) by = By::step;
   else if (all_epochs && orders([](const Line& r) { return r.epoch.n; })) by = By::epoch;
   internal::RunBuilder builder(path);
+  std::map<std::pair<std::int64_t, std::string>, double> added;  // the repeats left out
   for (std::size_t i = 0; i < records.size(); ++i) {
     const Line& r = records[i];
     const std::int64_t at = by == By::step ? global_step(r) : by == By::epoch ? r.epoch.n : static_cast<std::int64_t>(i);
-    for (const auto& [name, v] : r.metrics) builder.add(name, at, v);
+    for (const auto& [name, v] : r.metrics)
+      if (by == By::index || added.emplace(std::make_pair(at, name), v).second) builder.add(name, at, v);
   }
   Run run = builder.take();
   run.step_name = by == By::step ? "step" : by == By::epoch ? "epoch" : "";

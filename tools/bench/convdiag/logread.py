@@ -336,7 +336,7 @@ def _long_table(path, head, rows):
 
 
 _ANSI = re.compile(r"\x1b\[[^A-Za-z]*[A-Za-z]")
-_NUM = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf(?:inity)?"
+_NUM = r"[+-]?(?:\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf(?:inity)?"
 _PAIR = re.compile(r"""(?:['"]([^'"]+)['"]|((?:[A-Za-z0-9_./]+ ){0,2}[A-Za-z0-9_./]+))\s*[:=]\s*(""" + _NUM +
                    r")(?![A-Za-z0-9_%/:.])", re.IGNORECASE)
 _SPACED_LOSS = re.compile(r"(?<![A-Za-z0-9_./])((?:[A-Za-z0-9_./]+ ){0,2}(?:[A-Za-z0-9_./]*[0-9_./])?loss)[ \t]+("
@@ -345,6 +345,7 @@ _MARK = r"""(?<![A-Za-z0-9_])(?:{})['"]?\s*[:=#]?\s*[\[(]?\s*(-?\d+)(?![\d.A-Za-
 _EPOCH = re.compile(_MARK.format("epoch"), re.IGNORECASE)
 _STEP = re.compile(_MARK.format("global_step|iteration|iter|step"), re.IGNORECASE)
 _MARK_NAMES = ("epoch", "step", "iter", "iteration", "global_step")
+_LEVEL = re.compile(r"[ \t]+(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)(?![A-Za-z0-9_])")
 
 
 def _printed_name(quoted, words):
@@ -373,10 +374,12 @@ def _printed_line(raw):
         if phase and not re.match(r"(train|val|valid|validation|eval|evaluation|test|dev)[_/]", name):
             name = phase + name
         if name not in [n for n, _ in out]:
-            out.append((name, float(v)))
+            out.append((name, float(v.replace(",", ""))))
     # (where its separator is, name, value)
+    # `olmo.train:990<TAB>INFO`: Python logging's source location before its level is no metric
     found = [(m.end(1) if m.group(1) is not None else m.end(2), _printed_name(m.group(1), m.group(2) or ""), m.group(3))
-             for m in _PAIR.finditer(line)]
+             for m in _PAIR.finditer(line)
+             if not (line[m.start(3) - 1] == ":" and _LEVEL.match(line, m.end(3)))]
     if epoch or step:
         found += [(m.end(1), _printed_name(None, m.group(1)), m.group(2)) for m in _SPACED_LOSS.finditer(line)]
     found.sort()
@@ -416,23 +419,30 @@ def _printed(path):
             step = s
         if metrics:
             recs.append((epoch, step, metrics))
-    first = next((i for i, r in enumerate(recs) if any("loss" in n for n, _ in r[2])), 0)
+    # set-up: what comes before the first loss, and in a log whose lines say where they are, before the
+    # first loss that does (a configuration dump holding `aux_loss_weight=0.01`)
+    marked = any(r[0] is not None or r[1] is not None for r in recs)
+    first = next((i for i, r in enumerate(recs) if any("loss" in n for n, _ in r[2])
+                  and (not marked or r[0] is not None or r[1] is not None)), 0)
     recs = recs[first:]
     restarts = any(b[1] and a[1] and b[1][0] < a[1][0] for a, b in zip(recs, recs[1:]))
     e0 = recs[0][0][0] if recs and recs[0][0] else 0
 
     def orders(at):
-        seen, prev = set(), None
+        # a value printed again at the same mark is that point again; another value is a second point,
+        # unless the name is printed at that one mark only (`got signal: 15` in a killed run's trace)
+        seen, marks, conflicting, prev = {}, {}, [], None
         for r in recs:
             x = at(r)
             if prev is not None and x < prev:
                 return False
             prev = x
-            for n, _ in r[2]:
-                if (x, n) in seen:
-                    return False
-                seen.add((x, n))
-        return True
+            for n, v in r[2]:
+                marks.setdefault(n, set()).add(x)
+                if (x, n) in seen and seen[(x, n)] != v:
+                    conflicting.append(n)
+                seen.setdefault((x, n), v)
+        return all(len(marks[n]) == 1 for n in conflicting)
     glob = lambda r: (r[0][0] - e0) * r[1][1] + r[1][0] if restarts else r[1][0]
     if recs and all(r[1] for r in recs) and (not restarts or all(r[1][1] > 0 and r[0] for r in recs)) and orders(glob):
         key, at = "step", glob
@@ -440,7 +450,14 @@ def _printed(path):
         key, at = "epoch", lambda r: r[0][0]
     else:
         return [dict(r[2]) for r in recs]  # the record index is the step
-    return [dict({key: at(r)}, **dict(r[2])) for r in recs]
+    out, added = [], set()
+    for r in recs:
+        x = at(r)
+        fresh = {n: v for n, v in r[2] if (x, n) not in added}
+        added.update((x, n) for n in fresh)
+        if fresh:
+            out.append(dict({key: x}, **fresh))
+    return out
 
 
 def _is_printed(path):
