@@ -623,11 +623,14 @@ TEST_CASE("roles: per-layer gradient norms in the usual namings", "[roles][vanis
   CHECK(gradient_layer("train/Gradients/fc2") == "fc2");
   CHECK(gradient_layer("grad_2.0_norm/l1.weight") == "l1.weight");  // Lightning's grad_norm()
   CHECK(gradient_layer("Grad_Norm_Layer3") == "Layer3");
+  CHECK(gradient_layer("grad_provenance/embedding_grad_l2_norm") == "embedding");  // as OLMo prints them
+  CHECK(gradient_layer("grad_provenance/output_proj_grad_l2_norm") == "output_proj");
   // Global and aggregate norms, other metrics.
   for (const char* name : {"grad_norm", "grad_norm_total", "total_grad_norm", "grad_2.0_norm_total", "train/grad_norm",
                            "grad_norm/total", "grad_norm_clipped", "grad_norm_step", "global_grad_norm", "grads/norm",
                            "gradnorm", "weight_norm/fc1.weight", "update_ratio/fc1.weight", "grad_scale",
-                           "max_grad_norm", "val_loss", "loss", "lr"})
+                           "max_grad_norm", "val_loss", "loss", "lr", "grad_provenance/embedding_grad_l2_norm_effective",
+                           "grad_provenance/output_proj_grad_l2_norm_post_clip", "embedding_grad_l1_norm"})
     CHECK(gradient_layer(name).empty());
 
   const auto run = realistic::run_of({{"loss", {1, 0.9, 0.8}},

@@ -107,12 +107,13 @@ std::string resolve_override(const Run& run, const std::string& name, const char
 
 // Names that mark a gradient (norm) series: as a path component
 // (`grad_norm/<layer>`, `gradients/<layer>`), as the prefix of the last
-// component (`grad_norm_<layer>`) or as its suffix (`<layer>_grad_norm`). The
+// component (`grad_norm_<layer>`) or as its suffix (`<layer>_grad_norm`,
+// OLMo's `<layer>_grad_l2_norm`). The
 // generic words (`grad`, `grads`, `gradients`) only as a path component, where
 // they cannot be part of another metric's name (`grad_scale`).
-constexpr std::string_view kComponentMarkers[] = {"grad_2.0_norm", "gradient_norm", "grad_norm", "gradnorm",
+constexpr std::string_view kComponentMarkers[] = {"grad_2.0_norm", "gradient_norm", "grad_norm", "grad_l2_norm", "gradnorm",
                                                   "gradients", "grads", "grad"};
-constexpr std::string_view kAffixMarkers[] = {"grad_2.0_norm", "gradient_norm", "grad_norm", "gradnorm"};
+constexpr std::string_view kAffixMarkers[] = {"grad_2.0_norm", "gradient_norm", "grad_norm", "grad_l2_norm", "gradnorm"};
 
 // What follows or precedes a marker without naming a layer: aggregates over
 // all layers, clipping variants, and the split or group prefixes of a global
