@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -398,37 +399,32 @@ Run read_text_log(const std::string& path, const ReadOptions& options) {
   // (A name printed at one mark only, such as `got signal: 15` in the trace
   // of a killed run, is no curve: its repeats do not count.)
   auto orders = [&](auto at) {
-    std::map<std::pair<std::int64_t, std::string>, double> seen;
-    std::map<std::string, std::pair<std::int64_t, bool>> marks;  // a name's first mark; printed at another
-    bool conflict = false;
-    std::vector<std::string> conflicting;
+    std::map<std::pair<std::int64_t, std::string>, double> seen;  // the first value of a name at a mark
+    std::map<std::string, std::int64_t> first_mark;
+    std::set<std::string> elsewhere, conflicting;  // names printed at another mark; with two values at one
     for (std::size_t i = 0; i < records.size(); ++i) {
-      if (i > 0 && at(records[i]) < at(records[i - 1])) return false;
+      const std::int64_t x = at(records[i]);
+      if (i > 0 && x < at(records[i - 1])) return false;
       for (const auto& [name, v] : records[i].metrics) {
-        const auto [m, first_mark] = marks.emplace(name, std::make_pair(at(records[i]), false));
-        if (!first_mark && m->second.first != at(records[i])) m->second.second = true;
-        const auto [it, fresh] = seen.emplace(std::make_pair(at(records[i]), name), v);
-        if (!fresh && !(it->second == v)) {
-          conflict = true;
-          conflicting.push_back(name);
-        }
+        if (first_mark.emplace(name, x).first->second != x) elsewhere.insert(name);
+        const auto [it, fresh] = seen.emplace(std::make_pair(x, name), v);
+        if (!fresh && !(it->second == v)) conflicting.insert(name);
       }
     }
-    if (!conflict) return true;
     for (const auto& name : conflicting)
-      if (marks[name].second) return false;
+      if (elsewhere.count(name)) return false;
     return true;
   };
   enum class By { step, epoch, index } by = By::index;
   if (all_steps && (!restarts || totals) && orders(global_step)) by = By::step;
   else if (all_epochs && orders([](const Line& r) { return r.epoch.n; })) by = By::epoch;
   internal::RunBuilder builder(path);
-  std::map<std::pair<std::int64_t, std::string>, double> added;  // the repeats left out
+  std::set<std::pair<std::int64_t, std::string>> added;  // the repeats left out
   for (std::size_t i = 0; i < records.size(); ++i) {
     const Line& r = records[i];
     const std::int64_t at = by == By::step ? global_step(r) : by == By::epoch ? r.epoch.n : static_cast<std::int64_t>(i);
     for (const auto& [name, v] : r.metrics)
-      if (by == By::index || added.emplace(std::make_pair(at, name), v).second) builder.add(name, at, v);
+      if (by == By::index || added.emplace(at, name).second) builder.add(name, at, v);
   }
   Run run = builder.take();
   run.step_name = by == By::step ? "step" : by == By::epoch ? "epoch" : "";
