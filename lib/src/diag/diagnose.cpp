@@ -446,6 +446,8 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
   const std::size_t m = p.m();
   if (m < 3) return false;
   const std::int64_t last = p.steps.back();
+  // The logged values' range: whether they span decades (see log_scale below).
+  const auto [ylo, yhi] = std::minmax_element(p.y.begin(), p.y.end());
   // Worse than at initialisation: a learning rate far too high can blow the
   // loss up within a step or two and leave it bouncing above where it started,
   // which the smoothed curve (its start already inflated) cannot show.
@@ -455,12 +457,12 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
     const double q10 = quantile(tail, 0.1), med = median(tail);
     // ... by more than the noise of a single point (a first batch that came
     // out low by chance is no level the run left).
-    const auto [ylo, yhi] = std::minmax_element(p.y.begin(), p.y.end());
-    const bool log_scale = p.positive && *yhi / *ylo > kLogScaleSpan;
-    const bool beyond_noise = m < kNoiseJudgedPoints || q10 >= (1 + o.divergence_rise) * init ||
-                              rise_in_noise(tail, log_scale, init, 1.0, med, static_cast<double>(tail.size())) >=
-                                  kRiseNoiseZ;
-    if (q10 > init && med >= (1 + o.divergence_rise) * init && beyond_noise) {
+    const auto beyond_noise = [&] {
+      return m < kNoiseJudgedPoints || q10 >= (1 + o.divergence_rise) * init ||
+             rise_in_noise(tail, p.positive && *yhi / *ylo > kLogScaleSpan, init, 1.0, med,
+                           static_cast<double>(tail.size())) >= kRiseNoiseZ;
+    };
+    if (q10 > init && med >= (1 + o.divergence_rise) * init && beyond_noise()) {
       // Onset: the loss went above its first value for good at bucket `above`;
       // it began rising at its best point before that, or where the rise from
       // there took off.
@@ -501,7 +503,6 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
   // smoothed curve: a loss that fell 100-fold within its first few points
   // spans the decades on a plot though its running median, over 10% of the
   // points, cuts off the first of them.
-  const auto [ylo, yhi] = std::minmax_element(p.y.begin(), p.y.end());
   const bool log_scale = p.positive && *lo > 0 && *yhi / *ylo > kLogScaleSpan;
   const double range = log_scale ? std::log(*hi / *lo) : *hi - *lo;
   const double seen_rise = log_scale ? std::log(end / lowest) : rise;
@@ -511,18 +512,21 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
   // it moved the whole band (nine in ten points of the last half at
   // divergence_factor times the lowest level: a blow-up into swings as wide as
   // the rise).
-  const double low_points = m < kShortLog ? 1.0 : static_cast<double>(std::min(p.window, m));
-  const bool band_moved =
-      lowest > 0 && quantile(std::vector<double>(p.by.begin() + static_cast<std::ptrdiff_t>(m / 2), p.by.end()), 0.1) >=
-                        o.divergence_factor * lowest;
-  const bool stands_out = m < kNoiseJudgedPoints || !(lowest > 0) || band_moved ||
-                          rise_in_noise(p.by, log_scale, lowest, low_points, end,
-                                        static_cast<double>(std::min(p.head(), m))) >= kRiseNoiseZ;
+  // (Judged only for a rise that meets the thresholds: lowest > 0 there.)
+  const auto stands_out = [&] {
+    if (m < kNoiseJudgedPoints) return true;
+    const double band_low =
+        quantile(std::vector<double>(p.by.begin() + static_cast<std::ptrdiff_t>(m / 2), p.by.end()), 0.1);
+    if (band_low >= o.divergence_factor * lowest) return true;
+    const double low_points = m < kShortLog ? 1.0 : static_cast<double>(std::min(p.window, m));
+    return rise_in_noise(p.by, log_scale, lowest, low_points, end, static_cast<double>(std::min(p.head(), m))) >=
+           kRiseNoiseZ;
+  };
   const bool doubled = lowest > 0 && end >= o.divergence_factor * lowest && seen_rise >= o.divergence_visible * range &&
-                       stands_out;
+                       stands_out();
   const bool gave_back = lowest > 0 && start - lowest >= o.plateau_drop * start &&
                          end >= o.divergence_partial_factor * lowest &&
-                         rise >= o.divergence_partial_progress * (start - lowest) && stands_out;
+                         rise >= o.divergence_partial_progress * (start - lowest) && (doubled || stands_out());
   // A loss that is not positive: back to where it started, or doubled, with
   // an upward trend.
   bool back = false, climbed = false;
@@ -1075,9 +1079,9 @@ FlatStart flat_start(const Prepared& p, double start, const DiagnoseOptions& o) 
   f.longer = span > 0 && (f.k == m || static_cast<double>(p.bsteps[f.k] - p.bsteps.front()) >= kFlatStart * span);
   if (f.k >= kStartPoints && f.k + kStartPoints <= m) {
     const double flat = median(std::vector<double>(p.by.begin(), p.by.begin() + static_cast<std::ptrdiff_t>(f.k)));
-    const double se = kMedianEfficiency * noise_sd(p.by) *
-                      std::sqrt(1.0 / static_cast<double>(f.k) + 1.0 / static_cast<double>(std::min(p.head(), m)));
-    f.z = se > 0 ? (flat - p.end_level()) / se : (flat > p.end_level() ? HUGE_VAL : 0.0);
+    // The fall from the flat stretch to the end, as a rise read backwards.
+    f.z = rise_in_noise(p.by, false, p.end_level(), static_cast<double>(std::min(p.head(), m)), flat,
+                        static_cast<double>(f.k));
     f.fell = f.z >= kRiseNoiseZ;
   }
   return f;
