@@ -928,6 +928,8 @@ TEST_CASE("Printed logs: a configuration dump that names a loss is set-up, a ste
   // each header opens with Python logging's `olmo.train:990<TAB>INFO`.
   const Run run = read_log(kData + "printed/config_dump_steps.log");
   CHECK(run.find("olmo.train") == nullptr);
+  CHECK(run.find("node-a") == nullptr);  // `node-a:0<TAB>olmo.train:990<TAB>INFO`: the host and rank
+  CHECK(run.find("torch/distributed/elastic/agent/server/api.py") == nullptr);  // glog's `api.py:725]`
   CHECK(run.step_name == "step");
   const Series& loss = series(run, "train/crossentropyloss");
   REQUIRE(loss.size() == 20);
@@ -961,6 +963,33 @@ TEST_CASE("Printed logs: a value printed again at the same epoch (a new best mod
                                                                   "Epoch 1 loss=0.8 mse=0.6\n"));
   CHECK(twice.step_name.empty());
   CHECK(series(twice, "mse").size() == 3);
+}
+
+TEST_CASE("Printed logs: a section header's phase holds for the metrics right below it", "[text]") {
+  // `===== validate epoch 1 =====` above `Epoch 0 | avg_loss = 0.785`: the
+  // same name at the same epoch as the training's line, told apart by the
+  // header alone.
+  const Run run = read_log(kData + "printed/section_headers.log");
+  CHECK(run.step_name == "epoch");
+  CHECK(run.metric_names() == std::vector<std::string>{"avg_loss", "val_avg_loss"});
+  CHECK(series(run, "avg_loss").values.front() == 0.857);
+  CHECK(series(run, "val_avg_loss").values.front() == 0.785);
+  CHECK(series(run, "val_avg_loss").steps.back() == 11);
+  const Roles roles = recognise_roles(run);
+  CHECK(roles.loss == "avg_loss");
+  CHECK(roles.val_loss == "val_avg_loss");
+  // A section ends at a line without metrics, at a line printed at another
+  // mark, and does not rename a line that names its phase; a long line that
+  // mentions a phase heads nothing.
+  const fs::path dir = gradcheck::test::scratch_dir("printed_sections");
+  const Run ends = read_text_log(write_bytes(dir / "ends.log",
+                                             "Validation:\nepoch 1 loss: 0.5\nepoch 2 loss: 0.4\n"
+                                             "Test:\nepoch 2 acc: 0.9\nepoch 2 train loss: 0.41\n"
+                                             "Evaluating the model on the validation windows now\nepoch 3 loss: 0.3\n"));
+  CHECK(ends.step_name == "epoch");
+  CHECK(ends.metric_names() == std::vector<std::string>{"val_loss", "loss", "test_acc", "train_loss"});
+  CHECK(series(ends, "val_loss").steps == std::vector<std::int64_t>{1});
+  CHECK(series(ends, "loss").steps == std::vector<std::int64_t>{2, 3});
 }
 
 TEST_CASE("Printed logs: recognised by a printed loss only, and a file without any metric is refused", "[text][errors]") {

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -49,7 +50,10 @@ struct Mark {
 struct Line {
   Mark epoch, step;
   std::vector<std::pair<std::string, double>> metrics;
+  bool phased = false;                // its words name a phase (the training too)
+  std::optional<std::string> header;  // a section header's phase (header_phase)
 };
+bool same_marks(const Mark& a, const Mark& b) { return a.has == b.has && (!a.has || a.n == b.n); }
 
 // The state a line shows last: a progress bar redrawn with carriage returns
 // or backspaces shows its last drawing; colour codes (ESC [ ... letter) are no
@@ -214,13 +218,28 @@ Mark find_mark(std::string_view s, const std::string_view* words, std::size_t co
   return m;
 }
 
+// The phase a word names: `train`/`training` the training (no prefix), an
+// evaluation's `val_` or `test_` (internal::split_prefix, and the verbs
+// `validate`, `validating`, `evaluate`, `evaluating`, `testing`); none for
+// any other word.
+std::optional<std::string> word_phase(std::string_view word) {
+  if (iequals(word, "train") || iequals(word, "training")) return std::string();
+  if (iequals(word, "testing")) return std::string("test_");
+  for (std::string_view v : {"validate", "validating", "evaluate", "evaluating"})
+    if (iequals(word, v)) return std::string("val_");
+  std::string prefix = internal::split_prefix(word);
+  if (!prefix.empty()) return prefix;
+  return std::nullopt;
+}
+
 // A line whose words before its first metric name an evaluation (`Test:
 // [0/4]  loss: 1.31`, as the MetricLogger of DeiT, DINO and MAE prints its
 // evaluation; `... - INFO - Evaluation results: {'loss': 0.9}`; `Validation |
 // loss=0.4`): the prefix of its metrics, `val_` or `test_` (none for a name
-// that says its phase already); empty for any other line. Words are taken
-// between spaces, so a module path such as `models.evaluation` is none.
-std::string line_phase(std::string_view s) {
+// that says its phase already); empty for a line that names the training;
+// nothing for a line that names no phase. Words are taken between spaces, so
+// a module path such as `models.evaluation` is none.
+std::optional<std::string> line_phase(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
     while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
@@ -230,13 +249,43 @@ std::string line_phase(std::string_view s) {
     while (!word.empty() && std::strchr("[(<*#-|", word.front()) != nullptr) word.remove_prefix(1);
     while (!word.empty() && std::strchr(":|,]).>-", word.back()) != nullptr) word.remove_suffix(1);
     i = e;
-    if (iequals(word, "train") || iequals(word, "training")) return {};
-    std::string prefix = internal::split_prefix(word);
-    if (iequals(word, "testing")) prefix = "test_";
-    if (iequals(word, "validating") || iequals(word, "evaluating")) prefix = "val_";
-    if (!prefix.empty()) return prefix;
+    if (auto phase = word_phase(word)) return phase;
   }
-  return {};
+  return std::nullopt;
+}
+
+bool is_logging_level(std::string_view word) {
+  for (std::string_view level : {"DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"})
+    if (word == level) return true;
+  return false;
+}
+
+// A line without metrics that heads a section (`Train:`, `Validation:`,
+// `===== validate epoch 1 =====`, `--- Evaluation ---`): at most
+// kHeaderWords words of letters besides a logging level, the first of them
+// naming a phase. Its phase (empty for the training) carries to the lines of
+// metrics right below it; nothing for any other line.
+constexpr std::size_t kHeaderWords = 4;
+std::optional<std::string> header_phase(std::string_view s) {
+  std::optional<std::string> phase;
+  std::size_t words = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    if (!is_alpha(s[i])) {
+      ++i;
+      continue;
+    }
+    std::size_t e = i;
+    while (e < s.size() && is_alpha(s[e])) ++e;
+    const std::string_view word = s.substr(i, e - i);
+    i = e;
+    if (is_logging_level(word)) continue;
+    if (++words > kHeaderWords) return std::nullopt;
+    if (words == 1) {
+      phase = word_phase(word);
+      if (!phase) return std::nullopt;
+    }
+  }
+  return phase;
 }
 
 // Whether a name says its phase already: its first part (up to '_' or '/')
@@ -247,16 +296,35 @@ bool has_phase(const std::string& name) {
 }
 
 // Whether s[at...] is blanks then a logging level (`INFO`, `WARNING`, ...) as
-// a word: Python logging's `%(name)s:%(lineno)d %(levelname)s` (OLMo's
-// `olmo.train:990	INFO`) puts a source location, no metric, before it.
+// a word, possibly after more source locations `name:N`, each after blanks:
+// Python logging's `%(hostname)s:%(rank)d %(name)s:%(lineno)d %(levelname)s`
+// (OLMo's `agile-bird-03:0<TAB>olmo.train:990<TAB>INFO`) puts where, no
+// metric, before the level.
 bool logging_level_after(std::string_view s, std::size_t at) {
   std::size_t k = at;
-  while (k < s.size() && (s[k] == ' ' || s[k] == '\t')) ++k;
-  if (k == at) return false;
-  for (std::string_view level : {"DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"})
-    if (s.size() - k >= level.size() && s.substr(k, level.size()) == level &&
-        (k + level.size() == s.size() || !is_word(s[k + level.size()])))
-      return true;
+  while (true) {
+    const std::size_t blanks = k;
+    while (k < s.size() && (s[k] == ' ' || s[k] == '\t')) ++k;
+    if (k == blanks) return false;
+    std::size_t e = k;
+    while (e < s.size() && is_alpha(s[e])) ++e;
+    if (e > k && is_logging_level(s.substr(k, e - k)) && (e == s.size() || !is_word(s[e]))) return true;
+    e = k;  // else another `name:N` before it
+    while (e < s.size() && (is_key(s[e]) || s[e] == '-')) ++e;
+    if (e == k || e + 1 >= s.size() || s[e] != ':' || !is_digit(s[e + 1])) return false;
+    k = e + 1;
+    while (k < s.size() && is_digit(s[k])) ++k;
+  }
+}
+
+// Whether `name` is a source file's (`api.py`, `trainer.cc`): `name:N` is
+// then a place in the code, as glog prints `api.py:725]` before its message.
+bool is_source_file(const std::string& name) {
+  const std::size_t dot = name.rfind('.');
+  if (dot == std::string::npos) return false;
+  const std::string_view ext = std::string_view(name).substr(dot + 1);
+  for (std::string_view e : {"py", "c", "cc", "cpp", "cxx", "h", "hpp", "cu", "rs", "go", "java", "js", "ts", "jl", "lua"})
+    if (ext == e) return true;
   return false;
 }
 
@@ -278,11 +346,14 @@ Line parse_line(std::string_view raw) {
       double v = 0;
       std::size_t end = 0;
       if (!number_at(s, j, v, end)) continue;
-      if (s[i] == ':' && j == i + 1 && logging_level_after(s, end)) {  // `olmo.train:990 INFO`: where, not what
+      // `olmo.train:990 INFO`, `api.py:725]`: where, not what.
+      const bool whole = std::all_of(s.begin() + static_cast<std::ptrdiff_t>(j), s.begin() + static_cast<std::ptrdiff_t>(end), is_digit);
+      std::string name = name_before(s, i);
+      if (s[i] == ':' && j == i + 1 && whole && (logging_level_after(s, end) || is_source_file(name))) {
         i = end - 1;
         continue;
       }
-      pairs.push_back({i, name_before(s, i), v});
+      pairs.push_back({i, std::move(name), v});
       i = end - 1;
     } else if ((line.epoch.has || line.step.has) && s.size() - i >= 4 &&
                iequals(std::string_view(s).substr(i, 4), "loss") && (i == 0 || !is_alpha(s[i - 1])) &&
@@ -306,10 +377,12 @@ Line parse_line(std::string_view raw) {
       first = std::min(first, p.at);
       break;
     }
-  const std::string phase = line_phase(std::string_view(s).substr(0, first));
+  const std::optional<std::string> phase = line_phase(std::string_view(s).substr(0, first));
+  line.phased = phase.has_value();
+  if (pairs.empty()) line.header = header_phase(s);
   for (auto& p : pairs) {
     if (p.name.empty() || is_mark_name(p.name)) continue;
-    if (!phase.empty() && !has_phase(p.name)) p.name = phase + p.name;
+    if (phase && !phase->empty() && !has_phase(p.name)) p.name = *phase + p.name;
     bool seen = false;
     for (const auto& [n, v] : line.metrics) seen = seen || n == p.name;
     if (!seen) line.metrics.emplace_back(std::move(p.name), p.value);  // the first of a name on a line
@@ -346,20 +419,41 @@ Run read_text_log(const std::string& path, const ReadOptions& options) {
   // The lines with metrics, each with the marks in force there: a line's
   // marks carry to the lines after it (Keras prints `Epoch 3/10` on a line of
   // its own, the metrics on the next).
+  // A section header's phase (`Validation:` above `Epoch 0 | avg_loss =
+  // 0.79`) holds for the lines of metrics right below it that do not name a
+  // phase themselves (nor name one: `val_loss` says where it is), while
+  // they show the marks of the first of them: a line without metrics, or one
+  // printed at another step, ends the section.
   std::vector<Line> records;
   Mark epoch, step;
+  std::optional<std::string> section;
+  std::optional<std::pair<Mark, Mark>> section_marks;
   std::size_t pos = 0;
   while (pos < text.size()) {
     std::size_t e = text.find('\n', pos);
     if (e == std::string_view::npos) e = text.size();
     Line line = parse_line(text.substr(pos, e - pos));
     pos = e + 1;
+    if (line.metrics.empty()) {
+      section = line.header;
+      section_marks.reset();
+    } else if (section) {
+      if (!section_marks) section_marks.emplace(line.epoch, line.step);
+      if (!same_marks(section_marks->first, line.epoch) || !same_marks(section_marks->second, line.step)) section.reset();
+      else if (!line.phased && !section->empty() &&
+               std::none_of(line.metrics.begin(), line.metrics.end(), [](const auto& m) { return has_phase(m.first); }))
+        for (auto& [name, v] : line.metrics) name = *section + name;
+    }
     if (line.epoch.has) {
       epoch = line.epoch;
       if (!line.step.has) step = Mark{};  // a new epoch's steps start again
     }
     if (line.step.has) step = line.step;
-    if (!line.metrics.empty()) records.push_back({epoch, step, std::move(line.metrics)});
+    if (!line.metrics.empty()) {
+      line.epoch = epoch;
+      line.step = step;
+      records.push_back(std::move(line));
+    }
   }
   // What a log prints before its first loss is set-up (`Namespace(lr=0.004,
   // batch_size=64)`, a model summary), not points of its curves; in a log

@@ -337,15 +337,43 @@ def _long_table(path, head, rows):
 
 _ANSI = re.compile(r"\x1b\[[^A-Za-z]*[A-Za-z]")
 _NUM = r"[+-]?(?:\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf(?:inity)?"
-_PAIR = re.compile(r"""(?:['"]([^'"]+)['"]|((?:[A-Za-z0-9_./]+ ){0,2}[A-Za-z0-9_./]+))\s*[:=]\s*(""" + _NUM +
+# a name's word: name characters, and '-' between word characters (`val-loss`, a host name)
+_W = r"(?:[A-Za-z0-9_./]|(?<=[A-Za-z0-9_])-(?=[A-Za-z0-9_]))"
+_PAIR = re.compile(r"""(?:['"]([^'"]+)['"]|((?:{w}+ ){{0,2}}{w}+))\s*[:=]\s*(""".format(w=_W) + _NUM +
                    r")(?![A-Za-z0-9_%/:.])", re.IGNORECASE)
-_SPACED_LOSS = re.compile(r"(?<![A-Za-z0-9_./])((?:[A-Za-z0-9_./]+ ){0,2}(?:[A-Za-z0-9_./]*[0-9_./])?loss)[ \t]+("
+_SPACED_LOSS = re.compile(r"(?<![A-Za-z0-9_./])(?<![A-Za-z0-9_]-)((?:{w}+ ){{0,2}}{w}*(?<![A-Za-z])loss)[ \t]+(".format(w=_W)
                           + _NUM + r")(?![A-Za-z0-9_%/:.])", re.IGNORECASE)
 _MARK = r"""(?<![A-Za-z0-9_])(?:{})['"]?\s*[:=#]?\s*[\[(]?\s*(-?\d+)(?![\d.A-Za-z_])(?:\s*/\s*(\d+))?"""
 _EPOCH = re.compile(_MARK.format("epoch"), re.IGNORECASE)
 _STEP = re.compile(_MARK.format("global_step|iteration|iter|step"), re.IGNORECASE)
 _MARK_NAMES = ("epoch", "step", "iter", "iteration", "global_step")
-_LEVEL = re.compile(r"[ \t]+(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)(?![A-Za-z0-9_])")
+_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
+# blanks, more `name:N` places each after blanks, then a logging level (`host:0<TAB>olmo.train:990<TAB>INFO`)
+_LEVEL = re.compile(r"(?:[ \t]+[A-Za-z0-9_./-]+:[0-9]+)*[ \t]+(?:" + "|".join(_LEVELS) + r")(?![A-Za-z0-9_])")
+_SOURCE_EXT = ("py", "c", "cc", "cpp", "cxx", "h", "hpp", "cu", "rs", "go", "java", "js", "ts", "jl", "lua")
+_HEADER_WORDS = 4
+
+
+def _word_phase(word):
+    """The phase a word names: "" the training, "val_" or "test_" an evaluation, None no phase."""
+    w = word.lower()
+    if w in ("train", "training"):
+        return ""
+    if w in ("val", "valid", "validation", "eval", "evaluation", "dev", "validate", "validating", "evaluate",
+             "evaluating"):
+        return "val_"
+    if w in ("test", "testing"):
+        return "test_"
+    return None
+
+
+def _header_phase(line):
+    """A section header's phase (a line without metrics, at most four words of letters besides a
+    logging level, the first naming a phase), else None."""
+    words = [w for w in re.findall(r"[A-Za-z]+", line) if w not in _LEVELS]
+    if not words or len(words) > _HEADER_WORDS:
+        return None
+    return _word_phase(words[0])
 
 
 def _printed_name(quoted, words):
@@ -371,34 +399,36 @@ def _printed_line(raw):
     def add(name, v):
         if not name or any(name == m or name.endswith("_" + m) for m in _MARK_NAMES):
             return
-        if phase and not re.match(r"(train|val|valid|validation|eval|evaluation|test|dev)[_/]", name):
+        if phase and not _has_phase(name):
             name = phase + name
         if name not in [n for n, _ in out]:
             out.append((name, float(v.replace(",", ""))))
-    # (where its separator is, name, value)
-    # `olmo.train:990<TAB>INFO`: Python logging's source location before its level is no metric
-    found = [(m.end(1) if m.group(1) is not None else m.end(2), _printed_name(m.group(1), m.group(2) or ""), m.group(3))
-             for m in _PAIR.finditer(line)
-             if not (line[m.start(3) - 1] == ":" and _LEVEL.match(line, m.end(3)))]
+    # (where its separator is, name, value); `olmo.train:990<TAB>INFO` (Python logging's places before
+    # its level) and `api.py:725]` (a source file's line, as glog prints it) are where, not what
+    found = []
+    for m in _PAIR.finditer(line):
+        name = _printed_name(m.group(1), m.group(2) or "")
+        if line[m.start(3) - 1] == ":" and re.fullmatch(r"[0-9]+", m.group(3)) and (
+                _LEVEL.match(line, m.end(3)) or name.rsplit(".", 1)[-1] in _SOURCE_EXT and "." in name):
+            continue
+        found.append((m.end(1) if m.group(1) is not None else m.end(2), name, m.group(3)))
     if epoch or step:
         found += [(m.end(1), _printed_name(None, m.group(1)), m.group(2)) for m in _SPACED_LOSS.finditer(line)]
     found.sort()
-    # the phase: a word between spaces, before the first named value (or a printed dict), naming an evaluation
+    # the phase: a word between spaces, before the first named value (or a printed dict), naming one
     first = min([line.find("{") if "{" in line else len(line)] + [at for at, name, _ in found if name][:1])
-    phase = ""
+    phase = None
     for word in line[:first].split():
-        word = word.lstrip("[(<*#-|").rstrip(":|,]).>-").lower()
-        if word in ("train", "training"):
-            break
-        if word in ("val", "valid", "validation", "eval", "evaluation", "dev", "validating", "evaluating"):
-            phase = "val_"
-            break
-        if word in ("test", "testing"):
-            phase = "test_"
+        phase = _word_phase(word.lstrip("[(<*#-|").rstrip(":|,]).>-"))
+        if phase is not None:
             break
     for _, name, v in found:
         add(name, v)
-    return epoch, step, out
+    return epoch, step, out, phase is not None, (_header_phase(line) if not found else None)
+
+
+def _has_phase(name):
+    return re.match(r"(train|val|valid|validation|eval|evaluation|test|dev)[_/]", name, re.IGNORECASE) is not None
 
 
 def _printed(path):
@@ -409,8 +439,21 @@ def _printed(path):
     with open(path, encoding="utf-8", errors="replace", newline="\n") as f:
         lines = f.read().split("\n")
     recs, epoch, step = [], None, None
+    # a section header's phase holds for the lines of metrics right below it that neither name a phase
+    # nor have a name that does, while they show the first one's marks
+    section, section_marks = None, None
     for raw in lines:
-        e, s, metrics = _printed_line(raw)
+        e, s, metrics, phased, header = _printed_line(raw)
+        if not metrics:
+            section, section_marks = header, None
+        elif section is not None:
+            at = (e and e[0], s and s[0])  # the marks' numbers, printed on the line itself
+            if section_marks is None:
+                section_marks = at
+            if section_marks != at:
+                section = None
+            elif not phased and section and not any(_has_phase(n) for n, _ in metrics):
+                metrics = [(section + n, v) for n, v in metrics]
         if e is not None:
             epoch = e
             if s is None:

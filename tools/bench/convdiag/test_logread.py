@@ -170,6 +170,20 @@ def main():
         series, _ = read_series(os.path.join(printed, "mnist_example.log"))
         check("printed: PyTorch's MNIST example", sorted(series) == ["loss", "test_average_loss"]
               and series["test_average_loss"][0][0] == 10)
+        series, step_key = read_series(os.path.join(printed, "section_headers.log"))
+        check("printed: a section header's phase", step_key == "epoch" and sorted(series) == ["avg_loss", "val_avg_loss"]
+              and series["val_avg_loss"][1][0] == 0.785 and series["avg_loss"][1][0] == 0.857)
+        series, _ = read_series(os.path.join(printed, "config_dump_steps.log"))
+        check("printed: logging places are no metrics", "node-a" not in series and "a" not in series
+              and not any(n.endswith(".py") for n in series))
+        ends = os.path.join(d, "ends.log")
+        with open(ends, "w") as f:
+            f.write("Validation:\nepoch 1 loss: 0.5\nepoch 2 loss: 0.4\nTest:\nepoch 2 acc: 0.9\nepoch 2 train loss: 0.41\n"
+                    "Evaluating the model on the validation windows now\nepoch 3 loss: 0.3\n")
+        series, step_key = read_series(ends)
+        check("printed: where a section ends", step_key == "epoch" and sorted(series) ==
+              ["loss", "test_acc", "train_loss", "val_loss"] and series["loss"][0].tolist() == [2, 3]
+              and series["val_loss"][0].tolist() == [1])
         wide = os.path.join(d, "wide.csv")
         with open(wide, "w") as f:
             f.write("step,metric,value,lr\n0,loss,1.5,0.1\n")
