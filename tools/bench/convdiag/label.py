@@ -7,9 +7,10 @@ writes labels.json. Standard library and NumPy only; convdiag plays no part.
     label.py --gen DIR --show ID      # the rules' numbers for one run
 
 Generated runs come in sets by the number they start from: set 1 (from 0), set 2 (from 1000,
-`generate.py --first 1000`), set 3 (from 2000), ..., set 18 (from 17000) and set 19 (from 18000).
-Sets 1 to 18 are the calibration set and set 19 the held-out set; public logs are split by a hash of
-their id within each stratum.
+`generate.py --first 1000`), set 3 (from 2000), ..., set 19 (from 18000) and set 20 (from 19000).
+Sets 1 to 19 are the calibration set and set 20 the held-out set (HELDOUT_SET); public logs are split by
+a hash of their id within each stratum of their batch, and keep that half once given (in the labels.json
+passed with --keep-generated).
 
 Where the rules and the intended condition disagree, the run is listed; review.json holds the
 decisions taken after looking at those curves (plot.py), each with its reason.
@@ -890,11 +891,17 @@ def main():
     strata = {}
     for l in labels:
         strata.setdefault(stratum(l), []).append(l["id"])
+    # A public log keeps the half it was given (in the labels.json kept with --keep-generated): a
+    # review that changes its label must not move a log that was looked at into the held-out half.
+    given = {}
+    if args.keep_generated:
+        with open(args.keep_generated) as f:
+            given = {l["id"]: l["split"] for l in json.load(f)["runs"] if l["origin"] == "public"}
     for l in labels:
         if l["origin"] == "generated":
             l["split"] = "heldout" if l["set"] == HELDOUT_SET else "calibration"
         else:
-            l["split"] = split_of(l["id"], stratum(l), strata[stratum(l)])
+            l["split"] = given.get(l["id"]) or split_of(l["id"], stratum(l), strata[stratum(l)])
     print(f"{len(labels)} runs, {disagreements} disagreements without a review decision", file=sys.stderr)
     if args.out:
         with open(args.out, "w") as f:
