@@ -447,7 +447,10 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
   if (m < 3) return false;
   const std::int64_t last = p.steps.back();
   // The logged values' range: whether they span decades (see log_scale below).
-  const auto [ylo, yhi] = std::minmax_element(p.y.begin(), p.y.end());
+  // (A pair, not structured bindings: a lambda below uses it, and clang
+  // before 16 cannot capture a binding.)
+  const auto y_range = std::minmax_element(p.y.begin(), p.y.end());
+  const double y_span = *y_range.second / *y_range.first;
   // Worse than at initialisation: a learning rate far too high can blow the
   // loss up within a step or two and leave it bouncing above where it started,
   // which the smoothed curve (its start already inflated) cannot show.
@@ -459,7 +462,7 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
     // out low by chance is no level the run left).
     const auto beyond_noise = [&] {
       return m < kNoiseJudgedPoints || q10 >= (1 + o.divergence_rise) * init ||
-             rise_in_noise(tail, p.positive && *yhi / *ylo > kLogScaleSpan, init, 1.0, med,
+             rise_in_noise(tail, p.positive && y_span > kLogScaleSpan, init, 1.0, med,
                            static_cast<double>(tail.size())) >= kRiseNoiseZ;
     };
     if (q10 > init && med >= (1 + o.divergence_rise) * init && beyond_noise()) {
@@ -503,7 +506,7 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
   // smoothed curve: a loss that fell 100-fold within its first few points
   // spans the decades on a plot though its running median, over 10% of the
   // points, cuts off the first of them.
-  const bool log_scale = p.positive && *lo > 0 && *yhi / *ylo > kLogScaleSpan;
+  const bool log_scale = p.positive && *lo > 0 && y_span > kLogScaleSpan;
   const double range = log_scale ? std::log(*hi / *lo) : *hi - *lo;
   const double seen_rise = log_scale ? std::log(end / lowest) : rise;
   // ... and the rise stands out of the curve's noise: the end level against
