@@ -7,8 +7,8 @@ writes labels.json. Standard library and NumPy only; convdiag plays no part.
     label.py --gen DIR --show ID      # the rules' numbers for one run
 
 Generated runs come in sets by the number they start from: set 1 (from 0), set 2 (from 1000,
-`generate.py --first 1000`), set 3 (from 2000), ..., set 19 (from 18000) and set 20 (from 19000).
-Sets 1 to 19 are the calibration set and set 20 the held-out set (HELDOUT_SET); public logs are split by
+`generate.py --first 1000`), set 3 (from 2000), ..., set 20 (from 19000) and set 21 (from 20000).
+Sets 1 to 20 are the calibration set and set 21 the held-out set (HELDOUT_SET); public logs are split by
 a hash of their id within each stratum of their batch, and keep that half once given (in the labels.json
 passed with --keep-generated).
 
@@ -720,7 +720,7 @@ def run_set(run_id):
     return 1 + int(run_id.rsplit("-", 1)[1]) // 1000
 
 
-HELDOUT_SET = 20
+HELDOUT_SET = 21
 
 
 def split_of(run_id, stratum, members):
