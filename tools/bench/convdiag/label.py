@@ -7,8 +7,9 @@ writes labels.json. Standard library and NumPy only; convdiag plays no part.
     label.py --gen DIR --show ID      # the rules' numbers for one run
 
 Generated runs come in sets by the number they start from: set 1 (from 0), set 2 (from 1000,
-`generate.py --first 1000`), set 3 (from 2000), ..., set 20 (from 19000) and set 21 (from 20000).
-Sets 1 to 20 are the calibration set and set 21 the held-out set (HELDOUT_SET); public logs are split by
+`generate.py --first 1000`), set 3 (from 2000), ..., set 21 (from 20000) and set 22 (from 21000).
+Sets 1 to 20 are the calibration set and sets 21 and 22 the held-out set (HELDOUT_SETS: both generated
+after the detectors last changed for generated runs, neither tuned on); public logs are split by
 a hash of their id within each stratum of their batch, and keep that half once given (in the labels.json
 passed with --keep-generated).
 
@@ -720,7 +721,7 @@ def run_set(run_id):
     return 1 + int(run_id.rsplit("-", 1)[1]) // 1000
 
 
-HELDOUT_SET = 21
+HELDOUT_SETS = (21, 22)
 
 
 def split_of(run_id, stratum, members):
@@ -899,7 +900,7 @@ def main():
             given = {l["id"]: l["split"] for l in json.load(f)["runs"] if l["origin"] == "public"}
     for l in labels:
         if l["origin"] == "generated":
-            l["split"] = "heldout" if l["set"] == HELDOUT_SET else "calibration"
+            l["split"] = "heldout" if l["set"] in HELDOUT_SETS else "calibration"
         else:
             l["split"] = given.get(l["id"]) or split_of(l["id"], stratum(l), strata[stratum(l)])
     print(f"{len(labels)} runs, {disagreements} disagreements without a review decision", file=sys.stderr)
