@@ -965,6 +965,32 @@ TEST_CASE("Printed logs: a value printed again at the same epoch (a new best mod
   CHECK(series(twice, "mse").size() == 3);
 }
 
+TEST_CASE("Printed logs: detectron2's evaluation progress, timings with a unit and its copypaste lists are no metrics",
+          "[text]") {
+  // `Inference done 137/500. Dataloading: 0.0014 s/iter. Inference: 0.0384
+  // s/iter. ...` between the training's `iter: 219  total_loss: ...` lines,
+  // and `copypaste: 10.0000,19.0000,...`: read as metrics, they were printed
+  // many times at one iteration with other values, and the log fell back to
+  // its line index. Without them the iteration is the step.
+  const Run run = read_log(kData + "printed/detectron2_eval.log");
+  CHECK(run.step_name == "step");
+  CHECK(run.find("dataloading") == nullptr);
+  CHECK(run.find("copypaste") == nullptr);
+  for (const auto& name : run.metric_names()) CHECK(name.find("s/iter") == std::string::npos);
+  const Series& loss = series(run, "total_loss");
+  REQUIRE(loss.size() == 30);
+  CHECK(loss.steps.front() == 19);
+  CHECK(loss.steps.back() == 599);
+  CHECK(recognise_roles(run).loss == "total_loss");
+  // A unit ends a value only as a word of its own after blanks: `0.5s` was
+  // never a value, `loss: 0.5 (0.6)` still is.
+  const fs::path dir = gradcheck::test::scratch_dir("printed_units");
+  const Run units = read_text_log(write_bytes(dir / "units.log", "step 1 loss: 0.9 (0.95) time: 0.4 s eta: 12 min\n"
+                                                                  "step 2 loss: 0.8 (0.9) time: 0.4 sec mem: 11 GB\n"));
+  CHECK(units.metric_names() == std::vector<std::string>{"loss"});
+  CHECK(series(units, "loss").values == std::vector<double>{0.9, 0.8});
+}
+
 TEST_CASE("Printed logs: a section header's phase holds for the metrics right below it", "[text]") {
   // `===== validate epoch 1 =====` above `Epoch 0 | avg_loss = 0.785`: the
   // same name at the same epoch as the training's line, told apart by the

@@ -77,10 +77,27 @@ std::string last_state(std::string_view line) {
   return out;
 }
 
+// Whether s[at...] is blanks then a unit of time, rate or size as a word
+// (`0.0382 s/iter`, `2.7 sec`, `11810 MB`): a measurement, not a metric.
+bool unit_after(std::string_view s, std::size_t at) {
+  std::size_t k = at;
+  while (k < s.size() && (s[k] == ' ' || s[k] == '\t')) ++k;
+  if (k == at) return false;
+  for (std::string_view unit : {"s/iter", "s/it", "it/s", "iter/s", "samples/s", "tokens/s", "img/s", "seconds", "second",
+                                "secs", "sec", "ms", "us", "s", "minutes", "minute", "mins", "min", "hours", "hour", "hrs",
+                                "hr", "h", "KB", "MB", "GB", "KiB", "MiB", "GiB"})
+    if (s.size() - k >= unit.size() && s.substr(k, unit.size()) == unit &&
+        (k + unit.size() == s.size() || !(is_word(s[k + unit.size()]) || s[k + unit.size()] == '/')))
+      return true;
+  return false;
+}
+
 // A number at s[i]: a decimal (sign, exponent) or nan/inf, not followed by a
 // letter, digit, '%', '/', ':', '_' or '.' (`5s`, `99%`, `9893/10000`, `12:34`
-// are no values). Digits grouped by thousands (`11,633`, `20,971,520.5`: one
-// to three digits, then groups of a comma and three digits) are one number.
+// are no values), nor by a comma and a digit (a list of numbers), nor by a
+// unit after blanks (`0.0382 s/iter`). Digits grouped by thousands
+// (`11,633`, `20,971,520.5`: one to three digits, then groups of a comma and
+// three digits) are one number.
 bool number_at(std::string_view s, std::size_t i, double& value, std::size_t& end) {
   if (i < s.size() && s[i] == '+') ++i;
   if (i >= s.size()) return false;
@@ -113,8 +130,9 @@ bool number_at(std::string_view s, std::size_t i, double& value, std::size_t& en
   if (end < s.size()) {
     const char c = s[end];
     if (is_word(c) || c == '%' || c == '/' || c == ':' || c == '.') return false;
+    if (c == ',' && end + 1 < s.size() && is_digit(s[end + 1])) return false;  // a list: `3.0706,6.8876`
   }
-  return true;
+  return !unit_after(s, end);
 }
 
 // The name before s[at] (at the separator): a quoted name, or up to three

@@ -339,10 +339,15 @@ _ANSI = re.compile(r"\x1b\[[^A-Za-z]*[A-Za-z]")
 _NUM = r"[+-]?(?:\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf(?:inity)?"
 # a name's word: name characters, and '-' between word characters (`val-loss`, a host name)
 _W = r"(?:[A-Za-z0-9_./]|(?<=[A-Za-z0-9_])-(?=[A-Za-z0-9_]))"
+# after a value: no letter, digit, '%', '/', ':', '.', no list (`3.07,6.88`), no unit after blanks (`0.038 s/iter`)
+_UNITS = ("s/iter", "s/it", "it/s", "iter/s", "samples/s", "tokens/s", "img/s", "seconds", "second", "secs", "sec", "ms",
+          "us", "s", "minutes", "minute", "mins", "min", "hours", "hour", "hrs", "hr", "h", "KB", "MB", "GB", "KiB", "MiB",
+          "GiB")
+_END = r"(?![A-Za-z0-9_%/:.])(?!,\d)(?![ \t]+(?-i:" + "|".join(re.escape(u) for u in _UNITS) + r")(?![A-Za-z0-9_/]))"
 _PAIR = re.compile(r"""(?:['"]([^'"]+)['"]|((?:{w}+ ){{0,2}}{w}+))\s*[:=]\s*(""".format(w=_W) + _NUM +
-                   r")(?![A-Za-z0-9_%/:.])", re.IGNORECASE)
+                   r")" + _END, re.IGNORECASE)
 _SPACED_LOSS = re.compile(r"(?<![A-Za-z0-9_./])(?<![A-Za-z0-9_]-)((?:{w}+ ){{0,2}}{w}*(?<![A-Za-z])loss)[ \t]+(".format(w=_W)
-                          + _NUM + r")(?![A-Za-z0-9_%/:.])", re.IGNORECASE)
+                          + _NUM + r")" + _END, re.IGNORECASE)
 _MARK = r"""(?<![A-Za-z0-9_])(?:{})['"]?\s*[:=#]?\s*[\[(]?\s*(-?\d+)(?![\d.A-Za-z_])(?:\s*/\s*(\d+))?"""
 _EPOCH = re.compile(_MARK.format("epoch"), re.IGNORECASE)
 _STEP = re.compile(_MARK.format("global_step|iteration|iter|step"), re.IGNORECASE)

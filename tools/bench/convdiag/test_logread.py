@@ -176,6 +176,14 @@ def main():
         series, _ = read_series(os.path.join(printed, "config_dump_steps.log"))
         check("printed: logging places are no metrics", "node-a" not in series and "a" not in series
               and not any(n.endswith(".py") for n in series))
+        series, step_key = read_series(os.path.join(printed, "detectron2_eval.log"))
+        check("printed: detectron2's evaluation lines", step_key == "step" and "dataloading" not in series
+              and "copypaste" not in series and series["total_loss"][0].tolist()[:2] == [19, 39])
+        units = os.path.join(d, "units.log")
+        with open(units, "w") as f:
+            f.write("step 1 loss: 0.9 (0.95) time: 0.4 s eta: 12 min\nstep 2 loss: 0.8 (0.9) time: 0.4 sec mem: 11 GB\n")
+        series, _ = read_series(units)
+        check("printed: values with a unit", sorted(series) == ["loss"] and series["loss"][1].tolist() == [0.9, 0.8])
         ends = os.path.join(d, "ends.log")
         with open(ends, "w") as f:
             f.write("Validation:\nepoch 1 loss: 0.5\nepoch 2 loss: 0.4\nTest:\nepoch 2 acc: 0.9\nepoch 2 train loss: 0.41\n"
