@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gradcheck/diag/diagnose.hpp"
+#include "gradcheck/diag/report.hpp"
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
 #include "support/corrupt.hpp"
@@ -254,6 +255,49 @@ TEST_CASE("TensorBoard: TF2 rank-0 tensors are scalars, histograms skipped, sub-
   const Roles roles = recognise_roles(run);
   CHECK(roles.loss == "train/epoch_loss");
   CHECK(roles.val_loss == "validation/epoch_loss");
+}
+
+TEST_CASE("TensorBoard: the model_config the Hugging Face Trainer writes into its events gives the class count",
+          "[tfevents][context]") {
+  // The Trainer's TensorBoard callback writes add_text("model_config",
+  // model.config.to_json_string()) at the start of training: a language
+  // model's vocabulary, or a classification head's id2label (written only
+  // when it is not transformers' default two labels; `architectures` is then
+  // still the checkpoint's class, ...ForMaskedLM for a classifier fine-tuned
+  // from BERT).
+  const fs::path dir = gradcheck::test::scratch_dir("tfevents_context");
+  auto events = [&](const std::string& name, const std::string& config) {
+    std::string bytes = record(text_event(0, "args/text_summary", R"({"output_dir": "out"})"));
+    if (!config.empty()) bytes += record(text_event(0, "model_config/text_summary", config));
+    for (int step = 10; step <= 80; step += 10) bytes += record(simple_event(step, "train/loss", 3.8f - 0.002f * step));
+    return gradcheck::test::write_bytes(dir / name / "events.out.tfevents.1.host", bytes);
+  };
+  const std::string lm = events("lm", R"({"_name_or_path": "EleutherAI/pythia-70m-deduped",
+    "architectures": ["GPTNeoXForCausalLM"], "vocab_size": 50304})");
+  const LogContext c = read_log_context(lm);
+  CHECK(c.classes == 50304);
+  REQUIRE(c.notes.size() == 1);
+  CHECK_THAT(c.notes[0], Catch::Contains("the model_config the Trainer wrote into its events): a language model "
+                                         "(GPTNeoXForCausalLM) over 50304 tokens"));
+  CHECK(read_log_context((dir / "lm").string()).classes == 50304);  // the folder holding it
+  // A loss starting at 3.8, far below ln 50304 = 10.8, that improves little:
+  // a trained model fine-tuned, no plateau.
+  const auto fine_tune = gradcheck::diag::diagnose_logs({lm});
+  REQUIRE(fine_tune.runs.size() == 1);
+  CHECK(fine_tune.healthy());
+  // Without the config nothing says the model had learned: a plateau.
+  CHECK_FALSE(gradcheck::diag::diagnose_logs({events("bare", "")}).healthy());
+  CHECK(read_log_context(events("cls", R"({"architectures": ["RobertaForMaskedLM"], "vocab_size": 50265,
+    "id2label": {"0": "World", "1": "Sports", "2": "Business", "3": "Sci/Tech"}})")).classes == 4);
+  CHECK(read_log_context(events("mlm", R"({"architectures": ["BertForMaskedLM"], "vocab_size": 30522})")).classes == 0);
+  CHECK(read_log_context(events("multilabel", R"({"architectures": ["BertForMaskedLM"], "problem_type":
+    "multi_label_classification", "id2label": {"0": "a", "1": "b", "2": "c"}})")).classes == 0);
+  CHECK(read_log_context(events("none", "")).classes == 0);
+  CHECK(read_log_context(events("none", "")).notes.empty());
+  const LogContext broken = read_log_context(events("broken", "{\"vocab_size\": 5"));
+  CHECK(broken.classes == 0);
+  REQUIRE(broken.notes.size() == 1);
+  CHECK_THAT(broken.notes[0], Catch::EndsWith("is left out: not JSON"));
 }
 
 TEST_CASE("TensorBoard: a bad CRC and a truncated record name the byte offset", "[tfevents][errors]") {

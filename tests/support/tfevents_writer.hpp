@@ -72,4 +72,12 @@ inline std::string tensor_event(std::int64_t step, const std::string& tag, float
   return field_varint(2, static_cast<std::uint64_t>(step)) + field_bytes(5, field_bytes(1, value));
 }
 
+/// Event{step, summary{value{tag, tensor{dtype=DT_STRING, shape{dim{size 1}}, string_val}}}}: a text
+/// summary as SummaryWriter.add_text writes it (its tag is `<name>/text_summary`).
+inline std::string text_event(std::int64_t step, const std::string& tag, const std::string& text) {
+  std::string tensor = field_varint(1, 7) + field_bytes(2, field_bytes(2, field_varint(1, 1))) + field_bytes(8, text);
+  std::string value = field_bytes(1, tag) + field_bytes(8, tensor);
+  return field_varint(2, static_cast<std::uint64_t>(step)) + field_bytes(5, field_bytes(1, value));
+}
+
 }  // namespace gradcheck::test::tfevents

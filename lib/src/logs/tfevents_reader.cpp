@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "builder.hpp"
+#include "formats.hpp"
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
 #include "gradcheck/mapped_file.hpp"
@@ -283,7 +284,88 @@ bool is_event_file(const std::filesystem::path& p) {
   return p.filename().string().find("tfevents") != std::string::npos;
 }
 
+constexpr std::uint64_t kStringType = 7;  // DT_STRING
+
+// The first string of a TensorProto of strings (string_val).
+std::optional<std::string> string_of_tensor(Reader r) {
+  std::uint64_t dtype = 0;
+  std::optional<std::string> first;
+  while (!r.done()) {
+    int wire = 0;
+    const std::uint32_t field = r.key(wire);
+    if (field == 1 && wire == 0) dtype = r.varint();
+    else if (field == 8 && wire == 2 && !first) first = r.string();
+    else r.skip(wire);
+  }
+  if (dtype != kStringType) return std::nullopt;
+  return first;
+}
+
+// The text summary tagged `tag` in one Event, if it holds one.
+std::optional<std::string> text_of_event(Reader r, std::string_view tag) {
+  while (!r.done()) {
+    int wire = 0;
+    const std::uint32_t field = r.key(wire);
+    if (field != 5 || wire != 2) {
+      r.skip(wire);
+      continue;
+    }
+    Reader summary = r.bytes();
+    while (!summary.done()) {
+      int w = 0;
+      const std::uint32_t f = summary.key(w);
+      if (f != 1 || w != 2) {
+        summary.skip(w);
+        continue;
+      }
+      Reader value = summary.bytes();
+      std::string name;
+      std::optional<std::string> text;
+      while (!value.done()) {
+        int vw = 0;
+        const std::uint32_t vf = value.key(vw);
+        if (vf == 1 && vw == 2) name = value.string();
+        else if (vf == 8 && vw == 2) text = string_of_tensor(value.bytes());
+        else value.skip(vw);
+      }
+      if (name == tag && text) return text;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> text_in_file(const std::string& path, std::string_view tag) {
+  MappedFile file(path);
+  const std::uint8_t* d = file.data();
+  const std::size_t n = file.size();
+  std::size_t off = 0;
+  while (n - off >= 16) {
+    const std::uint64_t len = le64(d + off);
+    if (len > n - off - 16) return std::nullopt;
+    if (auto text = text_of_event(Reader(d + off + 12, static_cast<std::size_t>(len)), tag)) return text;
+    off += 16 + static_cast<std::size_t>(len);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::optional<std::string> internal::tfevents_text(const std::string& path, std::string_view tag) {
+  namespace fs = std::filesystem;
+  try {
+    std::error_code ec;
+    if (!fs::is_directory(path, ec)) return text_in_file(path, tag);
+    std::vector<fs::path> files;
+    for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec))
+      if (it->is_regular_file(ec) && is_event_file(it->path())) files.push_back(it->path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files)
+      if (auto text = text_in_file(f.string(), tag)) return text;
+  } catch (const BadProto&) {
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
 
 Run read_tfevents(const std::string& path, const ReadOptions& options) {
   namespace fs = std::filesystem;

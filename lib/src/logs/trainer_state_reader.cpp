@@ -187,68 +187,131 @@ std::optional<nlohmann::json> beside(const std::filesystem::path& file, std::vec
 
 }  // namespace
 
+// What a model's config (config.json, or the same JSON elsewhere) says of
+// the loss: the classes of a language model or a single-label classifier.
+// `shown` names where it came from in the notes.
+void from_model_config(const nlohmann::json& config, const std::string& shown, LogContext& context) {
+  bool language = false, classifier = false;
+  std::string arch;
+  if (const auto a = config.find("architectures"); a != config.end() && a->is_array()) {
+    for (const auto& name : *a) {
+      if (!name.is_string()) continue;
+      const std::string& n = name.get_ref<const std::string&>();
+      const bool lm = ends_with_any(n, {"ForCausalLM", "LMHeadModel", "ForConditionalGeneration", "ForMaskedLM"});
+      const bool cls = ends_with_any(n, {"ForSequenceClassification", "ForTokenClassification",
+                                         "ForImageClassification", "ForAudioClassification",
+                                         "ForVideoClassification"});
+      language = language || lm;
+      classifier = classifier || cls;
+      if ((lm || cls) && arch.empty()) arch = shown_name(n);
+    }
+  }
+  if (language && !classifier) {
+    int vocab = count_field(config, "vocab_size");
+    if (vocab == 0)
+      if (const auto t = config.find("text_config"); t != config.end() && t->is_object())
+        vocab = count_field(*t, "vocab_size");
+    if (vocab > 1) {
+      context.classes = vocab;
+      context.notes.push_back(shown + ": a language model (" + arch + ") over " + std::to_string(vocab) +
+                              " tokens, so " + std::to_string(vocab) + " classes (--classes overrides)");
+    }
+  } else if (classifier && !language) {
+    const auto problem = config.find("problem_type");
+    const bool single_label = problem == config.end() || problem->is_null() ||
+                              (problem->is_string() && problem->get_ref<const std::string&>() ==
+                                                           "single_label_classification");
+    int labels = 0;
+    if (const auto l = config.find("id2label"); l != config.end() && l->is_object())
+      labels = static_cast<int>(std::min<std::size_t>(l->size(), std::size_t{1} << 30));
+    if (labels == 0) labels = count_field(config, "num_labels");
+    // transformers leaves out what is at its default: 2 labels.
+    const bool by_default = labels == 0;
+    if (by_default) labels = 2;
+    if (single_label && labels > 1) {
+      context.classes = labels;
+      context.notes.push_back(shown + ": a classifier (" + arch + ") of " + std::to_string(labels) + " labels" +
+                              (by_default ? " (transformers' default: the config names none)" : "") + ", so " +
+                              std::to_string(labels) + " classes (--classes overrides)");
+    }
+  }
+}
+
+// The model's config as the Trainer wrote it into its TensorBoard events at
+// the start of training: `architectures` is then the class the checkpoint was
+// saved as, not the one trained (a classifier fine-tuned from a masked
+// language model's checkpoint still says ...ForMaskedLM). What is decisive:
+// an `id2label` (a classification head's labels, written only when they are
+// not transformers' default), else a generative language model's class
+// (...ForCausalLM, ...LMHeadModel, ...ForConditionalGeneration: its vocabulary;
+// a masked language model's checkpoint is mostly a classifier's backbone, with
+// a default two-label head that the config does not write).
+void from_events_config(const nlohmann::json& config, const std::string& shown, LogContext& context) {
+  if (const auto l = config.find("id2label"); l != config.end() && l->is_object() && l->size() >= 2) {
+    const auto problem = config.find("problem_type");
+    const bool single_label = problem == config.end() || problem->is_null() ||
+                              (problem->is_string() && problem->get_ref<const std::string&>() == "single_label_classification");
+    if (!single_label) return;
+    const int labels = static_cast<int>(std::min<std::size_t>(l->size(), std::size_t{1} << 30));
+    context.classes = labels;
+    context.notes.push_back(shown + ": a classification head of " + std::to_string(labels) + " labels (its id2label), so " +
+                            std::to_string(labels) + " classes (--classes overrides)");
+    return;
+  }
+  if (const auto a = config.find("architectures"); a != config.end() && a->is_array()) {
+    for (const auto& name : *a) {
+      if (!name.is_string()) continue;
+      const std::string& n = name.get_ref<const std::string&>();
+      if (!ends_with_any(n, {"ForCausalLM", "LMHeadModel", "ForConditionalGeneration"})) continue;
+      int vocab = count_field(config, "vocab_size");
+      if (vocab == 0)
+        if (const auto t = config.find("text_config"); t != config.end() && t->is_object()) vocab = count_field(*t, "vocab_size");
+      if (vocab > 1) {
+        context.classes = vocab;
+        context.notes.push_back(shown + ": a language model (" + shown_name(n) + ") over " + std::to_string(vocab) +
+                                " tokens, so " + std::to_string(vocab) + " classes (--classes overrides)");
+      }
+      return;
+    }
+  }
+}
+
 LogContext read_log_context(const std::string& path) {
   namespace fs = std::filesystem;
   LogContext context;
   std::error_code ec;
   fs::path folder;
-  if (fs::is_directory(path, ec)) {
-    const auto state = internal::trainer_state_in(path, nullptr);
-    if (!state) return context;
+  const bool directory = fs::is_directory(path, ec);
+  const auto state = directory ? internal::trainer_state_in(path, nullptr) : std::nullopt;
+  if (state) {
     folder = state->parent_path();
-  } else if (fs::path(path).filename() == "trainer_state.json") {
+  } else if (!directory && fs::path(path).filename() == "trainer_state.json") {
     folder = fs::path(path).parent_path();
     if (folder.empty()) folder = ".";
   } else {
+    // A TensorBoard log the Hugging Face Trainer wrote (an event file, or a
+    // folder read as one): its TensorBoard callback records the model's
+    // config as the text summary `model_config`.
+    bool events = false;
+    try {
+      events = detect_log_format(path) == LogFormat::tfevents;
+    } catch (const std::exception&) {
+    }
+    if (!events) return context;
+    if (const auto text = internal::tfevents_text(path, "model_config/text_summary")) {
+      const std::string shown = escape_invalid_utf8(path) + " (the model_config the Trainer wrote into its events)";
+      try {
+        const auto config = nlohmann::json::parse(*text);
+        if (config.is_object()) from_events_config(config, shown, context);
+        else context.notes.push_back(shown + " is left out: not a JSON object");
+      } catch (const nlohmann::json::exception&) {
+        context.notes.push_back(shown + " is left out: not JSON");
+      }
+    }
     return context;
   }
-  if (const auto config = beside(folder / "config.json", context.notes)) {
-    const std::string shown = escape_invalid_utf8((folder / "config.json").string());
-    bool language = false, classifier = false;
-    std::string arch;
-    if (const auto a = config->find("architectures"); a != config->end() && a->is_array()) {
-      for (const auto& name : *a) {
-        if (!name.is_string()) continue;
-        const std::string& n = name.get_ref<const std::string&>();
-        const bool lm = ends_with_any(n, {"ForCausalLM", "LMHeadModel", "ForConditionalGeneration", "ForMaskedLM"});
-        const bool cls = ends_with_any(n, {"ForSequenceClassification", "ForTokenClassification",
-                                           "ForImageClassification", "ForAudioClassification",
-                                           "ForVideoClassification"});
-        language = language || lm;
-        classifier = classifier || cls;
-        if ((lm || cls) && arch.empty()) arch = shown_name(n);
-      }
-    }
-    if (language && !classifier) {
-      int vocab = count_field(*config, "vocab_size");
-      if (vocab == 0)
-        if (const auto t = config->find("text_config"); t != config->end() && t->is_object())
-          vocab = count_field(*t, "vocab_size");
-      if (vocab > 1) {
-        context.classes = vocab;
-        context.notes.push_back(shown + ": a language model (" + arch + ") over " + std::to_string(vocab) +
-                                " tokens, so " + std::to_string(vocab) + " classes (--classes overrides)");
-      }
-    } else if (classifier && !language) {
-      const auto problem = config->find("problem_type");
-      const bool single_label = problem == config->end() || problem->is_null() ||
-                                (problem->is_string() && problem->get_ref<const std::string&>() ==
-                                                             "single_label_classification");
-      int labels = 0;
-      if (const auto l = config->find("id2label"); l != config->end() && l->is_object())
-        labels = static_cast<int>(std::min<std::size_t>(l->size(), std::size_t{1} << 30));
-      if (labels == 0) labels = count_field(*config, "num_labels");
-      // transformers leaves out what is at its default: 2 labels.
-      const bool by_default = labels == 0;
-      if (by_default) labels = 2;
-      if (single_label && labels > 1) {
-        context.classes = labels;
-        context.notes.push_back(shown + ": a classifier (" + arch + ") of " + std::to_string(labels) + " labels" +
-                                (by_default ? " (transformers' default: the config names none)" : "") + ", so " +
-                                std::to_string(labels) + " classes (--classes overrides)");
-      }
-    }
-  }
+  if (const auto config = beside(folder / "config.json", context.notes))
+    from_model_config(*config, escape_invalid_utf8((folder / "config.json").string()), context);
   if (const auto adapter = beside(folder / "adapter_config.json", context.notes)) {
     const std::string shown = escape_invalid_utf8((folder / "adapter_config.json").string());
     std::string base, type, task, head;

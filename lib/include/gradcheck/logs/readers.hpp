@@ -84,7 +84,16 @@ Run read_trainer_state(const std::string& path, const ReadOptions& options = {})
 /// checkpoint or output folder holds, next to `trainer_state.json`, the model's
 /// `config.json` and, for a PEFT adapter (LoRA and the like), its
 /// `adapter_config.json`. Read for a `trainer_state.json` (the file, or a
-/// folder read_log reads it from); other logs have no context.
+/// folder read_log reads it from), and for TensorBoard events (a file, or a
+/// folder read as one), where the Trainer's TensorBoard callback writes the
+/// model's config as the text summary `model_config` at the start of
+/// training: there `architectures` is still the class the checkpoint was saved
+/// as (a classifier fine-tuned from BERT says BertForMaskedLM), so a
+/// classification head's `id2label` (written only when it is not the default
+/// two labels) gives the classes, else a generative language model's
+/// (`...ForCausalLM`, `...LMHeadModel`, `...ForConditionalGeneration`)
+/// vocabulary; a masked language model's says nothing. Other logs have no
+/// context.
 /// - `classes`: the outputs a cross-entropy loss is over, so that ln(classes)
 ///   is the loss of a uniform guess. A language model's (`architectures`
 ///   naming a `...ForCausalLM`, `...LMHeadModel`, `...ForConditionalGeneration`
