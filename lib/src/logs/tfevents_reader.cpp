@@ -212,10 +212,10 @@ std::optional<double> scalar_of_tensor(Reader r) {
   return value;
 }
 
-// One Event: records scalars of its Summary into the builder.
-void read_event(Reader r, const std::string& prefix, internal::RunBuilder& builder) {
-  std::int64_t step = 0;
-  std::vector<std::pair<std::string, double>> scalars;
+// Walks one Event: `step` gets its step, and `each` is called with a reader
+// over every Value of its Summary.
+template <typename Each>
+void for_each_value(Reader r, std::int64_t& step, Each&& each) {
   while (!r.done()) {
     int wire = 0;
     const std::uint32_t field = r.key(wire);
@@ -226,31 +226,36 @@ void read_event(Reader r, const std::string& prefix, internal::RunBuilder& build
       while (!summary.done()) {
         int w = 0;
         const std::uint32_t f = summary.key(w);
-        if (f != 1 || w != 2) {
-          summary.skip(w);
-          continue;
-        }
-        Reader value = summary.bytes();
-        std::string tag;
-        std::optional<double> v;
-        while (!value.done()) {
-          int vw = 0;
-          const std::uint32_t vf = value.key(vw);
-          if (vf == 1 && vw == 2) {
-            tag = value.string();
-            // A protobuf string field must be UTF-8; reports could not hold it otherwise.
-            if (!gradcheck::internal::valid_utf8(tag)) throw BadProto{};
-          } else if (vf == 2 && vw == 5) v = f32(value.fixed32());
-          else if (vf == 8 && vw == 2) {
-            if (auto t = scalar_of_tensor(value.bytes())) v = t;
-          } else value.skip(vw);
-        }
-        if (v && !tag.empty()) scalars.emplace_back(prefix + tag, *v);
+        if (f == 1 && w == 2) each(summary.bytes());
+        else summary.skip(w);
       }
     } else {
       r.skip(wire);
     }
   }
+}
+
+// One Event: records scalars of its Summary into the builder.
+void read_event(Reader r, const std::string& prefix, internal::RunBuilder& builder) {
+  std::int64_t step = 0;
+  std::vector<std::pair<std::string, double>> scalars;
+  for_each_value(r, step, [&](Reader value) {
+    std::string tag;
+    std::optional<double> v;
+    while (!value.done()) {
+      int vw = 0;
+      const std::uint32_t vf = value.key(vw);
+      if (vf == 1 && vw == 2) {
+        tag = value.string();
+        // A protobuf string field must be UTF-8; reports could not hold it otherwise.
+        if (!gradcheck::internal::valid_utf8(tag)) throw BadProto{};
+      } else if (vf == 2 && vw == 5) v = f32(value.fixed32());
+      else if (vf == 8 && vw == 2) {
+        if (auto t = scalar_of_tensor(value.bytes())) v = t;
+      } else value.skip(vw);
+    }
+    if (v && !tag.empty()) scalars.emplace_back(prefix + tag, *v);
+  });
   for (auto& [tag, v] : scalars) builder.add(tag, step, v);
 }
 
@@ -303,35 +308,21 @@ std::optional<std::string> string_of_tensor(Reader r) {
 
 // The text summary tagged `tag` in one Event, if it holds one.
 std::optional<std::string> text_of_event(Reader r, std::string_view tag) {
-  while (!r.done()) {
-    int wire = 0;
-    const std::uint32_t field = r.key(wire);
-    if (field != 5 || wire != 2) {
-      r.skip(wire);
-      continue;
+  std::int64_t step = 0;
+  std::optional<std::string> found;
+  for_each_value(r, step, [&](Reader value) {
+    std::string name;
+    std::optional<std::string> text;
+    while (!value.done()) {
+      int vw = 0;
+      const std::uint32_t vf = value.key(vw);
+      if (vf == 1 && vw == 2) name = value.string();
+      else if (vf == 8 && vw == 2) text = string_of_tensor(value.bytes());
+      else value.skip(vw);
     }
-    Reader summary = r.bytes();
-    while (!summary.done()) {
-      int w = 0;
-      const std::uint32_t f = summary.key(w);
-      if (f != 1 || w != 2) {
-        summary.skip(w);
-        continue;
-      }
-      Reader value = summary.bytes();
-      std::string name;
-      std::optional<std::string> text;
-      while (!value.done()) {
-        int vw = 0;
-        const std::uint32_t vf = value.key(vw);
-        if (vf == 1 && vw == 2) name = value.string();
-        else if (vf == 8 && vw == 2) text = string_of_tensor(value.bytes());
-        else value.skip(vw);
-      }
-      if (name == tag && text) return text;
-    }
-  }
-  return std::nullopt;
+    if (!found && name == tag && text) found = std::move(text);
+  });
+  return found;
 }
 
 std::optional<std::string> text_in_file(const std::string& path, std::string_view tag) {
