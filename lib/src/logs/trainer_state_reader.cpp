@@ -185,7 +185,20 @@ std::optional<nlohmann::json> beside(const std::filesystem::path& file, std::vec
   return std::nullopt;
 }
 
-}  // namespace
+// Whether a config's `problem_type` is a single-label classification (or unset).
+bool single_label(const nlohmann::json& config) {
+  const auto problem = config.find("problem_type");
+  return problem == config.end() || problem->is_null() ||
+         (problem->is_string() && problem->get_ref<const std::string&>() == "single_label_classification");
+}
+
+// A language model's `vocab_size`, or its `text_config.vocab_size`; 0 for none.
+int vocabulary(const nlohmann::json& config) {
+  int vocab = count_field(config, "vocab_size");
+  if (vocab == 0)
+    if (const auto t = config.find("text_config"); t != config.end() && t->is_object()) vocab = count_field(*t, "vocab_size");
+  return vocab;
+}
 
 // What a model's config (config.json, or the same JSON elsewhere) says of
 // the loss: the classes of a language model or a single-label classifier.
@@ -207,20 +220,13 @@ void from_model_config(const nlohmann::json& config, const std::string& shown, L
     }
   }
   if (language && !classifier) {
-    int vocab = count_field(config, "vocab_size");
-    if (vocab == 0)
-      if (const auto t = config.find("text_config"); t != config.end() && t->is_object())
-        vocab = count_field(*t, "vocab_size");
+    const int vocab = vocabulary(config);
     if (vocab > 1) {
       context.classes = vocab;
       context.notes.push_back(shown + ": a language model (" + arch + ") over " + std::to_string(vocab) +
                               " tokens, so " + std::to_string(vocab) + " classes (--classes overrides)");
     }
   } else if (classifier && !language) {
-    const auto problem = config.find("problem_type");
-    const bool single_label = problem == config.end() || problem->is_null() ||
-                              (problem->is_string() && problem->get_ref<const std::string&>() ==
-                                                           "single_label_classification");
     int labels = 0;
     if (const auto l = config.find("id2label"); l != config.end() && l->is_object())
       labels = static_cast<int>(std::min<std::size_t>(l->size(), std::size_t{1} << 30));
@@ -228,7 +234,7 @@ void from_model_config(const nlohmann::json& config, const std::string& shown, L
     // transformers leaves out what is at its default: 2 labels.
     const bool by_default = labels == 0;
     if (by_default) labels = 2;
-    if (single_label && labels > 1) {
+    if (single_label(config) && labels > 1) {
       context.classes = labels;
       context.notes.push_back(shown + ": a classifier (" + arch + ") of " + std::to_string(labels) + " labels" +
                               (by_default ? " (transformers' default: the config names none)" : "") + ", so " +
@@ -248,10 +254,7 @@ void from_model_config(const nlohmann::json& config, const std::string& shown, L
 // a default two-label head that the config does not write).
 void from_events_config(const nlohmann::json& config, const std::string& shown, LogContext& context) {
   if (const auto l = config.find("id2label"); l != config.end() && l->is_object() && l->size() >= 2) {
-    const auto problem = config.find("problem_type");
-    const bool single_label = problem == config.end() || problem->is_null() ||
-                              (problem->is_string() && problem->get_ref<const std::string&>() == "single_label_classification");
-    if (!single_label) return;
+    if (!single_label(config)) return;
     const int labels = static_cast<int>(std::min<std::size_t>(l->size(), std::size_t{1} << 30));
     context.classes = labels;
     context.notes.push_back(shown + ": a classification head of " + std::to_string(labels) + " labels (its id2label), so " +
@@ -263,9 +266,7 @@ void from_events_config(const nlohmann::json& config, const std::string& shown, 
       if (!name.is_string()) continue;
       const std::string& n = name.get_ref<const std::string&>();
       if (!ends_with_any(n, {"ForCausalLM", "LMHeadModel", "ForConditionalGeneration"})) continue;
-      int vocab = count_field(config, "vocab_size");
-      if (vocab == 0)
-        if (const auto t = config.find("text_config"); t != config.end() && t->is_object()) vocab = count_field(*t, "vocab_size");
+      const int vocab = vocabulary(config);
       if (vocab > 1) {
         context.classes = vocab;
         context.notes.push_back(shown + ": a language model (" + shown_name(n) + ") over " + std::to_string(vocab) +
@@ -275,6 +276,8 @@ void from_events_config(const nlohmann::json& config, const std::string& shown, 
     }
   }
 }
+
+}  // namespace
 
 LogContext read_log_context(const std::string& path) {
   namespace fs = std::filesystem;
