@@ -295,10 +295,14 @@ LogContext read_log_context(const std::string& path) {
     // A TensorBoard log the Hugging Face Trainer wrote (an event file, or a
     // folder read as one): its TensorBoard callback records the model's
     // config as the text summary `model_config`.
-    bool events = false;
-    try {
-      events = detect_log_format(path) == LogFormat::tfevents;
-    } catch (const std::exception&) {
+    // A file is one by its name, as read_log takes it (no other log's head
+    // is read again here); a folder by what read_log would read it as.
+    bool events = !directory && fs::path(path).filename().string().find("tfevents") != std::string::npos;
+    if (directory) {
+      try {
+        events = detect_log_format(path) == LogFormat::tfevents;
+      } catch (const std::exception&) {
+      }
     }
     if (!events) return context;
     if (const auto text = internal::tfevents_text(path, "model_config/text_summary")) {
