@@ -2579,3 +2579,75 @@ TEST_CASE("plateau: a loss held at one level whose only dip below 90% of its sta
     CHECK_FALSE(has(d, "plateau"));
   }
 }
+
+TEST_CASE("roles: a reinforcement-learning log's training loss is its critic's, in the usual namings",
+          "[diagnose][roles]") {
+  using gradcheck::logs::recognise_roles;
+  const std::vector<double> v{1, 2, 3};
+  struct Case {
+    std::vector<std::string> columns;
+    std::string critic, policy, ret;
+  };
+  const std::vector<Case> cases = {
+      // Spinning Up: PPO, SAC (two Q-functions and a value function), DDPG.
+      {{"Epoch", "AverageEpRet", "AverageVVals", "LossPi", "LossV", "DeltaLossPi"}, "LossV", "LossPi", "AverageEpRet"},
+      {{"AverageEpRet", "AverageTestEpRet", "LossPi", "LossQ1", "LossQ2", "LossV"}, "LossQ1", "LossPi", "AverageEpRet"},
+      {{"AverageTestEpRet", "LossPi", "LossQ"}, "LossQ", "LossPi", "AverageTestEpRet"},
+      // Stable-Baselines3: PPO writes a total loss too; SAC an entropy coefficient's loss.
+      {{"rollout/ep_rew_mean", "train/loss", "train/entropy_loss", "train/policy_gradient_loss", "train/value_loss"},
+       "train/value_loss", "train/policy_gradient_loss", "rollout/ep_rew_mean"},
+      {{"train/ent_coef_loss", "train/actor_loss", "train/critic_loss"}, "train/critic_loss", "train/actor_loss", ""},
+      // CleanRL's TensorBoard tags.
+      {{"charts/episodic_return", "losses/qf1_values", "losses/qf1_loss", "losses/qf2_loss", "losses/actor_loss"},
+       "losses/qf1_loss", "losses/actor_loss", "charts/episodic_return"},
+      {{"charts/episodic_return", "losses/value_loss", "losses/policy_loss", "losses/entropy"}, "losses/value_loss",
+       "losses/policy_loss", "charts/episodic_return"},
+      // RLlib's progress.csv.
+      {{"episode_reward_mean", "info/learner/default_policy/learner_stats/total_loss",
+        "info/learner/default_policy/learner_stats/policy_loss", "info/learner/default_policy/learner_stats/vf_loss"},
+       "info/learner/default_policy/learner_stats/vf_loss", "info/learner/default_policy/learner_stats/policy_loss",
+       "episode_reward_mean"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::pair<std::string, std::vector<double>>> cols;
+    for (const auto& name : c.columns) cols.emplace_back(name, v);
+    const auto roles = recognise_roles(realistic::run_of(cols));
+    INFO(c.critic);
+    CHECK(roles.critic);
+    CHECK(roles.loss == c.critic);
+    CHECK(roles.policy_loss == c.policy);
+    CHECK(roles.episode_return == c.ret);
+  }
+  // A value loss with neither a policy's loss nor a return is no critic (a
+  // model with a value head): the training loss is found as before.
+  const auto heads = recognise_roles(realistic::run_of({{"loss", v}, {"value_loss", v}, {"val_loss", v}}));
+  CHECK_FALSE(heads.critic);
+  CHECK(heads.loss == "loss");
+  CHECK(heads.val_loss == "val_loss");
+  CHECK(heads.policy_loss.empty());
+  // ... and `value` is no evaluation word: a value head's loss is no validation loss.
+  CHECK(recognise_roles(realistic::run_of({{"loss", v}, {"value_loss", v}})).val_loss.empty());
+  // A return and a policy's loss without a critic (REINFORCE): no critic either.
+  const auto reinforce = recognise_roles(realistic::run_of({{"AverageEpRet", v}, {"LossPi", v}}));
+  CHECK_FALSE(reinforce.critic);
+  CHECK(reinforce.loss == "LossPi");
+  CHECK(reinforce.episode_return.empty());
+}
+
+TEST_CASE("a critic's loss that climbs while the returns fall is an error, with advice for the critic",
+          "[diagnose][divergence][roles]") {
+  std::vector<double> q, ret, pi;
+  for (int i = 0; i < 100; ++i) {
+    q.push_back(0.5 * std::exp(0.05 * i));  // 0.5 to 70
+    ret.push_back(-100.0 - 2.0 * i);         // the agent gets worse
+    pi.push_back(-1.0 * i);
+  }
+  const auto d = diagnose(realistic::run_of({{"AverageEpRet", ret}, {"LossPi", pi}, {"LossQ", q}}));
+  REQUIRE_FALSE(d.symptoms.empty());
+  const auto& s = d.symptoms[0];
+  CHECK(s.kind == gradcheck::diag::SymptomKind::divergence);
+  CHECK(s.metric == "LossQ");
+  CHECK(s.severity == gradcheck::diag::Severity::error);
+  CHECK_THAT(s.evidence, Catch::Contains("(not rising)"));
+  CHECK_THAT(s.advice, Catch::Contains("the critic is diverging while the returns do not improve"));
+}

@@ -1196,3 +1196,49 @@ TEST_CASE("The new readers never crash on damaged input: seeded random corruptio
   CHECK(read > 0);
   CHECK(read + thrown == static_cast<int>(seeds.size()) * 100);
 }
+
+TEST_CASE("a reinforcement-learning log (Spinning Up's progress.txt) is judged on its critic's loss, with the returns",
+          "[formats][real][roles]") {
+  using gradcheck::diag::Severity;
+  using gradcheck::diag::SymptomKind;
+  // TD3 on HalfCheetah: the Q-function's loss grows 100x as the Q-values grow
+  // with returns that rise from -221 to 7,959. The divergence the labelling
+  // rules mark is reported as a warning, with the returns beside it; the
+  // policy's loss (minus a Q-value, falling to -674) is not judged.
+  const Run td3 = read_log(kReal + "spinningup-td3-halfcheetah/progress.txt");
+  CHECK(td3.step_name == "Epoch");
+  const Roles roles = recognise_roles(td3);
+  CHECK(roles.loss == "LossQ");
+  CHECK(roles.critic);
+  CHECK(roles.policy_loss == "LossPi");
+  CHECK(roles.episode_return == "AverageEpRet");
+  CHECK(roles.val_loss.empty());
+  const auto d = gradcheck::diag::diagnose(td3);
+  REQUIRE(d.symptoms.size() == 1);
+  const auto& s = d.symptoms[0];
+  CHECK(s.kind == SymptomKind::divergence);
+  CHECK(s.metric == "LossQ");
+  CHECK(s.severity == Severity::warning);
+  CHECK(s.step_start <= 16);  // within 10% of the 153 epochs of the rise from the first ones
+  CHECK_THAT(s.evidence, Catch::Contains("episode return AverageEpRet went from") && Catch::Contains("(rising)"));
+  CHECK_THAT(s.advice, Catch::Contains("overestimation"));
+  REQUIRE_FALSE(d.notes.empty());
+  CHECK_THAT(d.notes.back(), Catch::Contains("critic's loss LossQ") && Catch::Contains("LossPi"));
+  bool drawn = false;
+  for (const auto& c : d.curves) drawn = drawn || (c.role == "episode_return" && c.name == "AverageEpRet");
+  CHECK(drawn);
+
+  // DDPG on Pendulum: the Q-function's loss falls from 17 to 2.5 while the
+  // returns rise from -1,180 to -126: healthy. Its policy's loss (from 53 to a
+  // low of 6 and back to 11) was read as a divergence while it was taken for
+  // the training loss.
+  const Run ddpg = read_log(kReal + "spinningup-ddpg-pendulum/progress.txt");
+  const auto healthy = gradcheck::diag::diagnose(ddpg);
+  CHECK(healthy.roles.loss == "LossQ");
+  CHECK(healthy.symptoms.empty());
+  gradcheck::diag::DiagnoseOptions policy;
+  policy.columns.loss = "LossPi";
+  const auto asked = gradcheck::diag::diagnose(ddpg, policy);
+  CHECK_FALSE(asked.roles.critic);
+  CHECK(asked.roles.loss == "LossPi");
+}

@@ -47,6 +47,14 @@ TEST_CASE("JSON report carries the contract's fields, schema 1", "[render][json]
   CHECK(r0.at("steps") == 2000);
   CHECK(r0.at("healthy") == true);
   CHECK(r0.at("symptoms").empty());
+  // The roles each series was read in; those a log lacks are null.
+  const auto& roles = r0.at("roles");
+  CHECK(roles.at("loss") == "loss");
+  CHECK(roles.at("val_loss") == "val_loss");
+  CHECK(roles.at("grad_norm") == "grad_norm");
+  CHECK(roles.at("lr") == "lr");
+  CHECK(roles.at("policy_loss").is_null());
+  CHECK(roles.at("episode_return").is_null());
   const auto& s = j.at("runs")[1].at("symptoms")[0];
   CHECK(s.at("kind") == "nan");
   CHECK(s.at("metric") == "loss");

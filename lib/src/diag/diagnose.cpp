@@ -1973,6 +1973,71 @@ const logs::Series* epoch_twin(const logs::Run& run, const std::string& loss) {
   return run.find(loss.substr(0, loss.size() - kStep.size()) + "_epoch");
 }
 
+// The median of the finite points of `s` whose steps lie in [a, b]; the
+// nearest finite point when none does; NaN when `s` has no finite point.
+double median_near(const logs::Series& s, std::int64_t a, std::int64_t b) {
+  std::vector<double> in;
+  double nearest = std::numeric_limits<double>::quiet_NaN();
+  std::int64_t best = std::numeric_limits<std::int64_t>::max();
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (!std::isfinite(s.values[i])) continue;
+    if (s.steps[i] >= a && s.steps[i] <= b) in.push_back(s.values[i]);
+    const std::int64_t d = s.steps[i] < a ? a - s.steps[i] : (s.steps[i] > b ? s.steps[i] - b : 0);
+    if (d < best) {
+      best = d;
+      nearest = s.values[i];
+    }
+  }
+  return in.empty() ? nearest : median(in);
+}
+
+// A reinforcement-learning log judged on its critic's loss: the note says so,
+// and each symptom of that loss says what the episode return did over the
+// same steps, since a critic's targets grow with the returns. A critic's loss
+// that rises while the returns rise is told apart, in its advice, from one
+// that rises while they do not.
+void reinforcement_context(const logs::Run& run, RunDiagnosis& d) {
+  if (!d.roles.critic) return;
+  std::string note = "a reinforcement-learning log: judged on the critic's loss " + d.roles.loss +
+                     ", a regression to targets that grow with the returns";
+  if (!d.roles.policy_loss.empty())
+    note += "; the policy's loss " + d.roles.policy_loss +
+            " has no floor to converge to (minus a Q-value, or a surrogate near zero) and is not judged";
+  d.notes.push_back(note);
+  const logs::Series* ret = d.roles.episode_return.empty() ? nullptr : run.find(d.roles.episode_return);
+  if (ret == nullptr || ret->size() < 2) return;
+  const std::int64_t first = ret->steps.front(), last = ret->steps.back();
+  const std::int64_t tenth = std::max<std::int64_t>((last - first) / 10, 0);
+  double lo = INFINITY, hi = -INFINITY;
+  for (double v : ret->values)
+    if (std::isfinite(v)) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+  if (!(hi >= lo)) return;
+  const double end = median_near(*ret, last - tenth, last);
+  const std::int64_t near = (last - first) / 40;
+  for (auto& s : d.symptoms) {
+    if (s.metric != d.roles.loss || s.kind == SymptomKind::nan || s.kind == SymptomKind::overfitting) continue;
+    const double from = median_near(*ret, s.step_start - near, s.step_start + near);
+    if (!std::isfinite(from) || !std::isfinite(end)) continue;
+    // Rose: by a tenth of the range the returns span at least.
+    const bool rose = end - from >= 0.1 * (hi - lo) && hi > lo;
+    s.evidence += "; over the same steps the episode return " + d.roles.episode_return + " went from " +
+                  general(from, 4) + " to " + general(end, 4) + (rose ? " (rising)" : " (not rising)");
+    // A critic's loss growing with returns that rise is worth a look, not
+    // an error.
+    if (rose) s.severity = Severity::warning;
+    if (s.kind == SymptomKind::divergence)
+      s.advice = rose ? "the critic's targets grew with the returns: compare its value estimates with the "
+                        "discounted returns; estimates far above them are overestimation (lower the critic's "
+                        "learning rate, update the target network more slowly, clipped double-Q); a critic's loss "
+                        "that keeps growing after the returns level off is diverging"
+                      : "the critic is diverging while the returns do not improve: lower its learning rate by 10x, "
+                        "clip its gradients, scale or clip the rewards, and update the target network more slowly";
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -2146,11 +2211,14 @@ RunDiagnosis diagnose(const logs::Run& input, const DiagnoseOptions& o) {
     }
   }
   detect_layers(run, d.roles, loss, grad ? &*grad : nullptr, exploded, until, o, d.symptoms);
+  reinforcement_context(run, d);
 
   d.curves.push_back(make_curve(*run.find(d.roles.loss), "loss"));
   if (!d.roles.val_loss.empty()) d.curves.push_back(make_curve(*run.find(d.roles.val_loss), "val_loss"));
   if (!d.roles.grad_norm.empty()) d.curves.push_back(make_curve(*run.find(d.roles.grad_norm), "grad_norm"));
   if (!d.roles.lr.empty()) d.curves.push_back(make_curve(*run.find(d.roles.lr), "lr"));
+  if (!d.roles.episode_return.empty())
+    d.curves.push_back(make_curve(*run.find(d.roles.episode_return), "episode_return"));
   return d;
 }
 

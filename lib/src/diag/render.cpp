@@ -50,6 +50,8 @@ std::string runs_json(const std::vector<RunDiagnosis>& runs) {
     put("val_loss", r.roles.val_loss);
     put("grad_norm", r.roles.grad_norm);
     put("lr", r.roles.lr);
+    put("policy_loss", r.roles.policy_loss);
+    put("episode_return", r.roles.episode_return);
     jr["roles"] = std::move(roles);
     jr["notes"] = r.notes;
     jruns.push_back(std::move(jr));

@@ -192,6 +192,7 @@ std::string convdiag_page(const d::Report& report) {
     curve_chart(page, r, run, {"loss", "val_loss"}, "loss", "loss", shown);
     curve_chart(page, r, run, {"grad_norm"}, "gradient norm", "norm", shown);
     curve_chart(page, r, run, {"lr"}, "learning rate", "rate", shown);
+    curve_chart(page, r, run, {"episode_return"}, "episode return", "return", shown);
     bool heading = false;
     for (std::size_t i = 0; i < r.symptoms.size(); ++i) {
       if (shown[i]) continue;

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <initializer_list>
 #include <iterator>
 #include <string>
 #include <string_view>
@@ -139,6 +140,61 @@ std::string trim_separators(std::string_view name) {
   return std::string(name.substr(a, b - a));
 }
 
+// The letters and digits of `s`, lower-cased: `train/value_loss` ->
+// `trainvalueloss`.
+std::string key_of(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c >= 'A' && c <= 'Z') out += static_cast<char>(c - 'A' + 'a');
+    else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) out += c;
+  }
+  return out;
+}
+
+// The keys of a name's last path component and of its last two
+// (`losses/qf1_loss` -> `qf1loss`, `lossesqf1loss`), which the
+// reinforcement-learning namings below are matched against.
+std::pair<std::string, std::string> tail_keys(std::string_view name) {
+  const std::size_t b = name.rfind('/');
+  if (b == std::string_view::npos) return {key_of(name), key_of(name)};
+  const std::size_t a = name.rfind('/', b == 0 ? 0 : b - 1);
+  const std::string_view two = a == std::string_view::npos || a >= b ? name : name.substr(a + 1);
+  return {key_of(name.substr(b + 1)), key_of(two)};
+}
+
+bool key_in(const std::pair<std::string, std::string>& keys, std::initializer_list<std::string_view> set) {
+  for (auto k : set)
+    if (keys.first == k || keys.second == k) return true;
+  return false;
+}
+
+// A critic's loss: the value function's or the (first) Q-function's.
+bool is_critic_loss(std::string_view name) {
+  return key_in(tail_keys(name), {"lossv", "lossq", "lossq1", "lossvf", "valueloss", "vfloss", "vloss", "criticloss",
+                                  "qloss", "q1loss", "qfloss", "qf1loss", "qvalueloss", "qfunctionloss",
+                                  "valuefunctionloss", "lossvalue", "losscritic", "lossesvalue", "lossescritic",
+                                  "lossqf1", "lossesqf1"});
+}
+
+bool is_policy_loss(std::string_view name) {
+  return key_in(tail_keys(name), {"losspi", "piloss", "policyloss", "policygradientloss", "pgloss", "actorloss",
+                                  "lossactor", "losspolicy", "lossesactor", "lossespolicy"});
+}
+
+// The mean episode return: the training episodes' first, an evaluation's
+// without them.
+std::string episode_return_of(const Run& run) {
+  for (const auto& want : {std::initializer_list<std::string_view>{"averageepret", "eprewmean", "episoderewardmean",
+                                                                   "episodicreturn", "episodereturn",
+                                                                   "meanepisodereturn", "averagereturn",
+                                                                   "averageepisodereturn", "epretmean"},
+                           std::initializer_list<std::string_view>{"averagetestepret", "meanreward", "evalreturn",
+                                                                   "testreturn", "averageevalreturn"}})
+    for (const auto& s : run.series)
+      if (key_in({tail_keys(s.name).first, tail_keys(s.name).first}, want)) return s.name;
+  return {};
+}
+
 }  // namespace
 
 std::string gradient_layer(std::string_view name) {
@@ -184,8 +240,26 @@ std::string gradient_layer(std::string_view name) {
 
 Roles recognise_roles(const Run& run, const ColumnOverrides& overrides) {
   Roles roles;
+  // Reinforcement learning: a critic's loss beside a policy's loss or an
+  // episode return.
+  std::string critic;
+  for (const auto& s : run.series) {
+    const std::string l = lower(s.name);
+    // (`value` is no evaluation word: is_eval_name's prefixes would say so.)
+    const bool eval = has_eval_word(l) || l.find("test") != std::string::npos || l.rfind("eval", 0) == 0;
+    if (critic.empty() && is_critic_loss(s.name) && !eval) critic = s.name;
+    if (roles.policy_loss.empty() && is_policy_loss(s.name) && !eval) roles.policy_loss = s.name;
+  }
+  roles.episode_return = episode_return_of(run);
+  if (critic.empty() || (roles.policy_loss.empty() && roles.episode_return.empty())) {
+    roles.policy_loss.clear();
+    roles.episode_return.clear();
+  }
   if (!overrides.loss.empty()) {
     roles.loss = resolve_override(run, overrides.loss, "--loss-col");
+  } else if (!critic.empty() && (!roles.policy_loss.empty() || !roles.episode_return.empty())) {
+    roles.loss = critic;
+    roles.critic = true;
   } else {
     roles.loss = first_named(run, {"loss", "train_loss", "training_loss", "train/loss", "loss/train",
                                    "train_loss_step", "loss_step", "train/loss_step", "train_loss_epoch",
@@ -209,7 +283,7 @@ Roles recognise_roles(const Run& run, const ColumnOverrides& overrides) {
     if (roles.val_loss.empty())
       for (const auto& s : run.series) {
         const std::string l = lower(s.name);
-        if (l.find("loss") != std::string::npos &&
+        if (l.find("loss") != std::string::npos && s.name != roles.loss && l.rfind("value", 0) != 0 &&
             starts_with_any(l, {"val", "valid", "eval", "validation/", "dev"})) {
           roles.val_loss = s.name;
           break;

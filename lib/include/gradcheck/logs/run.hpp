@@ -63,6 +63,24 @@ struct Roles {
   /// The layer each entry of tensor_grad_norms names (`fc1.weight`, `layer0`,
   /// `layer.0`), in the same order.
   std::vector<std::string> tensor_names;
+  /// Reinforcement learning. A log with a critic's loss (a value or
+  /// Q-function loss: Spinning Up's `LossV`, `LossQ`, `LossQ1`;
+  /// Stable-Baselines3's `train/value_loss`, `train/critic_loss`; CleanRL's
+  /// `losses/value_loss`, `losses/qf1_loss`; RLlib's `vf_loss`) beside a
+  /// policy's loss or an episode return is read as one: its training loss is
+  /// the critic's (a regression to its targets; the first of two Q losses),
+  /// unless --loss-col names another. A policy's loss has no floor to converge
+  /// to (minus a Q-value, or a clipped surrogate of normalised advantages near
+  /// zero) and is not judged.
+  bool critic = false;
+  /// The policy's (actor's) loss of a reinforcement-learning log (`LossPi`,
+  /// `train/policy_gradient_loss`, `train/actor_loss`, `losses/policy_loss`).
+  std::string policy_loss;
+  /// The mean episode return (`AverageEpRet`, `rollout/ep_rew_mean`,
+  /// `episode_reward_mean`, `charts/episodic_return`; an evaluation's
+  /// `AverageTestEpRet` or `eval/mean_reward` without one): what the agent
+  /// achieved, the context of the critic's loss.
+  std::string episode_return;
 };
 
 /// Recognises roles by their usual names: loss (`loss`, `train_loss`,
@@ -75,8 +93,9 @@ struct Roles {
 /// spaces without `train`: `Loss/Evaluation`; without one, a `test_loss`
 /// logged more than once), gradient norm (`grad_norm`, `gradient_norm`,
 /// `grad_2.0_norm_total`, ...), learning rate (`lr`, `learning_rate`, `lr-Adam`,
-/// ...), per-layer gradient norms (see Roles::tensor_grad_norms). Matching
-/// ignores case. An override naming a series the run does not
+/// ...), per-layer gradient norms (see Roles::tensor_grad_norms), and in a
+/// reinforcement-learning log the critic's loss as the training loss (see
+/// Roles::critic). Matching ignores case. An override naming a series the run does not
 /// have throws InputError(run.source, ...) listing the series it has.
 Roles recognise_roles(const Run& run, const ColumnOverrides& overrides = {});
 
