@@ -1018,6 +1018,30 @@ TEST_CASE("Printed logs: a section header's phase holds for the metrics right be
   CHECK(series(ends, "loss").steps == std::vector<std::int64_t>{2, 3});
 }
 
+TEST_CASE("Printed logs: an epoch's summary between lines of a step counted over the run keeps the step", "[text]") {
+  // `Epoch 1 completed | Average loss: 0.0753` prints an epoch mark and no
+  // step between `Step 200 | Loss: ...` lines whose step runs on over the
+  // epochs: the summary and the validation line after it are at step 200.
+  const Run run = read_log(kData + "printed/epoch_summaries.log");
+  CHECK(run.step_name == "step");
+  CHECK(run.metric_names() == std::vector<std::string>{"loss", "lr", "average_loss", "validation_loss"});
+  CHECK(series(run, "loss").steps.front() == 50);
+  CHECK(series(run, "loss").steps.back() == 800);
+  CHECK(series(run, "average_loss").steps == std::vector<std::int64_t>{200, 400, 600, 800});
+  CHECK(series(run, "validation_loss").steps == std::vector<std::int64_t>{200, 400, 600, 800});
+  CHECK(series(run, "validation_loss").values.front() == 0.09);
+  // Steps that start again each epoch: a new epoch's lines have no step until
+  // one is printed, as before (the log is read by its records).
+  const fs::path dir = gradcheck::test::scratch_dir("printed_epoch_summaries");
+  const Run again = read_text_log(write_bytes(dir / "again.log",
+                                              "Epoch 1\nstep 10/20 loss: 0.5\nstep 20/20 loss: 0.4\n"
+                                              "Epoch 1 done | avg_loss: 0.45\nEpoch 2\nstep 10/20 loss: 0.3\n"
+                                              "step 20/20 loss: 0.2\nEpoch 2 done | avg_loss: 0.25\n"));
+  CHECK(again.step_name != "step");
+  CHECK(series(again, "loss").values == std::vector<double>{0.5, 0.4, 0.3, 0.2});
+  CHECK(series(again, "avg_loss").values == std::vector<double>{0.45, 0.25});
+}
+
 TEST_CASE("Printed logs: recognised by a printed loss only, and a file without any metric is refused", "[text][errors]") {
   const fs::path dir = gradcheck::test::scratch_dir("printed");
   // A CSV under a .txt or .log name stays CSV: no cell holds `name: number`.

@@ -52,6 +52,7 @@ struct Line {
   std::vector<std::pair<std::string, double>> metrics;
   bool phased = false;                // its words name a phase (the training too)
   std::optional<std::string> header;  // a section header's phase (header_phase)
+  bool carried = false;               // its step mark was carried over an epoch mark
 };
 bool same_marks(const Mark& a, const Mark& b) { return a.has == b.has && (!a.has || a.n == b.n); }
 
@@ -444,6 +445,7 @@ Run read_text_log(const std::string& path, const ReadOptions& options) {
   // printed at another step, ends the section.
   std::vector<Line> records;
   Mark epoch, step;
+  bool carried = false;  // `step` was printed before the last epoch mark
   std::optional<std::string> section;
   std::optional<std::pair<Mark, Mark>> section_marks;
   std::size_t pos = 0;
@@ -464,12 +466,16 @@ Run read_text_log(const std::string& path, const ReadOptions& options) {
     }
     if (line.epoch.has) {
       epoch = line.epoch;
-      if (!line.step.has) step = Mark{};  // a new epoch's steps start again
+      carried = carried || (!line.step.has && step.has);
     }
-    if (line.step.has) step = line.step;
+    if (line.step.has) {
+      step = line.step;
+      carried = false;
+    }
     if (!line.metrics.empty()) {
       line.epoch = epoch;
       line.step = step;
+      line.carried = carried;
       records.push_back(std::move(line));
     }
   }
@@ -489,6 +495,23 @@ Run read_text_log(const std::string& path, const ReadOptions& options) {
   if (records.empty())
     throw InputError(path, "no metric found: a text log needs lines such as 'epoch 3 loss: 0.52' or "
                            "'step 100, loss=0.52' (a name, ':' or '=', a number)");
+  // A step mark printed before an epoch mark holds after it (an epoch's
+  // summary, `Epoch 4 completed | Average loss: 0.0033`, between lines of a
+  // step counted over the whole run) unless the steps printed start again
+  // each epoch (`Epoch 2/10` then `100/600 - loss: 0.3`): then a new
+  // epoch's lines have no step until one is printed.
+  {
+    bool again = false;
+    const Line* previous = nullptr;
+    for (const auto& r : records) {
+      if (!r.step.has || r.carried) continue;
+      again = again || (previous != nullptr && r.step.n < previous->step.n);
+      previous = &r;
+    }
+    if (again)
+      for (auto& r : records)
+        if (r.carried) r.step = Mark{};
+  }
 
   // The step: the step mark when every record has one (counted on across
   // epochs when it starts again each epoch and its total is printed); else

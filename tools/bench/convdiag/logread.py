@@ -443,7 +443,7 @@ def _printed(path):
     only when it never goes back and holds each metric at most once; else the record index."""
     with open(path, encoding="utf-8", errors="replace", newline="\n") as f:
         lines = f.read().split("\n")
-    recs, epoch, step = [], None, None
+    recs, epoch, step, carried = [], None, None, False
     # a section header's phase holds for the lines of metrics right below it that neither name a phase
     # nor have a name that does, while they show the first one's marks
     section, section_marks = None, None
@@ -461,18 +461,22 @@ def _printed(path):
                 metrics = [(section + n, v) for n, v in metrics]
         if e is not None:
             epoch = e
-            if s is None:
-                step = None
+            carried = carried or (s is None and step is not None)
         if s is not None:
-            step = s
+            step, carried = s, False
         if metrics:
-            recs.append((epoch, step, metrics))
+            recs.append((epoch, step, metrics, carried))
     # set-up: what comes before the first loss, and in a log whose lines say where they are, before the
     # first loss that does (a configuration dump holding `aux_loss_weight=0.01`)
     marked = any(r[0] is not None or r[1] is not None for r in recs)
     first = next((i for i, r in enumerate(recs) if any("loss" in n for n, _ in r[2])
                   and (not marked or r[0] is not None or r[1] is not None)), 0)
     recs = recs[first:]
+    # a step printed before an epoch mark holds after it (an epoch's summary between lines of a step
+    # counted over the run), unless the printed steps start again each epoch
+    own = [r[1][0] for r in recs if r[1] and not r[3]]
+    if any(b < a for a, b in zip(own, own[1:])):
+        recs = [(e, None if c else s, m, c) for e, s, m, c in recs]
     restarts = any(b[1] and a[1] and b[1][0] < a[1][0] for a, b in zip(recs, recs[1:]))
     e0 = recs[0][0][0] if recs and recs[0][0] else 0
 

@@ -173,6 +173,10 @@ def main():
         series, step_key = read_series(os.path.join(printed, "section_headers.log"))
         check("printed: a section header's phase", step_key == "epoch" and sorted(series) == ["avg_loss", "val_avg_loss"]
               and series["val_avg_loss"][1][0] == 0.785 and series["avg_loss"][1][0] == 0.857)
+        series, step_key = read_series(os.path.join(printed, "epoch_summaries.log"))
+        check("printed: an epoch's summary keeps the step counted over the run", step_key == "step"
+              and series["average_loss"][0].tolist() == [200, 400, 600, 800]
+              and series["validation_loss"][0].tolist() == [200, 400, 600, 800] and series["loss"][0][-1] == 800)
         series, _ = read_series(os.path.join(printed, "config_dump_steps.log"))
         check("printed: logging places are no metrics", "node-a" not in series and "a" not in series
               and not any(n.endswith(".py") for n in series))
