@@ -2651,3 +2651,23 @@ TEST_CASE("a critic's loss that climbs while the returns fall is an error, with 
   CHECK_THAT(s.evidence, Catch::Contains("(not rising)"));
   CHECK_THAT(s.advice, Catch::Contains("the critic is diverging while the returns do not improve"));
 }
+
+TEST_CASE("a critic's loss is not judged against its first value, which its near-zero first targets make tiny",
+          "[diagnose][divergence][roles]") {
+  // SAC's Q loss: 0.4 on the first epoch (no returns yet), 31 as the returns
+  // come in, then down to 1.6, four times its first value, while the agent
+  // learns. A supervised loss that ends 4x above its first value is a
+  // divergence (a rate that blew it up in the first steps); a critic's is not.
+  std::vector<double> q{0.4, 12, 25, 31, 24}, ret, pi;
+  while (q.size() < 120) q.push_back(std::max(1.6 + 0.1 * std::sin(static_cast<double>(q.size())), q.back() * 0.93));
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    ret.push_back(700.0 * (1 - std::exp(-static_cast<double>(i) / 20)));
+    pi.push_back(-ret.back() / 10);
+  }
+  const auto critic = diagnose(realistic::run_of({{"AverageEpRet", ret}, {"LossPi", pi}, {"LossQ", q}}));
+  CHECK(critic.roles.critic);
+  CHECK(critic.symptoms.empty());
+  const auto supervised = diagnose(realistic::run_of({{"loss", q}}));
+  REQUIRE_FALSE(supervised.symptoms.empty());
+  CHECK(supervised.symptoms[0].kind == gradcheck::diag::SymptomKind::divergence);
+}

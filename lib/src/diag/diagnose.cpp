@@ -442,7 +442,10 @@ double rise_in_noise(std::vector<double> points, bool log_scale, double from, do
   return se > 0 ? rise / se : (rise > 0 ? HUGE_VAL : 0.0);
 }
 
-bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out) {
+// `from_first`: judge a loss that ends above its first value too. Not for a
+// reinforcement-learning critic, whose first value is the loss of targets
+// that start near zero (no returns yet), below any level it can keep.
+bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<Symptom>& out, bool from_first = true) {
   const std::size_t m = p.m();
   if (m < 3) return false;
   const std::int64_t last = p.steps.back();
@@ -455,7 +458,7 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
   // loss up within a step or two and leave it bouncing above where it started,
   // which the smoothed curve (its start already inflated) cannot show.
   const double init = p.y.front();
-  if (init > 0 && p.y.size() >= o.min_points) {
+  if (from_first && init > 0 && p.y.size() >= o.min_points) {
     const std::vector<double> tail = thinned(p.y.begin() + static_cast<std::ptrdiff_t>(p.y.size() / 2), p.y.end());
     const double q10 = quantile(tail, 0.1), med = median(tail);
     // ... by more than the noise of a single point (a first batch that came
@@ -2148,7 +2151,7 @@ RunDiagnosis diagnose(const logs::Run& input, const DiagnoseOptions& o) {
   } else {
     // Each rule on its own: a run that diverges may oscillate too, one that
     // oscillates may never have made progress.
-    const bool diverged = detect_divergence(loss, o, d.symptoms);
+    const bool diverged = detect_divergence(loss, o, d.symptoms, !d.roles.critic);
     // Swings are judged on the curve a person reads for them: where the loss
     // is a per-step column beside its per-epoch twin (Lightning's
     // `train_loss_step` and `train_loss_epoch`), the epoch means; the step
