@@ -668,7 +668,9 @@ TEST_CASE("vanishing gradient: the first layer gets 1e-8 of the gradient while t
       {"grad_norm_layer%d", "grad_norm"},       {"grad_norm/fc%d.weight", "grad_norm"},
       {"grad_norm/layer.%d", "grad_norm"},     {"gradients/fc%d.weight", "total_grad_norm"},
       {"fc%d_grad_norm", "grad_norm"},         {"train/grad_norm/layer.%d", "train/grad_norm"},
-      {"grad_2.0_norm/net.%d.weight", "grad_2.0_norm_total"}, {"grad_norm_layer%d", ""}};
+      {"grad_2.0_norm/net.%d.weight", "grad_2.0_norm_total"}, {"grad_norm_layer%d", ""},
+      // A nested JSON record's names ({"train": {"grad_2.0_norm_total": ...}}).
+      {"train/grad_2.0_norm/net.%d.weight", "train/grad_2.0_norm_total"}};
   std::uint64_t seed = 40;
   for (const auto& [pattern, global] : namings) {
     const LayerLog log = deep_sigmoid_log(++seed, 3000, 4, 2.2e-3);
@@ -2670,4 +2672,27 @@ TEST_CASE("a critic's loss is not judged against its first value, which its near
   const auto supervised = diagnose(realistic::run_of({{"loss", q}}));
   REQUIRE_FALSE(supervised.symptoms.empty());
   CHECK(supervised.symptoms[0].kind == gradcheck::diag::SymptomKind::divergence);
+}
+
+TEST_CASE("vanishing gradient: a ratio that scatters across the line is dated from where most points fall below it",
+          "[diagnose][vanishing_gradient]") {
+  // Mini-batch norms: the first layer's norm is a median 2e-4 of the global
+  // norm from the first step, scattering by a factor e^1.5 either way, so one
+  // point in seven lands above 1e-3. The stretch is the whole run.
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> z(0.0, 1.0);
+  std::vector<double> loss, total, first, last;
+  for (int i = 0; i < 400; ++i) {
+    loss.push_back(0.69 + 0.05 * z(rng));
+    total.push_back(0.05 * std::exp(0.5 * z(rng)));
+    first.push_back(total.back() * 2e-4 * std::exp(1.5 * z(rng)));
+    last.push_back(total.back() * 0.1);
+  }
+  const auto d = diagnose(realistic::run_of(
+      {{"train/loss", loss}, {"train/grad_2.0_norm_total", total}, {"train/grad_2.0_norm/fc1.weight", first},
+       {"train/grad_2.0_norm/out.weight", last}}));
+  CHECK(d.roles.grad_norm == "train/grad_2.0_norm_total");
+  const auto& s = get(d, "vanishing_gradient");
+  CHECK(s.metric == "train/grad_2.0_norm/fc1.weight");
+  CHECK(s.step_start <= 40);
 }

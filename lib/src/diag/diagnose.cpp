@@ -1682,7 +1682,10 @@ double late_median(const Prepared& p) {
 }
 
 // The step from which `a` stays below `ratio` times `b` (at the steps both
-// curves have), or `fallback` when they share too few steps.
+// curves have), or `fallback` when they share too few steps. Each step is
+// judged by the majority of the steps around it (a window of 10% of them):
+// the ratio of two mini-batch norms scatters across the line from point to
+// point, and a stretch where most points are below is one stretch.
 std::int64_t below_from(const Prepared& a, const Prepared& b, double ratio, std::size_t min_points,
                         std::int64_t fallback) {
   std::vector<std::uint8_t> below;
@@ -1697,7 +1700,15 @@ std::int64_t below_from(const Prepared& a, const Prepared& b, double ratio, std:
     }
   }
   if (below.size() < min_points) return fallback;
-  const std::size_t k = persistent_onset(below, kOnsetPersistence);
+  const std::size_t n = below.size(), half = std::max<std::size_t>(1, (n + 5) / 10) / 2;
+  std::vector<std::uint8_t> mostly(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t a0 = i >= half ? i - half : 0, a1 = std::min(n, i + half + 1);
+    std::size_t count = 0;
+    for (std::size_t j = a0; j < a1; ++j) count += below[j];
+    mostly[i] = 2 * count > a1 - a0;
+  }
+  const std::size_t k = persistent_onset(mostly, kOnsetPersistence);
   return k < at.size() ? at[k] : fallback;
 }
 

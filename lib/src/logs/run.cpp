@@ -310,9 +310,21 @@ Roles recognise_roles(const Run& run, const ColumnOverrides& overrides) {
   if (!overrides.grad.empty()) {
     roles.grad_norm = resolve_override(run, overrides.grad, "--grad-col");
   } else {
-    roles.grad_norm = first_named(run, {"grad_norm", "gradient_norm", "grad_norm/total", "total_grad_norm",
-                                        "global_grad_norm", "gradnorm", "grad_2.0_norm_total", "grad_norm_total",
-                                        "train/grad_norm", "grads/norm", "optim/total_grad_norm", "optim/grad_norm"});
+    const std::initializer_list<std::string_view> kGradNorms = {
+        "grad_norm",       "gradient_norm",       "grad_norm/total",  "total_grad_norm", "global_grad_norm",
+        "gradnorm",        "grad_2.0_norm_total", "grad_norm_total",  "train/grad_norm", "grads/norm",
+        "optim/total_grad_norm", "optim/grad_norm"};
+    roles.grad_norm = first_named(run, kGradNorms);
+    // ... under the training's prefix (a nested JSON record's `{"train":
+    // {"grad_2.0_norm_total": ...}}`, a TensorBoard tag `training/grad_norm`).
+    if (roles.grad_norm.empty())
+      for (const auto& s : run.series) {
+        const std::string l = lower(s.name);
+        for (std::string_view prefix : {"train/", "training/"})
+          if (l.rfind(prefix, 0) == 0)
+            for (auto want : kGradNorms)
+              if (l.compare(prefix.size(), std::string::npos, want) == 0 && roles.grad_norm.empty()) roles.grad_norm = s.name;
+      }
   }
   roles.lr = first_named(run, {"lr", "learning_rate", "train/lr", "train/learning_rate", "lr-adam", "lr-adamw",
                                "lr-sgd", "epoch_learning_rate", "train/epoch_learning_rate"});

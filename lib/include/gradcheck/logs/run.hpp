@@ -92,7 +92,8 @@ struct Roles {
 /// `eval`, `evaluation` or `dev` as a word between '/', '_', '-', '.' or
 /// spaces without `train`: `Loss/Evaluation`; without one, a `test_loss`
 /// logged more than once), gradient norm (`grad_norm`, `gradient_norm`,
-/// `grad_2.0_norm_total`, ...), learning rate (`lr`, `learning_rate`, `lr-Adam`,
+/// `grad_2.0_norm_total`, ..., also under a `train/` or `training/` prefix),
+/// learning rate (`lr`, `learning_rate`, `lr-Adam`,
 /// ...), per-layer gradient norms (see Roles::tensor_grad_norms), and in a
 /// reinforcement-learning log the critic's loss as the training loss (see
 /// Roles::critic). Matching ignores case. An override naming a series the run does not
