@@ -2696,3 +2696,37 @@ TEST_CASE("vanishing gradient: a ratio that scatters across the line is dated fr
   CHECK(s.metric == "train/grad_2.0_norm/fc1.weight");
   CHECK(s.step_start <= 40);
 }
+
+TEST_CASE("overfitting: the training loss at the best validation step is its level there, not a wider window's",
+          "[diagnose][overfitting]") {
+  // The validation loss is best at step 299 and climbs from there (+260%).
+  // The training loss stands at 0.024 around step 299 (from 280 to 320, a
+  // bump between 0.015 before and 0.012 after) and ends at 0.025: no rise
+  // (1.04x its level at the best). Its median over the evaluations either
+  // side of the best (steps 199-399) is the 0.015 and 0.012 around the bump
+  // and would call it rising (1.7x).
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> z(0.0, 1.0);
+  auto level = [](int i) {
+    if (i < 199) return 0.015 + 0.685 * std::exp(-i / 30.0);
+    if (i < 280) return 0.015;
+    if (i < 320) return 0.024;
+    if (i < 420) return 0.012;
+    if (i < 500) return 0.012 + 0.010 * (i - 420) / 80.0;
+    return 0.022 + 0.003 * std::min(1.0, (i - 500) / 100.0);
+  };
+  std::vector<double> train;
+  for (int i = 0; i < 800; ++i) train.push_back(level(i) * std::exp(0.1 * z(rng)));
+  gradcheck::logs::Run run = realistic::run_of({{"loss", train}});
+  gradcheck::logs::Series val{"val_loss", {}, {}};
+  const std::vector<double> evals{0.30, 0.033, 0.024, 0.024, 0.031, 0.041, 0.052, 0.088};
+  for (std::size_t k = 0; k < evals.size(); ++k) {
+    val.steps.push_back(99 + 100 * static_cast<std::int64_t>(k));
+    val.values.push_back(evals[k]);
+  }
+  run.series.push_back(val);
+  const auto d = diagnose(run);
+  const auto& s = get(d, "overfitting");
+  CHECK(s.step_start == 299);
+  CHECK_THAT(s.evidence, Catch::Contains("while the training loss went from"));
+}

@@ -1475,16 +1475,17 @@ void detect_overfitting(const Prepared& v, const Prepared* train, const Diagnose
   bool memorising = false, train_falling = true;
   if (train != nullptr && train->m() >= 3) {
     // The training loss must not rise with it (that is divergence): its end
-    // level against its level around the best validation step.
-    const std::int64_t lo = v.bsteps[b >= window / 2 ? b - window / 2 : 0];
-    const std::int64_t hi = v.bsteps[std::min(m - 1, b + window / 2)];
-    std::vector<double> at_best;
+    // level against its level at the best validation step, the curve as a
+    // person sees it there (the median of 5% of its points around that step;
+    // a window as wide as the validation's would reach into the training
+    // loss's own later fall and call a flat one rising).
     std::size_t nearest = 0;
-    for (std::size_t i = 0; i < train->m(); ++i) {
-      if (train->bsteps[i] >= lo && train->bsteps[i] <= hi) at_best.push_back(train->by[i]);
+    for (std::size_t i = 0; i < train->m(); ++i)
       if (std::abs(train->bsteps[i] - sb) < std::abs(train->bsteps[nearest] - sb)) nearest = i;
-    }
-    if (at_best.empty()) at_best.push_back(train->by[nearest]);
+    const std::size_t reach = std::max<std::size_t>(1, (train->m() + 10) / 20) / 2;
+    const std::vector<double> at_best(
+        train->by.begin() + static_cast<std::ptrdiff_t>(nearest >= reach ? nearest - reach : 0),
+        train->by.begin() + static_cast<std::ptrdiff_t>(std::min(train->m(), nearest + reach + 1)));
     const double then = median(at_best), now = train->end_level();
     if (now >= kTrainRiseWithVal * then) return;  // training loss rising too: not overfitting
     memorising = then > 0 && now >= 0 && now <= kMemorising * then;
