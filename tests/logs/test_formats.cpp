@@ -1266,3 +1266,34 @@ TEST_CASE("a reinforcement-learning log (Spinning Up's progress.txt) is judged o
   CHECK_FALSE(asked.roles.critic);
   CHECK(asked.roles.loss == "LossPi");
 }
+
+TEST_CASE("Stable-Baselines3's progress.csv: stepped by its environment steps, judged on the critic's loss",
+          "[formats][csv][roles]") {
+  // SB3 writes every key it has logged so far as a column, sorted; the first
+  // row comes before the first update, so its train/ cells are empty.
+  const fs::path dir = gradcheck::test::scratch_dir("sb3_progress");
+  const std::string header =
+      "rollout/ep_len_mean,rollout/ep_rew_mean,time/fps,time/iterations,time/time_elapsed,time/total_timesteps,"
+      "train/approx_kl,train/entropy_loss,train/explained_variance,train/learning_rate,train/loss,train/n_updates,"
+      "train/policy_gradient_loss,train/value_loss\n";
+  std::string text = header + "22.1,22.1,1500,1,1,2048,,,,,,,,\n";
+  for (int it = 2; it <= 12; ++it) {
+    const int steps = 2048 * it;
+    text += "30," + std::to_string(20 + 15 * it) + ",1500," + std::to_string(it) + "," + std::to_string(it) + "," +
+            std::to_string(steps) + ",0.01,-0.6,0.5,0.0003," + std::to_string(10.0 / it) + "," +
+            std::to_string(10 * (it - 1)) + ",-0.01," + std::to_string(20.0 / it) + "\n";
+  }
+  const Run run = read_log(write_bytes(dir / "progress.csv", text));
+  CHECK(run.step_name == "time/total_timesteps");
+  CHECK(run.find("time/total_timesteps") == nullptr);
+  const Series& value = series(run, "train/value_loss");
+  CHECK(value.steps.front() == 4096);
+  CHECK(value.steps.back() == 2048 * 12);
+  CHECK(series(run, "rollout/ep_rew_mean").steps.front() == 2048);
+  const Roles roles = recognise_roles(run);
+  CHECK(roles.critic);
+  CHECK(roles.loss == "train/value_loss");
+  CHECK(roles.policy_loss == "train/policy_gradient_loss");
+  CHECK(roles.episode_return == "rollout/ep_rew_mean");
+  CHECK(roles.lr == "train/learning_rate");
+}

@@ -124,8 +124,11 @@ inline std::string split_prefix(std::string_view split) {
 }
 
 /// Step-column names in order of preference (`_step` is W&B's, `current_steps`
-/// LLaMA-Factory's `trainer_log.jsonl`, whose `epoch` is fractional).
-inline constexpr std::string_view kStepNames[] = {"step",      "global_step", "_step", "current_steps",
+/// LLaMA-Factory's `trainer_log.jsonl`, whose `epoch` is fractional;
+/// `time/total_timesteps` Stable-Baselines3's `progress.csv`, `timesteps_total`
+/// RLlib's: the environment steps, as their TensorBoard events count them).
+inline constexpr std::string_view kStepNames[] = {"step",      "global_step", "_step",
+                                                  "current_steps", "time/total_timesteps", "timesteps_total",
                                                   "iteration", "iter",        "epoch"};
 
 /// Makes the series `name` the step of the others, for formats that carry a

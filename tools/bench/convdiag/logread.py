@@ -11,7 +11,8 @@ file named `events.out.tfevents.*` (or a folder holding such files) is read as T
 records: each scalar summary value (TF1 `simple_value`, or a TF2 one-element float tensor)
 becomes a record {"step": the event's step, tag: value}. A series is (steps, values) as NumPy
 arrays, in file order; missing cells are left out, non-finite numbers kept. The step of a record
-is the first present of `step`, `global_step`, `_step`, `current_steps`, `iteration`, `iter`,
+is the first present of `step`, `global_step`, `_step`, `current_steps`, `time/total_timesteps`,
+`timesteps_total`, `iteration`, `iter`,
 `epoch` (or the column named by `step_col`), else the record index; a step cell that repeats its
 column's name before the integer (`Epoch 3`, Keras's printed `Epoch 3/50`) is that integer, as in
 convdiag's CSV reader.
@@ -26,7 +27,8 @@ import struct
 import numpy as np
 
 # the step column: the first present of these, ignoring case (as convdiag's readers choose it)
-STEP_KEYS = ("step", "global_step", "_step", "current_steps", "iteration", "iter", "epoch")
+STEP_KEYS = ("step", "global_step", "_step", "current_steps", "time/total_timesteps", "timesteps_total", "iteration",
+             "iter", "epoch")
 MISSING = {"", "na", "n/a", "null", "none"}
 
 

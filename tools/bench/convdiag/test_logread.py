@@ -183,6 +183,14 @@ def main():
         series, step_key = read_series(os.path.join(printed, "detectron2_eval.log"))
         check("printed: detectron2's evaluation lines", step_key == "step" and "dataloading" not in series
               and "copypaste" not in series and series["total_loss"][0].tolist()[:2] == [19, 39])
+        sb3 = os.path.join(d, "progress.csv")
+        with open(sb3, "w") as f:
+            f.write("rollout/ep_rew_mean,time/iterations,time/total_timesteps,train/value_loss\n"
+                    "20,1,2048,\n35,2,4096,10\n50,3,6144,6.7\n")
+        series, step_key = read_series(sb3)
+        check("Stable-Baselines3's progress.csv is stepped by its environment steps",
+              step_key == "time/total_timesteps" and series["train/value_loss"][0].tolist() == [4096, 6144]
+              and series["rollout/ep_rew_mean"][0].tolist() == [2048, 4096, 6144])
         units = os.path.join(d, "units.log")
         with open(units, "w") as f:
             f.write("step 1 loss: 0.9 (0.95) time: 0.4 s eta: 12 min\nstep 2 loss: 0.8 (0.9) time: 0.4 sec mem: 11 GB\n")
