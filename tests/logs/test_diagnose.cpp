@@ -2650,8 +2650,17 @@ TEST_CASE("a critic's loss that climbs while the returns fall is an error, with 
   CHECK(s.kind == gradcheck::diag::SymptomKind::divergence);
   CHECK(s.metric == "LossQ");
   CHECK(s.severity == gradcheck::diag::Severity::error);
-  CHECK_THAT(s.evidence, Catch::Contains("(not rising)"));
+  CHECK_THAT(s.evidence, Catch::Contains("(falling: the policy got worse)"));
   CHECK_THAT(s.advice, Catch::Contains("the critic is diverging while the returns do not improve"));
+
+  // Returns that rose to a peak after the critic began to climb, then
+  // collapsed: the peak is named.
+  std::vector<double> peaked;
+  for (int i = 0; i < 100; ++i) peaked.push_back(i < 40 ? 20.0 * i : std::max(20.0, 800.0 - 40.0 * (i - 40)));
+  const auto c = diagnose(realistic::run_of({{"AverageEpRet", peaked}, {"LossPi", pi}, {"LossQ", q}}));
+  REQUIRE_FALSE(c.symptoms.empty());
+  CHECK_THAT(c.symptoms[0].evidence, Catch::Contains("after a peak of") && Catch::Contains("(the policy got worse)"));
+  CHECK(c.symptoms[0].severity == gradcheck::diag::Severity::error);
 }
 
 TEST_CASE("a critic's loss is not judged against its first value, which its near-zero first targets make tiny",

@@ -2038,8 +2038,29 @@ void reinforcement_context(const logs::Run& run, RunDiagnosis& d) {
     if (!std::isfinite(from) || !std::isfinite(end)) continue;
     // Rose: by a tenth of the range the returns span at least.
     const bool rose = end - from >= 0.1 * (hi - lo) && hi > lo;
+    // A peak between that the returns fell from (by half their range or
+    // more): the policy got worse, which the user needs to read beside it.
+    // (The returns as seen: each point the median of those around it.)
+    double peak = -INFINITY, seen_lo = INFINITY, seen_hi = -INFINITY;
+    std::int64_t peak_step = 0;
+    for (std::size_t i = 0; i < ret->size(); ++i) {
+      const double w = median_near(*ret, ret->steps[i] - near, ret->steps[i] + near);
+      if (!std::isfinite(w)) continue;
+      seen_lo = std::min(seen_lo, w);
+      seen_hi = std::max(seen_hi, w);
+      if (ret->steps[i] >= s.step_start && w > peak) peak = w, peak_step = ret->steps[i];
+    }
+    const double seen_range = seen_hi - seen_lo;
+    const bool peaked = std::isfinite(peak) && seen_range > 0 && peak - from >= 0.25 * seen_range &&
+                        peak - end >= 0.5 * seen_range;
+    const bool falling = !peaked && seen_range > 0 && from - end >= 0.1 * seen_range;
     s.evidence += "; over the same steps the episode return " + d.roles.episode_return + " went from " +
-                  general(from, 4) + " to " + general(end, 4) + (rose ? " (rising)" : " (not rising)");
+                  general(from, 4) + " to " + general(end, 4) +
+                  (peaked    ? " after a peak of " + general(peak, 4) + " at " + step_text(peak_step) +
+                                   " (the policy got worse)"
+                   : falling ? " (falling: the policy got worse)"
+                   : rose    ? " (rising)"
+                             : " (not rising)");
     // A critic's loss growing with returns that rise is worth a look, not
     // an error.
     if (rose) s.severity = Severity::warning;
