@@ -2739,3 +2739,23 @@ TEST_CASE("overfitting: the training loss at the best validation step is its lev
   CHECK(s.step_start == 299);
   CHECK_THAT(s.evidence, Catch::Contains("while the training loss went from"));
 }
+
+TEST_CASE("spike: a loss whose first point lies below all the rest still has its later spikes found",
+          "[diagnose][spike]") {
+  // A critic's loss starts at 0.4 (no returns yet), jumps to 31 in its first
+  // epochs, settles near 2, and jumps 10x for eight epochs at 183. The early
+  // jump's band is that first point alone: every later point stands above it,
+  // which must not make the rest of the run one jump.
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> z(0.0, 1.0);
+  std::vector<double> loss{0.4, 8, 20, 31, 12};
+  for (int i = 5; i < 250; ++i) {
+    const double base = 2.0 + 8.0 * std::exp(-(i - 5) / 8.0);
+    const double jump = i >= 183 && i < 191 ? 9.0 : 1.0;
+    loss.push_back(base * jump * std::exp(0.08 * z(rng)));
+  }
+  const auto d = diagnose(realistic::run_of({{"loss", loss}}));
+  const auto& s = get(d, "spike");
+  CHECK(s.step_start == 183);
+  CHECK_THAT(s.evidence, Catch::Contains("1 spike") && Catch::Contains("1 more in the first 5.0%"));
+}

@@ -1376,9 +1376,11 @@ void detect_spikes(const Prepared& p, const logs::Series* lr, const DiagnoseOpti
     if (positive ? p.y[i] < o.spike_ratio * level
                  : p.y[i] - level < o.spike_band * (band_top - level) || band_top <= level)
       continue;
-    // The jump's peak: the highest point while it stays above the band.
+    // The jump's peak: the highest point while it stays above the band, within
+    // the reach a spike has to come back in (a loss that started below all
+    // its later values would otherwise make the rest of the run one jump).
     std::size_t peak = i, j = i;
-    while (j + 1 < n && p.y[j + 1] > band_top) {
+    while (j + 1 < n && j + 1 <= i + back_within && p.y[j + 1] > band_top) {
       ++j;
       if (p.y[j] > p.y[peak]) peak = j;
     }
@@ -1396,7 +1398,10 @@ void detect_spikes(const Prepared& p, const logs::Series* lr, const DiagnoseOpti
       if (lr_restarted_before(lr, p, p.steps[i])) ++scheduled;
       else spikes.push_back({i, peak, back, level});
     }
-    i = std::max(i, j);  // the rest of this jump is the same spike (or a level shift)
+    // The rest of this jump is the same spike, up to where it was back down
+    // (the points after it are judged against a band that holds it); or a
+    // level shift.
+    i = std::max(i, back > 0 ? back : j);
   }
   if (scheduled > 0)
     notes.push_back(std::to_string(scheduled) + " jump" + (scheduled == 1 ? "" : "s") + " of " + p.name +
