@@ -2759,3 +2759,26 @@ TEST_CASE("spike: a loss whose first point lies below all the rest still has its
   CHECK(s.step_start == 183);
   CHECK_THAT(s.evidence, Catch::Contains("1 spike") && Catch::Contains("1 more in the first 5.0%"));
 }
+
+TEST_CASE("vanishing gradient: a layer that dies late in a run that blew up is the blow-up's consequence",
+          "[diagnose][vanishing_gradient]") {
+  // A learning rate raised until the loss blows up: the first layer's
+  // gradient becomes exactly zero from 60% of the run on (dead units), under
+  // half of the logged points. Dying from 40% on, it is over half of them.
+  auto run_dying_at = [](int dies) {
+    std::vector<double> loss, total, first, last;
+    for (int i = 0; i < 400; ++i) {
+      loss.push_back(i < 200 ? 1.0 - 0.001 * i : 0.8 * std::exp(0.03 * (i - 200)));
+      total.push_back(0.5 + 0.001 * i);
+      first.push_back(i < dies ? 0.05 : 0.0);
+      last.push_back(0.3);
+    }
+    return diagnose(realistic::run_of(
+        {{"loss", loss}, {"grad_norm", total}, {"grad_norm_layer0", first}, {"grad_norm_layer1", last}}));
+  };
+  const auto late = run_dying_at(240);
+  CHECK(has(late, "divergence"));
+  CHECK_FALSE(has(late, "vanishing_gradient"));
+  const auto early = run_dying_at(160);
+  CHECK(has(early, "vanishing_gradient"));
+}

@@ -36,6 +36,9 @@ std::string pval(double p) { return p < 1e-4 ? "p < 1e-4" : "p = " + general(p, 
 // Onsets: a condition "began" at the first point from which it holds at this
 // fraction of the points to the end (a few noisy exceptions allowed).
 constexpr double kOnsetPersistence = 0.9;
+// vanishing_gradient: the share of the logged points at which a layer must be
+// below vanishing_ratio of another's or of the global norm (LABELLING.md).
+constexpr double kVanishingShare = 0.5;
 // exploding_gradient: at least this many points at exploding_growth x the
 // usual level, after this share of the run (a large norm at initialisation
 // that falls is not exploding).
@@ -1687,6 +1690,22 @@ double late_median(const Prepared& p) {
   return median(thinned(p.y.begin() + static_cast<std::ptrdiff_t>(p.y.size() / 2), p.y.end()));
 }
 
+// The share of the steps both curves have at which `a` is below `ratio` times
+// `b` (0 when they share none).
+double share_below(const Prepared& a, const Prepared& b, double ratio) {
+  std::size_t shared = 0, below = 0;
+  for (std::size_t i = 0, j = 0; i < a.y.size() && j < b.y.size();) {
+    if (a.steps[i] < b.steps[j]) ++i;
+    else if (b.steps[j] < a.steps[i]) ++j;
+    else {
+      ++shared;
+      below += a.y[i] < ratio * b.y[j] ? 1 : 0;
+      ++i, ++j;
+    }
+  }
+  return shared > 0 ? static_cast<double>(below) / static_cast<double>(shared) : 0.0;
+}
+
 // The step from which `a` stays below `ratio` times `b` (at the steps both
 // curves have), or `fallback` when they share too few steps. Each step is
 // judged by the majority of the steps around it (a window of 10% of them):
@@ -1759,8 +1778,14 @@ void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepare
     if (lo != nullptr && loss_drop < kStalledLossDrop) {
       const double to_layer = hi != lo && hi->late > 0 ? lo->late / hi->late : INFINITY;
       const double to_total = total > 0 ? lo->late / total : INFINITY;
-      if (std::min(to_layer, to_total) < o.vanishing_ratio) {
-        const bool vs_total = to_total < o.vanishing_ratio;
+      const bool vs_total = to_total < o.vanishing_ratio;
+      // ... at half of the logged points or more: a layer that dies late in
+      // a run that blew up (dead units after a divergence) is the
+      // divergence's consequence, not a gradient that never reached it.
+      const double share = std::min(to_layer, to_total) < o.vanishing_ratio
+                               ? share_below(lo->p, vs_total ? *grad : hi->p, o.vanishing_ratio)
+                               : 0.0;
+      if (share >= kVanishingShare) {
         const std::int64_t onset = below_from(lo->p, vs_total ? *grad : hi->p, o.vanishing_ratio, o.min_points,
                                               lo->p.steps.front());
         const std::string stalled = " while the loss fell only " + percent(std::max(loss_drop, 0.0), 1) + " (" + general(ls, 4) +
