@@ -224,7 +224,7 @@ def main():
     ap.add_argument("--origin", choices=["generated", "public", "all"], default="all")
     ap.add_argument("--batch", type=int, help="only the public logs of this batch (public.json's `batch`: "
                                               "1 the first 30; 2 to 12 the 33, 18, 28, 13, 16, 31, 19, 10, 41, 26 and 15 collected on 2026-12-06; "
-                                              "13 to 20 the 11, 36, 7, 23, 6, 11, 13 and 23 collected on 2026-12-07)")
+                                              "13 to 21 the 11, 36, 7, 23, 6, 11, 13, 23 and 18 collected on 2026-12-07)")
     ap.add_argument("--classes", action="store_true", help="pass --classes N for runs whose class count is known")
     ap.add_argument("--markdown", action="store_true", help="tables in Markdown")
     ap.add_argument("--details", action="store_true", help="list every miss, false alarm and far onset")
