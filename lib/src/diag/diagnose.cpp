@@ -2018,30 +2018,14 @@ const logs::Series* epoch_twin(const logs::Run& run, const std::string& loss) {
   return run.find(loss.substr(0, loss.size() - kStep.size()) + "_epoch");
 }
 
-// The median of the finite points of `s` whose steps lie in [a, b]; the
-// nearest finite point when none does; NaN when `s` has no finite point.
-double median_near(const logs::Series& s, std::int64_t a, std::int64_t b) {
-  std::vector<double> in;
-  double nearest = std::numeric_limits<double>::quiet_NaN();
-  std::int64_t best = std::numeric_limits<std::int64_t>::max();
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (!std::isfinite(s.values[i])) continue;
-    if (s.steps[i] >= a && s.steps[i] <= b) in.push_back(s.values[i]);
-    const std::int64_t d = s.steps[i] < a ? a - s.steps[i] : (s.steps[i] > b ? s.steps[i] - b : 0);
-    if (d < best) {
-      best = d;
-      nearest = s.values[i];
-    }
-  }
-  return in.empty() ? nearest : median(in);
-}
-
 // A reinforcement-learning log judged on its critic's loss: the note says so,
 // and each symptom of that loss says what the episode return did over the
 // same steps, since a critic's targets grow with the returns. A critic's loss
-// that rises while the returns rise is told apart, in its advice, from one
-// that rises while they do not.
-void reinforcement_context(const logs::Run& run, RunDiagnosis& d) {
+// that rises while the returns rise is told apart, in its severity and
+// advice, from one that rises while they do not. The returns are read as a
+// person sees them: the smoothed trend view (at most max_trend_points bucket
+// medians) of prepare().
+void reinforcement_context(const logs::Run& run, const DiagnoseOptions& o, RunDiagnosis& d) {
   if (!d.roles.critic) return;
   std::string note = "a reinforcement-learning log: judged on the critic's loss " + d.roles.loss +
                      ", a regression to targets that grow with the returns";
@@ -2049,44 +2033,31 @@ void reinforcement_context(const logs::Run& run, RunDiagnosis& d) {
     note += "; the policy's loss " + d.roles.policy_loss +
             " has no floor to converge to (minus a Q-value, or a surrogate near zero) and is not judged";
   d.notes.push_back(note);
-  const logs::Series* ret = d.roles.episode_return.empty() ? nullptr : run.find(d.roles.episode_return);
-  if (ret == nullptr || ret->size() < 2) return;
-  const std::int64_t first = ret->steps.front(), last = ret->steps.back();
-  const std::int64_t tenth = std::max<std::int64_t>((last - first) / 10, 0);
-  double lo = INFINITY, hi = -INFINITY;
-  for (double v : ret->values)
-    if (std::isfinite(v)) {
-      lo = std::min(lo, v);
-      hi = std::max(hi, v);
-    }
-  if (!(hi >= lo)) return;
-  const double end = median_near(*ret, last - tenth, last);
-  const std::int64_t near = (last - first) / 40;
+  const logs::Series* series = d.roles.episode_return.empty() ? nullptr : run.find(d.roles.episode_return);
+  if (series == nullptr) return;
+  const Prepared ret = prepare(*series, o.max_trend_points);
+  if (ret.m() < 3) return;
+  const auto [lo, hi] = std::minmax_element(ret.smooth.begin(), ret.smooth.end());
+  const double range = *hi - *lo, end = ret.end_level();
+  if (!(range > 0)) return;
   for (auto& s : d.symptoms) {
     if (s.metric != d.roles.loss || s.kind == SymptomKind::nan || s.kind == SymptomKind::overfitting) continue;
-    const double from = median_near(*ret, s.step_start - near, s.step_start + near);
-    if (!std::isfinite(from) || !std::isfinite(end)) continue;
-    // Rose: by a tenth of the range the returns span at least.
-    const bool rose = end - from >= 0.1 * (hi - lo) && hi > lo;
-    // A peak between that the returns fell from (by half their range or
-    // more): the policy got worse, which the user needs to read beside it.
-    // (The returns as seen: each point the median of those around it.)
-    double peak = -INFINITY, seen_lo = INFINITY, seen_hi = -INFINITY;
-    std::int64_t peak_step = 0;
-    for (std::size_t i = 0; i < ret->size(); ++i) {
-      const double w = median_near(*ret, ret->steps[i] - near, ret->steps[i] + near);
-      if (!std::isfinite(w)) continue;
-      seen_lo = std::min(seen_lo, w);
-      seen_hi = std::max(seen_hi, w);
-      if (ret->steps[i] >= s.step_start && w > peak) peak = w, peak_step = ret->steps[i];
-    }
-    const double seen_range = seen_hi - seen_lo;
-    const bool peaked = std::isfinite(peak) && seen_range > 0 && peak - from >= 0.25 * seen_range &&
-                        peak - end >= 0.5 * seen_range;
-    const bool falling = !peaked && seen_range > 0 && from - end >= 0.1 * seen_range;
+    // The returns where the symptom began, and their peak since.
+    const std::size_t at = static_cast<std::size_t>(
+        std::lower_bound(ret.bsteps.begin(), ret.bsteps.end(), s.step_start) - ret.bsteps.begin());
+    const std::size_t k = std::min(at, ret.m() - 1);
+    // (Five points around it: the smoothed curve's wide window would reach
+    // far into a fast early rise.)
+    const double from = median_of(ret.by, k >= 2 ? k - 2 : 0, std::min(ret.m(), k + 3));
+    const std::size_t top = static_cast<std::size_t>(
+        std::max_element(ret.smooth.begin() + static_cast<std::ptrdiff_t>(k), ret.smooth.end()) - ret.smooth.begin());
+    const double peak = ret.smooth[top];
+    const bool peaked = peak - from >= 0.25 * range && peak - end >= 0.5 * range;
+    const bool falling = !peaked && from - end >= 0.1 * range;
+    const bool rose = end - from >= 0.1 * range;
     s.evidence += "; over the same steps the episode return " + d.roles.episode_return + " went from " +
                   general(from, 4) + " to " + general(end, 4) +
-                  (peaked    ? " after a peak of " + general(peak, 4) + " at " + step_text(peak_step) +
+                  (peaked    ? " after a peak of " + general(peak, 4) + " at " + step_text(ret.bsteps[top]) +
                                    " (the policy got worse)"
                    : falling ? " (falling: the policy got worse)"
                    : rose    ? " (rising)"
@@ -2277,7 +2248,7 @@ RunDiagnosis diagnose(const logs::Run& input, const DiagnoseOptions& o) {
     }
   }
   detect_layers(run, d.roles, loss, grad ? &*grad : nullptr, exploded, until, o, d.symptoms);
-  reinforcement_context(run, d);
+  reinforcement_context(run, o, d);
 
   d.curves.push_back(make_curve(*run.find(d.roles.loss), "loss"));
   if (!d.roles.val_loss.empty()) d.curves.push_back(make_curve(*run.find(d.roles.val_loss), "val_loss"));

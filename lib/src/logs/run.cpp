@@ -157,9 +157,8 @@ std::string key_of(std::string_view s) {
 std::pair<std::string, std::string> tail_keys(std::string_view name) {
   const std::size_t b = name.rfind('/');
   if (b == std::string_view::npos) return {key_of(name), key_of(name)};
-  const std::size_t a = name.rfind('/', b == 0 ? 0 : b - 1);
-  const std::string_view two = a == std::string_view::npos || a >= b ? name : name.substr(a + 1);
-  return {key_of(name.substr(b + 1)), key_of(two)};
+  const std::size_t a = name.substr(0, b).rfind('/');
+  return {key_of(name.substr(b + 1)), key_of(a == std::string_view::npos ? name : name.substr(a + 1))};
 }
 
 bool key_in(const std::pair<std::string, std::string>& keys, std::initializer_list<std::string_view> set) {
@@ -190,8 +189,10 @@ std::string episode_return_of(const Run& run) {
                                                                    "averageepisodereturn", "epretmean"},
                            std::initializer_list<std::string_view>{"averagetestepret", "meanreward", "evalreturn",
                                                                    "testreturn", "averageevalreturn"}})
-    for (const auto& s : run.series)
-      if (key_in({tail_keys(s.name).first, tail_keys(s.name).first}, want)) return s.name;
+    for (const auto& s : run.series) {
+      const std::string last = tail_keys(s.name).first;
+      if (key_in({last, last}, want)) return s.name;
+    }
   return {};
 }
 
@@ -251,13 +252,14 @@ Roles recognise_roles(const Run& run, const ColumnOverrides& overrides) {
     if (roles.policy_loss.empty() && is_policy_loss(s.name) && !eval) roles.policy_loss = s.name;
   }
   roles.episode_return = episode_return_of(run);
-  if (critic.empty() || (roles.policy_loss.empty() && roles.episode_return.empty())) {
+  const bool reinforcement = !critic.empty() && (!roles.policy_loss.empty() || !roles.episode_return.empty());
+  if (!reinforcement) {
     roles.policy_loss.clear();
     roles.episode_return.clear();
   }
   if (!overrides.loss.empty()) {
     roles.loss = resolve_override(run, overrides.loss, "--loss-col");
-  } else if (!critic.empty() && (!roles.policy_loss.empty() || !roles.episode_return.empty())) {
+  } else if (reinforcement) {
     roles.loss = critic;
     roles.critic = true;
   } else {
@@ -317,14 +319,16 @@ Roles recognise_roles(const Run& run, const ColumnOverrides& overrides) {
     roles.grad_norm = first_named(run, kGradNorms);
     // ... under the training's prefix (a nested JSON record's `{"train":
     // {"grad_2.0_norm_total": ...}}`, a TensorBoard tag `training/grad_norm`).
-    if (roles.grad_norm.empty())
-      for (const auto& s : run.series) {
-        const std::string l = lower(s.name);
-        for (std::string_view prefix : {"train/", "training/"})
-          if (l.rfind(prefix, 0) == 0)
-            for (auto want : kGradNorms)
-              if (l.compare(prefix.size(), std::string::npos, want) == 0 && roles.grad_norm.empty()) roles.grad_norm = s.name;
-      }
+    const auto under_training = [&](const std::string& name) {
+      const std::string l = lower(name);
+      for (std::string_view prefix : {"train/", "training/"})
+        if (l.rfind(prefix, 0) == 0)
+          for (auto want : kGradNorms)
+            if (std::string_view(l).substr(prefix.size()) == want) return true;
+      return false;
+    };
+    for (const auto& s : run.series)
+      if (roles.grad_norm.empty() && under_training(s.name)) roles.grad_norm = s.name;
   }
   roles.lr = first_named(run, {"lr", "learning_rate", "train/lr", "train/learning_rate", "lr-adam", "lr-adamw",
                                "lr-sgd", "epoch_learning_rate", "train/epoch_learning_rate"});
