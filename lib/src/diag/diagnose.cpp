@@ -1690,52 +1690,47 @@ double late_median(const Prepared& p) {
   return median(thinned(p.y.begin() + static_cast<std::ptrdiff_t>(p.y.size() / 2), p.y.end()));
 }
 
-// The share of the steps both curves have at which `a` is below `ratio` times
-// `b` (0 when they share none).
-double share_below(const Prepared& a, const Prepared& b, double ratio) {
-  std::size_t shared = 0, below = 0;
-  for (std::size_t i = 0, j = 0; i < a.y.size() && j < b.y.size();) {
-    if (a.steps[i] < b.steps[j]) ++i;
-    else if (b.steps[j] < a.steps[i]) ++j;
-    else {
-      ++shared;
-      below += a.y[i] < ratio * b.y[j] ? 1 : 0;
-      ++i, ++j;
-    }
-  }
-  return shared > 0 ? static_cast<double>(below) / static_cast<double>(shared) : 0.0;
-}
+// Where `a` is below `ratio` times `b`, at the steps both curves have.
+struct Below {
+  std::vector<std::uint8_t> flags;
+  std::vector<std::int64_t> at;  // the steps of `flags`
 
-// The step from which `a` stays below `ratio` times `b` (at the steps both
-// curves have), or `fallback` when they share too few steps. Each step is
-// judged by the majority of the steps around it (a window of 10% of them):
-// the ratio of two mini-batch norms scatters across the line from point to
-// point, and a stretch where most points are below is one stretch.
-std::int64_t below_from(const Prepared& a, const Prepared& b, double ratio, std::size_t min_points,
-                        std::int64_t fallback) {
-  std::vector<std::uint8_t> below;
-  std::vector<std::int64_t> at;
-  for (std::size_t i = 0, j = 0; i < a.y.size() && j < b.y.size();) {
-    if (a.steps[i] < b.steps[j]) ++i;
-    else if (b.steps[j] < a.steps[i]) ++j;
-    else {
-      below.push_back(a.y[i] < ratio * b.y[j]);
-      at.push_back(a.steps[i]);
-      ++i, ++j;
+  Below(const Prepared& a, const Prepared& b, double ratio) {
+    for (std::size_t i = 0, j = 0; i < a.y.size() && j < b.y.size();) {
+      if (a.steps[i] < b.steps[j]) ++i;
+      else if (b.steps[j] < a.steps[i]) ++j;
+      else {
+        flags.push_back(a.y[i] < ratio * b.y[j]);
+        at.push_back(a.steps[i]);
+        ++i, ++j;
+      }
     }
   }
-  if (below.size() < min_points) return fallback;
-  const std::size_t n = below.size(), half = std::max<std::size_t>(1, (n + 5) / 10) / 2;
-  std::vector<std::uint8_t> mostly(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::size_t a0 = i >= half ? i - half : 0, a1 = std::min(n, i + half + 1);
-    std::size_t count = 0;
-    for (std::size_t j = a0; j < a1; ++j) count += below[j];
-    mostly[i] = 2 * count > a1 - a0;
+  // The share of the shared steps where it is below (0 when there are none).
+  double share() const {
+    const std::size_t below = static_cast<std::size_t>(std::count(flags.begin(), flags.end(), 1));
+    return flags.empty() ? 0.0 : static_cast<double>(below) / static_cast<double>(flags.size());
   }
-  const std::size_t k = persistent_onset(mostly, kOnsetPersistence);
-  return k < at.size() ? at[k] : fallback;
-}
+  // The step from which it stays below, or `fallback` with fewer than
+  // `min_points` shared steps. Each step is judged by the majority of the
+  // steps around it (a window of 10% of them): the ratio of two mini-batch
+  // norms scatters across the line from point to point, and a stretch where
+  // most points are below is one stretch.
+  std::int64_t from(std::size_t min_points, std::int64_t fallback) const {
+    const std::size_t n = flags.size();
+    if (n < min_points) return fallback;
+    const std::size_t half = std::max<std::size_t>(1, (n + 5) / 10) / 2;
+    std::vector<std::uint8_t> mostly(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t a0 = i >= half ? i - half : 0, a1 = std::min(n, i + half + 1);
+      std::size_t count = 0;
+      for (std::size_t j = a0; j < a1; ++j) count += flags[j];
+      mostly[i] = 2 * count > a1 - a0;
+    }
+    const std::size_t k = persistent_onset(mostly, kOnsetPersistence);
+    return k < n ? at[k] : fallback;
+  }
+};
 
 // Per-layer gradient norms: a layer that gets almost none of the gradient while
 // the loss stalls (vanishing), and a layer whose gradient explodes when no
@@ -1782,12 +1777,12 @@ void detect_layers(const logs::Run& run, const logs::Roles& roles, const Prepare
       // ... at half of the logged points or more: a layer that dies late in
       // a run that blew up (dead units after a divergence) is the
       // divergence's consequence, not a gradient that never reached it.
-      const double share = std::min(to_layer, to_total) < o.vanishing_ratio
-                               ? share_below(lo->p, vs_total ? *grad : hi->p, o.vanishing_ratio)
-                               : 0.0;
-      if (share >= kVanishingShare) {
-        const std::int64_t onset = below_from(lo->p, vs_total ? *grad : hi->p, o.vanishing_ratio, o.min_points,
-                                              lo->p.steps.front());
+      const std::optional<Below> below =
+          std::min(to_layer, to_total) < o.vanishing_ratio
+              ? std::optional<Below>(std::in_place, lo->p, vs_total ? *grad : hi->p, o.vanishing_ratio)
+              : std::nullopt;
+      if (below && below->share() >= kVanishingShare) {
+        const std::int64_t onset = below->from(o.min_points, lo->p.steps.front());
         const std::string stalled = " while the loss fell only " + percent(std::max(loss_drop, 0.0), 1) + " (" + general(ls, 4) +
                                     " to " + general(le, 4) + "): ";
         std::string ev;
