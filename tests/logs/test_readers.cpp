@@ -292,6 +292,15 @@ TEST_CASE("TensorBoard: the model_config the Hugging Face Trainer writes into it
   CHECK(read_log_context(events("mlm", R"({"architectures": ["BertForMaskedLM"], "vocab_size": 30522})")).classes == 0);
   CHECK(read_log_context(events("multilabel", R"({"architectures": ["BertForMaskedLM"], "problem_type":
     "multi_label_classification", "id2label": {"0": "a", "1": "b", "2": "c"}})")).classes == 0);
+  // Only the head of a file is read for it, up to its first event past step
+  // 0: a text summary written later is not the Trainer's start-of-training
+  // config.
+  {
+    std::string bytes = record(simple_event(10, "train/loss", 3.8f));
+    bytes += record(text_event(0, "model_config/text_summary", R"({"architectures": ["GPTNeoXForCausalLM"],
+      "vocab_size": 50304})"));
+    CHECK(read_log_context(gradcheck::test::write_bytes(dir / "late" / "events.out.tfevents.1.host", bytes)).classes == 0);
+  }
   CHECK(read_log_context(events("none", "")).classes == 0);
   CHECK(read_log_context(events("none", "")).notes.empty());
   const LogContext broken = read_log_context(events("broken", "{\"vocab_size\": 5"));

@@ -70,9 +70,10 @@ std::vector<std::pair<std::string, std::filesystem::path>> files_below(const std
 std::optional<std::filesystem::path> dvclive_metrics(const std::filesystem::path& dir);
 
 /// The text of the first text summary tagged `tag` (as `SummaryWriter.add_text`
-/// writes it: `<name>/text_summary`, a string tensor) in a TensorBoard event
-/// file, or in the event files of a directory in name order; nullopt when
-/// there is none, or the files cannot be read (tfevents_reader.cpp).
+/// writes it: `<name>/text_summary`, a string tensor) written at step 0,
+/// before a file's first event past it, in a TensorBoard event file, or in
+/// the event files of a directory in name order; nullopt when there is none,
+/// or the files cannot be read (tfevents_reader.cpp).
 std::optional<std::string> tfevents_text(const std::string& path, std::string_view tag);
 
 /// Whether `head` (the start of a file) holds a printed training log: a line

@@ -306,9 +306,10 @@ std::optional<std::string> string_of_tensor(Reader r) {
   return first;
 }
 
-// The text summary tagged `tag` in one Event, if it holds one.
-std::optional<std::string> text_of_event(Reader r, std::string_view tag) {
-  std::int64_t step = 0;
+// The text summary tagged `tag` in one Event, if it holds one; `step` gets
+// the event's step.
+std::optional<std::string> text_of_event(Reader r, std::string_view tag, std::int64_t& step) {
+  step = 0;
   std::optional<std::string> found;
   for_each_value(r, step, [&](Reader value) {
     std::string name;
@@ -325,6 +326,10 @@ std::optional<std::string> text_of_event(Reader r, std::string_view tag) {
   return found;
 }
 
+// The text summary `tag` among the events a file holds before its first
+// event past step 0: a text written once at the start of training (the
+// Trainer's on_train_begin, before any logged step), so the rest of a long
+// file, which read_tfevents has read already, is not read again.
 std::optional<std::string> text_in_file(const std::string& path, std::string_view tag) {
   MappedFile file(path);
   const std::uint8_t* d = file.data();
@@ -333,7 +338,9 @@ std::optional<std::string> text_in_file(const std::string& path, std::string_vie
   while (n - off >= 16) {
     const std::uint64_t len = le64(d + off);
     if (len > n - off - 16) return std::nullopt;
-    if (auto text = text_of_event(Reader(d + off + 12, static_cast<std::size_t>(len)), tag)) return text;
+    std::int64_t step = 0;
+    if (auto text = text_of_event(Reader(d + off + 12, static_cast<std::size_t>(len)), tag, step)) return text;
+    if (step > 0) return std::nullopt;
     off += 16 + static_cast<std::size_t>(len);
   }
   return std::nullopt;

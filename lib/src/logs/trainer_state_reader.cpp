@@ -200,6 +200,17 @@ int vocabulary(const nlohmann::json& config) {
   return vocab;
 }
 
+// A language model (class `arch`) predicts one of its vocabulary's tokens:
+// that many classes, when the config gives a vocabulary.
+void language_model_classes(const nlohmann::json& config, const std::string& arch, const std::string& shown,
+                            LogContext& context) {
+  const int vocab = vocabulary(config);
+  if (vocab <= 1) return;
+  context.classes = vocab;
+  context.notes.push_back(shown + ": a language model (" + arch + ") over " + std::to_string(vocab) + " tokens, so " +
+                          std::to_string(vocab) + " classes (--classes overrides)");
+}
+
 // What a model's config (config.json, or the same JSON elsewhere) says of
 // the loss: the classes of a language model or a single-label classifier.
 // `shown` names where it came from in the notes.
@@ -220,12 +231,7 @@ void from_model_config(const nlohmann::json& config, const std::string& shown, L
     }
   }
   if (language && !classifier) {
-    const int vocab = vocabulary(config);
-    if (vocab > 1) {
-      context.classes = vocab;
-      context.notes.push_back(shown + ": a language model (" + arch + ") over " + std::to_string(vocab) +
-                              " tokens, so " + std::to_string(vocab) + " classes (--classes overrides)");
-    }
+    language_model_classes(config, arch, shown, context);
   } else if (classifier && !language) {
     int labels = 0;
     if (const auto l = config.find("id2label"); l != config.end() && l->is_object())
@@ -266,12 +272,7 @@ void from_events_config(const nlohmann::json& config, const std::string& shown, 
       if (!name.is_string()) continue;
       const std::string& n = name.get_ref<const std::string&>();
       if (!ends_with_any(n, {"ForCausalLM", "LMHeadModel", "ForConditionalGeneration"})) continue;
-      const int vocab = vocabulary(config);
-      if (vocab > 1) {
-        context.classes = vocab;
-        context.notes.push_back(shown + ": a language model (" + shown_name(n) + ") over " + std::to_string(vocab) +
-                                " tokens, so " + std::to_string(vocab) + " classes (--classes overrides)");
-      }
+      language_model_classes(config, shown_name(n), shown, context);
       return;
     }
   }
