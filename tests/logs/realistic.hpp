@@ -56,17 +56,23 @@ struct Trace {
   std::vector<double> whole;  // the whole data's loss after each step (when asked for)
 };
 
-/// Logistic regression (weights and bias from zero) trained by gradient
-/// descent: full batch when batch == 0, else minibatches drawn in shuffled
-/// epochs. `lr_at(step)` is the learning rate schedule; `whole` also records
-/// the whole data's loss after each step, as a validation on fixed data sees it.
+/// Logistic regression (weights and bias from zero, or drawn from N(0, init^2)
+/// when init > 0) trained by gradient descent: full batch when batch == 0,
+/// else minibatches drawn in shuffled epochs. `lr_at(step)` is the learning
+/// rate schedule; `whole` also records the whole data's loss after each step,
+/// as a validation on fixed data sees it.
 template <class Schedule>
 Trace logistic_regression(const Dataset& data, int steps, int batch, std::uint64_t seed, Schedule lr_at,
-                          bool whole = false) {
+                          bool whole = false, double init = 0) {
   const std::size_t n = data.y.size(), d = data.x[0].size();
   std::vector<double> w(d, 0.0), g(d);
   double b = 0;
   std::mt19937_64 rng(seed);
+  if (init > 0) {
+    std::normal_distribution<double> z(0.0, init);
+    for (double& x : w) x = z(rng);
+    b = z(rng);
+  }
   std::vector<std::size_t> order(n);
   for (std::size_t i = 0; i < n; ++i) order[i] = i;
   std::size_t cursor = n;

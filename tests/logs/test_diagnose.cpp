@@ -310,8 +310,8 @@ TEST_CASE("plateau: a resumed run that starts from a trained model and improves 
   // minibatches of 16 for 2,000 steps; the log of a run resumed at step 1,500
   // holds the last 500: it starts below 0.5, well below ln 2, where a fresh
   // classifier starts, and stays there (no chance level is known without
-  // --classes). Where it improves by less than 10% (5 of the 8 seeds), a note
-  // says why that is not a plateau.
+  // --classes). Where it improves by less than 10% from the median of its
+  // first 5% (3 of the 8 seeds), a note says why that is not a plateau.
   int resumed_flat = 0;
   for (std::uint64_t seed = 1; seed <= 8; ++seed) {
     const auto data = realistic::two_blobs(seed, 400, 10, 1.0, 1.0);
@@ -325,7 +325,7 @@ TEST_CASE("plateau: a resumed run that starts from a trained model and improves 
       return n.find("had learned already") != std::string::npos;
     });
   }
-  CHECK(resumed_flat >= 4);
+  CHECK(resumed_flat >= 3);
   // A fresh binary classifier that cannot learn (a rate of 1e-6) starts at
   // ln 2 and stays: still a plateau.
   const auto data = realistic::two_blobs(1, 400, 10, 1.0, 1.0);
@@ -2781,4 +2781,57 @@ TEST_CASE("vanishing gradient: a layer that dies late in a run that blew up is t
   CHECK_FALSE(has(late, "vanishing_gradient"));
   const auto early = run_dying_at(160);
   CHECK(has(early, "vanishing_gradient"));
+}
+
+TEST_CASE("plateau: minibatch losses that scatter widely around a level they never leave are judged from the "
+          "median of the run's first 5%, not of its first few batches",
+          "[diagnose][plateau]") {
+  // Logistic regression from a random initialisation, batches of 4, a rate
+  // (1e-5) far too low to move it in 360 steps: the batch losses scatter over
+  // an order of magnitude around one level. The median of the first 7 of them
+  // (2% of the run) lies as often among the highs as among the lows; from a
+  // high one the smoothed loss seems to fall 10%. Found in 17 of these 20
+  // runs (10 when the start was the first 2%'s median).
+  int plateaus = 0;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const auto data = realistic::two_blobs(seed);
+    const auto t = realistic::logistic_regression(data, 360, 16, seed, [](int) { return 1e-5; }, false, 0.3);
+    const auto d = diagnose(realistic::run_of({{"train_loss", t.loss}}));
+    INFO("seed " << seed << "\n" << kinds(d));
+    if (has(d, "plateau")) {
+      ++plateaus;
+      CHECK(get(d, "plateau").step_start == 0);
+    }
+  }
+  CHECK(plateaus >= 16);
+  // The same runs at a rate that learns (0.05): the loss falls over the first
+  // tenth of the run, a trend in its first 5%, and the start stays the
+  // first batches' level.
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const auto data = realistic::two_blobs(seed);
+    const auto t = realistic::logistic_regression(data, 360, 16, seed, [](int) { return 0.05; }, false, 0.3);
+    const auto d = diagnose(realistic::run_of({{"train_loss", t.loss}}));
+    INFO("seed " << seed << "\n" << kinds(d));
+    CHECK_FALSE(has(d, "plateau"));
+  }
+}
+
+TEST_CASE("plateau: a loss held at one level for the whole run but its last few points made no progress, whatever "
+          "the trend test makes of that last drop",
+          "[diagnose][plateau]") {
+  // 48 points scattering by 8% around 1.0, the last 3 around 0.8: the
+  // smoothed loss ends 10% below its start only in those 3 points, which tip
+  // Mann-Kendall's test over the whole run towards a downward trend. Found in
+  // 19 of these 20 runs (13 when the trend test had the last word).
+  int plateaus = 0;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> z;
+    std::vector<double> loss;
+    for (int i = 0; i < 48; ++i) loss.push_back((i >= 45 ? 0.8 : 1.0) * std::exp(0.05 * z(rng)));
+    const auto d = diagnose(realistic::run_of({{"train_loss", loss}}, 5));
+    INFO("seed " << seed << "\n" << kinds(d));
+    if (has(d, "plateau")) ++plateaus;
+  }
+  CHECK(plateaus >= 18);
 }

@@ -92,6 +92,9 @@ constexpr std::size_t kStartShareInverse = 20;
 constexpr double kFirstEpochLearned = 1.5;
 // plateau: the first points whose median may be the start.
 constexpr std::size_t kStartPoints = 5;
+// plateau: the fewest points of the run's first 1/kStartShareInverse whose
+// lack of a downward trend makes their median the start.
+constexpr std::size_t kStartTrendPoints = 8;
 // plateau (stuck loss): at least this many consecutive identical points.
 constexpr std::size_t kStuckMinPoints = 10;
 // A stuck stretch is judged against the steps just before it: this many.
@@ -1072,10 +1075,12 @@ bool falls_clearly(const std::vector<double>& v, double drop) {
 // kFlatStart of the run or more (all of it when k = m); `fell` when the fall
 // after them stands out of the noise: the flat stretch's median against the
 // end level, by kRiseNoiseZ standard errors of the two (a few scattering
-// batches dip by chance), each phase kStartPoints long at least.
+// batches dip by chance), each phase kStartPoints long at least; `late` when
+// fewer than kStartPoints points follow the flat stretch (a fall in the last
+// few points, which no test can tell from their noise).
 struct FlatStart {
   std::size_t k = 0;
-  bool longer = false, fell = false;
+  bool longer = false, fell = false, late = false;
   double z = 0;  // the fall in standard errors (0 when a phase is too short)
 };
 
@@ -1086,6 +1091,7 @@ FlatStart flat_start(const Prepared& p, double start, const DiagnoseOptions& o) 
   while (f.k < m && p.smooth[f.k] >= below) ++f.k;
   const double span = static_cast<double>(p.bsteps.back() - p.bsteps.front());
   f.longer = span > 0 && (f.k == m || static_cast<double>(p.bsteps[f.k] - p.bsteps.front()) >= kFlatStart * span);
+  f.late = f.k < m && f.k + kStartPoints > m;
   if (f.k >= kStartPoints && f.k + kStartPoints <= m) {
     const double flat = median(std::vector<double>(p.by.begin(), p.by.begin() + static_cast<std::ptrdiff_t>(f.k)));
     // The fall from the flat stretch to the end, as a rise read backwards.
@@ -1111,13 +1117,23 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   // The start is the median of the first points, which noise cannot fake: of
   // the first 2% of the run, or of its first kStartPoints when higher (a run
   // that converged within its first 1% made its progress there; at
-  // initialisation the loss is about the same on every batch). The first value
+  // initialisation the loss is about the same on every batch). When the first
+  // kStartShare of the run has no downward trend (Mann-Kendall p >= kNoTrend
+  // over kStartTrendPoints or more), no progress was made there, and the
+  // median of all of it is the start: the median of a noisy curve's first few
+  // points is a coin toss between its highs and its lows. The first value
   // is the start when it stands out of the noise, far above the best, and a
   // descent starts from it (but see below for a first value that stands out
   // alone).
   double start = p.start_level();
   start = std::max(start, median(std::vector<double>(
                               p.y.begin(), p.y.begin() + static_cast<std::ptrdiff_t>(std::min(kStartPoints, p.y.size())))));
+  {
+    const std::size_t h = std::min(m, std::max(kStartPoints, (m + kStartShareInverse - 1) / kStartShareInverse));
+    const std::span<const double> head(p.by.data(), h);
+    if (h >= kStartTrendPoints && mann_kendall(head).p_decreasing >= kNoTrend)
+      start = median(std::vector<double>(head.begin(), head.end()));
+  }
   const double y0 = p.y.front();
   const bool first_stands_out = y0 > start && y0 - best > kFirstValueNoise * noise_sd(p.by);
   // ... when it is the start of a descent: the first 5% of the run is that one
@@ -1164,10 +1180,12 @@ void detect_plateau(const Prepared& p, const Prepared* val, const DiagnoseOption
   // or it stayed within that for a long flat start (kFlatStart of the run),
   // what came after does not stand out of the noise and the whole curve has
   // no downward trend, not even a weak one (Mann-Kendall p >= kNoTrend): the
-  // passing dips of a loss held at one level.
+  // passing dips of a loss held at one level. A fall in the last few points
+  // after the flat stretch (`late`) is no progress either, whatever the trend
+  // test makes of it.
   const FlatStart flat = flat_start(p, start, o);
   const bool dips_only = drop >= o.plateau_drop && flat.longer && !flat.fell &&
-                         mann_kendall(p.by).p_decreasing >= kNoTrend;
+                         (flat.late || mann_kendall(p.by).p_decreasing >= kNoTrend);
   const bool no_progress = drop < o.plateau_drop || dips_only;
   const auto no_progress_text = [&] {
     if (!dips_only) return "never fell more than " + percent(std::max(drop, 0.0), 1) + " below its start " + general(start, 4);
