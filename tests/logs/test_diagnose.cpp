@@ -2835,3 +2835,102 @@ TEST_CASE("plateau: a loss held at one level for the whole run but its last few 
   }
   CHECK(plateaus >= 18);
 }
+
+TEST_CASE("roles: a GAN's generator and discriminator losses, in the usual namings", "[diagnose][roles][gan]") {
+  using gradcheck::logs::recognise_roles;
+  const std::vector<double> v{1, 2, 3};
+  struct Case {
+    std::vector<std::string> columns;
+    std::string generator, discriminator;
+  };
+  const std::vector<Case> cases = {
+      {{"d_a", "g_a", "cycle_a", "idt_a", "d_b", "g_b", "cycle_b", "idt_b"}, "g_a", "d_a"},  // CycleGAN
+      {{"g_gan", "g_l1", "d_real", "d_fake"}, "g_gan", "d_real"},                              // pix2pix
+      {{"loss_d", "loss_g"}, "loss_g", "loss_d"},                    // the DCGAN example, printed
+      {{"errD", "errG", "D_x", "D_G_z1"}, "errG", "errD"},
+      {{"epoch", "d_loss", "acc.", "g_loss"}, "g_loss", "d_loss"},  // Keras-GAN, printed
+      {{"Loss/G/loss", "Loss/D/loss", "Loss/G/reg"}, "Loss/G/loss", "Loss/D/loss"},  // StyleGAN stats.jsonl
+      {{"Loss/Generator", "Loss/Discriminator"}, "Loss/Generator", "Loss/Discriminator"},
+      {{"generator_loss", "critic_loss", "gradient_penalty"}, "generator_loss", "critic_loss"},  // WGAN-GP
+  };
+  for (const auto& c : cases) {
+    gradcheck::logs::Run run;
+    for (const auto& name : c.columns) run.series.push_back({name, {0, 1, 2}, v});
+    const auto roles = recognise_roles(run);
+    INFO(c.columns.front());
+    CHECK(roles.loss == c.generator);
+    CHECK(roles.discriminator_loss == c.discriminator);
+    CHECK_FALSE(roles.critic);
+  }
+  // A reinforcement-learning log's critic stays a critic; a plain loss beside
+  // a series named `d` is no GAN.
+  gradcheck::logs::Run rl;
+  for (const char* name : {"train/actor_loss", "train/critic_loss", "rollout/ep_rew_mean"}) rl.series.push_back({name, {0, 1, 2}, v});
+  CHECK(recognise_roles(rl).critic);
+  CHECK(recognise_roles(rl).discriminator_loss.empty());
+  gradcheck::logs::Run plain;
+  for (const char* name : {"loss", "d", "val_loss"}) plain.series.push_back({name, {0, 1, 2}, v});
+  CHECK(recognise_roles(plain).loss == "loss");
+  CHECK(recognise_roles(plain).discriminator_loss.empty());
+}
+
+TEST_CASE("GAN: a balanced run is healthy, a discriminator that wins is divergence on the generator's loss, a "
+          "blow-up and NaN are reported",
+          "[diagnose][gan]") {
+  const std::string data = std::string(GRADCHECK_SOURCE_DIR) + "/tests/logs/data/gan/";
+  // Balanced Adam rates: the losses hover (the generator's drifts up from
+  // 0.68 to 0.85 as its discriminator learns): healthy, with a note on how a
+  // GAN is read. Judged as a plain training loss, the generator's climb was
+  // a divergence.
+  {
+    const auto d = diagnose(gradcheck::logs::read_log(data + "pix2pix_loss_log.txt"));
+    INFO(kinds(d));
+    CHECK(d.symptoms.empty());
+    CHECK(std::any_of(d.notes.begin(), d.notes.end(),
+                      [](const std::string& n) { return n.find("generative adversarial network") != std::string::npos; }));
+    CHECK(std::any_of(d.curves.begin(), d.curves.end(), [](const auto& c) { return c.role == "discriminator_loss"; }));
+  }
+  // The discriminator at 10x the rate with 5 steps a generator step: its
+  // loss goes from 1.27 to about 0 within the first points while the
+  // generator's climbs to 20.
+  {
+    const auto d = diagnose(gradcheck::logs::read_log(data + "dcgan_d_wins.log"));
+    INFO(kinds(d));
+    REQUIRE(d.symptoms.size() == 1);
+    CHECK(get(d, "divergence").metric == "loss_g");
+    CHECK(get(d, "divergence").severity == gradcheck::diag::Severity::error);
+    CHECK(get(d, "divergence").step_start <= 10);
+    CHECK_THAT(get(d, "divergence").evidence, Catch::Contains("the discriminator won"));
+    CHECK_THAT(get(d, "divergence").advice, Catch::Contains("discriminator"));
+  }
+  // SGD at a rate of 1.0: the losses climb by orders of magnitude and turn NaN.
+  {
+    const auto d = diagnose(gradcheck::logs::read_log(data + "gan_nan.csv"));
+    INFO(kinds(d));
+    CHECK(get(d, "nan").step_start == 13);
+    CHECK_THAT(get(d, "divergence").evidence, Catch::Contains("blew up"));
+  }
+  // A generator's loss that drifts up 2.5x while its discriminator's falls
+  // to 30% of its start (it learns; it does not win): no symptom. The same
+  // generator's loss climbing 30x: a blow-up. Minibatch noise of 10%.
+  for (const double climb : {2.5, 30.0}) {
+    std::mt19937_64 rng(7);
+    std::normal_distribution<double> z;
+    std::vector<double> g, dl;
+    for (int i = 0; i < 400; ++i) {
+      const double t = i / 399.0;
+      g.push_back(0.7 * std::pow(climb, t) * std::exp(0.1 * z(rng)));
+      dl.push_back(1.38 * (1 - 0.7 * t) * std::exp(0.1 * z(rng)));
+    }
+    const auto d = diagnose(realistic::run_of({{"loss_G", g}, {"loss_D", dl}}, 10));
+    INFO("climb " << climb << "\n" << kinds(d));
+    if (climb < 10) {
+      CHECK(d.symptoms.empty());
+    } else {
+      REQUIRE(d.symptoms.size() == 1);
+      CHECK_THAT(get(d, "divergence").evidence, Catch::Contains("loss_G blew up"));
+      // (2x its start from about a fifth of the run: 30^t = 2 at t = 0.2)
+      CHECK(std::abs(static_cast<double>(get(d, "divergence").step_start) - 0.2 * 3990) <= 0.1 * 3990);
+    }
+  }
+}

@@ -1297,3 +1297,26 @@ TEST_CASE("Stable-Baselines3's progress.csv: stepped by its environment steps, j
   CHECK(roles.episode_return == "rollout/ep_rew_mean");
   CHECK(roles.lr == "train/learning_rate");
 }
+
+TEST_CASE("GAN logs: pix2pix's loss_log.txt and the DCGAN example's printed losses are read, judged on the "
+          "generator's loss beside the discriminator's",
+          "[formats][text][gan]") {
+  // Written by tests/logs/data/gan/make_gan_logs.py: a small GAN trained with
+  // PyTorch, its losses printed as pix2pix and the DCGAN example print them.
+  // (Until the generator and discriminator namings were known, the first was
+  // refused as a malformed CSV, and the second judged on its discriminator's
+  // loss as if it were a training loss.)
+  const Run pix = read_log(kData + "gan/pix2pix_loss_log.txt");
+  REQUIRE(pix.find("g_gan") != nullptr);
+  CHECK(pix.find("g_gan")->size() == 150);
+  CHECK(pix.find("d_real") != nullptr);
+  CHECK(pix.find("d_fake") != nullptr);
+  auto roles = gradcheck::logs::recognise_roles(pix);
+  CHECK(roles.loss == "g_gan");
+  CHECK(roles.discriminator_loss == "d_real");
+  const Run dcgan = read_log(kData + "gan/dcgan_d_wins.log");
+  roles = gradcheck::logs::recognise_roles(dcgan);
+  CHECK(roles.loss == "loss_g");
+  CHECK(roles.discriminator_loss == "loss_d");
+  CHECK(dcgan.find("loss_g")->size() == 100);
+}

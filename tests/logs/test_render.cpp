@@ -55,6 +55,7 @@ TEST_CASE("JSON report carries the contract's fields, schema 1", "[render][json]
   CHECK(roles.at("lr") == "lr");
   CHECK(roles.at("policy_loss").is_null());
   CHECK(roles.at("episode_return").is_null());
+  CHECK(roles.at("discriminator_loss").is_null());
   const auto& s = j.at("runs")[1].at("symptoms")[0];
   CHECK(s.at("kind") == "nan");
   CHECK(s.at("metric") == "loss");

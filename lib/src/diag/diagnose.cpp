@@ -2088,6 +2088,88 @@ void reinforcement_context(const logs::Run& run, const DiagnoseOptions& o, RunDi
   }
 }
 
+// A generative adversarial network's losses, judged as LABELLING.md reads
+// them: neither has a floor to converge to, and a generator's adversarial
+// loss commonly climbs while its discriminator learns, so only two failures
+// are read from them (on losses that never go negative: a Wasserstein
+// critic's estimate has no sign; a printed 0.0000 is a loss rounded to 0):
+//  - the discriminator wins: its level over the last 10% of its points is
+//    below kGanWonShare of its start (the higher of its first value and the
+//    level of its first 5%: a discriminator may win within them), its curve
+//    as seen (a running median over 5% of the points) stays below that over
+//    the last kGanWonStretch of the run or more, and the generator's end
+//    level is at or above its start: the generator's gradients vanish;
+//  - else a blow-up: either loss ends at kGanBlowUp times its start or more (an
+//    adversarial drift stays within a few times), from the first step where
+//    its curve as seen stays at 2x its start or more.
+constexpr double kGanWonShare = 0.1;
+constexpr double kGanWonStretch = 0.2;
+constexpr double kGanBlowUp = 10.0;
+
+struct GanLevels {
+  bool signless = false;  // no value below 0, and a start above 0
+  double start = 0, end = 0;
+  std::vector<double> seen;  // the curve as seen, over p.by
+};
+
+GanLevels gan_levels(const Prepared& p) {
+  GanLevels g;
+  const std::size_t m = p.m();
+  if (m == 0) return g;
+  const std::size_t head = std::max<std::size_t>(1, (m + 19) / 20), tail = std::max<std::size_t>(1, (m + 9) / 10);
+  g.start = std::max(p.by.front(), median_of(p.by, 0, head));
+  g.signless = g.start > 0 && std::all_of(p.by.begin(), p.by.end(), [](double v) { return v >= 0; });
+  g.end = median_of(p.by, m - tail, m);
+  g.seen = running_median(p.by, std::max<std::size_t>(1, (m + 10) / 20) | 1);
+  return g;
+}
+
+// The first index from which `holds` is true of every point of `seen` to the
+// end (seen.size() when the last point fails it).
+template <class Holds>
+std::size_t holds_to_end(const std::vector<double>& seen, Holds holds) {
+  std::size_t k = seen.size();
+  while (k > 0 && holds(seen[k - 1])) --k;
+  return k;
+}
+
+void detect_adversarial(const Prepared& g, const Prepared& dis, std::vector<Symptom>& out) {
+  if (g.m() < 3 || dis.m() < 3) return;
+  const GanLevels gl = gan_levels(g), dl = gan_levels(dis);
+  constexpr const char* kWonAdvice =
+      "the discriminator overpowers the generator, whose gradients vanish: lower the discriminator's learning "
+      "rate or update it less often, use the non-saturating generator loss (fake samples labelled real), one-sided "
+      "label smoothing or instance noise, or a Wasserstein loss with gradient penalty";
+  constexpr const char* kBlowUpAdvice =
+      "lower both learning rates (Adam with beta1 = 0.5 and a rate of 2e-4 is the usual start), and constrain the "
+      "discriminator (spectral normalisation, a gradient penalty, gradient clipping)";
+  const double span = static_cast<double>(dis.bsteps.back() - dis.bsteps.front());
+  if (dl.signless && gl.signless && dl.end < kGanWonShare * dl.start && gl.end >= gl.start) {
+    const std::size_t k = holds_to_end(dl.seen, [&](double v) { return v < kGanWonShare * dl.start; });
+    if (k < dis.m() && static_cast<double>(dis.bsteps.back() - dis.bsteps[k]) >= kGanWonStretch * span) {
+      Symptom s = make(SymptomKind::divergence, g.name, dis.bsteps[k], g.steps.back(), Severity::error,
+                       "the discriminator won: " + dis.name + " fell from " + general(dl.start, 4) + " to " +
+                           general(dl.end, 4) + " (" + percent(dl.end / dl.start, 1) + " of its start), below " +
+                           percent(kGanWonShare, 1) + " of it from " + step_text(dis.bsteps[k]) + " to the end, while " +
+                           g.name + " went from " + general(gl.start, 4) + " to " + general(gl.end, 4));
+      s.advice = kWonAdvice;
+      out.push_back(std::move(s));
+      return;  // the generator's climb, however steep, is the discriminator's win
+    }
+  }
+  for (const auto* p : {&g, &dis}) {
+    const GanLevels& l = p == &g ? gl : dl;
+    if (!l.signless || l.end < kGanBlowUp * l.start) continue;
+    const std::size_t k = std::min(holds_to_end(l.seen, [&](double v) { return v >= 2 * l.start; }), p->m() - 1);
+    Symptom s = make(SymptomKind::divergence, p->name, p->bsteps[k], p->steps.back(), Severity::error,
+                     p->name + " blew up: from " + general(l.start, 4) + " to " + general(l.end, 4) + " (" +
+                         general(l.end / l.start, 3) + "x its start; at 2x or more from " + step_text(p->bsteps[k]) +
+                         " on)");
+    s.advice = kBlowUpAdvice;
+    out.push_back(std::move(s));
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -2188,8 +2270,23 @@ RunDiagnosis diagnose(const logs::Run& input, const DiagnoseOptions& o) {
       if (bad) detect_nan(prepare(s, o.max_trend_points), d.symptoms);
     }
 
+  // A generative adversarial network: its two losses play a game, and only
+  // the failures detect_adversarial reads are judged on them.
+  const bool adversarial = !d.roles.discriminator_loss.empty();
+  std::optional<Prepared> dis;
+  if (adversarial) {
+    dis = prepare(*run.find(d.roles.discriminator_loss), o.max_trend_points);
+    if (!is_lossish(dis->name)) detect_nan(*dis, d.symptoms);
+    d.notes.push_back("a generative adversarial network: judged on the generator's loss " + d.roles.loss +
+                      " and the discriminator's " + d.roles.discriminator_loss +
+                      ", which play a game and have no floor to converge to; only a discriminator that wins (its "
+                      "loss near zero while the generator's does not fall) and a blow-up are read from them, not "
+                      "plateaus, oscillation, spikes or overfitting");
+  }
   bool short_climb = false;
-  if (loss.y.size() < o.min_points) {
+  if (adversarial) {
+    detect_adversarial(loss, *dis, d.symptoms);
+  } else if (loss.y.size() < o.min_points) {
     // Only a climb into a non-finite value, or by orders of magnitude, can be
     // told from so few points.
     short_climb = detect_short_divergence(loss, d.symptoms);
@@ -2242,7 +2339,7 @@ RunDiagnosis diagnose(const logs::Run& input, const DiagnoseOptions& o) {
                       "units), not counted; gradient norms are judged before it");
     if (grad) grad = prepare(*run.find(d.roles.grad_norm), o.max_trend_points, until);
   }
-  if (val) {
+  if (val && !adversarial) {
     if (val->y.size() < 5)
       d.notes.push_back("only " + std::to_string(val->y.size()) + " finite points of " + val->name +
                         ": too few to judge overfitting");
@@ -2265,6 +2362,7 @@ RunDiagnosis diagnose(const logs::Run& input, const DiagnoseOptions& o) {
 
   d.curves.push_back(make_curve(*run.find(d.roles.loss), "loss"));
   if (!d.roles.val_loss.empty()) d.curves.push_back(make_curve(*run.find(d.roles.val_loss), "val_loss"));
+  if (adversarial) d.curves.push_back(make_curve(*run.find(d.roles.discriminator_loss), "discriminator_loss"));
   if (!d.roles.grad_norm.empty()) d.curves.push_back(make_curve(*run.find(d.roles.grad_norm), "grad_norm"));
   if (!d.roles.lr.empty()) d.curves.push_back(make_curve(*run.find(d.roles.lr), "lr"));
   if (!d.roles.episode_return.empty())

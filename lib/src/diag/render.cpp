@@ -52,6 +52,7 @@ std::string runs_json(const std::vector<RunDiagnosis>& runs) {
     put("lr", r.roles.lr);
     put("policy_loss", r.roles.policy_loss);
     put("episode_return", r.roles.episode_return);
+    put("discriminator_loss", r.roles.discriminator_loss);
     jr["roles"] = std::move(roles);
     jr["notes"] = r.notes;
     jruns.push_back(std::move(jr));

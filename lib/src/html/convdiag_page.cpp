@@ -189,7 +189,7 @@ std::string convdiag_page(const d::Report& report) {
                    "muted");
     for (const auto& n : r.notes) page.note("Note", {n});
     std::vector<bool> shown(r.symptoms.size(), false);
-    curve_chart(page, r, run, {"loss", "val_loss"}, "loss", "loss", shown);
+    curve_chart(page, r, run, {"loss", "val_loss", "discriminator_loss"}, "loss", "loss", shown);
     curve_chart(page, r, run, {"grad_norm"}, "gradient norm", "norm", shown);
     curve_chart(page, r, run, {"lr"}, "learning rate", "rate", shown);
     curve_chart(page, r, run, {"episode_return"}, "episode return", "return", shown);

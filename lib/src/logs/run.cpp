@@ -180,6 +180,21 @@ bool is_policy_loss(std::string_view name) {
                                   "lossactor", "losspolicy", "lossesactor", "lossespolicy"});
 }
 
+}  // namespace
+
+bool is_generator_loss(std::string_view name) {
+  return key_in(tail_keys(name), {"lossg", "gloss", "errg", "lossgen", "genloss", "generatorloss", "lossgenerator",
+                                  "ggan", "lossggan", "gadv", "ga", "gb", "g"});
+}
+
+bool is_discriminator_loss(std::string_view name) {
+  return key_in(tail_keys(name), {"lossd", "dloss", "errd", "lossdis", "disloss", "lossdisc", "discloss",
+                                  "discriminatorloss", "lossdiscriminator", "dreal", "lossdreal", "da", "db", "d",
+                                  "criticloss", "losscritic"});
+}
+
+namespace {
+
 // The mean episode return: the training episodes' first, an evaluation's
 // without them.
 std::string episode_return_of(const Run& run) {
@@ -257,11 +272,26 @@ Roles recognise_roles(const Run& run, const ColumnOverrides& overrides) {
     roles.policy_loss.clear();
     roles.episode_return.clear();
   }
+  // A generative adversarial network: a generator's loss beside a
+  // discriminator's (a critic's loss beside no policy nor return is a
+  // Wasserstein critic's).
+  std::string generator, discriminator;
+  if (!reinforcement)
+    for (const auto& s : run.series) {
+      const std::string l = lower(s.name);
+      if (has_eval_word(l) || l.find("test") != std::string::npos) continue;
+      if (generator.empty() && is_generator_loss(s.name)) generator = s.name;
+      if (discriminator.empty() && is_discriminator_loss(s.name)) discriminator = s.name;
+    }
+  const bool adversarial = !generator.empty() && !discriminator.empty();
   if (!overrides.loss.empty()) {
     roles.loss = resolve_override(run, overrides.loss, "--loss-col");
   } else if (reinforcement) {
     roles.loss = critic;
     roles.critic = true;
+  } else if (adversarial) {
+    roles.loss = generator;
+    roles.discriminator_loss = discriminator;
   } else {
     roles.loss = first_named(run, {"loss", "train_loss", "training_loss", "train/loss", "loss/train",
                                    "train_loss_step", "loss_step", "train/loss_step", "train_loss_epoch",
@@ -339,7 +369,9 @@ Roles recognise_roles(const Run& run, const ColumnOverrides& overrides) {
         break;
       }
   for (const auto& s : run.series) {
-    if (s.name == roles.grad_norm || s.name == roles.loss || s.name == roles.val_loss || s.name == roles.lr) continue;
+    if (s.name == roles.grad_norm || s.name == roles.loss || s.name == roles.val_loss || s.name == roles.lr ||
+        s.name == roles.discriminator_loss)
+      continue;
     std::string layer = gradient_layer(s.name);
     if (layer.empty()) continue;
     roles.tensor_grad_norms.push_back(s.name);

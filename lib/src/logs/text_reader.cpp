@@ -6,6 +6,8 @@
 //   Epoch 3/10 ... - loss: 0.2934 - val_loss: 0.1413   (Keras's progress bar)
 //   epoch 3 | train loss 0.52 | val loss 0.61          (a hand-made loop)
 //   {'loss': 0.6931, 'learning_rate': 5e-05, 'epoch': 0.1}   (the Hugging Face Trainer)
+// (pytorch-CycleGAN-and-pix2pix's `loss_log.txt`: `(epoch: 1, iters: 100,
+// time: 0.213, data: 0.175) D_A: 0.290 G_A: 0.335 cycle_A: 1.825 ...`).
 // Every `name: number` or `name=number` pair (a name of up to three words,
 // or quoted) is a metric, as is `... loss number`; `epoch N`, `step N`,
 // `iter N` and `iteration N` in any of their printed forms (`Epoch [1/5]`,
@@ -29,6 +31,7 @@
 #include "formats.hpp"
 #include "gradcheck/errors.hpp"
 #include "gradcheck/logs/readers.hpp"
+#include "gradcheck/logs/run.hpp"
 #include "gradcheck/mapped_file.hpp"
 
 namespace gradcheck::logs {
@@ -409,10 +412,17 @@ Line parse_line(std::string_view raw) {
   return line;
 }
 
+// Whether a line prints a loss: a name holding "loss", or a GAN's generator
+// and discriminator losses side by side (CycleGAN's `D_A: 0.29 G_A: 0.33`,
+// `errD: 0.5 errG: 3.1`).
 bool holds_loss(const std::vector<std::pair<std::string, double>>& metrics) {
-  for (const auto& [name, v] : metrics)
+  bool generator = false, discriminator = false;
+  for (const auto& [name, v] : metrics) {
     if (name.find("loss") != std::string::npos) return true;
-  return false;
+    generator = generator || is_generator_loss(name);
+    discriminator = discriminator || is_discriminator_loss(name);
+  }
+  return generator && discriminator;
 }
 
 }  // namespace

@@ -651,8 +651,72 @@ def roles_for(spec, series):
     return {"loss": loss, "val_loss": val if val in series else None, "grad_norm": grad_total, "grad_layers": layers}
 
 
+# a GAN (LABELLING.md, "Which series are judged"): the discriminator wins when its end level is below
+# GAN_WON of its start over the last GAN_WON_STRETCH of the run; a blow-up is an end level GAN_BLOW_UP x
+# its start or more
+GAN_WON = 0.10
+GAN_WON_STRETCH = 0.20
+GAN_BLOW_UP = 10.0
+
+
+def rule_gan(gen, dis):
+    """divergence of a GAN's losses, in the two forms LABELLING.md writes: the discriminator wins, or
+    a blow-up. (status, onset, why)."""
+    def levels(sv):
+        s, v = sv
+        keep = np.isfinite(v)
+        s, v = s[keep], v[keep]
+        n = len(v)
+        if n < 3:
+            return None
+        start = max(float(v[0]), level(v[: head_n(n, 0.05)]))  # a discriminator may win within the first 5%
+        return s, v, start, level(v[n - head_n(n, 0.10):]), seen_curve(v), bool(start > 0 and np.all(v >= 0))
+
+    def stays_from(s, c, holds):
+        k = len(c)
+        while k > 0 and holds(c[k - 1]):
+            k -= 1
+        return k
+
+    g, d = levels(gen), levels(dis)
+    if g is None or d is None:
+        return None, None, "too few points"
+    why = (f"generator start {g[2]:.4g} end {g[3]:.4g}; discriminator start {d[2]:.4g} end {d[3]:.4g}")
+    if d[5] and g[5] and d[3] < GAN_WON * d[2] and g[3] >= g[2]:
+        s, c = d[0], d[4]
+        k = stays_from(s, c, lambda x: x < GAN_WON * d[2])
+        if k < len(c) and s[-1] - s[k] >= GAN_WON_STRETCH * (s[-1] - s[0]):
+            return "required", float(s[k]), why + f"; the discriminator wins from step {s[k]:g}"
+    for lv in (g, d):
+        s, v, start, end, c, signless = lv
+        if signless and end >= GAN_BLOW_UP * start:
+            k = min(stays_from(s, c, lambda x: x >= 2 * start), len(c) - 1)
+            return "required", float(s[k]), why + f"; a blow-up ({end / start:.3g}x) from step {s[k]:g}"
+    return None, None, why
+
+
 def apply_rules(series, roles, facts=None, finetune=False, restarts_at=(), epochs_key="epoch"):
     out = {}
+    if roles.get("discriminator_loss"):
+        # a GAN: nan on both losses, divergence in its two forms, gradient rules; nothing else
+        gs, dsr = series[roles["loss"]], series[roles["discriminator_loss"]]
+        watched = {roles["loss"]: gs, roles["discriminator_loss"]: dsr}
+        grads = {}
+        for k in ([roles["grad_norm"]] if roles.get("grad_norm") else []) + list(roles.get("grad_layers", [])):
+            if k in series:
+                grads[k] = series[k]
+                watched[k] = series[k]
+        out["nan"] = rule_nan(watched)
+        fin = np.isfinite(gs[1])
+        first_bad = int(np.argmax(~fin)) if (~fin).any() else len(gs[1])
+        dfin = np.isfinite(dsr[1])
+        d_bad = int(np.argmax(~dfin)) if (~dfin).any() else len(dsr[1])
+        out["divergence"] = rule_gan((gs[0][:first_bad], gs[1][:first_bad]), (dsr[0][:d_bad], dsr[1][:d_bad]))
+        for k in ("oscillation", "plateau", "overfitting", "spike"):
+            out[k] = (None, None, "a GAN: not judged")
+        out["exploding_gradient"] = rule_exploding(grads, roles.get("grad_norm"), roles.get("grad_layers", []))
+        out["vanishing_gradient"] = rule_vanishing(grads, roles.get("grad_norm"), roles.get("grad_layers", []), gs)
+        return out, float(gs[1][0]), float(gs[1][-1])
     ls, lv = series[roles["loss"]]
     run_first, run_last = float(ls[0]), float(ls[-1])
     watched = {roles["loss"]: series[roles["loss"]]}

@@ -434,6 +434,36 @@ def _printed_line(raw):
     return epoch, step, out, phase is not None, (_header_phase(line) if not found else None)
 
 
+def _tail_keys(name):
+    """The letters and digits, lower-cased, of a name's last path component and of its last two."""
+    key = lambda x: re.sub(r"[^a-z0-9]", "", x.lower())
+    parts = name.split("/")
+    return key(parts[-1]), key("/".join(parts[-2:]))
+
+
+GENERATOR_KEYS = {"lossg", "gloss", "errg", "lossgen", "genloss", "generatorloss", "lossgenerator", "ggan", "lossggan",
+                  "gadv", "ga", "gb", "g"}
+DISCRIMINATOR_KEYS = {"lossd", "dloss", "errd", "lossdis", "disloss", "lossdisc", "discloss", "discriminatorloss",
+                      "lossdiscriminator", "dreal", "lossdreal", "da", "db", "d", "criticloss", "losscritic"}
+
+
+def is_generator_loss(name):
+    return bool(set(_tail_keys(name)) & GENERATOR_KEYS)
+
+
+def is_discriminator_loss(name):
+    return bool(set(_tail_keys(name)) & DISCRIMINATOR_KEYS)
+
+
+def _holds_loss(names):
+    """Whether a printed line prints a loss: a name holding "loss", or a GAN's generator and
+    discriminator losses side by side (CycleGAN's `D_A: 0.29 G_A: 0.33`), as convdiag's text reader
+    takes it."""
+    names = list(names)
+    return any("loss" in n for n in names) or (any(map(is_generator_loss, names)) and
+                                                 any(map(is_discriminator_loss, names)))
+
+
 def _has_phase(name):
     return re.match(r"(train|val|valid|validation|eval|evaluation|test|dev)[_/]", name, re.IGNORECASE) is not None
 
@@ -471,7 +501,7 @@ def _printed(path):
     # set-up: what comes before the first loss, and in a log whose lines say where they are, before the
     # first loss that does (a configuration dump holding `aux_loss_weight=0.01`)
     marked = any(r[0] is not None or r[1] is not None for r in recs)
-    first = next((i for i, r in enumerate(recs) if any("loss" in n for n, _ in r[2])
+    first = next((i for i, r in enumerate(recs) if _holds_loss(n for n, _ in r[2])
                   and (not marked or r[0] is not None or r[1] is not None)), 0)
     recs = recs[first:]
     # a step printed before an epoch mark holds after it (an epoch's summary between lines of a step
@@ -517,7 +547,7 @@ def _printed(path):
 def _is_printed(path):
     with open(path, "rb") as f:
         head = f.read(1 << 20).decode("utf-8", "replace")
-    return any(any("loss" in n for n, _ in _printed_line(x)[2]) for x in head.split("\n"))
+    return any(_holds_loss(n for n, _ in _printed_line(x)[2]) for x in head.split("\n"))
 
 
 def read_records(path):

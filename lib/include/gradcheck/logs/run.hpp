@@ -81,7 +81,22 @@ struct Roles {
   /// `AverageTestEpRet` or `eval/mean_reward` without one): what the agent
   /// achieved, the context of the critic's loss.
   std::string episode_return;
+  /// Generative adversarial networks. A log with a generator's loss beside a
+  /// discriminator's (or a critic's) is read as one: `loss_G` and `loss_D`,
+  /// `g_loss` and `d_loss`, `errG` and `errD`, `Loss/Generator` and
+  /// `Loss/Discriminator`, StyleGAN's `Loss/G/loss` and `Loss/D/loss`,
+  /// pix2pix's `G_GAN` with `D_real`, CycleGAN's `G_A` with `D_A`. Its training
+  /// loss is the generator's adversarial loss (the first logged), unless
+  /// --loss-col names another; this is the discriminator's (the first
+  /// logged). Neither loss has a floor to converge to: the two play a game.
+  std::string discriminator_loss;
 };
+
+/// Whether `name` is a GAN generator's adversarial loss, or a discriminator's
+/// (critic's), in the namings Roles::discriminator_loss lists (separators and
+/// case aside).
+bool is_generator_loss(std::string_view name);
+bool is_discriminator_loss(std::string_view name);
 
 /// Recognises roles by their usual names: loss (`loss`, `train_loss`,
 /// `training_loss`, `train/loss`, `train_loss_step`, `epoch_loss`, ... then any
