@@ -1320,3 +1320,40 @@ TEST_CASE("GAN logs: pix2pix's loss_log.txt and the DCGAN example's printed loss
   CHECK(roles.discriminator_loss == "loss_d");
   CHECK(dcgan.find("loss_g")->size() == 100);
 }
+
+TEST_CASE("Printed logs read by their records: runs appended one after another count from 0 again each", "[text][gan]") {
+  // CycleGAN's loss_log.txt gains a header and a new run each time training
+  // starts; its `iters` count within an epoch and print no total, so the log
+  // is read by its records. Where the epoch goes back to the first, the
+  // record index starts again, and the last run is diagnosed.
+  const fs::path dir = gradcheck::test::scratch_dir("printed_appended");
+  const std::string header = "================ Training Loss (Mon Dec  7 10:00:00 2026) ================\n";
+  std::string text = header;
+  for (int e = 1; e <= 3; ++e)
+    for (int it = 100; it <= 400; it += 100)
+      text += "(epoch: " + std::to_string(e) + ", iters: " + std::to_string(it) +
+              ", time: 0.213, data: 0.175) D_A: 0.290 G_A: 0.335 cycle_A: 1.825 idt_A: 0.681 \n";
+  text += header;
+  for (int e = 1; e <= 2; ++e)
+    for (int it = 100; it <= 400; it += 100)
+      text += "(epoch: " + std::to_string(e) + ", iters: " + std::to_string(it) +
+              ", time: 0.2, data: 0.1) D_A: 0.31 G_A: 0.36 cycle_A: 1.9 idt_A: 0.7 \n";
+  const Run run = read_text_log(write_bytes(dir / "loss_log.txt", text));
+  CHECK(run.step_name.empty());
+  const auto& g = series(run, "g_a");
+  REQUIRE(g.size() == 20);
+  CHECK(g.steps[11] == 11);
+  CHECK(g.steps[12] == 0);
+  CHECK(g.steps.back() == 7);
+  const auto d = gradcheck::diag::diagnose(run);
+  CHECK(std::any_of(d.notes.begin(), d.notes.end(),
+                    [](const std::string& n) { return n.find("holds 2 runs one after another") != std::string::npos; }));
+  CHECK(d.steps == 8);
+  // An epoch that goes back ten times or more is some other loop's counter:
+  // the records are counted through.
+  std::string folds;
+  for (int fold = 0; fold < 10; ++fold)
+    for (int e = 1; e <= 3; ++e) folds += "epoch: " + std::to_string(e) + " loss: 0.5\nepoch: " + std::to_string(e) + " loss: 0.4\n";
+  const Run many = read_text_log(write_bytes(dir / "folds.log", folds));
+  CHECK(series(many, "loss").steps.back() == 59);
+}

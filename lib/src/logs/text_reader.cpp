@@ -183,6 +183,10 @@ bool ends_with_word(const std::string& name, std::string_view word) {
   return name.size() == word.size() || name[name.size() - word.size() - 1] == '_';
 }
 
+// A log read by its records holds runs appended one after another when its
+// epoch goes back fewer than this many times.
+constexpr std::size_t kMaxRunStarts = 10;
+
 // Marks beyond this are no step (and keep epoch x total well inside int64).
 constexpr std::int64_t kMaxMark = 1'000'000'000;
 
@@ -563,11 +567,27 @@ Run read_text_log(const std::string& path, const ReadOptions& options) {
   enum class By { step, epoch, index } by = By::index;
   if (all_steps && (!restarts || totals) && orders(global_step)) by = By::step;
   else if (all_epochs && orders([](const Line& r) { return r.epoch.n; })) by = By::epoch;
+  // Read by its records, a log whose epoch goes back to its first epoch or
+  // below, 1 to kMaxRunStarts - 1 times, holds runs appended one after
+  // another (CycleGAN's `loss_log.txt` gains a header and a new run each time
+  // training starts): the record index counts from 0 again at each, so that
+  // the runs are told apart as a step column's restarts are. (More restarts
+  // are no runs: an epoch counter within some other loop.)
+  std::vector<std::size_t> run_starts{0};
+  if (by == By::index && all_epochs) {
+    for (std::size_t i = 1; i < records.size(); ++i)
+      if (records[i].epoch.n < records[i - 1].epoch.n && records[i].epoch.n <= first_epoch) run_starts.push_back(i);
+    if (run_starts.size() >= kMaxRunStarts) run_starts.assign(1, 0);
+  }
   internal::RunBuilder builder(path);
   std::set<std::pair<std::int64_t, std::string>> added;  // the repeats left out
+  std::size_t run_start = 0;
   for (std::size_t i = 0; i < records.size(); ++i) {
     const Line& r = records[i];
-    const std::int64_t at = by == By::step ? global_step(r) : by == By::epoch ? r.epoch.n : static_cast<std::int64_t>(i);
+    if (std::find(run_starts.begin(), run_starts.end(), i) != run_starts.end()) run_start = i;
+    const std::int64_t at = by == By::step    ? global_step(r)
+                            : by == By::epoch ? r.epoch.n
+                                              : static_cast<std::int64_t>(i - run_start);
     for (const auto& [name, v] : r.metrics)
       if (by == By::index || added.emplace(at, name).second) builder.add(name, at, v);
   }

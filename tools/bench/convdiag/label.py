@@ -785,7 +785,7 @@ def run_set(run_id):
     return 1 + int(run_id.rsplit("-", 1)[1]) // 1000
 
 
-HELDOUT_SETS = (21, 22, 24, 25, 26)
+HELDOUT_SETS = (21, 22, 24, 25, 26, 27, 28)
 
 
 def split_of(run_id, stratum, members):

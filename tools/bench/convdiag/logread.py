@@ -533,7 +533,19 @@ def _printed(path):
     elif recs and all(r[0] for r in recs) and orders(lambda r: r[0][0]):
         key, at = "epoch", lambda r: r[0][0]
     else:
-        return [dict(r[2]) for r in recs]  # the record index is the step
+        # the record index is the step; it counts from 0 again where the epoch goes back to the first
+        # epoch or below, 1 to 9 times: runs appended one after another (CycleGAN's loss_log.txt)
+        starts = [0]
+        if recs and all(r[0] for r in recs):
+            starts += [i for i in range(1, len(recs)) if recs[i][0][0] < recs[i - 1][0][0] and recs[i][0][0] <= e0]
+        if len(starts) == 1 or len(starts) >= 10:
+            return [dict(r[2]) for r in recs]
+        out, start = [], 0
+        for i, r in enumerate(recs):
+            if i in starts:
+                start = i
+            out.append(dict({"step": i - start}, **dict(r[2])))
+        return out
     out, added = [], set()
     for r in recs:
         x = at(r)

@@ -4,7 +4,7 @@
 a non-scalar tensor and a string tensor left out, a Keras run's `train/` and `validation/`
 folders) and on a real Lightning event file of the repository's test data; and JSON Lines under
 another name (DETR's `log.txt`), a semicolon-separated CSV, a DVCLive folder, JSON documents (a list of records, Histories), a long table, TensorBoard's
-CSV download and printed training logs. Standard library and NumPy only; exits 1 on a failed check."""
+CSV download and printed training logs (GAN logs among them). Standard library and NumPy only; exits 1 on a failed check."""
 import os
 import struct
 import sys
@@ -204,6 +204,22 @@ def main():
         check("printed: where a section ends", step_key == "epoch" and sorted(series) ==
               ["loss", "test_acc", "train_loss", "val_loss"] and series["loss"][0].tolist() == [2, 3]
               and series["val_loss"][0].tolist() == [1])
+        gan = os.path.join(HERE, "..", "..", "..", "tests", "logs", "data", "gan")
+        series, step_key = read_series(os.path.join(gan, "pix2pix_loss_log.txt"))
+        check("printed: pix2pix's loss_log.txt", step_key is None and len(series["g_gan"][0]) == 150
+              and "d_real" in series and "d_fake" in series)
+        series, _ = read_series(os.path.join(gan, "dcgan_d_wins.log"))
+        check("printed: the DCGAN example's losses", sorted(series) == ["loss_d", "loss_g"])
+        appended = os.path.join(d, "loss_log.txt")
+        with open(appended, "w") as f:
+            for run in range(2):
+                f.write("================ Training Loss (Mon Dec  7 10:00:00 2026) ================\n")
+                for e in range(1, 3 - run + 1):
+                    f.write(f"(epoch: {e}, iters: 100, time: 0.2, data: 0.1) D_A: 0.3 G_A: 0.4 \n"
+                            f"(epoch: {e}, iters: 200, time: 0.2, data: 0.1) D_A: 0.28 G_A: 0.41 \n")
+        series, _ = read_series(appended)
+        check("printed: appended runs count their records from 0 again",
+              series["g_a"][0].tolist() == [0, 1, 2, 3, 4, 5, 0, 1, 2, 3])
         wide = os.path.join(d, "wide.csv")
         with open(wide, "w") as f:
             f.write("step,metric,value,lr\n0,loss,1.5,0.1\n")
