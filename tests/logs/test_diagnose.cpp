@@ -2934,3 +2934,25 @@ TEST_CASE("GAN: a balanced run is healthy, a discriminator that wins is divergen
     }
   }
 }
+
+TEST_CASE("divergence: the onset is where the curve as a person sees it leaves its bottom for good, not where a "
+          "wider running median blurs it",
+          "[diagnose][divergence][onset]") {
+  // A learning rate warmed up past what the model takes, logged once an
+  // epoch (24 epochs of 25 steps; the generated corpus's divergence-6017):
+  // the loss falls to 0.18-0.24, bumps up to 0.39-0.58, is back at 0.32 at
+  // step 524 and then blows up to 2.1. The curve as seen (a running median
+  // over 5% of the points: the points themselves here) last touches its
+  // bottom at step 524; a running median over 10% of them (3 points) hid
+  // that return and put the onset at step 299.
+  const std::vector<double> loss{0.436,  0.3804, 0.3281, 0.2996, 0.2329, 0.2526, 0.1777, 0.2276,
+                                 0.237,  0.2214, 0.2004, 0.2231, 0.3902, 0.4899, 0.4453, 0.2807,
+                                 0.4608, 0.5822, 0.3861, 0.4244, 0.3158, 0.668,  1.477,  2.115};
+  gradcheck::logs::Run run;
+  gradcheck::logs::Series s{"loss", {}, loss};
+  for (std::size_t i = 0; i < loss.size(); ++i) s.steps.push_back(24 + 25 * static_cast<std::int64_t>(i));
+  run.series.push_back(s);
+  const auto d = diagnose(run);
+  INFO(kinds(d));
+  CHECK(get(d, "divergence").step_start == 524);
+}

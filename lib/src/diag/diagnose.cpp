@@ -388,6 +388,14 @@ Prepared prepare(const logs::Series& s, std::size_t max_points,
   return p;
 }
 
+// The curve as a person sees it on a plot (LABELLING.md's "curve as seen"):
+// a running median over 5% of the trend view's points (an odd number, at
+// least 1), narrower than `smooth`, so that where a rise begins is not
+// blurred half a window early.
+std::vector<double> seen_curve(const Prepared& p) {
+  return running_median(p.by, std::max<std::size_t>(1, (p.m() + 10) / 20) | 1);
+}
+
 Symptom make(SymptomKind kind, const std::string& metric, std::int64_t a, std::int64_t b, Severity sev,
              std::string evidence) {
   return Symptom{kind, metric, a, b, sev, std::move(evidence), advice_for(kind)};
@@ -558,12 +566,13 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
     climbed = t.p_increasing < o.significance;
   }
   if (!doubled && !gave_back && !back && !climbed) return false;
-  // Onset: where the curve leaves its bottom for good, the last point after
-  // the lowest that is still within kLeaveBottom of the rise above it.
+  // Onset: where the curve as seen (the points themselves in a short log)
+  // leaves its bottom for good, the last point after the lowest that is
+  // still within kLeaveBottom of the rise above it.
+  const std::vector<double> seen = m < kShortLog ? p.by : seen_curve(p);
   std::size_t onset = b;
   for (std::size_t k = b; k < m; ++k) {
-    const double above =
-        log_scale ? std::log(std::max(low_curve[k], lowest) / lowest) : low_curve[k] - lowest;
+    const double above = log_scale ? std::log(std::max(seen[k], lowest) / lowest) : seen[k] - lowest;
     if (above <= kLeaveBottom * seen_rise) onset = k;
   }
   std::string how = doubled ? "x" + general(end / lowest, 4) + (log_scale ? ", on a log scale" : "")
@@ -2120,7 +2129,7 @@ GanLevels gan_levels(const Prepared& p) {
   g.start = std::max(p.by.front(), median_of(p.by, 0, head));
   g.signless = g.start > 0 && std::all_of(p.by.begin(), p.by.end(), [](double v) { return v >= 0; });
   g.end = median_of(p.by, m - tail, m);
-  g.seen = running_median(p.by, std::max<std::size_t>(1, (m + 10) / 20) | 1);
+  g.seen = seen_curve(p);
   return g;
 }
 
