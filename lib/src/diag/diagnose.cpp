@@ -2160,7 +2160,8 @@ void detect_adversarial(const Prepared& g, const Prepared& dis, std::vector<Symp
                        "the discriminator won: " + dis.name + " fell from " + general(dl.start, 4) + " to " +
                            general(dl.end, 4) + " (" + percent(dl.end / dl.start, 1) + " of its start), below " +
                            percent(kGanWonShare, 1) + " of it from " + step_text(dis.bsteps[k]) + " to the end, while " +
-                           g.name + " went from " + general(gl.start, 4) + " to " + general(gl.end, 4));
+                           g.name + " ends at " + general(gl.end, 4) + ", above its start " + general(gl.start, 4) +
+                           ": the generator gets no useful gradient");
       s.advice = kWonAdvice;
       out.push_back(std::move(s));
       return;  // the generator's climb, however steep, is the discriminator's win
