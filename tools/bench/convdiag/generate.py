@@ -1241,7 +1241,7 @@ def main():
     ap.add_argument("--only", help="regular expression: only the run ids it matches")
     ap.add_argument("--list", action="store_true", help="print the run ids and scenarios, train nothing")
     ap.add_argument("--first", type=int, default=0,
-                    help="number the runs of each scenario from N (0: set 1, 1000: set 2, ..., 19000: set 20; 22000: set 23; 20000, 21000, 23000, 24000 and 25000: sets 21, 22 and 24-26, the held-out sets)")
+                    help="number the runs of each scenario from N (0: set 1, 1000: set 2, ..., 19000: set 20; 22000: set 23; 20000, 21000 and 23000 to 27000: sets 21, 22 and 24-28, the held-out sets)")
     ap.add_argument("--jobs", type=int, default=1, help="train N runs at once (each on one thread)")
     args = ap.parse_args()
     specs = all_specs(args.first)

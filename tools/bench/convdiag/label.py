@@ -7,8 +7,8 @@ writes labels.json. Standard library and NumPy only; convdiag plays no part.
     label.py --gen DIR --show ID      # the rules' numbers for one run
 
 Generated runs come in sets by the number they start from: set 1 (from 0), set 2 (from 1000,
-`generate.py --first 1000`), set 3 (from 2000), ..., set 25 (from 24000) and set 26 (from 25000).
-Sets 1 to 20 and 23 are the calibration set and sets 21, 22 and 24 to 26 the held-out set (HELDOUT_SETS:
+`generate.py --first 1000`), set 3 (from 2000), ..., set 27 (from 26000) and set 28 (from 27000).
+Sets 1 to 20 and 23 are the calibration set and sets 21, 22 and 24 to 28 the held-out set (HELDOUT_SETS:
 none tuned on; set 23's misses were read, so it is calibration); public logs are split by
 a hash of their id within each stratum of their batch, and keep that half once given (in the labels.json
 passed with --keep-generated).
@@ -716,7 +716,7 @@ def apply_rules(series, roles, facts=None, finetune=False, restarts_at=(), epoch
             out[k] = (None, None, "a GAN: not judged")
         out["exploding_gradient"] = rule_exploding(grads, roles.get("grad_norm"), roles.get("grad_layers", []))
         out["vanishing_gradient"] = rule_vanishing(grads, roles.get("grad_norm"), roles.get("grad_layers", []), gs)
-        return out, float(gs[1][0]), float(gs[1][-1])
+        return out, float(gs[0][0]), float(gs[0][-1])
     ls, lv = series[roles["loss"]]
     run_first, run_last = float(ls[0]), float(ls[-1])
     watched = {roles["loss"]: series[roles["loss"]]}
