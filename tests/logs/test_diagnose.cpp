@@ -2956,3 +2956,18 @@ TEST_CASE("divergence: the onset is where the curve as a person sees it leaves i
   INFO(kinds(d));
   CHECK(get(d, "divergence").step_start == 524);
 }
+
+TEST_CASE("GAN: the rules read the points as logged, not the buckets of a long log's trend view",
+          "[diagnose][gan]") {
+  // A real pix2pix log (the benchmark's public logs, BSD-2-Clause:
+  // tools/bench/convdiag/public/SOURCES.md), 630 lines: D_real's first value
+  // 0.209, then 0.02-0.05 with spikes to 4.3, ending near 0.003 while G_GAN
+  // doubles. Its start is that first value; on buckets of two lines (a
+  // 400-point trend view) the first bucket's median hid it, and spikes
+  // averaged into their buckets lifted the curve: no win was seen.
+  const auto d = diagnose(gradcheck::logs::read_log(std::string(GRADCHECK_SOURCE_DIR) +
+                                                    "/tools/bench/convdiag/public/mmpoke-clean/loss_log.txt"));
+  INFO(kinds(d));
+  CHECK_THAT(get(d, "divergence").evidence, Catch::Contains("the discriminator won"));
+  CHECK(std::abs(get(d, "divergence").step_start - 366) <= 63);  // the labelled onset, within 10% of the run
+}

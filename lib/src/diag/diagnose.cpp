@@ -2115,21 +2115,34 @@ constexpr double kGanWonShare = 0.1;
 constexpr double kGanWonStretch = 0.2;
 constexpr double kGanBlowUp = 10.0;
 
+// The levels the GAN rules read, on the points as logged when there are at
+// most kGanRawPoints of them (the rules are written for the points; a
+// running median of bucket medians is not the running median of the points,
+// and one spike averaged into its bucket can lift the curve), else on the
+// trend view.
+constexpr std::size_t kGanRawPoints = 20000;
+
 struct GanLevels {
   bool signless = false;  // no value below 0, and a start above 0
   double start = 0, end = 0;
-  std::vector<double> seen;  // the curve as seen, over p.by
+  const std::vector<double>* values = nullptr;
+  const std::vector<std::int64_t>* steps = nullptr;
+  std::vector<double> seen;  // the curve as seen, over *values
 };
 
 GanLevels gan_levels(const Prepared& p) {
   GanLevels g;
-  const std::size_t m = p.m();
+  const bool raw = p.y.size() <= kGanRawPoints;
+  g.values = raw ? &p.y : &p.by;
+  g.steps = raw ? &p.steps : &p.bsteps;
+  const std::vector<double>& v = *g.values;
+  const std::size_t m = v.size();
   if (m == 0) return g;
   const std::size_t head = std::max<std::size_t>(1, (m + 19) / 20), tail = std::max<std::size_t>(1, (m + 9) / 10);
-  g.start = std::max(p.by.front(), median_of(p.by, 0, head));
-  g.signless = g.start > 0 && std::all_of(p.by.begin(), p.by.end(), [](double v) { return v >= 0; });
-  g.end = median_of(p.by, m - tail, m);
-  g.seen = seen_curve(p);
+  g.start = std::max(p.y.front(), median_of(v, 0, head));
+  g.signless = g.start > 0 && std::all_of(v.begin(), v.end(), [](double x) { return x >= 0; });
+  g.end = median_of(v, m - tail, m);
+  g.seen = running_median(v, std::max<std::size_t>(1, (m + 10) / 20) | 1);
   return g;
 }
 
@@ -2143,7 +2156,7 @@ std::size_t holds_to_end(const std::vector<double>& seen, Holds holds) {
 }
 
 void detect_adversarial(const Prepared& g, const Prepared& dis, std::vector<Symptom>& out) {
-  if (g.m() < 3 || dis.m() < 3) return;
+  if (g.y.size() < 3 || dis.y.size() < 3) return;
   const GanLevels gl = gan_levels(g), dl = gan_levels(dis);
   constexpr const char* kWonAdvice =
       "the discriminator overpowers the generator, whose gradients vanish: lower the discriminator's learning "
@@ -2152,14 +2165,15 @@ void detect_adversarial(const Prepared& g, const Prepared& dis, std::vector<Symp
   constexpr const char* kBlowUpAdvice =
       "lower both learning rates (Adam with beta1 = 0.5 and a rate of 2e-4 is the usual start), and constrain the "
       "discriminator (spectral normalisation, a gradient penalty, gradient clipping)";
-  const double span = static_cast<double>(dis.bsteps.back() - dis.bsteps.front());
+  const std::vector<std::int64_t>& ds = *dl.steps;
+  const double span = static_cast<double>(ds.back() - ds.front());
   if (dl.signless && gl.signless && dl.end < kGanWonShare * dl.start && gl.end >= gl.start) {
     const std::size_t k = holds_to_end(dl.seen, [&](double v) { return v < kGanWonShare * dl.start; });
-    if (k < dis.m() && static_cast<double>(dis.bsteps.back() - dis.bsteps[k]) >= kGanWonStretch * span) {
-      Symptom s = make(SymptomKind::divergence, g.name, dis.bsteps[k], g.steps.back(), Severity::error,
+    if (k < ds.size() && static_cast<double>(ds.back() - ds[k]) >= kGanWonStretch * span) {
+      Symptom s = make(SymptomKind::divergence, g.name, ds[k], g.steps.back(), Severity::error,
                        "the discriminator won: " + dis.name + " fell from " + general(dl.start, 4) + " to " +
                            general(dl.end, 4) + " (" + percent(dl.end / dl.start, 1) + " of its start), below " +
-                           percent(kGanWonShare, 1) + " of it from " + step_text(dis.bsteps[k]) + " to the end, while " +
+                           percent(kGanWonShare, 1) + " of it from " + step_text(ds[k]) + " to the end, while " +
                            g.name + " ends at " + general(gl.end, 4) + ", above its start " + general(gl.start, 4) +
                            ": the generator gets no useful gradient");
       s.advice = kWonAdvice;
@@ -2170,10 +2184,10 @@ void detect_adversarial(const Prepared& g, const Prepared& dis, std::vector<Symp
   for (const auto* p : {&g, &dis}) {
     const GanLevels& l = p == &g ? gl : dl;
     if (!l.signless || l.end < kGanBlowUp * l.start) continue;
-    const std::size_t k = std::min(holds_to_end(l.seen, [&](double v) { return v >= 2 * l.start; }), p->m() - 1);
-    Symptom s = make(SymptomKind::divergence, p->name, p->bsteps[k], p->steps.back(), Severity::error,
+    const std::size_t k = std::min(holds_to_end(l.seen, [&](double v) { return v >= 2 * l.start; }), l.seen.size() - 1);
+    Symptom s = make(SymptomKind::divergence, p->name, (*l.steps)[k], p->steps.back(), Severity::error,
                      p->name + " blew up: from " + general(l.start, 4) + " to " + general(l.end, 4) + " (" +
-                         general(l.end / l.start, 3) + "x its start; at 2x or more from " + step_text(p->bsteps[k]) +
+                         general(l.end / l.start, 3) + "x its start; at 2x or more from " + step_text((*l.steps)[k]) +
                          " on)");
     s.advice = kBlowUpAdvice;
     out.push_back(std::move(s));
