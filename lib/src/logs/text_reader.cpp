@@ -590,6 +590,11 @@ Run read_text_log(const std::string& path, const ReadOptions& options) {
                                               : static_cast<std::int64_t>(i - run_start);
     for (const auto& [name, v] : r.metrics)
       if (by == By::index || added.emplace(at, name).second) builder.add(name, at, v);
+    // Read by step, the printed epoch is a series of its own, as a CSV
+    // logger's `epoch` column is: the detectors read a per-step loss's epochs
+    // from it.
+    if (by == By::step && all_epochs && added.emplace(at, "epoch").second)
+      builder.add("epoch", at, static_cast<double>(r.epoch.n));
   }
   Run run = builder.take();
   run.step_name = by == By::step ? "step" : by == By::epoch ? "epoch" : "";

@@ -547,9 +547,13 @@ def _printed(path):
             out.append(dict({"step": i - start}, **dict(r[2])))
         return out
     out, added = [], set()
+    # read by step, the printed epoch is a series of its own, as a CSV logger's `epoch` column is
+    with_epoch = key == "step" and all(r[0] for r in recs)
     for r in recs:
         x = at(r)
         fresh = {n: v for n, v in r[2] if (x, n) not in added}
+        if with_epoch and (x, "epoch") not in added:
+            fresh["epoch"] = float(r[0][0])
         added.update((x, n) for n in fresh)
         if fresh:
             out.append(dict({key: x}, **fresh))
