@@ -695,43 +695,38 @@ def rule_gan(gen, dis):
     return None, None, why
 
 
+def finite_prefix(sv):
+    """A series' points before its first non-finite value."""
+    s, v = sv
+    fin = np.isfinite(v)
+    first_bad = int(np.argmax(~fin)) if (~fin).any() else len(v)
+    return s[:first_bad], v[:first_bad]
+
+
 def apply_rules(series, roles, facts=None, finetune=False, restarts_at=(), epochs_key="epoch"):
     out = {}
-    if roles.get("discriminator_loss"):
-        # a GAN: nan on both losses, divergence in its two forms, gradient rules; nothing else
-        gs, dsr = series[roles["loss"]], series[roles["discriminator_loss"]]
-        watched = {roles["loss"]: gs, roles["discriminator_loss"]: dsr}
-        grads = {}
-        for k in ([roles["grad_norm"]] if roles.get("grad_norm") else []) + list(roles.get("grad_layers", [])):
-            if k in series:
-                grads[k] = series[k]
-                watched[k] = series[k]
-        out["nan"] = rule_nan(watched)
-        fin = np.isfinite(gs[1])
-        first_bad = int(np.argmax(~fin)) if (~fin).any() else len(gs[1])
-        dfin = np.isfinite(dsr[1])
-        d_bad = int(np.argmax(~dfin)) if (~dfin).any() else len(dsr[1])
-        out["divergence"] = rule_gan((gs[0][:first_bad], gs[1][:first_bad]), (dsr[0][:d_bad], dsr[1][:d_bad]))
-        for k in ("oscillation", "plateau", "overfitting", "spike"):
-            out[k] = (None, None, "a GAN: not judged")
-        out["exploding_gradient"] = rule_exploding(grads, roles.get("grad_norm"), roles.get("grad_layers", []))
-        out["vanishing_gradient"] = rule_vanishing(grads, roles.get("grad_norm"), roles.get("grad_layers", []), gs)
-        return out, float(gs[0][0]), float(gs[0][-1])
     ls, lv = series[roles["loss"]]
     run_first, run_last = float(ls[0]), float(ls[-1])
     watched = {roles["loss"]: series[roles["loss"]]}
-    if roles.get("val_loss"):
-        watched[roles["val_loss"]] = series[roles["val_loss"]]
+    for role in ("val_loss", "discriminator_loss"):
+        if roles.get(role):
+            watched[roles[role]] = series[roles[role]]
     grads = {}
     for k in ([roles["grad_norm"]] if roles.get("grad_norm") else []) + list(roles.get("grad_layers", [])):
         if k in series:
             grads[k] = series[k]
             watched[k] = series[k]
     out["nan"] = rule_nan(watched)
-    fin = np.isfinite(lv)
-    first_bad = int(np.argmax(~fin)) if (~fin).any() else len(lv)
-    ps, pv = ls[:first_bad], lv[:first_bad]
-    out["divergence"] = rule_divergence(ps, pv, first_bad < len(lv))
+    if roles.get("discriminator_loss"):
+        # a GAN: nan on both losses, divergence in its two forms, gradient rules; nothing else
+        out["divergence"] = rule_gan(finite_prefix((ls, lv)), finite_prefix(series[roles["discriminator_loss"]]))
+        for k in ("oscillation", "plateau", "overfitting", "spike"):
+            out[k] = (None, None, "a GAN: not judged")
+        out["exploding_gradient"] = rule_exploding(grads, roles.get("grad_norm"), roles.get("grad_layers", []))
+        out["vanishing_gradient"] = rule_vanishing(grads, roles.get("grad_norm"), roles.get("grad_layers", []), (ls, lv))
+        return out, run_first, run_last
+    ps, pv = finite_prefix((ls, lv))
+    out["divergence"] = rule_divergence(ps, pv, len(pv) < len(lv))
     diverging = out["divergence"][0] == "required"
     rising = out["divergence"][0] == "accepted"
     epochs_of = None
