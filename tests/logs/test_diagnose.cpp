@@ -2819,7 +2819,7 @@ TEST_CASE("plateau: minibatch losses that scatter widely around a level they nev
 TEST_CASE("plateau: a loss held at one level for the whole run but its last few points made no progress, whatever "
           "the trend test makes of that last drop",
           "[diagnose][plateau]") {
-  // 48 points scattering by 8% around 1.0, the last 3 around 0.8: the
+  // 48 points scattering by 5% around 1.0, the last 3 around 0.8: the
   // smoothed loss ends 10% below its start only in those 3 points, which tip
   // Mann-Kendall's test over the whole run towards a downward trend. Found in
   // 19 of these 20 runs (13 when the trend test had the last word).
