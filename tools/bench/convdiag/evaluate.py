@@ -25,9 +25,12 @@ import tarfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 KINDS = ["nan", "divergence", "oscillation", "plateau", "overfitting", "exploding_gradient",
          "vanishing_gradient", "spike"]
-# Targets of issue 15, judged with --targets on each half measured.
+# Targets of issue 15, judged with --targets on each half measured: on the generated runs recall
+# per symptom and false alarms; on the public logs recall over all symptoms and false alarms.
 TARGET_RECALL = 0.95
 TARGET_FALSE_ALARM_RATE = 1 / 32
+TARGET_PUBLIC_RECALL = 0.90
+TARGET_PUBLIC_FALSE_ALARM_RATE = 1 / 16
 TARGET_ONSET = 0.10
 
 
@@ -196,14 +199,22 @@ def details_text(r):
     return lines
 
 
-def targets_missed(name, r):
+def targets_missed(name, r, origin):
     bad = []
-    for k in KINDS:
-        v = r["per"][k]
-        if v["labelled"] and v["found"] / v["labelled"] < TARGET_RECALL:
-            bad.append(f"{name}: {k} recall {v['found']}/{v['labelled']} < {TARGET_RECALL}")
-    if r["healthy"] and r["healthy_alarmed"] / r["healthy"] > TARGET_FALSE_ALARM_RATE:
-        bad.append(f"{name}: false alarms on {r['healthy_alarmed']}/{r['healthy']} healthy runs > 1 in 32")
+    if origin == "public":
+        labelled = sum(v["labelled"] for v in r["per"].values())
+        found = sum(v["found"] for v in r["per"].values())
+        if labelled and found / labelled < TARGET_PUBLIC_RECALL:
+            bad.append(f"{name}: recall {found}/{labelled} < {TARGET_PUBLIC_RECALL}")
+        rate, one_in = TARGET_PUBLIC_FALSE_ALARM_RATE, 16
+    else:
+        for k in KINDS:
+            v = r["per"][k]
+            if v["labelled"] and v["found"] / v["labelled"] < TARGET_RECALL:
+                bad.append(f"{name}: {k} recall {v['found']}/{v['labelled']} < {TARGET_RECALL}")
+        rate, one_in = TARGET_FALSE_ALARM_RATE, 32
+    if r["healthy"] and r["healthy_alarmed"] / r["healthy"] > rate:
+        bad.append(f"{name}: false alarms on {r['healthy_alarmed']}/{r['healthy']} healthy runs > 1 in {one_in}")
     errs = [e[4] for e in r["onsets"]]
     if errs and sorted(errs)[len(errs) // 2] > TARGET_ONSET:
         bad.append(f"{name}: median onset error above 10% of the run")
@@ -290,7 +301,7 @@ def main():
                     print(line)
             print()
             out_json["halves"].setdefault(h, {})[o] = r
-            failed += targets_missed(name, r)
+            failed += targets_missed(name, r, o)
     # The public logs' two halves together: the figures quoted for all of them.
     both = [l for l in labels if l["origin"] == "public" and l["split"] in halves]
     if len(halves) == 2 and {l["split"] for l in both} == set(halves):
