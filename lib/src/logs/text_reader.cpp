@@ -581,10 +581,10 @@ Run read_text_log(const std::string& path, const ReadOptions& options) {
   }
   internal::RunBuilder builder(path);
   std::set<std::pair<std::int64_t, std::string>> added;  // the repeats left out
-  std::size_t run_start = 0;
+  std::size_t run_start = 0, next_start = 1;  // run_starts[next_start] is the next run's first record
   for (std::size_t i = 0; i < records.size(); ++i) {
     const Line& r = records[i];
-    if (std::find(run_starts.begin(), run_starts.end(), i) != run_starts.end()) run_start = i;
+    if (next_start < run_starts.size() && run_starts[next_start] == i) run_start = run_starts[next_start++];
     const std::int64_t at = by == By::step    ? global_step(r)
                             : by == By::epoch ? r.epoch.n
                                               : static_cast<std::int64_t>(i - run_start);
