@@ -389,11 +389,11 @@ Prepared prepare(const logs::Series& s, std::size_t max_points,
 }
 
 // The curve as a person sees it on a plot (LABELLING.md's "curve as seen"):
-// a running median over 5% of the trend view's points (an odd number, at
-// least 1), narrower than `smooth`, so that where a rise begins is not
+// a running median over 5% of the points (an odd number, at least 1),
+// narrower than a Prepared's `smooth`, so that where a rise begins is not
 // blurred half a window early.
-std::vector<double> seen_curve(const Prepared& p) {
-  return running_median(p.by, std::max<std::size_t>(1, (p.m() + 10) / 20) | 1);
+std::vector<double> seen_curve(const std::vector<double>& v) {
+  return running_median(v, std::max<std::size_t>(1, (v.size() + 10) / 20) | 1);
 }
 
 Symptom make(SymptomKind kind, const std::string& metric, std::int64_t a, std::int64_t b, Severity sev,
@@ -569,7 +569,7 @@ bool detect_divergence(const Prepared& p, const DiagnoseOptions& o, std::vector<
   // Onset: where the curve as seen (the points themselves in a short log)
   // leaves its bottom for good, the last point after the lowest that is
   // still within kLeaveBottom of the rise above it.
-  const std::vector<double> seen = m < kShortLog ? p.by : seen_curve(p);
+  const std::vector<double> seen = m < kShortLog ? p.by : seen_curve(p.by);
   std::size_t onset = b;
   for (std::size_t k = b; k < m; ++k) {
     const double above = log_scale ? std::log(std::max(seen[k], lowest) / lowest) : seen[k] - lowest;
@@ -2142,7 +2142,7 @@ GanLevels gan_levels(const Prepared& p) {
   g.start = std::max(p.y.front(), median_of(v, 0, head));
   g.signless = g.start > 0 && std::all_of(v.begin(), v.end(), [](double x) { return x >= 0; });
   g.end = median_of(v, m - tail, m);
-  g.seen = running_median(v, std::max<std::size_t>(1, (m + 10) / 20) | 1);
+  g.seen = seen_curve(v);
   return g;
 }
 
