@@ -2541,6 +2541,19 @@ TEST_CASE("divergence: single batches that scatter by a third around a level hel
   }
 }
 
+namespace {
+// 48 points logged every 5 steps, scattering by 5% (a log-normal factor)
+// around 1.0, those in [dip_from, dip_to) around 0.8: a loss held at one
+// level by a rate too low to learn, with one stretch lower.
+gradcheck::logs::Run held_with_dip(std::uint64_t seed, int dip_from, int dip_to) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> z;
+  std::vector<double> loss;
+  for (int i = 0; i < 48; ++i) loss.push_back((i >= dip_from && i < dip_to ? 0.8 : 1.0) * std::exp(0.05 * z(rng)));
+  return realistic::run_of({{"train_loss", loss}}, 5);
+}
+}  // namespace
+
 TEST_CASE("plateau: a loss held at one level whose only dip below 90% of its start is a passing one late in the run "
           "made no progress, a loss that falls slowly under the same noise did",
           "[diagnose][plateau]") {
@@ -2557,11 +2570,7 @@ TEST_CASE("plateau: a loss held at one level whose only dip below 90% of its sta
   // run, too early for a flat start.
   int plateaus = 0;
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<double> z;
-    std::vector<double> loss;
-    for (int i = 0; i < 48; ++i) loss.push_back((i >= 29 && i < 34 ? 0.8 : 1.0) * std::exp(0.05 * z(rng)));
-    const auto d = diagnose(realistic::run_of({{"train_loss", loss}}, 5));
+    const auto d = diagnose(held_with_dip(seed, 29, 34));
     INFO("seed " << seed << "\n" << kinds(d));
     if (!has(d, "plateau")) continue;
     ++plateaus;
@@ -2825,11 +2834,7 @@ TEST_CASE("plateau: a loss held at one level for the whole run but its last few 
   // 19 of these 20 runs (13 when the trend test had the last word).
   int plateaus = 0;
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<double> z;
-    std::vector<double> loss;
-    for (int i = 0; i < 48; ++i) loss.push_back((i >= 45 ? 0.8 : 1.0) * std::exp(0.05 * z(rng)));
-    const auto d = diagnose(realistic::run_of({{"train_loss", loss}}, 5));
+    const auto d = diagnose(held_with_dip(seed, 45, 48));
     INFO("seed " << seed << "\n" << kinds(d));
     if (has(d, "plateau")) ++plateaus;
   }
