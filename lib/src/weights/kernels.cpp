@@ -22,6 +22,7 @@ typedef float v4f __attribute__((vector_size(16)));
 typedef std::int64_t v4l __attribute__((vector_size(32)));
 typedef std::uint32_t v8u __attribute__((vector_size(32)));
 typedef float v8f __attribute__((vector_size(32)));
+typedef double v8d __attribute__((vector_size(64)));
 
 #define GRADCHECK_INLINE inline __attribute__((always_inline))
 
@@ -49,6 +50,10 @@ struct PassA {
 GRADCHECK_INLINE double reduce8(const v4d& a, const v4d& b) noexcept {
   return ((a[0] + b[0]) + (a[1] + b[1])) + ((a[2] + b[2]) + (a[3] + b[3]));
 }
+// The same order over one 8-wide vector: lanes 0-3 are a's, 4-7 b's.
+GRADCHECK_INLINE double reduce8(const v8d& s) noexcept {
+  return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
 
 
 // Everything of a float32 chunk in one read of the mapped bytes: minimum,
@@ -59,22 +64,24 @@ GRADCHECK_INLINE double reduce8(const v4d& a, const v4d& b) noexcept {
 // the caller, which otherwise takes a second, two-pass look). The next
 // chunk's bytes (`next`, may be null) are prefetched meanwhile.
 //
-// The loop is bound by its vector instructions and by the histogram's
-// increments (a load and a store each), so both are kept few: keys are the
-// raw bits >> 16, minimum and maximum are taken on the floats (8 lanes per
-// AVX2 instruction; NaN never gets here, as such a chunk is redone value by
-// value), and each round's keys go through `ring` to be counted two rounds
-// later from plain loads (their stores long done), overlapping with that
-// round's arithmetic. Memory operations are the tighter bound (a core here
-// issues three a cycle; each increment is two), so the keys are read back two
-// to a load, and the AVX2 build widens the values to double from the register
-// that holds them rather than loading them again (1.03-1.13x faster than one
-// key a load and the values loaded twice).
+// Each power sum has eight lanes, lane l adding the values whose index is l
+// mod 8, reduced as ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)): one
+// order for every build (kIsa 0: the x86-64 baseline, two 4-wide halves in
+// SSE2 pairs; 1: AVX2, two 4-wide halves; 2: AVX-512, one 8-wide vector).
+//
+// The loop is bound by its instructions and by the histogram's increments (a
+// load and a store each; a core here issues three memory operations a
+// cycle), so both are kept few: keys are the raw bits >> 16, taken two at a
+// time from one 64-bit load of the bytes the vector load just brought in
+// (no store of the keys and no reading them back); minimum and maximum are
+// taken on the floats (8 lanes per AVX2 instruction; NaN never gets here, as
+// such a chunk is redone value by value); in the AVX-512 build each power of
+// eight values is one instruction, where AVX2 needs two.
 struct FusedF32 {
   double shift = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, min = 0, max = 0;
 };
-template <bool kHash, bool kAvx2>
-GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::uint32_t* hist, std::uint32_t* ring,
+template <bool kHash, int kIsa>
+GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::uint32_t* hist,
                                     const std::uint8_t* next, const RowPieces& rows) noexcept {
   FusedF32 r;
   {
@@ -87,18 +94,19 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
     }
     r.shift = k > 0 ? head / double(k) : 0.0;
   }
-  const v4d z = {0, 0, 0, 0}, mu = {r.shift, r.shift, r.shift, r.shift};
-  // Four lanes per power sum, each adding the pair (x[i + l], x[i + 4 + l])
-  // per round: few enough registers that nothing spills next to the hashing.
-  v4d s1 = z, s2 = z, s3 = z, s4 = z;
+  const double sh = r.shift;
+  const v4d z = {0, 0, 0, 0}, mu = {sh, sh, sh, sh};
+  const v8d z8 = {0, 0, 0, 0, 0, 0, 0, 0}, mu8 = {sh, sh, sh, sh, sh, sh, sh, sh};
+  // The power sums: lanes 0-3 in the a's and 4-7 in the b's (kIsa < 2), or
+  // all eight in one vector (kIsa == 2).
+  v4d s1a = z, s2a = z, s3a = z, s4a = z, s1b = z, s2b = z, s3b = z, s4b = z;
+  v8d s1 = z8, s2 = z8, s3 = z8, s4 = z8;
   const float inf = std::numeric_limits<float>::infinity();
   // Eight lanes of minimum and maximum; for SSE as two 4-wide halves (GCC
   // splits an 8-wide select into scalar steps there), the same lanes.
   v8f fmin = {inf, inf, inf, inf, inf, inf, inf, inf}, fmax = -fmin;
   v4f min_a = {inf, inf, inf, inf}, min_b = min_a, max_a = -min_a, max_b = -min_a;
   const v8u lane = {0, 1, 2, 3, 4, 5, 6, 7};
-  // The first two rounds count keys of rounds before the first: none, so the spare bin.
-  for (int j = 0; j < 32; ++j) ring[j] = kBins;
   const std::size_t n8 = n & ~std::size_t(7);
   std::size_t i = 0, piece = 0, col = kHash ? rows.col0 : 0;
   while (i < n8) {
@@ -106,11 +114,11 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
     // lane per column residue mod 8.
     const std::size_t stop = kHash ? std::min(n8, i + (rows.cols - col)) : n8;
     v8u lo = lane & 0, hi = lane & 0;
-    v8u k1 = (lane + std::uint32_t(col + 1)) * 0x9E3779B9u, k2 = (lane + std::uint32_t(col + 1)) * 0x7FEB352Du;
+    v8u k1 = (lane + std::uint32_t(col + 1)) * 0x9E3779B9u;
     for (; i < stop; i += 8) {
       v8u u;
       std::memcpy(&u, p + 4 * i, 32);
-      if constexpr (kAvx2) {
+      if constexpr (kIsa >= 1) {
         const v8f f = (v8f)u;
         fmin = f < fmin ? f : fmin;
         fmax = f > fmax ? f : fmax;
@@ -123,36 +131,44 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
         max_a = fa > max_a ? fa : max_a;
         max_b = fb > max_b ? fb : max_b;
       }
-      const v8u key = u >> 16;
-      std::uint32_t* const mine = ring + (i & 24);
-      const std::uint32_t* const before = ring + ((i - 16) & 24);
-      for (int j = 0; j < 8; j += 2) {
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
         std::uint64_t pair;
-        std::memcpy(&pair, before + j, 8);
-        ++hist[std::uint32_t(pair)];
-        ++hist[pair >> 32];
+        std::memcpy(&pair, p + 4 * i + 8 * j, 8);
+        ++hist[std::uint32_t(pair >> 16) & 0xFFFF];
+        ++hist[pair >> 48];
       }
-      std::memcpy(mine, &key, 32);
-      v4d a, b;
-      if constexpr (kAvx2) {  // vextractf128 and two vcvtps2pd
-        const v8f f = (v8f)u;
-        a = v4d{f[0], f[1], f[2], f[3]};
-        b = v4d{f[4], f[5], f[6], f[7]};
+      if constexpr (kIsa == 2) {  // one vcvtps2pd to 8 doubles
+        const v8d d = __builtin_convertvector((v8f)u, v8d) - mu8, d2 = d * d;
+        s1 += d;
+        s2 += d2;
+        s3 += d2 * d;
+        s4 += d2 * d2;
       } else {
-        widen4(p + 4 * i, a);
-        widen4(p + 4 * i + 16, b);
+        v4d a, b;
+        if constexpr (kIsa == 1) {  // vextractf128 and two vcvtps2pd
+          const v8f f = (v8f)u;
+          a = v4d{f[0], f[1], f[2], f[3]};
+          b = v4d{f[4], f[5], f[6], f[7]};
+        } else {
+          widen4(p + 4 * i, a);
+          widen4(p + 4 * i + 16, b);
+        }
+        const v4d da = a - mu, db = b - mu;
+        const v4d da2 = da * da, db2 = db * db;
+        s1a += da;
+        s1b += db;
+        s2a += da2;
+        s2b += db2;
+        s3a += da2 * da;
+        s3b += db2 * db;
+        s4a += da2 * da2;
+        s4b += db2 * db2;
       }
-      const v4d da = a - mu, db = b - mu;
-      const v4d da2 = da * da, db2 = db * db;
-      s1 += da + db;
-      s2 += da2 + db2;
-      s3 += da2 * da + db2 * db;
-      s4 += da2 * da2 + db2 * db2;
       if constexpr (kHash) {
         lo += u ^ k1;
-        hi += u ^ k2;
+        hi += u;
         k1 += 8 * 0x9E3779B9u;
-        k2 += 8 * 0x7FEB352Du;
       }
       if (next != nullptr && (i & 15) == 0) __builtin_prefetch(next + 4 * i);
     }
@@ -166,15 +182,18 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
       col = 0;
     }
   }
-  // The last two rounds' keys, and the spare bin back to 0.
-  for (std::size_t back = std::min<std::size_t>(n8, 16); back > 0; back -= 8)
-    for (std::size_t j = 0; j < 8; ++j) ++hist[ring[((n8 - back) & 24) + j]];
-  hist[kBins] = 0;
-  r.s1 = (s1[0] + s1[1]) + (s1[2] + s1[3]);
-  r.s2 = (s2[0] + s2[1]) + (s2[2] + s2[3]);
-  r.s3 = (s3[0] + s3[1]) + (s3[2] + s3[3]);
-  r.s4 = (s4[0] + s4[1]) + (s4[2] + s4[3]);
-  if constexpr (!kAvx2)
+  if constexpr (kIsa == 2) {
+    r.s1 = reduce8(s1);
+    r.s2 = reduce8(s2);
+    r.s3 = reduce8(s3);
+    r.s4 = reduce8(s4);
+  } else {
+    r.s1 = reduce8(s1a, s1b);
+    r.s2 = reduce8(s2a, s2b);
+    r.s3 = reduce8(s3a, s3b);
+    r.s4 = reduce8(s4a, s4b);
+  }
+  if constexpr (kIsa == 0)
     for (int l = 0; l < 4; ++l) {
       fmin[l] = min_a[l];
       fmin[l + 4] = min_b[l];
@@ -299,25 +318,23 @@ GRADCHECK_INLINE void pass_moments(const Load& load, std::size_t n, double mean,
 }
 
 // Row hashing, additive over pieces of a row (chunk boundaries cut rows, and
-// pieces arrive in any order): two sums mod 2^32 of mix(w, column) over a
-// row's elements (w an element's raw bits), returned packed as hi << 32 | lo
-// and added to the row's two sums separately. The column-dependent keys tell
-// permuted rows apart; equal hashes are confirmed by comparing bytes. For
-// float32, mix is w ^ key(column), two independent key sequences: a constant
-// odd factor on each term would change nothing (sum(c * t) = c * sum(t) is a
-// bijection of sum(t) mod 2^32), and this is what the fused kernel computes
-// 8 columns at a time.
+// pieces arrive in any order): two sums mod 2^32 over a row's elements (w an
+// element's raw bits), returned packed as hi << 32 | lo and added to the
+// row's two sums separately. Equal hashes are confirmed by comparing bytes,
+// so the hash need only make that rare for rows that differ. For float32, lo
+// sums w ^ key(column), whose column-dependent keys tell permuted rows apart,
+// and hi sums w itself (a second key sequence would cost the fused kernel two
+// vector registers it needs for the power sums); this is what the fused
+// kernel computes 8 columns at a time.
 GRADCHECK_INLINE std::uint64_t hash_f32(const std::uint8_t* p, std::size_t col0, std::size_t n) noexcept {
   std::uint32_t lo = 0, hi = 0;
   std::uint32_t k1 = static_cast<std::uint32_t>(col0 + 1) * 0x9E3779B9u;
-  std::uint32_t k2 = static_cast<std::uint32_t>(col0 + 1) * 0x7FEB352Du;
   for (std::size_t i = 0; i < n; ++i) {
     std::uint32_t w;
     std::memcpy(&w, p + 4 * i, 4);
     lo += w ^ k1;
-    hi += w ^ k2;
+    hi += w;
     k1 += 0x9E3779B9u;
-    k2 += 0x7FEB352Du;
   }
   return (std::uint64_t(hi) << 32) | lo;
 }
@@ -348,10 +365,9 @@ std::uint64_t count_zeros_f32(const std::uint8_t* p, std::size_t n) noexcept {
 // A chunk's moments and histogram (and, for a float32 matrix of whole-vector
 // rows, the row pieces' hashes). `x` is a scratch buffer of kChunkElements
 // doubles; float32 data is read in place and binned from its own bits.
-template <bool kAvx2>
+template <int kIsa>
 GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x,
-                                          std::uint32_t* hist, std::uint32_t* ring, const RowPieces& rows,
-                                          bool zeros_from_bins) noexcept {
+                                          std::uint32_t* hist, const RowPieces& rows, bool zeros_from_bins) noexcept {
   ChunkResult r;
   const std::uint8_t* raw = v.data + begin * dtype_size(v.dtype);
   // The next chunk, prefetched while this one is worked on (a prefetch never
@@ -362,8 +378,8 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
     // Zeros fall in the bins of +0 and -0 (with the tiniest subnormals):
     // counted exactly only when those bins grew.
     const std::uint32_t around_zero = hist[0x0000] + hist[0x8000];
-    const FusedF32 f = rows.cols != 0 ? fused_f32<true, kAvx2>(raw, n, hist, ring, next, rows)
-                                      : fused_f32<false, kAvx2>(raw, n, hist, ring, next, rows);
+    const FusedF32 f = rows.cols != 0 ? fused_f32<true, kIsa>(raw, n, hist, next, rows)
+                                      : fused_f32<false, kIsa>(raw, n, hist, next, rows);
     // A finite S1 means every value is finite (an infinity or NaN would make
     // it infinite or NaN; float32 values cannot overflow a double sum).
     if (std::fabs(f.s1) <= DBL_MAX) {
@@ -448,40 +464,63 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
 }
 
 ChunkResult chunk_baseline(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* hist,
-                           std::uint32_t* ring, const RowPieces& rows, bool zeros_from_bins) {
-  return chunk_kernel<false>(v, begin, n, x, hist, ring, rows, zeros_from_bins);
+                           const RowPieces& rows, bool zeros_from_bins) {
+  return chunk_kernel<0>(v, begin, n, x, hist, rows, zeros_from_bins);
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((target("avx2"))) ChunkResult chunk_avx2(const TensorView& v, std::size_t begin, std::size_t n,
-                                                       double* x, std::uint32_t* hist, std::uint32_t* ring,
-                                                       const RowPieces& rows, bool zeros_from_bins) {
-  return chunk_kernel<true>(v, begin, n, x, hist, ring, rows, zeros_from_bins);
+                                                       double* x, std::uint32_t* hist, const RowPieces& rows,
+                                                       bool zeros_from_bins) {
+  return chunk_kernel<1>(v, begin, n, x, hist, rows, zeros_from_bins);
+}
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) ChunkResult chunk_avx512(
+    const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* hist, const RowPieces& rows,
+    bool zeros_from_bins) {
+  return chunk_kernel<2>(v, begin, n, x, hist, rows, zeros_from_bins);
 }
 __attribute__((target("avx2"))) std::uint64_t hash_f32_avx2(const std::uint8_t* p, std::size_t col0, std::size_t n) {
   return hash_f32(p, col0, n);
 }
-// GRADCHECK_BASELINE_KERNELS (any value) keeps the baseline kernels on an
-// AVX2 machine, so tests can show both builds give the same results.
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && std::getenv("GRADCHECK_BASELINE_KERNELS") == nullptr;
-#else
-const bool kHaveAvx2 = false;
 #endif
+
+int choose_kernels() noexcept {
+  int best = 0;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (__builtin_cpu_supports("avx2")) best = 1;
+  if (best == 1 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+    best = 2;
+#endif
+  if (std::getenv("GRADCHECK_BASELINE_KERNELS") != nullptr) return 0;
+  if (const char* asked = std::getenv("GRADCHECK_KERNELS")) {
+    if (std::strcmp(asked, "baseline") == 0) return 0;
+    if (std::strcmp(asked, "avx2") == 0) return std::min(best, 1);
+  }
+  return best;
+}
 
 }  // namespace
 
+int kernel_isa() noexcept {
+  static const int chosen = choose_kernels();
+  return chosen;
+}
+
 ChunkResult run_chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* hist,
-                             std::uint32_t* ring, const RowPieces& rows, bool zeros_from_bins) {
+                             const RowPieces& rows, bool zeros_from_bins) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (kHaveAvx2) return chunk_avx2(v, begin, n, x, hist, ring, rows, zeros_from_bins);
+  const int isa = kernel_isa();
+  if (isa == 2) return chunk_avx512(v, begin, n, x, hist, rows, zeros_from_bins);
+  if (isa == 1) return chunk_avx2(v, begin, n, x, hist, rows, zeros_from_bins);
 #endif
-  return chunk_baseline(v, begin, n, x, hist, ring, rows, zeros_from_bins);
+  return chunk_baseline(v, begin, n, x, hist, rows, zeros_from_bins);
 }
 
 std::uint64_t row_piece_hash(DType t, const std::uint8_t* p, std::size_t col0, std::size_t n) {
   if (t != DType::F32) return hash_any(p, dtype_size(t), col0, n);
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (kHaveAvx2) return hash_f32_avx2(p, col0, n);
+  if (kernel_isa() >= 1) return hash_f32_avx2(p, col0, n);
 #endif
   return hash_f32(p, col0, n);
 }

@@ -2,9 +2,12 @@
 // Private to the library: the per-chunk machinery of the statistics pass
 // (statistics.cpp holds the statistics). A chunk's moments, minimum, maximum,
 // zeros and histogram counts, and row-piece hashes, computed by kernels built
-// for the x86-64 baseline and for AVX2 and chosen at run time
-// (GRADCHECK_BASELINE_KERNELS, any value, keeps the baseline ones on an AVX2
-// machine). Both builds give bit-identical results (no FMA in either).
+// for the x86-64 baseline, for AVX2 and for AVX-512 and chosen at run time:
+// the best the CPU has, or the one GRADCHECK_KERNELS names when the CPU has
+// it (baseline, avx2 or avx512; GRADCHECK_BASELINE_KERNELS, any value, means
+// baseline). Every build gives bit-identical results: the sums' order is
+// fixed by the source, and nothing is contracted to FMA (kernels.cpp is
+// compiled with -ffp-contract=off).
 
 #include <bit>
 #include <cfloat>
@@ -78,8 +81,8 @@ struct RowPieces {
 /// A chunk's moments and histogram (and, for a float32 matrix of whole-vector
 /// rows, the row pieces' hashes into rows.out): the `n` elements of `v` from
 /// `begin`. `x` is a scratch buffer of kChunkElements doubles; `hist` holds
-/// kBins + 1 counts, indexed by raw key (the last one a spare bin, left 0);
-/// `ring` 32 scratch keys. Float32 zeros fall in the bins of +0 and -0 with
+/// kBins counts, indexed by raw key.
+/// Float32 zeros fall in the bins of +0 and -0 with
 /// the subnormals below 2^-133; they are counted in a second look at a chunk
 /// whose zero bins grew (rare in trained weights), or, with `zeros_from_bins`,
 /// taken as the bins' growth: for dequantized blocks, whose nonzero values are
@@ -88,7 +91,12 @@ struct RowPieces {
 /// integers; E8M0 scales are at least 2^-128 as halved, UE4M3 ones 2^-10, times
 /// levels of at least 1), while a zero level is in nearly every chunk.
 ChunkResult run_chunk_kernel(const TensorView& v, std::size_t begin, std::size_t n, double* x, std::uint32_t* hist,
-                             std::uint32_t* ring, const RowPieces& rows, bool zeros_from_bins = false);
+                             const RowPieces& rows, bool zeros_from_bins = false);
+
+/// The kernels chosen for this process (see the top of this file): 0 the
+/// x86-64 baseline, 1 AVX2, 2 AVX-512. The other weights kernels (levels.cpp,
+/// quant.cpp) use their AVX2 builds when this is 1 or more.
+int kernel_isa() noexcept;
 
 /// Block-scale tallies of a block-quantized tensor's blocks (QuantHealth's
 /// counts and sums), taken chunk by chunk and merged in chunk order.

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <cstdlib>
 #include <limits>
 #include <vector>
 
@@ -413,7 +412,7 @@ __attribute__((target("avx2"))) void dequantize_avx2(DType t, const std::uint8_t
                                                      float* out) noexcept {
   dequantize_any(t, data, blocks, out);
 }
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && std::getenv("GRADCHECK_BASELINE_KERNELS") == nullptr;
+const bool kHaveAvx2 = detail::kernel_isa() >= 1;  // kernels.hpp: GRADCHECK_KERNELS
 #else
 const bool kHaveAvx2 = false;
 #endif

@@ -70,9 +70,7 @@ struct Scratch {
   std::vector<double> values = std::vector<double>(kChunkElements);
   // Row piece hashes of a chunk: at most one per 8 values, plus a partial row at each end.
   std::vector<std::uint64_t> pieces = std::vector<std::uint64_t>(kChunkElements / 8 + 2);
-  // One extra bin (kBins) takes the fused kernel's first, empty round of increments.
-  std::vector<std::uint32_t> hist = std::vector<std::uint32_t>(kBins + 1, 0);
-  std::uint32_t ring[32] = {};  // the fused kernel's keys, counted two rounds later
+  std::vector<std::uint32_t> hist = std::vector<std::uint32_t>(kBins, 0);
   // A block-quantized chunk, dequantized (allocated on the first such chunk).
   std::vector<float> dequantized;
   // A few-level type's chunk read from its codes: the (level, count) pairs,
@@ -459,7 +457,7 @@ void process_chunk(Job& job, std::size_t chunk, Scratch& s, const std::uint8_t* 
     // A few-level type's rows are hashed from their stored blocks, in every chunk alike.
     const bool levels = counts_levels(v.dtype);
     if (levels) rows.cols = 0;
-    const ChunkResult r = run_chunk_kernel(chunk_view, 0, end - begin, s.values.data(), s.hist.data(), s.ring, rows,
+    const ChunkResult r = run_chunk_kernel(chunk_view, 0, end - begin, s.values.data(), s.hist.data(), rows,
                                            /*zeros_from_bins=*/true);
     if (r.moments.n > 0) widen_key_range(s, r.min, r.max);
     job.parts[chunk] = r;
@@ -471,7 +469,7 @@ void process_chunk(Job& job, std::size_t chunk, Scratch& s, const std::uint8_t* 
   }
   const TensorView window{v.dtype, data, v.numel - origin, {}};
   const ChunkResult r =
-      run_chunk_kernel(window, begin - origin, end - begin, s.values.data(), s.hist.data(), s.ring, rows);
+      run_chunk_kernel(window, begin - origin, end - begin, s.values.data(), s.hist.data(), rows);
   if (r.moments.n > 0) widen_key_range(s, r.min, r.max);
   job.parts[chunk] = r;
   if (job.is_matrix) matrix_segment(job, begin, end, r.zeros > 0, rows.out, data, origin);
