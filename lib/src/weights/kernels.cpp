@@ -144,8 +144,12 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
         ++hist[std::uint32_t(pair >> 16) & 0xFFFF];
         ++hist[pair >> 48];
       }
-      if constexpr (kIsa == 2) {  // one vcvtps2pd to 8 doubles
-        const v8d d = __builtin_convertvector((v8f)u, v8d) - mu8, d2 = d * d;
+      if constexpr (kIsa == 2) {
+        // One vcvtps2pd to 8 doubles: GCC 12 lowers __builtin_convertvector
+        // here to two 4-wide conversions and an insert, this form it does not.
+        const v8f f = (v8f)u;
+        const v8d x = v8d{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]};
+        const v8d d = x - mu8, d2 = d * d;
         s1 += d;
         s2 += d2;
         s3 += d2 * d;
