@@ -141,7 +141,7 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
       for (int j = 0; j < 4; ++j) {
         std::uint64_t pair;
         std::memcpy(&pair, p + 4 * i + 8 * j, 8);
-        ++hist[std::uint32_t(pair >> 16) & 0xFFFF];
+        ++hist[std::uint32_t(pair) >> 16];
         ++hist[pair >> 48];
       }
       if constexpr (kIsa == 2) {
