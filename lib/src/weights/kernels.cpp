@@ -50,6 +50,18 @@ struct PassA {
 GRADCHECK_INLINE double reduce8(const v4d& a, const v4d& b) noexcept {
   return ((a[0] + b[0]) + (a[1] + b[1])) + ((a[2] + b[2]) + (a[3] + b[3]));
 }
+// Adds d^2, d^3 and d^4 of eight values, lanes 0-3 in da and 4-7 in db, to
+// their lanes of the power sums.
+GRADCHECK_INLINE void add_powers(const v4d& da, const v4d& db, v4d& a2, v4d& b2, v4d& a3, v4d& b3, v4d& a4,
+                                 v4d& b4) noexcept {
+  const v4d da2 = da * da, db2 = db * db;
+  a2 += da2;
+  b2 += db2;
+  a3 += da2 * da;
+  b3 += db2 * db;
+  a4 += da2 * da2;
+  b4 += db2 * db2;
+}
 // The same order over one 8-wide vector: lanes 0-3 are a's, 4-7 b's.
 GRADCHECK_INLINE double reduce8(const v8d& s) noexcept {
   return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
@@ -165,15 +177,9 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
           widen4(p + 4 * i + 16, b);
         }
         const v4d da = a - mu, db = b - mu;
-        const v4d da2 = da * da, db2 = db * db;
         s1a += da;
         s1b += db;
-        s2a += da2;
-        s2b += db2;
-        s3a += da2 * da;
-        s3b += db2 * db;
-        s4a += da2 * da2;
-        s4b += db2 * db2;
+        add_powers(da, db, s2a, s2b, s3a, s3b, s4a, s4b);
       }
       if constexpr (kHash) {
         lo += u ^ k1;
@@ -307,14 +313,7 @@ GRADCHECK_INLINE void pass_moments(const Load& load, std::size_t n, double mean,
   for (; i + 8 <= n; i += 8) {
     v4d a, b;
     load(i, a, b);
-    const v4d da = a - mu, db = b - mu;
-    const v4d da2 = da * da, db2 = db * db;
-    a2 += da2;
-    b2 += db2;
-    a3 += da2 * da;
-    b3 += db2 * db;
-    a4 += da2 * da2;
-    b4 += db2 * db2;
+    add_powers(a - mu, b - mu, a2, b2, a3, b3, a4, b4);
   }
   m2 = reduce8(a2, b2);
   m3 = reduce8(a3, b3);
