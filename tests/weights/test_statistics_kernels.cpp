@@ -407,7 +407,7 @@ TEST_CASE("statistics digest for the kernel comparison", "[.digest]") {
   // every chunk result's bits and its row pieces' hashes, over chunks of
   // several lengths, offsets and row widths.
   std::vector<double> scratch(kChunkElements);
-  std::vector<std::uint32_t> hist(detail::kBins, 0);
+  std::vector<std::uint32_t> hist(2 * detail::kBins, 0);
   std::vector<std::uint64_t> pieces(kChunkElements / 8 + 2);
   const auto values = gaussian_f32(kChunkElements * 3, 0.3f, 0.05f, 76);
   const TensorView flat = f32_view(values, {});
@@ -425,7 +425,7 @@ TEST_CASE("statistics digest for the kernel comparison", "[.digest]") {
             std::fprintf(out, "%016llx ", static_cast<unsigned long long>(pieces[k]));
         std::fprintf(out, "\n");
       }
-  for (std::size_t k = 0; k < detail::kBins; ++k)
+  for (std::size_t k = 0; k < 2 * detail::kBins; ++k)
     if (hist[k] != 0) std::fprintf(out, "%zu:%u ", k, unsigned(hist[k]));
   std::fprintf(out, "\n");
   CHECK(std::fclose(out) == 0);

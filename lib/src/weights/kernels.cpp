@@ -154,7 +154,7 @@ GRADCHECK_INLINE FusedF32 fused_f32(const std::uint8_t* p, std::size_t n, std::u
         std::uint64_t pair;
         std::memcpy(&pair, p + 4 * i + 8 * j, 8);
         ++hist[std::uint32_t(pair) >> 16];
-        ++hist[pair >> 48];
+        ++hist[kBins + (pair >> 48)];  // the second histogram: see run_chunk_kernel
       }
       if constexpr (kIsa == 2) {
         // One vcvtps2pd to 8 doubles: GCC 12 lowers __builtin_convertvector
@@ -383,7 +383,8 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
   if (f32 && n > 0) {
     // Zeros fall in the bins of +0 and -0 (with the tiniest subnormals):
     // counted exactly only when those bins grew.
-    const std::uint32_t around_zero = hist[0x0000] + hist[0x8000];
+    auto zero_bins = [hist] { return hist[0x0000] + hist[0x8000] + hist[kBins + 0x0000] + hist[kBins + 0x8000]; };
+    const std::uint32_t around_zero = zero_bins();
     const FusedF32 f = rows.cols != 0 ? fused_f32<true, kIsa>(raw, n, hist, rows)
                                       : fused_f32<false, kIsa>(raw, n, hist, rows);
     // A finite S1 means every value is finite (an infinity or NaN would make
@@ -394,7 +395,7 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
       // The bins of +0 and -0 hold the zeros and the subnormals below
       // 2^-133; a dequantized value is never such a subnormal (see
       // run_chunk_kernel in kernels.hpp), so there their growth is the count.
-      const std::uint32_t grew = hist[0x0000] + hist[0x8000] - around_zero;
+      const std::uint32_t grew = zero_bins() - around_zero;
       if (grew != 0) r.zeros = zeros_from_bins ? grew : count_zeros_f32(raw, n);
       const double dn = double(n), delta = f.s1 / dn, mean = f.shift + delta;
       double m2 = f.s2 - f.s1 * delta, m3, m4;
@@ -411,11 +412,13 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
       r.moments = {dn, mean, m2, m3, m4};
       return r;
     }
-    // Taken back (the keys again from the bits): redone value by value below.
+    // Taken back (the keys again from the bits, from the histogram each was
+    // counted in): redone value by value below.
+    const std::size_t n8 = n & ~std::size_t(7);
     for (std::size_t k = 0; k < n; ++k) {
       std::uint32_t b;
       std::memcpy(&b, raw + 4 * k, 4);
-      --hist[b >> 16];
+      --hist[(k < n8 && (k & 1) != 0 ? kBins : 0) + (b >> 16)];
     }
   }
   PassA a;

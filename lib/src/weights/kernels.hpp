@@ -81,7 +81,11 @@ struct RowPieces {
 /// A chunk's moments and histogram (and, for a float32 matrix of whole-vector
 /// rows, the row pieces' hashes into rows.out): the `n` elements of `v` from
 /// `begin`. `x` is a scratch buffer of kChunkElements doubles; `hist` holds
-/// kBins counts, indexed by raw key.
+/// 2 * kBins counts, two histograms indexed by raw key, a bin's count being
+/// the sum of its two: the fused float32 pass counts the second value of each
+/// pair in the second one, which halves the chains of increments to one bin
+/// (each waits for the one before) that few-level data, as dequantized
+/// blocks are, makes long; the other paths count in the first.
 /// Float32 zeros fall in the bins of +0 and -0 with
 /// the subnormals below 2^-133; they are counted in a second look at a chunk
 /// whose zero bins grew (rare in trained weights), or, with `zeros_from_bins`,
