@@ -2801,11 +2801,14 @@ TEST_CASE("plateau: minibatch losses that scatter widely around a level they nev
   // (2% of the run) lies as often among the highs as among the lows; from a
   // high one the smoothed loss seems to fall 10%. Found in 17 of these 20
   // runs (10 when the start was the first 2%'s median).
+  auto at_rate = [](std::uint64_t seed, double rate) {
+    const auto data = realistic::two_blobs(seed);
+    const auto t = realistic::logistic_regression(data, 360, 16, seed, [rate](int) { return rate; }, false, 0.3);
+    return diagnose(realistic::run_of({{"train_loss", t.loss}}));
+  };
   int plateaus = 0;
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-    const auto data = realistic::two_blobs(seed);
-    const auto t = realistic::logistic_regression(data, 360, 16, seed, [](int) { return 1e-5; }, false, 0.3);
-    const auto d = diagnose(realistic::run_of({{"train_loss", t.loss}}));
+    const auto d = at_rate(seed, 1e-5);
     INFO("seed " << seed << "\n" << kinds(d));
     if (has(d, "plateau")) {
       ++plateaus;
@@ -2817,9 +2820,7 @@ TEST_CASE("plateau: minibatch losses that scatter widely around a level they nev
   // tenth of the run, a trend in its first 5%, and the start stays the
   // first batches' level.
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-    const auto data = realistic::two_blobs(seed);
-    const auto t = realistic::logistic_regression(data, 360, 16, seed, [](int) { return 0.05; }, false, 0.3);
-    const auto d = diagnose(realistic::run_of({{"train_loss", t.loss}}));
+    const auto d = at_rate(seed, 0.05);
     INFO("seed " << seed << "\n" << kinds(d));
     CHECK_FALSE(has(d, "plateau"));
   }
