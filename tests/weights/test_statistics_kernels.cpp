@@ -405,27 +405,29 @@ TEST_CASE("statistics digest for the kernel comparison", "[.digest]") {
   // The fused float32 chunk pass itself, whose power sums are where the
   // builds could differ (a tensor's statistics round most of that away):
   // every chunk result's bits and its row pieces' hashes, over chunks of
-  // several lengths, offsets and row widths.
+  // several lengths, offsets and row widths, counted in two parts of the
+  // histogram and in four (as dequantized blocks are).
   std::vector<double> scratch(kChunkElements);
-  std::vector<std::uint32_t> hist(2 * detail::kBins, 0);
+  std::vector<std::uint32_t> hist(detail::kHistCounts, 0);
   std::vector<std::uint64_t> pieces(kChunkElements / 8 + 2);
   const auto values = gaussian_f32(kChunkElements * 3, 0.3f, 0.05f, 76);
   const TensorView flat = f32_view(values, {});
   for (std::size_t n : {std::size_t(kChunkElements), std::size_t(1000), std::size_t(8 * 17 + 5), std::size_t(7)})
     for (std::size_t begin : {std::size_t(0), std::size_t(8 * 101)})
-      for (std::size_t cols : {std::size_t(0), std::size_t(64), std::size_t(8 * 37)}) {
-        detail::RowPieces rows;
-        if (cols != 0) rows = {cols, begin % cols, pieces.data()};
-        const detail::ChunkResult c = detail::run_chunk_kernel(flat, begin, n, scratch.data(), hist.data(), rows);
-        const detail::Moments& m = c.moments;
-        for (double x : {m.n, m.mean, m.m2, m.m3, m.m4, c.min, c.max}) std::fprintf(out, "%016llx ", bits(x));
-        const std::size_t n8 = n & ~std::size_t(7);  // the values the fused pass hashes
-        if (cols != 0 && n8 != 0)
-          for (std::size_t k = 0; k < (begin % cols + n8 + cols - 1) / cols; ++k)
-            std::fprintf(out, "%016llx ", static_cast<unsigned long long>(pieces[k]));
-        std::fprintf(out, "\n");
-      }
-  for (std::size_t k = 0; k < 2 * detail::kBins; ++k)
+      for (std::size_t cols : {std::size_t(0), std::size_t(64), std::size_t(8 * 37)})
+        for (bool four : {false, true}) {
+          detail::RowPieces rows;
+          if (cols != 0) rows = {cols, begin % cols, pieces.data()};
+          const detail::ChunkResult c = detail::run_chunk_kernel(flat, begin, n, scratch.data(), hist.data(), rows, four);
+          const detail::Moments& m = c.moments;
+          for (double x : {m.n, m.mean, m.m2, m.m3, m.m4, c.min, c.max}) std::fprintf(out, "%016llx ", bits(x));
+          const std::size_t n8 = n & ~std::size_t(7);  // the values the fused pass hashes
+          if (cols != 0 && n8 != 0)
+            for (std::size_t k = 0; k < (begin % cols + n8 + cols - 1) / cols; ++k)
+              std::fprintf(out, "%016llx ", static_cast<unsigned long long>(pieces[k]));
+          std::fprintf(out, "\n");
+        }
+  for (std::size_t k = 0; k < detail::kHistCounts; ++k)
     if (hist[k] != 0) std::fprintf(out, "%zu:%u ", k, unsigned(hist[k]));
   std::fprintf(out, "\n");
   CHECK(std::fclose(out) == 0);

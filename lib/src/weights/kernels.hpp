@@ -23,6 +23,18 @@ namespace gradcheck::weights::detail {
 /// Histogram bins: one per float32 bits >> 16.
 inline constexpr std::size_t kBins = 65536;
 
+/// The histogram a worker counts into is kHistParts arrays of kBins counts,
+/// kHistStride counts apart, a bin's count being the sum of its parts:
+/// increments to one bin wait for each other, and spreading neighbouring
+/// values over the parts shortens such chains. The stride is not a multiple
+/// of 4 KiB (it is 1 KiB and 64 bytes past one), so the same bin in two parts
+/// is not at the same offset within a page: loads of one part were delayed
+/// behind stores to the same offset in another (four parts 256 KiB apart ran
+/// 1.2x slower than two, 1 KiB and 64 bytes further apart 0.84x as long).
+inline constexpr std::size_t kHistParts = 4;
+inline constexpr std::size_t kHistStride = kBins + 272;
+inline constexpr std::size_t kHistCounts = kHistParts * kHistStride;
+
 // The histogram is counted by raw key: a float32's bits >> 16 (sign,
 // exponent, top 7 mantissa bits), one shift in the kernels. Raw keys are in
 // sign-magnitude order (0x0000.. from +0 up, 0x8000.. from -0 down); a flush
@@ -81,11 +93,11 @@ struct RowPieces {
 /// A chunk's moments and histogram (and, for a float32 matrix of whole-vector
 /// rows, the row pieces' hashes into rows.out): the `n` elements of `v` from
 /// `begin`. `x` is a scratch buffer of kChunkElements doubles; `hist` holds
-/// 2 * kBins counts, two histograms indexed by raw key, a bin's count being
-/// the sum of its two: the fused float32 pass counts the second value of each
-/// pair in the second one, which halves the chains of increments to one bin
-/// (each waits for the one before) that few-level data, as dequantized
-/// blocks are, makes long; the other paths count in the first.
+/// kHistCounts counts, the kHistParts parts of one histogram indexed by raw
+/// key (see kHistParts): the fused float32 pass counts value i in part i mod
+/// 2, or, with `zeros_from_bins` (dequantized blocks, whose few levels make
+/// long chains of increments to one bin), in part i mod 4 (the last n mod 8
+/// values in the first); the other paths count in the first.
 /// Float32 zeros fall in the bins of +0 and -0 with
 /// the subnormals below 2^-133; they are counted in a second look at a chunk
 /// whose zero bins grew (rare in trained weights), or, with `zeros_from_bins`,

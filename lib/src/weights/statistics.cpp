@@ -70,14 +70,13 @@ struct Scratch {
   std::vector<double> values = std::vector<double>(kChunkElements);
   // Row piece hashes of a chunk: at most one per 8 values, plus a partial row at each end.
   std::vector<std::uint64_t> pieces = std::vector<std::uint64_t>(kChunkElements / 8 + 2);
-  // Two histograms (run_chunk_kernel), drained together.
-  std::vector<std::uint32_t> hist = std::vector<std::uint32_t>(2 * kBins, 0);
+  // The histogram's kHistParts parts (run_chunk_kernel), drained together.
+  std::vector<std::uint32_t> hist = std::vector<std::uint32_t>(kHistCounts, 0);
   // A block-quantized chunk, dequantized (allocated on the first such chunk).
   std::vector<float> dequantized;
   // A few-level type's chunk read from its codes: the (level, count) pairs,
   // each block's non-zero values, and whether each row piece has one.
   LevelScratch levels;
-  std::vector<std::uint32_t> level_hist;  // two more histograms, added to hist at a flush
   std::vector<std::uint32_t> nonzero;
   std::vector<std::uint8_t> piece_alive;
   std::vector<std::uint8_t> io;  // a task's bytes, copied from their file
@@ -203,27 +202,29 @@ void widen_key_range(Scratch& s, double lo, double hi) noexcept {
 }
 
 // Calls emit(raw key, count) for each non-zero count among the raw keys
-// [lo, hi] of the two histograms at `hist` (2 * kBins counts, a bin's count
-// the sum of its two), in ascending or descending order, and zeroes it.
-// Blocks of 16 empty bins are skipped with one test (a block never straddles
-// 0x8000, so it holds keys of one sign only, all inside the touched range or
-// empty).
+// [lo, hi] of the histogram at `hist` (kHistParts parts, kHistStride counts
+// apart, a bin's count the sum of its parts), in ascending or descending
+// order, and zeroes it. Blocks of 16 empty bins are skipped with one test (a
+// block never straddles 0x8000, so it holds keys of one sign only, all inside
+// the touched range or empty).
 template <class Emit>
 void drain(std::uint32_t* hist, std::uint32_t lo, std::uint32_t hi, bool descending, Emit&& emit) {
   if (lo > hi) return;
-  std::uint32_t* const second = hist + kBins;
   const std::size_t first = lo & ~15u, blocks = ((hi | 15u) + 1 - first) / 16;
   for (std::size_t b = 0; b < blocks; ++b) {
     const std::size_t k = descending ? first + 16 * (blocks - 1 - b) : first + 16 * b;
     std::uint32_t any = 0;
-    for (std::size_t j = 0; j < 16; ++j) any |= hist[k + j] | second[k + j];
+    for (std::size_t part = 0; part < kHistParts; ++part)
+      for (std::size_t j = 0; j < 16; ++j) any |= hist[part * kHistStride + k + j];
     if (any == 0) continue;
     for (std::size_t t = 0; t < 16; ++t) {
       const std::size_t j = descending ? k + 15 - t : k + t;
-      const std::uint32_t count = hist[j] + second[j];
-      if (count == 0) continue;
-      emit(static_cast<std::uint32_t>(j), count);
-      hist[j] = second[j] = 0;
+      std::uint32_t count = 0;
+      for (std::size_t part = 0; part < kHistParts; ++part) {
+        count += hist[part * kHistStride + j];
+        hist[part * kHistStride + j] = 0;
+      }
+      if (count != 0) emit(static_cast<std::uint32_t>(j), count);
     }
   }
 }
@@ -232,18 +233,6 @@ void drain(std::uint32_t* hist, std::uint32_t lo, std::uint32_t hi, bool descend
 // (raw keys descending: largest magnitude first), then positive ones.
 void flush_histogram(Scratch& s) {
   Job& job = *s.job;
-  // The level path's other histograms, added in (and zeroed) over the touched keys.
-  if (!s.level_hist.empty()) {
-    auto fold = [&](std::uint32_t lo, std::uint32_t hi) {
-      for (std::uint32_t k = lo; k <= hi && lo <= hi; ++k)
-        for (std::size_t c = 0; c < 2; ++c) {
-          s.hist[k] += s.level_hist[c * kBins + k];
-          s.level_hist[c * kBins + k] = 0;
-        }
-    };
-    fold(s.neg_lo, s.neg_hi);
-    fold(s.pos_lo, s.pos_hi);
-  }
   auto& bins = job.out->stats.histogram.bins;
   std::uint32_t lo = kBins, hi = 0;
   auto emit = [&](std::uint32_t raw, std::uint32_t count) {
@@ -436,12 +425,11 @@ void process_chunk(Job& job, std::size_t chunk, Scratch& s, const std::uint8_t* 
     if (s.nonzero.empty()) {
       s.nonzero.resize(kChunkElements / block);
       s.piece_alive.resize(s.pieces.size());
-      s.level_hist.assign(2 * kBins, 0);
     }
     ChunkResult r;
-    // hist's own two, and the level path's two more.
-    std::uint32_t* const hists[4] = {s.hist.data(), s.hist.data() + kBins, s.level_hist.data(),
-                                     s.level_hist.data() + kBins};
+    static_assert(kHistParts == 4, "the level path counts in four parts");
+    std::uint32_t* const hists[4] = {s.hist.data(), s.hist.data() + kHistStride, s.hist.data() + 2 * kHistStride,
+                                     s.hist.data() + 3 * kHistStride};
     if (level_chunk(v.dtype, blocks, (end - begin) / block, hists, s.levels, r, s.nonzero.data())) {
       widen_key_range(s, r.min, r.max);
       job.parts[chunk] = r;
