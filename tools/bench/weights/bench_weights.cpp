@@ -6,8 +6,9 @@
 // an HDF5 file of contiguous datasets and as a GGUF file; and GGUF files of the
 // same shapes block-quantized (Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, IQ4_XS, Q6_K, MXFP4,
 // NVFP4, TQ2_0, TQ1_0), whose throughput is counted in bytes of file (target: >= 1 GB/s).
-// Each unquantized twin's share (target: >= 0.5, as for safetensors) is of the
-// same floor read over its own file just before its reports.
+// The floor's timed passes alternate with the report's runs; each unquantized
+// twin's share (target: >= 0.5, as for safetensors) is of the same floor read
+// over its own file, its passes alternating with its reports.
 // Prints a Markdown table; exit 1 when a target is missed, 2 on bad arguments.
 //
 //   bench_weights [--size-mib N] [--file PATH] [--threads N] [--repeat R] [--no-numpy] [--no-twins]
@@ -404,13 +405,16 @@ int main(int argc, char** argv) {
     const double bytes = double(f.size() - data_start);
     volatile double sink = floor_pass(f, data_start, o.threads);  // warms the page cache
     double floor_s = 1e300, report_s = 1e300, floor_cpu = 1e300, report_cpu = 1e300;
-    for (int r = 0; r < o.repeat; ++r) {
+    // The floor's timed passes alternate with the report's runs (below), so
+    // that the best of each comes from the same seconds: this machine's
+    // memory bandwidth moves by a third from one second to the next.
+    auto time_floor = [&] {
       auto t0 = Clock::now();
       const double c0 = cpu_seconds();
       sink = sink + floor_pass(f, data_start, o.threads);
       floor_s = std::min(floor_s, seconds_since(t0));
       floor_cpu = std::min(floor_cpu, cpu_seconds() - c0);
-    }
+    };
     double sum_s = 1e300;
     for (int r = 0; r < o.repeat; ++r) {
       auto t0 = Clock::now();
@@ -443,6 +447,7 @@ int main(int argc, char** argv) {
     std::size_t flagged = 0;
     long faults = 0;
     for (int r = 0; r < o.repeat; ++r) {
+      time_floor();
       const long faults0 = minor_faults();
       auto t0 = Clock::now();
       const double c0 = cpu_seconds();
@@ -465,28 +470,22 @@ int main(int argc, char** argv) {
     // one's page cache made the same defined state, then the report timed the
     // same way.
     std::map<std::string, double> fresh;  // each twin's floor on a fresh mapping
-    std::map<std::string, double> own;    // each twin's floor, its mapping held, read just before its reports
+    std::map<std::string, double> own;    // each twin's floor, its mapping held, alternating with its reports
     auto twin = [&](const std::string& file, auto write, std::uint64_t expected_bytes = 0) {
       if (expected_bytes == 0) expected_bytes = std::uint64_t(count * per);
       const auto twin_size = std::filesystem::file_size(file, ec);
       if (ec || twin_size < expected_bytes || twin_size > expected_bytes + (1 << 20))
         write(o.file, file, data_start, count);
       if (!o.keep_page_cache) drop_page_cache(file);
-      {
-        gradcheck::MappedFile g(file);
-        sink = sink + floor_pass(g, 0, o.threads);  // reads it back, as the floor did the safetensors file
-        double best = 1e300;
-        for (int r = 0; r < o.repeat; ++r) {
-          auto t0 = Clock::now();
-          sink = sink + floor_pass(g, 0, o.threads);
-          best = std::min(best, seconds_since(t0));
-        }
-        own[file] = best;
-      }
+      gradcheck::MappedFile g(file);
+      sink = sink + floor_pass(g, 0, o.threads);  // reads it back, as the floor did the safetensors file
       fresh[file] = fresh_floor(file, 0);
-      double best = 1e300;
+      double best = 1e300, own_best = 1e300;
       for (int r = 0; r < o.repeat; ++r) {
         auto t0 = Clock::now();
+        sink = sink + floor_pass(g, 0, o.threads);  // its own floor, alternating with its reports
+        own_best = std::min(own_best, seconds_since(t0));
+        t0 = Clock::now();
         const auto ck = gradcheck::weights::open_checkpoint(file);
         gradcheck::weights::ReportOptions ro;
         ro.threads = o.threads;
@@ -495,6 +494,7 @@ int main(int argc, char** argv) {
         if (report.tensors.size() != std::size_t(count))
           throw gradcheck::InputError(file, "the twin read back with the wrong tensor count");
       }
+      own[file] = own_best;
       return best;
     };
     const double onnx_s = o.no_onnx ? NAN : twin(o.file + ".onnx", write_onnx_twin);
@@ -535,15 +535,14 @@ int main(int argc, char** argv) {
                 sum_s, bytes / sum_s / gbs, floor_s / sum_s);
     std::printf("| weightstats default report | %.3f | %.2f | %.3f of the floor (%.3f of the fresh-mapping read) |\n",
                 report_s, bytes / report_s / gbs, floor_s / report_s, fresh_s / report_s);
-    // A twin's share is of the floor read over its own file just before its
-    // reports (the floor above is of the safetensors file, seconds earlier:
-    // this machine's memory bandwidth moves by a quarter from one minute to
-    // the next); the share of the first floor is printed beside it.
+    // A twin's share is of the floor read over its own file in alternation
+    // with its reports (the first floor is of the safetensors file, seconds
+    // earlier); the share of the first floor is printed beside it.
     auto own_share = [&](const std::string& file, double seconds) { return own[file] / seconds; };
     auto print_twin = [&](const char* what, const std::string& file, double seconds) {
       if (std::isnan(seconds)) return;
       std::printf("| weightstats default report, the same tensors as %s | %.3f | %.2f | %.3f of its own floor "
-                  "(%.3f s, read just before; %.3f of the first floor) |\n",
+                  "(%.3f s, read between its runs; %.3f of the first floor) |\n",
                   what, seconds, bytes / seconds / gbs, own_share(file, seconds), own[file], floor_s / seconds);
     };
     print_twin("ONNX (raw_data)", o.file + ".onnx", onnx_s);
