@@ -408,24 +408,30 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
     // counted exactly only when those bins grew.
     auto zero_bins = [hist] {
       std::uint32_t z = 0;
-      for (std::size_t part = 0; part < kHistParts; ++part) z += hist[part * kHistStride] + hist[part * kHistStride + 0x8000];
+      for (std::size_t part = 0; part < kHistParts; ++part)
+        z += hist[part * kHistStride + 0x0000] + hist[part * kHistStride + 0x8000];
       return z;
     };
     const std::uint32_t around_zero = zero_bins();
-    // The AVX2 and baseline builds hash the row pieces in a pass of their own
-    // over the chunk, which the fused pass has just brought into cache: the
-    // hash's three vectors and the fused pass's own are more than their
-    // sixteen registers, and the power sums GCC then keeps in memory made the
-    // AVX2 pass with hashing 1.22x the time of the two passes (baseline
-    // 1.07x). AVX-512 has thirty-two registers and hashes in the fused pass.
-    const bool hash_apart = kIsa <= 1 && rows.cols != 0;
-    // Dequantized blocks in four parts of the histogram, float32 data in two
-    // (spread over four, its bins take twice the cache: 1.06x the time).
-    const int ways = zeros_from_bins ? 4 : 2;
-    const FusedF32 f = rows.cols != 0 && !hash_apart
-                           ? (ways == 4 ? fused_f32<true, kIsa, 4>(raw, n, hist, rows) : fused_f32<true, kIsa, 2>(raw, n, hist, rows))
-                           : (ways == 4 ? fused_f32<false, kIsa, 4>(raw, n, hist, rows) : fused_f32<false, kIsa, 2>(raw, n, hist, rows));
-    if (hash_apart) hash_pieces(raw, n, rows);
+    // Dequantized blocks are counted in four parts of the histogram, float32
+    // data in two (spread over four, its bins take twice the cache: 1.06x the
+    // time).
+    const bool four = zeros_from_bins;
+    FusedF32 f;
+    if constexpr (kIsa <= 1) {
+      // The AVX2 and baseline builds hash the row pieces in a pass of their
+      // own over the chunk, which the fused pass has just brought into cache:
+      // the hash's three vectors and the fused pass's own are more than their
+      // sixteen registers, and the power sums GCC then keeps in memory made
+      // the AVX2 pass with hashing 1.22x the time of the two passes (baseline
+      // 1.07x). AVX-512 has thirty-two registers and hashes in the fused pass.
+      f = four ? fused_f32<false, kIsa, 4>(raw, n, hist, rows) : fused_f32<false, kIsa, 2>(raw, n, hist, rows);
+      if (rows.cols != 0) hash_pieces(raw, n, rows);
+    } else if (rows.cols != 0) {
+      f = four ? fused_f32<true, kIsa, 4>(raw, n, hist, rows) : fused_f32<true, kIsa, 2>(raw, n, hist, rows);
+    } else {
+      f = four ? fused_f32<false, kIsa, 4>(raw, n, hist, rows) : fused_f32<false, kIsa, 2>(raw, n, hist, rows);
+    }
     // A finite S1 means every value is finite (an infinity or NaN would make
     // it infinite or NaN; float32 values cannot overflow a double sum).
     if (std::fabs(f.s1) <= DBL_MAX) {
@@ -457,7 +463,7 @@ GRADCHECK_INLINE ChunkResult chunk_kernel(const TensorView& v, std::size_t begin
     for (std::size_t k = 0; k < n; ++k) {
       std::uint32_t b;
       std::memcpy(&b, raw + 4 * k, 4);
-      --hist[(k < n8 ? k % std::size_t(ways) : 0) * kHistStride + (b >> 16)];
+      --hist[(k < n8 ? k % (four ? 4 : 2) : 0) * kHistStride + (b >> 16)];
     }
   }
   PassA a;
