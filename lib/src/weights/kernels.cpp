@@ -88,11 +88,12 @@ GRADCHECK_INLINE double reduce8(const v8d& s) noexcept {
 // load of the value's high half, whose result the increment addresses with
 // (no shifts, no store of the keys and no reading them back; on
 // cache-resident data 0.87x the time of taking two keys from one 64-bit load
-// and shifting them out in the AVX-512 build, 0.89x in the AVX2 one without
-// row hashes); minimum and maximum are
-// taken on the floats (8 lanes per AVX2 instruction; NaN never gets here, as
-// such a chunk is redone value by value); in the AVX-512 build each power of
-// eight values is one instruction, where AVX2 needs two.
+// and shifting them out in the AVX-512 build, 0.89x in the AVX2 one);
+// minimum and maximum are taken on the floats (8 lanes per AVX2 instruction;
+// NaN never gets here, as such a chunk is redone value by value); in the
+// AVX-512 build each power of eight values is one instruction, where AVX2
+// needs two. Only the AVX-512 build hashes row pieces here (kHash): the
+// others run out of vector registers and hash in a pass of their own.
 struct FusedF32 {
   double shift = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, min = 0, max = 0;
 };
@@ -342,9 +343,10 @@ GRADCHECK_INLINE void pass_moments(const Load& load, std::size_t n, double mean,
 // row's two sums separately. Equal hashes are confirmed by comparing bytes,
 // so the hash need only make that rare for rows that differ. For float32, lo
 // sums w ^ key(column), whose column-dependent keys tell permuted rows apart,
-// and hi sums w itself (a second key sequence would cost the fused kernel two
-// vector registers it needs for the power sums); this is what the fused
-// kernel computes 8 columns at a time.
+// and hi sums w itself (a second key sequence would add two instructions per
+// 8 values to the AVX-512 fused pass, for rows the byte comparison tells
+// apart anyway); this is what that pass computes 8 columns at a time, and
+// what the other builds compute after their fused pass (hash_pieces).
 GRADCHECK_INLINE std::uint64_t hash_f32(const std::uint8_t* p, std::size_t col0, std::size_t n) noexcept {
   std::uint32_t lo = 0, hi = 0;
   std::uint32_t k1 = static_cast<std::uint32_t>(col0 + 1) * 0x9E3779B9u;
